@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The spec's derived metrics (D5.1 section 2.3), exactly as written there, plus counter helpers. */
+#include <math.h>
+
+#include "local.h"
+
+double reserved_pct(double f_cur, double f_max) {
+    if (!(f_max > 0))
+        return NAN;
+    return 100.0 * (1.0 - f_cur / f_max);
+}
+
+double mem_contention_ratio(const meminfo *m) {
+    double used_swap = (double)m->swap_total_kb - (double)m->swap_free_kb;
+    return 1.0 - ((double)m->mem_free_kb - used_swap) / (double)m->mem_total_kb;
+}
+
+double mem_contention_mb(const meminfo *m) {
+    double used_swap = (double)m->swap_total_kb - (double)m->swap_free_kb;
+    double d = used_swap - (double)m->mem_free_kb;
+    return d > 0 ? d / 1024.0 : 0.0;
+}
+
+double cpu_contention_ratio(uint64_t runnable, unsigned cores) {
+    return cores ? (double)runnable / (double)cores : NAN;
+}
+
+double pct_of(uint64_t part, uint64_t total) {
+    return total ? 100.0 * (double)part / (double)total : NAN;
+}
+
+uint64_t max_util_step(max_util_state *s, double load, unsigned ncpu, uint64_t now) {
+    bool at_max = ncpu > 0 && load >= (double)ncpu;
+
+    if (at_max && !s->at_max) {
+        s->since_ns = now;
+        s->at_max = true;
+    } else if (!at_max && s->at_max) {
+        s->total_ns += now - s->since_ns;
+        s->since_ns = 0;
+        s->at_max = false;
+    }
+    return s->total_ns + (s->at_max ? now - s->since_ns : 0);
+}
+
+uint64_t counter_delta(uint64_t prev, uint64_t cur, uint64_t max_range) {
+    if (cur >= prev)
+        return cur - prev;
+    /* The counter wrapped once at max_range (turbostat does the same). */
+    return max_range >= prev ? max_range - prev + cur : cur;
+}
+
+uint64_t jiffies_to_ms(uint64_t j, long hz) {
+    return hz > 0 ? j * 1000 / (uint64_t)hz : 0;
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The test driver (test:///default): an in-process, deterministic simulated X-Gene2-like node
+ * (8 cores in 4 PMDs, 4 memory controllers with 2 DIMMs each, 3 VMs) that provides every host
+ * key, error counters included. Each call advances a virtual clock by one second, so rates and
+ * windows are exact and the output is the same on every machine. The spec's formulas are the
+ * ones the local driver uses (derive.c), applied to simulated inputs. */
+#include <math.h>
+
+#include "drivers/local/local.h"
+#include "lib/internal.h"
+
+#define NCPU 8
+#define NPMD 4
+#define TICK_MS 1000
+
+typedef struct {
+    uint64_t tick; /* calls so far; virtual time is tick seconds */
+    max_util_state maxu;
+    uint64_t cont_ms;
+    double energy_j;
+} test_state;
+
+/* PMD p runs cores 2p and 2p+1 at one operating point (spec 1.1: V/F is set per PMD). */
+static const double pmd_mhz[NPMD] = {2400, 2400, 1200, 1800};
+static const double max_mhz = 2400;
+static const char *const pmd_governor[NPMD] = {"performance", "performance", "userspace", "userspace"};
+
+static int test_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
+    static const char *const known[] = {NULL};
+    (void)flags;
+    if (!streq(uri->path, "/default")) {
+        uni_error_set(UNI_ERR_INVALID_URI, "unknown path '%s' for test:// (only /default)", uri->path);
+        return -1;
+    }
+    if (uri->host && *uri->host) {
+        uni_error_set(UNI_ERR_INVALID_URI, "test:// takes no host (got '%s')", uri->host);
+        return -1;
+    }
+    if (uni_uri_check_params(uri, known) < 0)
+        return -1;
+    conn->priv = calloc(1, sizeof(test_state));
+    if (!conn->priv) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void test_close(uniConnectPtr conn) {
+    free(conn->priv);
+    conn->priv = NULL;
+}
+
+/* Jiffies (100 Hz) of core c after t seconds: core c is busy 10 + 10c % of the time, of which a
+ * fifth in the kernel; 2 % iowait; the rest idle. */
+static void sim_times(unsigned c, uint64_t t, cpu_times *ct) {
+    uint64_t total = t * 100, busy = total * (10 + 10 * c) / 100;
+    memset(ct, 0, sizeof(*ct));
+    ct->t[CPUT_SYSTEM] = busy / 5;
+    ct->t[CPUT_USER] = busy - busy / 5;
+    ct->t[CPUT_IOWAIT] = total * 2 / 100;
+    ct->t[CPUT_IDLE] = total - busy - ct->t[CPUT_IOWAIT];
+    ct->present = true;
+}
+
+/* Error events after t seconds, per component and kind (single-bit corrected, multi-bit not). */
+typedef struct {
+    const char *comp;
+    uint64_t sbit_per_min, mbit_per_hour;
+} sim_errsrc;
+static const sim_errsrc errsrc[] = {
+    {"l1", 120, 0}, {"l2", 60, 360}, {"l3", 30, 180}, {"dram", 180, 120}, {"mcu", 12, 60},
+};
+static uint64_t sim_count(uint64_t per_min, uint64_t t) {
+    return per_min * t / 60;
+}
+static uint64_t sim_count_h(uint64_t per_hour, uint64_t t) {
+    return per_hour * t / 3600;
+}
+/* Rate over the last minute (or since start when younger), in events per minute. */
+static double sim_rate(uint64_t (*f)(uint64_t, uint64_t), uint64_t k, uint64_t t) {
+    uint64_t from = t > 60 ? t - 60 : 0;
+    return t == 0 ? 0 : (double)(f(k, t) - f(k, from)) * 60.0 / (double)(t - from);
+}
+
+static void sim_errors(uniRecordPtr rec, uint64_t t) {
+    uint64_t cpu_s = 0, cpu_m = 0;
+    double cpu_sr = 0, cpu_mr = 0;
+
+    for (size_t i = 0; i < ELEMENTSOF(errsrc); i++) {
+        const sim_errsrc *e = &errsrc[i];
+        uint64_t s = sim_count(e->sbit_per_min, t), m = sim_count_h(e->mbit_per_hour, t);
+        double sr = sim_rate(sim_count, e->sbit_per_min, t), mr = sim_rate(sim_count_h, e->mbit_per_hour, t);
+        bool cache = e->comp[0] == 'l';
+
+        if (cache) {
+            rec_u64(rec, UNI_M_HOST_ERRORS_L_COUNT, -1, e->comp, s + m);
+            rec_dbl(rec, UNI_M_HOST_ERRORS_L_RATE_PER_MIN, -1, e->comp, sr + mr);
+            rec_u64(rec, UNI_M_HOST_ERRORS_L_SBIT_COUNT, -1, e->comp, s);
+            rec_dbl(rec, UNI_M_HOST_ERRORS_L_SBIT_RATE_PER_MIN, -1, e->comp, sr);
+            if (!streq(e->comp, "l1")) { /* the spec counts multi-bit errors in L2/L3 only */
+                rec_u64(rec, UNI_M_HOST_ERRORS_L_MBIT_COUNT, -1, e->comp, m);
+                rec_dbl(rec, UNI_M_HOST_ERRORS_L_MBIT_RATE_PER_MIN, -1, e->comp, mr);
+            }
+            cpu_s += s;
+            cpu_m += m;
+            cpu_sr += sr;
+            cpu_mr += mr;
+        }
+        if (!streq(e->comp, "l1")) {
+            /* ECC corrects single-bit errors and detects multi-bit ones. */
+            rec_u64(rec, UNI_M_HOST_ERRORS_C_CE_COUNT, -1, e->comp, s);
+            rec_dbl(rec, UNI_M_HOST_ERRORS_C_CE_RATE_PER_MIN, -1, e->comp, sr);
+            rec_u64(rec, UNI_M_HOST_ERRORS_C_UE_COUNT, -1, e->comp, m);
+            rec_dbl(rec, UNI_M_HOST_ERRORS_C_UE_RATE_PER_MIN, -1, e->comp, mr);
+        }
+        if (streq(e->comp, "dram")) {
+            rec_u64(rec, UNI_M_HOST_ERRORS_MEM_SBIT_COUNT, -1, NULL, s);
+            rec_dbl(rec, UNI_M_HOST_ERRORS_MEM_SBIT_RATE_PER_MIN, -1, NULL, sr);
+            rec_u64(rec, UNI_M_HOST_ERRORS_MEM_MBIT_COUNT, -1, NULL, m);
+            rec_dbl(rec, UNI_M_HOST_ERRORS_MEM_MBIT_RATE_PER_MIN, -1, NULL, mr);
+            rec_dbl(rec, UNI_M_HOST_ERRORS_MEM_RATE_PER_MIN, -1, NULL, sr + mr);
+        }
+    }
+    rec_u64(rec, UNI_M_HOST_ERRORS_CPU_SBIT_COUNT, -1, NULL, cpu_s);
+    rec_dbl(rec, UNI_M_HOST_ERRORS_CPU_SBIT_RATE_PER_MIN, -1, NULL, cpu_sr);
+    rec_u64(rec, UNI_M_HOST_ERRORS_CPU_MBIT_COUNT, -1, NULL, cpu_m);
+    rec_dbl(rec, UNI_M_HOST_ERRORS_CPU_MBIT_RATE_PER_MIN, -1, NULL, cpu_mr);
+    rec_dbl(rec, UNI_M_HOST_ERRORS_CPU_RATE_PER_MIN, -1, NULL, cpu_sr + cpu_mr);
+}
+
+static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec) {
+    test_state *s = conn->priv;
+    uint64_t t = ++s->tick, now_ns = t * TICK_MS * 1000000ull;
+    bool first = t == 1;
+    const char *why_first = "first sample: rates need a second sample (a window)";
+
+    rec->window_ms = first ? -1 : TICK_MS;
+    if (uni_select_group(sel, UNI_GROUP_CPU)) {
+        cpu_times all_a = {0}, all_b = {0};
+        rec_u64(rec, UNI_M_HOST_CPU_COUNT, -1, NULL, NCPU);
+        rec_dbl(rec, UNI_M_HOST_CPU_CAPACITY_MHZ, -1, NULL, NCPU * max_mhz);
+        for (unsigned c = 0; c < NCPU; c++) {
+            cpu_times a, b;
+            sim_times(c, t - 1, &a);
+            sim_times(c, t, &b);
+            for (int k = 0; k < CPUT_MAX; k++) {
+                all_a.t[k] += a.t[k];
+                all_b.t[k] += b.t[k];
+            }
+            if (!first) {
+                double u = pct_of(cpu_times_busy(&b) - cpu_times_busy(&a), cpu_times_total(&b) - cpu_times_total(&a));
+                rec_dbl(rec, UNI_M_HOST_CPU_N_UTIL_PCT, (int)c, NULL, u);
+                rec_dbl(rec, UNI_M_HOST_CPU_N_UTIL_MHZ, (int)c, NULL, u * max_mhz / 100.0);
+            }
+        }
+        rec_u64(rec, UNI_M_HOST_CPU_IOWAIT_MS, -1, NULL, jiffies_to_ms(all_b.t[CPUT_IOWAIT], 100));
+        rec_u64(rec, UNI_M_HOST_CPU_IDLE_MS, -1, NULL, jiffies_to_ms(all_b.t[CPUT_IDLE], 100));
+        rec_u64(rec, UNI_M_HOST_CPU_SYSTEM_MS, -1, NULL, jiffies_to_ms(all_b.t[CPUT_SYSTEM], 100));
+        if (!first) {
+            uint64_t dt = cpu_times_total(&all_b) - cpu_times_total(&all_a);
+            double u = pct_of(cpu_times_busy(&all_b) - cpu_times_busy(&all_a), dt);
+            rec_dbl(rec, UNI_M_HOST_CPU_UTIL_PCT, -1, NULL, u);
+            rec_dbl(rec, UNI_M_HOST_CPU_UTIL_MHZ, -1, NULL, u * NCPU * max_mhz / 100.0);
+            rec_dbl(rec, UNI_M_HOST_CPU_IOWAIT_PCT, -1, NULL, pct_of(all_b.t[CPUT_IOWAIT] - all_a.t[CPUT_IOWAIT], dt));
+            rec_dbl(rec, UNI_M_HOST_CPU_IDLE_PCT, -1, NULL, pct_of(all_b.t[CPUT_IDLE] - all_a.t[CPUT_IDLE], dt));
+            rec_dbl(rec, UNI_M_HOST_CPU_SYSTEM_PCT, -1, NULL, pct_of(all_b.t[CPUT_SYSTEM] - all_a.t[CPUT_SYSTEM], dt));
+        } else {
+            unsigned ids[] = {UNI_M_HOST_CPU_UTIL_PCT, UNI_M_HOST_CPU_UTIL_MHZ, UNI_M_HOST_CPU_N_UTIL_PCT,
+                              UNI_M_HOST_CPU_N_UTIL_MHZ, UNI_M_HOST_CPU_IOWAIT_PCT, UNI_M_HOST_CPU_IDLE_PCT,
+                              UNI_M_HOST_CPU_SYSTEM_PCT};
+            for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                rec_absent(rec, ids[i], "%s", why_first);
+        }
+    }
+    if (uni_select_group(sel, UNI_GROUP_FREQ)) {
+        double rsum = 0, rmhz = 0;
+        for (unsigned c = 0; c < NCPU; c++) {
+            double f = pmd_mhz[c / 2];
+            rec_dbl(rec, UNI_M_HOST_CPU_N_FREQ_MHZ, (int)c, NULL, f);
+            rec_dbl(rec, UNI_M_HOST_CPU_N_MAX_MHZ, (int)c, NULL, max_mhz);
+            rec_dbl(rec, UNI_M_HOST_CPU_N_RESERVED_PCT, (int)c, NULL, reserved_pct(f, max_mhz));
+            rec_str(rec, UNI_M_HOST_CPU_N_GOVERNOR, (int)c, NULL, pmd_governor[c / 2]);
+            rsum += reserved_pct(f, max_mhz);
+            rmhz += max_mhz - f;
+        }
+        rec_dbl(rec, UNI_M_HOST_CPU_RESERVED_PCT, -1, NULL, rsum / NCPU);
+        rec_dbl(rec, UNI_M_HOST_CPU_RESERVED_MHZ, -1, NULL, rmhz);
+        rec_str(rec, UNI_M_HOST_CPU_GOVERNOR, -1, NULL, "mixed");
+        rec_str(rec, UNI_M_HOST_CPU_POWER_POLICY, -1, NULL, "mixed");
+    }
+    if (uni_select_group(sel, UNI_GROUP_MEM) || uni_select_group(sel, UNI_GROUP_CONTENTION)) {
+        /* 16 GiB board; 1 GiB of swap of which 256 MiB is used; a VM is growing by 16 MiB/s. */
+        meminfo m = {.mem_total_kb = 16777216, .mem_free_kb = 4194304 - (t % 60) * 16384,
+                     .mem_available_kb = 8388608, .cached_kb = 3145728, .swap_total_kb = 1048576,
+                     .swap_free_kb = 786432, .have_available = true, .have_cached = true, .have_swap = true};
+        rec_dbl(rec, UNI_M_HOST_MEM_TOTAL_MB, -1, NULL, (double)m.mem_total_kb / 1024);
+        rec_dbl(rec, UNI_M_HOST_MEM_AVAILABLE_MB, -1, NULL, (double)m.mem_available_kb / 1024);
+        rec_dbl(rec, UNI_M_HOST_MEM_AVAILABLE_PCT, -1, NULL, pct_of(m.mem_available_kb, m.mem_total_kb));
+        rec_dbl(rec, UNI_M_HOST_MEM_CACHED_MB, -1, NULL, (double)m.cached_kb / 1024);
+        rec_dbl(rec, UNI_M_HOST_MEM_CACHED_PCT, -1, NULL, pct_of(m.cached_kb, m.mem_total_kb));
+        rec_dbl(rec, UNI_M_HOST_SWAP_TOTAL_MB, -1, NULL, (double)m.swap_total_kb / 1024);
+        rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_RATIO, -1, NULL, mem_contention_ratio(&m));
+        rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_PCT, -1, NULL, 100 * mem_contention_ratio(&m));
+        rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_MB, -1, NULL, mem_contention_mb(&m));
+    }
+    if (uni_select_group(sel, UNI_GROUP_CONTENTION)) {
+        /* Three seconds in ten the board is overloaded: 10 runnable tasks on 8 cores. */
+        bool busy = t % 10 < 3;
+        uint64_t runnable = busy ? 10 : 3;
+        uint64_t prev = s->cont_ms;
+        rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_RATIO, -1, NULL, cpu_contention_ratio(runnable, NCPU));
+        if (!first && busy)
+            s->cont_ms += TICK_MS;
+        rec_u64(rec, UNI_M_HOST_CPU_CONTENTION_MS, -1, NULL, s->cont_ms);
+        if (!first)
+            rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_PCT, -1, NULL, 100.0 * (double)(s->cont_ms - prev) / TICK_MS);
+        else
+            rec_absent(rec, UNI_M_HOST_CPU_CONTENTION_PCT, "%s", why_first);
+        rec_u64(rec, UNI_M_HOST_CPU_MAX_UTIL_MS, -1, NULL,
+                max_util_step(&s->maxu, busy ? 9.0 : 4.0, NCPU, now_ns) / 1000000);
+    }
+    if (uni_select_group(sel, UNI_GROUP_PSI)) {
+        rec_u64(rec, UNI_M_HOST_PSI_CPU_SOME_MS, -1, NULL, t * 120);
+        rec_u64(rec, UNI_M_HOST_PSI_MEM_SOME_MS, -1, NULL, t * 15);
+        rec_u64(rec, UNI_M_HOST_PSI_MEM_FULL_MS, -1, NULL, t * 5);
+        rec_u64(rec, UNI_M_HOST_PSI_IO_SOME_MS, -1, NULL, t * 30);
+        rec_u64(rec, UNI_M_HOST_PSI_IO_FULL_MS, -1, NULL, t * 10);
+    }
+    if (uni_select_group(sel, UNI_GROUP_MEMHW)) {
+        rec_dbl(rec, UNI_M_HOST_MEM_SPEED_MHZ, -1, NULL, 1600);
+        rec_dbl(rec, UNI_M_HOST_MEM_REFRESH_MS, -1, NULL, 64);
+    }
+    if (uni_select_group(sel, UNI_GROUP_TEMP)) {
+        double sum = 0;
+        for (unsigned c = 0; c < NCPU; c++) {
+            /* Hotter at higher frequency; a slow 0.5 C ripple over 5 s. */
+            double tc = 38.0 + pmd_mhz[c / 2] / 200.0 + (double)c * 0.25 + (double)(t % 5) * 0.5;
+            rec_dbl(rec, UNI_M_HOST_CPU_N_TEMP_C, (int)c, NULL, tc);
+            sum += tc;
+        }
+        rec_dbl(rec, UNI_M_HOST_TEMP_CPU_AVG_C, -1, NULL, sum / NCPU);
+    }
+    if (uni_select_group(sel, UNI_GROUP_POWER)) {
+        double cpu = 12.5 + (double)(t % 4) * 0.5, mem = 4.25, io = 6.0, total = cpu + mem + io;
+        rec_dbl(rec, UNI_M_HOST_POWER_CPU_W, -1, NULL, cpu);
+        rec_dbl(rec, UNI_M_HOST_POWER_MEM_W, -1, NULL, mem);
+        rec_dbl(rec, UNI_M_HOST_POWER_TOTAL_W, -1, NULL, total);
+        if (!first) {
+            s->energy_j += total * TICK_MS / 1000.0;
+            rec_dbl(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, -1, NULL, s->energy_j / 3.6e6);
+        } else
+            rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, "first sample: energy is integrated over the connection's windows");
+    }
+    if (uni_select_group(sel, UNI_GROUP_ERRORS))
+        sim_errors(rec, t);
+    if (uni_select_group(sel, UNI_GROUP_VMS)) {
+        /* vm-1 (2 GiB) and vm-2 (1 GiB) run, vm-3 is shut off. */
+        rec_u64(rec, UNI_M_HOST_VMS_COUNT, -1, NULL, 3);
+        rec_u64(rec, UNI_M_HOST_VMS_ACTIVE, -1, NULL, 2);
+        rec_dbl(rec, UNI_M_HOST_VMS_MEM_MB, -1, NULL, 3072);
+        rec_dbl(rec, UNI_M_HOST_VMS_MEM_PCT, -1, NULL, 100.0 * 3072 / 16384);
+        rec_dbl(rec, UNI_M_HOST_VMS_SWAP_WAIT_MS, -1, NULL, (double)t * 6.0);
+        if (!first)
+            rec_dbl(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, -1, NULL, 100.0 * 6.0 / TICK_MS);
+        else
+            rec_absent(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, "%s", why_first);
+    }
+    if (uni_select_group(sel, UNI_GROUP_KVM))
+        rec_absent(rec, UNI_M_KVM_NAME, "the simulated node has no KVM statistics yet");
+    return 0;
+}
+
+const uni_driver uni_test_driver = {
+    .name = "test",
+    .scheme = "test",
+    .open = test_open,
+    .close = test_close,
+    .node_get_stats = test_node_get_stats,
+};

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Public entry points: connections, the driver registry, host records and the spec's views.
+ * Each entry point resets the last error, checks its arguments, then calls the driver. */
+#include "internal.h"
+
+static const uni_driver *const drivers[] = {
+    &uni_local_driver,
+    &uni_test_driver,
+};
+
+#define CHECK_FLAGS(flags, allowed, ret)                                                           \
+    do {                                                                                           \
+        if ((flags) & ~(unsigned)(allowed)) {                                                      \
+            uni_error_set(UNI_ERR_INVALID_ARG, "%s: unsupported flags 0x%x", __func__,             \
+                          (flags) & ~(unsigned)(allowed));                                         \
+            return ret;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_CONN(conn, ret)                                                                      \
+    do {                                                                                           \
+        if (!(conn) || !(conn)->driver) {                                                          \
+            uni_error_set(UNI_ERR_INVALID_CONN, "%s: invalid connection", __func__);               \
+            return ret;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
+    uni_uri u;
+    uniConnectPtr conn;
+    const uni_driver *drv = NULL;
+
+    uniResetLastError();
+    CHECK_FLAGS(flags, UNI_CONNECT_RO, NULL);
+    if (!uri)
+        uri = getenv("UNISERVER_DEFAULT_URI");
+    if (!uri || !*uri)
+        uri = "uniserver:///system";
+    if (uni_uri_parse(uri, &u) < 0)
+        return NULL;
+    for (size_t i = 0; i < ELEMENTSOF(drivers) && !drv; i++)
+        if (streq(u.scheme, drivers[i]->scheme))
+            drv = drivers[i];
+    if (!drv) {
+        uni_error_set(UNI_ERR_NO_DRIVER, "no driver for URI scheme '%s' in '%s' (known: uniserver, test)", u.scheme, uri);
+        uni_uri_done(&u);
+        return NULL;
+    }
+    if (u.transport) {
+        uni_error_set(UNI_ERR_NO_DRIVER, "transport '+%s' in '%s' needs the remote driver, which this build does not have yet",
+                      u.transport, uri);
+        uni_uri_done(&u);
+        return NULL;
+    }
+    conn = calloc(1, sizeof(*conn));
+    if (!conn || !(conn->uri = strdup(uri))) {
+        free(conn);
+        uni_uri_done(&u);
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&conn->lock, NULL);
+    conn->flags = flags;
+    conn->driver = drv;
+    if (drv->open(conn, &u, flags) < 0) {
+        uni_uri_done(&u);
+        pthread_mutex_destroy(&conn->lock);
+        free(conn->uri);
+        free(conn);
+        return NULL;
+    }
+    uni_uri_done(&u);
+    return conn;
+}
+
+int uniConnectClose(uniConnectPtr conn) {
+    uniResetLastError();
+    if (!conn)
+        return 0;
+    if (conn->driver && conn->driver->close)
+        conn->driver->close(conn);
+    pthread_mutex_destroy(&conn->lock);
+    free(conn->uri);
+    free(conn);
+    return 0;
+}
+
+const char *uniConnectGetURI(uniConnectPtr conn) {
+    uniResetLastError();
+    CHECK_CONN(conn, NULL);
+    return conn->uri;
+}
+
+int uniConnectGetMetricDescriptors(uniConnectPtr conn, const uniMetricDesc **ret_descs, unsigned int flags) {
+    uniResetLastError();
+    CHECK_CONN(conn, -1);
+    CHECK_FLAGS(flags, 0, -1);
+    if (!ret_descs) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: ret_descs is NULL", __func__);
+        return -1;
+    }
+    *ret_descs = uni_catalog;
+    return UNI_NMETRICS;
+}
+
+/* Collect the host record for a compiled selection: the one path every host call takes. */
+static int node_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr *ret) {
+    uniRecordPtr rec;
+    int r;
+
+    if (!conn->driver->node_get_stats) {
+        uni_error_set(UNI_ERR_NO_SUPPORT, "driver '%s' cannot report host statistics", conn->driver->name);
+        return -1;
+    }
+    rec = uni_record_new(uni_catalog, UNI_NMETRICS);
+    if (!rec) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    rec->sel = sel;
+    pthread_mutex_lock(&conn->lock);
+    r = conn->driver->node_get_stats(conn, sel, rec);
+    pthread_mutex_unlock(&conn->lock);
+    if (r < 0) {
+        if (!uniGetLastError())
+            uni_error_set(UNI_ERR_INTERNAL_ERROR, "driver '%s' failed without saying why", conn->driver->name);
+        uniRecordFree(rec);
+        return -1;
+    }
+    rec_finish(rec, sel, "not provided by this driver");
+    *ret = rec;
+    return 0;
+}
+
+int uniNodeGetStats(uniConnectPtr conn, const char *const *select, uniRecordPtr *ret, unsigned int flags) {
+    uni_select sel;
+    int r;
+
+    uniResetLastError();
+    CHECK_CONN(conn, -1);
+    CHECK_FLAGS(flags, 0, -1);
+    if (!ret) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: ret is NULL", __func__);
+        return -1;
+    }
+    if (uni_select_parse(&sel, select) < 0)
+        return -1;
+    r = node_stats(conn, &sel, ret);
+    uni_select_done(&sel);
+    return r;
+}
+
+/* ---- views ---- */
+
+enum {
+#define UNI_V_ENUM_(e, ...) UNI_VIEW_##e,
+    UNI_VIEWS(UNI_V_ENUM_)
+#undef UNI_V_ENUM_
+    UNI_NVIEWS
+};
+
+#define UNI_V_IDS_(e, spec, cname, cmd, summary, ...) static const unsigned view_ids_##e[] = {__VA_ARGS__};
+UNI_VIEWS(UNI_V_IDS_)
+#undef UNI_V_IDS_
+
+static const uniViewDesc views[] = {
+#define UNI_V_DESC_(e, spec, cname, cmd, summary, ...)                                             \
+    {spec, cname, cmd, summary, view_ids_##e, (int)ELEMENTSOF(view_ids_##e)},
+    UNI_VIEWS(UNI_V_DESC_)
+#undef UNI_V_DESC_
+};
+
+static const char *const error_components[] = {UNI_ERROR_COMPONENTS};
+
+int uniViewCount(void) {
+    return (int)ELEMENTSOF(views);
+}
+
+const uniViewDesc *uniViewGet(int i) {
+    return i >= 0 && i < (int)ELEMENTSOF(views) ? &views[i] : NULL;
+}
+
+static bool has_placeholder(const char *key, char kind) {
+    for (const char *t = key; *t;) {
+        const char *e = strchrnul(t, '.');
+        if (uni_placeholder_kind(t, (size_t)(e - t)) == kind)
+            return true;
+        t = *e ? e + 1 : e;
+    }
+    return false;
+}
+
+/* Append to @out the samples of @src for metric @m (all instances, in the driver's order, which
+ * is core order), optionally only those whose string label is @name. */
+static int copy_metric(uniRecordPtr out, uniRecordPtr src, unsigned m, const char *name) {
+    bool found = false;
+    for (size_t i = 0; i < src->n; i++) {
+        const uniSample *s = &src->samples[i];
+        int r = 0;
+        if (s->metric != m || (name && (!s->name || !streq(s->name, name))))
+            continue;
+        found = true;
+        switch (s->type) {
+        case UNI_VALUE_U64:
+            r = rec_u64(out, m, s->index, s->name, s->value.u);
+            break;
+        case UNI_VALUE_DOUBLE:
+            r = rec_dbl(out, m, s->index, s->name, s->value.d);
+            break;
+        default:
+            r = rec_str(out, m, s->index, s->name, s->value.s);
+        }
+        if (r < 0)
+            return r;
+    }
+    if (!found) {
+        const char *why = NULL;
+        for (size_t i = 0; i < src->nabsent && !why; i++)
+            if (src->absent[i].metric == m)
+                why = src->absent[i].reason;
+        rec_absent(out, m, "%s", why ? why : "not provided");
+    }
+    return 0;
+}
+
+int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int flags) {
+    const uniViewDesc *v = uniViewGet(i);
+    uni_select sel;
+    uniRecordPtr full = NULL, out;
+    int r = 0;
+
+    uniResetLastError();
+    CHECK_CONN(conn, -1);
+    CHECK_FLAGS(flags, 0, -1);
+    if (!v || !ret) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: no view %d (0-%d) or ret is NULL", __func__, i, uniViewCount() - 1);
+        return -1;
+    }
+    if (i == UNI_VIEW_DOMAIN) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s is a per-domain view: call %s on a domain", v->spec_name, v->c_name);
+        return -1;
+    }
+    memset(&sel, 0, sizeof(sel));
+    for (int k = 0; k < v->nmetrics; k++) {
+        uni_select_add(&sel, v->metrics[k]);
+        sel.whole[v->metrics[k] / 8] |= (uint8_t)(1u << (v->metrics[k] % 8));
+    }
+    if (node_stats(conn, &sel, &full) < 0)
+        return -1;
+    out = uni_record_new(full->descs, full->ndescs);
+    if (!out) {
+        uniRecordFree(full);
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    out->window_ms = full->window_ms;
+    out->timestamp = full->timestamp;
+    /* The spec orders component views component by component: l2 count, l2 rate, l3 count ... */
+    if (has_placeholder(uni_catalog[v->metrics[0]].key, 's')) {
+        for (size_t c = 0; c < ELEMENTSOF(error_components) && r >= 0; c++)
+            for (int k = 0; k < v->nmetrics && r >= 0; k++)
+                r = copy_metric(out, full, v->metrics[k], error_components[c]);
+    } else
+        for (int k = 0; k < v->nmetrics && r >= 0; k++)
+            r = copy_metric(out, full, v->metrics[k], NULL);
+    uniRecordFree(full);
+    if (r < 0) {
+        uniRecordFree(out);
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    *ret = out;
+    return 0;
+}
+
+#define NAMED_VIEW_(fn, e)                                                                         \
+    int fn(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags) {                            \
+        return uniNodeGetView(conn, UNI_VIEW_##e, ret, flags);                                     \
+    }
+NAMED_VIEW_(uniNodeGetCPUStatistics, HOST_CPU)
+NAMED_VIEW_(uniNodeGetMemoryStatistics, HOST_MEMORY)
+NAMED_VIEW_(uniNodeGetSystemStatistics, HOST_SYSTEM)
+NAMED_VIEW_(uniNodeGetContentionStatistics, HOST_CONTENTION)
+NAMED_VIEW_(uniNodeGetPowerConsumption, HOST_POWER)
+NAMED_VIEW_(uniNodeGetTemperature, HOST_TEMPERATURE)
+NAMED_VIEW_(uniNodeGetDomainsStatistics, DOMAINS)
+NAMED_VIEW_(uniNodeGetCorrectableErrors, CORRECTABLE_ERRORS)
+NAMED_VIEW_(uniNodeGetUncorrectableErrors, UNCORRECTABLE_ERRORS)
+
+char *uniNodeGetGovernor(uniConnectPtr conn, unsigned int flags) {
+    uniRecordPtr rec = NULL;
+    const uniSample *s;
+    char *g = NULL;
+
+    if (uniNodeGetView(conn, UNI_VIEW_HOST_GOVERNOR, &rec, flags) < 0)
+        return NULL;
+    s = uniRecordGetSample(rec, 0);
+    if (!s || s->type != UNI_VALUE_STRING) {
+        const uniAbsence *a = uniRecordGetAbsence(rec, 0);
+        uni_error_set(UNI_ERR_NO_DATA, "no governor: %s", a ? a->reason : "not provided");
+    } else if (!(g = strdup(s->value.s)))
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+    uniRecordFree(rec);
+    return g;
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Rendering of records and descriptors as aligned text and as JSON (unish, golden files). */
+#include <math.h>
+#include <string.h>
+
+#include "format.h"
+
+const char *fmt_value(const uniSample *s, char *buf, size_t len) {
+    switch (s->type) {
+    case UNI_VALUE_U64:
+        snprintf(buf, len, "%llu", (unsigned long long)s->value.u);
+        break;
+    case UNI_VALUE_DOUBLE:
+        if (isnan(s->value.d) || isinf(s->value.d))
+            snprintf(buf, len, "null");
+        else if (s->value.d == floor(s->value.d) && fabs(s->value.d) < 1e15)
+            snprintf(buf, len, "%.0f", s->value.d);
+        else if (fabs(s->value.d) < 0.01)
+            snprintf(buf, len, "%.6g", s->value.d);
+        else
+            snprintf(buf, len, "%.2f", s->value.d);
+        break;
+    default:
+        snprintf(buf, len, "%s", s->value.s ? s->value.s : "");
+    }
+    return buf;
+}
+
+static const char *unit_text(const char *unit) {
+    if (!unit || strcmp(unit, "-") == 0 || strcmp(unit, "count") == 0 || strcmp(unit, "ratio") == 0 ||
+        strcmp(unit, "index") == 0 || strcmp(unit, "bool") == 0)
+        return "";
+    if (strcmp(unit, "C") == 0)
+        return "°C";
+    if (strcmp(unit, "per_min") == 0)
+        return "/min";
+    return unit;
+}
+
+void fmt_record_text(FILE *f, uniRecordPtr rec, bool show_absent) {
+    int n = uniRecordNumSamples(rec), na = uniRecordNumAbsent(rec);
+    size_t w = 0;
+    char key[256], val[256];
+
+    for (int i = 0; i < n; i++)
+        if (uniRecordFormatKey(rec, i, key, sizeof(key)) > 0 && strlen(key) > w)
+            w = strlen(key);
+    for (int i = 0; show_absent && i < na; i++) {
+        const uniMetricDesc *d = uniRecordGetDescriptor(rec, uniRecordGetAbsence(rec, i)->metric);
+        if (d && strlen(d->key) > w)
+            w = strlen(d->key);
+    }
+    for (int i = 0; i < n; i++) {
+        const uniSample *s = uniRecordGetSample(rec, i);
+        const uniMetricDesc *d = uniRecordGetDescriptor(rec, s->metric);
+        const char *u = unit_text(d ? d->unit : NULL);
+        if (uniRecordFormatKey(rec, i, key, sizeof(key)) < 0)
+            continue;
+        fmt_value(s, val, sizeof(val));
+        fprintf(f, "%-*s  %s%s%s\n", (int)w, key, val, *u ? " " : "", u);
+    }
+    for (int i = 0; show_absent && i < na; i++) {
+        const uniAbsence *a = uniRecordGetAbsence(rec, i);
+        const uniMetricDesc *d = uniRecordGetDescriptor(rec, a->metric);
+        fprintf(f, "%-*s  -  (%s)\n", (int)w, d ? d->key : "?", a->reason);
+    }
+}
+
+void fmt_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void json_value(FILE *f, const uniSample *s) {
+    char buf[64];
+    switch (s->type) {
+    case UNI_VALUE_U64:
+        fprintf(f, "%llu", (unsigned long long)s->value.u);
+        break;
+    case UNI_VALUE_DOUBLE:
+        if (isnan(s->value.d) || isinf(s->value.d))
+            fputs("null", f);
+        else {
+            snprintf(buf, sizeof(buf), "%.10g", s->value.d);
+            fputs(buf, f);
+        }
+        break;
+    default:
+        fmt_json_string(f, s->value.s);
+    }
+}
+
+void fmt_record_json(FILE *f, uniRecordPtr rec) {
+    int n = uniRecordNumSamples(rec), na = uniRecordNumAbsent(rec);
+    long long w = uniRecordGetWindowMs(rec);
+    char key[256];
+
+    fputs("{", f);
+    if (w >= 0)
+        fprintf(f, "\"window_ms\": %lld", w);
+    else
+        fputs("\"window_ms\": null", f);
+    for (int i = 0; i < n; i++) {
+        if (uniRecordFormatKey(rec, i, key, sizeof(key)) < 0)
+            continue;
+        fputs(", ", f);
+        fmt_json_string(f, key);
+        fputs(": ", f);
+        json_value(f, uniRecordGetSample(rec, i));
+    }
+    fputs(", \"absent\": {", f);
+    for (int i = 0; i < na; i++) {
+        const uniAbsence *a = uniRecordGetAbsence(rec, i);
+        const uniMetricDesc *d = uniRecordGetDescriptor(rec, a->metric);
+        if (i)
+            fputs(", ", f);
+        fmt_json_string(f, d ? d->key : "?");
+        fputs(": ", f);
+        fmt_json_string(f, a->reason);
+    }
+    fputs("}}\n", f);
+}
+
+static const char *kind_name(int k) {
+    return k == UNI_METRIC_COUNTER ? "counter" : k == UNI_METRIC_TEXT ? "text" : "gauge";
+}
+
+void fmt_descriptors_text(FILE *f, const uniMetricDesc *d, int n) {
+    size_t w = 0;
+    for (int i = 0; i < n; i++)
+        if (strlen(d[i].key) > w)
+            w = strlen(d[i].key);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%-*s  %-7s  %-7s  %-10s  %s\n", (int)w, d[i].key, kind_name(d[i].kind), d[i].unit, d[i].group,
+                d[i].help);
+}
+
+void fmt_descriptors_json(FILE *f, const uniMetricDesc *d, int n) {
+    fputs("[", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s{\"id\": %u, \"key\": ", i ? ",\n " : "", d[i].id);
+        fmt_json_string(f, d[i].key);
+        fprintf(f, ", \"kind\": \"%s\", \"unit\": ", kind_name(d[i].kind));
+        fmt_json_string(f, d[i].unit);
+        fputs(", \"group\": ", f);
+        fmt_json_string(f, d[i].group);
+        fputs(", \"spec\": ", f);
+        fmt_json_string(f, d[i].spec);
+        fputs(", \"source\": ", f);
+        fmt_json_string(f, d[i].source);
+        fputs(", \"help\": ", f);
+        fmt_json_string(f, d[i].help);
+        fputs("}", f);
+    }
+    fputs("]\n", f);
+}

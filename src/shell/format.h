@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Rendering of records and descriptors as aligned text and as JSON (unish, golden files). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "uniserver/uniserver.h"
+
+/* "key  value unit" lines, aligned; absent metrics as "key  -  (reason)" when show_absent. */
+void fmt_record_text(FILE *f, uniRecordPtr rec, bool show_absent);
+/* One JSON object keyed by the dotted keys, plus "window_ms" and "absent" (key -> reason). */
+void fmt_record_json(FILE *f, uniRecordPtr rec);
+void fmt_descriptors_text(FILE *f, const uniMetricDesc *d, int n);
+void fmt_descriptors_json(FILE *f, const uniMetricDesc *d, int n);
+/* A JSON string literal with escapes. */
+void fmt_json_string(FILE *f, const char *s);
+/* A sample's value as text (no unit); returns buf. */
+const char *fmt_value(const uniSample *s, char *buf, size_t len);

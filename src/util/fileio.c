@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Bounded reads of /proc and /sys files relative to a root directory fd, with truncation detected. */
+#include <fcntl.h>
+#include <time.h>
+
+#include "util.h"
+
+static ssize_t read_loop(int fd, char *buf, size_t bufsz, bool positional) {
+    size_t n = 0;
+
+    if (bufsz < 2)
+        return -EINVAL;
+    /* Ask for one byte more than we keep: if it arrives, the file did not fit. */
+    for (;;) {
+        ssize_t k = positional ? pread(fd, buf + n, bufsz - n, (off_t)n) : read(fd, buf + n, bufsz - n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+        if (n >= bufsz)
+            return -EFBIG;
+    }
+    buf[n] = 0;
+    return (ssize_t)n;
+}
+
+ssize_t read_fd_full(int fd, char *buf, size_t bufsz) {
+    return read_loop(fd, buf, bufsz, false);
+}
+
+ssize_t pread_full(int fd, char *buf, size_t bufsz) {
+    return read_loop(fd, buf, bufsz, true);
+}
+
+ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t bufsz) {
+    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    return read_fd_full(fd, buf, bufsz);
+}
+
+ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret) {
+    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_free_ char *buf = NULL;
+    size_t sz = 16384;
+
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        ssize_t n;
+        char *nb = realloc(buf, sz);
+        if (!nb)
+            return -ENOMEM;
+        buf = nb;
+        n = pread_full(fd, buf, sz);
+        if (n >= 0) {
+            *ret = TAKE_PTR(buf);
+            return n;
+        }
+        if (n != -EFBIG)
+            return n;
+        if (sz >= 64u << 20)
+            return -EFBIG;
+        sz *= 4;
+    }
+}
+
+static ssize_t strip_nl(char *buf, ssize_t n) {
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = 0;
+    return n;
+}
+
+ssize_t read_line_at(int dirfd, const char *path, char *buf, size_t bufsz) {
+    ssize_t n = read_file_at(dirfd, path, buf, bufsz);
+    return n < 0 ? n : strip_nl(buf, n);
+}
+
+ssize_t pread_line(int fd, char *buf, size_t bufsz) {
+    ssize_t n = pread_full(fd, buf, bufsz);
+    return n < 0 ? n : strip_nl(buf, n);
+}
+
+int read_u64_at(int dirfd, const char *path, uint64_t *ret) {
+    char buf[64];
+    ssize_t n = read_line_at(dirfd, path, buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    return safe_atou64(buf, ret) < 0 ? -EBADMSG : 0;
+}
+
+int read_i64_at(int dirfd, const char *path, int64_t *ret) {
+    char buf[64];
+    ssize_t n = read_line_at(dirfd, path, buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    return safe_atoi64(buf, ret) < 0 ? -EBADMSG : 0;
+}
+
+int pread_u64(int fd, uint64_t *ret) {
+    char buf[64];
+    ssize_t n = pread_line(fd, buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    return safe_atou64(buf, ret) < 0 ? -EBADMSG : 0;
+}
+
+int pread_i64(int fd, int64_t *ret) {
+    char buf[64];
+    ssize_t n = pread_line(fd, buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    return safe_atoi64(buf, ret) < 0 ? -EBADMSG : 0;
+}
+
+uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

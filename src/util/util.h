@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Small shared helpers: cleanup attributes, strict number parsing, bounded file reads at a root. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+static inline void freep(void *p) {
+    free(*(void **)p);
+}
+static inline void closep(int *fd) {
+    if (*fd >= 0)
+        close(*fd);
+}
+static inline void fclosep(FILE **f) {
+    if (*f)
+        fclose(*f);
+}
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Hand ownership out of a cleanup variable. */
+#define TAKE_PTR(p)                                                                                \
+    ({                                                                                             \
+        __typeof__(p) _p = (p);                                                                    \
+        (p) = NULL;                                                                                \
+        _p;                                                                                        \
+    })
+#define TAKE_FD(fd)                                                                                \
+    ({                                                                                             \
+        int _fd = (fd);                                                                            \
+        (fd) = -1;                                                                                 \
+        _fd;                                                                                       \
+    })
+
+static inline bool streq(const char *a, const char *b) {
+    return strcmp(a, b) == 0;
+}
+static inline bool startswith(const char *s, const char *prefix) {
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Strict number parsing (parse.c): the whole token must be a number that fits, else -EINVAL
+ * (not a number) or -ERANGE (does not fit). Leading and trailing blanks are not accepted. */
+int safe_atou64(const char *s, uint64_t *ret);
+int safe_atoi64(const char *s, int64_t *ret);
+int safe_atou(const char *s, unsigned *ret);
+int safe_atod(const char *s, double *ret);
+/* Same on a counted token (not NUL-terminated). */
+int safe_atou64_n(const char *s, size_t n, uint64_t *ret);
+int safe_atod_n(const char *s, size_t n, double *ret);
+
+/* Skip blanks (space, tab); return the next token's start and store its length. */
+const char *next_token(const char *p, const char *end, size_t *ret_len);
+
+/* Parse a kernel CPU list ("0-3,8,10-11") into a bitmap of at most max bits; -EBADMSG on garbage,
+ * -ERANGE for an index >= max. ret_count gets the number of set bits. */
+int parse_cpu_list(const char *s, size_t len, uint8_t *bitmap, unsigned max, unsigned *ret_count);
+
+/* fileio.c: one bounded read of a whole (small) file. Reads at most bufsz-1 bytes, NUL-terminates,
+ * and returns the length; -EFBIG when the file is larger than the buffer (truncation is detected
+ * by asking for one byte more), -errno on failure. */
+ssize_t read_fd_full(int fd, char *buf, size_t bufsz);
+ssize_t pread_full(int fd, char *buf, size_t bufsz);
+ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t bufsz);
+/* Read a file that may be large (e.g. /proc/cpuinfo on 256 cores) into a malloc'd buffer. */
+ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret);
+/* Read a one-line sysfs attribute and strip the trailing newline. */
+ssize_t read_line_at(int dirfd, const char *path, char *buf, size_t bufsz);
+int read_u64_at(int dirfd, const char *path, uint64_t *ret);
+int read_i64_at(int dirfd, const char *path, int64_t *ret);
+/* A kept-open fd read again with pread(); the same contract as pread_full, trailing newline cut. */
+ssize_t pread_line(int fd, char *buf, size_t bufsz);
+int pread_u64(int fd, uint64_t *ret);
+int pread_i64(int fd, int64_t *ret);
+
+/* Monotonic and wall-clock time in nanoseconds / milliseconds. */
+uint64_t now_ns(void);
+int64_t wall_ms(void);
