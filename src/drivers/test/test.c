@@ -15,10 +15,18 @@
 
 typedef struct {
     uint64_t tick; /* calls so far; virtual time is tick seconds */
-    max_util_state maxu;
-    uint64_t cont_ms;
-    double energy_j;
 } test_state;
+
+/* Everything below is a function of the virtual time alone, so that a value does not depend on
+ * which calls came before. Three seconds in ten the board is overloaded. */
+static bool sim_busy(uint64_t t) {
+    return t % 10 < 3;
+}
+static double sim_cpu_w(uint64_t t) {
+    return 12.5 + (double)(t % 4) * 0.5;
+}
+#define SIM_MEM_W 4.25
+#define SIM_IO_W 6.0
 
 /* PMD p runs cores 2p and 2p+1 at one operating point (spec 1.1: V/F is set per PMD). */
 static const double pmd_mhz[NPMD] = {2400, 2400, 1200, 1800};
@@ -131,7 +139,7 @@ static void sim_errors(uniRecordPtr rec, uint64_t t) {
 
 static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec) {
     test_state *s = conn->priv;
-    uint64_t t = ++s->tick, now_ns = t * TICK_MS * 1000000ull;
+    uint64_t t = ++s->tick;
     bool first = t == 1;
     const char *why_first = "first sample: rates need a second sample (a window)";
 
@@ -205,20 +213,23 @@ static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRec
         rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_MB, -1, NULL, mem_contention_mb(&m));
     }
     if (uni_select_group(sel, UNI_GROUP_CONTENTION)) {
-        /* Three seconds in ten the board is overloaded: 10 runnable tasks on 8 cores. */
-        bool busy = t % 10 < 3;
-        uint64_t runnable = busy ? 10 : 3;
-        uint64_t prev = s->cont_ms;
-        rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_RATIO, -1, NULL, cpu_contention_ratio(runnable, NCPU));
-        if (!first && busy)
-            s->cont_ms += TICK_MS;
-        rec_u64(rec, UNI_M_HOST_CPU_CONTENTION_MS, -1, NULL, s->cont_ms);
+        /* Overloaded seconds: 10 runnable tasks on 8 cores, load 9; else 3 tasks, load 4. The
+         * contention time counts the windows ending overloaded; the time at maximum utilisation
+         * is the spec's stamp algorithm replayed over one sample a second. */
+        max_util_state mu = {0};
+        uint64_t cont_ms = 0, max_ms = 0;
+        for (uint64_t k = 1; k <= t; k++) {
+            if (k >= 2 && sim_busy(k))
+                cont_ms += TICK_MS;
+            max_ms = max_util_step(&mu, sim_busy(k) ? 9.0 : 4.0, NCPU, k * TICK_MS * 1000000ull) / 1000000;
+        }
+        rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_RATIO, -1, NULL, cpu_contention_ratio(sim_busy(t) ? 10 : 3, NCPU));
+        rec_u64(rec, UNI_M_HOST_CPU_CONTENTION_MS, -1, NULL, cont_ms);
         if (!first)
-            rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_PCT, -1, NULL, 100.0 * (double)(s->cont_ms - prev) / TICK_MS);
+            rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_PCT, -1, NULL, sim_busy(t) ? 100.0 : 0.0);
         else
             rec_absent(rec, UNI_M_HOST_CPU_CONTENTION_PCT, "%s", why_first);
-        rec_u64(rec, UNI_M_HOST_CPU_MAX_UTIL_MS, -1, NULL,
-                max_util_step(&s->maxu, busy ? 9.0 : 4.0, NCPU, now_ns) / 1000000);
+        rec_u64(rec, UNI_M_HOST_CPU_MAX_UTIL_MS, -1, NULL, max_ms);
     }
     if (uni_select_group(sel, UNI_GROUP_PSI)) {
         rec_u64(rec, UNI_M_HOST_PSI_CPU_SOME_MS, -1, NULL, t * 120);
@@ -242,14 +253,16 @@ static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRec
         rec_dbl(rec, UNI_M_HOST_TEMP_CPU_AVG_C, -1, NULL, sum / NCPU);
     }
     if (uni_select_group(sel, UNI_GROUP_POWER)) {
-        double cpu = 12.5 + (double)(t % 4) * 0.5, mem = 4.25, io = 6.0, total = cpu + mem + io;
-        rec_dbl(rec, UNI_M_HOST_POWER_CPU_W, -1, NULL, cpu);
-        rec_dbl(rec, UNI_M_HOST_POWER_MEM_W, -1, NULL, mem);
-        rec_dbl(rec, UNI_M_HOST_POWER_TOTAL_W, -1, NULL, total);
-        if (!first) {
-            s->energy_j += total * TICK_MS / 1000.0;
-            rec_dbl(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, -1, NULL, s->energy_j / 3.6e6);
-        } else
+        double energy_j = 0;
+        rec_dbl(rec, UNI_M_HOST_POWER_CPU_W, -1, NULL, sim_cpu_w(t));
+        rec_dbl(rec, UNI_M_HOST_POWER_MEM_W, -1, NULL, SIM_MEM_W);
+        rec_dbl(rec, UNI_M_HOST_POWER_TOTAL_W, -1, NULL, sim_cpu_w(t) + SIM_MEM_W + SIM_IO_W);
+        /* Energy integrates the power of each one-second window since the connection opened. */
+        for (uint64_t k = 2; k <= t; k++)
+            energy_j += (sim_cpu_w(k) + SIM_MEM_W + SIM_IO_W) * TICK_MS / 1000.0;
+        if (!first)
+            rec_dbl(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, -1, NULL, energy_j / 3.6e6);
+        else
             rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, "first sample: energy is integrated over the connection's windows");
     }
     if (uni_select_group(sel, UNI_GROUP_ERRORS))

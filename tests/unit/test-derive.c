@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Exact tests of the spec's formulas (D5.1 section 2.3) and of the counter helpers. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include "drivers/local/local.h"
+
+static void test_reserved(void **state) {
+    (void)state;
+    /* ReservedCapacity = 1 - f_cur/f_max */
+    assert_true(reserved_pct(2400, 2400) == 0.0);
+    assert_true(reserved_pct(1200, 2400) == 50.0);
+    assert_double_equal(reserved_pct(2000, 2600), 100.0 * (1.0 - 2000.0 / 2600.0), 1e-12);
+    assert_true(isnan(reserved_pct(1000, 0)));
+}
+
+static void test_mem_contention(void **state) {
+    meminfo m = {.mem_total_kb = 1000, .mem_free_kb = 200, .swap_total_kb = 500, .swap_free_kb = 100};
+    (void)state;
+    /* 1 - (MemFree - (SwapTotal - SwapFree)) / MemTotal = 1 - (200 - 400)/1000 = 1.2 */
+    assert_double_equal(mem_contention_ratio(&m), 1.2, 1e-12);
+    assert_double_equal(mem_contention_mb(&m), 200.0 / 1024.0, 1e-12);
+    m.swap_free_kb = 500;
+    assert_double_equal(mem_contention_ratio(&m), 0.8, 1e-12);
+    assert_true(mem_contention_mb(&m) == 0.0);
+}
+
+static void test_cpu_contention(void **state) {
+    (void)state;
+    assert_true(cpu_contention_ratio(10, 8) == 1.25);
+    assert_true(cpu_contention_ratio(2, 8) == 0.25);
+    assert_true(isnan(cpu_contention_ratio(2, 0)));
+    assert_true(pct_of(1, 4) == 25.0);
+    assert_true(isnan(pct_of(1, 0)));
+}
+
+static void test_max_util(void **state) {
+    max_util_state s = {0};
+    const uint64_t ms = 1000000;
+    (void)state;
+    /* Below the CPU count: nothing accrues. */
+    assert_true(max_util_step(&s, 1.0, 4, 1000 * ms) == 0);
+    /* Load reaches the number of CPUs at t=2 s: a stamp is set; time runs while it stays. */
+    assert_true(max_util_step(&s, 4.0, 4, 2000 * ms) == 0);
+    assert_true(max_util_step(&s, 5.5, 4, 3500 * ms) == 1500 * ms);
+    /* Drops below at t=4 s: 2 s added, the stamp reset. */
+    assert_true(max_util_step(&s, 3.9, 4, 4000 * ms) == 2000 * ms);
+    assert_true(max_util_step(&s, 0.5, 4, 9000 * ms) == 2000 * ms);
+    assert_true(max_util_step(&s, 4.0, 4, 10000 * ms) == 2000 * ms);
+    assert_true(max_util_step(&s, 4.0, 4, 10250 * ms) == 2250 * ms);
+}
+
+static void test_counter_delta(void **state) {
+    (void)state;
+    assert_true(counter_delta(100, 250, 1000) == 150);
+    /* RAPL energy_uj wraps at max_energy_range_uj. */
+    assert_true(counter_delta(262143328000ull, 150ull, 262143328850ull) == 850 + 150);
+    assert_true(jiffies_to_ms(161, 100) == 1610);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reserved),       cmocka_unit_test(test_mem_contention),
+        cmocka_unit_test(test_cpu_contention), cmocka_unit_test(test_max_util),
+        cmocka_unit_test(test_counter_delta),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
