@@ -139,6 +139,8 @@ struct _uniConnect {
 };
 
 extern const uni_driver uni_local_driver;
+/* bench/: the fds one whole-record sample of a local connection reads. */
+size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max);
 extern const uni_driver uni_test_driver;
 
 /* Clock used for windows and rates: tests replace it for deterministic output. */

@@ -134,11 +134,15 @@ void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) {
         r->capabsent = nc;
     }
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    if (streq(fmt, "%s")) /* the common case: a fixed reason, no formatting needed */
+        r->absent[r->nabsent].reason = rec_strdup(r, va_arg(ap, const char *));
+    else {
+        if (vasprintf(&msg, fmt, ap) < 0)
+            msg = NULL;
+        r->absent[r->nabsent].reason = rec_strdup(r, msg ? msg : "unavailable");
+    }
     va_end(ap);
     r->absent[r->nabsent].metric = metric;
-    r->absent[r->nabsent].reason = rec_strdup(r, msg ? msg : "unavailable");
     if (r->absent[r->nabsent].reason) {
         r->nabsent++;
         if (metric < UNI_NMETRICS)

@@ -23,6 +23,10 @@ static ssize_t read_loop(int fd, char *buf, size_t bufsz, bool positional) {
         n += (size_t)k;
         if (n >= bufsz)
             return -EFBIG;
+        /* procfs (seq_file) and sysfs fill the whole buffer unless the file ended, as do regular
+         * files: a short read is the end, which saves the second syscall on every sample. */
+        if ((size_t)k < bufsz - (n - (size_t)k))
+            break;
     }
     buf[n] = 0;
     return (ssize_t)n;

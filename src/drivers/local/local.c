@@ -1034,15 +1034,45 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
     for (unsigned i = 0; i < UNI_NMETRICS; i++) {
         unsigned g = uni_catalog_group[i];
         if (g == UNI_GROUP_ERRORS)
-            rec_absent(rec, i, "error counts come from the HealthLog (uni-healthd), which this build does not read yet");
+            rec_absent(rec, i, "%s", "error counts come from the HealthLog (uni-healthd), which this build does not read yet");
         else if (g == UNI_GROUP_VMS)
-            rec_absent(rec, i, "VM discovery (libvirt, QEMU processes) is not in this build yet");
+            rec_absent(rec, i, "%s", "VM discovery (libvirt, QEMU processes) is not in this build yet");
         else if (g == UNI_GROUP_KVM)
-            rec_absent(rec, i, "KVM statistics (QMP query-stats, binary stats) are not in this build yet");
+            rec_absent(rec, i, "%s", "KVM statistics (QMP query-stats, binary stats) are not in this build yet");
     }
     s->last_ns = now;
     s->have_last = true;
     return 0;
+}
+
+/* The fds a whole-record sample reads (for bench/: the cost floor is preading exactly these). */
+size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max) {
+    local_state *s = conn->priv;
+    size_t n = 0;
+#define ADD(fd)                                                                                    \
+    do {                                                                                           \
+        if ((fd) >= 0 && n < max)                                                                  \
+            fds[n++] = (fd);                                                                       \
+    } while (0)
+    ADD(s->online_fd);
+    ADD(s->stat_fd);
+    ADD(s->meminfo_fd);
+    ADD(s->loadavg_fd);
+    for (int i = 0; i < 3; i++)
+        ADD(s->psi_fd[i]);
+    for (unsigned i = 0; i < s->npolicies; i++) {
+        ADD(s->policies[i].cur_fd);
+        ADD(s->policies[i].gov_fd);
+        ADD(s->policies[i].epp_fd);
+    }
+    for (unsigned i = 0; i < s->ntemps; i++)
+        ADD(s->temps[i].fd);
+    for (unsigned i = 0; i < s->npowers; i++)
+        ADD(s->powers[i].fd);
+    for (unsigned i = 0; i < s->nrapl; i++)
+        ADD(s->rapl[i].fd);
+#undef ADD
+    return n;
 }
 
 const uni_driver uni_local_driver = {
