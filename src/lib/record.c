@@ -123,7 +123,9 @@ void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) {
     _cleanup_free_ char *msg = NULL;
     va_list ap;
 
-    if (!rec_wants(r, metric) || is_absent(r, metric))
+    /* Collectors state a fallback reason after emitting what they could: a metric with samples
+     * is not absent. */
+    if (!rec_wants(r, metric) || is_absent(r, metric) || rec_has(r, metric))
         return;
     if (r->nabsent == r->capabsent) {
         size_t nc = r->capabsent ? r->capabsent * 2 : 16;
