@@ -63,14 +63,20 @@ static int overlay(const char *src, const char *dst, const char *rel) {
     return r;
 }
 
+static bool json;
+
 static int dump(uniConnectPtr c, const char *title) {
     uniRecordPtr rec = NULL;
     if (uniNodeGetStats(c, NULL, &rec, 0) < 0) {
         fprintf(stderr, "uniNodeGetStats: %s\n", uniGetLastError()->message);
         return -1;
     }
-    printf("## %s (window_ms %lld)\n", title, uniRecordGetWindowMs(rec));
-    fmt_record_text(stdout, rec, true);
+    if (json)
+        fmt_record_json(stdout, rec);
+    else {
+        printf("## %s (window_ms %lld)\n", title, uniRecordGetWindowMs(rec));
+        fmt_record_text(stdout, rec, true);
+    }
     uniRecordFree(rec);
     return 0;
 }
@@ -80,8 +86,10 @@ int main(int argc, char **argv) {
     struct stat st;
     uniConnectPtr c;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: golden-dump FIXTURE_COPY_DIR\n");
+    if (argc == 3 && streq(argv[2], "--json"))
+        json = true; /* one JSON object per line and sample, full precision */
+    else if (argc != 2) {
+        fprintf(stderr, "usage: golden-dump FIXTURE_COPY_DIR [--json]\n");
         return 2;
     }
     uni_clock_ns = fake_clock;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Rendering of records and descriptors as aligned text and as JSON (unish, golden files). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "format.h"
@@ -94,7 +95,10 @@ static void json_value(FILE *f, const uniSample *s) {
         if (isnan(s->value.d) || isinf(s->value.d))
             fputs("null", f);
         else {
-            snprintf(buf, sizeof(buf), "%.10g", s->value.d);
+            /* The shortest text that reads back as the same double. */
+            snprintf(buf, sizeof(buf), "%.15g", s->value.d);
+            if (strtod(buf, NULL) != s->value.d)
+                snprintf(buf, sizeof(buf), "%.17g", s->value.d);
             fputs(buf, f);
         }
         break;

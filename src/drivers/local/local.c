@@ -49,6 +49,7 @@ typedef struct {
     unsigned n_online;
     int online_fd;
     int *core_id, *pkg_id;
+    double *cpu_temp; /* scratch: per-CPU temperature of one sample */
 
     double *cpuinfo_mhz;
     bool have_cpuinfo_mhz;
@@ -99,8 +100,18 @@ static bool cpu_online(const local_state *s, unsigned cpu) {
     return cpu < s->ncpu && (s->online[cpu / 8] & (1u << (cpu % 8)));
 }
 
+static void read_topology(local_state *s, unsigned c) {
+    char path[128];
+    int64_t v;
+    snprintf(path, sizeof(path), "devices/system/cpu/cpu%u/topology/core_id", c);
+    s->core_id[c] = read_i64_at(s->sys_fd, path, &v) == 0 ? (int)v : (int)c;
+    snprintf(path, sizeof(path), "devices/system/cpu/cpu%u/topology/physical_package_id", c);
+    s->pkg_id[c] = read_i64_at(s->sys_fd, path, &v) == 0 ? (int)v : 0;
+}
+
 static int read_online(local_state *s) {
     char buf[4096];
+    uint8_t now[UNI_BITMAP_BYTES(MAX_CPUS)];
     ssize_t n;
     unsigned count;
     int r;
@@ -110,9 +121,14 @@ static int read_online(local_state *s) {
     n = pread_line(s->online_fd, buf, sizeof(buf));
     if (n < 0)
         return (int)n;
-    r = parse_cpu_list(buf, (size_t)n, s->online, s->ncpu, &count);
+    r = parse_cpu_list(buf, (size_t)n, now, s->ncpu, &count);
     if (r < 0)
         return r;
+    /* An offline CPU has no topology: read it when the CPU comes online. */
+    for (unsigned c = 0; c < s->ncpu; c++)
+        if ((now[c / 8] & (1u << (c % 8))) && !(s->online[c / 8] & (1u << (c % 8))))
+            read_topology(s, c);
+    memcpy(s->online, now, UNI_BITMAP_BYTES(s->ncpu));
     s->n_online = count;
     return 0;
 }
@@ -152,11 +168,12 @@ static int discover_cpus(local_state *s) {
     s->pkg_id = calloc(max, sizeof(int));
     s->cpuinfo_mhz = calloc(max, sizeof(double));
     s->cpu_policy = calloc(max, sizeof(int));
+    s->cpu_temp = calloc(max, sizeof(double));
     for (int i = 0; i < 2; i++) {
         s->stat[i].cpu = calloc(max, sizeof(cpu_times));
         s->stat[i].ncpu_max = max;
     }
-    if (!s->online || !s->core_id || !s->pkg_id || !s->cpuinfo_mhz || !s->cpu_policy || !s->stat[0].cpu ||
+    if (!s->online || !s->core_id || !s->pkg_id || !s->cpuinfo_mhz || !s->cpu_policy || !s->cpu_temp || !s->stat[0].cpu ||
         !s->stat[1].cpu)
         return -ENOMEM;
     s->online_fd = open_ro(s->sys_fd, "devices/system/cpu/online");
@@ -166,16 +183,11 @@ static int discover_cpus(local_state *s) {
         for (unsigned i = max; i < UNI_BITMAP_BYTES(max) * 8; i++)
             s->online[i / 8] &= (uint8_t)~(1u << (i % 8));
         s->n_online = max;
+        for (unsigned c = 0; c < max; c++)
+            read_topology(s, c);
     }
-    for (unsigned c = 0; c < max; c++) {
-        char path[128];
-        int64_t v;
+    for (unsigned c = 0; c < max; c++)
         s->cpu_policy[c] = -1;
-        snprintf(path, sizeof(path), "devices/system/cpu/cpu%u/topology/core_id", c);
-        s->core_id[c] = read_i64_at(s->sys_fd, path, &v) == 0 ? (int)v : (int)c;
-        snprintf(path, sizeof(path), "devices/system/cpu/cpu%u/topology/physical_package_id", c);
-        s->pkg_id[c] = read_i64_at(s->sys_fd, path, &v) == 0 ? (int)v : 0;
-    }
     return 0;
 }
 
@@ -257,91 +269,96 @@ static void add_temp(local_state *s, int fd, temp_class cls, int id, int pkg) {
     s->temps[s->ntemps++] = (temp_sensor){.fd = fd, .cls = cls, .id = id, .pkg = pkg};
 }
 
-static void discover_hwmon(local_state *s) {
-    _cleanup_close_ int cfd = open_ro(s->sys_fd, "class/hwmon");
-    DIR *d;
-    struct dirent *de;
-    int nchip_core = 0;
+/* The numeric channel of "temp12_input" for prefix "temp" and suffix "_input", or -1. */
+static int channel_of(const char *name, const char *prefix, const char *suffix) {
+    size_t pl = strlen(prefix), sl = strlen(suffix), nl = strlen(name);
+    char num[16];
+    unsigned v;
 
-    if (cfd < 0 || !(d = fdopendir(cfd)))
+    if (nl <= pl + sl || nl - pl - sl >= sizeof(num) || !startswith(name, prefix) || !streq(name + nl - sl, suffix))
+        return -1;
+    memcpy(num, name + pl, nl - pl - sl);
+    num[nl - pl - sl] = 0;
+    return safe_atou(num, &v) == 0 && v < 100000 ? (int)v : -1;
+}
+
+static void add_power(local_state *s, int fd, power_class cls) {
+    power_sensor *np = realloc(s->powers, (s->npowers + 1) * sizeof(*np));
+    if (!np) {
+        close(fd);
         return;
-    cfd = -1;
-    while ((de = readdir(d))) {
-        char chip[64], path[512];
-        _cleanup_close_ int hfd = -1;
-        int pkg = -1;
-        bool counted = false;
+    }
+    s->powers = np;
+    s->powers[s->npowers++] = (power_sensor){.fd = fd, .cls = cls};
+}
 
-        if (!startswith(de->d_name, "hwmon"))
-            continue;
-        snprintf(path, sizeof(path), "class/hwmon/%s", de->d_name);
-        hfd = open_ro(s->sys_fd, path);
-        if (hfd < 0 || read_line_at(hfd, "name", chip, sizeof(chip)) < 0)
-            continue;
-        if (streq(chip, "coretemp"))
-            pkg = chip_package(de->d_name, s->sys_fd);
-        for (int ch = 1; ch <= 256; ch++) {
-            char attr[64], label[64] = "";
-            int fd, id;
+/* One hwmon chip: its temperature and power channels, listed (channel numbers have gaps: older
+ * coretemp numbers channels core_id + 2). */
+static void discover_hwmon_chip(local_state *s, const char *dname, int *nchip_core) {
+    char chip[64], path[512];
+    _cleanup_close_ int hfd = -1;
+    struct dirent **ents = NULL;
+    int n, pkg = -1;
+    unsigned first = s->ntemps;
+
+    snprintf(path, sizeof(path), "class/hwmon/%s", dname);
+    hfd = open_ro(s->sys_fd, path);
+    if (hfd < 0 || read_line_at(hfd, "name", chip, sizeof(chip)) < 0)
+        return;
+    if (streq(chip, "coretemp"))
+        pkg = chip_package(dname, s->sys_fd);
+    n = scandirat(hfd, ".", &ents, NULL, versionsort);
+    for (int i = 0; i < n; i++) {
+        const char *e = ents[i]->d_name;
+        char attr[64], label[64] = "";
+        int ch, fd, id;
+
+        if ((ch = channel_of(e, "temp", "_input")) >= 0) {
             temp_class tc;
-
-            snprintf(attr, sizeof(attr), "temp%d_input", ch);
-            fd = open_ro(hfd, attr);
-            if (fd < 0) {
-                if (ch > 32)
-                    break;
-                continue;
-            }
             snprintf(attr, sizeof(attr), "temp%d_label", ch);
             (void)read_line_at(hfd, attr, label, sizeof(label));
             tc = classify_hwmon_temp(chip, label, &id);
             if (tc == TEMP_PACKAGE && streq(chip, "coretemp") && id >= 0)
                 pkg = id;
-            if (tc == TEMP_OTHER) {
-                close(fd);
-                continue;
-            }
-            if (!counted && streq(chip, "coretemp"))
-                counted = true;
-            add_temp(s, fd, tc, id, pkg);
-        }
-        /* Labels may list cores before the package line: fix the chip's package afterwards. */
-        if (counted) {
-            if (pkg < 0)
-                pkg = nchip_core;
-            for (unsigned i = 0; i < s->ntemps; i++)
-                if (s->temps[i].pkg < 0)
-                    s->temps[i].pkg = pkg;
-            nchip_core++;
-        }
-        for (int ch = 1; ch <= 64; ch++) {
-            char attr[64], label[64] = "";
-            int fd;
-            power_sensor *np;
-
-            snprintf(attr, sizeof(attr), "power%d_input", ch);
-            fd = open_ro(hfd, attr);
-            if (fd < 0) {
-                snprintf(attr, sizeof(attr), "power%d_average", ch);
-                fd = open_ro(hfd, attr);
-            }
-            if (fd < 0) {
-                if (ch > 8)
-                    break;
-                continue;
-            }
+            if (tc != TEMP_OTHER && (fd = open_ro(hfd, e)) >= 0)
+                add_temp(s, fd, tc, id, -1);
+        } else if ((ch = channel_of(e, "power", "_input")) >= 0 ||
+                   ((ch = channel_of(e, "power", "_average")) >= 0 &&
+                    (snprintf(attr, sizeof(attr), "power%d_input", ch), faccessat(hfd, attr, F_OK, 0) < 0))) {
             snprintf(attr, sizeof(attr), "power%d_label", ch);
             (void)read_line_at(hfd, attr, label, sizeof(label));
-            np = realloc(s->powers, (s->npowers + 1) * sizeof(*np));
-            if (!np) {
-                close(fd);
-                break;
-            }
-            s->powers = np;
-            s->powers[s->npowers++] = (power_sensor){.fd = fd, .cls = classify_hwmon_power(chip, label)};
+            if ((fd = open_ro(hfd, e)) >= 0)
+                add_power(s, fd, classify_hwmon_power(chip, label));
         }
     }
-    closedir(d);
+    for (int i = 0; i < n; i++)
+        free(ents[i]);
+    free(ents);
+    /* The chip's package: its "Package id" label, else its coretemp.P device, else its rank
+     * among the coretemp chips. */
+    if (streq(chip, "coretemp")) {
+        if (pkg < 0)
+            pkg = *nchip_core;
+        (*nchip_core)++;
+    }
+    for (unsigned i = first; i < s->ntemps; i++)
+        s->temps[i].pkg = pkg < 0 ? 0 : pkg;
+}
+
+static void discover_hwmon(local_state *s) {
+    _cleanup_close_ int cfd = open_ro(s->sys_fd, "class/hwmon");
+    struct dirent **ents = NULL;
+    int n, nchip_core = 0;
+
+    if (cfd < 0)
+        return;
+    n = scandirat(cfd, ".", &ents, NULL, versionsort);
+    for (int i = 0; i < n; i++) {
+        if (startswith(ents[i]->d_name, "hwmon"))
+            discover_hwmon_chip(s, ents[i]->d_name, &nchip_core);
+        free(ents[i]);
+    }
+    free(ents);
 }
 
 static void discover_thermal(local_state *s) {
@@ -446,6 +463,7 @@ static void local_close(uniConnectPtr conn) {
     free(s->pkg_id);
     free(s->cpuinfo_mhz);
     free(s->cpu_policy);
+    free(s->cpu_temp);
     free(s->stat[0].cpu);
     free(s->stat[1].cpu);
     free(s->buf);
@@ -895,6 +913,8 @@ static void collect_temp(local_state *s, uniRecordPtr rec) {
     double core_sum = 0, pkg_sum = 0;
     unsigned ncore = 0, npkg = 0;
 
+    for (unsigned cpu = 0; cpu < s->ncpu; cpu++)
+        s->cpu_temp[cpu] = NAN;
     for (unsigned i = 0; i < s->ntemps; i++) {
         temp_sensor *t = &s->temps[i];
         int64_t mc;
@@ -907,7 +927,7 @@ static void collect_temp(local_state *s, uniRecordPtr rec) {
             /* A core sensor covers every online CPU (SMT sibling) of that core and package. */
             for (unsigned cpu = 0; cpu < s->ncpu; cpu++)
                 if (cpu_online(s, cpu) && s->core_id[cpu] == t->id && s->pkg_id[cpu] == t->pkg) {
-                    rec_dbl(rec, UNI_M_HOST_CPU_N_TEMP_C, (int)cpu, NULL, c);
+                    s->cpu_temp[cpu] = c;
                     any = true;
                 }
             if (any) {
@@ -919,6 +939,10 @@ static void collect_temp(local_state *s, uniRecordPtr rec) {
             npkg++;
         }
     }
+    for (unsigned cpu = 0; cpu < s->ncpu; cpu++)
+        if (!isnan(s->cpu_temp[cpu])) {
+            rec_dbl(rec, UNI_M_HOST_CPU_N_TEMP_C, (int)cpu, NULL, s->cpu_temp[cpu]);
+        }
     /* Spec: the mean of the per-core sensors; the package sensors where no core sensor exists. */
     if (ncore)
         rec_dbl(rec, UNI_M_HOST_TEMP_CPU_AVG_C, -1, NULL, core_sum / ncore);
