@@ -230,13 +230,20 @@ void uniRecordFree(uniRecordPtr rec);
  *          "host.cpu.3.freq_mhz"); NULL for the whole host record. Only the sources the selection
  *          needs are read.
  * @ret: set to a new record (free with uniRecordFree)
- * @flags: must be 0
+ * @flags: 0, or UNI_NODE_STATS_BEST_EFFORT: a source that fails (a malformed or unreadable
+ *          file) does not fail the call; its metrics are absent with the error as the reason
+ * Every record says how each source fared: host.source.NAME.up, .duration_ms, .errors and
+ * .last_error (group "sources").
  * Rates (percentages over a window, W from energy counters) come from the previous call on the
  * same connection; the first call has none (uniRecordGetWindowMs returns -1).
  * Returns: 0, or -1 (UNI_ERR_UNKNOWN_METRIC for a selection that names nothing). Since: 0.1
  */
 int uniNodeGetStats(uniConnectPtr conn, const char *const *select, uniRecordPtr *ret,
                     unsigned int flags);
+
+typedef enum {
+    UNI_NODE_STATS_BEST_EFFORT = 1 << 0, /* a failing source is absent, not an error */
+} uniNodeStatsFlags;
 
 /* The spec's host views (section 3.1.6): records holding exactly the view's keys in the spec's
  * order (tests/data/views.tsv); per-core keys expand to every online core. An element the host

@@ -14,6 +14,7 @@
 #define GS_VMS "vms"
 #define GS_DOM "dom"
 #define GS_KVM "kvm"
+#define GS_SOURCES "sources"
 
 const uniMetricDesc uni_catalog[UNI_NMETRICS] = {
 #define UNI_M_DESC_(e, id_, key_, kind_, unit_, group_, spec_, source_, help_)                     \
@@ -117,6 +118,7 @@ int uni_select_parse(uni_select *s, const char *const *list) {
         uni_select_all(s);
         return 0;
     }
+    s->list = list;
     for (; *list; list++) {
         const char *item = *list;
         int g = uni_group_from_name(item);

@@ -6,6 +6,7 @@
 static const uni_driver *const drivers[] = {
     &uni_local_driver,
     &uni_test_driver,
+    &uni_remote_driver,
 };
 
 #define CHECK_FLAGS(flags, allowed, ret)                                                           \
@@ -38,17 +39,15 @@ uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
         uri = "uniserver:///system";
     if (uni_uri_parse(uri, &u) < 0)
         return NULL;
-    for (size_t i = 0; i < ELEMENTSOF(drivers) && !drv; i++)
+    /* uniserver+TRANSPORT:// goes through a daemon; the plain schemes are in-process. */
+    if (u.transport && streq(u.scheme, "uniserver"))
+        drv = &uni_remote_driver;
+    for (size_t i = 0; i < ELEMENTSOF(drivers) && !drv && !u.transport; i++)
         if (streq(u.scheme, drivers[i]->scheme))
             drv = drivers[i];
     if (!drv) {
-        uni_error_set(UNI_ERR_NO_DRIVER, "no driver for URI scheme '%s' in '%s' (known: uniserver, test)", u.scheme, uri);
-        uni_uri_done(&u);
-        return NULL;
-    }
-    if (u.transport) {
-        uni_error_set(UNI_ERR_NO_DRIVER, "transport '+%s' in '%s' needs the remote driver, which this build does not have yet",
-                      u.transport, uri);
+        uni_error_set(UNI_ERR_NO_DRIVER, "no driver for URI scheme '%s%s%s' in '%s' (known: uniserver, uniserver+unix, uniserver+tcp, uniserver+tls, test)",
+                      u.scheme, u.transport ? "+" : "", u.transport ? u.transport : "", uri);
         uni_uri_done(&u);
         return NULL;
     }
@@ -62,6 +61,8 @@ uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
     pthread_mutex_init(&conn->lock, NULL);
     conn->flags = flags;
     conn->driver = drv;
+    conn->descs = uni_catalog;
+    conn->ndescs = UNI_NMETRICS;
     if (drv->open(conn, &u, flags) < 0) {
         uni_uri_done(&u);
         pthread_mutex_destroy(&conn->lock);
@@ -99,12 +100,12 @@ int uniConnectGetMetricDescriptors(uniConnectPtr conn, const uniMetricDesc **ret
         uni_error_set(UNI_ERR_INVALID_ARG, "%s: ret_descs is NULL", __func__);
         return -1;
     }
-    *ret_descs = uni_catalog;
-    return UNI_NMETRICS;
+    *ret_descs = conn->descs;
+    return (int)conn->ndescs;
 }
 
 /* Collect the host record for a compiled selection: the one path every host call takes. */
-static int node_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr *ret) {
+static int node_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr *ret, unsigned flags) {
     uniRecordPtr rec;
     int r;
 
@@ -112,14 +113,14 @@ static int node_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr *r
         uni_error_set(UNI_ERR_NO_SUPPORT, "driver '%s' cannot report host statistics", conn->driver->name);
         return -1;
     }
-    rec = uni_record_new(uni_catalog, UNI_NMETRICS);
+    rec = uni_record_new(conn->descs, conn->ndescs);
     if (!rec) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
     rec->sel = sel;
     pthread_mutex_lock(&conn->lock);
-    r = conn->driver->node_get_stats(conn, sel, rec);
+    r = conn->driver->node_get_stats(conn, sel, rec, flags);
     pthread_mutex_unlock(&conn->lock);
     if (r < 0) {
         if (!uniGetLastError())
@@ -138,26 +139,20 @@ int uniNodeGetStats(uniConnectPtr conn, const char *const *select, uniRecordPtr 
 
     uniResetLastError();
     CHECK_CONN(conn, -1);
-    CHECK_FLAGS(flags, 0, -1);
+    CHECK_FLAGS(flags, UNI_NODE_STATS_BEST_EFFORT, -1);
     if (!ret) {
         uni_error_set(UNI_ERR_INVALID_ARG, "%s: ret is NULL", __func__);
         return -1;
     }
     if (uni_select_parse(&sel, select) < 0)
         return -1;
-    r = node_stats(conn, &sel, ret);
+    r = node_stats(conn, &sel, ret, flags);
     uni_select_done(&sel);
     return r;
 }
 
 /* ---- views ---- */
 
-enum {
-#define UNI_V_ENUM_(e, ...) UNI_VIEW_##e,
-    UNI_VIEWS(UNI_V_ENUM_)
-#undef UNI_V_ENUM_
-    UNI_NVIEWS
-};
 
 #define UNI_V_IDS_(e, spec, cname, cmd, summary, ...) static const unsigned view_ids_##e[] = {__VA_ARGS__};
 UNI_VIEWS(UNI_V_IDS_)
@@ -223,11 +218,45 @@ static int copy_metric(uniRecordPtr out, uniRecordPtr src, unsigned m, const cha
     return 0;
 }
 
+void uni_view_select(int view, uni_select *sel) {
+    const uniViewDesc *v = uniViewGet(view);
+    memset(sel, 0, sizeof(*sel));
+    for (int k = 0; v && k < v->nmetrics; k++) {
+        uni_select_add(sel, v->metrics[k]);
+        sel->whole[v->metrics[k] / 8] |= (uint8_t)(1u << (v->metrics[k] % 8));
+    }
+}
+
+int uni_view_build(uniRecordPtr full, int view, uniRecordPtr *ret) {
+    const uniViewDesc *v = uniViewGet(view);
+    uniRecordPtr out = uni_record_new(full->descs, full->ndescs);
+    int r = 0;
+
+    if (!out)
+        return -ENOMEM;
+    out->window_ms = full->window_ms;
+    out->timestamp = full->timestamp;
+    /* The spec orders component views component by component: l2 count, l2 rate, l3 count ... */
+    if (has_placeholder(uni_catalog[v->metrics[0]].key, 's')) {
+        for (size_t c = 0; c < ELEMENTSOF(error_components) && r >= 0; c++)
+            for (int k = 0; k < v->nmetrics && r >= 0; k++)
+                r = copy_metric(out, full, v->metrics[k], error_components[c]);
+    } else
+        for (int k = 0; k < v->nmetrics && r >= 0; k++)
+            r = copy_metric(out, full, v->metrics[k], NULL);
+    if (r < 0) {
+        uniRecordFree(out);
+        return r;
+    }
+    *ret = out;
+    return 0;
+}
+
 int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int flags) {
     const uniViewDesc *v = uniViewGet(i);
     uni_select sel;
-    uniRecordPtr full = NULL, out;
-    int r = 0;
+    uniRecordPtr full = NULL;
+    int r;
 
     uniResetLastError();
     CHECK_CONN(conn, -1);
@@ -240,36 +269,21 @@ int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int fl
         uni_error_set(UNI_ERR_INVALID_ARG, "%s is a per-domain view: call %s on a domain", v->spec_name, v->c_name);
         return -1;
     }
-    memset(&sel, 0, sizeof(sel));
-    for (int k = 0; k < v->nmetrics; k++) {
-        uni_select_add(&sel, v->metrics[k]);
-        sel.whole[v->metrics[k] / 8] |= (uint8_t)(1u << (v->metrics[k] % 8));
+    if (conn->driver->node_get_view) {
+        pthread_mutex_lock(&conn->lock);
+        r = conn->driver->node_get_view(conn, i, ret);
+        pthread_mutex_unlock(&conn->lock);
+        return r;
     }
-    if (node_stats(conn, &sel, &full) < 0)
+    uni_view_select(i, &sel);
+    if (node_stats(conn, &sel, &full, 0) < 0)
         return -1;
-    out = uni_record_new(full->descs, full->ndescs);
-    if (!out) {
-        uniRecordFree(full);
-        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
-        return -1;
-    }
-    out->window_ms = full->window_ms;
-    out->timestamp = full->timestamp;
-    /* The spec orders component views component by component: l2 count, l2 rate, l3 count ... */
-    if (has_placeholder(uni_catalog[v->metrics[0]].key, 's')) {
-        for (size_t c = 0; c < ELEMENTSOF(error_components) && r >= 0; c++)
-            for (int k = 0; k < v->nmetrics && r >= 0; k++)
-                r = copy_metric(out, full, v->metrics[k], error_components[c]);
-    } else
-        for (int k = 0; k < v->nmetrics && r >= 0; k++)
-            r = copy_metric(out, full, v->metrics[k], NULL);
+    r = uni_view_build(full, i, ret);
     uniRecordFree(full);
     if (r < 0) {
-        uniRecordFree(out);
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
-    *ret = out;
     return 0;
 }
 

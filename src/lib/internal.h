@@ -24,9 +24,16 @@ enum {
 #undef UNI_M_COUNT_
 };
 
+enum {
+#define UNI_V_ENUM_(e, ...) UNI_VIEW_##e,
+    UNI_VIEWS(UNI_V_ENUM_)
+#undef UNI_V_ENUM_
+    UNI_NVIEWS
+};
+
 #define UNI_GROUPS(G) G(CPU, "cpu") G(FREQ, "freq") G(CONTENTION, "contention") G(MEM, "mem") \
     G(MEMHW, "memhw") G(TEMP, "temp") G(POWER, "power") G(PSI, "psi") G(ERRORS, "errors") \
-    G(VMS, "vms") G(DOM, "dom") G(KVM, "kvm")
+    G(VMS, "vms") G(DOM, "dom") G(KVM, "kvm") G(SOURCES, "sources")
 typedef enum {
 #define UNI_G_ENUM_(e, s) UNI_GROUP_##e,
     UNI_GROUPS(UNI_G_ENUM_)
@@ -58,6 +65,7 @@ typedef struct {
     uint32_t groups;                                 /* groups of the wanted metrics */
     char **prefixes; /* instance-specific prefixes ("host.cpu.3."): samples are filtered by key */
     size_t nprefixes;
+    const char *const *list; /* the caller's list as given (NULL: everything), for the wire */
 } uni_select;
 
 static inline bool uni_select_has(const uni_select *s, unsigned metric) {
@@ -89,7 +97,8 @@ struct _uniRecord {
 
 uniRecordPtr uni_record_new(const uniMetricDesc *descs, unsigned ndescs);
 static inline bool rec_wants(uniRecordPtr r, unsigned metric) {
-    return !r->sel || uni_select_has(r->sel, metric);
+    /* A metric beyond our catalogue (from a newer daemon) was selected by that daemon. */
+    return !r->sel || metric >= UNI_NMETRICS || uni_select_has(r->sel, metric);
 }
 /* Append a sample (no-op when the metric is not wanted). Strings are copied into the record. */
 int rec_u64(uniRecordPtr r, unsigned metric, int index, const char *name, uint64_t v);
@@ -104,6 +113,12 @@ char *rec_strdup(uniRecordPtr r, const char *s);
  * is neither present nor explained a reason. */
 void rec_finish(uniRecordPtr r, const uni_select *sel, const char *why_missing);
 int uni_format_key(const uniMetricDesc *d, int index, const char *name, char *buf, size_t len);
+/* A new record holding what @sel selects of @full (uniserverd serves selections from its cache). */
+int uni_record_filter(uniRecordPtr full, const uni_select *sel, uniRecordPtr *ret);
+/* The spec's view @view built from a record holding (at least) the view's metrics. */
+int uni_view_build(uniRecordPtr full, int view, uniRecordPtr *ret);
+/* The selection of view @view's metrics. */
+void uni_view_select(int view, uni_select *sel);
 
 /* ---- URIs ---- */
 typedef struct {
@@ -128,12 +143,16 @@ typedef struct uni_driver {
     const char *scheme;
     int (*open)(uniConnectPtr conn, const uni_uri *uri, unsigned flags);
     void (*close)(uniConnectPtr conn);
-    int (*node_get_stats)(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec);
+    int (*node_get_stats)(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec, unsigned flags);
+    /* Optional: a view in one step (the remote driver: one procedure per view). Sets *ret. */
+    int (*node_get_view)(uniConnectPtr conn, int view, uniRecordPtr *ret);
 } uni_driver;
 
 struct _uniConnect {
     const uni_driver *driver;
     void *priv;
+    const uniMetricDesc *descs; /* the catalogue, or what the daemon sent */
+    unsigned ndescs;
     char *uri;
     unsigned flags;
     pthread_mutex_t lock; /* one call at a time per connection: drivers keep sample state */
@@ -143,6 +162,7 @@ extern const uni_driver uni_local_driver;
 /* bench/: the fds one whole-record sample of a local connection reads. */
 size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max);
 extern const uni_driver uni_test_driver;
+extern const uni_driver uni_remote_driver;
 
 /* Clock used for windows and rates: tests replace it for deterministic output. */
 extern uint64_t (*uni_clock_ns)(void);

@@ -291,3 +291,38 @@ void uniRecordFree(uniRecordPtr rec) {
     free(rec->absent);
     free(rec);
 }
+
+int uni_record_filter(uniRecordPtr full, const uni_select *sel, uniRecordPtr *ret) {
+    uniRecordPtr r = uni_record_new(full->descs, full->ndescs);
+    int k = 0;
+
+    if (!r)
+        return -ENOMEM;
+    r->window_ms = full->window_ms;
+    r->timestamp = full->timestamp;
+    r->sel = sel;
+    for (size_t i = 0; i < full->n && k >= 0; i++) {
+        const uniSample *s = &full->samples[i];
+        if (!rec_wants(r, s->metric))
+            continue;
+        switch (s->type) {
+        case UNI_VALUE_U64:
+            k = rec_u64(r, s->metric, s->index, s->name, s->value.u);
+            break;
+        case UNI_VALUE_DOUBLE:
+            k = rec_dbl(r, s->metric, s->index, s->name, s->value.d);
+            break;
+        default:
+            k = rec_str(r, s->metric, s->index, s->name, s->value.s);
+        }
+    }
+    for (size_t i = 0; i < full->nabsent; i++)
+        rec_absent(r, full->absent[i].metric, "%s", full->absent[i].reason);
+    if (k < 0) {
+        uniRecordFree(r);
+        return k;
+    }
+    rec_finish(r, sel, "not in the daemon's record");
+    *ret = r;
+    return 0;
+}

@@ -93,7 +93,7 @@ static void test_windows_and_rates(void **state) {
     }
     assert_int_equal(uniRecordFormatKey(r, 0, (char[4]){0}, 4), -1);
     uniRecordFree(r);
-    assert_int_equal(uniNodeGetStats(c, NULL, &r, 1), -1);
+    assert_int_equal(uniNodeGetStats(c, NULL, &r, 0x100), -1);
     assert_int_equal(uniGetLastError()->code, UNI_ERR_INVALID_ARG);
     uniConnectClose(c);
 }

@@ -86,6 +86,7 @@ typedef struct {
     uint64_t power_ns;
     bool have_power_prev;
     double energy_j;
+    uint64_t src_errors[7]; /* failed collections per source (SRC_*) */
 } local_state;
 
 /* ---------------------------------------------------------------------------------------------
@@ -1021,9 +1022,47 @@ static void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
     s->have_power_prev = true;
 }
 
-static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec) {
+/* The sources of a sample, for their health metrics (host.source.NAME.*). */
+enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_MAX };
+static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power"};
+
+/* Account for one source's collection. On failure with best effort, its groups' metrics are
+ * absent with the error as the reason and the call goes on; otherwise the call fails. */
+static int source_done(local_state *s, uniRecordPtr rec, int src, int r, uint64_t t0, bool best, uint32_t groups) {
+    const char *name = source_names[src];
+    rec_u64(rec, UNI_M_HOST_SOURCE_NAME_UP, -1, name, r >= 0);
+    rec_dbl(rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, name, (double)(uni_clock_ns() - t0) / 1e6);
+    if (r < 0)
+        s->src_errors[src]++;
+    rec_u64(rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, name, s->src_errors[src]);
+    if (r >= 0)
+        return 0;
+    if (!best)
+        return -1;
+    {
+        const uniError *e = uniGetLastError();
+        _cleanup_free_ char *why = strdup(e && e->message ? e->message : "failed");
+        rec_str(rec, UNI_M_HOST_SOURCE_NAME_LAST_ERROR, -1, name, why ? why : "failed");
+        for (unsigned m = 0; m < UNI_NMETRICS; m++)
+            if (groups & (1u << uni_catalog_group[m]))
+                rec_absent(rec, m, "source %s failed: %s", name, why ? why : "failed");
+        uniResetLastError();
+    }
+    return 0;
+}
+
+#define RUN(src, groups, expr)                                                                     \
+    do {                                                                                           \
+        uint64_t t0_ = uni_clock_ns();                                                                 \
+        int r_ = (expr);                                                                           \
+        if (source_done(s, rec, (src), r_, t0_, best, (groups)) < 0)                               \
+            return -1;                                                                             \
+    } while (0)
+
+static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec, unsigned flags) {
     local_state *s = conn->priv;
     uint64_t now = uni_clock_ns();
+    bool best = flags & UNI_NODE_STATS_BEST_EFFORT;
     bool want_cpu = uni_select_group(sel, UNI_GROUP_CPU), want_freq = uni_select_group(sel, UNI_GROUP_FREQ);
     bool want_cont = uni_select_group(sel, UNI_GROUP_CONTENTION), want_mem = uni_select_group(sel, UNI_GROUP_MEM);
     bool psi_used = false;
@@ -1033,24 +1072,27 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         rec->window_ms = (long long)((now - s->last_ns) / 1000000);
     if (!want_cpu && (want_freq || want_cont || uni_select_group(sel, UNI_GROUP_TEMP)) && s->online_fd >= 0)
         (void)read_online(s);
-    if (want_cpu && collect_cpu(s, rec, now) < 0)
-        return -1;
-    if (want_freq && collect_freq(s, rec) < 0)
-        return -1;
+    if (want_cpu)
+        RUN(SRC_STAT, 1u << UNI_GROUP_CPU, collect_cpu(s, rec, now));
+    if (want_freq)
+        RUN(SRC_CPUFREQ, 1u << UNI_GROUP_FREQ, collect_freq(s, rec));
     if (want_mem || want_cont) {
-        if (read_meminfo(s, &m) < 0)
-            return -1;
-        if (want_mem)
-            collect_mem(s, rec, &m);
-        if (want_cont && collect_contention(s, rec, &m, now, &psi_used) < 0)
-            return -1;
+        int r;
+        uint32_t groups = (want_mem ? 1u << UNI_GROUP_MEM : 0) | (want_cont ? 1u << UNI_GROUP_CONTENTION : 0);
+        RUN(SRC_MEMINFO, groups, r = read_meminfo(s, &m));
+        if (r >= 0) {
+            if (want_mem)
+                collect_mem(s, rec, &m);
+            if (want_cont)
+                RUN(SRC_LOADAVG, 1u << UNI_GROUP_CONTENTION, collect_contention(s, rec, &m, now, &psi_used));
+        }
     }
     if (uni_select_group(sel, UNI_GROUP_PSI))
-        collect_psi(s, rec);
+        RUN(SRC_PSI, 1u << UNI_GROUP_PSI, (collect_psi(s, rec), 0));
     if (uni_select_group(sel, UNI_GROUP_TEMP))
-        collect_temp(s, rec);
+        RUN(SRC_SENSORS, 1u << UNI_GROUP_TEMP, (collect_temp(s, rec), 0));
     if (uni_select_group(sel, UNI_GROUP_POWER))
-        collect_power(s, rec, now);
+        RUN(SRC_POWER, 1u << UNI_GROUP_POWER, (collect_power(s, rec, now), 0));
     if (uni_select_group(sel, UNI_GROUP_MEMHW)) {
         rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "comes from the HealthLog (uni-healthd), which this build does not read yet");
         rec_absent(rec, UNI_M_HOST_MEM_REFRESH_MS, "comes from the HealthLog (uni-healthd), which this build does not read yet");
@@ -1064,6 +1106,7 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         else if (g == UNI_GROUP_KVM)
             rec_absent(rec, i, "%s", "KVM statistics (QMP query-stats, binary stats) are not in this build yet");
     }
+    rec_absent(rec, UNI_M_HOST_SOURCE_NAME_LAST_ERROR, "%s", "no source is failing");
     s->last_ns = now;
     s->have_last = true;
     return 0;

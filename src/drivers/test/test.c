@@ -137,9 +137,15 @@ static void sim_errors(uniRecordPtr rec, uint64_t t) {
     rec_dbl(rec, UNI_M_HOST_ERRORS_CPU_RATE_PER_MIN, -1, NULL, cpu_sr + cpu_mr);
 }
 
-static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec) {
+static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec, unsigned flags) {
     test_state *s = conn->priv;
     uint64_t t = ++s->tick;
+
+    (void)flags; /* the simulation never fails */
+    rec_u64(rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "simulation", 1);
+    rec_dbl(rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "simulation", 0);
+    rec_u64(rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "simulation", 0);
+    rec_absent(rec, UNI_M_HOST_SOURCE_NAME_LAST_ERROR, "%s", "no source is failing");
     bool first = t == 1;
     const char *why_first = "first sample: rates need a second sample (a window)";
 

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Message framing and conversions between records/descriptors and their XDR wire forms, shared
+ * by the remote driver (client) and uniserverd (server). */
+#pragma once
+
+#include "lib/internal.h"
+#include "rpc/uniserver_protocol.h"
+
+/* The body of procedures that take or return nothing. */
+bool_t wire_xdr_void(XDR *x, void *p);
+
+/* Smallest possible message: the length word and a header of six 4-byte fields. */
+#define WIRE_MIN_MESSAGE (4 + 6 * 4)
+
+/* Encode length + header + body (body may be NULL with xdr_void) into a new buffer. */
+int wire_encode(const uni_message_header *h, xdrproc_t body_proc, void *body, char **ret_buf, size_t *ret_len);
+/* Decode a whole message (the length word included) into header and body; -EBADMSG when the
+ * header or the body does not decode or bytes are left over. The body is freed with
+ * xdr_free(body_proc, body). */
+int wire_decode(const char *buf, size_t len, uni_message_header *h, xdrproc_t body_proc, void *body);
+/* Decode the header only (to route a call before its body). */
+int wire_decode_header(const char *buf, size_t len, uni_message_header *h);
+
+/* A record's wire form points into the record (no copies); release only frees the arrays. */
+typedef struct {
+    uni_wire_record rec;
+    char **names; /* the char * slots that the samples' optional names point at */
+} wire_record_buf;
+int wire_from_record(uniRecordPtr rec, wire_record_buf *w);
+void wire_record_release(wire_record_buf *w);
+/* A new record from its wire form, validated against the descriptors (unknown ids, bad types
+ * -> -EBADMSG); strings are copied into the record. */
+int record_from_wire(const uni_wire_record *w, const uniMetricDesc *descs, unsigned ndescs, uniRecordPtr *ret);
+
+/* Descriptors: to wire (pointing into @d) and from wire (one allocation owning the strings). */
+int wire_from_descs(const uniMetricDesc *d, unsigned n, uni_connect_get_metric_descriptors_ret *w);
+int descs_from_wire(const uni_connect_get_metric_descriptors_ret *w, uniMetricDesc **ret, unsigned *ret_n);
