@@ -8,7 +8,7 @@
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
 
-DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3
+DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev gnutls-bin libuv1-dev
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* uniserverd's log: stderr with a timestamp, or syslog; messages below the level are dropped. */
+#include <stdarg.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "daemon.h"
+
+static log_level max_level = LOG_LEVEL_INFO;
+static bool to_syslog;
+
+void log_setup(log_level level, bool use_syslog) {
+    max_level = level;
+    to_syslog = use_syslog;
+    if (use_syslog)
+        openlog("uniserverd", LOG_PID, LOG_DAEMON);
+}
+
+void log_msg(log_level level, const char *fmt, ...) {
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+    va_list ap;
+
+    if (level > max_level)
+        return;
+    va_start(ap, fmt);
+    if (to_syslog)
+        vsyslog(prio[level], fmt, ap);
+    else {
+        struct timespec ts;
+        struct tm tm;
+        char when[32];
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf(stderr, "%s.%03ldZ uniserverd %s: ", when, ts.tv_nsec / 1000000, names[level]);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    }
+    va_end(ap);
+}

@@ -1,0 +1,882 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* uniserverd's server: samples its source into a cache every interval (in a worker thread),
+ * listens on the read-write and read-only unix sockets (and TLS or loopback TCP when asked),
+ * and answers every client's calls from the cache, so a hundred clients cost what one does.
+ * One libuv loop; a client that sends garbage, too much, or nothing is dropped alone. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <gnutls/gnutls.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <uv.h>
+
+#include "daemon.h"
+#include "drivers/remote/remote.h"
+#include "rpc/wire.h"
+
+#define OUT_LIMIT (64u << 20) /* a client that does not read its replies is dropped past this */
+
+typedef struct server server;
+
+typedef struct listener {
+    server *srv;
+    uv_poll_t poll;
+    int fd;
+    bool ro, tls, tcp;
+    char *path; /* unix socket path, unlinked at exit */
+    char *name;
+} listener;
+
+typedef struct client {
+    server *srv;
+    uv_poll_t poll;
+    int fd;
+    bool ro, opened, tls, handshaken, closing, close_after_flush;
+    gnutls_session_t session;
+    struct ucred cred;
+    bool have_cred;
+    char peer[128];
+    char *in;
+    size_t inlen, incap;
+    char *out;
+    size_t outlen, outoff;
+    uint64_t since_ns;
+    struct client *next, *prev;
+} client;
+
+struct server {
+    const config *cfg;
+    uv_loop_t *loop;
+    uniConnectPtr source;
+    uniRecordPtr cache;
+    uv_timer_t sample_timer, sweep_timer;
+    uv_signal_t sigterm, sigint;
+    uv_work_t work;
+    bool sampling;
+    uniRecordPtr work_rec;
+    char *work_error;
+    uint64_t work_ns;
+    uint64_t samples_ok, samples_failed;
+    bool failing;
+    listener listeners[4];
+    int nlisteners;
+    client *clients;
+    long nclients;
+    gnutls_certificate_credentials_t tls_cred;
+    gnutls_priority_t tls_prio;
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Sampling into the cache
+ * ------------------------------------------------------------------------------------------- */
+
+static void sample_work(uv_work_t *w) {
+    server *srv = w->data;
+    uint64_t t0 = now_ns();
+    srv->work_rec = NULL;
+    srv->work_error = NULL;
+    /* Best effort: a failing source is absent with its error, the rest is served. */
+    if (uniNodeGetStats(srv->source, NULL, &srv->work_rec, UNI_NODE_STATS_BEST_EFFORT) < 0) {
+        const uniError *e = uniGetLastError();
+        srv->work_error = strdup(e && e->message ? e->message : "unknown error");
+    }
+    srv->work_ns = now_ns() - t0;
+}
+
+static void sample_done(uv_work_t *w, int status) {
+    server *srv = w->data;
+    srv->sampling = false;
+    if (status < 0 || !srv->work_rec) {
+        srv->samples_failed++;
+        /* Log when it starts failing, then once a minute of failures, not at every interval. */
+        if (!srv->failing || srv->samples_failed % (uint64_t)(60000 / srv->cfg->interval_ms + 1) == 0)
+            log_error("sampling %s failed: %s (%llu failures so far; serving the last good record)", srv->cfg->source_uri,
+                      srv->work_error ? srv->work_error : "cancelled", (unsigned long long)srv->samples_failed);
+        srv->failing = true;
+        free(srv->work_error);
+        srv->work_error = NULL;
+        return;
+    }
+    if (srv->failing)
+        log_info("sampling %s works again", srv->cfg->source_uri);
+    srv->failing = false;
+    srv->samples_ok++;
+    /* The daemon's own collection, as one more source of the record. */
+    rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "uniserverd", 1);
+    rec_dbl(srv->work_rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "uniserverd", (double)srv->work_ns / 1e6);
+    rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "uniserverd", srv->samples_failed);
+    uniRecordFree(srv->cache);
+    srv->cache = srv->work_rec;
+    srv->work_rec = NULL;
+}
+
+static void on_sample_timer(uv_timer_t *t) {
+    server *srv = t->data;
+    if (srv->sampling)
+        return; /* the previous sample is still running: skip, never pile up */
+    srv->sampling = true;
+    srv->work.data = srv;
+    if (uv_queue_work(srv->loop, &srv->work, sample_work, sample_done) < 0)
+        srv->sampling = false;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Clients
+ * ------------------------------------------------------------------------------------------- */
+
+static void client_free_cb(uv_handle_t *h) {
+    client *c = h->data;
+    if (c->session)
+        gnutls_deinit(c->session);
+    close(c->fd);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+static void client_drop(client *c, const char *why) {
+    server *srv = c->srv;
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (why)
+        log_info("client %s dropped: %s", c->peer, why);
+    else
+        log_debug("client %s disconnected", c->peer);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nclients--;
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, client_free_cb);
+}
+
+static void on_client_event(uv_poll_t *p, int status, int events);
+
+static void update_events(client *c) {
+    int ev = UV_READABLE | UV_DISCONNECT;
+    if (c->outlen > c->outoff || (c->tls && !c->handshaken && gnutls_record_get_direction(c->session) == 1))
+        ev |= UV_WRITABLE;
+    uv_poll_start(&c->poll, ev, on_client_event);
+}
+
+static ssize_t raw_write(client *c, const char *buf, size_t len) {
+    if (c->tls) {
+        ssize_t k = gnutls_record_send(c->session, buf, len);
+        if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED)
+            return -EAGAIN;
+        return k < 0 ? -EPIPE : k;
+    }
+    {
+        ssize_t k = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        return k < 0 ? -errno : k;
+    }
+}
+
+static ssize_t raw_read(client *c, char *buf, size_t len) {
+    if (c->tls) {
+        ssize_t k = gnutls_record_recv(c->session, buf, len);
+        if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED)
+            return -EAGAIN;
+        return k < 0 ? -ECONNRESET : k;
+    }
+    {
+        ssize_t k = recv(c->fd, buf, len, MSG_DONTWAIT);
+        return k < 0 ? -errno : k;
+    }
+}
+
+/* Write what is queued; -1 when the client was dropped. */
+static int flush(client *c) {
+    while (c->outoff < c->outlen) {
+        ssize_t k = raw_write(c, c->out + c->outoff, c->outlen - c->outoff);
+        if (k == -EAGAIN || k == -EINTR)
+            break;
+        if (k <= 0) {
+            client_drop(c, NULL);
+            return -1;
+        }
+        c->outoff += (size_t)k;
+    }
+    if (c->outoff == c->outlen) {
+        c->outoff = c->outlen = 0;
+        if (c->close_after_flush) {
+            client_drop(c, NULL);
+            return -1;
+        }
+    }
+    update_events(c);
+    return 0;
+}
+
+static int queue(client *c, const char *buf, size_t len) {
+    char *n;
+    if (c->outlen - c->outoff + len > OUT_LIMIT) {
+        client_drop(c, "does not read its replies (output queue over 64 MiB)");
+        return -1;
+    }
+    if (c->outoff > 0 && c->outoff == c->outlen)
+        c->outoff = c->outlen = 0;
+    n = realloc(c->out, c->outlen + len);
+    if (!n) {
+        client_drop(c, "out of memory");
+        return -1;
+    }
+    c->out = n;
+    memcpy(c->out + c->outlen, buf, len);
+    c->outlen += len;
+    return 0;
+}
+
+static int reply(client *c, const uni_message_header *call, xdrproc_t proc, void *body) {
+    uni_message_header h = *call;
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    int r;
+
+    h.type = UNI_REPLY;
+    h.status = UNI_STATUS_OK;
+    r = wire_encode(&h, proc, body, &buf, &len);
+    if (r < 0) {
+        uni_error_msg e = {.code = UNI_ERR_INTERNAL_ERROR, .message = (char *)"cannot encode the reply"};
+        h.status = UNI_STATUS_ERROR;
+        if (wire_encode(&h, (xdrproc_t)xdr_uni_error_msg, &e, &buf, &len) < 0)
+            return -1;
+    }
+    return queue(c, buf, len);
+}
+
+static int reply_error(client *c, const uni_message_header *call, int code, const char *msg) {
+    uni_message_header h = *call;
+    uni_error_msg e = {.code = code, .message = (char *)msg};
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+
+    h.type = UNI_REPLY;
+    h.status = UNI_STATUS_ERROR;
+    if (wire_encode(&h, (xdrproc_t)xdr_uni_error_msg, &e, &buf, &len) < 0)
+        return -1;
+    return queue(c, buf, len);
+}
+
+static int reply_last_error(client *c, const uni_message_header *call) {
+    const uniError *e = uniGetLastError();
+    return reply_error(c, call, e ? e->code : UNI_ERR_INTERNAL_ERROR, e && e->message ? e->message : "failed");
+}
+
+/* ---- procedures ---- */
+
+typedef int (*handler_fn)(client *c, const uni_message_header *h, void *args);
+
+static int h_open(client *c, const uni_message_header *h, void *args) {
+    uni_connect_open_args *a = args;
+    uni_connect_open_ret r = {.readonly = 0};
+    if (a->flags & ~(unsigned)UNI_CONNECT_RO)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported connection flags");
+    c->ro = c->ro || (a->flags & UNI_CONNECT_RO);
+    c->opened = true;
+    r.readonly = c->ro;
+    r.source = c->srv->cfg->source_uri;
+    r.interval_ms = c->srv->cfg->interval_ms;
+    log_info("client %s opened a %s connection", c->peer, c->ro ? "read-only" : "read-write");
+    return reply(c, h, (xdrproc_t)xdr_uni_connect_open_ret, &r);
+}
+
+static int h_close(client *c, const uni_message_header *h, void *args) {
+    (void)args;
+    c->close_after_flush = true;
+    return reply(c, h, (xdrproc_t)wire_xdr_void, NULL);
+}
+
+static int h_descriptors(client *c, const uni_message_header *h, void *args) {
+    uni_connect_get_metric_descriptors_args *a = args;
+    uni_connect_get_metric_descriptors_ret r;
+    const uniMetricDesc *d;
+    int n, k;
+    if (a->flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
+    n = uniConnectGetMetricDescriptors(c->srv->source, &d, 0);
+    if (n < 0)
+        return reply_last_error(c, h);
+    memset(&r, 0, sizeof(r));
+    if (wire_from_descs(d, (unsigned)n, &r) < 0)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    k = reply(c, h, (xdrproc_t)xdr_uni_connect_get_metric_descriptors_ret, &r);
+    free(r.descs.descs_val);
+    return k;
+}
+
+static int reply_record(client *c, const uni_message_header *h, uniRecordPtr rec) {
+    wire_record_buf w;
+    int k;
+    if (wire_from_record(rec, &w) < 0)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    /* uni_node_get_stats_ret and uni_node_get_view_ret are both { uni_wire_record rec; }. */
+    k = reply(c, h, (xdrproc_t)xdr_uni_node_get_stats_ret, &w.rec);
+    wire_record_release(&w);
+    return k;
+}
+
+static int h_node_get_stats(client *c, const uni_message_header *h, void *args) {
+    uni_node_get_stats_args *a = args;
+    _cleanup_free_ const char **list = NULL;
+    uni_select sel;
+    uniRecordPtr rec = NULL;
+    int k;
+
+    if (a->flags & ~(unsigned)UNI_NODE_STATS_BEST_EFFORT)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "uniNodeGetStats: unsupported flags");
+    if (a->has_select) {
+        list = calloc(a->select.select_len + 1, sizeof(char *));
+        if (!list)
+            return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+        for (u_int i = 0; i < a->select.select_len; i++)
+            list[i] = a->select.select_val[i];
+    }
+    uniResetLastError();
+    if (uni_select_parse(&sel, a->has_select ? list : NULL) < 0)
+        return reply_last_error(c, h);
+    k = uni_record_filter(c->srv->cache, &sel, &rec);
+    uni_select_done(&sel);
+    if (k < 0)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    k = reply_record(c, h, rec);
+    uniRecordFree(rec);
+    return k;
+}
+
+static int h_view(client *c, const uni_message_header *h, int view, unsigned flags) {
+    uniRecordPtr rec = NULL;
+    int k;
+    if (flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
+    if (uni_view_build(c->srv->cache, view, &rec) < 0)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    k = reply_record(c, h, rec);
+    uniRecordFree(rec);
+    return k;
+}
+
+#define VIEW_HANDLER(name, view)                                                                   \
+    static int name(client *c, const uni_message_header *h, void *args) {                         \
+        return h_view(c, h, view, ((uni_node_get_view_args *)args)->flags);                        \
+    }
+VIEW_HANDLER(h_cpu, UNI_VIEW_HOST_CPU)
+VIEW_HANDLER(h_memory, UNI_VIEW_HOST_MEMORY)
+VIEW_HANDLER(h_system, UNI_VIEW_HOST_SYSTEM)
+VIEW_HANDLER(h_contention, UNI_VIEW_HOST_CONTENTION)
+VIEW_HANDLER(h_power, UNI_VIEW_HOST_POWER)
+VIEW_HANDLER(h_temperature, UNI_VIEW_HOST_TEMPERATURE)
+VIEW_HANDLER(h_domains, UNI_VIEW_DOMAINS)
+VIEW_HANDLER(h_correctable, UNI_VIEW_CORRECTABLE_ERRORS)
+VIEW_HANDLER(h_uncorrectable, UNI_VIEW_UNCORRECTABLE_ERRORS)
+
+static int h_governor(client *c, const uni_message_header *h, void *args) {
+    uni_node_get_governor_args *a = args;
+    const uniSample *s;
+    if (a->flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
+    s = uniRecordLookup(c->srv->cache, "host.cpu.governor");
+    if (!s || s->type != UNI_VALUE_STRING) {
+        const char *why = uniRecordAbsentReason(c->srv->cache, "host.cpu.governor");
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "no governor: %s", why ? why : "not provided");
+        return reply_error(c, h, UNI_ERR_NO_DATA, msg);
+    }
+    {
+        uni_node_get_governor_ret r = {.governor = (char *)s->value.s};
+        return reply(c, h, (xdrproc_t)xdr_uni_node_get_governor_ret, &r);
+    }
+}
+
+typedef struct {
+    int proc;
+    xdrproc_t args_proc;
+    size_t args_size;
+    handler_fn fn;
+    bool control; /* changes the host: refused on read-only connections */
+} proc_def;
+
+#define P(proc, type, fn, control) {proc, (xdrproc_t)xdr_##type, sizeof(type), fn, control}
+static const proc_def procs[] = {
+    P(UNI_PROC_CONNECT_OPEN, uni_connect_open_args, h_open, false),
+    {UNI_PROC_CONNECT_CLOSE, (xdrproc_t)wire_xdr_void, 0, h_close, false},
+    P(UNI_PROC_CONNECT_GET_METRIC_DESCRIPTORS, uni_connect_get_metric_descriptors_args, h_descriptors, false),
+    P(UNI_PROC_NODE_GET_STATS, uni_node_get_stats_args, h_node_get_stats, false),
+    P(UNI_PROC_NODE_GET_CPU_STATISTICS, uni_node_get_view_args, h_cpu, false),
+    P(UNI_PROC_NODE_GET_MEMORY_STATISTICS, uni_node_get_view_args, h_memory, false),
+    P(UNI_PROC_NODE_GET_SYSTEM_STATISTICS, uni_node_get_view_args, h_system, false),
+    P(UNI_PROC_NODE_GET_CONTENTION_STATISTICS, uni_node_get_view_args, h_contention, false),
+    P(UNI_PROC_NODE_GET_POWER_CONSUMPTION, uni_node_get_view_args, h_power, false),
+    P(UNI_PROC_NODE_GET_TEMPERATURE, uni_node_get_view_args, h_temperature, false),
+    P(UNI_PROC_NODE_GET_DOMAINS_STATISTICS, uni_node_get_view_args, h_domains, false),
+    P(UNI_PROC_NODE_GET_CORRECTABLE_ERRORS, uni_node_get_view_args, h_correctable, false),
+    P(UNI_PROC_NODE_GET_UNCORRECTABLE_ERRORS, uni_node_get_view_args, h_uncorrectable, false),
+    P(UNI_PROC_NODE_GET_GOVERNOR, uni_node_get_governor_args, h_governor, false),
+};
+#undef P
+
+/* One complete message from a client. -1 when the client was dropped. */
+static int dispatch(client *c, const char *msg, size_t len) {
+    uni_message_header h;
+    const proc_def *p = NULL;
+    _cleanup_free_ void *args = NULL;
+    int r;
+
+    if (wire_decode_header(msg, len, &h) < 0) {
+        client_drop(c, "malformed message header");
+        return -1;
+    }
+    if (h.type != UNI_CALL) {
+        client_drop(c, "sent something other than a call");
+        return -1;
+    }
+    if (h.prog != UNI_PROGRAM || h.vers != UNI_PROTOCOL_VERSION) {
+        char m[128];
+        snprintf(m, sizeof(m), "unknown program 0x%x version %u (this daemon speaks 0x%x version %u)", h.prog, h.vers,
+                 (unsigned)UNI_PROGRAM, (unsigned)UNI_PROTOCOL_VERSION);
+        return reply_error(c, &h, UNI_ERR_RPC_FAILED, m);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(procs) && !p; i++)
+        if (procs[i].proc == h.proc)
+            p = &procs[i];
+    if (!p) {
+        char m[64];
+        snprintf(m, sizeof(m), "unknown procedure %d", h.proc);
+        return reply_error(c, &h, UNI_ERR_NO_SUPPORT, m);
+    }
+    if (!c->opened && p->proc != UNI_PROC_CONNECT_OPEN)
+        return reply_error(c, &h, UNI_ERR_INVALID_CONN, "the connection is not open (call CONNECT_OPEN first)");
+    args = calloc(1, p->args_size ? p->args_size : 1);
+    if (!args)
+        return reply_error(c, &h, UNI_ERR_NO_MEMORY, "out of memory");
+    if (wire_decode(msg, len, &h, p->args_proc, args) < 0)
+        return reply_error(c, &h, UNI_ERR_RPC_FAILED, "malformed arguments");
+    if (p->control && c->ro) {
+        r = reply_error(c, &h, UNI_ERR_ACCESS_DENIED, "control calls are refused on a read-only connection");
+    } else {
+        if (p->control)
+            log_info("control call %d from %s (pid %d uid %d)", h.proc, c->peer, (int)c->cred.pid, (int)c->cred.uid);
+        r = p->fn(c, &h, args);
+    }
+    xdr_free(p->args_proc, args);
+    return r;
+}
+
+static void on_readable(client *c) {
+    for (;;) {
+        ssize_t k;
+        if (c->incap - c->inlen < 65536) {
+            size_t nc = c->incap ? c->incap * 2 : 65536;
+            char *n;
+            if (nc > (size_t)c->srv->cfg->max_call_bytes + 65536)
+                nc = (size_t)c->srv->cfg->max_call_bytes + 65536;
+            if (nc <= c->incap) {
+                client_drop(c, "input buffer full");
+                return;
+            }
+            n = realloc(c->in, nc);
+            if (!n) {
+                client_drop(c, "out of memory");
+                return;
+            }
+            c->in = n;
+            c->incap = nc;
+        }
+        k = raw_read(c, c->in + c->inlen, c->incap - c->inlen);
+        if (k == -EAGAIN || k == -EINTR)
+            break;
+        if (k <= 0) {
+            client_drop(c, k == 0 || k == -ECONNRESET ? NULL : "read error");
+            return;
+        }
+        c->inlen += (size_t)k;
+        /* Every complete message, in order. */
+        while (c->inlen >= 4 && !c->closing) {
+            uint32_t be, len;
+            memcpy(&be, c->in, 4);
+            len = ntohl(be);
+            if (len < WIRE_MIN_MESSAGE || len > (uint32_t)c->srv->cfg->max_call_bytes) {
+                char why[96];
+                snprintf(why, sizeof(why), "message length %u outside %d..%ld", len, WIRE_MIN_MESSAGE,
+                         c->srv->cfg->max_call_bytes);
+                client_drop(c, why);
+                return;
+            }
+            if (c->inlen < len)
+                break;
+            if (dispatch(c, c->in, len) < 0 || c->closing)
+                return;
+            memmove(c->in, c->in + len, c->inlen - len);
+            c->inlen -= len;
+        }
+        if (c->tls && gnutls_record_check_pending(c->session) > 0)
+            continue;
+    }
+    flush(c);
+}
+
+static void on_client_event(uv_poll_t *p, int status, int events) {
+    client *c = p->data;
+    if (status < 0 || (events & UV_DISCONNECT && !(events & UV_READABLE))) {
+        client_drop(c, NULL);
+        return;
+    }
+    if (c->tls && !c->handshaken) {
+        int r = gnutls_handshake(c->session);
+        if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+            update_events(c);
+            return;
+        }
+        if (r < 0) {
+            char why[256];
+            snprintf(why, sizeof(why), "TLS handshake failed: %s", gnutls_strerror(r));
+            client_drop(c, why);
+            return;
+        }
+        {
+            unsigned st = 0;
+            if (gnutls_certificate_verify_peers2(c->session, &st) < 0 || st != 0) {
+                client_drop(c, "TLS client certificate not trusted");
+                return;
+            }
+        }
+        c->handshaken = true;
+        log_info("client %s: TLS established, client certificate verified", c->peer);
+    }
+    if (events & UV_WRITABLE && flush(c) < 0)
+        return;
+    if (events & UV_READABLE)
+        on_readable(c);
+    else
+        update_events(c);
+}
+
+static void on_accept(uv_poll_t *p, int status, int events) {
+    listener *l = p->data;
+    server *srv = l->srv;
+    (void)events;
+    if (status < 0)
+        return;
+    for (;;) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        int fd = accept4(l->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        client *c;
+        if (fd < 0)
+            return;
+        if (srv->nclients >= srv->cfg->max_clients) {
+            log_warning("refusing a client on %s: %ld clients already (max_clients)", l->name, srv->nclients);
+            close(fd);
+            continue;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->srv = srv;
+        c->fd = fd;
+        c->ro = l->ro;
+        c->tls = l->tls;
+        c->since_ns = now_ns();
+        if (!l->tcp) {
+            socklen_t cl = sizeof(c->cred);
+            c->have_cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &cl) == 0;
+            snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %d", l->ro ? "ro" : "rw", c->have_cred ? (int)c->cred.pid : -1,
+                     c->have_cred ? (int)c->cred.uid : -1);
+        } else {
+            char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+            int one = 1;
+            getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+            snprintf(c->peer, sizeof(c->peer), "%s %s:%s", l->tls ? "tls" : "tcp", host, port);
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        if (c->tls) {
+            if (gnutls_init(&c->session, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+                close(fd);
+                free(c);
+                continue;
+            }
+            gnutls_priority_set(c->session, srv->tls_prio);
+            gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, srv->tls_cred);
+            gnutls_certificate_server_set_request(c->session, GNUTLS_CERT_REQUIRE);
+            gnutls_transport_set_int(c->session, fd);
+        }
+        uv_poll_init(srv->loop, &c->poll, fd);
+        c->poll.data = c;
+        c->next = srv->clients;
+        if (srv->clients)
+            srv->clients->prev = c;
+        srv->clients = c;
+        srv->nclients++;
+        log_debug("client %s connected on %s", c->peer, l->name);
+        uv_poll_start(&c->poll, UV_READABLE | UV_DISCONNECT, on_client_event);
+    }
+}
+
+/* Drop clients that connected but never opened (or never finished TLS) in time. */
+static void on_sweep(uv_timer_t *t) {
+    server *srv = t->data;
+    uint64_t now = now_ns(), limit = (uint64_t)srv->cfg->idle_timeout_ms * 1000000;
+    for (client *c = srv->clients, *n; c; c = n) {
+        n = c->next;
+        if (!c->opened && now - c->since_ns > limit)
+            client_drop(c, "did not open a connection in time (idle_timeout_ms)");
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Listeners
+ * ------------------------------------------------------------------------------------------- */
+
+static int listen_unix(server *srv, const char *dir, const char *name, bool ro) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    listener *l = &srv->listeners[srv->nlisteners];
+    int fd;
+
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >= sizeof(sa.sun_path)) {
+        log_error("socket path %s/%s is too long", dir, name);
+        return -1;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    /* A socket file left by a daemon that died is removed; a live daemon is not displaced. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
+        log_error("another uniserverd is listening on %s", sa.sun_path);
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    unlink(sa.sun_path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        log_error("cannot bind %s: %s", sa.sun_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (ro)
+        chmod(sa.sun_path, 0666);
+    else if (srv->cfg->sock_group) {
+        struct group *g = getgrnam(srv->cfg->sock_group);
+        if (!g) {
+            log_error("sock_group '%s' does not exist", srv->cfg->sock_group);
+            close(fd);
+            unlink(sa.sun_path);
+            return -1;
+        }
+        if (chown(sa.sun_path, (uid_t)-1, g->gr_gid) < 0)
+            log_warning("cannot give %s to group %s: %s", sa.sun_path, g->gr_name, strerror(errno));
+        chmod(sa.sun_path, 0660);
+    } else
+        chmod(sa.sun_path, 0600);
+    if (listen(fd, 128) < 0) {
+        close(fd);
+        return -1;
+    }
+    l->srv = srv;
+    l->fd = fd;
+    l->ro = ro;
+    l->path = strdup(sa.sun_path);
+    l->name = strdup(sa.sun_path);
+    srv->nlisteners++;
+    log_info("listening on %s (%s)", sa.sun_path, ro ? "read-only" : "read-write");
+    return 0;
+}
+
+static bool is_loopback(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return false;
+}
+
+static int listen_inet(server *srv, const char *spec, bool tls) {
+    _cleanup_free_ char *copy = strdup(spec);
+    char *host, *port;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
+    listener *l = &srv->listeners[srv->nlisteners];
+    int fd = -1, one = 1;
+
+    if (!copy)
+        return -1;
+    /* ADDR:PORT or [V6]:PORT */
+    port = strrchr(copy, ':');
+    if (!port || port == copy) {
+        log_error("listen address '%s' is not ADDR:PORT", spec);
+        return -1;
+    }
+    *port++ = 0;
+    host = copy;
+    if (*host == '[' && host[strlen(host) - 1] == ']') {
+        host[strlen(host) - 1] = 0;
+        host++;
+    }
+    if (getaddrinfo(host, port, &hints, &res) != 0 || !res) {
+        log_error("cannot resolve listen address '%s'", spec);
+        return -1;
+    }
+    if (!tls && !is_loopback(res->ai_addr)) {
+        log_error("refusing plain TCP on %s: without TLS only a loopback address is allowed", spec);
+        freeaddrinfo(res);
+        return -1;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+        log_error("cannot listen on %s: %s", spec, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    l->srv = srv;
+    l->fd = fd;
+    l->tls = tls;
+    l->tcp = true;
+    {
+        /* Report the real port (port 0 asks the kernel for a free one: tests use it). */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char h[INET6_ADDRSTRLEN] = "?", p[8] = "?";
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), p, sizeof(p), NI_NUMERICHOST | NI_NUMERICSERV);
+        if (asprintf(&l->name, "%s %s:%s", tls ? "tls" : "tcp", h, p) < 0)
+            l->name = NULL;
+    }
+    srv->nlisteners++;
+    log_info("listening on %s%s", l->name ? l->name : spec, tls ? " (client certificates required)" : " (INSECURE, loopback)");
+    return 0;
+}
+
+static int setup_tls(server *srv) {
+    const config *cfg = srv->cfg;
+    char ca[4096], cert[4096], key[4096];
+    int r;
+
+    snprintf(ca, sizeof(ca), "%s", cfg->tls_ca ? cfg->tls_ca : UNI_DEFAULT_PKI_DIR "/cacert.pem");
+    snprintf(cert, sizeof(cert), "%s", cfg->tls_cert ? cfg->tls_cert : UNI_DEFAULT_PKI_DIR "/servercert.pem");
+    snprintf(key, sizeof(key), "%s", cfg->tls_key ? cfg->tls_key : UNI_DEFAULT_PKI_DIR "/serverkey.pem");
+    if (gnutls_certificate_allocate_credentials(&srv->tls_cred) < 0)
+        return -1;
+    if (gnutls_certificate_set_x509_trust_file(srv->tls_cred, ca, GNUTLS_X509_FMT_PEM) <= 0) {
+        log_error("TLS: no CA certificate in %s", ca);
+        return -1;
+    }
+    if ((r = gnutls_certificate_set_x509_key_file(srv->tls_cred, cert, key, GNUTLS_X509_FMT_PEM)) < 0) {
+        log_error("TLS: cannot load %s with key %s: %s", cert, key, gnutls_strerror(r));
+        return -1;
+    }
+    if (gnutls_priority_init(&srv->tls_prio, NULL, NULL) < 0)
+        return -1;
+    return 0;
+}
+
+static void stop_all(server *srv) {
+    uv_timer_stop(&srv->sample_timer);
+    uv_timer_stop(&srv->sweep_timer);
+    for (client *c = srv->clients, *n; c; c = n) {
+        n = c->next;
+        client_drop(c, NULL);
+    }
+    for (int i = 0; i < srv->nlisteners; i++) {
+        uv_poll_stop(&srv->listeners[i].poll);
+        uv_close((uv_handle_t *)&srv->listeners[i].poll, NULL);
+    }
+    uv_close((uv_handle_t *)&srv->sample_timer, NULL);
+    uv_close((uv_handle_t *)&srv->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&srv->sigterm, NULL);
+    uv_close((uv_handle_t *)&srv->sigint, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+    server *srv = s->data;
+    log_info("%s: shutting down", strsignal(signum));
+    stop_all(srv);
+}
+
+int server_run(const config *cfg) {
+    server srv_, *srv = &srv_;
+    int rc = 1;
+
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->loop = uv_default_loop();
+    signal(SIGPIPE, SIG_IGN);
+    srv->source = uniConnectOpen(cfg->source_uri, 0);
+    if (!srv->source) {
+        log_error("cannot open %s: %s", cfg->source_uri, uniGetLastError()->message);
+        return 1;
+    }
+    /* The first sample before the first client, so that no call finds an empty cache. */
+    if (uniNodeGetStats(srv->source, NULL, &srv->cache, UNI_NODE_STATS_BEST_EFFORT) < 0) {
+        log_error("cannot sample %s: %s", cfg->source_uri, uniGetLastError()->message);
+        goto out;
+    }
+    if (mkdir(cfg->runtime_dir, 0755) < 0 && errno != EEXIST) {
+        log_error("cannot create %s: %s", cfg->runtime_dir, strerror(errno));
+        goto out;
+    }
+    if (listen_unix(srv, cfg->runtime_dir, UNI_SOCK_RW, false) < 0 || listen_unix(srv, cfg->runtime_dir, UNI_SOCK_RO, true) < 0)
+        goto out;
+    if (cfg->listen_tls && (setup_tls(srv) < 0 || listen_inet(srv, cfg->listen_tls, true) < 0))
+        goto out;
+    if (cfg->listen_tcp) {
+        if (!cfg->insecure_tcp) {
+            log_error("listen_tcp needs insecure_tcp = yes (--insecure-tcp): plain TCP has no authentication");
+            goto out;
+        }
+        if (listen_inet(srv, cfg->listen_tcp, false) < 0)
+            goto out;
+    }
+    for (int i = 0; i < srv->nlisteners; i++) {
+        uv_poll_init(srv->loop, &srv->listeners[i].poll, srv->listeners[i].fd);
+        srv->listeners[i].poll.data = &srv->listeners[i];
+        uv_poll_start(&srv->listeners[i].poll, UV_READABLE, on_accept);
+    }
+    uv_timer_init(srv->loop, &srv->sample_timer);
+    srv->sample_timer.data = srv;
+    uv_timer_start(&srv->sample_timer, on_sample_timer, (uint64_t)cfg->interval_ms, (uint64_t)cfg->interval_ms);
+    uv_timer_init(srv->loop, &srv->sweep_timer);
+    srv->sweep_timer.data = srv;
+    uv_timer_start(&srv->sweep_timer, on_sweep, 1000, 1000);
+    uv_signal_init(srv->loop, &srv->sigterm);
+    srv->sigterm.data = srv;
+    uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+    uv_signal_init(srv->loop, &srv->sigint);
+    srv->sigint.data = srv;
+    uv_signal_start(&srv->sigint, on_signal, SIGINT);
+    log_info("uniserverd ready: sampling %s every %ld ms", cfg->source_uri, cfg->interval_ms);
+    uv_run(srv->loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    for (int i = 0; i < srv->nlisteners; i++) {
+        close(srv->listeners[i].fd);
+        if (srv->listeners[i].path)
+            unlink(srv->listeners[i].path);
+        free(srv->listeners[i].path);
+        free(srv->listeners[i].name);
+    }
+    if (srv->tls_cred)
+        gnutls_certificate_free_credentials(srv->tls_cred);
+    if (srv->tls_prio)
+        gnutls_priority_deinit(srv->tls_prio);
+    uniRecordFree(srv->cache);
+    uniRecordFree(srv->work_rec);
+    uniConnectClose(srv->source);
+    uv_loop_close(srv->loop);
+    return rc;
+}

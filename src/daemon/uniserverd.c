@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* uniserverd: the node daemon. Samples the host into a cache and serves the uniserver API over
+ * unix sockets (read-write and read-only), and TLS or loopback TCP when asked. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "drivers/remote/remote.h"
+
+#define DEFAULT_CONFIG "/etc/uniserver/uniserverd.conf"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: uniserverd [OPTIONS]\n"
+            "\n"
+            "The uniserver node daemon: samples the host every interval into a cache and serves every\n"
+            "client from it, on %s/%s (read-write, root or sock_group) and %s (read-only).\n"
+            "\n"
+            "  -f, --foreground         stay in the foreground (logs to stderr)\n"
+            "  -c, --config FILE        settings file (default " DEFAULT_CONFIG " when it exists)\n"
+            "      --runtime-dir DIR    sockets' directory (default " UNI_DEFAULT_RUNTIME_DIR ")\n"
+            "      --uri URI            what to sample (default uniserver:///system; test:///default,\n"
+            "                           uniserver:///system?procfs=DIR&sysfs=DIR also work)\n"
+            "      --interval MS        sampling interval (default 1000)\n"
+            "      --listen-tls ADDR:PORT   serve TLS with client certificates (--tls-cert/-key/-ca FILE)\n"
+            "      --listen-tcp ADDR:PORT   plain TCP, loopback only, needs --insecure-tcp\n"
+            "      --sock-group GROUP   group allowed on the read-write socket\n"
+            "      --log-level LEVEL    error, warning, info (default), debug\n"
+            "      --syslog             log to syslog\n"
+            "      --pid-file FILE      write the pid there\n"
+            "  -h, --help, -V, --version\n"
+            "\n"
+            "Settings file keys (the same settings; flags win over the file):\n%s"
+            "\nStop it with SIGTERM. Talk to it: unish -c uniserver+unix:///system nodestats\n",
+            UNI_DEFAULT_RUNTIME_DIR, UNI_SOCK_RW, UNI_SOCK_RO, config_keys_help);
+}
+
+static int daemonize(void) {
+    pid_t pid = fork();
+    int fd;
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (chdir("/") < 0)
+        return -1;
+    fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"foreground", no_argument, NULL, 'f'},   {"config", required_argument, NULL, 'c'},
+        {"runtime-dir", required_argument, NULL, 1}, {"uri", required_argument, NULL, 2},
+        {"interval", required_argument, NULL, 3}, {"listen-tls", required_argument, NULL, 4},
+        {"listen-tcp", required_argument, NULL, 5}, {"insecure-tcp", no_argument, NULL, 6},
+        {"tls-cert", required_argument, NULL, 7}, {"tls-key", required_argument, NULL, 8},
+        {"tls-ca", required_argument, NULL, 9},   {"sock-group", required_argument, NULL, 10},
+        {"log-level", required_argument, NULL, 11}, {"syslog", no_argument, NULL, 12},
+        {"pid-file", required_argument, NULL, 13}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+    };
+    static const char *const keyof[] = {[1] = "runtime_dir", [2] = "uri", [3] = "interval_ms", [4] = "listen_tls",
+                                        [5] = "listen_tcp", [6] = "insecure_tcp", [7] = "tls_cert", [8] = "tls_key",
+                                        [9] = "tls_ca", [10] = "sock_group", [11] = "log_level", [12] = "syslog",
+                                        [13] = "pid_file"};
+    config cfg, flags;
+    const char *config_path = NULL;
+    char *set_keys[32], *set_vals[32];
+    int nset = 0, o, rc;
+
+    config_defaults(&cfg);
+    config_defaults(&flags);
+    while ((o = getopt_long(argc, argv, "fc:hV", opts, NULL)) != -1) {
+        switch (o) {
+        case 'f':
+            cfg.foreground = true;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("uniserverd (uniserver) %d.%d.%d\n", UNI_VERSION_MAJOR, UNI_VERSION_MINOR, UNI_VERSION_MICRO);
+            return 0;
+        default:
+            if (o >= 1 && o <= 13 && nset < 32) {
+                set_keys[nset] = (char *)keyof[o];
+                set_vals[nset++] = optarg ? optarg : (char *)"yes";
+                break;
+            }
+            fprintf(stderr, "Try 'uniserverd --help'.\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "uniserverd: unexpected argument '%s'\nTry 'uniserverd --help'.\n", argv[optind]);
+        return 2;
+    }
+    /* The file first, then the flags over it. */
+    if (config_load(&cfg, config_path ? config_path : DEFAULT_CONFIG, config_path != NULL) < 0)
+        return 2;
+    for (int i = 0; i < nset; i++) {
+        char *err = NULL;
+        if (config_set(&cfg, set_keys[i], set_vals[i], &err) < 0) {
+            fprintf(stderr, "uniserverd: --%s: %s\n", set_keys[i], err ? err : "bad value");
+            free(err);
+            return 2;
+        }
+    }
+    if (!cfg.runtime_dir)
+        cfg.runtime_dir = strdup(UNI_DEFAULT_RUNTIME_DIR);
+    if (!cfg.source_uri)
+        cfg.source_uri = strdup("uniserver:///system");
+    log_setup(cfg.level, cfg.syslog || !cfg.foreground);
+    if (!cfg.foreground && daemonize() < 0) {
+        fprintf(stderr, "uniserverd: cannot become a daemon: %s\n", strerror(errno));
+        return 1;
+    }
+    if (cfg.pid_file) {
+        FILE *f = fopen(cfg.pid_file, "we");
+        if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+            log_error("cannot write %s: %s", cfg.pid_file, strerror(errno));
+            return 1;
+        }
+    }
+    rc = server_run(&cfg);
+    if (cfg.pid_file)
+        unlink(cfg.pid_file);
+    config_free(&cfg);
+    config_free(&flags);
+    return rc;
+}
