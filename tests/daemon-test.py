@@ -1,0 +1,358 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""uniserverd end to end over its real sockets: the shell through the daemon gives what it gives in
+process on the same fixture tree; hostile clients are dropped alone and the daemon's memory does
+not grow; TLS refuses clients without a trusted certificate or with the wrong host name; bad
+settings are refused at start; SIGTERM shuts down cleanly and removes the sockets."""
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+
+SRC = os.environ["SRCDIR"]
+BUILD = os.environ["BUILDDIR"]
+UNISH = os.path.join(BUILD, "bin", "unish")
+DAEMON = os.path.join(BUILD, "bin", "uniserverd")
+PROG, VERS = 0x554E4953, 1
+
+
+def unish(uri, *args):
+    p = subprocess.run([UNISH, "-c", uri, *args], capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+class Daemon:
+    def __init__(self, uri, *extra):
+        self.dir = tempfile.mkdtemp(prefix="uni-daemon-")
+        self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.proc = subprocess.Popen([DAEMON, "-f", "--runtime-dir", self.dir, "--uri", uri, "--interval", "100",
+                                      ] + list(extra),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.rw = os.path.join(self.dir, "uniserver-sock")
+        self.ro = os.path.join(self.dir, "uniserver-sock-ro")
+        for _ in range(200):
+            if os.path.exists(self.ro) and self.alive():
+                break
+            time.sleep(0.02)
+        time.sleep(0.25)  # a second sample, for rates
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def uri(self, ro=False):
+        return f"uniserver+unix:///{'ro' if ro else 'system'}?socket={self.ro if ro else self.rw}"
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for l in f:
+                if l.startswith("VmRSS:"):
+                    return int(l.split()[1])
+
+    def stop(self):
+        self.proc.terminate()
+        rc = self.proc.wait(timeout=10)
+        self.log.seek(0)
+        text = self.log.read()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc, text
+
+
+def frame(proc, body=b"", prog=PROG, vers=VERS, mtype=0, serial=1):
+    hdr = struct.pack(">IIiiIi", prog, vers, proc, mtype, serial, 0)
+    return struct.pack(">I", 4 + len(hdr) + len(body)) + hdr + body
+
+
+def read_reply(s):
+    head = b""
+    while len(head) < 4:
+        chunk = s.recv(4 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    (n,) = struct.unpack(">I", head)
+    data = b""
+    while len(data) < n - 4:
+        chunk = s.recv(n - 4 - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    prog, vers, proc, mtype, serial, status = struct.unpack(">IIiiIi", data[:24])
+    return {"proc": proc, "type": mtype, "serial": serial, "status": status, "body": data[24:]}
+
+
+def error_of(reply):
+    code, n = struct.unpack(">iI", reply["body"][:8])
+    return code, reply["body"][8:8 + n].decode()
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    return s
+
+
+def opened(path):
+    s = connect(path)
+    s.sendall(frame(1, struct.pack(">I", 0)))
+    r = read_reply(s)
+    assert r and r["status"] == 0, r
+    return s
+
+
+class FixtureThroughDaemon(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tree = tempfile.mkdtemp(prefix="uni-fixture-")
+        shutil.copytree(os.path.join(SRC, "tests", "fixtures", "x86-acpi"), cls.tree, dirs_exist_ok=True, symlinks=True)
+        cls.local = f"uniserver:///system?procfs={cls.tree}/proc&sysfs={cls.tree}/sys"
+        cls.d = Daemon(cls.local)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc, log = cls.d.stop()
+        shutil.rmtree(cls.tree, ignore_errors=True)
+        assert rc == 0, log
+
+    def test_same_as_in_process(self):
+        # The tree does not change, so every value that is not a rate or a timing must be equal.
+        for cmd in ("nodestats", "hostcpustats", "hostmemstats", "hosttemp", "hostgovernor"):
+            args = [cmd] + (["--window", "0"] if cmd != "hostgovernor" else [])
+            rc1, out1, err1 = unish(self.local, "--json", *args)
+            rc2, out2, err2 = unish(self.d.uri(), "--json", *args)
+            self.assertEqual((rc1, rc2), (0, 0), err1 + err2)
+            a, b = json.loads(out1), json.loads(out2)
+            skip = lambda k: k.startswith("host.source.") or k in ("window_ms", "absent") or \
+                k.endswith(("_pct", "util_mhz", "_w", "_kwh", "max_util_ms", "contention_ms"))
+            ka = {k for k in a if not skip(k)} | {k for k in a.get("absent", {}) if not skip(k)}
+            kb = {k for k in b if not skip(k)} | {k for k in b.get("absent", {}) if not skip(k)}
+            self.assertEqual(ka, kb, cmd)
+            for k in a:
+                if not skip(k):
+                    self.assertEqual(a[k], b[k], f"{cmd} {k}")
+        # Views keep the spec's order through the daemon.
+        rc, out, _ = unish(self.d.uri(True), "--json", "hostcpustats")
+        self.assertEqual(list(json.loads(out))[1:4], ["host.cpu.count", "host.cpu.reserved_pct", "host.cpu.0.freq_mhz"])
+
+    def test_readonly_socket(self):
+        s = connect(self.d.ro)
+        s.sendall(frame(1, struct.pack(">I", 0)))
+        r = read_reply(s)
+        self.assertEqual(r["status"], 0)
+        self.assertEqual(struct.unpack(">I", r["body"][:4])[0], 1)  # the daemon says: read-only
+        s.close()
+        st = os.stat(self.d.ro)
+        self.assertEqual(st.st_mode & 0o777, 0o666)
+        self.assertEqual(os.stat(self.d.rw).st_mode & 0o777, 0o600)
+
+    def test_errors_travel_unchanged(self):
+        rc, _, err = unish(self.d.uri(), "nodestats", "--select", "host.nope")
+        self.assertEqual(rc, 1)
+        self.assertIn("'host.nope' is neither a metric group", err)
+        self.assertIn("UNKNOWN_METRIC", err)
+
+    def test_hostile_clients(self):
+        d = self.d
+        rss0 = d.rss_kb()
+        for round_ in range(3):
+            for i in range(60):
+                s = connect(d.rw)
+                kind = i % 10
+                if kind == 0:  # truncated message, then gone
+                    s.sendall(frame(4)[:10])
+                elif kind == 1:  # oversized length
+                    s.sendall(struct.pack(">I", 0x7FFFFFF0) + b"x" * 100)
+                elif kind == 2:  # wrong program
+                    s.sendall(frame(1, struct.pack(">I", 0), prog=0x12345678))
+                    r = read_reply(s)
+                    self.assertEqual(r["status"], 1)
+                    self.assertIn("unknown program", error_of(r)[1])
+                elif kind == 3:  # wrong version
+                    s.sendall(frame(1, struct.pack(">I", 0), vers=99))
+                    self.assertEqual(read_reply(s)["status"], 1)
+                elif kind == 4:  # unknown procedure, after opening
+                    s.sendall(frame(1, struct.pack(">I", 0)))
+                    read_reply(s)
+                    s.sendall(frame(9999, serial=2))
+                    r = read_reply(s)
+                    self.assertEqual(error_of(r)[0], 7)  # NO_SUPPORT
+                elif kind == 5:  # a call before opening
+                    s.sendall(frame(4, struct.pack(">III", 0, 0, 0)))
+                    self.assertEqual(error_of(read_reply(s))[0], 6)  # INVALID_CONN
+                elif kind == 6:  # malformed arguments: a select array claiming a billion strings
+                    s.sendall(frame(1, struct.pack(">I", 0)))
+                    read_reply(s)
+                    s.sendall(frame(4, struct.pack(">II", 1, 1_000_000_000), serial=3))
+                    r = read_reply(s)
+                    self.assertEqual(r["status"], 1)
+                    self.assertIn("malformed arguments", error_of(r)[1])
+                elif kind == 7:  # random bytes
+                    s.sendall(os.urandom(512))
+                elif kind == 8:  # asks for the whole record and leaves mid-reply
+                    s.sendall(frame(1, struct.pack(">I", 0)))
+                    read_reply(s)
+                    s.sendall(frame(4, struct.pack(">III", 0, 0, 0), serial=2))
+                elif kind == 9:  # a reply where a call belongs
+                    s.sendall(frame(1, struct.pack(">I", 0), mtype=1))
+                s.close()
+            # Others are served all along.
+            rc, out, err = unish(d.uri(True), "hostmemstats")
+            self.assertEqual(rc, 0, err)
+            self.assertTrue(d.alive())
+        rss1 = d.rss_kb()
+        print(f"# daemon RSS {rss0} kB -> {rss1} kB after 180 hostile clients")
+        self.assertLess(rss1 - rss0, 4096)
+
+    def test_silent_client_does_not_block_others(self):
+        s = connect(self.d.rw)  # connects and never sends
+        t0 = time.time()
+        rc, _, err = unish(self.d.uri(), "hostmemstats")
+        self.assertEqual(rc, 0, err)
+        self.assertLess(time.time() - t0, 5)
+        s.close()
+
+
+class DaemonLifecycle(unittest.TestCase):
+    def test_idle_client_dropped_and_clean_shutdown(self):
+        d = Daemon("test:///default", "--log-level", "info")
+        cfg_dir = d.dir
+        rc, log = d.stop()
+        self.assertEqual(rc, 0)
+        self.assertIn("shutting down", log)
+        self.assertFalse(os.path.exists(os.path.join(cfg_dir, "uniserver-sock")))
+        conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        conf.write("# test settings\nidle_timeout_ms = 300\nlog_level = info\n")
+        conf.close()
+        d = Daemon("test:///default", "--config", conf.name)
+        s = connect(d.rw)
+        time.sleep(1.6)
+        s.settimeout(2)
+        self.assertEqual(s.recv(10), b"")  # dropped
+        s.close()
+        rc, log = d.stop()
+        os.unlink(conf.name)
+        self.assertIn("did not open a connection in time", log)
+
+    def test_bad_settings(self):
+        for args, needle in ((["--interval", "abc"], "interval_ms"), (["--log-level", "loud"], "log_level"),
+                             (["--listen-tcp", "0.0.0.0:0", "--insecure-tcp"], "loopback"),
+                             (["--listen-tcp", "127.0.0.1:0"], "insecure_tcp"), (["--uri", "nosuch:///x"], "nosuch"),
+                             (["--bogus"], "unrecognized")):
+            d = tempfile.mkdtemp()
+            p = subprocess.run([DAEMON, "-f", "--runtime-dir", d, *args], capture_output=True, text=True, timeout=10)
+            shutil.rmtree(d, ignore_errors=True)
+            self.assertNotEqual(p.returncode, 0, args)
+            self.assertIn(needle, p.stderr, args)
+        conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        conf.write("interval_ms = 100\nnot_a_key = 1\n")
+        conf.close()
+        p = subprocess.run([DAEMON, "-f", "--config", conf.name], capture_output=True, text=True, timeout=10)
+        os.unlink(conf.name)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(":2: unknown setting 'not_a_key'", p.stderr)
+
+    def test_second_daemon_refused(self):
+        d = Daemon("test:///default")
+        p = subprocess.run([DAEMON, "-f", "--runtime-dir", d.dir, "--uri", "test:///default"], capture_output=True,
+                           text=True, timeout=10)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("another uniserverd", p.stderr)
+        self.assertTrue(d.alive())
+        d.stop()
+
+    def test_loopback_tcp(self):
+        port = free_port()
+        d = Daemon("test:///default", "--listen-tcp", f"127.0.0.1:{port}", "--insecure-tcp")
+        rc, out, err = unish(f"uniserver+tcp://127.0.0.1:{port}/system", "hostgovernor")
+        d.stop()
+        self.assertEqual((rc, out), (0, "mixed\n"), err)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def certtool(*args):
+    subprocess.run(["certtool", *args], check=True, capture_output=True)
+
+
+class Tls(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("certtool"):
+            raise unittest.SkipTest("certtool (gnutls-bin) is not installed")
+        cls.pki = tempfile.mkdtemp(prefix="uni-pki-")
+        p = lambda n: os.path.join(cls.pki, n)
+
+        def tmpl(name, text):
+            with open(p(name), "w") as f:
+                f.write(text)
+
+        def ca(prefix):
+            certtool("--generate-privkey", "--outfile", p(prefix + "cakey.pem"))
+            tmpl(prefix + "ca.info", "cn = uniserver test CA\nca\ncert_signing_key\nexpiration_days = 2\n")
+            certtool("--generate-self-signed", "--load-privkey", p(prefix + "cakey.pem"), "--template",
+                     p(prefix + "ca.info"), "--outfile", p(prefix + "cacert.pem"))
+
+        def cert(prefix, name, info, ca_prefix=""):
+            certtool("--generate-privkey", "--outfile", p(prefix + name + "key.pem"))
+            tmpl(prefix + name + ".info", info)
+            certtool("--generate-certificate", "--load-privkey", p(prefix + name + "key.pem"), "--load-ca-certificate",
+                     p(ca_prefix + "cacert.pem"), "--load-ca-privkey", p(ca_prefix + "cakey.pem"), "--template",
+                     p(prefix + name + ".info"), "--outfile", p(prefix + name + "cert.pem"))
+
+        ca("")
+        ca("other-")
+        cert("", "server", "cn = localhost\ndns_name = localhost\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n")
+        cert("", "client", "cn = client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 2\n")
+        cert("other-", "client", "cn = intruder\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 2\n",
+             ca_prefix="other-")
+        # Client pki dirs: good, none (no client cert), untrusted (cert from another CA)
+        for name, files in (("good", {"cacert.pem": "cacert.pem", "clientcert.pem": "clientcert.pem",
+                                      "clientkey.pem": "clientkey.pem"}),
+                            ("nocert", {"cacert.pem": "cacert.pem"}),
+                            ("untrusted", {"cacert.pem": "cacert.pem", "clientcert.pem": "other-clientcert.pem",
+                                           "clientkey.pem": "other-clientkey.pem"})):
+            os.mkdir(p(name))
+            for dst, src in files.items():
+                shutil.copy(p(src), os.path.join(p(name), dst))
+        cls.port = free_port()
+        cls.d = Daemon("test:///default", "--listen-tls", f"127.0.0.1:{cls.port}", "--tls-cert", p("servercert.pem"),
+                       "--tls-key", p("serverkey.pem"), "--tls-ca", p("cacert.pem"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        shutil.rmtree(cls.pki, ignore_errors=True)
+
+    def uri(self, host, pki):
+        return f"uniserver+tls://{host}:{self.port}/system?pkipath={os.path.join(self.pki, pki)}&timeout=5000"
+
+    def test_good_client(self):
+        rc, out, err = unish(self.uri("localhost", "good"), "--json", "hostmemstats")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["host.mem.total_mb"], 16384)
+
+    def test_refused(self):
+        for host, pki, why in (("localhost", "nocert", "no client certificate"),
+                               ("localhost", "untrusted", "certificate from another CA"),
+                               ("127.0.0.1", "good", "the server's certificate does not name 127.0.0.1")):
+            rc, out, err = unish(self.uri(host, pki), "hostmemstats")
+            self.assertEqual(rc, 1, why)
+            self.assertEqual(out, "", why)
+            self.assertIn("RPC_FAILED", err, why)
+        self.assertTrue(self.d.alive())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

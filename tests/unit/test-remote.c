@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The remote driver against a real uniserverd it starts: the same answers as in process, clear
+ * errors when the daemon goes away, reconnection when it comes back, read-only connections, and
+ * 64 concurrent clients making thousands of calls without an error. */
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "uniserver/uniserver.h"
+#include "util/util.h"
+
+extern char **environ;
+static char rundir[256], uri_rw[512], uri_ro[512];
+static pid_t daemon_pid = -1;
+
+static void start_daemon(void) {
+    char daemon[4096], rd[300];
+    const char *b = getenv("BUILDDIR");
+    char *argv[] = {daemon, (char *)"-f", (char *)"--runtime-dir", rd, (char *)"--uri", (char *)"test:///default",
+                    (char *)"--interval", (char *)"100", (char *)"--log-level", (char *)"warning", NULL};
+    snprintf(daemon, sizeof(daemon), "%s/bin/uniserverd", b ? b : "build");
+    snprintf(rd, sizeof(rd), "%s", rundir);
+    assert_int_equal(posix_spawn(&daemon_pid, daemon, NULL, NULL, argv, environ), 0);
+    /* Ready when the read-only socket answers. */
+    for (int i = 0; i < 200; i++) {
+        uniConnectPtr c = uniConnectOpen(uri_ro, 0);
+        if (c) {
+            uniConnectClose(c);
+            return;
+        }
+        usleep(20000);
+    }
+    fail_msg("uniserverd did not come up in %s", rundir);
+}
+
+static void stop_daemon(void) {
+    int st;
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGTERM);
+        waitpid(daemon_pid, &st, 0);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0); /* a clean shutdown on SIGTERM */
+        daemon_pid = -1;
+    }
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(rundir, sizeof(rundir), "/tmp/uni-test-remote-%d", (int)getpid());
+    snprintf(uri_rw, sizeof(uri_rw), "uniserver+unix:///system?socket=%s/uniserver-sock", rundir);
+    snprintf(uri_ro, sizeof(uri_ro), "uniserver+unix:///ro?socket=%s/uniserver-sock-ro", rundir);
+    start_daemon();
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    stop_daemon();
+    rmdir(rundir);
+    return 0;
+}
+
+static void test_same_views(void **state) {
+    uniConnectPtr r = uniConnectOpen(uri_rw, 0), l = uniConnectOpen("test:///default", 0);
+    uniRecordPtr a = NULL, b = NULL;
+    const uniMetricDesc *da, *db;
+    (void)state;
+    assert_non_null(r);
+    assert_non_null(l);
+    /* The descriptors came over the wire once; they are the catalogue. */
+    assert_int_equal(uniConnectGetMetricDescriptors(r, &da, 0), uniConnectGetMetricDescriptors(l, &db, 0));
+    assert_string_equal(da[5].key, db[5].key);
+    assert_string_equal(da[5].help, db[5].help);
+    /* Time-independent views are equal in and out of process. */
+    assert_int_equal(uniNodeGetCPUStatistics(r, &a, 0), 0);
+    assert_int_equal(uniNodeGetCPUStatistics(l, &b, 0), 0);
+    assert_int_equal(uniRecordNumSamples(a), uniRecordNumSamples(b));
+    for (int i = 0; i < uniRecordNumSamples(a); i++) {
+        char ka[128], kb[128];
+        uniRecordFormatKey(a, i, ka, sizeof(ka));
+        uniRecordFormatKey(b, i, kb, sizeof(kb));
+        assert_string_equal(ka, kb);
+        assert_double_equal(uniRecordGetSample(a, i)->value.d + (double)uniRecordGetSample(a, i)->value.u * 0,
+                            uniRecordGetSample(b, i)->value.d, 1e-12);
+    }
+    uniRecordFree(a);
+    uniRecordFree(b);
+    {
+        char *g = uniNodeGetGovernor(r, 0);
+        assert_non_null(g);
+        assert_string_equal(g, "mixed");
+        free(g);
+    }
+    /* Errors travel unchanged. */
+    {
+        const char *bad[] = {"host.nothing", NULL};
+        assert_int_equal(uniNodeGetStats(r, bad, &a, 0), -1);
+        assert_int_equal(uniGetLastError()->code, UNI_ERR_UNKNOWN_METRIC);
+        assert_non_null(strstr(uniGetLastError()->message, "host.nothing"));
+    }
+    /* Rates come over the daemon's window. */
+    assert_int_equal(uniNodeGetStats(r, NULL, &a, 0), 0);
+    assert_int_equal(uniRecordGetWindowMs(a), 1000); /* the test driver's virtual second */
+    assert_non_null(uniRecordLookup(a, "host.cpu.util_pct"));
+    assert_non_null(uniRecordLookup(a, "host.source.uniserverd.up"));
+    uniRecordFree(a);
+    uniConnectClose(r);
+    uniConnectClose(l);
+}
+
+static void test_bad_remote_uris(void **state) {
+    char uri[600];
+    (void)state;
+    assert_null(uniConnectOpen("uniserver+unix:///system?socket=/nonexistent/sock", 0));
+    assert_int_equal(uniGetLastError()->code, UNI_ERR_RPC_FAILED);
+    assert_non_null(strstr(uniGetLastError()->message, "/nonexistent/sock"));
+    assert_null(uniConnectOpen("uniserver+unix:///other", 0));
+    assert_int_equal(uniGetLastError()->code, UNI_ERR_INVALID_URI);
+    assert_null(uniConnectOpen("uniserver+carrier-pigeon:///system", 0));
+    assert_int_equal(uniGetLastError()->code, UNI_ERR_NO_DRIVER);
+    assert_null(uniConnectOpen("uniserver+tcp:///system", 0));
+    assert_int_equal(uniGetLastError()->code, UNI_ERR_INVALID_URI);
+    snprintf(uri, sizeof(uri), "%s&timeout=abc", uri_rw);
+    assert_null(uniConnectOpen(uri, 0));
+    assert_int_equal(uniGetLastError()->code, UNI_ERR_INVALID_URI);
+    snprintf(uri, sizeof(uri), "%s&mode=sideways", uri_rw);
+    assert_null(uniConnectOpen(uri, 0));
+    assert_int_equal(uniGetLastError()->code, UNI_ERR_INVALID_URI);
+}
+
+static void test_lost_daemon_and_reconnect(void **state) {
+    uniConnectPtr c = uniConnectOpen(uri_rw, 0);
+    uniRecordPtr r = NULL;
+    (void)state;
+    assert_non_null(c);
+    assert_int_equal(uniNodeGetMemoryStatistics(c, &r, 0), 0);
+    uniRecordFree(r);
+    stop_daemon();
+    assert_int_equal(uniNodeGetMemoryStatistics(c, &r, 0), -1);
+    assert_int_equal(uniGetLastError()->code, UNI_ERR_RPC_FAILED);
+    assert_non_null(strstr(uniGetLastError()->message, "uniserverd"));
+    start_daemon();
+    /* The same connection object reconnects on its next call. */
+    assert_int_equal(uniNodeGetMemoryStatistics(c, &r, 0), 0);
+    assert_double_equal(uniRecordGetSample(r, 0)->value.d, 16384, 0);
+    uniRecordFree(r);
+    uniConnectClose(c);
+}
+
+#define NCLIENTS 64
+#define NCALLS 1000
+static void *client_thread(void *arg) {
+    long *errors = arg;
+    uniConnectPtr c = uniConnectOpen(uri_ro, 0);
+    const char *sel[] = {"mem", NULL};
+    if (!c) {
+        __atomic_add_fetch(errors, NCALLS, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    for (int i = 0; i < NCALLS; i++) {
+        uniRecordPtr r = NULL;
+        if (uniNodeGetStats(c, sel, &r, 0) < 0 || uniRecordNumSamples(r) < 5)
+            __atomic_add_fetch(errors, 1, __ATOMIC_RELAXED);
+        uniRecordFree(r);
+    }
+    uniConnectClose(c);
+    return NULL;
+}
+
+static long rss_kb(pid_t pid) {
+    char path[64], buf[4096];
+    const char *p;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "VmRSS:")))
+        return -1;
+    return strtol(p + 6, NULL, 10);
+}
+
+static void test_load(void **state) {
+    pthread_t t[NCLIENTS];
+    long errors = 0, rss0, rss1, rss2;
+    uint64_t t0;
+    (void)state;
+    rss0 = rss_kb(daemon_pid);
+    t0 = now_ns();
+    for (int i = 0; i < NCLIENTS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, client_thread, &errors), 0);
+    for (int i = 0; i < NCLIENTS; i++)
+        pthread_join(t[i], NULL);
+    rss1 = rss_kb(daemon_pid);
+    printf("# %d clients x %d calls: %.0f calls/s, %ld errors, daemon RSS %ld -> %ld kB\n", NCLIENTS, NCALLS,
+           (double)(NCLIENTS * NCALLS) / ((double)(now_ns() - t0) / 1e9), errors, rss0, rss1);
+    assert_int_equal(errors, 0);
+    /* A second round must not grow the daemon further: nothing leaks per client or per call. */
+    for (int i = 0; i < NCLIENTS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, client_thread, &errors), 0);
+    for (int i = 0; i < NCLIENTS; i++)
+        pthread_join(t[i], NULL);
+    rss2 = rss_kb(daemon_pid);
+    printf("# second round: daemon RSS %ld kB\n", rss2);
+    assert_int_equal(errors, 0);
+    assert_true(rss2 <= rss1 + 2048);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_views),
+        cmocka_unit_test(test_bad_remote_uris),
+        cmocka_unit_test(test_lost_daemon_and_reconnect),
+        cmocka_unit_test(test_load),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
