@@ -1,18 +1,23 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Entry points for newcomers and CI. Run as root on Debian 12:
-#   make run     install what is needed, build, print this host's record over a 1 s window
+#   make run     install what is needed, build, start uniserverd in the foreground on this host
+#                (RUNTIME_DIR=DIR for the sockets; default /run/uniserver as root, else build/run)
 #   make check   install what is needed, build, run the whole test suite
 #   make deps    install the Debian packages (idempotent, quick when present)
 #   make         build into build/ (programs in build/bin/)
 #   make asan    the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
+#   make fuzz    fuzz uniserverd's decoder and dispatcher with libFuzzer (FUZZ_SECONDS, default 30)
 
-DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev gnutls-bin libuv1-dev
+DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev gnutls-bin \
+        libuv1-dev clang libclang-rt-14-dev
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all build deps check run asan bench golden clean
+FUZZ_SECONDS ?= 30
+
+.PHONY: all build deps check run asan bench golden fuzz clean
 
 all: build
 
@@ -38,7 +43,14 @@ check: deps
 
 run: deps
 	$(MAKE) build
-	$(BUILD)/bin/unish nodestats --window 1000
+	@rt="$(RUNTIME_DIR)"; [ -n "$$rt" ] || { [ "$$(id -u)" = 0 ] && rt=/run/uniserver || rt="$(CURDIR)/$(BUILD)/run"; }; \
+	if [ "$$rt" = /run/uniserver ]; then u=uniserver+unix:///system; uro=uniserver+unix:///ro; \
+	else u="uniserver+unix:///system?socket=$$rt/uniserver-sock"; uro="uniserver+unix:///ro?socket=$$rt/uniserver-sock-ro"; fi; \
+	echo "This host's record over a 1 s window:"; $(BUILD)/bin/unish nodestats --window 1000 --select cpu,mem,contention,freq,temp,power; \
+	echo; echo "Starting uniserverd in the foreground (Ctrl-C stops it). From another terminal:"; \
+	echo "  $(BUILD)/bin/unish -c '$$u' nodestats          # read-write socket"; \
+	echo "  $(BUILD)/bin/unish -c '$$uro' hostcpustats     # read-only socket"; echo; \
+	exec $(BUILD)/bin/uniserverd -f --runtime-dir "$$rt"
 
 build-asan/build.ninja:
 	meson setup build-asan $(MESON_OPTS) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
@@ -54,5 +66,8 @@ bench: deps
 golden: build
 	tests/regen-golden $(BUILD)
 
+fuzz: deps
+	fuzz/run $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* uniserverd's protocol side: framing of a client's input, one handler per procedure, replies
+ * from the cache. No I/O here: server.c moves bytes, the fuzzer feeds them directly. */
+#include <arpa/inet.h>
+
+#include "server_internal.h"
+
+static int queue(client *c, const char *buf, size_t len) {
+    char *n;
+    if (c->outlen - c->outoff + len > OUT_LIMIT) {
+        client_drop(c, "does not read its replies (output queue over 64 MiB)");
+        return -1;
+    }
+    if (c->outoff > 0 && c->outoff == c->outlen)
+        c->outoff = c->outlen = 0;
+    n = realloc(c->out, c->outlen + len);
+    if (!n) {
+        client_drop(c, "out of memory");
+        return -1;
+    }
+    c->out = n;
+    memcpy(c->out + c->outlen, buf, len);
+    c->outlen += len;
+    return 0;
+}
+
+static int reply(client *c, const uni_message_header *call, xdrproc_t proc, void *body) {
+    uni_message_header h = *call;
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    int r;
+
+    h.type = UNI_REPLY;
+    h.status = UNI_STATUS_OK;
+    r = wire_encode(&h, proc, body, &buf, &len);
+    if (r < 0) {
+        uni_error_msg e = {.code = UNI_ERR_INTERNAL_ERROR, .message = (char *)"cannot encode the reply"};
+        h.status = UNI_STATUS_ERROR;
+        if (wire_encode(&h, (xdrproc_t)xdr_uni_error_msg, &e, &buf, &len) < 0)
+            return -1;
+    }
+    return queue(c, buf, len);
+}
+
+static int reply_error(client *c, const uni_message_header *call, int code, const char *msg) {
+    uni_message_header h = *call;
+    uni_error_msg e = {.code = code, .message = (char *)msg};
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+
+    h.type = UNI_REPLY;
+    h.status = UNI_STATUS_ERROR;
+    if (wire_encode(&h, (xdrproc_t)xdr_uni_error_msg, &e, &buf, &len) < 0)
+        return -1;
+    return queue(c, buf, len);
+}
+
+static int reply_last_error(client *c, const uni_message_header *call) {
+    const uniError *e = uniGetLastError();
+    return reply_error(c, call, e ? e->code : UNI_ERR_INTERNAL_ERROR, e && e->message ? e->message : "failed");
+}
+
+/* ---- procedures ---- */
+
+typedef int (*handler_fn)(client *c, const uni_message_header *h, void *args);
+
+static int h_open(client *c, const uni_message_header *h, void *args) {
+    uni_connect_open_args *a = args;
+    uni_connect_open_ret r = {.readonly = 0};
+    if (a->flags & ~(unsigned)UNI_CONNECT_RO)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported connection flags");
+    c->ro = c->ro || (a->flags & UNI_CONNECT_RO);
+    c->opened = true;
+    r.readonly = c->ro;
+    r.source = c->srv->cfg->source_uri;
+    r.interval_ms = c->srv->cfg->interval_ms;
+    log_info("client %s opened a %s connection", c->peer, c->ro ? "read-only" : "read-write");
+    return reply(c, h, (xdrproc_t)xdr_uni_connect_open_ret, &r);
+}
+
+static int h_close(client *c, const uni_message_header *h, void *args) {
+    (void)args;
+    c->close_after_flush = true;
+    return reply(c, h, (xdrproc_t)wire_xdr_void, NULL);
+}
+
+static int h_descriptors(client *c, const uni_message_header *h, void *args) {
+    uni_connect_get_metric_descriptors_args *a = args;
+    uni_connect_get_metric_descriptors_ret r;
+    const uniMetricDesc *d;
+    int n, k;
+    if (a->flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
+    n = uniConnectGetMetricDescriptors(c->srv->source, &d, 0);
+    if (n < 0)
+        return reply_last_error(c, h);
+    memset(&r, 0, sizeof(r));
+    if (wire_from_descs(d, (unsigned)n, &r) < 0)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    k = reply(c, h, (xdrproc_t)xdr_uni_connect_get_metric_descriptors_ret, &r);
+    free(r.descs.descs_val);
+    return k;
+}
+
+static int reply_record(client *c, const uni_message_header *h, uniRecordPtr rec) {
+    wire_record_buf w;
+    int k;
+    if (wire_from_record(rec, &w) < 0)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    /* uni_node_get_stats_ret and uni_node_get_view_ret are both { uni_wire_record rec; }. */
+    k = reply(c, h, (xdrproc_t)xdr_uni_node_get_stats_ret, &w.rec);
+    wire_record_release(&w);
+    return k;
+}
+
+static int h_node_get_stats(client *c, const uni_message_header *h, void *args) {
+    uni_node_get_stats_args *a = args;
+    _cleanup_free_ const char **list = NULL;
+    uni_select sel;
+    uniRecordPtr rec = NULL;
+    int k;
+
+    if (a->flags & ~(unsigned)UNI_NODE_STATS_BEST_EFFORT)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "uniNodeGetStats: unsupported flags");
+    if (a->has_select) {
+        list = calloc(a->select.select_len + 1, sizeof(char *));
+        if (!list)
+            return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+        for (u_int i = 0; i < a->select.select_len; i++)
+            list[i] = a->select.select_val[i];
+    }
+    uniResetLastError();
+    if (uni_select_parse(&sel, a->has_select ? list : NULL) < 0)
+        return reply_last_error(c, h);
+    k = uni_record_filter(c->srv->cache, &sel, &rec);
+    uni_select_done(&sel);
+    if (k < 0)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    k = reply_record(c, h, rec);
+    uniRecordFree(rec);
+    return k;
+}
+
+static int h_view(client *c, const uni_message_header *h, int view, unsigned flags) {
+    uniRecordPtr rec = NULL;
+    int k;
+    if (flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
+    if (uni_view_build(c->srv->cache, view, &rec) < 0)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    k = reply_record(c, h, rec);
+    uniRecordFree(rec);
+    return k;
+}
+
+#define VIEW_HANDLER(name, view)                                                                   \
+    static int name(client *c, const uni_message_header *h, void *args) {                         \
+        return h_view(c, h, view, ((uni_node_get_view_args *)args)->flags);                        \
+    }
+VIEW_HANDLER(h_cpu, UNI_VIEW_HOST_CPU)
+VIEW_HANDLER(h_memory, UNI_VIEW_HOST_MEMORY)
+VIEW_HANDLER(h_system, UNI_VIEW_HOST_SYSTEM)
+VIEW_HANDLER(h_contention, UNI_VIEW_HOST_CONTENTION)
+VIEW_HANDLER(h_power, UNI_VIEW_HOST_POWER)
+VIEW_HANDLER(h_temperature, UNI_VIEW_HOST_TEMPERATURE)
+VIEW_HANDLER(h_domains, UNI_VIEW_DOMAINS)
+VIEW_HANDLER(h_correctable, UNI_VIEW_CORRECTABLE_ERRORS)
+VIEW_HANDLER(h_uncorrectable, UNI_VIEW_UNCORRECTABLE_ERRORS)
+
+static int h_governor(client *c, const uni_message_header *h, void *args) {
+    uni_node_get_governor_args *a = args;
+    const uniSample *s;
+    if (a->flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
+    s = uniRecordLookup(c->srv->cache, "host.cpu.governor");
+    if (!s || s->type != UNI_VALUE_STRING) {
+        const char *why = uniRecordAbsentReason(c->srv->cache, "host.cpu.governor");
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "no governor: %s", why ? why : "not provided");
+        return reply_error(c, h, UNI_ERR_NO_DATA, msg);
+    }
+    {
+        uni_node_get_governor_ret r = {.governor = (char *)s->value.s};
+        return reply(c, h, (xdrproc_t)xdr_uni_node_get_governor_ret, &r);
+    }
+}
+
+typedef struct {
+    int proc;
+    xdrproc_t args_proc;
+    size_t args_size;
+    handler_fn fn;
+    bool control; /* changes the host: refused on read-only connections */
+} proc_def;
+
+#define P(proc, type, fn, control) {proc, (xdrproc_t)xdr_##type, sizeof(type), fn, control}
+static const proc_def procs[] = {
+    P(UNI_PROC_CONNECT_OPEN, uni_connect_open_args, h_open, false),
+    {UNI_PROC_CONNECT_CLOSE, (xdrproc_t)wire_xdr_void, 0, h_close, false},
+    P(UNI_PROC_CONNECT_GET_METRIC_DESCRIPTORS, uni_connect_get_metric_descriptors_args, h_descriptors, false),
+    P(UNI_PROC_NODE_GET_STATS, uni_node_get_stats_args, h_node_get_stats, false),
+    P(UNI_PROC_NODE_GET_CPU_STATISTICS, uni_node_get_view_args, h_cpu, false),
+    P(UNI_PROC_NODE_GET_MEMORY_STATISTICS, uni_node_get_view_args, h_memory, false),
+    P(UNI_PROC_NODE_GET_SYSTEM_STATISTICS, uni_node_get_view_args, h_system, false),
+    P(UNI_PROC_NODE_GET_CONTENTION_STATISTICS, uni_node_get_view_args, h_contention, false),
+    P(UNI_PROC_NODE_GET_POWER_CONSUMPTION, uni_node_get_view_args, h_power, false),
+    P(UNI_PROC_NODE_GET_TEMPERATURE, uni_node_get_view_args, h_temperature, false),
+    P(UNI_PROC_NODE_GET_DOMAINS_STATISTICS, uni_node_get_view_args, h_domains, false),
+    P(UNI_PROC_NODE_GET_CORRECTABLE_ERRORS, uni_node_get_view_args, h_correctable, false),
+    P(UNI_PROC_NODE_GET_UNCORRECTABLE_ERRORS, uni_node_get_view_args, h_uncorrectable, false),
+    P(UNI_PROC_NODE_GET_GOVERNOR, uni_node_get_governor_args, h_governor, false),
+};
+#undef P
+
+/* One complete message from a client. -1 when the client was dropped. */
+static int dispatch(client *c, const char *msg, size_t len) {
+    uni_message_header h;
+    const proc_def *p = NULL;
+    _cleanup_free_ void *args = NULL;
+    int r;
+
+    if (wire_decode_header(msg, len, &h) < 0) {
+        client_drop(c, "malformed message header");
+        return -1;
+    }
+    if (h.type != UNI_CALL) {
+        client_drop(c, "sent something other than a call");
+        return -1;
+    }
+    if (h.prog != UNI_PROGRAM || h.vers != UNI_PROTOCOL_VERSION) {
+        char m[128];
+        snprintf(m, sizeof(m), "unknown program 0x%x version %u (this daemon speaks 0x%x version %u)", h.prog, h.vers,
+                 (unsigned)UNI_PROGRAM, (unsigned)UNI_PROTOCOL_VERSION);
+        return reply_error(c, &h, UNI_ERR_RPC_FAILED, m);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(procs) && !p; i++)
+        if (procs[i].proc == h.proc)
+            p = &procs[i];
+    if (!p) {
+        char m[64];
+        snprintf(m, sizeof(m), "unknown procedure %d", h.proc);
+        return reply_error(c, &h, UNI_ERR_NO_SUPPORT, m);
+    }
+    if (!c->opened && p->proc != UNI_PROC_CONNECT_OPEN)
+        return reply_error(c, &h, UNI_ERR_INVALID_CONN, "the connection is not open (call CONNECT_OPEN first)");
+    args = calloc(1, p->args_size ? p->args_size : 1);
+    if (!args)
+        return reply_error(c, &h, UNI_ERR_NO_MEMORY, "out of memory");
+    if (wire_decode(msg, len, &h, p->args_proc, args) < 0)
+        return reply_error(c, &h, UNI_ERR_RPC_FAILED, "malformed arguments");
+    if (p->control && c->ro) {
+        r = reply_error(c, &h, UNI_ERR_ACCESS_DENIED, "control calls are refused on a read-only connection");
+    } else {
+        if (p->control)
+            log_info("control call %d from %s (pid %d uid %d)", h.proc, c->peer, (int)c->cred.pid, (int)c->cred.uid);
+        r = p->fn(c, &h, args);
+    }
+    xdr_free(p->args_proc, args);
+    return r;
+}
+
+int consume_input(client *c) {
+    /* Every complete message, in order. */
+    while (c->inlen >= 4 && !c->closing) {
+        uint32_t be, len;
+        memcpy(&be, c->in, 4);
+        len = ntohl(be);
+        if (len < WIRE_MIN_MESSAGE || len > (uint32_t)c->srv->cfg->max_call_bytes) {
+            char why[96];
+            snprintf(why, sizeof(why), "message length %u outside %d..%ld", len, WIRE_MIN_MESSAGE,
+                     c->srv->cfg->max_call_bytes);
+            client_drop(c, why);
+            return -1;
+        }
+        if (c->inlen < len)
+            break;
+        if (dispatch(c, c->in, len) < 0 || c->closing)
+            return -1;
+        memmove(c->in, c->in + len, c->inlen - len);
+        c->inlen -= len;
+    }
+    return 0;
+}

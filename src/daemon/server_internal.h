@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* uniserverd's internal types, shared by the I/O side (server.c) and the protocol side
+ * (dispatch.c, which the fuzzer drives without sockets). */
+#pragma once
+
+#include <gnutls/gnutls.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "daemon.h"
+#include "rpc/wire.h"
+
+#define OUT_LIMIT (64u << 20) /* a client that does not read its replies is dropped past this */
+
+typedef struct server server;
+
+typedef struct listener {
+    server *srv;
+    uv_poll_t poll;
+    int fd;
+    bool ro, tls, tcp;
+    char *path; /* unix socket path, unlinked at exit */
+    char *name;
+} listener;
+
+typedef struct client {
+    server *srv;
+    uv_poll_t poll;
+    int fd;
+    bool ro, opened, tls, handshaken, closing, close_after_flush;
+    gnutls_session_t session;
+    struct ucred cred;
+    bool have_cred;
+    char peer[128];
+    char *in;
+    size_t inlen, incap;
+    char *out;
+    size_t outlen, outoff;
+    uint64_t since_ns;
+    struct client *next, *prev;
+} client;
+
+struct server {
+    const config *cfg;
+    uv_loop_t *loop;
+    uniConnectPtr source;
+    uniRecordPtr cache;
+    uv_timer_t sample_timer, sweep_timer;
+    uv_signal_t sigterm, sigint;
+    uv_work_t work;
+    bool sampling;
+    uniRecordPtr work_rec;
+    char *work_error;
+    uint64_t work_ns;
+    uint64_t samples_ok, samples_failed;
+    bool failing;
+    listener listeners[4];
+    int nlisteners;
+    client *clients;
+    long nclients;
+    gnutls_certificate_credentials_t tls_cred;
+    gnutls_priority_t tls_prio;
+};
+
+
+/* server.c (or the fuzzer): drop a client, with a reason for the log (NULL: it just left). */
+void client_drop(client *c, const char *why);
+/* dispatch.c: answer every complete message in c->in, queueing replies in c->out; -1 when the
+ * client was dropped (bad length, malformed header, not a call). */
+int consume_input(client *c);
