@@ -61,7 +61,7 @@ asan: deps build-asan/build.ninja
 
 bench: deps
 	$(MAKE) build
-	$(BUILD)/bench/bench-nodestats
+	bench/run $(CURDIR)/$(BUILD)
 
 golden: build
 	tests/regen-golden $(BUILD)

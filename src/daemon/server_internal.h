@@ -28,6 +28,7 @@ typedef struct client {
     uv_poll_t poll;
     int fd;
     bool ro, opened, tls, handshaken, closing, close_after_flush;
+    int events; /* what the poll handle waits for now */
     gnutls_session_t session;
     struct ucred cred;
     bool have_cred;

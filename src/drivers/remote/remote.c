@@ -79,14 +79,12 @@ static int send_all(remote_state *s, const char *buf, size_t len, uint64_t deadl
             if (k < 0)
                 return -EPROTO;
         } else {
-            k = send(s->fd, buf + o, len - o, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                if ((r = wait_fd(s, POLLOUT, deadline)) < 0)
-                    return r;
+            /* A blocking socket with SO_SNDTIMEO: one syscall in the common case. */
+            k = send(s->fd, buf + o, len - o, MSG_NOSIGNAL);
+            if (k < 0 && errno == EINTR)
                 continue;
-            }
             if (k < 0)
-                return -errno;
+                return errno == EAGAIN ? -ETIMEDOUT : -errno;
         }
         o += (size_t)k;
     }
@@ -98,27 +96,37 @@ static int recv_all(remote_state *s, char *buf, size_t len, uint64_t deadline) {
     while (o < len) {
         ssize_t k;
         int r;
-        if (s->tls && gnutls_record_check_pending(s->tls) == 0 && (r = wait_fd(s, POLLIN, deadline)) < 0)
-            return r;
         if (s->tls) {
+            if (gnutls_record_check_pending(s->tls) == 0 && (r = wait_fd(s, POLLIN, deadline)) < 0)
+                return r;
             k = gnutls_record_recv(s->tls, buf + o, len - o);
             if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED)
                 continue;
             if (k < 0)
                 return -EPROTO;
         } else {
-            if ((r = wait_fd(s, POLLIN, deadline)) < 0)
-                return r;
-            k = recv(s->fd, buf + o, len - o, MSG_DONTWAIT);
-            if (k < 0 && (errno == EAGAIN || errno == EINTR))
+            /* Blocking with SO_RCVTIMEO: no poll() before each read. */
+            k = recv(s->fd, buf + o, len - o, MSG_WAITALL);
+            if (k < 0 && errno == EINTR)
                 continue;
             if (k < 0)
-                return -errno;
+                return errno == EAGAIN ? -ETIMEDOUT : -errno;
         }
         if (k == 0)
             return -ECONNRESET;
         o += (size_t)k;
     }
+    return 0;
+}
+
+/* Plain sockets block, bounded by the call timeout on each send and receive. */
+static int set_blocking_with_timeout(remote_state *s) {
+    struct timeval tv = {.tv_sec = s->timeout_ms / 1000, .tv_usec = (s->timeout_ms % 1000) * 1000};
+    int fl = fcntl(s->fd, F_GETFL);
+    if (fl < 0 || fcntl(s->fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+        setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+        setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+        return -errno;
     return 0;
 }
 
@@ -239,6 +247,11 @@ static int ensure_connected(remote_state *s) {
     if (r < 0) {
         uni_error_set(UNI_ERR_RPC_FAILED, "cannot connect to uniserverd at %s: %s%s", s->where, strerror(-r),
                       r == -ENOENT || r == -ECONNREFUSED ? " (is uniserverd running?)" : "");
+        disconnect(s);
+        return -1;
+    }
+    if (s->t != T_TLS && (r = set_blocking_with_timeout(s)) < 0) {
+        uni_error_set(UNI_ERR_RPC_FAILED, "socket to %s: %s", s->where, strerror(-r));
         disconnect(s);
         return -1;
     }
