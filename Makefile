@@ -11,7 +11,8 @@
 #   make fuzz    fuzz uniserverd's decoder and dispatcher with libFuzzer (FUZZ_SECONDS, default 30)
 
 DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev gnutls-bin \
-        libuv1-dev clang libclang-rt-14-dev
+        libuv1-dev clang libclang-rt-14-dev libmicrohttpd-dev zlib1g-dev prometheus prometheus-node-exporter \
+        python3-prometheus-client collectd-core
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "lib/internal.h"
+#include "lib/exposition.h"
 #include "shell/format.h"
 
 static uint64_t fake_ns = 1000000000ull;
@@ -64,12 +65,19 @@ static int overlay(const char *src, const char *dst, const char *rel) {
 }
 
 static bool json;
+static int prom; /* 1: classic text, 2: OpenMetrics, of the last sample only */
+static uniRecordPtr last;
 
 static int dump(uniConnectPtr c, const char *title) {
     uniRecordPtr rec = NULL;
     if (uniNodeGetStats(c, NULL, &rec, 0) < 0) {
         fprintf(stderr, "uniNodeGetStats: %s\n", uniGetLastError()->message);
         return -1;
+    }
+    if (prom) {
+        uniRecordFree(last);
+        last = rec;
+        return 0;
     }
     if (json)
         fmt_record_json(stdout, rec);
@@ -88,6 +96,10 @@ int main(int argc, char **argv) {
 
     if (argc == 3 && streq(argv[2], "--json"))
         json = true; /* one JSON object per line and sample, full precision */
+    else if (argc == 3 && streq(argv[2], "--prometheus"))
+        prom = 1;
+    else if (argc == 3 && streq(argv[2], "--openmetrics"))
+        prom = 2;
     else if (argc != 2) {
         fprintf(stderr, "usage: golden-dump FIXTURE_COPY_DIR [--json]\n");
         return 2;
@@ -109,6 +121,19 @@ int main(int argc, char **argv) {
         fake_ns += 1000000000ull;
         if (dump(c, "sample 2: next/ applied, 1000 ms later") < 0)
             return 1;
+    }
+    if (prom && last) {
+        prom_desc *pd = NULL;
+        prom_record pr = {.rec = last};
+        char *text = NULL;
+        size_t len;
+        if (prom_map_init(uni_catalog, UNI_NMETRICS, &pd) < 0 ||
+            prom_render(&pr, 1, uni_catalog, pd, UNI_NMETRICS, prom == 2, &text, &len) < 0)
+            return 1;
+        fwrite(text, 1, len, stdout);
+        free(text);
+        free(pd);
+        uniRecordFree(last);
     }
     uniConnectClose(c);
     return 0;

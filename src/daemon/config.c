@@ -35,6 +35,10 @@ static const key_def keys[] = {
     {"log_level", K_LEVEL, OFF(level), 0, 0},
     {"syslog", K_BOOL, OFF(syslog), 0, 0},
     {"pid_file", K_STR, OFF(pid_file), 0, 0},
+    {"metrics_listen", K_STR, OFF(metrics_listen), 0, 0},
+    {"metrics_tls_cert", K_STR, OFF(metrics_tls_cert), 0, 0},
+    {"metrics_tls_key", K_STR, OFF(metrics_tls_key), 0, 0},
+    {"metrics_basic_auth", K_STR, OFF(metrics_basic_auth), 0, 0},
 };
 
 const char *const config_keys_help =
@@ -47,7 +51,10 @@ const char *const config_keys_help =
     "  sock_group = GROUP      group allowed on the read-write socket (mode 0660; default root only, 0600)\n"
     "  max_clients = N         (default 1024)   max_call_bytes = N (default 1048576)\n"
     "  idle_timeout_ms = MS    drop clients that do not open in time (default 30000)\n"
-    "  log_level = error|warning|info|debug (default info)   syslog = yes|no   pid_file = FILE\n";
+    "  log_level = error|warning|info|debug (default info)   syslog = yes|no   pid_file = FILE\n"
+    "  metrics_listen = ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
+    "  metrics_tls_cert, metrics_tls_key = FILE   serve /metrics over HTTPS\n"
+    "  metrics_basic_auth = USER:PASSWORD          require HTTP basic auth on /metrics\n";
 
 void config_defaults(config *c) {
     memset(c, 0, sizeof(*c));

@@ -26,6 +26,9 @@ typedef struct {
     bool syslog;
     bool foreground;
     char *pid_file;
+    char *metrics_listen;     /* ADDR:PORT of /metrics (default 127.0.0.1:9177), or "off" */
+    char *metrics_tls_cert, *metrics_tls_key;
+    char *metrics_basic_auth; /* user:password, or NULL */
 } config;
 
 void config_defaults(config *c);

@@ -59,8 +59,11 @@ static void sample_done(uv_work_t *w, int status) {
     rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "uniserverd", 1);
     rec_dbl(srv->work_rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "uniserverd", (double)srv->work_ns / 1e6);
     rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "uniserverd", srv->samples_failed);
+    pthread_mutex_lock(&srv->cache_lock);
     uniRecordFree(srv->cache);
     srv->cache = srv->work_rec;
+    srv->cache_gen++;
+    pthread_mutex_unlock(&srv->cache_lock);
     srv->work_rec = NULL;
 }
 
@@ -496,6 +499,7 @@ int server_run(const config *cfg) {
 
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
+    pthread_mutex_init(&srv->cache_lock, NULL);
     srv->loop = uv_default_loop();
     signal(SIGPIPE, SIG_IGN);
     srv->source = uniConnectOpen(cfg->source_uri, 0);
@@ -524,6 +528,9 @@ int server_run(const config *cfg) {
         if (listen_inet(srv, cfg->listen_tcp, false) < 0)
             goto out;
     }
+    srv->metrics = metrics_http_start(srv);
+    if (srv->metrics == METRICS_HTTP_FAILED)
+        goto out;
     for (int i = 0; i < srv->nlisteners; i++) {
         uv_poll_init(srv->loop, &srv->listeners[i].poll, srv->listeners[i].fd);
         srv->listeners[i].poll.data = &srv->listeners[i];
@@ -545,6 +552,7 @@ int server_run(const config *cfg) {
     uv_run(srv->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
+    metrics_http_stop(srv->metrics);
     for (int i = 0; i < srv->nlisteners; i++) {
         close(srv->listeners[i].fd);
         if (srv->listeners[i].path)

@@ -41,6 +41,9 @@ typedef struct client {
     struct client *next, *prev;
 } client;
 
+typedef struct metrics_http metrics_http;
+#define METRICS_HTTP_FAILED ((metrics_http *)-1)
+
 struct server {
     const config *cfg;
     uv_loop_t *loop;
@@ -61,7 +64,15 @@ struct server {
     long nclients;
     gnutls_certificate_credentials_t tls_cred;
     gnutls_priority_t tls_prio;
+    pthread_mutex_t cache_lock; /* the cache is swapped by the loop and read by /metrics */
+    uint64_t cache_gen;
+    metrics_http *metrics;
 };
+
+/* metrics_http.c: NULL when off (or the default address is taken), METRICS_HTTP_FAILED when an
+ * address that was asked for cannot be served. */
+metrics_http *metrics_http_start(server *srv);
+void metrics_http_stop(metrics_http *m);
 
 
 /* server.c (or the fuzzer): drop a client, with a reason for the log (NULL: it just left). */

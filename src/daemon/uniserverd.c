@@ -29,6 +29,7 @@ static void usage(FILE *f) {
             "      --log-level LEVEL    error, warning, info (default), debug\n"
             "      --syslog             log to syslog\n"
             "      --pid-file FILE      write the pid there\n"
+            "      --metrics-listen ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
             "  -h, --help, -V, --version\n"
             "\n"
             "Settings file keys (the same settings; flags win over the file):\n%s"
@@ -72,13 +73,14 @@ int main(int argc, char **argv) {
         {"tls-cert", required_argument, NULL, 7}, {"tls-key", required_argument, NULL, 8},
         {"tls-ca", required_argument, NULL, 9},   {"sock-group", required_argument, NULL, 10},
         {"log-level", required_argument, NULL, 11}, {"syslog", no_argument, NULL, 12},
-        {"pid-file", required_argument, NULL, 13}, {"help", no_argument, NULL, 'h'},
+        {"pid-file", required_argument, NULL, 13}, {"metrics-listen", required_argument, NULL, 14},
+        {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     static const char *const keyof[] = {[1] = "runtime_dir", [2] = "uri", [3] = "interval_ms", [4] = "listen_tls",
                                         [5] = "listen_tcp", [6] = "insecure_tcp", [7] = "tls_cert", [8] = "tls_key",
                                         [9] = "tls_ca", [10] = "sock_group", [11] = "log_level", [12] = "syslog",
-                                        [13] = "pid_file"};
+                                        [13] = "pid_file", [14] = "metrics_listen"};
     config cfg, flags;
     const char *config_path = NULL;
     char *set_keys[32], *set_vals[32];
@@ -101,7 +103,7 @@ int main(int argc, char **argv) {
             printf("uniserverd (uniserver) %d.%d.%d\n", UNI_VERSION_MAJOR, UNI_VERSION_MINOR, UNI_VERSION_MICRO);
             return 0;
         default:
-            if (o >= 1 && o <= 13 && nset < 32) {
+            if (o >= 1 && o <= 14 && nset < 32) {
                 set_keys[nset] = (char *)keyof[o];
                 set_vals[nset++] = optarg ? optarg : (char *)"yes";
                 break;
