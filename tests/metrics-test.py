@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""uniserverd's /metrics: promtool lints the classic text, python3-prometheus-client parses the
+OpenMetrics strictly, no series appears twice, gzip, errors, basic auth; and a real Prometheus
+scrapes two daemons (this host, a fixture host) and its query API returns their values."""
+import gzip
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+import base64
+
+SRC = os.environ["SRCDIR"]
+BUILD = os.environ["BUILDDIR"]
+DAEMON = os.path.join(BUILD, "bin", "uniserverd")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    def __init__(self, uri, *extra):
+        self.dir = tempfile.mkdtemp(prefix="uni-metrics-")
+        self.port = free_port()
+        self.log = open(os.path.join(self.dir, "log"), "w+")
+        self.proc = subprocess.Popen([DAEMON, "-f", "--runtime-dir", self.dir, "--uri", uri, "--interval", "200",
+                                      "--metrics-listen", f"127.0.0.1:{self.port}", *extra],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        time.sleep(0.5)  # a second sample: rates
+
+    def get(self, path="/metrics", headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, dict(r.getheaders()), body
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def series_of(text):
+    out = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            out.append(line.rsplit(" ", 1)[0])
+    return out
+
+
+class Exposition(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon("test:///default", "--config", "/dev/null")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def test_classic_promtool(self):
+        st, h, body = self.d.get()
+        self.assertEqual(st, 200)
+        self.assertTrue(h["Content-Type"].startswith("text/plain; version=0.0.4"))
+        p = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        s = series_of(body.decode())
+        self.assertEqual(len(s), len(set(s)), "a series appears twice")
+        text = body.decode()
+        self.assertIn('uniserver_host_cpu_freq_hertz{cpu="4"} 1200000000\n', text)
+        self.assertIn("uniserver_host_mem_total_bytes 17179869184\n", text)
+        self.assertIn('uniserver_host_errors_ce_total{component="dram"}', text)
+        self.assertIn('uniserver_host_source_up{source="uniserverd"} 1\n', text)
+        self.assertIn('uniserver_host_cpu_governor_info{governor="mixed"} 1\n', text)
+
+    def test_openmetrics_strict(self):
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+        st, h, body = self.d.get(headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        self.assertEqual(st, 200)
+        self.assertTrue(h["Content-Type"].startswith("application/openmetrics-text"))
+        text = body.decode()
+        self.assertTrue(text.endswith("# EOF\n"))
+        fams = list(text_string_to_metric_families(text))
+        names = [f.name for f in fams]
+        self.assertEqual(len(names), len(set(names)))
+        types = {f.name: f.type for f in fams}
+        self.assertEqual(types["uniserver_host_cpu_idle_seconds"], "counter")
+        self.assertEqual(types["uniserver_host_cpu_governor"], "info")
+        units = {f.name: f.unit for f in fams}
+        self.assertEqual(units["uniserver_host_cpu_freq_hertz"], "hertz")
+        seen = set()
+        for f in fams:
+            for s in f.samples:
+                key = (s.name, tuple(sorted(s.labels.items())))
+                self.assertNotIn(key, seen)
+                seen.add(key)
+
+    def test_gzip_and_errors(self):
+        st, h, body = self.d.get(headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(h.get("Content-Encoding"), "gzip")
+        self.assertIn(b"uniserver_host_cpu_number 8", gzip.decompress(body))
+        self.assertEqual(self.d.get("/nope")[0], 404)
+        c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=5)
+        c.request("POST", "/metrics", body=b"x")
+        self.assertEqual(c.getresponse().status, 405)
+        c.close()
+
+    def test_basic_auth(self):
+        conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        conf.write("metrics_basic_auth = scraper:s3cret\n")
+        conf.close()
+        d = Daemon("test:///default", "--config", conf.name)
+        try:
+            self.assertEqual(d.get()[0], 401)
+            bad = base64.b64encode(b"scraper:wrong").decode()
+            self.assertEqual(d.get(headers={"Authorization": "Basic " + bad})[0], 401)
+            good = base64.b64encode(b"scraper:s3cret").decode()
+            st, _, body = d.get(headers={"Authorization": "Basic " + good})
+            self.assertEqual(st, 200)
+            self.assertIn(b"uniserver_host_cpu_number", body)
+        finally:
+            d.stop()
+            os.unlink(conf.name)
+
+
+class RealPrometheus(unittest.TestCase):
+    def test_scrape_and_query(self):
+        if not shutil.which("prometheus"):
+            self.skipTest("prometheus is not installed")
+        tree = tempfile.mkdtemp(prefix="uni-fixture-")
+        shutil.copytree(os.path.join(SRC, "tests", "fixtures", "x86-acpi"), tree, dirs_exist_ok=True, symlinks=True)
+        host = Daemon("uniserver:///system", "--config", "/dev/null")
+        fix = Daemon(f"uniserver:///system?procfs={tree}/proc&sysfs={tree}/sys", "--config", "/dev/null")
+        pdir = tempfile.mkdtemp(prefix="uni-prom-")
+        pport = free_port()
+        with open(os.path.join(pdir, "prometheus.yml"), "w") as f:
+            f.write(f"""global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: host
+    static_configs: [{{targets: ['127.0.0.1:{host.port}']}}]
+  - job_name: fixture
+    static_configs: [{{targets: ['127.0.0.1:{fix.port}']}}]
+""")
+        prom = subprocess.Popen(["prometheus", f"--config.file={pdir}/prometheus.yml", f"--storage.tsdb.path={pdir}/data",
+                                 f"--web.listen-address=127.0.0.1:{pport}"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+        def query(q):
+            url = f"http://127.0.0.1:{pport}/api/v1/query?query=" + urllib.parse.quote(q)
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.load(r)["data"]["result"]
+
+        try:
+            deadline = time.time() + 40
+            got = []
+            while time.time() < deadline:
+                try:
+                    got = query('uniserver_host_cpu_number{job="host"}')
+                    if got and query('uniserver_host_cpu_temp_celsius{job="fixture",cpu="3"}'):
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.5)
+            self.assertTrue(got, "Prometheus never had the host's CPU count")
+            self.assertEqual(float(got[0]["value"][1]), os.cpu_count())
+            # Core 3 of package 0 is hwmon0's temp5 (label 'Core 3') in the fixture tree.
+            t = query('uniserver_host_cpu_temp_celsius{job="fixture",cpu="3"}')
+            with open(os.path.join(SRC, "tests", "fixtures", "x86-acpi", "sys", "class", "hwmon", "hwmon0", "temp5_input")) as f:
+                want = int(f.read()) / 1000
+            self.assertEqual(float(t[0]["value"][1]), want)
+            with urllib.request.urlopen(f"http://127.0.0.1:{pport}/api/v1/targets", timeout=5) as r:
+                targets = json.load(r)["data"]["activeTargets"]
+            self.assertEqual(sorted(x["health"] for x in targets), ["up", "up"], targets)
+            print(f"# Prometheus scraped both daemons; CPU count {got[0]['value'][1]}, fixture core 3 at {want} C")
+        finally:
+            prom.terminate()
+            prom.wait(timeout=10)
+            host.stop()
+            fix.stop()
+            shutil.rmtree(pdir, ignore_errors=True)
+            shutil.rmtree(tree, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
