@@ -103,9 +103,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     enum MHD_Result ret;
     int om, gz, k;
     (void)version;
+    static int first_call;
     (void)upload;
-    (void)upload_size;
-    (void)state;
+
+    /* MHD calls the handler once the headers are in, then again when the request is complete:
+     * answering on the second call keeps the connection alive, as Prometheus expects. */
+    if (!*state) {
+        *state = &first_call;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* a body on a GET: ignored */
+        return MHD_YES;
+    }
 
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET /metrics\n");

@@ -3,6 +3,7 @@
  * unix sockets (read-write and read-only), and TLS or loopback TCP when asked. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include "daemon.h"
@@ -143,6 +144,10 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    /* Small by design: one worker samples (libuv's pool would start four), and the threads
+     * share malloc's arenas instead of growing one each. */
+    setenv("UV_THREADPOOL_SIZE", "1", 0);
+    mallopt(M_ARENA_MAX, 1);
     rc = server_run(&cfg);
     if (cfg.pid_file)
         unlink(cfg.pid_file);
