@@ -215,6 +215,22 @@ const uniSample *uniRecordLookup(uniRecordPtr rec, const char *key);
  * Returns: why the metric is absent from @rec, or NULL if it is not marked absent. Since: 0.1
  */
 const char *uniRecordAbsentReason(uniRecordPtr rec, const char *key);
+typedef enum {
+    UNI_EXPOSITION_OPENMETRICS = 1 << 0, /* OpenMetrics 1.0 instead of the Prometheus text format */
+} uniExpositionFlags;
+
+/**
+ * uniRecordToPrometheus:
+ * @rec: a record
+ * @ret_text: set to a new NUL-terminated string (free())
+ * @ret_len: set to its length, may be NULL
+ * @flags: 0 or UNI_EXPOSITION_OPENMETRICS
+ * Renders @rec as uniserverd's /metrics does: names derived from the descriptors (uniserver_
+ * prefix, base units, _total on counters, placeholders as labels). Absent metrics are left out.
+ * Returns: 0, or -1. Since: 0.1
+ */
+int uniRecordToPrometheus(uniRecordPtr rec, char **ret_text, size_t *ret_len, unsigned int flags);
+
 /** uniRecordFree: frees @rec (NULL is accepted). Since: 0.1 */
 void uniRecordFree(uniRecordPtr rec);
 

@@ -397,3 +397,35 @@ oom:
     free(b.buf);
     return -ENOMEM;
 }
+
+int uniRecordToPrometheus(uniRecordPtr rec, char **ret_text, size_t *ret_len, unsigned int flags) {
+    prom_desc *pd = NULL;
+    prom_record pr = {.rec = rec};
+    size_t len;
+    int r;
+
+    uniResetLastError();
+    if (!rec || !ret_text) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: rec or ret_text is NULL", __func__);
+        return -1;
+    }
+    if (flags & ~(unsigned)UNI_EXPOSITION_OPENMETRICS) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: unsupported flags 0x%x", __func__, flags);
+        return -1;
+    }
+    r = prom_map_init(rec->descs, rec->ndescs, &pd);
+    if (r < 0) {
+        uni_error_set(r == -EEXIST ? UNI_ERR_INTERNAL_ERROR : UNI_ERR_NO_MEMORY, "%s",
+                      r == -EEXIST ? "two metrics map onto one Prometheus family" : "out of memory");
+        return -1;
+    }
+    r = prom_render(&pr, 1, rec->descs, pd, rec->ndescs, flags & UNI_EXPOSITION_OPENMETRICS, ret_text, &len);
+    free(pd);
+    if (r < 0) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    if (ret_len)
+        *ret_len = len;
+    return 0;
+}

@@ -18,6 +18,7 @@
 typedef struct {
     const char *uri;
     bool json, readonly;
+    int exposition; /* 0 none, 1 Prometheus text, 2 OpenMetrics */
     uniConnectPtr conn;
 } shell;
 
@@ -80,6 +81,17 @@ static void sleep_ms(long ms) {
 }
 
 static void print_record(shell *sh, uniRecordPtr rec) {
+    if (sh->exposition) {
+        char *text = NULL;
+        size_t len = 0;
+        if (uniRecordToPrometheus(rec, &text, &len, sh->exposition == 2 ? UNI_EXPOSITION_OPENMETRICS : 0) < 0) {
+            print_error("exposition");
+            return;
+        }
+        fwrite(text, 1, len, stdout);
+        free(text);
+        return;
+    }
     if (sh->json)
         fmt_record_json(stdout, rec);
     else {
@@ -317,6 +329,8 @@ static void print_usage(FILE *f) {
             "                     uniserver:///system?procfs=DIR&sysfs=DIR   other trees (fixtures)\n"
             "                     test:///default                a simulated X-Gene2-like node\n"
             "  --json             print one JSON object keyed by the dotted metric keys\n"
+            "  --prometheus, --openmetrics   print records as uniserverd's /metrics does (e.g. for\n"
+            "                     node_exporter's textfile collector)\n"
             "  -r, --readonly     open the connection read-only\n"
             "  -h, --help         this help;  -V, --version  the version\n"
             "\ncommands:\n");
@@ -361,6 +375,10 @@ int main(int argc, char **argv) {
             sh.uri = a + 10;
         else if (strcmp(a, "--json") == 0)
             sh.json = true;
+        else if (strcmp(a, "--prometheus") == 0)
+            sh.exposition = 1;
+        else if (strcmp(a, "--openmetrics") == 0)
+            sh.exposition = 2;
         else if (strcmp(a, "-r") == 0 || strcmp(a, "--readonly") == 0)
             sh.readonly = true;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
