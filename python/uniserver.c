@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The CPython module `uniserver`: connections with the spec's methods under the spec's exact
+ * names (D5.1 section 3.1.6), returning lists in the spec's order (None for an element the host
+ * cannot provide, None for the whole call when it fails, as the spec says; lastError() says why).
+ * Calls release the GIL; a connection is safe to share between threads. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pythread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "uniserver/uniserver.h"
+
+typedef struct {
+    PyObject_HEAD
+    uniConnectPtr conn;
+    PyThread_type_lock lock; /* one call at a time, and close() waits for it */
+    PyObject *uri;
+} ConnObject;
+
+static PyTypeObject ConnType;
+
+/* ---- errors: the C library's per-thread last error, copied at once ---- */
+
+static PyObject *last_error_obj(void) {
+    const uniError *e = uniGetLastError();
+    if (!e)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(is)", e->code, e->message ? e->message : "");
+}
+
+static PyObject *py_last_error(PyObject *mod, PyObject *noargs) {
+    (void)mod;
+    (void)noargs;
+    return last_error_obj();
+}
+
+static PyObject *py_error_code_name(PyObject *mod, PyObject *arg) {
+    long code = PyLong_AsLong(arg);
+    (void)mod;
+    if (code == -1 && PyErr_Occurred())
+        return NULL;
+    return PyUnicode_FromString(uniErrorCodeName((int)code));
+}
+
+/* ---- values ---- */
+
+static PyObject *value_of(const uniSample *s) {
+    switch (s->type) {
+    case UNI_VALUE_U64:
+        return PyLong_FromUnsignedLongLong(s->value.u);
+    case UNI_VALUE_DOUBLE:
+        return PyFloat_FromDouble(s->value.d);
+    default:
+        return PyUnicode_FromString(s->value.s ? s->value.s : "");
+    }
+}
+
+static bool key_has(const char *key, const char *placeholder) {
+    size_t l = strlen(placeholder);
+    for (const char *t = key; *t;) {
+        const char *e = strchr(t, '.');
+        size_t sl = e ? (size_t)(e - t) : strlen(t);
+        if (sl == l && memcmp(t, placeholder, l) == 0)
+            return true;
+        if (!e)
+            break;
+        t = e + 1;
+    }
+    return false;
+}
+
+/* A view record as the spec's list: one element per view metric, a nested list for per-core keys
+ * (N), component views (C) flattened component by component; None where the host has nothing. */
+static PyObject *view_list(uniRecordPtr rec, const uniViewDesc *v) {
+    static const char *const comps[] = {"l2", "l3", "dram", "mcu"};
+    PyObject *list = PyList_New(0);
+    const uniMetricDesc *d0 = uniRecordGetDescriptor(rec, v->metrics[0]);
+    bool per_comp = d0 && key_has(d0->key, "C");
+    int ncomp = per_comp ? 4 : 1;
+
+    if (!list)
+        return NULL;
+    for (int c = 0; c < ncomp; c++)
+        for (int k = 0; k < v->nmetrics; k++) {
+            const uniMetricDesc *d = uniRecordGetDescriptor(rec, v->metrics[k]);
+            bool per_core = d && key_has(d->key, "N");
+            PyObject *el = NULL, *inner = per_core ? PyList_New(0) : NULL;
+            for (int i = 0; i < uniRecordNumSamples(rec); i++) {
+                const uniSample *s = uniRecordGetSample(rec, i);
+                if (s->metric != v->metrics[k] || (per_comp && (!s->name || strcmp(s->name, comps[c]))))
+                    continue;
+                if (per_core) {
+                    PyObject *x = value_of(s);
+                    if (!x || PyList_Append(inner, x) < 0) {
+                        Py_XDECREF(x);
+                        Py_DECREF(inner);
+                        Py_DECREF(list);
+                        return NULL;
+                    }
+                    Py_DECREF(x);
+                } else if (!el)
+                    el = value_of(s);
+            }
+            if (per_core) {
+                if (PyList_GET_SIZE(inner) == 0) {
+                    Py_DECREF(inner);
+                    inner = NULL;
+                }
+                el = inner;
+            }
+            if (!el) {
+                el = Py_None;
+                Py_INCREF(el);
+            }
+            if (PyList_Append(list, el) < 0) {
+                Py_DECREF(el);
+                Py_DECREF(list);
+                return NULL;
+            }
+            Py_DECREF(el);
+        }
+    return list;
+}
+
+/* The whole record as {dotted key: value}; absent keys are not in it. */
+static PyObject *record_dict(uniRecordPtr rec) {
+    PyObject *d = PyDict_New();
+    char key[256];
+    if (!d)
+        return NULL;
+    for (int i = 0; i < uniRecordNumSamples(rec); i++) {
+        PyObject *v;
+        if (uniRecordFormatKey(rec, i, key, sizeof(key)) < 0)
+            continue;
+        v = value_of(uniRecordGetSample(rec, i));
+        if (!v || PyDict_SetItemString(d, key, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(d);
+            return NULL;
+        }
+        Py_DECREF(v);
+    }
+    return d;
+}
+
+/* ---- connections ---- */
+
+static int conn_enter(ConnObject *self) {
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    if (!self->conn) {
+        PyThread_release_lock(self->lock);
+        PyErr_SetString(PyExc_ValueError, "the connection is closed");
+        return -1;
+    }
+    return 0;
+}
+
+static void conn_leave(ConnObject *self) {
+    PyThread_release_lock(self->lock);
+}
+
+static PyObject *do_open(PyObject *args, unsigned flags) {
+    const char *uri = NULL;
+    uniConnectPtr c;
+    ConnObject *o;
+
+    if (!PyArg_ParseTuple(args, "|z", &uri))
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS c = uniConnectOpen(uri, flags);
+    Py_END_ALLOW_THREADS
+    if (!c)
+        Py_RETURN_NONE; /* libvirt-python raises; the spec's interface returns None: lastError() says why */
+    o = PyObject_New(ConnObject, &ConnType);
+    if (!o) {
+        uniConnectClose(c);
+        return NULL;
+    }
+    o->conn = c;
+    o->lock = PyThread_allocate_lock();
+    o->uri = PyUnicode_FromString(uniConnectGetURI(c));
+    return (PyObject *)o;
+}
+
+static PyObject *py_open(PyObject *mod, PyObject *args) {
+    (void)mod;
+    return do_open(args, 0);
+}
+
+static PyObject *py_open_ro(PyObject *mod, PyObject *args) {
+    (void)mod;
+    return do_open(args, UNI_CONNECT_RO);
+}
+
+static void conn_dealloc(ConnObject *self) {
+    if (self->conn)
+        uniConnectClose(self->conn);
+    if (self->lock)
+        PyThread_free_lock(self->lock);
+    Py_XDECREF(self->uri);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *conn_close(ConnObject *self, PyObject *noargs) {
+    uniConnectPtr c;
+    (void)noargs;
+    if (conn_enter(self) < 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE; /* closing twice is harmless */
+    }
+    c = self->conn;
+    self->conn = NULL;
+    Py_BEGIN_ALLOW_THREADS uniConnectClose(c);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    Py_RETURN_NONE;
+}
+
+static int view_index(const char *spec_name) {
+    for (int i = 0; i < uniViewCount(); i++)
+        if (strcmp(uniViewGet(i)->spec_name, spec_name) == 0)
+            return i;
+    return -1;
+}
+
+static PyObject *call_view(ConnObject *self, const char *spec_name) {
+    int vi = view_index(spec_name), r;
+    uniRecordPtr rec = NULL;
+    PyObject *out;
+
+    if (vi < 0)
+        return PyErr_Format(PyExc_RuntimeError, "no view %s in this library", spec_name);
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS r = uniNodeGetView(self->conn, vi, &rec, 0);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (r < 0)
+        Py_RETURN_NONE;
+    out = view_list(rec, uniViewGet(vi));
+    uniRecordFree(rec);
+    return out;
+}
+
+#define VIEW_METHOD(name)                                                                          \
+    static PyObject *m_##name(ConnObject *self, PyObject *noargs) {                               \
+        (void)noargs;                                                                              \
+        return call_view(self, #name);                                                             \
+    }
+VIEW_METHOD(getHostCPUStatisticsUniserver)
+VIEW_METHOD(getHostMemoryStatisticsUniserver)
+VIEW_METHOD(getDomainsStatisticsUniserver)
+VIEW_METHOD(getHostSystemStatisticsUniserver)
+VIEW_METHOD(getHostContentionStatistics)
+VIEW_METHOD(getHostPowerConsumptionUniserver)
+VIEW_METHOD(getHostTemperatureUniserver)
+VIEW_METHOD(getCorrectableErrorsUniserver)
+VIEW_METHOD(getUncorrectableErrorsUniserver)
+
+static PyObject *m_getHostGovernor(ConnObject *self, PyObject *noargs) {
+    char *g;
+    PyObject *out;
+    (void)noargs;
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS g = uniNodeGetGovernor(self->conn, 0);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (!g)
+        Py_RETURN_NONE;
+    out = PyUnicode_FromString(g);
+    free(g);
+    return out;
+}
+
+static PyObject *m_getStats(ConnObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"select", "flags", NULL};
+    PyObject *sel = Py_None, *seq = NULL, *out;
+    unsigned int flags = 0;
+    const char **list = NULL;
+    uniRecordPtr rec = NULL;
+    Py_ssize_t n = 0;
+    int r;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OI", kwlist, &sel, &flags))
+        return NULL;
+    if (sel != Py_None) {
+        seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes");
+        if (!seq)
+            return NULL;
+        n = PySequence_Fast_GET_SIZE(seq);
+        list = calloc((size_t)n + 1, sizeof(char *));
+        for (Py_ssize_t i = 0; list && i < n; i++) {
+            list[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+            if (!list[i]) {
+                free(list);
+                Py_DECREF(seq);
+                return NULL;
+            }
+        }
+    }
+    if (conn_enter(self) < 0) {
+        free(list);
+        Py_XDECREF(seq);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS r = uniNodeGetStats(self->conn, sel != Py_None ? list : NULL, &rec, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    free(list);
+    Py_XDECREF(seq);
+    if (r < 0)
+        Py_RETURN_NONE;
+    out = record_dict(rec);
+    if (out) {
+        long long w = uniRecordGetWindowMs(rec);
+        PyObject *absent = PyDict_New();
+        for (int i = 0; absent && i < uniRecordNumAbsent(rec); i++) {
+            const uniAbsence *a = uniRecordGetAbsence(rec, i);
+            const uniMetricDesc *d = uniRecordGetDescriptor(rec, a->metric);
+            PyObject *why = PyUnicode_FromString(a->reason);
+            if (d && why)
+                PyDict_SetItemString(absent, d->key, why);
+            Py_XDECREF(why);
+        }
+        if (w >= 0) {
+            PyObject *wo = PyLong_FromLongLong(w);
+            PyDict_SetItemString(out, "window_ms", wo);
+            Py_XDECREF(wo);
+        } else
+            PyDict_SetItemString(out, "window_ms", Py_None);
+        if (absent)
+            PyDict_SetItemString(out, "absent", absent);
+        Py_XDECREF(absent);
+    }
+    uniRecordFree(rec);
+    return out;
+}
+
+static PyObject *m_metricDescriptors(ConnObject *self, PyObject *noargs) {
+    const uniMetricDesc *d;
+    PyObject *list;
+    int n;
+    static const char *const kinds[] = {"gauge", "counter", "text"};
+    (void)noargs;
+    if (conn_enter(self) < 0)
+        return NULL;
+    n = uniConnectGetMetricDescriptors(self->conn, &d, 0);
+    conn_leave(self);
+    if (n < 0)
+        Py_RETURN_NONE;
+    list = PyList_New(n);
+    for (int i = 0; list && i < n; i++)
+        PyList_SET_ITEM(list, i,
+                        Py_BuildValue("{s:I,s:s,s:s,s:s,s:s,s:s,s:s}", "id", d[i].id, "key", d[i].key, "kind",
+                                      kinds[d[i].kind >= 0 && d[i].kind < 3 ? d[i].kind : 0], "unit", d[i].unit,
+                                      "group", d[i].group, "source", d[i].source, "help", d[i].help));
+    return list;
+}
+
+static PyObject *m_getURI(ConnObject *self, PyObject *noargs) {
+    (void)noargs;
+    Py_INCREF(self->uri);
+    return self->uri;
+}
+
+static PyObject *m_enter(ConnObject *self, PyObject *noargs) {
+    (void)noargs;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *m_exit(ConnObject *self, PyObject *args) {
+    (void)args;
+    return conn_close(self, NULL);
+}
+
+/* Method table; the view methods' docstrings are written at import from the views and the
+ * catalogue, so they name each element with its key and unit. */
+static PyMethodDef conn_methods[] = {
+    {"getHostCPUStatisticsUniserver", (PyCFunction)m_getHostCPUStatisticsUniserver, METH_NOARGS, NULL},
+    {"getHostMemoryStatisticsUniserver", (PyCFunction)m_getHostMemoryStatisticsUniserver, METH_NOARGS, NULL},
+    {"getDomainsStatisticsUniserver", (PyCFunction)m_getDomainsStatisticsUniserver, METH_NOARGS, NULL},
+    {"getHostSystemStatisticsUniserver", (PyCFunction)m_getHostSystemStatisticsUniserver, METH_NOARGS, NULL},
+    {"getHostContentionStatistics", (PyCFunction)m_getHostContentionStatistics, METH_NOARGS, NULL},
+    {"getHostPowerConsumptionUniserver", (PyCFunction)m_getHostPowerConsumptionUniserver, METH_NOARGS, NULL},
+    {"getHostTemperatureUniserver", (PyCFunction)m_getHostTemperatureUniserver, METH_NOARGS, NULL},
+    {"getCorrectableErrorsUniserver", (PyCFunction)m_getCorrectableErrorsUniserver, METH_NOARGS, NULL},
+    {"getUncorrectableErrorsUniserver", (PyCFunction)m_getUncorrectableErrorsUniserver, METH_NOARGS, NULL},
+    {"getHostGovernor", (PyCFunction)m_getHostGovernor, METH_NOARGS,
+     "getHostGovernor() -> str: the governor of the system (host.cpu.governor): one governor name, or\n"
+     "'mixed' when cores differ. None when the call fails (uniserver.lastError() says why)."},
+    {"getStats", (PyCFunction)(void (*)(void))m_getStats, METH_VARARGS | METH_KEYWORDS,
+     "getStats(select=None, flags=0) -> dict: the whole host record keyed by dotted keys\n"
+     "(metricDescriptors() describes them), plus 'window_ms' and 'absent' (key -> reason).\n"
+     "select: groups ('cpu', 'mem', 'temp' ...) or key prefixes ('host.cpu.3.'). None on failure."},
+    {"metricDescriptors", (PyCFunction)m_metricDescriptors, METH_NOARGS,
+     "metricDescriptors() -> list of dict(id, key, kind, unit, group, source, help)."},
+    {"getURI", (PyCFunction)m_getURI, METH_NOARGS, "getURI() -> str: the connection's URI."},
+    {"close", (PyCFunction)conn_close, METH_NOARGS, "close(): release the connection (twice is harmless)."},
+    {"__enter__", (PyCFunction)m_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)m_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ConnType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "uniserver.Connection",
+    .tp_basicsize = sizeof(ConnObject),
+    .tp_dealloc = (destructor)conn_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A connection to a uniserver driver (uniserver.open(uri)); the spec's virConnect.",
+    .tp_methods = conn_methods,
+};
+
+static PyMethodDef module_methods[] = {
+    {"open", py_open, METH_VARARGS,
+     "open(uri=None) -> Connection or None: uniserver:///system (this host), test:///default,\n"
+     "uniserver+unix:///system (through uniserverd) ... None on failure: lastError() says why."},
+    {"openReadOnly", py_open_ro, METH_VARARGS, "openReadOnly(uri=None) -> Connection or None: read-only: control refused."},
+    {"lastError", py_last_error, METH_NOARGS,
+     "lastError() -> (code, message) of the last failed call in this thread, or None."},
+    {"errorCodeName", py_error_code_name, METH_O, "errorCodeName(code) -> str ('INVALID_URI', ...)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "uniserver",
+    "uniserver: reliability-aware telemetry and control of KVM hosts (UniServer D5.1 section 3.1.6).\n"
+    "Every method of the spec returns a list in the spec's order (None for an element the host\n"
+    "cannot provide; None for the whole call when it fails, with lastError()).",
+    -1, module_methods, NULL, NULL, NULL, NULL,
+};
+
+/* "getHostCPUStatisticsUniserver() -> list: [0] host.cpu.count (count), ..." */
+static char *view_doc(const uniViewDesc *v, const uniMetricDesc *descs, int ndescs) {
+    size_t cap = 4096, o = 0;
+    char *doc = malloc(cap);
+    bool comp = false;
+    int pos = 0;
+    if (!doc)
+        return NULL;
+    o += (size_t)snprintf(doc + o, cap - o, "%s() -> list: %s.\nElements, in the spec's order:\n", v->spec_name, v->summary);
+    if (v->nmetrics && (int)v->metrics[0] < ndescs)
+        comp = key_has(descs[v->metrics[0]].key, "C");
+    for (int c = 0; c < (comp ? 4 : 1); c++)
+        for (int k = 0; k < v->nmetrics && o < cap - 256; k++) {
+            const uniMetricDesc *d = &descs[v->metrics[k]];
+            static const char *const comps[] = {"l2", "l3", "dram", "mcu"};
+            char key[128];
+            snprintf(key, sizeof(key), "%s", d->key);
+            if (comp) {
+                char *p = strstr(key, ".C.");
+                if (p) {
+                    char tail[128];
+                    snprintf(tail, sizeof(tail), "%s", p + 2);
+                    snprintf(p, sizeof(key) - (size_t)(p - key), ".%s%s", comps[c], tail);
+                }
+            }
+            o += (size_t)snprintf(doc + o, cap - o, "  [%d] %s (%s)%s: %s\n", pos++, key, d->unit,
+                                  key_has(d->key, "N") ? ", a list with one value per online core" : "", d->help);
+        }
+    snprintf(doc + o, cap - o, "None for an element the host cannot provide; None when the call fails\n"
+                               "(uniserver.lastError() says why).");
+    return doc;
+}
+
+PyMODINIT_FUNC PyInit_uniserver(void);
+PyMODINIT_FUNC PyInit_uniserver(void) {
+    PyObject *m;
+    uniConnectPtr t = uniConnectOpen("test:///default", 0);
+    const uniMetricDesc *descs = NULL;
+    int nd = t ? uniConnectGetMetricDescriptors(t, &descs, 0) : 0;
+
+    for (PyMethodDef *md = conn_methods; md->ml_name; md++) {
+        int vi = view_index(md->ml_name);
+        if (vi >= 0 && !md->ml_doc && nd > 0)
+            md->ml_doc = view_doc(uniViewGet(vi), descs, nd);
+    }
+    uniConnectClose(t);
+    uniResetLastError();
+    if (PyType_Ready(&ConnType) < 0)
+        return NULL;
+    m = PyModule_Create(&moduledef);
+    if (!m)
+        return NULL;
+    Py_INCREF(&ConnType);
+    if (PyModule_AddObject(m, "Connection", (PyObject *)&ConnType) < 0) {
+        Py_DECREF(&ConnType);
+        Py_DECREF(m);
+        return NULL;
+    }
+#define CONST(name) PyModule_AddIntConstant(m, #name, name)
+    CONST(UNI_CONNECT_RO);
+    CONST(UNI_NODE_STATS_BEST_EFFORT);
+#define ERR_CONST_(name, num, summary) PyModule_AddIntConstant(m, "ERR_" #name, num);
+    UNI_ERROR_CODES(ERR_CONST_)
+#undef ERR_CONST_
+    return m;
+}

@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Ceilometer pollsters for uniserver.
+
+One pollster per meter, registered as entry points in ``ceilometer.poll.compute`` (see
+uniserver_ceilometer-*.dist-info/entry_points.txt). Every pollster of one poll cycle shares one
+host record (the cycle's cache), read through the Python binding from ``uniserverd`` (default
+``uniserver+unix:///ro``; set ``UNISERVER_URI`` in the agent's environment to change it).
+
+Meter names never clash with Ceilometer's own: they all start with ``uniserver.``.
+"""
+import os
+import socket
+
+from ceilometer import sample
+from ceilometer.polling import plugin_base
+
+import uniserver
+
+CACHE_KEY = "uniserver.host.record"
+
+# (meter, dotted key of the catalogue, Ceilometer unit, sample type). N in a key: one sample per
+# core, on the resource "<host>-cpu<N>". The list is the spec's host views (section 3.1.6) and
+# its error tables (Table 3), in that order.
+G, C = sample.TYPE_GAUGE, sample.TYPE_CUMULATIVE
+METERS = [
+    ("uniserver.host.cpu.count", "host.cpu.count", "cpu", G),
+    ("uniserver.host.cpu.reserved", "host.cpu.reserved_pct", "%", G),
+    ("uniserver.host.cpu.frequency", "host.cpu.N.freq_mhz", "MHz", G),
+    ("uniserver.host.cpu.capacity", "host.cpu.capacity_mhz", "MHz", G),
+    ("uniserver.host.cpu.util", "host.cpu.util_pct", "%", G),
+    ("uniserver.host.cpu.core.util", "host.cpu.N.util_pct", "%", G),
+    ("uniserver.host.cpu.iowait", "host.cpu.iowait_pct", "%", G),
+    ("uniserver.host.cpu.idle", "host.cpu.idle_pct", "%", G),
+    ("uniserver.host.cpu.system", "host.cpu.system_pct", "%", G),
+    ("uniserver.host.cpu.max_util_time", "host.cpu.max_util_ms", "ms", C),
+    ("uniserver.host.cpu.contention", "host.cpu.contention_pct", "%", G),
+    ("uniserver.host.cpu.contention_time", "host.cpu.contention_ms", "ms", C),
+    ("uniserver.host.cpu.governor.performance", "host.cpu.governor", "bool", G),
+    ("uniserver.host.memory.total", "host.mem.total_mb", "MB", G),
+    ("uniserver.host.memory.available", "host.mem.available_mb", "MB", G),
+    ("uniserver.host.memory.available.percent", "host.mem.available_pct", "%", G),
+    ("uniserver.host.memory.speed", "host.mem.speed_mhz", "MHz", G),
+    ("uniserver.host.memory.cached", "host.mem.cached_mb", "MB", G),
+    ("uniserver.host.memory.cached.percent", "host.mem.cached_pct", "%", G),
+    ("uniserver.host.memory.contention", "host.mem.contention_pct", "%", G),
+    ("uniserver.host.memory.contention.size", "host.mem.contention_mb", "MB", G),
+    ("uniserver.host.swap.total", "host.swap.total_mb", "MB", G),
+    ("uniserver.host.power.cpu", "host.power.cpu_w", "W", G),
+    ("uniserver.host.power.memory", "host.power.mem_w", "W", G),
+    ("uniserver.host.power.total", "host.power.total_w", "W", G),
+    ("uniserver.host.temperature", "host.temp.cpu_avg_c", "C", G),
+    ("uniserver.host.cpu.temperature", "host.cpu.N.temp_c", "C", G),
+    ("uniserver.host.vms", "host.vms.count", "vm", G),
+    ("uniserver.host.vms.active", "host.vms.active", "vm", G),
+    ("uniserver.host.vms.memory", "host.vms.mem_mb", "MB", G),
+    ("uniserver.host.vms.swap_wait", "host.vms.swap_wait_ms", "ms", G),
+] + [
+    (f"uniserver.host.errors.{c}.{kind}", f"host.errors.{c}.{kind}.count", "error", C)
+    for c in ("l2", "l3", "dram", "mcu") for kind in ("ce", "ue")
+] + [
+    (f"uniserver.host.errors.{c}.{kind}.rate", f"host.errors.{c}.{kind}.rate_per_min", "error/min", G)
+    for c in ("l2", "l3", "dram", "mcu") for kind in ("ce", "ue")
+] + [
+    ("uniserver.host.errors.memory.rate", "host.errors.mem.rate_per_min", "error/min", G),
+    ("uniserver.host.errors.cpu.rate", "host.errors.cpu.rate_per_min", "error/min", G),
+]
+
+_conn = None
+
+
+def _connection():
+    global _conn
+    if _conn is None:
+        _conn = uniserver.openReadOnly(os.environ.get("UNISERVER_URI", "uniserver+unix:///ro"))
+    return _conn
+
+
+def host_record(cache):
+    """The host record of this poll cycle: read once, shared by every uniserver pollster."""
+    if CACHE_KEY not in cache:
+        global _conn
+        conn = _connection()
+        rec = conn.getStats() if conn is not None else None
+        if rec is None:
+            # A daemon that went away: drop the connection, the next cycle reconnects.
+            err = uniserver.lastError()
+            _conn = None
+            raise RuntimeError("uniserver: cannot read the host record: %s" % (err[1] if err else "no connection"))
+        cache[CACHE_KEY] = rec
+    return cache[CACHE_KEY]
+
+
+class UniserverHostPollster(plugin_base.PollsterBase):
+    """Base: one meter of the host record. Subclasses set meter, key, unit and type."""
+
+    meter = key = unit = None
+    sample_type = G
+
+    def setup_environment(self):
+        # Nothing to set up: the record comes from uniserverd (or UNISERVER_URI).
+        pass
+
+    @property
+    def default_discovery(self):
+        return "local_node"
+
+    def _host(self):
+        return getattr(self.conf, "host", None) or socket.gethostname()
+
+    def get_samples(self, manager, cache, resources):
+        rec = host_record(cache)
+        host = self._host()
+        meta = {"host": host, "source": "uniserver", "key": self.key}
+        if self.key == "host.cpu.governor":
+            gov = rec.get(self.key)
+            if gov is None:
+                return
+            yield self._sample(1 if gov == "performance" else 0, host, dict(meta, governor=gov))
+            return
+        if ".N." in self.key:
+            prefix, suffix = self.key.split(".N.")
+            cores = sorted(int(k[len(prefix) + 1:].split(".")[0]) for k in rec
+                           if k.startswith(prefix + ".") and k.endswith("." + suffix)
+                           and k[len(prefix) + 1:].split(".")[0].isdigit())
+            for n in cores:
+                yield self._sample(rec[f"{prefix}.{n}.{suffix}"], f"{host}-cpu{n}", dict(meta, cpu=n))
+            return
+        if self.key in rec:
+            yield self._sample(rec[self.key], host, meta)
+
+    def _sample(self, volume, resource_id, metadata):
+        return sample.Sample(name=self.meter, type=self.sample_type, unit=self.unit, volume=volume,
+                             user_id=None, project_id=None, resource_id=resource_id,
+                             resource_metadata=metadata)
+
+
+def _class_name(meter):
+    return "".join(p.capitalize() for p in meter.replace("uniserver.", "").replace("_", ".").split(".")) + "Pollster"
+
+
+# One class per meter, named after it (the entry points name these classes).
+POLLSTERS = {}
+for _meter, _key, _unit, _type in METERS:
+    _cls = type(_class_name(_meter), (UniserverHostPollster,),
+                {"meter": _meter, "key": _key, "unit": _unit, "sample_type": _type,
+                 "__doc__": f"Ceilometer meter {_meter}: uniserver's {_key} ({_unit})."})
+    globals()[_cls.__name__] = _cls
+    POLLSTERS[_meter] = _cls
+
+
+def entry_points():
+    """The text of entry_points.txt for these pollsters (tests/ceilometer checks the shipped one)."""
+    lines = ["[ceilometer.poll.compute]"]
+    lines += [f"{m} = uniserver_ceilometer.pollsters:{c.__name__}" for m, c in POLLSTERS.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Python binding: the spec's methods under the spec's names return the documented lists,
+equal to the C API's values (through unish --json) for the same source; failures return None
+with lastError(); calls release the GIL and share a connection across threads; no leaks."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+
+import pytest
+import uniserver
+
+SRC = os.environ["SRCDIR"]
+UNISH = os.path.join(os.environ["BUILDDIR"], "bin", "unish")
+FIX = os.path.join(SRC, "tests", "fixtures")
+VIEWS = {
+    "getHostCPUStatisticsUniserver": "hostcpustats",
+    "getHostMemoryStatisticsUniserver": "hostmemstats",
+    "getHostTemperatureUniserver": "hosttemp",
+    "getHostPowerConsumptionUniserver": "hostpower",
+    "getDomainsStatisticsUniserver": "domsstats",
+}
+
+
+def fixture_uri(host):
+    return f"uniserver:///system?procfs={FIX}/{host}/proc&sysfs={FIX}/{host}/sys"
+
+
+def c_view(uri, cmd):
+    out = subprocess.run([UNISH, "-c", uri, "--json", cmd, "--window", "0"], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out)
+
+
+def flatten(view):
+    out = []
+    for el in view:
+        out += el if isinstance(el, list) else [el]
+    return out
+
+
+@pytest.mark.parametrize("host", ["x86-acpi", "x86-pstate", "xgene2", "bare"])
+def test_views_equal_c_api_on_fixtures(host):
+    c = uniserver.open(fixture_uri(host))
+    assert c is not None, uniserver.lastError()
+    for method, cmd in VIEWS.items():
+        got = getattr(c, method)()
+        assert got is not None, (method, uniserver.lastError())
+        want = c_view(fixture_uri(host), cmd)
+        values = [v for k, v in want.items() if k not in ("window_ms", "absent")]
+        assert [v for v in flatten(got) if v is not None] == values, method
+    c.close()
+
+
+def test_spec_shapes_on_test_driver():
+    c = uniserver.open("test:///default")
+    cpu = c.getHostCPUStatisticsUniserver()
+    assert cpu[0] == 8 and cpu[1] == 18.75 and cpu[2] == [2400.0] * 4 + [1200.0] * 2 + [1800.0] * 2
+    mem = c.getHostMemoryStatisticsUniserver()
+    assert mem == [16384.0, 50.0, 8192.0, 1600.0, 18.75, 3072.0, 1024.0]
+    sysv = c.getHostSystemStatisticsUniserver()
+    assert len(sysv) == 6 and sysv[0] == 45.0 and sysv[4] == [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]
+    assert len(c.getHostContentionStatistics()) == 4
+    assert c.getHostGovernor() == "mixed"
+    assert c.getHostPowerConsumptionUniserver()[1] == 4.25
+    temp = c.getHostTemperatureUniserver()
+    assert isinstance(temp[0], float) and len(temp[1]) == 8
+    ce, ue = c.getCorrectableErrorsUniserver(), c.getUncorrectableErrorsUniserver()
+    assert len(ce) == 8 and len(ue) == 8 and all(v is not None for v in ce + ue)
+    assert c.getDomainsStatisticsUniserver()[:3] == [3, 2, 3072.0]
+    stats = c.getStats()
+    assert stats["host.cpu.count"] == 8 and stats["window_ms"] == 1000
+    assert c.getStats(["host.cpu.3."])["host.cpu.3.freq_mhz"] == 2400.0
+    keys = [d["key"] for d in c.metricDescriptors()]
+    assert "host.cpu.N.freq_mhz" in keys
+    c.close()
+    c.close()  # twice is harmless
+    with pytest.raises(ValueError):
+        c.getHostGovernor()
+
+
+def test_absent_elements_are_none():
+    c = uniserver.open(fixture_uri("bare"))
+    cpu = c.getHostCPUStatisticsUniserver()
+    assert cpu[0] == 2 and cpu[1] is None  # no cpufreq: reserved capacity unknown
+    assert c.getHostGovernor() is None
+    code, msg = uniserver.lastError()
+    assert code == uniserver.ERR_NO_DATA and "no cpufreq" in msg
+    assert c.getHostPowerConsumptionUniserver() == [None, None]
+    assert c.getCorrectableErrorsUniserver() == [None] * 8
+
+
+def test_failures_return_none_with_last_error():
+    assert uniserver.open("bogus:///x") is None
+    assert uniserver.lastError()[0] == uniserver.ERR_NO_DRIVER
+    assert uniserver.errorCodeName(uniserver.lastError()[0]) == "NO_DRIVER"
+    assert uniserver.open("uniserver:///system?procfs=/nonexistent") is None
+    code, msg = uniserver.lastError()
+    assert code == uniserver.ERR_NO_SOURCE and "/nonexistent" in msg
+    c = uniserver.open("test:///default")
+    assert c.getStats(["host.nothing"]) is None
+    assert uniserver.lastError()[0] == uniserver.ERR_UNKNOWN_METRIC
+    assert c.getHostCPUStatisticsUniserver() is not None
+    assert uniserver.lastError() is None  # a successful call clears it, as libvirt does
+
+
+def test_docstrings_name_keys_and_units():
+    doc = uniserver.Connection.getHostMemoryStatisticsUniserver.__doc__
+    assert "[0] host.mem.total_mb (MB)" in doc and "[3] host.mem.speed_mhz (MHz)" in doc
+    doc = uniserver.Connection.getCorrectableErrorsUniserver.__doc__
+    assert "[6] host.errors.mcu.ce.count" in doc
+
+
+def test_threads_share_a_connection():
+    c = uniserver.open(fixture_uri("x86-acpi"))
+    errors = []
+
+    def work():
+        for _ in range(500):
+            v = c.getHostCPUStatisticsUniserver()
+            if v is None or v[0] != 8:
+                errors.append(v)
+
+    ts = [threading.Thread(target=work) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+
+
+def rss_kb():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
+def test_no_reference_leaks():
+    c = uniserver.open("test:///default")
+    for _ in range(2000):  # warm up allocators
+        c.getHostCPUStatisticsUniserver()
+        c.getStats(["mem"])
+    before = rss_kb()
+    for _ in range(100000):
+        c.getHostCPUStatisticsUniserver()
+        c.getStats(["mem"])
+        uniserver.open("bogus:///x")
+    grown = rss_kb() - before
+    assert grown < 2048, f"RSS grew {grown} kB over 100000 calls"
+
+
+def test_through_the_daemon():
+    d = tempfile.mkdtemp(prefix="uni-py-")
+    daemon = subprocess.Popen([os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd"), "-f", "--runtime-dir", d,
+                               "--uri", "test:///default", "--metrics-listen", "off", "--log-level", "error"])
+    try:
+        import time
+        for _ in range(100):
+            if os.path.exists(os.path.join(d, "uniserver-sock-ro")):
+                break
+            time.sleep(0.05)
+        c = uniserver.openReadOnly(f"uniserver+unix:///ro?socket={d}/uniserver-sock-ro")
+        assert c is not None, uniserver.lastError()
+        assert c.getHostMemoryStatisticsUniserver() == [16384.0, 50.0, 8192.0, 1600.0, 18.75, 3072.0, 1024.0]
+        assert c.getHostGovernor() == "mixed"
+        c.close()
+    finally:
+        daemon.terminate()
+        daemon.wait()
+        shutil.rmtree(d, ignore_errors=True)
