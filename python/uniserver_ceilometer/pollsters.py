@@ -153,3 +153,28 @@ def entry_points():
     lines = ["[ceilometer.poll.compute]"]
     lines += [f"{m} = uniserver_ceilometer.pollsters:{c.__name__}" for m, c in POLLSTERS.items()]
     return "\n".join(lines) + "\n"
+
+
+# ---- Gnocchi: where the meters go ----
+
+RESOURCE_TYPES = {
+    # The host, and one resource per core for per-core meters (keys with N).
+    "uniserver_host": {"host": {"type": "string", "required": False, "max_length": 255}},
+    "uniserver_host_cpu": {"host": {"type": "string", "required": False, "max_length": 255},
+                           "cpu": {"type": "number", "required": False, "min": 0, "max": 1048576}},
+}
+
+
+def gnocchi_resources():
+    """The text of gnocchi_resources.yaml for these meters (Ceilometer's GnocchiPublisher reads
+    it through resources_definition_file; merge it into the deployment's own)."""
+    host = [m for m, k, _, _ in METERS if ".N." not in k]
+    cpu = [m for m, k, _, _ in METERS if ".N." in k]
+    out = ["---", "archive_policy_default: low", "resources:",
+           "  - resource_type: uniserver_host", "    metrics:"]
+    out += [f"      {m}:" for m in host]
+    out += ["    attributes:", "      host: resource_metadata.host",
+            "  - resource_type: uniserver_host_cpu", "    metrics:"]
+    out += [f"      {m}:" for m in cpu]
+    out += ["    attributes:", "      host: resource_metadata.host", "      cpu: resource_metadata.cpu"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Gnocchi end to end: PostgreSQL and a local Gnocchi API (uwsgi) started here, uniserver's
+resource types created, the pollsters' samples published with Ceilometer's real GnocchiPublisher
+(auth gnocchi-basic), and the values read back from Gnocchi's REST API."""
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+pytest.importorskip("ceilometer", reason="python3-ceilometer is not installed")
+pytest.importorskip("gnocchi", reason="python3-gnocchi is not installed")
+SRC = os.environ["SRCDIR"]
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def as_postgres(*cmd, **kw):
+    p = subprocess.run(["runuser", "-u", "postgres", "--", *cmd], capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed: {p.stdout}{p.stderr}")
+    return p
+
+
+@pytest.fixture(scope="module")
+def gnocchi(tmp_path_factory):
+    if not os.path.exists(f"{PGBIN}/initdb") or not shutil.which("uwsgi"):
+        pytest.skip("PostgreSQL 15 or uwsgi is not installed")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run PostgreSQL as its own user")
+    import pathlib
+    import tempfile
+    # PostgreSQL runs as its own user: its directory must be reachable by it (pytest's are 0700).
+    d = pathlib.Path(tempfile.mkdtemp(prefix="uni-gnocchi-", dir="/tmp"))
+    os.chmod(d, 0o777)
+    pg, pgport, port = d / "pg", free_port(), free_port()
+    as_postgres(f"{PGBIN}/initdb", "-D", str(pg), "-A", "trust", "-U", "postgres")
+    as_postgres(f"{PGBIN}/pg_ctl", "-D", str(pg), "-w", "-o", f"-p {pgport} -k {d} -c listen_addresses=''", "-l",
+                str(d / "pg.log"), "start")
+    procs = []
+    try:
+        as_postgres(f"{PGBIN}/createdb", "-h", str(d), "-p", str(pgport), "gnocchi")
+        conf = d / "gnocchi.conf"
+        conf.write_text(f"""[DEFAULT]
+debug = false
+[api]
+auth_mode = basic
+[indexer]
+url = postgresql://postgres@/gnocchi?host={d}&port={pgport}
+[storage]
+driver = file
+file_basepath = {d}/data
+""")
+        subprocess.run(["gnocchi-upgrade", "--config-file", str(conf)], check=True, capture_output=True)
+        api = subprocess.Popen(["uwsgi", "--plugin", "python3", "--http-socket", f"127.0.0.1:{port}", "--module",
+                                "gnocchi.rest.wsgi", "--pyargv", f"--config-file {conf}", "--processes", "1",
+                                "--threads", "4", "--master", "--die-on-term", "--lazy-apps"],
+                               stdout=open(d / "uwsgi.log", "w"), stderr=subprocess.STDOUT)
+        procs.append(api)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                gget(url, "/v1/archive_policy")
+                break
+            except Exception:
+                time.sleep(0.25)
+        else:
+            raise RuntimeError("gnocchi API did not come up: " + (d / "uwsgi.log").read_text()[-2000:])
+        yield url, d
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=20)
+        as_postgres(f"{PGBIN}/pg_ctl", "-D", str(pg), "-m", "fast", "stop")
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def gget(url, path):
+    req = urllib.request.Request(url + path, headers={"Authorization": "Basic " + base64.b64encode(b"admin:").decode()})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def test_publish_and_read_back(gnocchi, tmp_path, monkeypatch):
+    url, d = gnocchi
+    from uniserver_ceilometer import gnocchi_setup, pollsters
+    assert open(os.path.join(SRC, "python", "uniserver_ceilometer", "gnocchi_resources.yaml")).read() == \
+        pollsters.gnocchi_resources()
+    assert set(gnocchi_setup.create_types(url)) == {"uniserver_host", "uniserver_host_cpu"}
+    assert gnocchi_setup.create_types(url) == []  # again: nothing to do
+
+    from ceilometer import service
+    from ceilometer.polling import manager as pm
+    from ceilometer.publisher import gnocchi as gp
+    from oslo_utils import netutils
+
+    monkeypatch.setenv("UNISERVER_URI", "test:///default")
+    pollsters._conn = None
+    (tmp_path / "polling.yaml").write_text("sources:\n  - name: uniserver\n    interval: 60\n    meters: ['uniserver.*']\n")
+    (tmp_path / "ceilometer.conf").write_text(f"""[DEFAULT]
+transport_url = fake://
+host = node-1
+[polling]
+cfg_file = {tmp_path}/polling.yaml
+[service_credentials]
+auth_type = gnocchi-basic
+user = admin
+endpoint = {url}
+""")
+    conf = service.prepare_service([], [str(tmp_path / "ceilometer.conf")])
+    m = pm.AgentManager(0, conf, namespaces=["compute"])
+    m.polling_manager = pm.PollingManager(conf)
+    got = []
+    m.notifier.sample = lambda ctx, event, payload: got.extend(payload["samples"])
+    for task in m.setup_polling_tasks().values():
+        task.poll_and_notify()
+    assert got
+    from ceilometer import sample as smp
+    # What the agent would have sent on the bus, as the notification agent hands it to publishers.
+    samples = [smp.Sample(name=s["counter_name"], type=s["counter_type"], unit=s["counter_unit"],
+                          volume=s["counter_volume"], user_id=s["user_id"], project_id=s["project_id"],
+                          resource_id=s["resource_id"], timestamp=s["timestamp"], resource_metadata=s["resource_metadata"])
+               for s in got]
+    resdef = os.path.join(SRC, "python", "uniserver_ceilometer", "gnocchi_resources.yaml")
+    pub = gp.GnocchiPublisher(conf, netutils.urlsplit(f"gnocchi://?filter_project=service&archive_policy=low"
+                                                      f"&resources_definition_file={resdef}"))
+    pub.publish_samples(samples)
+
+    res = gget(url, "/v1/resource/uniserver_host/node-1")
+    assert res["host"] == "node-1"
+    meas = gget(url, f"/v1/resource/uniserver_host/node-1/metric/uniserver.host.cpu.count/measures?refresh=true")
+    assert meas and meas[-1][2] == 8
+    meas = gget(url, f"/v1/resource/uniserver_host/node-1/metric/uniserver.host.memory.total/measures?refresh=true")
+    assert meas[-1][2] == 16384
+    cpu4 = [r for r in gget(url, "/v1/resource/uniserver_host_cpu") if r["original_resource_id"] == "node-1-cpu4"]
+    assert cpu4 and cpu4[0]["cpu"] == 4
+    meas = gget(url, f"/v1/resource/uniserver_host_cpu/{cpu4[0]['id']}/metric/uniserver.host.cpu.frequency/measures?refresh=true")
+    assert meas[-1][2] == 1200.0
