@@ -171,29 +171,16 @@ metrics_http *metrics_http_start(server *srv) {
     const config *cfg = srv->cfg;
     const char *spec = cfg->metrics_listen ? cfg->metrics_listen : "127.0.0.1:9177";
     bool explicit = cfg->metrics_listen != NULL;
-    _cleanup_free_ char *copy = strdup(spec);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
+    _cleanup_free_ char *host = NULL;
+    struct addrinfo *res;
     metrics_http *m;
-    char *host, *port;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     int n;
 
     if (streq(spec, "off"))
         return NULL;
-    if (!copy || !(port = strrchr(copy, ':'))) {
-        log_error("metrics_listen '%s' is not ADDR:PORT", spec);
-        return NULL;
-    }
-    *port++ = 0;
-    host = copy;
-    if (*host == '[' && host[strlen(host) - 1] == ']') {
-        host[strlen(host) - 1] = 0;
-        host++;
-    }
-    if (getaddrinfo(host, port, &hints, &res) != 0 || !res) {
-        log_error("cannot resolve metrics_listen '%s'", spec);
-        return NULL;
-    }
+    if (!(res = resolve_listen(spec, "metrics_listen", &host)))
+        return explicit ? METRICS_HTTP_FAILED : NULL;
     m = calloc(1, sizeof(*m));
     m->srv = srv;
     n = uniConnectGetMetricDescriptors(srv->source, &m->descs, 0);

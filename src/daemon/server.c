@@ -388,20 +388,17 @@ static bool is_loopback(const struct sockaddr *sa) {
     return false;
 }
 
-static int listen_inet(server *srv, const char *spec, bool tls) {
+struct addrinfo *resolve_listen(const char *spec, const char *what, char **ret_host) {
     _cleanup_free_ char *copy = strdup(spec);
-    char *host, *port;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
-    listener *l = &srv->listeners[srv->nlisteners];
-    int fd = -1, one = 1;
+    char *host, *port;
 
     if (!copy)
-        return -1;
-    /* ADDR:PORT or [V6]:PORT */
+        return NULL;
     port = strrchr(copy, ':');
     if (!port || port == copy) {
-        log_error("listen address '%s' is not ADDR:PORT", spec);
-        return -1;
+        log_error("%s '%s' is not ADDR:PORT", what, spec);
+        return NULL;
     }
     *port++ = 0;
     host = copy;
@@ -410,9 +407,23 @@ static int listen_inet(server *srv, const char *spec, bool tls) {
         host++;
     }
     if (getaddrinfo(host, port, &hints, &res) != 0 || !res) {
-        log_error("cannot resolve listen address '%s'", spec);
-        return -1;
+        log_error("cannot resolve %s '%s'", what, spec);
+        return NULL;
     }
+    if (ret_host && !(*ret_host = strdup(host))) {
+        freeaddrinfo(res);
+        return NULL;
+    }
+    return res;
+}
+
+static int listen_inet(server *srv, const char *spec, bool tls) {
+    struct addrinfo *res = resolve_listen(spec, "listen address", NULL);
+    listener *l = &srv->listeners[srv->nlisteners];
+    int fd = -1, one = 1;
+
+    if (!res)
+        return -1;
     if (!tls && !is_loopback(res->ai_addr)) {
         log_error("refusing plain TCP on %s: without TLS only a loopback address is allowed", spec);
         freeaddrinfo(res);

@@ -69,6 +69,10 @@ struct server {
     metrics_http *metrics;
 };
 
+/* Resolve "ADDR:PORT" or "[V6]:PORT" for listening; NULL (logged, naming @what) when it is not one.
+ * ret_host (may be NULL) gets the host part, to be freed. */
+struct addrinfo *resolve_listen(const char *spec, const char *what, char **ret_host);
+
 /* metrics_http.c: NULL when off (or the default address is taken), METRICS_HTTP_FAILED when an
  * address that was asked for cannot be served. */
 metrics_http *metrics_http_start(server *srv);

@@ -195,17 +195,7 @@ static int copy_metric(uniRecordPtr out, uniRecordPtr src, unsigned m, const cha
         if (s->metric != m || (name && (!s->name || !streq(s->name, name))))
             continue;
         found = true;
-        switch (s->type) {
-        case UNI_VALUE_U64:
-            r = rec_u64(out, m, s->index, s->name, s->value.u);
-            break;
-        case UNI_VALUE_DOUBLE:
-            r = rec_dbl(out, m, s->index, s->name, s->value.d);
-            break;
-        default:
-            r = rec_str(out, m, s->index, s->name, s->value.s);
-        }
-        if (r < 0)
+        if ((r = rec_copy(out, s)) < 0)
             return r;
     }
     if (!found) {

@@ -104,6 +104,8 @@ static inline bool rec_wants(uniRecordPtr r, unsigned metric) {
 int rec_u64(uniRecordPtr r, unsigned metric, int index, const char *name, uint64_t v);
 int rec_dbl(uniRecordPtr r, unsigned metric, int index, const char *name, double v);
 int rec_str(uniRecordPtr r, unsigned metric, int index, const char *name, const char *v);
+/* Append a copy of sample @s (strings copied into @r). */
+int rec_copy(uniRecordPtr r, const uniSample *s);
 /* Mark a metric absent with a readable reason (the first reason given wins; a metric that
  * already has samples is not marked). */
 void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) _printf_(3, 4);

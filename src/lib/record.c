@@ -101,6 +101,17 @@ int rec_str(uniRecordPtr r, unsigned metric, int index, const char *name, const 
     return 0;
 }
 
+int rec_copy(uniRecordPtr r, const uniSample *s) {
+    switch (s->type) {
+    case UNI_VALUE_U64:
+        return rec_u64(r, s->metric, s->index, s->name, s->value.u);
+    case UNI_VALUE_DOUBLE:
+        return rec_dbl(r, s->metric, s->index, s->name, s->value.d);
+    default:
+        return rec_str(r, s->metric, s->index, s->name, s->value.s);
+    }
+}
+
 bool rec_has(uniRecordPtr r, unsigned metric) {
     if (metric < UNI_NMETRICS)
         return r->present[metric / 8] & (1u << (metric % 8));
@@ -303,18 +314,8 @@ int uni_record_filter(uniRecordPtr full, const uni_select *sel, uniRecordPtr *re
     r->sel = sel;
     for (size_t i = 0; i < full->n && k >= 0; i++) {
         const uniSample *s = &full->samples[i];
-        if (!rec_wants(r, s->metric))
-            continue;
-        switch (s->type) {
-        case UNI_VALUE_U64:
-            k = rec_u64(r, s->metric, s->index, s->name, s->value.u);
-            break;
-        case UNI_VALUE_DOUBLE:
-            k = rec_dbl(r, s->metric, s->index, s->name, s->value.d);
-            break;
-        default:
-            k = rec_str(r, s->metric, s->index, s->name, s->value.s);
-        }
+        if (rec_wants(r, s->metric))
+            k = rec_copy(r, s);
     }
     for (size_t i = 0; i < full->nabsent; i++)
         rec_absent(r, full->absent[i].metric, "%s", full->absent[i].reason);
