@@ -207,7 +207,10 @@ class FixtureThroughDaemon(unittest.TestCase):
             self.assertTrue(d.alive())
         rss1 = d.rss_kb()
         print(f"# daemon RSS {rss0} kB -> {rss1} kB after 180 hostile clients")
-        self.assertLess(rss1 - rss0, 4096)
+        if os.environ.get("UNI_SANITIZED"):
+            print("# RSS growth not judged: ASan's quarantine keeps freed memory")
+        else:
+            self.assertLess(rss1 - rss0, 4096)
 
     def test_silent_client_does_not_block_others(self):
         s = connect(self.d.rw)  # connects and never sends

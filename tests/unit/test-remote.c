@@ -211,7 +211,10 @@ static void test_load(void **state) {
     rss2 = rss_kb(daemon_pid);
     printf("# second round: daemon RSS %ld kB\n", rss2);
     assert_int_equal(errors, 0);
-    assert_true(rss2 <= rss1 + 2048);
+    if (getenv("UNI_SANITIZED"))
+        printf("# RSS growth not judged: ASan's quarantine keeps freed memory\n");
+    else
+        assert_true(rss2 <= rss1 + 2048);
 }
 
 int main(void) {
