@@ -41,7 +41,9 @@ extern "C" {
     X(ACCESS_DENIED, 14, "operation not allowed on this connection")                               \
     X(NO_DOMAIN, 15, "no such domain")                                                             \
     X(RPC_FAILED, 16, "remote procedure call failed")                                              \
-    X(TIMEOUT, 17, "operation timed out")
+    X(TIMEOUT, 17, "operation timed out")                                                          \
+    X(NO_CORE, 18, "no such core, or the core is offline")                                         \
+    X(NOT_APPLIED, 19, "the hardware did not take the value (it reads back different)")
 
 typedef enum {
 #define UNI_ERR_ENUM_(name, num, summary) UNI_ERR_##name = num,
@@ -281,6 +283,159 @@ int uniNodeGetUncorrectableErrors(uniConnectPtr conn, uniRecordPtr *ret, unsigne
  * UNI_ERR_NO_DATA where the host has no cpufreq. Since: 0.1
  */
 char *uniNodeGetGovernor(uniConnectPtr conn, unsigned int flags);
+
+/* ---------------------------------------------------------------------------------------------
+ * Control: frequency, governor, power policy (D5.1 section 3.1.2, virNodeSetFrequency)
+ *
+ * Control calls are refused on read-only connections (UNI_CONNECT_RO) with UNI_ERR_ACCESS_DENIED
+ * before anything is touched. A call changes one clock domain (the cores that share a cpufreq
+ * policy: its related_cpus; an X-Gene2 PMD) or, with core -1 where allowed, every domain; it
+ * checks everything first, then writes, reads each value back, and on any failure restores what
+ * it had changed, so that a failed call leaves the host as it found it. Errors name the value:
+ * UNI_ERR_NO_CORE ("core 12 does not exist (0-7 online)"), UNI_ERR_INVALID_ARG (a malformed
+ * frequency, an unknown governor or policy), UNI_ERR_OUT_OF_RANGE (outside the core's limits),
+ * UNI_ERR_NOT_APPLIED (the value read back differs: the hardware did not take it),
+ * UNI_ERR_NO_SUPPORT (no cpufreq, no energy_performance_preference), UNI_ERR_SYSTEM_ERROR.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * uniNodeSetFrequency:
+ * @conn: a read-write connection
+ * @core: the core (CPU number) whose clock domain is set
+ * @frequency: "2400000" (kHz, cpufreq's unit), or a number with a unit, case-insensitive:
+ *             "2400MHz", "2.4GHz", "2400000kHz", "2400000000Hz"; it must come to a whole kHz
+ * @flags: must be 0
+ * Sets the frequency of @core's clock domain: with cpufreq's userspace governor and
+ * scaling_setspeed where the domain offers that governor, else by pinning scaling_min_freq and
+ * scaling_max_freq to the value. The value must lie within cpuinfo_min_freq..cpuinfo_max_freq and
+ * be one of scaling_available_frequencies where the driver lists them.
+ * Returns: the number of cores that moved (>= 1: every online core of the domain), or -1.
+ * Since: 0.2
+ */
+int uniNodeSetFrequency(uniConnectPtr conn, int core, const char *frequency, unsigned int flags);
+
+/**
+ * uniNodeSetFrequencyEx:
+ * As uniNodeSetFrequency, and says which cores moved.
+ * @ret_cores: array of @maxcores ints filled with the CPU numbers of the cores that moved (the
+ *             online cores of @core's clock domain), ascending; may be NULL when @maxcores is 0
+ * @maxcores: size of @ret_cores
+ * Returns: the number of cores that moved (which may exceed @maxcores: then only the first
+ * @maxcores are stored), or -1. Since: 0.2
+ */
+int uniNodeSetFrequencyEx(uniConnectPtr conn, int core, const char *frequency, int *ret_cores, int maxcores,
+                          unsigned int flags);
+
+/**
+ * uniNodeSetGovernor:
+ * @conn: a read-write connection
+ * @core: a core (its clock domain is set), or -1 for every online core
+ * @governor: a name from the domain's scaling_available_governors ("performance", "schedutil" ...)
+ * @flags: must be 0
+ * Returns: the number of cores whose governor is now @governor, or -1. Since: 0.2
+ */
+int uniNodeSetGovernor(uniConnectPtr conn, int core, const char *governor, unsigned int flags);
+
+/**
+ * uniNodeSetPowerPolicy:
+ * @conn: a read-write connection
+ * @core: a core (its clock domain is set), or -1 for every online core
+ * @policy: the spec's names "power", "balanced", "performance" (host.cpu.power_policy), or a raw
+ *          name from energy_performance_available_preferences ("balance_power", "default" ...)
+ * @flags: must be 0
+ * Where cpufreq has an energy-performance preference (intel_pstate, amd-pstate), writes
+ * energy_performance_preference: power -> "power", balanced -> "balance_performance" (else
+ * "balance_power", else "default"), performance -> "performance". Where it has none, the power
+ * policy is the governor's, as host.cpu.power_policy reads it: performance -> "performance",
+ * power -> "powersave", balanced -> the current governor when it already counts as balanced, else
+ * the first available of schedutil, ondemand, conservative. Raw EPP names need EPP.
+ * Returns: the number of cores whose policy is now @policy, or -1. Since: 0.2
+ */
+int uniNodeSetPowerPolicy(uniConnectPtr conn, int core, const char *policy, unsigned int flags);
+
+/* ---------------------------------------------------------------------------------------------
+ * Operating points beyond cpufreq (the spec's extended margins)
+ *
+ * A domain is a unit of hardware that is set as one: a voltage/frequency domain of cores (an
+ * X-Gene2 PMD: 2 cores, voltage in mV and frequency in MHz) or a memory channel (its DIMMs:
+ * refresh period in ms and voltage in mV). Each domain has parameters, each with its current
+ * value and limits. The structs are allocated by the library and only ever grow at their end:
+ * reach domains and parameters through the accessors, never by indexing arrays of them.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum {
+    UNI_OPP_CPU = 1,    /* voltage/frequency domain of cores (X-Gene2: a PMD) */
+    UNI_OPP_MEMORY = 2, /* a memory channel and its DIMMs */
+} uniOppKind;
+
+typedef enum {
+    UNI_OPP_PARAM_READONLY = 1 << 0, /* reported, not settable on this host */
+} uniOppParamFlags;
+
+/* One settable quantity of a domain. Values are integers in the parameter's unit. */
+typedef struct {
+    const char *name;    /* "voltage_mv", "frequency_mhz", "refresh_ms" */
+    const char *unit;    /* "mV", "MHz", "ms" */
+    long long current;   /* the value now */
+    long long nominal;   /* the vendor's (guard-banded) value; -1 when unknown */
+    long long min, max;  /* what the hardware accepts (inclusive) */
+    long long step;      /* values are min + k x step; 0 or 1: any integer */
+    unsigned int flags;  /* uniOppParamFlags */
+} uniOppParam;
+
+typedef struct {
+    int kind;                  /* a uniOppKind */
+    int id;                    /* PMD or channel number */
+    const char *name;          /* "pmd2", "mc1": what uniNodeSetOperatingPoint takes */
+    int ncores;                /* UNI_OPP_CPU: the cores of the domain */
+    const int *cores;
+    int nmembers;              /* UNI_OPP_MEMORY: the DIMMs of the channel ("DIMM2A") */
+    const char *const *members;
+    int nparams;               /* parameters: uniOppListGetParam(list, i, 0 .. nparams-1) */
+} uniOppDomain;
+
+typedef struct _uniOppList uniOppList;
+typedef uniOppList *uniOppListPtr;
+
+/**
+ * uniNodeGetOperatingPoints:
+ * @conn: a connection
+ * @ret: set to a new list of the host's domains (free with uniOppListFree)
+ * @flags: must be 0
+ * Returns: the number of domains, or -1: UNI_ERR_NO_SUPPORT where the host has no interface for
+ * operating points beyond cpufreq (generic Linux). Since: 0.2
+ */
+int uniNodeGetOperatingPoints(uniConnectPtr conn, uniOppListPtr *ret, unsigned int flags);
+/** uniOppListNumDomains: Returns: the number of domains in @list, or -1. Since: 0.2 */
+int uniOppListNumDomains(uniOppListPtr list);
+/** uniOppListGetDomain: Returns: domain @i (owned by @list), or NULL. Since: 0.2 */
+const uniOppDomain *uniOppListGetDomain(uniOppListPtr list, int i);
+/** uniOppListGetParam: Returns: parameter @p of domain @i (owned by @list), or NULL. Since: 0.2 */
+const uniOppParam *uniOppListGetParam(uniOppListPtr list, int i, int p);
+/** uniOppListFree: frees @list (NULL is accepted). Since: 0.2 */
+void uniOppListFree(uniOppListPtr list);
+
+/* One parameter to set: frozen layout (callers build arrays of it). */
+typedef struct {
+    const char *name; /* a parameter name of the domain ("voltage_mv") */
+    long long value;  /* in the parameter's unit */
+} uniOppSetting;
+
+/**
+ * uniNodeSetOperatingPoint:
+ * @conn: a read-write connection
+ * @domain: a domain name from uniNodeGetOperatingPoints ("pmd2", "mc1")
+ * @settings: @nsettings parameters to set together (each name at most once)
+ * @flags: must be 0
+ * Sets the parameters as one change: all are checked against the domain's limits first, then
+ * written in a safe order (a voltage rise before a frequency rise, a frequency drop before a
+ * voltage drop), each read back; on a failure what was written is restored.
+ * Returns: 0, or -1 (UNI_ERR_INVALID_ARG: unknown domain or parameter; UNI_ERR_OUT_OF_RANGE:
+ * outside the limits or off the step; UNI_ERR_NO_SUPPORT; UNI_ERR_ACCESS_DENIED ...).
+ * Since: 0.2
+ */
+int uniNodeSetOperatingPoint(uniConnectPtr conn, const char *domain, const uniOppSetting *settings, int nsettings,
+                             unsigned int flags);
 
 /* ---------------------------------------------------------------------------------------------
  * Views, described (for bindings and shells that render any view generically)

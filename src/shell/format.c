@@ -171,3 +171,77 @@ void fmt_descriptors_json(FILE *f, const uniMetricDesc *d, int n) {
     }
     fputs("]\n", f);
 }
+
+static const char *opp_kind_name(int k) {
+    return k == UNI_OPP_CPU ? "cpu" : k == UNI_OPP_MEMORY ? "memory" : "other";
+}
+
+/* "cores 0 1" or "DIMM0A DIMM0B". */
+static void opp_members(const uniOppDomain *d, char *buf, size_t len) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < d->ncores && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%d", i ? "," : "cores ", d->cores[i]);
+    for (int i = 0; i < d->nmembers && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", d->members[i]);
+}
+
+void fmt_opp_text(FILE *f, uniOppListPtr l) {
+    fprintf(f, "%-8s %-7s %-16s %-14s %7s %8s %7s %7s %5s  %s\n", "domain", "kind", "members", "parameter", "value", "nominal",
+            "min", "max", "step", "unit");
+    for (int i = 0; i < uniOppListNumDomains(l); i++) {
+        const uniOppDomain *d = uniOppListGetDomain(l, i);
+        char members[128];
+        opp_members(d, members, sizeof(members));
+        for (int k = 0; k < d->nparams; k++) {
+            const uniOppParam *p = uniOppListGetParam(l, i, k);
+            char nominal[24];
+            if (p->nominal >= 0)
+                snprintf(nominal, sizeof(nominal), "%lld", p->nominal);
+            else
+                snprintf(nominal, sizeof(nominal), "-");
+            fprintf(f, "%-8s %-7s %-16s %-14s %7lld %8s %7lld %7lld %5lld  %s%s\n", d->name, opp_kind_name(d->kind), members,
+                    p->name, p->current, nominal, p->min, p->max, p->step, p->unit,
+                    p->flags & UNI_OPP_PARAM_READONLY ? " (read-only)" : "");
+        }
+    }
+}
+
+void fmt_opp_json(FILE *f, uniOppListPtr l) {
+    fputs("{\"domains\": [", f);
+    for (int i = 0; i < uniOppListNumDomains(l); i++) {
+        const uniOppDomain *d = uniOppListGetDomain(l, i);
+        fprintf(f, "%s{\"name\": ", i ? ",\n  " : "");
+        fmt_json_string(f, d->name);
+        fprintf(f, ", \"kind\": \"%s\", \"id\": %d", opp_kind_name(d->kind), d->id);
+        if (d->kind == UNI_OPP_CPU) {
+            fputs(", \"cores\": [", f);
+            for (int k = 0; k < d->ncores; k++)
+                fprintf(f, "%s%d", k ? ", " : "", d->cores[k]);
+            fputs("]", f);
+        } else {
+            fputs(", \"dimms\": [", f);
+            for (int k = 0; k < d->nmembers; k++) {
+                fputs(k ? ", " : "", f);
+                fmt_json_string(f, d->members[k]);
+            }
+            fputs("]", f);
+        }
+        fputs(", \"params\": {", f);
+        for (int k = 0; k < d->nparams; k++) {
+            const uniOppParam *p = uniOppListGetParam(l, i, k);
+            fputs(k ? ", " : "", f);
+            fmt_json_string(f, p->name);
+            fprintf(f, ": {\"value\": %lld, \"unit\": ", p->current);
+            fmt_json_string(f, p->unit);
+            if (p->nominal >= 0)
+                fprintf(f, ", \"nominal\": %lld", p->nominal);
+            else
+                fputs(", \"nominal\": null", f);
+            fprintf(f, ", \"min\": %lld, \"max\": %lld, \"step\": %lld, \"readonly\": %s}", p->min, p->max, p->step,
+                    p->flags & UNI_OPP_PARAM_READONLY ? "true" : "false");
+        }
+        fputs("}}", f);
+    }
+    fputs("]}\n", f);
+}

@@ -13,6 +13,10 @@ void fmt_record_text(FILE *f, uniRecordPtr rec, bool show_absent);
 void fmt_record_json(FILE *f, uniRecordPtr rec);
 void fmt_descriptors_text(FILE *f, const uniMetricDesc *d, int n);
 void fmt_descriptors_json(FILE *f, const uniMetricDesc *d, int n);
+/* Operating points (uniNodeGetOperatingPoints): one line per parameter, or one JSON object
+ * {"domains": [{"name", "kind", "id", "cores" | "dimms", "params": {NAME: {...}}}]}. */
+void fmt_opp_text(FILE *f, uniOppListPtr l);
+void fmt_opp_json(FILE *f, uniOppListPtr l);
 /* A JSON string literal with escapes. */
 void fmt_json_string(FILE *f, const char *s);
 /* A sample's value as text (no unit); returns buf. */

@@ -275,6 +275,165 @@ static int cmd_uri(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     return 0;
 }
 
+/* ---- control ---- */
+
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: sets *ret and advances *i. */
+static bool opt_value(int argc, char **argv, int *i, const char *name, const char **ret) {
+    size_t n = strlen(name);
+    if (strcmp(argv[*i], name) == 0 && *i + 1 < argc) {
+        *ret = argv[++*i];
+        return true;
+    }
+    if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
+        *ret = argv[*i] + n + 1;
+        return true;
+    }
+    return false;
+}
+
+/* A core number as typed (the API judges its range: -1 or a negative number is its to refuse). */
+static int parse_core(const cmd_def *cmd, const char *s, int *ret) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < INT32_MIN || v > INT32_MAX)
+        return usage_error(cmd, "--core takes a core number, not '%s'", s);
+    *ret = (int)v;
+    return 0;
+}
+
+static int cmd_setfrequency(shell *sh, const cmd_def *cmd, int argc, char **argv) {
+    const char *core_s = NULL, *freq = NULL;
+    int core = 0, cores[1024], n;
+
+    for (int i = 1; i < argc; i++)
+        if (!opt_value(argc, argv, &i, "--core", &core_s) && !opt_value(argc, argv, &i, "--frequency", &freq))
+            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+    if (!core_s || !freq)
+        return usage_error(cmd, "both --core and --frequency are needed");
+    if (parse_core(cmd, core_s, &core))
+        return EXIT_USAGE;
+    if (ensure_conn(sh) < 0)
+        return 1;
+    n = uniNodeSetFrequencyEx(sh->conn, core, freq, cores, 1024, 0);
+    if (n < 0) {
+        print_error(cmd->name);
+        return 1;
+    }
+    if (sh->json) {
+        printf("{\"core\": %d, \"frequency\": ", core);
+        fmt_json_string(stdout, freq);
+        printf(", \"count\": %d, \"cores\": [", n);
+        for (int i = 0; i < n && i < 1024; i++)
+            printf("%s%d", i ? ", " : "", cores[i]);
+        printf("]}\n");
+    } else {
+        printf("%d core%s now at %s:", n, n == 1 ? "" : "s", freq);
+        for (int i = 0; i < n && i < 1024; i++)
+            printf(" %d", cores[i]);
+        printf("\n");
+    }
+    return 0;
+}
+
+/* setgovernor and setpowerpolicy: [--core N] VALUE. */
+static int cmd_setpolicy(shell *sh, const cmd_def *cmd, int argc, char **argv) {
+    const char *core_s = NULL, *value = NULL, *what = strcmp(cmd->name, "setgovernor") == 0 ? "governor" : "power_policy";
+    int core = -1, n;
+
+    for (int i = 1; i < argc; i++) {
+        if (opt_value(argc, argv, &i, "--core", &core_s))
+            continue;
+        if (argv[i][0] == '-' || value)
+            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+        value = argv[i];
+    }
+    if (!value)
+        return usage_error(cmd, "say which %s", what);
+    if (core_s && parse_core(cmd, core_s, &core))
+        return EXIT_USAGE;
+    if (ensure_conn(sh) < 0)
+        return 1;
+    n = what[0] == 'g' ? uniNodeSetGovernor(sh->conn, core, value, 0) : uniNodeSetPowerPolicy(sh->conn, core, value, 0);
+    if (n < 0) {
+        print_error(cmd->name);
+        return 1;
+    }
+    if (sh->json) {
+        printf("{\"core\": %d, \"%s\": ", core, what);
+        fmt_json_string(stdout, value);
+        printf(", \"count\": %d}\n", n);
+    } else
+        printf("%s %s on %d core%s\n", what, value, n, n == 1 ? "" : "s");
+    return 0;
+}
+
+static int cmd_oppoints(shell *sh, const cmd_def *cmd, int argc, char **argv) {
+    uniOppListPtr l = NULL;
+    if (argc > 1)
+        return usage_error(cmd, "unexpected argument '%s'", argv[1]);
+    if (ensure_conn(sh) < 0)
+        return 1;
+    if (uniNodeGetOperatingPoints(sh->conn, &l, 0) < 0) {
+        print_error(cmd->name);
+        return 1;
+    }
+    if (sh->json)
+        fmt_opp_json(stdout, l);
+    else
+        fmt_opp_text(stdout, l);
+    uniOppListFree(l);
+    return 0;
+}
+
+static int cmd_setoppoint(shell *sh, const cmd_def *cmd, int argc, char **argv) {
+    uniOppSetting set[16];
+    char names[16][64];
+    int n = 0;
+
+    if (argc < 3)
+        return usage_error(cmd, "name a domain and at least one PARAM=VALUE");
+    for (int i = 2; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        char *end;
+        long long v;
+        if (!eq || eq == argv[i] || (size_t)(eq - argv[i]) >= sizeof(names[0]) || n == 16)
+            return usage_error(cmd, "'%s' is not PARAM=VALUE", argv[i]);
+        errno = 0;
+        v = strtoll(eq + 1, &end, 10);
+        if (errno || *end || end == eq + 1)
+            return usage_error(cmd, "'%s': the value must be an integer in the parameter's unit", argv[i]);
+        snprintf(names[n], sizeof(names[n]), "%.*s", (int)(eq - argv[i]), argv[i]);
+        set[n].name = names[n];
+        set[n].value = v;
+        n++;
+    }
+    if (ensure_conn(sh) < 0)
+        return 1;
+    if (uniNodeSetOperatingPoint(sh->conn, argv[1], set, n, 0) < 0) {
+        print_error(cmd->name);
+        return 1;
+    }
+    if (sh->json) {
+        printf("{\"domain\": ");
+        fmt_json_string(stdout, argv[1]);
+        printf(", \"set\": {");
+        for (int i = 0; i < n; i++) {
+            printf("%s", i ? ", " : "");
+            fmt_json_string(stdout, set[i].name);
+            printf(": %lld", set[i].value);
+        }
+        printf("}}\n");
+    } else {
+        printf("%s:", argv[1]);
+        for (int i = 0; i < n; i++)
+            printf(" %s=%lld", set[i].name, set[i].value);
+        printf("\n");
+    }
+    return 0;
+}
+
 static int cmd_help(shell *sh, const cmd_def *cmd, int argc, char **argv);
 
 static const cmd_def commands[] = {
@@ -305,6 +464,27 @@ static const cmd_def commands[] = {
      NULL, cmd_view, "getDomainsStatisticsUniserver", 0},
     {"errors", "--correctable|--uncorrectable", "L2, L3, DRAM, MCU error counts and rates (get[Un]CorrectableErrorsUniserver)",
      NULL, cmd_errors, NULL, 0},
+    {"nodesetfrequency", "--core N --frequency F", "set the frequency of a core's clock domain (nodeSetFrequency)",
+     "F is kHz (2400000) or a number with a unit Hz, kHz, MHz or GHz (2400MHz, 2.4GHz). Every core\n"
+     "of N's clock domain (its cpufreq policy; an X-Gene2 PMD) moves: they are printed. Uses the\n"
+     "userspace governor and scaling_setspeed where the domain has them, else pins scaling_min_freq\n"
+     "and scaling_max_freq. A failed change is undone. Needs a read-write connection.",
+     cmd_setfrequency, NULL, 0},
+    {"setgovernor", "[--core N] GOVERNOR", "set the cpufreq governor of a core's clock domain, or of all (uniNodeSetGovernor)",
+     "Without --core every online core. GOVERNOR must be in scaling_available_governors.", cmd_setpolicy, NULL, 0},
+    {"setpowerpolicy", "[--core N] POLICY", "set the power policy: power, balanced or performance (uniNodeSetPowerPolicy)",
+     "Writes energy_performance_preference where cpufreq has one (a raw EPP name is accepted too);\n"
+     "elsewhere sets the governor the policy reads from (power: powersave, performance: performance,\n"
+     "balanced: schedutil, ondemand or conservative). Without --core every online core.",
+     cmd_setpolicy, NULL, 0},
+    {"oppoints", "", "operating-point domains (PMD voltage/frequency, memory channel refresh/voltage) and limits",
+     "uniNodeGetOperatingPoints. On generic Linux there are none beyond cpufreq (NO_SUPPORT); the\n"
+     "test driver and uni-simboard's trees have them.", cmd_oppoints, NULL, 0},
+    {"setoppoint", "DOMAIN PARAM=VALUE...", "set a domain's operating point (uniNodeSetOperatingPoint)",
+     "Example: setoppoint pmd2 voltage_mv=930 frequency_mhz=1800; setoppoint mc1 refresh_ms=512.\n"
+     "Values are integers in the parameter's unit (oppoints lists them with their limits). The\n"
+     "parameters are set as one change: a voltage rise before a frequency rise, a frequency drop\n"
+     "before a voltage drop; a failure undoes it.", cmd_setoppoint, NULL, 0},
     {"metrics", "", "the metric catalogue: key, kind, unit, group, help", NULL, cmd_metrics, NULL, 0},
     {"uri", "", "the connection's URI", NULL, cmd_uri, NULL, 0},
     {"help", "[COMMAND]", "list the commands, or describe one", NULL, cmd_help, NULL, 0},
@@ -319,7 +499,7 @@ static const cmd_def *find_cmd(const char *name) {
 
 static void print_usage(FILE *f) {
     fprintf(f,
-            "usage: unish [-c URI] [--json] [-r] COMMAND [ARGS]\n"
+            "usage: unish [-c URI] [--json] [-r] COMMAND [ARGS] [\\; COMMAND [ARGS] ...]\n"
             "\n"
             "The uniserver shell: host health and load, as the spec's views and as whole records.\n"
             "\n"
@@ -333,9 +513,10 @@ static void print_usage(FILE *f) {
             "                     node_exporter's textfile collector)\n"
             "  -r, --readonly     open the connection read-only\n"
             "  -h, --help         this help;  -V, --version  the version\n"
+            "Commands separated by a ';' argument run in turn on one connection, up to the first failure.\n"
             "\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-17s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'unish help COMMAND' describes a command; man unish has the rest.\n");
 }
 
@@ -396,21 +577,44 @@ int main(int argc, char **argv) {
         print_usage(stderr);
         return EXIT_USAGE;
     }
-    cmd = find_cmd(argv[i]);
-    if (!cmd)
-        return usage_error(NULL, "unknown command '%s'", argv[i]);
-    /* --json may also follow the command, as virsh allows options anywhere. */
-    {
-        int w = i + 1;
-        for (int k = i + 1; k < argc; k++) {
+    /* Commands separated by a ';' argument run in turn on one connection (as virsh does), so
+     * that a change and its effect can be shown on the test driver's per-connection board. The
+     * first failure stops the sequence; every command is checked for usage first. */
+    for (int k = i; k < argc;) {
+        int e = k, c = k;
+        while (e < argc && strcmp(argv[e], ";") != 0)
+            e++;
+        while (c < e && strcmp(argv[c], "--json") == 0)
+            c++;
+        if (c == e)
+            return usage_error(NULL, "a ';' with no command after or before it");
+        if (!find_cmd(argv[c]))
+            return usage_error(NULL, "unknown command '%s'", argv[c]);
+        k = e + 1;
+    }
+    r = 0;
+    while (i < argc && r == 0) {
+        int e = i, w;
+        bool json = sh.json;
+        while (e < argc && strcmp(argv[e], ";") != 0)
+            e++;
+        /* --json may also come before or after the command, as virsh allows options anywhere. */
+        while (strcmp(argv[i], "--json") == 0) {
+            sh.json = true;
+            i++;
+        }
+        cmd = find_cmd(argv[i]);
+        w = i + 1;
+        for (int k = i + 1; k < e; k++) {
             if (strcmp(argv[k], "--json") == 0)
                 sh.json = true;
             else
                 argv[w++] = argv[k];
         }
-        argc = w;
+        r = cmd->run(&sh, cmd, w - i, argv + i);
+        sh.json = json;
+        i = e + 1;
     }
-    r = cmd->run(&sh, cmd, argc - i, argv + i);
     if (fflush(stdout) != 0 && r == 0) {
         fprintf(stderr, "error: writing output: %s\n", strerror(errno));
         r = 1;

@@ -132,3 +132,60 @@ int parse_cpu_list(const char *s, size_t len, uint8_t *bitmap, unsigned max, uns
     *ret_count = count;
     return 0;
 }
+
+int parse_cpu_words(const char *s, uint8_t *bitmap, unsigned max, unsigned *ret_count) {
+    const char *p = s, *end = s + strlen(s);
+    size_t nbytes = (max + 7) / 8;
+    uint8_t *one = malloc(nbytes ? nbytes : 1);
+    unsigned count = 0;
+
+    if (!one)
+        return -ENOMEM;
+    memset(bitmap, 0, nbytes);
+    for (;;) {
+        size_t n;
+        unsigned c;
+        int r;
+        while (p < end && *p == '\n')
+            p++;
+        p = next_token(p, end, &n);
+        if (n == 0)
+            break;
+        r = parse_cpu_list(p, n, one, max, &c);
+        if (r < 0) {
+            free(one);
+            return r;
+        }
+        for (size_t i = 0; i < nbytes; i++)
+            bitmap[i] |= one[i];
+        p += n;
+    }
+    free(one);
+    for (unsigned i = 0; i < max; i++)
+        count += (bitmap[i / 8] >> (i % 8)) & 1;
+    *ret_count = count;
+    return 0;
+}
+
+char *format_cpu_list(const uint8_t *bitmap, unsigned max, char *buf, size_t len) {
+    size_t o = 0;
+
+    if (len == 0)
+        return buf;
+    buf[0] = 0;
+    for (unsigned i = 0; i < max && o < len; i++) {
+        unsigned j = i;
+        if (!(bitmap[i / 8] & (1u << (i % 8))))
+            continue;
+        while (j + 1 < max && (bitmap[(j + 1) / 8] & (1u << ((j + 1) % 8))))
+            j++;
+        if (j == i)
+            o += (size_t)snprintf(buf + o, len - o, "%s%u", o ? "," : "", i);
+        else
+            o += (size_t)snprintf(buf + o, len - o, "%s%u-%u", o ? "," : "", i, j);
+        i = j;
+    }
+    if (o == 0)
+        snprintf(buf, len, "none");
+    return buf;
+}

@@ -68,6 +68,12 @@ const char *next_token(const char *p, const char *end, size_t *ret_len);
 /* Parse a kernel CPU list ("0-3,8,10-11") into a bitmap of at most max bits; -EBADMSG on garbage,
  * -ERANGE for an index >= max. ret_count gets the number of set bits. */
 int parse_cpu_list(const char *s, size_t len, uint8_t *bitmap, unsigned max, unsigned *ret_count);
+/* The same for cpufreq's blank-separated lists ("0 1 ", related_cpus), whose words may also be
+ * ranges. An empty list is 0 CPUs. */
+int parse_cpu_words(const char *s, uint8_t *bitmap, unsigned max, unsigned *ret_count);
+/* Format a bitmap of max bits as a kernel CPU list ("0-3,8"); "none" when empty. Truncates to
+ * len - 1 characters; returns buf. */
+char *format_cpu_list(const uint8_t *bitmap, unsigned max, char *buf, size_t len);
 
 /* fileio.c: one bounded read of a whole (small) file. Reads at most bufsz-1 bytes, NUL-terminates,
  * and returns the length; -EFBIG when the file is larger than the buffer (truncation is detected

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "lib/internal.h"
+#include "control.h"
 #include "local.h"
 
 #define MAX_CPUS 8192
@@ -683,29 +684,6 @@ static int collect_cpu(local_state *s, uniRecordPtr rec, uint64_t now) {
     return 0;
 }
 
-static const char *policy_of_governor(const char *gov) {
-    if (streq(gov, "performance"))
-        return "performance";
-    if (streq(gov, "powersave"))
-        return "power";
-    return "balanced";
-}
-
-/* energy_performance_preference: default, performance, balance_performance, balance_power,
- * power (Documentation/admin-guide/pm/intel_pstate.rst), or a raw number 0-255. */
-static const char *policy_of_epp(const char *epp) {
-    uint64_t v;
-    if (streq(epp, "performance"))
-        return "performance";
-    if (streq(epp, "power"))
-        return "power";
-    if (startswith(epp, "balance") || streq(epp, "default"))
-        return "balanced";
-    if (safe_atou64(epp, &v) == 0)
-        return v < 64 ? "performance" : v >= 192 ? "power" : "balanced";
-    return NULL;
-}
-
 static int collect_freq(local_state *s, uniRecordPtr rec) {
     double res_sum = 0, res_mhz = 0;
     unsigned nres = 0;
@@ -744,10 +722,10 @@ static int collect_freq(local_state *s, uniRecordPtr rec) {
             else if (!streq(gov_all, buf))
                 gov_mixed = true;
             have_gov = true;
-            pol = policy_of_governor(buf);
+            pol = uni_policy_of_governor(buf);
         }
         if (p && p->epp_fd >= 0 && pread_line(p->epp_fd, buf, sizeof(buf)) > 0) {
-            const char *e = policy_of_epp(buf);
+            const char *e = uni_policy_of_epp(buf);
             if (e)
                 pol = e;
         }
@@ -1142,10 +1120,50 @@ size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max) {
     return n;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Control (control.c, opp.c): on the connection's sysfs root
+ * ------------------------------------------------------------------------------------------- */
+
+static sysfs_root root_of(uniConnectPtr conn) {
+    local_state *s = conn->priv;
+    return (sysfs_root){.conn = conn, .sys_fd = s->sys_fd, .sysfs = s->sysfs};
+}
+
+static int local_node_set_frequency(uniConnectPtr conn, int core, uint64_t khz, const char *text, uni_core_set *ret) {
+    sysfs_root r = root_of(conn);
+    return local_set_frequency(&r, core, khz, text, ret);
+}
+
+static int local_node_set_governor(uniConnectPtr conn, int core, const char *governor, uni_core_set *ret) {
+    sysfs_root r = root_of(conn);
+    return local_set_governor(&r, core, governor, ret);
+}
+
+static int local_node_set_power_policy(uniConnectPtr conn, int core, const char *policy, uni_core_set *ret) {
+    sysfs_root r = root_of(conn);
+    return local_set_power_policy(&r, core, policy, ret);
+}
+
+static int local_node_get_operating_points(uniConnectPtr conn, uniOppListPtr list) {
+    sysfs_root r = root_of(conn);
+    return local_get_operating_points(&r, list);
+}
+
+static int local_node_set_operating_point(uniConnectPtr conn, uniOppListPtr list, int domain, const uniOppSetting *settings,
+                                          int n) {
+    sysfs_root r = root_of(conn);
+    return local_set_operating_point(&r, list, domain, settings, n);
+}
+
 const uni_driver uni_local_driver = {
     .name = "local",
     .scheme = "uniserver",
     .open = local_open,
     .close = local_close,
     .node_get_stats = local_node_get_stats,
+    .node_set_frequency = local_node_set_frequency,
+    .node_set_governor = local_node_set_governor,
+    .node_set_power_policy = local_node_set_power_policy,
+    .node_get_operating_points = local_node_get_operating_points,
+    .node_set_operating_point = local_node_set_operating_point,
 };

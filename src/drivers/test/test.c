@@ -3,7 +3,13 @@
  * (8 cores in 4 PMDs, 4 memory controllers with 2 DIMMs each, 3 VMs) that provides every host
  * key, error counters included. Each call advances a virtual clock by one second, so rates and
  * windows are exact and the output is the same on every machine. The spec's formulas are the
- * ones the local driver uses (derive.c), applied to simulated inputs. */
+ * ones the local driver uses (derive.c), applied to simulated inputs.
+ *
+ * The board can be controlled, as the local driver controls cpufreq: each PMD has one frequency
+ * (both of its cores move together, as X-Gene2 sets V/F per PMD), governor and voltage; each
+ * memory channel a refresh period and a voltage. The state belongs to the connection, starts
+ * the same on every open, and the records reflect it (frequencies, governors, reserved
+ * capacity, the power policy, CPU power as V^2 x f, temperatures, host.mem.refresh_ms). */
 #include <math.h>
 
 #include "drivers/local/local.h"
@@ -13,8 +19,17 @@
 #define NPMD 4
 #define TICK_MS 1000
 
+#define NMC 4
+
 typedef struct {
     uint64_t tick; /* calls so far; virtual time is tick seconds */
+    /* The board, as control calls leave it. */
+    unsigned pmd_mhz[NPMD];
+    const char *pmd_governor[NPMD]; /* one of governors[] */
+    int pmd_mv[NPMD];
+    int mc_refresh_ms[NMC], mc_mv[NMC];
+    double energy_base_j; /* energy until virtual time energy_base_t (see sim_energy_j) */
+    uint64_t energy_base_t;
 } test_state;
 
 /* Everything below is a function of the virtual time alone, so that a value does not depend on
@@ -28,13 +43,59 @@ static double sim_cpu_w(uint64_t t) {
 #define SIM_MEM_W 4.25
 #define SIM_IO_W 6.0
 
-/* PMD p runs cores 2p and 2p+1 at one operating point (spec 1.1: V/F is set per PMD). */
-static const double pmd_mhz[NPMD] = {2400, 2400, 1200, 1800};
+/* PMD p runs cores 2p and 2p+1 at one operating point (spec 1.1: V/F is set per PMD). The
+ * board offers 300 to 2400 MHz in 300 MHz steps and the governors of a 4.14 arm64 kernel. */
+static const unsigned pmd_mhz0[NPMD] = {2400, 2400, 1200, 1800};
 static const double max_mhz = 2400;
-static const char *const pmd_governor[NPMD] = {"performance", "performance", "userspace", "userspace"};
+#define MIN_MHZ 300
+#define STEP_MHZ 300
+static const char governors[] = "conservative ondemand userspace powersave performance schedutil";
+static const char *const governor_names[] = {"conservative", "ondemand", "userspace", "powersave", "performance", "schedutil"};
+static const char *const pmd_governor0[NPMD] = {"performance", "performance", "userspace", "userspace"};
+/* Operating points beyond cpufreq: the simulated board's limits (docs/simboard.md). */
+#define PMD_MV_NOMINAL 980
+#define PMD_MV_MIN 800
+#define PMD_MV_MAX 1000
+#define PMD_MV_STEP 5
+#define MC_REFRESH_NOMINAL 64
+#define MC_REFRESH_MIN 32
+#define MC_REFRESH_MAX 4096
+#define MC_MV_NOMINAL 1500
+#define MC_MV_MIN 1350
+#define MC_MV_MAX 1575
+#define MC_MV_STEP 5
+
+/* CPU power scales with V^2 x f per PMD (dynamic power), normalised so that the board as it
+ * starts draws sim_cpu_w(). */
+static double pmd_power_factor(const test_state *s) {
+    double now = 0, start = 0;
+    for (int p = 0; p < NPMD; p++) {
+        double v = (double)s->pmd_mv[p] / PMD_MV_NOMINAL;
+        now += v * v * s->pmd_mhz[p];
+        start += pmd_mhz0[p];
+    }
+    return now / start;
+}
+
+/* Energy integrates the power of each one-second window since the connection opened: up to the
+ * last change of the board (energy_base_j at energy_base_t), then at the board's power now. */
+static double sim_energy_j(const test_state *s, uint64_t t) {
+    double e = s->energy_base_j, k = pmd_power_factor(s);
+    for (uint64_t w = s->energy_base_t + 1; w <= t; w++)
+        if (w >= 2)
+            e += (sim_cpu_w(w) * k + SIM_MEM_W + SIM_IO_W) * TICK_MS / 1000.0;
+    return e;
+}
+
+/* Before a change of the board's power: fold the energy so far at the power until now. */
+static void sim_energy_fold(test_state *s) {
+    s->energy_base_j = sim_energy_j(s, s->tick);
+    s->energy_base_t = s->tick;
+}
 
 static int test_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
     static const char *const known[] = {NULL};
+    test_state *s;
     (void)flags;
     if (!streq(uri->path, "/default")) {
         uni_error_set(UNI_ERR_INVALID_URI, "unknown path '%s' for test:// (only /default)", uri->path);
@@ -46,11 +107,21 @@ static int test_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
     }
     if (uni_uri_check_params(uri, known) < 0)
         return -1;
-    conn->priv = calloc(1, sizeof(test_state));
-    if (!conn->priv) {
+    s = calloc(1, sizeof(test_state));
+    if (!s) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
+    for (int p = 0; p < NPMD; p++) {
+        s->pmd_mhz[p] = pmd_mhz0[p];
+        s->pmd_governor[p] = pmd_governor0[p];
+        s->pmd_mv[p] = PMD_MV_NOMINAL;
+    }
+    for (int c = 0; c < NMC; c++) {
+        s->mc_refresh_ms[c] = MC_REFRESH_NOMINAL;
+        s->mc_mv[c] = MC_MV_NOMINAL;
+    }
+    conn->priv = s;
     return 0;
 }
 
@@ -189,19 +260,25 @@ static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRec
     }
     if (uni_select_group(sel, UNI_GROUP_FREQ)) {
         double rsum = 0, rmhz = 0;
+        const char *gov = s->pmd_governor[0], *pol = uni_policy_of_governor(gov);
         for (unsigned c = 0; c < NCPU; c++) {
-            double f = pmd_mhz[c / 2];
+            double f = s->pmd_mhz[c / 2];
+            const char *g = s->pmd_governor[c / 2];
             rec_dbl(rec, UNI_M_HOST_CPU_N_FREQ_MHZ, (int)c, NULL, f);
             rec_dbl(rec, UNI_M_HOST_CPU_N_MAX_MHZ, (int)c, NULL, max_mhz);
             rec_dbl(rec, UNI_M_HOST_CPU_N_RESERVED_PCT, (int)c, NULL, reserved_pct(f, max_mhz));
-            rec_str(rec, UNI_M_HOST_CPU_N_GOVERNOR, (int)c, NULL, pmd_governor[c / 2]);
+            rec_str(rec, UNI_M_HOST_CPU_N_GOVERNOR, (int)c, NULL, g);
             rsum += reserved_pct(f, max_mhz);
             rmhz += max_mhz - f;
+            if (gov && !streq(gov, g))
+                gov = NULL;
+            if (pol && !streq(pol, uni_policy_of_governor(g)))
+                pol = NULL;
         }
         rec_dbl(rec, UNI_M_HOST_CPU_RESERVED_PCT, -1, NULL, rsum / NCPU);
         rec_dbl(rec, UNI_M_HOST_CPU_RESERVED_MHZ, -1, NULL, rmhz);
-        rec_str(rec, UNI_M_HOST_CPU_GOVERNOR, -1, NULL, "mixed");
-        rec_str(rec, UNI_M_HOST_CPU_POWER_POLICY, -1, NULL, "mixed");
+        rec_str(rec, UNI_M_HOST_CPU_GOVERNOR, -1, NULL, gov ? gov : "mixed");
+        rec_str(rec, UNI_M_HOST_CPU_POWER_POLICY, -1, NULL, pol ? pol : "mixed");
     }
     if (uni_select_group(sel, UNI_GROUP_MEM) || uni_select_group(sel, UNI_GROUP_CONTENTION)) {
         /* 16 GiB board; 1 GiB of swap of which 256 MiB is used; a VM is growing by 16 MiB/s. */
@@ -246,28 +323,29 @@ static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRec
     }
     if (uni_select_group(sel, UNI_GROUP_MEMHW)) {
         rec_dbl(rec, UNI_M_HOST_MEM_SPEED_MHZ, -1, NULL, 1600);
-        rec_dbl(rec, UNI_M_HOST_MEM_REFRESH_MS, -1, NULL, 64);
+        /* One value for the host: the longest period, the channel with the least margin. */
+        int refresh = 0;
+        for (int c = 0; c < NMC; c++)
+            refresh = s->mc_refresh_ms[c] > refresh ? s->mc_refresh_ms[c] : refresh;
+        rec_dbl(rec, UNI_M_HOST_MEM_REFRESH_MS, -1, NULL, refresh);
     }
     if (uni_select_group(sel, UNI_GROUP_TEMP)) {
         double sum = 0;
         for (unsigned c = 0; c < NCPU; c++) {
             /* Hotter at higher frequency; a slow 0.5 C ripple over 5 s. */
-            double tc = 38.0 + pmd_mhz[c / 2] / 200.0 + (double)c * 0.25 + (double)(t % 5) * 0.5;
+            double tc = 38.0 + s->pmd_mhz[c / 2] / 200.0 + (double)c * 0.25 + (double)(t % 5) * 0.5;
             rec_dbl(rec, UNI_M_HOST_CPU_N_TEMP_C, (int)c, NULL, tc);
             sum += tc;
         }
         rec_dbl(rec, UNI_M_HOST_TEMP_CPU_AVG_C, -1, NULL, sum / NCPU);
     }
     if (uni_select_group(sel, UNI_GROUP_POWER)) {
-        double energy_j = 0;
-        rec_dbl(rec, UNI_M_HOST_POWER_CPU_W, -1, NULL, sim_cpu_w(t));
+        double k = pmd_power_factor(s);
+        rec_dbl(rec, UNI_M_HOST_POWER_CPU_W, -1, NULL, sim_cpu_w(t) * k);
         rec_dbl(rec, UNI_M_HOST_POWER_MEM_W, -1, NULL, SIM_MEM_W);
-        rec_dbl(rec, UNI_M_HOST_POWER_TOTAL_W, -1, NULL, sim_cpu_w(t) + SIM_MEM_W + SIM_IO_W);
-        /* Energy integrates the power of each one-second window since the connection opened. */
-        for (uint64_t k = 2; k <= t; k++)
-            energy_j += (sim_cpu_w(k) + SIM_MEM_W + SIM_IO_W) * TICK_MS / 1000.0;
+        rec_dbl(rec, UNI_M_HOST_POWER_TOTAL_W, -1, NULL, sim_cpu_w(t) * k + SIM_MEM_W + SIM_IO_W);
         if (!first)
-            rec_dbl(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, -1, NULL, energy_j / 3.6e6);
+            rec_dbl(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, -1, NULL, sim_energy_j(s, t) / 3.6e6);
         else
             rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, "first sample: energy is integrated over the connection's windows");
     }
@@ -290,10 +368,176 @@ static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRec
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Control of the simulated board: the same checks and messages as the local driver's, on the
+ * board's state. Each change is reported to the audit hook under the file the local driver
+ * would write (cpufreq/policyP/...) or the board parameter (pmdP/voltage_mv, mcC/refresh_ms).
+ * ------------------------------------------------------------------------------------------- */
+
+static int check_core(int core) {
+    return core >= 0 && core < NCPU ? 0 : uni_error_no_core(core, false, "0-7");
+}
+
+/* The PMDs a call acts on (one, or all for core -1) and the cores they move, into @ret. */
+static int pmd_range(int core, int *first, int *last, uni_core_set *ret) {
+    if (core >= 0 && check_core(core) < 0)
+        return -1;
+    *first = core < 0 ? 0 : core / 2;
+    *last = core < 0 ? NPMD - 1 : core / 2;
+    for (int c = *first * 2; c <= *last * 2 + 1; c++)
+        uni_core_set_add(ret, c);
+    return ret->n;
+}
+
+static void audit_policy(uniConnectPtr conn, int pmd, const char *attr, const char *before, const char *after) {
+    char obj[32], path[96];
+    snprintf(obj, sizeof(obj), "cpus %d-%d", 2 * pmd, 2 * pmd + 1);
+    snprintf(path, sizeof(path), "devices/system/cpu/cpufreq/policy%d/%s", 2 * pmd, attr);
+    uni_audit(conn, obj, path, before, after, 0, false);
+}
+
+static void set_governor(uniConnectPtr conn, int pmd, const char *governor) {
+    test_state *s = conn->priv;
+    const char *g = NULL;
+
+    /* The state keeps the board's own (static) name of the governor. */
+    for (size_t i = 0; i < ELEMENTSOF(governor_names); i++)
+        if (streq(governor_names[i], governor))
+            g = governor_names[i];
+    if (!g || streq(s->pmd_governor[pmd], g))
+        return;
+    audit_policy(conn, pmd, "scaling_governor", s->pmd_governor[pmd], g);
+    s->pmd_governor[pmd] = g;
+}
+
+static void set_pmd_mhz(uniConnectPtr conn, int pmd, unsigned mhz) {
+    test_state *s = conn->priv;
+    char before[32], after[32];
+    if (s->pmd_mhz[pmd] == mhz)
+        return;
+    snprintf(before, sizeof(before), "%u", s->pmd_mhz[pmd] * 1000);
+    snprintf(after, sizeof(after), "%u", mhz * 1000);
+    audit_policy(conn, pmd, "scaling_setspeed", before, after);
+    sim_energy_fold(s);
+    s->pmd_mhz[pmd] = mhz;
+}
+
+static int test_node_set_frequency(uniConnectPtr conn, int core, uint64_t khz, const char *text, uni_core_set *ret) {
+    uint64_t avail[(2400 - MIN_MHZ) / STEP_MHZ + 1];
+    int first, last;
+
+    if (check_core(core) < 0)
+        return -1;
+    for (size_t i = 0; i < ELEMENTSOF(avail); i++)
+        avail[i] = (2400 - i * STEP_MHZ) * 1000ull;
+    if (uni_check_frequency(core, khz, text, MIN_MHZ * 1000, (uint64_t)max_mhz * 1000, avail, ELEMENTSOF(avail)) < 0)
+        return -1;
+    pmd_range(core, &first, &last, ret);
+    set_governor(conn, first, "userspace");
+    set_pmd_mhz(conn, first, (unsigned)(khz / 1000));
+    return ret->n;
+}
+
+static int test_node_set_governor(uniConnectPtr conn, int core, const char *governor, uni_core_set *ret) {
+    int first, last;
+
+    if (core >= 0 && check_core(core) < 0)
+        return -1;
+    if (uni_check_listed("governor", governor, core < 0 ? 0 : core, governors) < 0)
+        return -1;
+    pmd_range(core, &first, &last, ret);
+    for (int p = first; p <= last; p++)
+        set_governor(conn, p, governor);
+    return ret->n;
+}
+
+static int test_node_set_power_policy(uniConnectPtr conn, int core, const char *policy, uni_core_set *ret) {
+    test_state *s = conn->priv;
+    const char *g[NPMD];
+    int first, last;
+
+    /* X-Gene2 has no energy-performance preference: the policy is the governor's. */
+    if (core >= 0 && check_core(core) < 0)
+        return -1;
+    pmd_range(core, &first, &last, ret);
+    for (int p = first; p <= last; p++)
+        if (!(g[p] = uni_policy_to_governor(policy, 2 * p, s->pmd_governor[p], governors)))
+            return -1;
+    for (int p = first; p <= last; p++)
+        set_governor(conn, p, g[p]);
+    return ret->n;
+}
+
+static int test_node_get_operating_points(uniConnectPtr conn, uniOppListPtr l) {
+    test_state *s = conn->priv;
+
+    for (int p = 0; p < NPMD; p++) {
+        char name[16];
+        int cores[2] = {2 * p, 2 * p + 1}, d;
+        snprintf(name, sizeof(name), "pmd%d", p);
+        if ((d = uni_opp_add_domain(l, UNI_OPP_CPU, p, name, cores, 2, NULL, 0)) < 0 ||
+            uni_opp_add_param(l, d, &(uniOppParam){"frequency_mhz", "MHz", s->pmd_mhz[p], (long long)max_mhz, MIN_MHZ,
+                                                   (long long)max_mhz, STEP_MHZ, 0}) < 0 ||
+            uni_opp_add_param(l, d, &(uniOppParam){"voltage_mv", "mV", s->pmd_mv[p], PMD_MV_NOMINAL, PMD_MV_MIN, PMD_MV_MAX,
+                                                   PMD_MV_STEP, 0}) < 0)
+            goto oom;
+    }
+    for (int c = 0; c < NMC; c++) {
+        char name[16], a[16], b[16];
+        const char *dimms[2] = {a, b};
+        int d;
+        snprintf(name, sizeof(name), "mc%d", c);
+        snprintf(a, sizeof(a), "DIMM%dA", c);
+        snprintf(b, sizeof(b), "DIMM%dB", c);
+        if ((d = uni_opp_add_domain(l, UNI_OPP_MEMORY, c, name, NULL, 0, dimms, 2)) < 0 ||
+            uni_opp_add_param(l, d, &(uniOppParam){"refresh_ms", "ms", s->mc_refresh_ms[c], MC_REFRESH_NOMINAL, MC_REFRESH_MIN,
+                                                   MC_REFRESH_MAX, 1, 0}) < 0 ||
+            uni_opp_add_param(l, d, &(uniOppParam){"voltage_mv", "mV", s->mc_mv[c], MC_MV_NOMINAL, MC_MV_MIN, MC_MV_MAX,
+                                                   MC_MV_STEP, 0}) < 0)
+            goto oom;
+    }
+    return 0;
+oom:
+    uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+    return -1;
+}
+
+/* Settings were checked against the limits by the caller: apply them, audited. */
+static int test_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, int di, const uniOppSetting *set, int n) {
+    test_state *s = conn->priv;
+    const uniOppDomain *d = uniOppListGetDomain(l, di);
+
+    for (int i = 0; i < n; i++) {
+        bool cpu = d->kind == UNI_OPP_CPU, volt = streq(set[i].name, "voltage_mv");
+        int *v = cpu ? (volt ? &s->pmd_mv[d->id] : NULL) : (volt ? &s->mc_mv[d->id] : &s->mc_refresh_ms[d->id]);
+        char path[48], before[32], after[32];
+        if (!v) {
+            set_governor(conn, d->id, "userspace");
+            set_pmd_mhz(conn, d->id, (unsigned)set[i].value);
+            continue;
+        }
+        if (*v == set[i].value)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", d->name, set[i].name);
+        snprintf(before, sizeof(before), "%d", *v);
+        snprintf(after, sizeof(after), "%lld", set[i].value);
+        uni_audit(conn, d->name, path, before, after, 0, false);
+        if (cpu)
+            sim_energy_fold(s);
+        *v = (int)set[i].value;
+    }
+    return 0;
+}
+
 const uni_driver uni_test_driver = {
     .name = "test",
     .scheme = "test",
     .open = test_open,
     .close = test_close,
     .node_get_stats = test_node_get_stats,
+    .node_set_frequency = test_node_set_frequency,
+    .node_set_governor = test_node_set_governor,
+    .node_set_power_policy = test_node_set_power_policy,
+    .node_get_operating_points = test_node_get_operating_points,
+    .node_set_operating_point = test_node_set_operating_point,
 };
