@@ -211,7 +211,7 @@ void fmt_opp_json(FILE *f, uniOppListPtr l) {
     fputs("{\"domains\": [", f);
     for (int i = 0; i < uniOppListNumDomains(l); i++) {
         const uniOppDomain *d = uniOppListGetDomain(l, i);
-        fprintf(f, "%s{\"name\": ", i ? ",\n  " : "");
+        fprintf(f, "%s{\"name\": ", i ? ", " : "");
         fmt_json_string(f, d->name);
         fprintf(f, ", \"kind\": \"%s\", \"id\": %d", opp_kind_name(d->kind), d->id);
         if (d->kind == UNI_OPP_CPU) {

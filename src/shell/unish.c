@@ -580,6 +580,8 @@ int main(int argc, char **argv) {
     /* Commands separated by a ';' argument run in turn on one connection (as virsh does), so
      * that a change and its effect can be shown on the test driver's per-connection board. The
      * first failure stops the sequence; every command is checked for usage first. */
+    if (strcmp(argv[argc - 1], ";") == 0)
+        return usage_error(NULL, "a ';' with no command after it");
     for (int k = i; k < argc;) {
         int e = k, c = k;
         while (e < argc && strcmp(argv[e], ";") != 0)
