@@ -129,7 +129,8 @@ static int add_cpufreq_param(const sysfs_root *root, uniOppListPtr l, int di, in
     return 0;
 }
 
-static int add_domain(const sysfs_root *root, uniOppListPtr l, int odfd, const char *dname) {
+/* Domain @dname if it is of kind @want ("cpu" or "memory"). */
+static int add_domain(const sysfs_root *root, uniOppListPtr l, int odfd, const char *dname, const char *want) {
     _cleanup_close_ int dfd = openat(odfd, dname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     char kind[16], buf[1024];
     const char *members[MAX_DIMMS];
@@ -147,6 +148,8 @@ static int add_domain(const sysfs_root *root, uniOppListPtr l, int odfd, const c
         uni_error_set(UNI_ERR_PARSE_FAILED, "%s/" OPP_DIR "/%s/kind: unknown kind '%s' (cpu, memory)", root->sysfs, dname, kind);
         return -1;
     }
+    if (!streq(kind, want))
+        return 0;
     if (read_ll(dfd, "id", &id) < 0 || id < 0 || id > INT32_MAX) {
         uni_error_set(UNI_ERR_PARSE_FAILED, "%s/" OPP_DIR "/%s/id: missing or malformed", root->sysfs, dname);
         return -1;
@@ -194,12 +197,14 @@ int local_get_operating_points(const sysfs_root *root, uniOppListPtr l) {
                       root->sysfs);
         return -1;
     }
+    /* Core domains first, then memory channels, each in name order (pmd0 .. pmd3, mc0 .. mc3). */
     n = scandirat(odfd, ".", &ents, NULL, versionsort);
-    for (int i = 0; i < n; i++) {
-        if (r == 0 && ents[i]->d_name[0] != '.')
-            r = add_domain(root, l, odfd, ents[i]->d_name);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < n && r == 0; i++)
+            if (ents[i]->d_name[0] != '.')
+                r = add_domain(root, l, odfd, ents[i]->d_name, pass == 0 ? "cpu" : "memory");
+    for (int i = 0; i < n; i++)
         free(ents[i]);
-    }
     free(ents);
     if (r == 0 && uniOppListNumDomains(l) == 0) {
         uni_error_set(UNI_ERR_NO_SUPPORT, "%s/" OPP_DIR " lists no domain", root->sysfs);

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The simulated X-Gene2-like board of uni-simboard: 8 cores in 4 PMDs (one voltage, frequency
+ * and cpufreq policy per PMD), 4 DDR3 channels with 2 DIMMs each. Its state is advanced in
+ * fixed 100 ms ticks from a seed, so that the same seed and the same sequence of settings and
+ * advances give the same counters: power, temperatures and error counts follow the operating
+ * points and the load. The numbers and where they come from are in docs/simboard.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SB_NCPU 8
+#define SB_NPMD 4
+#define SB_NMC 4
+#define SB_DIMMS 2
+#define SB_TICK_MS 100
+
+/* cpufreq (cppc-like: any request is served by the lowest step at or above it). */
+#define SB_MIN_KHZ 300000u
+#define SB_MAX_KHZ 2400000u
+#define SB_STEP_KHZ 300000u
+/* PMD voltage: the board accepts 800-1000 mV in 5 mV steps; the vendor sets 980 mV. */
+#define SB_PMD_MV_NOMINAL 980
+#define SB_PMD_MV_MIN 800
+#define SB_PMD_MV_MAX 1000
+#define SB_PMD_MV_STEP 5
+/* DRAM: refresh period 32-4096 ms (JEDEC: 64 ms), voltage 1350-1575 mV (DDR3: 1500 mV). */
+#define SB_REFRESH_NOMINAL 64
+#define SB_REFRESH_MIN 32
+#define SB_REFRESH_MAX 4096
+#define SB_DRAM_MV_NOMINAL 1500
+#define SB_DRAM_MV_MIN 1350
+#define SB_DRAM_MV_MAX 1575
+#define SB_DRAM_MV_STEP 5
+
+typedef enum { SB_GOV_CONSERVATIVE, SB_GOV_ONDEMAND, SB_GOV_USERSPACE, SB_GOV_POWERSAVE, SB_GOV_PERFORMANCE, SB_GOV_SCHEDUTIL, SB_NGOV } sb_governor;
+extern const char *const sb_governor_names[SB_NGOV];
+
+typedef struct {
+    /* Settings (what sysfs writes change). */
+    sb_governor gov[SB_NPMD];
+    unsigned setspeed_khz[SB_NPMD]; /* userspace governor's target */
+    unsigned min_khz[SB_NPMD], max_khz[SB_NPMD];
+    int pmd_mv[SB_NPMD];
+    int refresh_ms[SB_NMC], dram_mv[SB_NMC];
+    double load[SB_NCPU]; /* 0..1, what the (simulated) workload asks of each core */
+
+    /* Per-part variation drawn from the seed: the hidden truth the margins depend on. */
+    uint64_t seed;
+    double vmin2400_mv[SB_NPMD];  /* safe PMD voltage at 2.4 GHz */
+    double retention45_ms[SB_NMC]; /* weakest cell's retention at 45 C, nominal DRAM voltage */
+    double ce_share_a[SB_NMC];     /* share of a channel's errors on its first DIMM */
+    double dimm_offset_c[SB_NMC];  /* DIMM temperature offset */
+
+    /* State advanced tick by tick. */
+    uint64_t now_ms;
+    uint64_t rng;
+    uint64_t jiffies[SB_NCPU][4]; /* user, system, idle, iowait at USER_HZ 100 */
+    double busy_frac[SB_NCPU];    /* sub-jiffy remainders */
+    double load1;                 /* /proc/loadavg 1-minute average */
+    double soc_c;                 /* SoC temperature (first-order lag) */
+    double dram_energy_uj;        /* DRAM energy counter (powercap) */
+    uint64_t pmd_ce[SB_NPMD][2];  /* corrected errors in L1, L2 */
+    uint64_t pmd_ue[SB_NPMD];     /* uncorrected */
+    uint64_t dimm_ce[SB_NMC][SB_DIMMS], dimm_ue[SB_NMC][SB_DIMMS];
+} sb_model;
+
+void sb_init(sb_model *m, uint64_t seed);
+/* Advance the board by @ms (whole ticks; a remainder is carried by the caller's clock). */
+void sb_advance(sb_model *m, uint64_t ms);
+
+/* What the board runs now. */
+unsigned sb_pmd_khz(const sb_model *m, int pmd);
+double sb_pmd_util(const sb_model *m, int pmd);
+double sb_pmd_vmin_mv(const sb_model *m, int pmd); /* safe voltage at the PMD's frequency now */
+double sb_cpu_power_w(const sb_model *m);
+double sb_io_power_w(const sb_model *m);
+double sb_dram_power_w(const sb_model *m);
+double sb_dimm_temp_c(const sb_model *m, int mc);
+double sb_retention_ms(const sb_model *m, int mc); /* weakest cell's retention now */
+/* Expected error rates now, per second (the counters draw Poisson events from them). */
+double sb_pmd_ce_rate(const sb_model *m, int pmd);
+double sb_pmd_ue_rate(const sb_model *m, int pmd);
+double sb_mc_ce_rate(const sb_model *m, int mc);
+double sb_mc_ue_rate(const sb_model *m, int mc);
