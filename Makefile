@@ -9,6 +9,7 @@
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
 #   make fuzz    fuzz uniserverd's decoder and dispatcher with libFuzzer (FUZZ_SECONDS, default 30)
+#   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
 
 DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev gnutls-bin \
         libuv1-dev clang libclang-rt-14-dev libmicrohttpd-dev zlib1g-dev prometheus prometheus-node-exporter \
@@ -19,7 +20,7 @@ MESON_OPTS ?= -Dwerror=true
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build deps check run asan bench golden fuzz clean
+.PHONY: all build deps check run asan bench golden fuzz demo clean
 
 all: build
 
@@ -70,6 +71,10 @@ golden: build
 
 fuzz: deps
 	fuzz/run $(FUZZ_SECONDS)
+
+demo: deps
+	$(MAKE) build
+	demo/simboard-demo $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

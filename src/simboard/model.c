@@ -154,15 +154,15 @@ double sb_pmd_ce_rate(const sb_model *m, int p) {
     double margin = m->pmd_mv[p] - sb_pmd_vmin_mv(m, p);
     if (margin >= 0)
         return 0;
-    /* Corrected errors grow about e-fold every 4 mV below the safe voltage, on a busy PMD more. */
-    return 0.4 * (exp(-margin / 4.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
+    /* Corrected errors grow about e-fold every 6 mV below the safe voltage, on a busy PMD more. */
+    return 0.4 * (exp(-margin / 6.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
 }
 
 double sb_pmd_ue_rate(const sb_model *m, int p) {
     double margin = m->pmd_mv[p] - sb_pmd_vmin_mv(m, p);
     if (margin >= -15)
         return 0;
-    return 0.01 * (exp((-margin - 15.0) / 4.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
+    return 0.01 * (exp((-margin - 15.0) / 6.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
 }
 
 double sb_mc_ce_rate(const sb_model *m, int c) {
