@@ -602,6 +602,13 @@ static void test_local_governor_policy(void **state) {
     c = open_copy(dir, 0);
     expect_error(uniNodeSetGovernor(c, -1, "performance", 0), UNI_ERR_NO_SUPPORT, "no online core has cpufreq", "bare");
     uniConnectClose(c);
+
+    /* 256 policies in one change. */
+    dir = copy_fixture("many256");
+    c = open_copy(dir, 0);
+    assert_int_equal(uniNodeSetGovernor(c, -1, "performance", 0), 256);
+    ASSERT_ATTR(dir, "cpufreq/policy255/scaling_governor", "performance\n");
+    uniConnectClose(c);
 }
 
 /* A file the hardware refuses: a read-only sysfs attribute (kernfs refuses writes to attributes

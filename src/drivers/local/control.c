@@ -30,7 +30,7 @@ typedef struct {
 
 typedef struct {
     freq_domain *d;
-    size_t n;
+    size_t n, cap;
 } domain_list;
 
 static int read_online(const sysfs_root *root, cpu_state *cs) {
@@ -158,12 +158,15 @@ static int collect_domains(const sysfs_root *root, cpu_state *cs, int core, doma
             seen = out->d[i].dev == d.dev && out->d[i].ino == d.ino;
         if (seen)
             continue;
-        nd = realloc(out->d, (out->n + 1) * sizeof(*nd));
-        if (!nd) {
-            uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
-            return -1;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? 2 * out->cap : 4;
+            if (!(nd = realloc(out->d, cap * sizeof(*nd)))) {
+                uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+                return -1;
+            }
+            out->d = nd;
+            out->cap = cap;
         }
-        out->d = nd;
         out->d[out->n++] = d;
     }
     if (out->n == 0) {
@@ -175,12 +178,13 @@ static int collect_domains(const sysfs_root *root, cpu_state *cs, int core, doma
 
 /* The cores the domains clock, ascending, into @ret; returns their number. */
 static int report_cores(const domain_list *dl, uni_core_set *ret) {
+    uint8_t all[UNI_BITMAP_BYTES(MAX_CPUS)] = {0};
+    for (size_t i = 0; i < dl->n; i++)
+        for (size_t k = 0; k < sizeof(all); k++)
+            all[k] |= dl->d[i].cpus[k];
     for (int c = 0; c < MAX_CPUS; c++)
-        for (size_t i = 0; i < dl->n; i++)
-            if (dl->d[i].cpus[c / 8] & (1u << (c % 8))) {
-                uni_core_set_add(ret, c);
-                break;
-            }
+        if (all[c / 8] & (1u << (c % 8)))
+            uni_core_set_add(ret, c);
     return ret->n;
 }
 
@@ -192,15 +196,21 @@ typedef struct {
 } plan_step;
 
 typedef struct {
-    plan_step s[64];
+    plan_step *s;
     size_t n;
 } plan;
 
+static void plan_done(plan *p) {
+    free(p->s);
+}
+
 static int plan_add(plan *p, const freq_domain *d, const char *attr, const char *value) {
-    if (p->n == ELEMENTSOF(p->s)) {
-        uni_error_set(UNI_ERR_INTERNAL_ERROR, "too many writes in one change");
+    plan_step *ns = realloc(p->s, (p->n + 1) * sizeof(*ns));
+    if (!ns) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
+    p->s = ns;
     p->s[p->n].d = d;
     p->s[p->n].attr = attr;
     snprintf(p->s[p->n].value, sizeof(p->s[p->n].value), "%s", value);
@@ -272,7 +282,7 @@ int local_frequency_writes(journal *j, int core, uint64_t khz, const char *text,
     size_t navail;
     char govs[1024] = "", gov[64];
     bool have_limits, setspeed;
-    plan p = {.n = 0};
+    _cleanup_(plan_done) plan p = {.n = 0};
     const freq_domain *d;
     int r = -1;
 
@@ -339,7 +349,7 @@ typedef int (*domain_planner)(const sysfs_root *root, const freq_domain *d, cons
 static int change_domains(const sysfs_root *root, int core, const char *value, domain_planner plan_one, uni_core_set *ret) {
     cpu_state cs;
     domain_list dl = {0};
-    plan p = {.n = 0};
+    _cleanup_(plan_done) plan p = {.n = 0};
     int r = -1;
 
     if (collect_domains(root, &cs, core, &dl) < 0)
