@@ -9,10 +9,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 SRC = os.environ["SRCDIR"]
 UNISH = os.path.join(os.environ["BUILDDIR"], "bin", "unish")
+DAEMON = os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd")
 FIX = os.path.join(SRC, "tests", "fixtures")
 RO_ATTR = "/sys/devices/system/cpu/kernel_max"  # kernfs refuses writes to it, even root's
 # Copies go to memory where there is a tmpfs: hundreds of small files per copy.
@@ -222,6 +224,92 @@ class Control(unittest.TestCase):
         rc, out, err = self.unish(None, "oppoints")
         self.assertEqual(rc, 0, err)
         self.assertRegex(out, r"(?m)^mc3 +memory +DIMM3A,DIMM3B +refresh_ms +64 +64 +32 +4096 +1  ms$")
+
+
+class ThroughTheDaemon(unittest.TestCase):
+    """The same calls through uniserverd's sockets: a read-write client changes the host, a
+    read-only one cannot (refused by the client library and, for a client that pretends, by the
+    daemon), errors arrive unchanged, every write is in the daemon's log with the caller."""
+
+    def start(self, uri):
+        self.dir = tempfile.mkdtemp(prefix="uni-control-daemon-", dir=TMPROOT)
+        self.log = os.path.join(self.dir, "log")
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen([DAEMON, "-f", "--runtime-dir", self.dir, "--uri", uri, "--interval", "200",
+                                          "--metrics-listen", "off"], stdout=log, stderr=subprocess.STDOUT)
+        self.rw = f"uniserver+unix:///system?socket={self.dir}/uniserver-sock"
+        self.ro = f"uniserver+unix:///ro?socket={self.dir}/uniserver-sock-ro"
+        for _ in range(250):
+            if os.path.exists(f"{self.dir}/uniserver-sock-ro"):
+                break
+            self.assertIsNone(self.proc.poll(), self.daemon_log())
+            time.sleep(0.02)
+
+    def tearDown(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.dir)
+
+    def daemon_log(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def unish(self, uri, *args):
+        p = subprocess.run([UNISH, "-c", uri, *args], capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout, p.stderr
+
+    def test_board_through_the_daemon(self):
+        self.start("test:///default")
+        rc, out, err = self.unish(self.rw, "--json", "nodesetfrequency", "--core", "5", "--frequency", "2.4GHz")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), {"core": 5, "frequency": "2.4GHz", "count": 2, "cores": [4, 5]})
+        rc, out, err = self.unish(self.ro, "nodesetfrequency", "--core", "5", "--frequency", "300MHz")
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("(ACCESS_DENIED)", err)
+        # A client that connects to the read-only socket but calls as if read-write: the daemon refuses.
+        pretend = self.ro.replace("uniserver+unix:///ro", "uniserver+unix:///system")
+        rc, out, err = self.unish(pretend, "setgovernor", "powersave")
+        self.assertEqual(rc, 1)
+        self.assertIn("control calls are refused on a read-only connection (ACCESS_DENIED)", err)
+        rc, out, err = self.unish(self.rw, "nodesetfrequency", "--core", "12", "--frequency", "2.4GHz")
+        self.assertIn("core 12 does not exist (0-7 online) (NO_CORE)", err)
+        rc, out, err = self.unish(self.rw, "setoppoint", "pmd1", "voltage_mv=700")
+        self.assertIn("outside the domain's limits 800-1000 mV (OUT_OF_RANGE)", err)
+        rc, out, err = self.unish(self.rw, "setoppoint", "pmd1", "voltage_mv=900", ";", "--json", "oppoints")
+        self.assertEqual(rc, 0, err)
+        pmd1 = json.loads(out.splitlines()[1])["domains"][1]
+        self.assertEqual((pmd1["name"], pmd1["params"]["voltage_mv"]["value"]), ("pmd1", 900))
+        # The read-only client sees the change in the daemon's records (sampled again after it).
+        for _ in range(100):
+            rc, out, err = self.unish(self.ro, "--json", "nodestats", "--select", "host.cpu.4.freq_mhz")
+            if json.loads(out).get("host.cpu.4.freq_mhz") == 2400:
+                break
+            time.sleep(0.05)
+        self.assertEqual(json.loads(out)["host.cpu.4.freq_mhz"], 2400)
+        log = self.daemon_log()
+        self.assertRegex(log, r"audit: uniNodeSetFrequency by rw pid \d+ uid \d+: cpus 4-5 "
+                              r"devices/system/cpu/cpufreq/policy4/scaling_setspeed: '1200000' -> '2400000'")
+        self.assertIn("audit: uniNodeSetOperatingPoint by rw", log)
+
+    def test_fixture_copy_through_the_daemon(self):
+        d = os.path.join(tempfile.mkdtemp(prefix="uni-control-", dir=TMPROOT), "x86-acpi")
+        subprocess.run(["cp", "-a", os.path.join(FIX, "x86-acpi"), d], check=True)
+        try:
+            self.start(f"uniserver:///system?procfs={d}/proc&sysfs={d}/sys")
+            before = snapshot(d)
+            rc, out, err = self.unish(self.rw, "nodesetfrequency", "--core", "0", "--frequency", "1900MHz")
+            self.assertIn("(OUT_OF_RANGE)", err)
+            rc, out, err = self.unish(self.ro, "setgovernor", "performance")
+            self.assertIn("(ACCESS_DENIED)", err)
+            self.assertEqual(diff(before, snapshot(d)), {})
+            rc, out, err = self.unish(self.rw, "nodesetfrequency", "--core", "6", "--frequency", "2.2GHz")
+            self.assertEqual((rc, out), (0, "1 core now at 2.2GHz: 6\n"), err)
+            pol = "sys/devices/system/cpu/cpufreq/policy6"
+            self.assertEqual(diff(before, snapshot(d)), {f"{pol}/scaling_governor": "userspace\n",
+                                                         f"{pol}/scaling_setspeed": "2200000\n"})
+            self.assertIn("devices/system/cpu/cpu6/cpufreq/scaling_governor: 'ondemand' -> 'userspace'", self.daemon_log())
+        finally:
+            shutil.rmtree(os.path.dirname(d))
 
 
 if __name__ == "__main__":

@@ -185,6 +185,120 @@ static int h_governor(client *c, const uni_message_header *h, void *args) {
     }
 }
 
+/* ---- control: the public calls on the daemon's source connection ---- */
+
+/* After a change: a fresh sample soon, so that the records show it. */
+static void host_changed(client *c) {
+    if (c->srv->sample_soon)
+        c->srv->sample_soon(c->srv);
+}
+
+static int h_set_frequency(client *c, const uni_message_header *h, void *args) {
+    uni_node_set_frequency_args *a = args;
+    uni_node_set_frequency_ret r = {0};
+    _cleanup_free_ int *cores = NULL;
+    unsigned max = a->maxcores < UNI_CORES_MAX ? a->maxcores : UNI_CORES_MAX;
+    int n;
+
+    if (max && !(cores = calloc(max, sizeof(int))))
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    n = uniNodeSetFrequencyEx(c->srv->source, a->core, a->frequency, cores, (int)max, a->flags);
+    if (n < 0)
+        return reply_last_error(c, h);
+    host_changed(c);
+    r.count = n;
+    r.cores.cores_len = (u_int)((unsigned)n < max ? (unsigned)n : max);
+    r.cores.cores_val = cores;
+    return reply(c, h, (xdrproc_t)xdr_uni_node_set_frequency_ret, &r);
+}
+
+static int set_named(client *c, const uni_message_header *h, void *args, bool governor) {
+    uni_node_set_named_args *a = args;
+    uni_node_set_named_ret r = {0};
+    int n = governor ? uniNodeSetGovernor(c->srv->source, a->core, a->name, a->flags)
+                     : uniNodeSetPowerPolicy(c->srv->source, a->core, a->name, a->flags);
+    if (n < 0)
+        return reply_last_error(c, h);
+    host_changed(c);
+    r.count = n;
+    return reply(c, h, (xdrproc_t)xdr_uni_node_set_named_ret, &r);
+}
+
+static int h_set_governor(client *c, const uni_message_header *h, void *args) {
+    return set_named(c, h, args, true);
+}
+
+static int h_set_power_policy(client *c, const uni_message_header *h, void *args) {
+    return set_named(c, h, args, false);
+}
+
+/* The wire form of a list points into the list; only its arrays are allocated. */
+static int h_get_operating_points(client *c, const uni_message_header *h, void *args) {
+    uni_node_get_operating_points_args *a = args;
+    uni_node_get_operating_points_ret r = {0};
+    uniOppListPtr l = NULL;
+    int n = uniNodeGetOperatingPoints(c->srv->source, &l, a->flags), k = 0;
+
+    if (n < 0)
+        return reply_last_error(c, h);
+    r.domains.domains_val = calloc((size_t)n + 1, sizeof(uni_opp_domain));
+    for (int i = 0; i < n && r.domains.domains_val && k == 0; i++) {
+        const uniOppDomain *d = uniOppListGetDomain(l, i);
+        uni_opp_domain *w = &r.domains.domains_val[i];
+        *w = (uni_opp_domain){.kind = d->kind, .id = d->id, .name = (char *)d->name};
+        w->cores.cores_len = (u_int)d->ncores;
+        w->cores.cores_val = (int *)d->cores;
+        w->members.members_len = (u_int)d->nmembers;
+        w->members.members_val = (char **)d->members;
+        w->params.params_val = calloc((size_t)d->nparams + 1, sizeof(uni_opp_param));
+        if (!w->params.params_val)
+            k = -1;
+        for (int p = 0; p < d->nparams && k == 0; p++) {
+            const uniOppParam *q = uniOppListGetParam(l, i, p);
+            w->params.params_val[p] = (uni_opp_param){.name = (char *)q->name, .unit = (char *)q->unit, .current = q->current,
+                                                      .nominal = q->nominal, .min = q->min, .max = q->max, .step = q->step,
+                                                      .flags = q->flags};
+        }
+        w->params.params_len = (u_int)d->nparams;
+        r.domains.domains_len = (u_int)i + 1;
+    }
+    if (!r.domains.domains_val || k < 0)
+        k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    else
+        k = reply(c, h, (xdrproc_t)xdr_uni_node_get_operating_points_ret, &r);
+    for (u_int i = 0; r.domains.domains_val && i < r.domains.domains_len; i++)
+        free(r.domains.domains_val[i].params.params_val);
+    free(r.domains.domains_val);
+    uniOppListFree(l);
+    return k;
+}
+
+static int h_set_operating_point(client *c, const uni_message_header *h, void *args) {
+    uni_node_set_operating_point_args *a = args;
+    _cleanup_free_ uniOppSetting *set = calloc(a->settings.settings_len + 1, sizeof(*set));
+
+    if (!set)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    for (u_int i = 0; i < a->settings.settings_len; i++)
+        set[i] = (uniOppSetting){.name = a->settings.settings_val[i].name, .value = a->settings.settings_val[i].value};
+    if (uniNodeSetOperatingPoint(c->srv->source, a->domain, set, (int)a->settings.settings_len, a->flags) < 0)
+        return reply_last_error(c, h);
+    host_changed(c);
+    return reply(c, h, (xdrproc_t)wire_xdr_void, NULL);
+}
+
+/* The audit hook: every write a control call makes, in the daemon's log. */
+static void audit_to_log(const uni_audit_event *ev, void *userdata) {
+    (void)userdata;
+    log_info("audit: %s by %s: %s %s: '%s' -> '%s'%s%s%s", ev->call, ev->caller, ev->object, ev->attribute, ev->before,
+             ev->after, ev->rollback ? " (rollback)" : "", ev->error ? ": " : "",
+             ev->error == -EREMOTEIO ? "reads back different" : ev->error ? strerror(-ev->error) : "");
+}
+
+void dispatch_audit_setup(void) {
+    uni_set_audit_hook(audit_to_log, NULL);
+}
+
 typedef struct {
     int proc;
     xdrproc_t args_proc;
@@ -209,6 +323,11 @@ static const proc_def procs[] = {
     P(UNI_PROC_NODE_GET_CORRECTABLE_ERRORS, uni_node_get_view_args, h_correctable, false),
     P(UNI_PROC_NODE_GET_UNCORRECTABLE_ERRORS, uni_node_get_view_args, h_uncorrectable, false),
     P(UNI_PROC_NODE_GET_GOVERNOR, uni_node_get_governor_args, h_governor, false),
+    P(UNI_PROC_NODE_SET_FREQUENCY, uni_node_set_frequency_args, h_set_frequency, true),
+    P(UNI_PROC_NODE_SET_GOVERNOR, uni_node_set_named_args, h_set_governor, true),
+    P(UNI_PROC_NODE_SET_POWER_POLICY, uni_node_set_named_args, h_set_power_policy, true),
+    P(UNI_PROC_NODE_GET_OPERATING_POINTS, uni_node_get_operating_points_args, h_get_operating_points, false),
+    P(UNI_PROC_NODE_SET_OPERATING_POINT, uni_node_set_operating_point_args, h_set_operating_point, true),
 };
 #undef P
 
@@ -251,9 +370,14 @@ static int dispatch(client *c, const char *msg, size_t len) {
     if (p->control && c->ro) {
         r = reply_error(c, &h, UNI_ERR_ACCESS_DENIED, "control calls are refused on a read-only connection");
     } else {
-        if (p->control)
+        if (p->control) {
             log_info("control call %d from %s (pid %d uid %d)", h.proc, c->peer, (int)c->cred.pid, (int)c->cred.uid);
+            /* Every change the call makes is logged under the client's identity (audit_to_log). */
+            uni_audit_set_caller(c->peer);
+        }
         r = p->fn(c, &h, args);
+        if (p->control)
+            uni_audit_set_caller(NULL);
     }
     xdr_free(p->args_proc, args);
     return r;

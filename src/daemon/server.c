@@ -77,6 +77,10 @@ static void on_sample_timer(uv_timer_t *t) {
         srv->sampling = false;
 }
 
+static void sample_soon(server *srv) {
+    on_sample_timer(&srv->sample_timer);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Clients
  * ------------------------------------------------------------------------------------------- */
@@ -518,6 +522,7 @@ int server_run(const config *cfg) {
         log_error("cannot open %s: %s", cfg->source_uri, uniGetLastError()->message);
         return 1;
     }
+    dispatch_audit_setup();
     /* The first sample before the first client, so that no call finds an empty cache. */
     if (uniNodeGetStats(srv->source, NULL, &srv->cache, UNI_NODE_STATS_BEST_EFFORT) < 0) {
         log_error("cannot sample %s: %s", cfg->source_uri, uniGetLastError()->message);
@@ -549,6 +554,7 @@ int server_run(const config *cfg) {
     }
     uv_timer_init(srv->loop, &srv->sample_timer);
     srv->sample_timer.data = srv;
+    srv->sample_soon = sample_soon;
     uv_timer_start(&srv->sample_timer, on_sample_timer, (uint64_t)cfg->interval_ms, (uint64_t)cfg->interval_ms);
     uv_timer_init(srv->loop, &srv->sweep_timer);
     srv->sweep_timer.data = srv;

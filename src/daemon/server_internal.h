@@ -67,6 +67,9 @@ struct server {
     pthread_mutex_t cache_lock; /* the cache is swapped by the loop and read by /metrics */
     uint64_t cache_gen;
     metrics_http *metrics;
+    /* Sample now rather than at the next tick, after a control call changed the host, so that
+     * the cache shows the change soon (server.c sets it; NULL under the fuzzer). */
+    void (*sample_soon)(server *srv);
 };
 
 /* Resolve "ADDR:PORT" or "[V6]:PORT" for listening; NULL (logged, naming @what) when it is not one.
@@ -84,3 +87,6 @@ void client_drop(client *c, const char *why);
 /* dispatch.c: answer every complete message in c->in, queueing replies in c->out; -1 when the
  * client was dropped (bad length, malformed header, not a call). */
 int consume_input(client *c);
+/* dispatch.c: log every write of a control call, with its caller (the library's audit hook). */
+void dispatch_audit_setup(void);
+

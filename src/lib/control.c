@@ -284,15 +284,26 @@ int uni_opp_add_domain(uniOppListPtr l, int kind, int id, const char *name, cons
     return l->n - 1;
 }
 
-/* Parameter names and units are static strings of the drivers. */
+/* The list owns copies of the name and unit (a remote list's strings come from a message). */
 int uni_opp_add_param(uniOppListPtr l, int domain, const uniOppParam *p) {
     opp_domain *d = &l->d[domain];
     uniOppParam *np = realloc(d->params, (size_t)(d->pub.nparams + 1) * sizeof(*np));
+    char *name, *unit;
 
     if (!np)
         return -ENOMEM;
     d->params = np;
-    d->params[d->pub.nparams++] = *p;
+    name = strdup(p->name);
+    unit = strdup(p->unit);
+    if (!name || !unit) {
+        free(name);
+        free(unit);
+        return -ENOMEM;
+    }
+    d->params[d->pub.nparams] = *p;
+    d->params[d->pub.nparams].name = name;
+    d->params[d->pub.nparams].unit = unit;
+    d->pub.nparams++;
     return 0;
 }
 
@@ -317,6 +328,10 @@ void uniOppListFree(uniOppListPtr list) {
         opp_domain *d = &list->d[i];
         for (int k = 0; d->members && k < d->pub.nmembers; k++)
             free(d->members[k]);
+        for (int k = 0; k < d->pub.nparams; k++) {
+            free((char *)d->params[k].name);
+            free((char *)d->params[k].unit);
+        }
         free(d->members);
         free(d->cores);
         free(d->params);

@@ -67,18 +67,11 @@ static int read_ll(int dfd, const char *name, long long *ret) {
 /* One board parameter: the value and its limits. */
 static int add_board_param(const sysfs_root *root, uniOppListPtr l, int di, int dfd, const char *dname, const char *name,
                            const char *unit) {
-    static const char *const keep[] = {"voltage_mv", "frequency_mhz", "refresh_ms"};
     char lim[96];
     struct stat st;
-    uniOppParam p = {.unit = unit, .nominal = -1, .step = 0};
+    uniOppParam p = {.name = name, .unit = unit, .nominal = -1, .step = 0};
     int r;
 
-    /* Names and units must outlive the call: parameter names are the interface's, interned. */
-    for (size_t i = 0; i < ELEMENTSOF(keep) && !p.name; i++)
-        if (streq(name, keep[i]))
-            p.name = keep[i];
-    if (!p.name)
-        return 0; /* a parameter this build does not know: not offered */
     r = read_ll(dfd, name, &p.current);
     snprintf(lim, sizeof(lim), "%s_min", name);
     if (r == 0)

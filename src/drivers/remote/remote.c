@@ -564,6 +564,89 @@ static int remote_node_get_view(uniConnectPtr conn, int view, uniRecordPtr *ret)
     return 0;
 }
 
+/* ---- control: the daemon checks and applies; its errors come back unchanged ---- */
+
+static int remote_node_set_frequency(uniConnectPtr conn, int core, uint64_t khz, const char *text, uni_core_set *ret) {
+    remote_state *s = conn->priv;
+    uni_node_set_frequency_args a = {.core = core, .frequency = (char *)text, .maxcores = (u_int)ret->max};
+    uni_node_set_frequency_ret fr;
+    (void)khz; /* the daemon parses the caller's text itself */
+    memset(&fr, 0, sizeof(fr));
+    if (call(s, UNI_PROC_NODE_SET_FREQUENCY, (xdrproc_t)xdr_uni_node_set_frequency_args, &a,
+             (xdrproc_t)xdr_uni_node_set_frequency_ret, &fr) < 0)
+        return -1;
+    for (u_int i = 0; i < fr.cores.cores_len && (int)i < ret->max; i++)
+        uni_core_set_add(ret, fr.cores.cores_val[i]);
+    ret->n = fr.count;
+    xdr_free((xdrproc_t)xdr_uni_node_set_frequency_ret, (char *)&fr);
+    return ret->n;
+}
+
+static int set_named(uniConnectPtr conn, int proc, int core, const char *name, uni_core_set *ret) {
+    remote_state *s = conn->priv;
+    uni_node_set_named_args a = {.core = core, .name = (char *)name};
+    uni_node_set_named_ret nr = {0};
+    if (call(s, proc, (xdrproc_t)xdr_uni_node_set_named_args, &a, (xdrproc_t)xdr_uni_node_set_named_ret, &nr) < 0)
+        return -1;
+    ret->n = nr.count;
+    return ret->n;
+}
+
+static int remote_node_set_governor(uniConnectPtr conn, int core, const char *governor, uni_core_set *ret) {
+    return set_named(conn, UNI_PROC_NODE_SET_GOVERNOR, core, governor, ret);
+}
+
+static int remote_node_set_power_policy(uniConnectPtr conn, int core, const char *policy, uni_core_set *ret) {
+    return set_named(conn, UNI_PROC_NODE_SET_POWER_POLICY, core, policy, ret);
+}
+
+static int remote_node_get_operating_points(uniConnectPtr conn, uniOppListPtr l) {
+    remote_state *s = conn->priv;
+    uni_node_get_operating_points_args a = {0};
+    uni_node_get_operating_points_ret opr;
+    int r = 0;
+
+    memset(&opr, 0, sizeof(opr));
+    if (call(s, UNI_PROC_NODE_GET_OPERATING_POINTS, (xdrproc_t)xdr_uni_node_get_operating_points_args, &a,
+             (xdrproc_t)xdr_uni_node_get_operating_points_ret, &opr) < 0)
+        return -1;
+    for (u_int i = 0; i < opr.domains.domains_len && r >= 0; i++) {
+        const uni_opp_domain *w = &opr.domains.domains_val[i];
+        int d = uni_opp_add_domain(l, w->kind, w->id, w->name, w->cores.cores_val, (int)w->cores.cores_len,
+                                   (const char *const *)w->members.members_val, (int)w->members.members_len);
+        r = d;
+        for (u_int k = 0; k < w->params.params_len && r >= 0; k++) {
+            const uni_opp_param *wp = &w->params.params_val[k];
+            uniOppParam p = {.name = wp->name, .unit = wp->unit, .current = wp->current, .nominal = wp->nominal,
+                             .min = wp->min, .max = wp->max, .step = wp->step, .flags = wp->flags};
+            r = uni_opp_add_param(l, d, &p);
+        }
+    }
+    xdr_free((xdrproc_t)xdr_uni_node_get_operating_points_ret, (char *)&opr);
+    if (r < 0) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int remote_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, int di, const uniOppSetting *set, int n) {
+    remote_state *s = conn->priv;
+    uni_node_set_operating_point_args a = {.domain = (char *)uniOppListGetDomain(l, di)->name};
+    _cleanup_free_ uni_opp_setting *w = calloc((size_t)n, sizeof(*w));
+
+    if (!w) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        w[i] = (uni_opp_setting){.name = (char *)set[i].name, .value = set[i].value};
+    a.settings.settings_len = (u_int)n;
+    a.settings.settings_val = w;
+    return call(s, UNI_PROC_NODE_SET_OPERATING_POINT, (xdrproc_t)xdr_uni_node_set_operating_point_args, &a,
+                (xdrproc_t)wire_xdr_void, NULL);
+}
+
 const uni_driver uni_remote_driver = {
     .name = "remote",
     .scheme = "uniserver+",
@@ -571,4 +654,9 @@ const uni_driver uni_remote_driver = {
     .close = remote_close,
     .node_get_stats = remote_node_get_stats,
     .node_get_view = remote_node_get_view,
+    .node_set_frequency = remote_node_set_frequency,
+    .node_set_governor = remote_node_set_governor,
+    .node_set_power_policy = remote_node_set_power_policy,
+    .node_get_operating_points = remote_node_get_operating_points,
+    .node_set_operating_point = remote_node_set_operating_point,
 };
