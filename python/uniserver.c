@@ -276,6 +276,62 @@ static PyObject *m_getHostGovernor(ConnObject *self, PyObject *noargs) {
     return out;
 }
 
+/* nodeSetFrequency(core, frequency): the spec's control call (section 3.1.2). */
+static PyObject *m_nodeSetFrequency(ConnObject *self, PyObject *args) {
+    int core, r, cores[256], n = 0;
+    PyObject *freq_obj, *str = NULL, *out;
+    const char *freq;
+
+    if (!PyArg_ParseTuple(args, "iO", &core, &freq_obj))
+        return NULL;
+    /* The spec passes the frequency as a string; a number (kHz, cpufreq's unit) is accepted too. */
+    str = PyUnicode_Check(freq_obj) ? (Py_INCREF(freq_obj), freq_obj) : PyObject_Str(freq_obj);
+    if (!str || !(freq = PyUnicode_AsUTF8(str))) {
+        Py_XDECREF(str);
+        return NULL;
+    }
+    if (conn_enter(self) < 0) {
+        Py_DECREF(str);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS r = uniNodeSetFrequencyEx(self->conn, core, freq, cores, 256, 0);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    Py_DECREF(str);
+    if (r < 0)
+        Py_RETURN_NONE;
+    n = r < 256 ? r : 256;
+    out = PyList_New(n);
+    for (int i = 0; out && i < n; i++)
+        PyList_SET_ITEM(out, i, PyLong_FromLong(cores[i]));
+    return out;
+}
+
+static PyObject *set_text(ConnObject *self, PyObject *args, PyObject *kw, int which) {
+    static char *kwlist[] = {"value", "core", NULL};
+    const char *value;
+    int core = -1, r;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|i", kwlist, &value, &core))
+        return NULL;
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS r = which ? uniNodeSetPowerPolicy(self->conn, core, value, 0)
+                                     : uniNodeSetGovernor(self->conn, core, value, 0);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (r < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromLong(r);
+}
+
+static PyObject *m_nodeSetGovernor(ConnObject *self, PyObject *args, PyObject *kw) {
+    return set_text(self, args, kw, 0);
+}
+
+static PyObject *m_nodeSetPowerPolicy(ConnObject *self, PyObject *args, PyObject *kw) {
+    return set_text(self, args, kw, 1);
+}
+
 static PyObject *m_getStats(ConnObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"select", "flags", NULL};
     PyObject *sel = Py_None, *seq = NULL, *out;
@@ -393,6 +449,15 @@ static PyMethodDef conn_methods[] = {
     {"getHostGovernor", (PyCFunction)m_getHostGovernor, METH_NOARGS,
      "getHostGovernor() -> str: the governor of the system (host.cpu.governor): one governor name, or\n"
      "'mixed' when cores differ. None when the call fails (uniserver.lastError() says why)."},
+    {"nodeSetFrequency", (PyCFunction)m_nodeSetFrequency, METH_VARARGS,
+     "nodeSetFrequency(core, frequency) -> list of int: the spec's control call. frequency: '2400000'\n"
+     "(kHz), '2400MHz', '2.4GHz' or a number in kHz. Returns the cores that moved (the core's clock\n"
+     "domain); None on failure (read-only connection, unknown core, out of range ...: lastError())."},
+    {"nodeSetGovernor", (PyCFunction)(void (*)(void))m_nodeSetGovernor, METH_VARARGS | METH_KEYWORDS,
+     "nodeSetGovernor(governor, core=-1) -> int: cores changed (core -1: all); None on failure."},
+    {"nodeSetPowerPolicy", (PyCFunction)(void (*)(void))m_nodeSetPowerPolicy, METH_VARARGS | METH_KEYWORDS,
+     "nodeSetPowerPolicy(policy, core=-1) -> int: 'power', 'balanced', 'performance' (or an EPP\n"
+     "name); cores changed; None on failure."},
     {"getStats", (PyCFunction)(void (*)(void))m_getStats, METH_VARARGS | METH_KEYWORDS,
      "getStats(select=None, flags=0) -> dict: the whole host record keyed by dotted keys\n"
      "(metricDescriptors() describes them), plus 'window_ms' and 'absent' (key -> reason).\n"

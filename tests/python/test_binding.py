@@ -170,3 +170,23 @@ def test_through_the_daemon():
         daemon.terminate()
         daemon.wait()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_node_set_frequency():
+    c = uniserver.open("test:///default")
+    # PMD 2 (cores 4 and 5) moves together, as an X-Gene2's V/F domain does.
+    assert c.nodeSetFrequency(4, "1.8GHz") == [4, 5]
+    assert c.getHostCPUStatisticsUniserver()[2][4:6] == [1800.0, 1800.0]
+    assert c.nodeSetFrequency(4, 2400000) == [4, 5]
+    assert c.nodeSetFrequency(42, "2GHz") is None
+    assert uniserver.lastError()[0] == uniserver.ERR_NO_CORE
+    assert c.nodeSetFrequency(4, "fast") is None
+    assert uniserver.lastError()[0] == uniserver.ERR_INVALID_ARG
+    assert c.nodeSetFrequency(4, "9GHz") is None
+    assert uniserver.lastError()[0] == uniserver.ERR_OUT_OF_RANGE
+    ro = uniserver.openReadOnly("test:///default")
+    assert ro.nodeSetFrequency(4, "1.8GHz") is None
+    assert uniserver.lastError()[0] == uniserver.ERR_ACCESS_DENIED
+    assert c.nodeSetGovernor("performance") == 8
+    assert c.getHostGovernor() == "performance"
+    assert c.nodeSetGovernor("turbo-mode") is None
