@@ -8,23 +8,6 @@ static const uni_driver *const drivers[] = {
     &uni_test_driver,
 };
 
-#define CHECK_FLAGS(flags, allowed, ret)                                                           \
-    do {                                                                                           \
-        if ((flags) & ~(unsigned)(allowed)) {                                                      \
-            uni_error_set(UNI_ERR_INVALID_ARG, "%s: unsupported flags 0x%x", __func__,             \
-                          (flags) & ~(unsigned)(allowed));                                         \
-            return ret;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_CONN(conn, ret)                                                                      \
-    do {                                                                                           \
-        if (!(conn) || !(conn)->driver) {                                                          \
-            uni_error_set(UNI_ERR_INVALID_CONN, "%s: invalid connection", __func__);               \
-            return ret;                                                                            \
-        }                                                                                          \
-    } while (0)
-
 uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
     uni_uri u;
     uniConnectPtr conn;
@@ -60,6 +43,7 @@ uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
         return NULL;
     }
     pthread_mutex_init(&conn->lock, NULL);
+    conn->refs = 1;
     conn->flags = flags;
     conn->driver = drv;
     if (drv->open(conn, &u, flags) < 0) {
@@ -73,16 +57,23 @@ uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
     return conn;
 }
 
-int uniConnectClose(uniConnectPtr conn) {
-    uniResetLastError();
-    if (!conn)
-        return 0;
+int uni_conn_unref(uniConnectPtr conn) {
+    int left = __atomic_sub_fetch(&conn->refs, 1, __ATOMIC_ACQ_REL);
+    if (left > 0)
+        return left;
     if (conn->driver && conn->driver->close)
         conn->driver->close(conn);
     pthread_mutex_destroy(&conn->lock);
     free(conn->uri);
     free(conn);
     return 0;
+}
+
+int uniConnectClose(uniConnectPtr conn) {
+    uniResetLastError();
+    if (!conn)
+        return 0;
+    return uni_conn_unref(conn);
 }
 
 const char *uniConnectGetURI(uniConnectPtr conn) {
@@ -152,13 +143,6 @@ int uniNodeGetStats(uniConnectPtr conn, const char *const *select, uniRecordPtr 
 
 /* ---- views ---- */
 
-enum {
-#define UNI_V_ENUM_(e, ...) UNI_VIEW_##e,
-    UNI_VIEWS(UNI_V_ENUM_)
-#undef UNI_V_ENUM_
-    UNI_NVIEWS
-};
-
 #define UNI_V_IDS_(e, spec, cname, cmd, summary, ...) static const unsigned view_ids_##e[] = {__VA_ARGS__};
 UNI_VIEWS(UNI_V_IDS_)
 #undef UNI_V_IDS_
@@ -223,33 +207,21 @@ static int copy_metric(uniRecordPtr out, uniRecordPtr src, unsigned m, const cha
     return 0;
 }
 
-int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int flags) {
-    const uniViewDesc *v = uniViewGet(i);
-    uni_select sel;
-    uniRecordPtr full = NULL, out;
+void uni_view_select(int view, uni_select *sel) {
+    const uniViewDesc *v = uniViewGet(view);
+    memset(sel, 0, sizeof(*sel));
+    for (int k = 0; k < v->nmetrics; k++) {
+        uni_select_add(sel, v->metrics[k]);
+        sel->whole[v->metrics[k] / 8] |= (uint8_t)(1u << (v->metrics[k] % 8));
+    }
+}
+
+int uni_view_from_record(int view, uniRecordPtr full, uniRecordPtr *ret) {
+    const uniViewDesc *v = uniViewGet(view);
+    uniRecordPtr out = uni_record_new(full->descs, full->ndescs);
     int r = 0;
 
-    uniResetLastError();
-    CHECK_CONN(conn, -1);
-    CHECK_FLAGS(flags, 0, -1);
-    if (!v || !ret) {
-        uni_error_set(UNI_ERR_INVALID_ARG, "%s: no view %d (0-%d) or ret is NULL", __func__, i, uniViewCount() - 1);
-        return -1;
-    }
-    if (i == UNI_VIEW_DOMAIN) {
-        uni_error_set(UNI_ERR_INVALID_ARG, "%s is a per-domain view: call %s on a domain", v->spec_name, v->c_name);
-        return -1;
-    }
-    memset(&sel, 0, sizeof(sel));
-    for (int k = 0; k < v->nmetrics; k++) {
-        uni_select_add(&sel, v->metrics[k]);
-        sel.whole[v->metrics[k] / 8] |= (uint8_t)(1u << (v->metrics[k] % 8));
-    }
-    if (node_stats(conn, &sel, &full) < 0)
-        return -1;
-    out = uni_record_new(full->descs, full->ndescs);
     if (!out) {
-        uniRecordFree(full);
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
@@ -263,7 +235,6 @@ int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int fl
     } else
         for (int k = 0; k < v->nmetrics && r >= 0; k++)
             r = copy_metric(out, full, v->metrics[k], NULL);
-    uniRecordFree(full);
     if (r < 0) {
         uniRecordFree(out);
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
@@ -271,6 +242,31 @@ int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int fl
     }
     *ret = out;
     return 0;
+}
+
+int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int flags) {
+    const uniViewDesc *v = uniViewGet(i);
+    uni_select sel;
+    uniRecordPtr full = NULL;
+    int r;
+
+    uniResetLastError();
+    CHECK_CONN(conn, -1);
+    CHECK_FLAGS(flags, 0, -1);
+    if (!v || !ret) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: no view %d (0-%d) or ret is NULL", __func__, i, uniViewCount() - 1);
+        return -1;
+    }
+    if (i == UNI_VIEW_DOMAIN) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s is a per-domain view: call %s on a domain", v->spec_name, v->c_name);
+        return -1;
+    }
+    uni_view_select(i, &sel);
+    if (node_stats(conn, &sel, &full) < 0)
+        return -1;
+    r = uni_view_from_record(i, full, ret);
+    uniRecordFree(full);
+    return r;
 }
 
 #define NAMED_VIEW_(fn, e)                                                                         \

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <sys/stat.h>
 
+#include "domains.h"
 #include "lib/internal.h"
 #include "local.h"
 
@@ -86,6 +87,8 @@ typedef struct {
     uint64_t power_ns;
     bool have_power_prev;
     double energy_j;
+
+    vms_state *vms; /* the VMs of this host (domains.c) */
 } local_state;
 
 /* ---------------------------------------------------------------------------------------------
@@ -435,6 +438,7 @@ static void local_close(uniConnectPtr conn) {
     local_state *s = conn->priv;
     if (!s)
         return;
+    vms_close(s->vms);
     closep(&s->proc_fd);
     closep(&s->sys_fd);
     closep(&s->stat_fd);
@@ -480,8 +484,15 @@ static int open_root(const char *dir, const char *what) {
     return fd;
 }
 
+/* Is @proc_fd this host's /proc (the one this process lives in), where the live VM sources
+ * (QMP sockets, taskstats, perf, sched_getaffinity, libvirt) belong? */
+static bool is_host_proc(int proc_fd) {
+    struct stat a, b;
+    return fstatat(proc_fd, "self", &a, 0) == 0 && stat("/proc/self", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
-    static const char *const known[] = {"procfs", "sysfs", NULL};
+    static const char *const known[] = {"procfs", "sysfs", VMS_URI_PARAMS, NULL};
     const char *procfs, *sysfs;
     local_state *s;
     int r;
@@ -550,6 +561,8 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         goto fail;
     }
+    if (vms_open(&s->vms, s->proc_fd, s->procfs, is_host_proc(s->proc_fd), uri) < 0)
+        goto fail;
     return 0;
 fail:
     local_close(conn);
@@ -1059,10 +1072,14 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         unsigned g = uni_catalog_group[i];
         if (g == UNI_GROUP_ERRORS)
             rec_absent(rec, i, "%s", "error counts come from the HealthLog (uni-healthd), which this build does not read yet");
-        else if (g == UNI_GROUP_VMS)
-            rec_absent(rec, i, "%s", "VM discovery (libvirt, QEMU processes) is not in this build yet");
-        else if (g == UNI_GROUP_KVM)
-            rec_absent(rec, i, "%s", "KVM statistics (QMP query-stats, binary stats) are not in this build yet");
+    }
+    if (uni_select_group(sel, UNI_GROUP_VMS) || uni_select_has(sel, UNI_M_KVM_NAME)) {
+        double total = NAN;
+        if (want_mem || want_cont || read_meminfo(s, &m) == 0)
+            total = (double)m.mem_total_kb / 1024.0;
+        uniResetLastError();
+        if (vms_node_stats(s->vms, sel, rec, total) < 0)
+            return -1;
     }
     s->last_ns = now;
     s->have_last = true;
@@ -1099,10 +1116,30 @@ size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max) {
     return n;
 }
 
+static int local_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) {
+    local_state *s = conn->priv;
+    return vms_list(s->vms, ret, ret_n);
+}
+
+static int local_domain_stats(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
+                              uni_domain_stats **ret, size_t *ret_n) {
+    local_state *s = conn->priv;
+    double total = NAN;
+    meminfo m;
+
+    /* dom.mem_pct is of the host's memory. */
+    if ((uni_select_has(sel, UNI_M_DOM_MEM_PCT)) && read_meminfo(s, &m) == 0)
+        total = (double)m.mem_total_kb / 1024.0;
+    uniResetLastError();
+    return vms_domain_stats(s->vms, sel, only, nonly, total, ret, ret_n);
+}
+
 const uni_driver uni_local_driver = {
     .name = "local",
     .scheme = "uniserver",
     .open = local_open,
     .close = local_close,
     .node_get_stats = local_node_get_stats,
+    .list_domains = local_list_domains,
+    .domain_stats = local_domain_stats,
 };
