@@ -622,7 +622,8 @@ static void kv_print_table(shell *sh, kv_set *set, double win_s, bool first, boo
     for (size_t i = 0; i < set->n; i++)
         if (!kv_is_time(set->f[i].name))
             sum += set->f[i].total;
-    qsort(set->f, set->n, sizeof(*set->f), kv_cmp_rate);
+    if (set->n > 1)
+        qsort(set->f, set->n, sizeof(*set->f), kv_cmp_rate);
     printf(" %-36s %14s %7s %12s\n", table2_view ? "Event (Table 2 name)" : "Event", "Total", "%Total", "CurAvg/s");
     for (size_t i = 0; i < set->n; i++) {
         kv_field *f = &set->f[i];
@@ -725,7 +726,8 @@ static int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv) {
             goto out;
         }
     }
-    qsort(set.f, set.n, sizeof(*set.f), kv_cmp_name);
+    if (set.n > 1)
+        qsort(set.f, set.n, sizeof(*set.f), kv_cmp_name);
     if (log && !sh->json) {
         printf("time");
         for (size_t i = 0; i < set.n; i++)
@@ -744,7 +746,8 @@ static int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv) {
                 print_error(cmd->name);
             goto out;
         }
-        qsort(set.f, set.n, sizeof(*set.f), kv_cmp_name);
+        if (set.n > 1)
+            qsort(set.f, set.n, sizeof(*set.f), kv_cmp_name);
         {
             /* Rates over the record's own window (the driver's clock), else the time slept. */
             double win_s = w > 0 ? (double)w / 1000.0 : (double)(mono_ms() - t0) / 1000.0;

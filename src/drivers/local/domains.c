@@ -407,7 +407,8 @@ static int discover(vms_state *s) {
             vm_free(s->v[i]);
     }
     s->n = w;
-    qsort(s->v, s->n, sizeof(*s->v), cmp_vm);
+    if (s->n > 1)
+        qsort(s->v, s->n, sizeof(*s->v), cmp_vm);
     if (r < 0) {
         uni_error_errno(r, "discovering VMs in %s", s->procfs);
         return -1;
@@ -513,6 +514,10 @@ static void kstats_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, 
     }
 }
 
+static void kstats_set_vcpus(kstats *k, unsigned n) {
+    k->nvcpu = n;
+}
+
 static void kstats_done(kstats *k) {
     for (size_t i = 0; i < k->n; i++) {
         free(k->e[i].name);
@@ -565,6 +570,7 @@ typedef struct {
     double mem_total_mb;
     const char *netdev;    /* /proc/net/dev of this sample, or NULL */
     size_t netdev_len;
+    lv_stats *lvst;        /* libvirt's statistics of this collection, or NULL */
     thread_info *threads;  /* vCPU threads by index (index -1: not found) */
     unsigned nvcpu;
     bool stopped;          /* the QEMU process is stopped (SIGSTOP, tracer) */
@@ -1070,7 +1076,7 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
     vms_state *s = c->s;
     char why[256];
 
-    if (!wants_any(c, kvm_metrics, ELEMENTSOF(kvm_metrics)))
+    if (!wants_any(c, kvm_metrics, ELEMENTSOF(kvm_metrics)) || rec_has(c->rec, UNI_M_DOM_KVMSTATS_SOURCE))
         return;
     if (s->ksrc == KSRC_OFF) {
         absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), "KVM statistics are turned off on this connection (?kvmstats=off)");
@@ -1170,10 +1176,23 @@ static int collect_vm(vm_ctx *c) {
     rec_absent(c->rec, UNI_M_DOM_MEM_BANDWIDTH_LOCAL_MBPS, "no resctrl (Intel RDT MBM / AMD PQoS) monitoring group for this VM");
     rec_absent(c->rec, UNI_M_DOM_RELIABILITY, "no reliability requirement has been set for this VM");
     if (!v->have_proc) {
-        const char *w = v->lv_active ? "no QEMU process of this domain on this host (libvirt reports it; its driver runs it elsewhere)"
+        const char *w = v->lv_active ? "libvirt does not report it for this domain, and it has no QEMU process on this host"
                                      : "the domain is not running";
-        rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, v->lv_active ? "running" : "shut off");
-        rec_u64(c->rec, UNI_M_DOM_STALE, -1, NULL, 0);
+        int found = 0;
+        if (v->in_libvirt) {
+            kstats_set_vcpus(&k, 256);
+            found = lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, v->lv_active && wants_any(c, kvm_metrics, 2) ? kstats_cb : NULL, &k);
+            if (k.n) {
+                rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");
+                kstats_emit(&k, c->rec);
+            }
+            kstats_done(&k);
+        }
+        if (!rec_has(c->rec, UNI_M_DOM_STATE))
+            rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, v->lv_active ? "running" : "shut off");
+        rec_u64(c->rec, UNI_M_DOM_STALE, -1, NULL, v->lv_active && !found ? 1 : 0);
+        if (v->lv_active && !found)
+            w = "libvirt gave no statistics of this domain without waiting (busy with a job): stale";
         absent_all(c, proc_metrics, ELEMENTSOF(proc_metrics), w);
         absent_all(c, vcpu_metrics, ELEMENTSOF(vcpu_metrics), w);
         absent_all(c, perf_metrics, ELEMENTSOF(perf_metrics), w);
@@ -1200,15 +1219,31 @@ static int collect_vm(vm_ctx *c) {
     collect_perf(c);
     collect_net(c);
     collect_disks(c);
+    /* State: QEMU's own run state where QMP answered, else libvirt's; a stopped process is
+     * paused whatever QEMU believes. */
+    if (c->job && c->job->reply[QMP_Q_STATUS] && !c->stopped)
+        (void)qmp_parse_status(c->job->reply[QMP_Q_STATUS], &state);
+    if (state || c->stopped || !v->in_libvirt)
+        rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, state ? state : proc_state(ps.state));
+    if (v->in_libvirt) {
+        /* libvirt holds the monitor of its domains: their KVM statistics, NICs and disks come
+         * from libvirt (what /proc gave stays). */
+        bool kvm = c->s->ksrc == KSRC_QMP && wants_any(c, kvm_metrics, 2);
+        kstats_set_vcpus(&k, c->nvcpu ? c->nvcpu : 256);
+        if (!lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, kvm ? kstats_cb : NULL, &k) && !c->stopped)
+            stale = true;
+        if (k.n) {
+            rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");
+            kstats_emit(&k, c->rec);
+        }
+        kstats_done(&k);
+    }
+    if (!rec_has(c->rec, UNI_M_DOM_STATE))
+        rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, proc_state(ps.state));
     collect_kvm(c, &k);
     if (k.n)
         kstats_emit(&k, c->rec);
     kstats_done(&k);
-    /* State: QEMU's own run state where QMP answered; a stopped process is paused whatever
-     * QEMU believes. */
-    if (c->job && c->job->reply[QMP_Q_STATUS] && !c->stopped)
-        (void)qmp_parse_status(c->job->reply[QMP_Q_STATUS], &state);
-    rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, state ? state : proc_state(ps.state));
     if (wants(c, UNI_M_DOM_MEM_USAGE_MB)) {
         uint64_t b;
         if (c->job && c->job->reply[QMP_Q_BALLOON] && qmp_parse_balloon(c->job->reply[QMP_Q_BALLOON], &b) == 0)
@@ -1220,7 +1255,7 @@ static int collect_vm(vm_ctx *c) {
             rec_absent(c->rec, UNI_M_DOM_MEM_USAGE_MB, "the guest's memory use comes from its balloon (QMP query-balloon): %s",
                        qmp_failure(c, QMP_Q_BALLOON, why, sizeof(why)));
     }
-    stale = c->stopped || (c->job && c->job->timed_out);
+    stale = stale || c->stopped || (c->job && c->job->timed_out);
     rec_u64(c->rec, UNI_M_DOM_STALE, -1, NULL, stale ? 1 : 0);
     free(c->threads);
     c->threads = NULL;
@@ -1283,6 +1318,7 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
                      uni_domain_stats **ret, size_t *ret_n) {
     vm **pick = NULL;
     qmp_job *jobs = NULL;
+    lv_stats *lvst = NULL;
     uni_domain_stats *out = NULL;
     size_t np = 0;
     _cleanup_free_ char *netdev = NULL;
@@ -1323,9 +1359,12 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
         goto oom;
     if (sel_any(sel, net_metrics, ELEMENTSOF(net_metrics)))
         netdev_len = read_file_at_alloc(s->proc_fd, "net/dev", &netdev);
+    for (size_t i = 0; s->lv && !lvst && i < np; i++)
+        if (pick[i]->in_libvirt && pick[i]->lv_active && lv_stats_get(s->lv, &lvst) < 0)
+            goto oom;
     now = uni_clock_ns();
     for (size_t i = 0; i < np && r >= 0; i++) {
-        vm_ctx c = {.s = s, .v = pick[i], .sel = sel, .job = jobs[i].want ? &jobs[i] : NULL, .now = now,
+        vm_ctx c = {.s = s, .v = pick[i], .sel = sel, .job = jobs[i].want ? &jobs[i] : NULL, .now = now, .lvst = lvst,
                     .mem_total_mb = mem_total_mb, .netdev = netdev_len >= 0 ? netdev : NULL,
                     .netdev_len = netdev_len >= 0 ? (size_t)netdev_len : 0};
         uniRecordPtr rec = uni_record_new(uni_catalog, UNI_NMETRICS);
@@ -1347,6 +1386,7 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
         qmp_job_done(&jobs[i]);
     free(jobs);
     free(pick);
+    lv_stats_free(lvst);
     *ret = out;
     *ret_n = np;
     if (r < 0) {
@@ -1355,6 +1395,7 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
     }
     return 0;
 oom:
+    lv_stats_free(lvst);
     if (jobs)
         for (size_t i = 0; i < np; i++)
             qmp_job_done(&jobs[i]);

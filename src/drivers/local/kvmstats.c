@@ -189,8 +189,13 @@ static int find_kvm_fds(pid_t pid, qemu_kvm_fd **ret, size_t *ret_n) {
     return 0;
 }
 
-/* A QEMU thread blocked in a system call that is not a vCPU (stopping it costs the guest
- * nothing): its /proc/PID/task/TID/syscall has a syscall number and its comm is not "CPU N/KVM". */
+/* Threads of QEMU that may be stopped briefly: user threads (not the kernel's workers that live
+ * in QEMU's thread group, such as kvm-nx-lpage-recovery, which never stop for a tracer), blocked
+ * in a system call that is not KVM_RUN (stopping a vCPU would cost the guest), the main thread
+ * first. Its /proc/PID/task/TID/syscall starts with the syscall number when it is in one. */
+#define PF_IO_WORKER_ 0x00000010
+#define PF_USER_WORKER_ 0x00004000
+#define PF_KTHREAD_ 0x00200000
 static int pick_threads(pid_t pid, pid_t *tids, size_t max, size_t *ret_n) {
     char path[64];
     DIR *d;
@@ -202,24 +207,30 @@ static int pick_threads(pid_t pid, pid_t *tids, size_t max, size_t *ret_n) {
     if (!d)
         return -errno;
     while ((de = readdir(d)) && n < max) {
-        char p[128], buf[256];
+        char p[128], buf[512];
         unsigned tid, idx;
-        _cleanup_close_ int fd = -1;
+        pid_stat st;
         ssize_t l;
+        uint64_t nr;
+        const char *sp;
         if (safe_atou(de->d_name, &tid) < 0)
             continue;
-        snprintf(p, sizeof(p), "%s/%u/comm", path, tid);
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || (l = read_fd_full(fd, buf, sizeof(buf))) <= 0)
-            continue;
-        if (buf[l - 1] == '\n')
-            buf[l - 1] = 0;
-        if (parse_vcpu_thread_name(buf, &idx) == 0)
+        snprintf(p, sizeof(p), "%s/%u/stat", path, tid);
+        l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
+        if (l <= 0 || parse_pid_stat(buf, (size_t)l, &st) < 0 || (st.flags & (PF_IO_WORKER_ | PF_USER_WORKER_ | PF_KTHREAD_)) ||
+            parse_vcpu_thread_name(st.comm, &idx) == 0 || st.state == 'T' || st.state == 't' || st.state == 'Z')
             continue;
         snprintf(p, sizeof(p), "%s/%u/syscall", path, tid);
-        if (read_file_at(AT_FDCWD, p, buf, sizeof(buf)) <= 0 || !(buf[0] >= '0' && buf[0] <= '9'))
+        l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
+        if (l <= 0 || !(sp = strchr(buf, ' ')) || safe_atou64_n(buf, (size_t)(sp - buf), &nr) < 0)
+            continue;
+        if (nr == SYS_ioctl && strstr(sp, " 0xae80 ")) /* KVM_RUN: a vCPU without a thread name */
             continue;
         tids[n++] = (pid_t)tid;
+        if ((pid_t)tid == pid && n > 1) { /* the main thread first */
+            tids[n - 1] = tids[0];
+            tids[0] = pid;
+        }
     }
     closedir(d);
     *ret_n = n;
@@ -236,12 +247,21 @@ typedef struct {
 /* Wait for the next syscall stop of the injected thread; signals that arrive meanwhile are kept
  * for the detach (they are delivered then). */
 static int wait_syscall_stop(injector *in) {
-    for (;;) {
+    for (uint64_t t0 = now_ns();;) {
         int st;
-        if (waitpid(in->tid, &st, __WALL) < 0) {
+        pid_t w = waitpid(in->tid, &st, __WALL | WNOHANG);
+        if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
+        }
+        if (w == 0) {
+            /* The injected calls do not block (see fetch_stats_fd); a thread that does not come
+             * back within seconds is reported rather than waited for for ever. */
+            if (now_ns() - t0 > 5000000000ull)
+                return -ETIMEDOUT;
+            usleep(50);
+            continue;
         }
         if (!WIFSTOPPED(st))
             return -ESRCH; /* the thread is gone */
@@ -291,11 +311,22 @@ static int seize(injector *in, pid_t tid) {
         return -errno;
     if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
         goto fail;
-    for (;;) {
-        if (waitpid(tid, &st, __WALL) < 0) {
+    for (uint64_t t0 = now_ns();;) {
+        /* A user thread stops at once; a thread that does not within a second never will (it
+         * is not what its /proc entries said): give it up rather than hang. */
+        pid_t w = waitpid(tid, &st, __WALL | WNOHANG);
+        if (w < 0) {
             if (errno == EINTR)
                 continue;
             goto fail;
+        }
+        if (w == 0) {
+            if (now_ns() - t0 > 1000000000ull) {
+                errno = ETIMEDOUT;
+                goto fail;
+            }
+            usleep(200);
+            continue;
         }
         if (!WIFSTOPPED(st)) {
             errno = ESRCH;
@@ -371,11 +402,88 @@ static int open_file(kfile *f, int fd, int vcpu) {
     return f->data ? 0 : -ENOMEM;
 }
 
+/* The thread that runs the vCPU of fd @qfd: the one blocked in ioctl(qfd, KVM_RUN), else the one
+ * named "CPU @vcpu/KVM" (debug-threads=on); 0 when none is found now. */
+static pid_t vcpu_thread(pid_t pid, int qfd, int vcpu) {
+    char path[64];
+    DIR *d;
+    struct dirent *de;
+    pid_t by_name = 0, by_run = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return 0;
+    while ((de = readdir(d)) && !by_run) {
+        char p[128], buf[512], want[64];
+        unsigned tid, idx;
+        pid_stat st;
+        ssize_t l;
+        if (safe_atou(de->d_name, &tid) < 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%u/stat", path, tid);
+        l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
+        if (l <= 0 || parse_pid_stat(buf, (size_t)l, &st) < 0 || (st.flags & (PF_IO_WORKER_ | PF_USER_WORKER_ | PF_KTHREAD_)))
+            continue;
+        if (parse_vcpu_thread_name(st.comm, &idx) == 0 && (int)idx == vcpu)
+            by_name = (pid_t)tid;
+        snprintf(p, sizeof(p), "%s/%u/syscall", path, tid);
+        snprintf(want, sizeof(want), "%d 0x%x 0xae80 ", SYS_ioctl, qfd);
+        l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
+        if (l > 0 && startswith(buf, want))
+            by_run = (pid_t)tid;
+    }
+    closedir(d);
+    return by_run ? by_run : by_name;
+}
+
+/* Make thread @tid of QEMU create the stats fd of its KVM fd @qfd, copy it here, and close
+ * QEMU's copy. The thread is one for which the ioctl cannot block: for a vCPU fd the vCPU's own
+ * thread (KVM takes the vCPU's mutex, which KVM_RUN holds for as long as the guest runs). */
+static int fetch_stats_fd(pid_t tid, int pidfd, int qfd, int *ret_mine, char *why, size_t whylen) {
+    injector in;
+    long qnew = -1, dummy;
+    int r = -EAGAIN, mine = -1;
+
+    /* It must be stopped inside a system call; one that is between two waits for a moment. */
+    for (int tries = 0; r == -EAGAIN && tries < 50; tries++) {
+        r = seize(&in, tid);
+        if (r == -EAGAIN)
+            usleep(1000);
+    }
+    if (r < 0) {
+        snprintf(why, whylen, "cannot stop QEMU thread %d in a system call with ptrace: %s%s", (int)tid,
+                 strerror(r == -EAGAIN ? EBUSY : -r), r == -EPERM ? " (needs CAP_SYS_PTRACE)" : "");
+        return r;
+    }
+    r = inject(&in, SYS_ioctl, (uint64_t)qfd, KVM_GET_STATS_FD, 0, &qnew);
+    if (r == 0 && qnew < 0) {
+        r = (int)qnew;
+        snprintf(why, whylen, "ioctl(KVM_GET_STATS_FD) inside QEMU failed: %s (Linux >= 5.14 has binary stats)",
+                 strerror((int)-qnew));
+    } else if (r == 0) {
+        mine = (int)syscall(__NR_pidfd_getfd, pidfd, (int)qnew, 0);
+        if (mine < 0) {
+            r = -errno;
+            snprintf(why, whylen, "pidfd_getfd: %s", strerror(errno));
+        }
+        (void)inject(&in, SYS_close, (uint64_t)qnew, 0, 0, &dummy);
+    } else
+        snprintf(why, whylen, "injecting into QEMU thread %d failed: %s", (int)tid, strerror(-r));
+    release(&in);
+    if (r < 0) {
+        if (mine >= 0)
+            close(mine);
+        return r;
+    }
+    (void)fcntl(mine, F_SETFD, FD_CLOEXEC);
+    *ret_mine = mine;
+    return 0;
+}
+
 int kvm_binstats_open(pid_t pid, kvm_binstats **ret, char *why, size_t whylen) {
     qemu_kvm_fd *qfds = NULL;
-    size_t nq = 0, nt = 0;
-    pid_t tids[16];
-    injector in;
+    size_t nq = 0;
     kvm_binstats *b;
     int pidfd, r;
 
@@ -403,50 +511,50 @@ int kvm_binstats_open(pid_t pid, kvm_binstats **ret, char *why, size_t whylen) {
         return -ENOMEM;
     }
     b->pid = pid;
-    /* A thread that is in a syscall when stopped; retry a few times, threads come and go. */
-    r = pick_threads(pid, tids, ELEMENTSOF(tids), &nt);
-    if (r == 0)
-        r = -EAGAIN;
-    for (size_t t = 0, tries = 0; r != 0 && t < nt && tries < 8; t++, tries++)
-        r = seize(&in, tids[t]);
-    if (r == 0) {
-        for (size_t i = 0; i < nq && r == 0; i++) {
-            long qnew, dummy;
-            int mine;
-            r = inject(&in, SYS_ioctl, (uint64_t)qfds[i].qfd, KVM_GET_STATS_FD, 0, &qnew);
+    r = 0;
+    for (size_t i = 0; i < nq && r == 0; i++) {
+        int mine = -1;
+        if (qfds[i].vcpu >= 0) {
+            pid_t tid = 0;
+            for (int tries = 0; !tid && tries < 20; tries++) {
+                tid = vcpu_thread(pid, qfds[i].qfd, qfds[i].vcpu);
+                if (!tid)
+                    usleep(1000);
+            }
+            if (!tid) {
+                r = -ESRCH;
+                snprintf(why, whylen, "no thread of QEMU %d runs vCPU %d (not in KVM_RUN, no 'CPU %d/KVM' name)", (int)pid,
+                         qfds[i].vcpu, qfds[i].vcpu);
+                break;
+            }
+            r = fetch_stats_fd(tid, pidfd, qfds[i].qfd, &mine, why, whylen);
+        } else {
+            /* The VM's fd: any thread of QEMU that is not a vCPU (KVM takes no lock for it). */
+            pid_t tids[16];
+            size_t nt = 0;
+            r = pick_threads(pid, tids, ELEMENTSOF(tids), &nt);
             if (r < 0)
-                break;
-            if (qnew < 0) {
-                r = (int)qnew;
-                snprintf(why, whylen, "ioctl(KVM_GET_STATS_FD) inside QEMU failed: %s (Linux >= 5.14 has binary stats)",
-                         strerror((int)-qnew));
-                break;
+                snprintf(why, whylen, "no thread of QEMU %d waits in a system call to be stopped", (int)pid);
+            for (size_t t = 0; r == 0 && t < nt; t++) {
+                r = fetch_stats_fd(tids[t], pidfd, qfds[i].qfd, &mine, why, whylen);
+                if (r == -EAGAIN || r == -ESRCH)
+                    r = t + 1 < nt ? 0 : r;
+                else
+                    break;
             }
-            mine = (int)syscall(__NR_pidfd_getfd, pidfd, (int)qnew, 0);
-            if (mine < 0)
-                r = -errno;
-            (void)inject(&in, SYS_close, (uint64_t)qnew, 0, 0, &dummy);
-            if (mine < 0) {
-                snprintf(why, whylen, "pidfd_getfd: %s", strerror(-r));
-                break;
-            }
-            (void)fcntl(mine, F_SETFD, FD_CLOEXEC);
-            r = open_file(&b->f[b->n], mine, qfds[i].vcpu);
-            if (r < 0) {
-                close(mine);
-                snprintf(why, whylen, "malformed KVM stats descriptors: %s", strerror(-r));
-                break;
-            }
-            if (qfds[i].vcpu >= 0 && (unsigned)qfds[i].vcpu + 1 > b->nvcpu)
-                b->nvcpu = (unsigned)qfds[i].vcpu + 1;
-            b->n++;
         }
-        release(&in);
-        if (r < 0 && !why[0])
-            snprintf(why, whylen, "injecting into QEMU %d failed: %s", (int)pid, strerror(-r));
-    } else
-        snprintf(why, whylen, "cannot stop a QEMU %d thread in a system call with ptrace: %s%s", (int)pid,
-                 strerror(r == -EAGAIN ? EBUSY : -r), r == -EPERM ? " (needs CAP_SYS_PTRACE)" : "");
+        if (r < 0)
+            break;
+        r = open_file(&b->f[b->n], mine, qfds[i].vcpu);
+        if (r < 0) {
+            close(mine);
+            snprintf(why, whylen, "malformed KVM stats descriptors: %s", strerror(-r));
+            break;
+        }
+        if (qfds[i].vcpu >= 0 && (unsigned)qfds[i].vcpu + 1 > b->nvcpu)
+            b->nvcpu = (unsigned)qfds[i].vcpu + 1;
+        b->n++;
+    }
     close(pidfd);
     free(qfds);
     if (r < 0) {

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include "uniserver/uniserver.h"
 #include "util/util.h"
 
 #define UUID_STRING_LEN 36
@@ -15,6 +16,7 @@
 typedef struct {
     char comm[64];        /* between the first '(' and the last ')', cut to fit */
     char state;           /* R S D T t Z ... */
+    uint64_t flags;       /* field 9: PF_* (PF_KTHREAD, PF_USER_WORKER ...) */
     uint64_t utime, stime; /* clock ticks; utime includes guest time (kernel/sched/cputime.c) */
     uint64_t starttime;   /* ticks after boot: with the PID, the identity of a process */
     uint64_t rss_pages;   /* field 24 */
@@ -211,3 +213,16 @@ const char *lv_uri(const lv_conn *c);
 /* Every domain, active and inactive; free with lv_infos_free. */
 int lv_list(lv_conn *c, lv_dom_info **ret, size_t *ret_n);
 void lv_infos_free(lv_dom_info *v, size_t n);
+
+/* Statistics of libvirt's domains for one collection (one virConnectGetAllDomainStats call,
+ * every group the hypervisor driver supports, without waiting for busy domains). */
+typedef struct lv_stats lv_stats;
+int lv_stats_get(lv_conn *c, lv_stats **ret);
+void lv_stats_free(lv_stats *s);
+/* Add to @rec what libvirt says of domain @uuid and @rec lacks (state, CPU time, memory, vCPUs,
+ * pinning, NICs, disks, perf); its KVM statistics (vm.NAME.*, vcpu.V.NAME.*) go to @cb when it is
+ * not NULL. Falls back to per-domain calls (virDomainGetInfo, virDomainMemoryStats,
+ * virDomainGetVcpus) for drivers whose bulk statistics are thin. Returns 1 when libvirt had
+ * statistics of the domain, 0 when not (a domain busy with a job: stale), -ENOMEM. */
+int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud);
+
