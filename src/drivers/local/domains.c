@@ -13,7 +13,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/syscall.h>
 
 #include <json-c/json.h>
 
@@ -31,6 +33,18 @@ typedef struct {
     uint64_t v[6];
 } io_prev;
 
+/* The vCPU threads of a QEMU process, kept between collections while its thread count holds. */
+typedef struct {
+    pid_t tid;
+    int index;
+    int fd; /* /proc/PID/task/TID/stat */
+} vcpu_thread_fd;
+typedef struct {
+    vcpu_thread_fd *t;
+    size_t n;
+    uint64_t num_threads; /* of the process when the cache was made; 0: no cache */
+} vcpu_cache;
+
 typedef struct vm {
     char *name;
     char uuid[UUID_STRING_LEN + 1];
@@ -38,6 +52,10 @@ typedef struct vm {
     bool have_proc;
     pid_t pid;
     uint64_t starttime;
+    ino_t ino;        /* of /proc/PID as readdir gave it: a new process under the same PID has another */
+    int stat_fd;      /* /proc/PID/stat, kept open and read with pread */
+    int pidfd;        /* pidfd_open(PID): says when the process has exited; -1 on fixture trees */
+    vcpu_cache vc;    /* the vCPU threads last found */
     qemu_cmdline cmd;
     char *qmp; /* the QMP socket to use, or NULL */
     /* libvirt's view, when libvirt knows the domain */
@@ -56,7 +74,17 @@ typedef struct vm {
     char *bin_why;
 } vm;
 
+/* A /proc entry seen by the last scan: whether it is a QEMU process, so that each process's
+ * executable is looked at once (d_ino tells a new process under a reused PID apart). */
+typedef struct {
+    pid_t pid;
+    ino_t ino;
+    bool qemu;
+} proc_entry;
+
 struct vms_state {
+    proc_entry *seen;
+    size_t nseen;
     int proc_fd;
     char *procfs;
     bool host_proc;
@@ -164,9 +192,19 @@ static void io_prev_free(io_prev *p, size_t n) {
     free(p);
 }
 
+static void vcpu_cache_drop(vcpu_cache *c) {
+    for (size_t i = 0; i < c->n; i++)
+        closep(&c->t[i].fd);
+    free(c->t);
+    memset(c, 0, sizeof(*c));
+}
+
 static void vm_free(vm *v) {
     if (!v)
         return;
+    closep(&v->stat_fd);
+    closep(&v->pidfd);
+    vcpu_cache_drop(&v->vc);
     free(v->name);
     qemu_cmdline_done(&v->cmd);
     free(v->qmp);
@@ -190,6 +228,7 @@ void vms_close(vms_state *s) {
     lv_close(s->lv);
     free(s->lv_uri);
     free(s->procfs);
+    free(s->seen);
     free(s);
 }
 
@@ -225,11 +264,36 @@ static int read_pid_stat(vms_state *s, const char *rel, pid_stat *ps) {
     return parse_pid_stat(buf, (size_t)n, ps);
 }
 
-static vm *find_vm_pid(vms_state *s, pid_t pid, uint64_t starttime) {
+static vm *find_vm_pid(vms_state *s, pid_t pid, ino_t ino) {
     for (size_t i = 0; i < s->n; i++)
-        if (s->v[i]->have_proc && s->v[i]->pid == pid && s->v[i]->starttime == starttime)
+        if (s->v[i]->have_proc && s->v[i]->pid == pid && s->v[i]->ino == ino)
             return s->v[i];
     return NULL;
+}
+
+/* /proc/PID/stat of a VM's process through its kept-open fd. */
+static int read_vm_stat(vms_state *s, vm *v, pid_stat *ps) {
+    char buf[1024];
+    ssize_t n;
+    if (v->stat_fd < 0) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "%d/stat", (int)v->pid);
+        v->stat_fd = openat(s->proc_fd, rel, O_RDONLY | O_CLOEXEC);
+        if (v->stat_fd < 0)
+            return -errno;
+    }
+    n = pread_full(v->stat_fd, buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    if (n == 0)
+        return -ESRCH; /* the process has exited: its stat reads empty */
+    return parse_pid_stat(buf, (size_t)n, ps);
+}
+
+/* Has the VM's process exited? (With a pidfd: it polls readable.) */
+static bool vm_exited(vm *v) {
+    struct pollfd p = {.fd = v->pidfd, .events = POLLIN};
+    return v->pidfd >= 0 && poll(&p, 1, 0) == 1;
 }
 
 static vm *find_vm_uuid(vms_state *s, const char *uuid) {
@@ -258,7 +322,7 @@ static char *qmp_socket_path(vms_state *s, pid_t pid, const char *p) {
     return r;
 }
 
-static int new_proc_vm(vms_state *s, pid_t pid, const pid_stat *ps) {
+static int new_proc_vm(vms_state *s, pid_t pid, ino_t ino, const pid_stat *ps) {
     char path[64];
     _cleanup_free_ char *buf = NULL;
     ssize_t n;
@@ -279,7 +343,10 @@ static int new_proc_vm(vms_state *s, pid_t pid, const pid_stat *ps) {
     }
     v->have_proc = true;
     v->pid = pid;
+    v->ino = ino;
     v->starttime = ps->starttime;
+    v->stat_fd = -1;
+    v->pidfd = s->host_proc ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
     v->lv_id = -1;
     memcpy(v->uuid, v->cmd.uuid, sizeof(v->uuid));
     /* QEMU without -name is named after its PID, so that it can still be looked up. */
@@ -297,8 +364,22 @@ static int new_proc_vm(vms_state *s, pid_t pid, const pid_stat *ps) {
     return 0;
 }
 
+/* Was (pid, ino) in the previous scan? Both scans list PIDs in increasing order (procfs'
+ * readdir), so one cursor walks the old list once per scan. */
+static bool seen_qemu(const proc_entry *old, size_t nold, size_t *cursor, pid_t pid, ino_t ino, bool *ret_qemu) {
+    while (*cursor < nold && old[*cursor].pid < pid)
+        (*cursor)++;
+    if (*cursor < nold && old[*cursor].pid == pid && old[*cursor].ino == ino) {
+        *ret_qemu = old[*cursor].qemu;
+        return true;
+    }
+    return false;
+}
+
 static int scan_procs(vms_state *s) {
     int dfd = openat(s->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    proc_entry *old = s->seen;
+    size_t nold = s->nseen, cap = nold + 64, cursor = 0;
     DIR *d;
     struct dirent *de;
     int r = 0;
@@ -310,29 +391,50 @@ static int scan_procs(vms_state *s) {
         close(dfd);
         return -errno;
     }
+    s->seen = malloc(cap * sizeof(*s->seen));
+    s->nseen = 0;
+    if (!s->seen) {
+        s->seen = old;
+        s->nseen = nold;
+        closedir(d);
+        return -ENOMEM;
+    }
     while ((de = readdir(d)) && r >= 0) {
         char rel[64];
         pid_stat ps;
         unsigned pid;
+        bool qemu;
         vm *v;
 
         if (!isdigit((unsigned char)de->d_name[0]) || safe_atou(de->d_name, &pid) < 0 || pid == 0 || pid > INT32_MAX)
             continue;
-        if (!is_qemu_process(s, de->d_name))
+        if (!seen_qemu(old, nold, &cursor, (pid_t)pid, de->d_ino, &qemu))
+            qemu = is_qemu_process(s, de->d_name);
+        if (s->nseen == cap) {
+            proc_entry *ns = realloc(s->seen, (cap *= 2) * sizeof(*ns));
+            if (!ns) {
+                r = -ENOMEM;
+                break;
+            }
+            s->seen = ns;
+        }
+        s->seen[s->nseen++] = (proc_entry){.pid = (pid_t)pid, .ino = de->d_ino, .qemu = qemu};
+        if (!qemu)
             continue;
-        snprintf(rel, sizeof(rel), "%u/stat", pid);
-        if (read_pid_stat(s, rel, &ps) < 0)
-            continue; /* gone since readdir */
-        v = find_vm_pid(s, (pid_t)pid, ps.starttime);
+        v = find_vm_pid(s, (pid_t)pid, de->d_ino);
         if (v) {
             v->seen = true;
             continue;
         }
-        r = new_proc_vm(s, (pid_t)pid, &ps);
+        snprintf(rel, sizeof(rel), "%u/stat", pid);
+        if (read_pid_stat(s, rel, &ps) < 0)
+            continue; /* gone since readdir */
+        r = new_proc_vm(s, (pid_t)pid, de->d_ino, &ps);
         if (r == -ENOENT || r == -ESRCH || r == -EBADMSG)
             r = 0;
     }
     closedir(d);
+    free(old);
     return r;
 }
 
@@ -470,13 +572,46 @@ typedef struct {
     size_t n;
     unsigned nvcpu;
     int err;
+    uint32_t *slot; /* open-addressing index of e by name: entry + 1, 0 empty */
+    size_t nslots;
 } kstats;
 
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+/* Put entry i in the index (which has room). */
+static void kstat_index(kstats *k, size_t i) {
+    size_t m = k->nslots - 1, h = name_hash(k->e[i].name) & m;
+    while (k->slot[h])
+        h = (h + 1) & m;
+    k->slot[h] = (uint32_t)i + 1;
+}
+
+/* The entry of statistic @name, made on first sight (a VM has tens of statistics, each seen once
+ * per vCPU: a hash keeps that linear). */
 static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
     kstat *ne;
-    for (size_t i = 0; i < k->n; i++)
-        if (streq(k->e[i].name, name))
-            return &k->e[i];
+    if (k->nslots) {
+        size_t m = k->nslots - 1;
+        for (size_t h = name_hash(name) & m; k->slot[h]; h = (h + 1) & m)
+            if (streq(k->e[k->slot[h] - 1].name, name))
+                return &k->e[k->slot[h] - 1];
+    }
+    if (2 * (k->n + 1) > k->nslots) {
+        size_t ns = k->nslots ? 2 * k->nslots : 256;
+        uint32_t *nsl = calloc(ns, sizeof(*nsl));
+        if (!nsl)
+            return NULL;
+        free(k->slot);
+        k->slot = nsl;
+        k->nslots = ns;
+        for (size_t i = 0; i < k->n; i++)
+            kstat_index(k, i);
+    }
     ne = realloc(k->e, (k->n + 1) * sizeof(*ne));
     if (!ne)
         return NULL;
@@ -491,7 +626,7 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
         free(ne->vcpu);
         return NULL;
     }
-    k->n++;
+    kstat_index(k, k->n++);
     return ne;
 }
 
@@ -525,6 +660,7 @@ static void kstats_done(kstats *k) {
         free(k->e[i].vcpu_have);
     }
     free(k->e);
+    free(k->slot);
     memset(k, 0, sizeof(*k));
 }
 
@@ -619,8 +755,63 @@ static uint64_t ticks_ms(const vm_ctx *c, uint64_t ticks) {
     return jiffies_to_ms(ticks, c->s->hz);
 }
 
+/* The vCPU threads from the cache made by the last scan, while QEMU's thread count holds: one
+ * pread per vCPU. false when the cache does not hold (a thread left, the count changed). */
+static bool vcpus_from_cache(vm_ctx *c, const pid_stat *ps) {
+    vcpu_cache *vc = &c->v->vc;
+    unsigned maxidx = 0;
+
+    if (!vc->num_threads || vc->num_threads != ps->num_threads)
+        return false;
+    for (size_t i = 0; i < vc->n; i++)
+        if ((unsigned)vc->t[i].index + 1 > maxidx)
+            maxidx = (unsigned)vc->t[i].index + 1;
+    c->threads = calloc(maxidx ? maxidx : 1, sizeof(*c->threads));
+    if (!c->threads)
+        return false;
+    for (unsigned i = 0; i < maxidx; i++)
+        c->threads[i].index = -1;
+    for (size_t i = 0; i < vc->n; i++) {
+        char buf[1024];
+        ssize_t n = pread_full(vc->t[i].fd, buf, sizeof(buf));
+        thread_info *t = &c->threads[vc->t[i].index];
+        if (n <= 0 || parse_pid_stat(buf, (size_t)n, &t->st) < 0) {
+            free(c->threads);
+            c->threads = NULL;
+            return false;
+        }
+        t->tid = vc->t[i].tid;
+        t->index = vc->t[i].index;
+    }
+    c->nvcpu = maxidx;
+    return true;
+}
+
+/* Keep the vCPU threads found by a scan, with their stat files open. */
+static void vcpus_to_cache(vm_ctx *c, const pid_stat *ps) {
+    vcpu_cache *vc = &c->v->vc;
+    vcpu_cache_drop(vc);
+    vc->t = calloc(c->nvcpu ? c->nvcpu : 1, sizeof(*vc->t));
+    if (!vc->t)
+        return;
+    for (unsigned i = 0; i < c->nvcpu; i++) {
+        char rel[96];
+        int fd;
+        if (c->threads[i].index < 0)
+            continue;
+        snprintf(rel, sizeof(rel), "%d/task/%d/stat", (int)c->v->pid, (int)c->threads[i].tid);
+        fd = openat(c->s->proc_fd, rel, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            vcpu_cache_drop(vc);
+            return;
+        }
+        vc->t[vc->n++] = (vcpu_thread_fd){.tid = c->threads[i].tid, .index = (int)i, .fd = fd};
+    }
+    vc->num_threads = vc->n ? ps->num_threads : 0;
+}
+
 /* The vCPU threads: by name ("CPU N/KVM", QEMU with debug-threads=on), else by QMP's thread-id. */
-static int find_vcpus(vm_ctx *c) {
+static int find_vcpus(vm_ctx *c, const pid_stat *ps) {
     vms_state *s = c->s;
     char rel[64];
     int dfd;
@@ -630,6 +821,9 @@ static int find_vcpus(vm_ctx *c) {
     size_t nall = 0;
     unsigned maxidx = 0;
     bool named = false;
+
+    if (vcpus_from_cache(c, ps))
+        return 0;
 
     snprintf(rel, sizeof(rel), "%d/task", (int)c->v->pid);
     dfd = openat(s->proc_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -694,6 +888,7 @@ static int find_vcpus(vm_ctx *c) {
         if (all[k].index >= 0)
             c->threads[all[k].index] = all[k];
     free(all);
+    vcpus_to_cache(c, ps);
     return 0;
 }
 
@@ -1162,9 +1357,9 @@ static int collect_vm(vm_ctx *c) {
     vm *v = c->v;
     kstats k = {0};
     pid_stat ps;
-    char rel[64], why[256];
+    char why[256];
     const char *state = NULL;
-    bool stale = false;
+    bool stale = false, need_stat;
 
     rec_str(c->rec, UNI_M_DOM_SOURCE, -1, NULL, v->have_proc && v->in_libvirt ? "process+libvirt" : v->have_proc ? "process" : "libvirt");
     if (v->uuid[0])
@@ -1202,18 +1397,27 @@ static int collect_vm(vm_ctx *c) {
         rec_absent(c->rec, UNI_M_DOM_MEM_USAGE_MB, "%s", w);
         return 0;
     }
-    snprintf(rel, sizeof(rel), "%d/stat", (int)v->pid);
-    if (read_pid_stat(c->s, rel, &ps) < 0 || ps.starttime != v->starttime) {
+    /* /proc/PID/stat only when the selection needs what it says (a KVM-only collection through
+     * the binary stats reads nothing else); the pidfd says whether the process is still there. */
+    need_stat = wants_any(c, proc_metrics, ELEMENTSOF(proc_metrics)) || wants_any(c, vcpu_metrics, ELEMENTSOF(vcpu_metrics)) ||
+                wants_any(c, perf_metrics, ELEMENTSOF(perf_metrics)) || wants(c, UNI_M_DOM_STATE) || wants(c, UNI_M_DOM_STALE);
+    memset(&ps, 0, sizeof(ps));
+    if (need_stat ? read_vm_stat(c->s, v, &ps) < 0 || ps.starttime != v->starttime : vm_exited(v)) {
         const char *w = "the QEMU process exited during the collection";
         rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, "shut off");
         absent_all(c, proc_metrics, ELEMENTSOF(proc_metrics), w);
         absent_all(c, vcpu_metrics, ELEMENTSOF(vcpu_metrics), w);
+        absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), w);
         return 0;
     }
-    c->stopped = ps.state == 'T' || ps.state == 't';
-    if (find_vcpus(c) < 0)
+    if (need_stat)
+        c->stopped = ps.state == 'T' || ps.state == 't';
+    if ((wants_any(c, vcpu_metrics, ELEMENTSOF(vcpu_metrics)) || wants(c, UNI_M_DOM_CPU_UTIL_PCT) ||
+         wants_any(c, perf_metrics, ELEMENTSOF(perf_metrics))) &&
+        find_vcpus(c, &ps) < 0)
         c->nvcpu = 0;
-    collect_proc(c, &ps);
+    if (wants_any(c, proc_metrics, ELEMENTSOF(proc_metrics)))
+        collect_proc(c, &ps);
     collect_vcpus(c);
     collect_swap(c);
     collect_perf(c);
@@ -1307,17 +1511,16 @@ static bool vm_selected(const vm *v, const uni_domain_info *only, size_t nonly, 
     return false;
 }
 
-static bool stopped_now(vms_state *s, const vm *v) {
-    char rel[64];
+static bool stopped_now(vms_state *s, vm *v) {
     pid_stat ps;
-    snprintf(rel, sizeof(rel), "%d/stat", (int)v->pid);
-    return read_pid_stat(s, rel, &ps) == 0 && (ps.state == 'T' || ps.state == 't');
+    return read_vm_stat(s, v, &ps) == 0 && (ps.state == 'T' || ps.state == 't');
 }
 
 int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info *only, size_t nonly, double mem_total_mb,
                      uni_domain_stats **ret, size_t *ret_n) {
     vm **pick = NULL;
     qmp_job *jobs = NULL;
+    bool *stopped = NULL;
     lv_stats *lvst = NULL;
     uni_domain_stats *out = NULL;
     size_t np = 0;
@@ -1350,10 +1553,15 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
         for (size_t k = 0; k < s->n; k++)
             pick[np++] = s->v[k];
     /* Every VM's QMP at once, each under the deadline; a stopped QEMU is not asked. */
+    stopped = calloc(np ? np : 1, sizeof(*stopped));
+    if (!stopped)
+        goto oom;
     for (size_t i = 0; s->host_proc && i < np; i++)
-        if (pick[i]->have_proc && pick[i]->qmp && !stopped_now(s, pick[i])) {
-            jobs[i].path = pick[i]->qmp;
-            jobs[i].want = qmp_wants(s, pick[i], sel);
+        if (pick[i]->have_proc && pick[i]->qmp && (jobs[i].want = qmp_wants(s, pick[i], sel))) {
+            if ((stopped[i] = stopped_now(s, pick[i])))
+                jobs[i].want = 0; /* a stopped QEMU cannot answer: not asked */
+            else
+                jobs[i].path = pick[i]->qmp;
         }
     if (qmp_run(jobs, np, s->deadline_ms) < 0)
         goto oom;
@@ -1366,7 +1574,7 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
     for (size_t i = 0; i < np && r >= 0; i++) {
         vm_ctx c = {.s = s, .v = pick[i], .sel = sel, .job = jobs[i].want ? &jobs[i] : NULL, .now = now, .lvst = lvst,
                     .mem_total_mb = mem_total_mb, .netdev = netdev_len >= 0 ? netdev : NULL,
-                    .netdev_len = netdev_len >= 0 ? (size_t)netdev_len : 0};
+                    .netdev_len = netdev_len >= 0 ? (size_t)netdev_len : 0, .stopped = stopped[i]};
         uniRecordPtr rec = uni_record_new(uni_catalog, UNI_NMETRICS);
         if (!rec || vm_info(pick[i], &out[i].info) < 0) {
             uniRecordFree(rec);
@@ -1386,6 +1594,7 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
         qmp_job_done(&jobs[i]);
     free(jobs);
     free(pick);
+    free(stopped);
     lv_stats_free(lvst);
     *ret = out;
     *ret_n = np;
@@ -1401,6 +1610,7 @@ oom:
             qmp_job_done(&jobs[i]);
     free(jobs);
     free(pick);
+    free(stopped);
     if (!*ret)
         free(out);
     uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
@@ -1424,7 +1634,7 @@ int vms_node_stats(vms_state *s, const uni_select *sel, uniRecordPtr rec, double
     size_t n = 0, active = 0, nswap = 0, nswap_pct = 0, nmem = 0;
     double mem = 0, swap = 0, swap_pct = 0;
     host_kstat *hk = NULL;
-    size_t nhk = 0;
+    size_t nhk = 0, hint = 0;
     const char *why_swap = NULL, *why_kvm = NULL;
 
     if (!want_vms && !want_kvm)
@@ -1460,10 +1670,15 @@ int vms_node_stats(vms_state *s, const uni_select *sel, uniRecordPtr rec, double
                 nswap_pct++;
                 break;
             case UNI_M_DOM_KVM_NAME: {
-                size_t j;
+                size_t j = nhk;
                 bool peak = startswith(smp->name, "max_");
-                for (j = 0; j < nhk && !streq(hk[j].name, smp->name); j++)
-                    ;
+                /* Every VM lists the statistics in the same order: look after the last match. */
+                for (size_t x = 0; x < nhk; x++)
+                    if (streq(hk[(hint + x) % nhk].name, smp->name)) {
+                        j = (hint + x) % nhk;
+                        break;
+                    }
+                hint = j + 1;
                 if (j == nhk) {
                     host_kstat *nh = realloc(hk, (nhk + 1) * sizeof(*nh));
                     if (!nh || !(nh[nhk].name = strdup(smp->name))) {

@@ -51,7 +51,7 @@ int parse_pid_stat(const char *buf, size_t len, pid_stat *out) {
             if (r < 0 || v > INT32_MAX)
                 return -EBADMSG;
             out->processor = (int)v;
-        } else if (field == 9 || field == 14 || field == 15 || field == 22 || field == 24 || field == 43) {
+        } else if (field == 9 || field == 14 || field == 15 || field == 20 || field == 22 || field == 24 || field == 43) {
             r = safe_atou64_n(tok, tl, &v);
             if (r < 0)
                 return -EBADMSG;
@@ -59,6 +59,7 @@ int parse_pid_stat(const char *buf, size_t len, pid_stat *out) {
             case 9: out->flags = v; break;
             case 14: out->utime = v; break;
             case 15: out->stime = v; break;
+            case 20: out->num_threads = v; break;
             case 22: out->starttime = v; break;
             case 24: out->rss_pages = v; break;
             default:

@@ -19,6 +19,7 @@ typedef struct {
     uint64_t flags;       /* field 9: PF_* (PF_KTHREAD, PF_USER_WORKER ...) */
     uint64_t utime, stime; /* clock ticks; utime includes guest time (kernel/sched/cputime.c) */
     uint64_t starttime;   /* ticks after boot: with the PID, the identity of a process */
+    uint64_t num_threads; /* field 20 */
     uint64_t rss_pages;   /* field 24 */
     int processor;        /* field 39: the CPU the task last ran on; -1 when not given */
     uint64_t guest_time;  /* field 43: time spent running a guest (vCPU), ticks */
