@@ -8,7 +8,8 @@
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
 
-DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3
+DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 \
+	libjson-c-dev libuv1-dev libvirt-dev libvirt-clients qemu-system-x86
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
@@ -50,6 +51,7 @@ asan: deps build-asan/build.ninja
 bench: deps
 	$(MAKE) build
 	$(BUILD)/bench/bench-nodestats
+	$(BUILD)/bench/bench-vms
 
 golden: build
 	tests/regen-golden $(BUILD)

@@ -791,7 +791,7 @@ static const cmd_def commands[] = {
      "Prints every host metric this host can provide, and for each one it cannot, the reason.\n"
      "--window MS takes two samples MS apart and prints the second, with rates over the window\n"
      "(default 0: one sample, no rates). --select limits collection to groups (cpu, freq, mem,\n"
-     "contention, temp, power, psi, errors, vms, memhw) or key prefixes (host.mem., host.cpu.3.).",
+     "contention, temp, power, psi, errors, vms, kvm, memhw) or key prefixes (host.mem., kvm.exits).",
      cmd_nodestats, NULL, 0},
     {"hostcpustats", "[--window MS]", "CPU count, reserved capacity, per-core frequency (getHostCPUStatisticsUniserver)",
      NULL, cmd_view, "getHostCPUStatisticsUniserver", 0},
@@ -865,7 +865,9 @@ static void print_usage(FILE *f) {
             "  -c, --connect URI  connection URI (default $UNISERVER_DEFAULT_URI, else uniserver:///system):\n"
             "                     uniserver:///system            this host's /proc and /sys\n"
             "                     uniserver:///system?procfs=DIR&sysfs=DIR   other trees (fixtures)\n"
-            "                     test:///default                a simulated X-Gene2-like node\n"
+            "                     uniserver:///system?libvirt=URI&vm_deadline_ms=MS&kvmstats=qmp|binary|off\n"
+            "                                                    VMs: libvirt's too, each VM's deadline, KVM stats source\n"
+            "                     test:///default                a simulated X-Gene2-like node with 3 VMs\n"
             "  --json             print one JSON object keyed by the dotted metric keys\n"
             "  -r, --readonly     open the connection read-only\n"
             "  -h, --help         this help;  -V, --version  the version\n"

@@ -72,6 +72,9 @@ typedef struct vm {
     perf_vm *perf;
     kvm_binstats *bin;
     char *bin_why;
+    char **qom;       /* the vCPUs' QOM paths by index (query-cpus-fast), kept for query-stats */
+    size_t nqom;
+    bool qom_stale;   /* query-stats named a vCPU the map lacks: ask again */
 } vm;
 
 /* A /proc entry seen by the last scan: whether it is a QEMU process, so that each process's
@@ -199,9 +202,18 @@ static void vcpu_cache_drop(vcpu_cache *c) {
     memset(c, 0, sizeof(*c));
 }
 
+static void qom_drop(vm *v) {
+    for (size_t i = 0; i < v->nqom; i++)
+        free(v->qom[i]);
+    free(v->qom);
+    v->qom = NULL;
+    v->nqom = 0;
+}
+
 static void vm_free(vm *v) {
     if (!v)
         return;
+    qom_drop(v);
     closep(&v->stat_fd);
     closep(&v->pidfd);
     vcpu_cache_drop(&v->vc);
@@ -1314,17 +1326,27 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
         return;
     }
     {
-        size_t npaths = 0;
-        char **paths = qom_map(c->job, &npaths);
-        k->nvcpu = (unsigned)npaths;
+        /* vCPU numbers come from query-cpus-fast's QOM paths, asked again only when the map
+         * misses a vCPU (hot-plug). */
+        size_t npaths = 0, known = 0;
+        char **paths = c->job->reply[QMP_Q_CPUS] ? qom_map(c->job, &npaths) : NULL;
+        json_object *vcpus = c->job->reply[QMP_Q_STATS_VCPU];
+        if (paths) {
+            qom_drop(c->v);
+            c->v->qom = paths;
+            c->v->nqom = npaths;
+            c->v->qom_stale = false;
+        }
+        for (size_t i = 0; i < c->v->nqom; i++)
+            known += c->v->qom[i] != NULL;
+        k->nvcpu = (unsigned)c->v->nqom;
         if (c->job->reply[QMP_Q_STATS_VM] && qmp_parse_stats(c->job->reply[QMP_Q_STATS_VM], NULL, 0, kstats_cb, k) < 0)
             k->err = -EBADMSG;
-        if (c->job->reply[QMP_Q_STATS_VCPU] && paths &&
-            qmp_parse_stats(c->job->reply[QMP_Q_STATS_VCPU], (const char *const *)paths, npaths, kstats_cb, k) < 0)
+        if (vcpus && c->v->nqom &&
+            qmp_parse_stats(vcpus, (const char *const *)c->v->qom, c->v->nqom, kstats_cb, k) < 0)
             k->err = -EBADMSG;
-        for (size_t i = 0; paths && i < npaths; i++)
-            free(paths[i]);
-        free(paths);
+        if (vcpus && json_object_is_type(vcpus, json_type_array) && json_object_array_length(vcpus) != known)
+            c->v->qom_stale = true;
     }
     if (k->err < 0) {
         absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), k->err == -ENOMEM ? "out of memory" : "malformed QMP query-stats reply");
@@ -1487,7 +1509,9 @@ static unsigned qmp_wants(vms_state *s, const vm *v, const uni_select *sel) {
                                   sel_any(sel, perf_metrics, ELEMENTSOF(perf_metrics))))
         w |= 1u << QMP_Q_CPUS;
     if (s->ksrc == KSRC_QMP && sel_any(sel, kvm_metrics, ELEMENTSOF(kvm_metrics))) {
-        w |= 1u << QMP_Q_STATS_VM | 1u << QMP_Q_STATS_VCPU | 1u << QMP_Q_CPUS;
+        w |= 1u << QMP_Q_STATS_VM | 1u << QMP_Q_STATS_VCPU;
+        if (!v->nqom || v->qom_stale)
+            w |= 1u << QMP_Q_CPUS;
         if (!s->schemas)
             w |= 1u << QMP_Q_SCHEMAS;
     }
