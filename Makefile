@@ -9,7 +9,7 @@
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
 
 DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 \
-	libjson-c-dev libuv1-dev libvirt-dev libvirt-clients qemu-system-x86
+	libjson-c-dev libuv1-dev libvirt-dev libvirt-clients qemu-system-x86 libncurses-dev tmux
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 

@@ -43,7 +43,7 @@ class Shell(unittest.TestCase):
         self.assertEqual(rc, 0)
         for cmd in ("nodestats", "hostcpustats", "hostmemstats", "hostsysstats", "hostcontention",
                     "hostgovernor", "hostpower", "hosttemp", "metrics", "help", "list", "domstats", "domsstats",
-                    "kvmstat"):
+                    "kvmstat", "top"):
             self.assertIn(cmd, out)
         rc, out, _ = unish("help", "hostcpustats")
         self.assertEqual(rc, 0)
@@ -214,6 +214,53 @@ class Shell(unittest.TestCase):
         rc, out, err = unish("kvmstat", "--once", "--guest", "nosuch", "--interval", "1")
         self.assertEqual(rc, 1)
         self.assertIn("NO_DOMAIN", err)
+
+    def test_top_batch(self):
+        rc, out, err = unish("top", "--batch", "--count", "2", "--interval", "100", "--sort", "e")
+        self.assertEqual(rc, 0, err)
+        frames = ["unish top -" + f for f in out.split("unish top -")[1:]]
+        self.assertEqual(len(frames), 2)
+        self.assertIn("host: CPU", frames[1])
+        self.assertRegex(frames[1], r"contention [0-9.]+  power 2[0-9.]+ W  errors [0-9.]+ /min")
+        # vm-1 (2 vCPUs) makes 24000 exits/s, vm-2 12000: sorted by exits/s.
+        self.assertRegex(frames[1], r"(?m)^vm-1 +R +2 +50.0 +2048.0 +24000 +1600 +0.80$")
+        self.assertRegex(frames[1], r"(?m)^vm-2 +R +1 +25.0 +1024.0 +12000 +800 +0.40$")
+        self.assertLess(frames[1].index("vm-1"), frames[1].index("vm-2"))
+        rc, _, _ = unish("top", "--sort", "x")
+        self.assertEqual(rc, 2)
+        rc, _, _ = unish("--json", "top", "--batch")
+        self.assertEqual(rc, 2)
+
+    def test_top_terminal(self):
+        """The curses view in a real terminal (tmux): it draws, sorts on a key and quits on q."""
+        import shutil
+        import time
+        if not shutil.which("tmux"):
+            print("SKIP-PART: no tmux: the terminal view is not driven")
+            return
+        sess = f"unish-top-{os.getpid()}"
+        subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120", "-y", "20",
+                        f"{UNISH} -c test:///default top --interval 200; sleep 5"], check=True)
+        try:
+            screen = ""
+            for _ in range(50):
+                time.sleep(0.1)
+                screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True,
+                                        text=True).stdout
+                if "vm-2" in screen and "24000" in screen:
+                    break
+            self.assertIn("unish top - 2 VMs", screen)
+            self.assertRegex(screen, r"vm-1 +R +2 +50.0")
+            subprocess.run(["tmux", "send-keys", "-t", sess, "n"], check=True)
+            time.sleep(0.5)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+            self.assertIn("sort: n", screen)
+            subprocess.run(["tmux", "send-keys", "-t", sess, "q"], check=True)
+            time.sleep(0.5)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+            self.assertNotIn("unish top -", screen)  # quit: the terminal is restored
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
 
 
 if __name__ == "__main__":

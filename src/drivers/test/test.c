@@ -14,7 +14,8 @@
 #define TICK_MS 1000
 
 typedef struct {
-    uint64_t tick; /* calls so far; virtual time is tick seconds */
+    uint64_t tick;     /* calls so far; virtual time is tick seconds */
+    uint64_t dom_tick; /* the previous domain collection's tick (0: none yet) */
 } test_state;
 
 /* Everything below is a function of the virtual time alone, so that a value does not depend on
@@ -366,12 +367,13 @@ static int test_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t *
 
 /* One simulated VM's record after t seconds: vCPUs busy util_pct % of the time (a tenth of it
  * outside the guest: the interruption time), one NIC, one disk, kvm_stat's counters per vCPU. */
-static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uniRecordPtr rec) {
+static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t prev_t, uniRecordPtr rec) {
     const char *why_first = "first sample: rates need a second sample (a window)";
-    bool first = t == 1;
+    bool first = prev_t == 0;
     uint64_t cpu_ms = t * 10 * v->util_pct * v->vcpus, cycles = cpu_ms * 2400000;
 
-    rec->window_ms = first ? -1 : TICK_MS;
+    /* The window since the previous domain collection on this connection, in virtual time. */
+    rec->window_ms = first ? -1 : (long long)((t - prev_t) * TICK_MS);
     rec_str(rec, UNI_M_DOM_SOURCE, -1, NULL, sim_dom_sources[0]);
     rec_str(rec, UNI_M_DOM_UUID, -1, NULL, v->uuid);
     rec_u64(rec, UNI_M_DOM_CPU_COUNT, -1, NULL, v->vcpus);
@@ -496,10 +498,11 @@ static int test_domain_stats(uniConnectPtr conn, const uni_select *sel, const un
             }
             out[n].info = info;
             out[n].rec->sel = sel;
-            sim_vm_record(&sim_vms[i], i, t, out[n].rec);
+            sim_vm_record(&sim_vms[i], i, t, s->dom_tick, out[n].rec);
             n++;
         }
     *ret_n = n;
+    s->dom_tick = t;
     return 0;
 }
 
