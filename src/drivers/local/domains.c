@@ -1105,6 +1105,7 @@ static void collect_net(vm_ctx *c) {
         return;
     }
     np = calloc(v->cmd.nnics, sizeof(*np));
+    bool counted = false;
     for (size_t i = 0; np && i < v->cmd.nnics; i++) {
         const qemu_nic *nic = &v->cmd.nics[i];
         const char *name = nic->ifname ? nic->ifname : nic->id ? nic->id : nic->type ? nic->type : "nic";
@@ -1118,6 +1119,7 @@ static void collect_net(vm_ctx *c) {
         r = parse_net_dev(c->netdev, c->netdev_len, nic->ifname, &nc);
         if (r < 0)
             continue;
+        counted = true;
         /* A tap device counts from the host's side: what it transmits, the guest receives
          * (libvirt swaps them the same way). */
         rec_u64(c->rec, UNI_M_DOM_NET_I_RX_BYTES, (int)i, NULL, nc.tx_bytes);
@@ -1146,13 +1148,14 @@ static void collect_net(vm_ctx *c) {
     v->net_prev_ns = c->now;
     rec_absent(c->rec, UNI_M_DOM_NET_I_MAC, "no MAC address on the command line (QEMU picks one)");
     rec_absent(c->rec, UNI_M_DOM_NET_I_FREF, "filter references are libvirt's (nwfilter); this VM's NICs have none here");
-    {
+    if (counted) {
+        rec_absent(c->rec, UNI_M_DOM_NET_I_RX_BYTES_RATE, "first sample: rates need a second sample (a window)");
+        rec_absent(c->rec, UNI_M_DOM_NET_I_TX_BYTES_RATE, "first sample: rates need a second sample (a window)");
+    } else {
         const char *why = "no host tap interface (ifname=) for the VM's NICs in /proc/net/dev (user-mode or passed-fd networking)";
         for (size_t i = 3; i < ELEMENTSOF(net_metrics); i++)
             rec_absent(c->rec, net_metrics[i], "%s", why);
     }
-    rec_absent(c->rec, UNI_M_DOM_NET_I_RX_BYTES_RATE, "first sample: rates need a second sample (a window)");
-    rec_absent(c->rec, UNI_M_DOM_NET_I_TX_BYTES_RATE, "first sample: rates need a second sample (a window)");
 }
 
 static const char *qmp_failure(const vm_ctx *c, qmp_query q, char *buf, size_t len) {
