@@ -9,7 +9,8 @@
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
 
 DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 \
-	libjson-c-dev libuv1-dev libvirt-dev libvirt-clients qemu-system-x86 libncurses-dev tmux
+	libjson-c-dev libuv1-dev libvirt-dev libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu \
+	qemu-system-x86 libncurses-dev tmux
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
@@ -24,7 +25,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:$$missing" >&2; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 $(BUILD)/build.ninja:

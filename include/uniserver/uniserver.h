@@ -91,7 +91,11 @@ typedef enum {
 
 /**
  * uniConnectOpen:
- * @uri: "uniserver:///system" (this host; `?procfs=DIR&sysfs=DIR` read other trees),
+ * @uri: "uniserver:///system" (this host; `?procfs=DIR&sysfs=DIR` read other trees;
+ *       `?libvirt=URI` adds libvirt's domains (default qemu:///system where its daemon runs,
+ *       empty for none), `?vm_deadline_ms=MS` each VM's deadline (1000), `?kvmstats=qmp|binary|off`
+ *       the KVM statistics' source (QMP query-stats; the kernel's binary stats, fetched out of
+ *       QEMU with ptrace and pidfd_getfd: an explicit opt-in)),
  *       "test:///default" (a deterministic simulated X-Gene2-like node), or NULL for the default
  *       ($UNISERVER_DEFAULT_URI, else uniserver:///system)
  * @flags: bitwise OR of uniConnectFlags
