@@ -35,6 +35,14 @@ static void kill_guests(void) {
     npids = 0;
 }
 
+static void remove_tmpdir(void) {
+    char cmd[64 + sizeof(tmpdir)];
+    kill_guests();
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
 static void on_signal(int sig) {
     kill_guests();
     signal(sig, SIG_DFL);
@@ -224,7 +232,7 @@ int main(int argc, char **argv) {
         return 1;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    atexit(kill_guests);
+    atexit(remove_tmpdir);
     printf("One collection of every VM's KVM statistics (median and p90 of %d), idle 1-vCPU tiny guests\n", reps);
     printf("%4s  %-36s %12s %12s %14s %12s %14s %6s\n", "VMs", "path", "wall median", "wall p90", "wall per VM",
            "CPU median", "CPU per VM", "values");

@@ -442,8 +442,11 @@ static int scan_procs(vms_state *s) {
         if (read_pid_stat(s, rel, &ps) < 0)
             continue; /* gone since readdir */
         r = new_proc_vm(s, (pid_t)pid, de->d_ino, &ps);
-        if (r == -ENOENT || r == -ESRCH || r == -EBADMSG)
+        if (r == -ENOENT || r == -ESRCH || r == -EBADMSG) {
+            /* A zombie (no command line) or not a QEMU after all: not looked at again. */
+            s->seen[s->nseen - 1].qemu = false;
             r = 0;
+        }
     }
     closedir(d);
     free(old);
