@@ -237,6 +237,42 @@ static int pick_threads(pid_t pid, pid_t *tids, size_t max, size_t *ret_n) {
     return n ? 0 : -EAGAIN;
 }
 
+/* The thread that runs the vCPU of fd @qfd: the one blocked in ioctl(qfd, KVM_RUN), else the one
+ * named "CPU @vcpu/KVM" (debug-threads=on); 0 when none is found now. */
+static pid_t vcpu_thread(pid_t pid, int qfd, int vcpu) {
+    char path[64];
+    DIR *d;
+    struct dirent *de;
+    pid_t by_name = 0, by_run = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    d = opendir(path);
+    if (!d)
+        return 0;
+    while ((de = readdir(d)) && !by_run) {
+        char p[128], buf[512], want[64];
+        unsigned tid, idx;
+        pid_stat st;
+        ssize_t l;
+        if (safe_atou(de->d_name, &tid) < 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%u/stat", path, tid);
+        l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
+        if (l <= 0 || parse_pid_stat(buf, (size_t)l, &st) < 0 || (st.flags & (PF_IO_WORKER_ | PF_USER_WORKER_ | PF_KTHREAD_)))
+            continue;
+        if (parse_vcpu_thread_name(st.comm, &idx) == 0 && (int)idx == vcpu)
+            by_name = (pid_t)tid;
+        snprintf(p, sizeof(p), "%s/%u/syscall", path, tid);
+        snprintf(want, sizeof(want), "%d 0x%x 0xae80 ", SYS_ioctl, qfd);
+        l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
+        if (l > 0 && startswith(buf, want))
+            by_run = (pid_t)tid;
+    }
+    closedir(d);
+    return by_run ? by_run : by_name;
+}
+
+#if defined(__x86_64__)
 typedef struct {
     pid_t tid;
     struct user_regs_struct saved;
@@ -402,41 +438,6 @@ static int open_file(kfile *f, int fd, int vcpu) {
     return f->data ? 0 : -ENOMEM;
 }
 
-/* The thread that runs the vCPU of fd @qfd: the one blocked in ioctl(qfd, KVM_RUN), else the one
- * named "CPU @vcpu/KVM" (debug-threads=on); 0 when none is found now. */
-static pid_t vcpu_thread(pid_t pid, int qfd, int vcpu) {
-    char path[64];
-    DIR *d;
-    struct dirent *de;
-    pid_t by_name = 0, by_run = 0;
-
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    d = opendir(path);
-    if (!d)
-        return 0;
-    while ((de = readdir(d)) && !by_run) {
-        char p[128], buf[512], want[64];
-        unsigned tid, idx;
-        pid_stat st;
-        ssize_t l;
-        if (safe_atou(de->d_name, &tid) < 0)
-            continue;
-        snprintf(p, sizeof(p), "%s/%u/stat", path, tid);
-        l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
-        if (l <= 0 || parse_pid_stat(buf, (size_t)l, &st) < 0 || (st.flags & (PF_IO_WORKER_ | PF_USER_WORKER_ | PF_KTHREAD_)))
-            continue;
-        if (parse_vcpu_thread_name(st.comm, &idx) == 0 && (int)idx == vcpu)
-            by_name = (pid_t)tid;
-        snprintf(p, sizeof(p), "%s/%u/syscall", path, tid);
-        snprintf(want, sizeof(want), "%d 0x%x 0xae80 ", SYS_ioctl, qfd);
-        l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
-        if (l > 0 && startswith(buf, want))
-            by_run = (pid_t)tid;
-    }
-    closedir(d);
-    return by_run ? by_run : by_name;
-}
-
 /* Make thread @tid of QEMU create the stats fd of its KVM fd @qfd, copy it here, and close
  * QEMU's copy. The thread is one for which the ioctl cannot block: for a vCPU fd the vCPU's own
  * thread (KVM takes the vCPU's mutex, which KVM_RUN holds for as long as the guest runs). */
@@ -480,6 +481,19 @@ static int fetch_stats_fd(pid_t tid, int pidfd, int qfd, int *ret_mine, char *wh
     *ret_mine = mine;
     return 0;
 }
+
+#else
+/* The injection speaks x86_64 (registers, the "syscall" instruction, the restart codes). */
+static int fetch_stats_fd(pid_t tid, int pidfd, int qfd, int *ret_mine, char *why, size_t whylen) {
+    (void)tid;
+    (void)pidfd;
+    (void)qfd;
+    (void)ret_mine;
+    snprintf(why, whylen, "binary KVM statistics are fetched out of QEMU by injecting x86_64 system calls; "
+                          "this architecture is not supported yet (use QMP: ?kvmstats=qmp)");
+    return -EOPNOTSUPP;
+}
+#endif
 
 int kvm_binstats_open(pid_t pid, kvm_binstats **ret, char *why, size_t whylen) {
     qemu_kvm_fd *qfds = NULL;
