@@ -11,10 +11,12 @@
 #   make fuzz    fuzz uniserverd's decoder and dispatcher with libFuzzer (FUZZ_SECONDS, default 30)
 #   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
 
-DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev gnutls-bin \
-        libuv1-dev clang libclang-rt-14-dev libmicrohttpd-dev zlib1g-dev prometheus prometheus-node-exporter \
-        python3-prometheus-client collectd-core python3-dev python3-pytest python3-ceilometer python3-gnocchi \
-        gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql libfuse3-dev fuse3
+DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev \
+        gnutls-bin libuv1-dev clang libclang-rt-14-dev libmicrohttpd-dev zlib1g-dev prometheus \
+        prometheus-node-exporter python3-prometheus-client collectd-core python3-dev python3-pytest \
+        python3-ceilometer python3-gnocchi gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql \
+        libfuse3-dev fuse3 libjson-c-dev libvirt-dev libvirt-clients libvirt-daemon \
+        libvirt-daemon-driver-qemu qemu-system-x86 libncurses-dev tmux
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
@@ -31,7 +33,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root to install:$$missing" >&2; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 $(BUILD)/build.ninja:
@@ -65,6 +67,7 @@ asan: deps build-asan/build.ninja
 bench: deps
 	$(MAKE) build
 	bench/run $(CURDIR)/$(BUILD)
+	$(BUILD)/bench/bench-vms
 
 golden: build
 	tests/regen-golden $(BUILD)

@@ -42,7 +42,8 @@ class Shell(unittest.TestCase):
         rc, out, _ = unish("help")
         self.assertEqual(rc, 0)
         for cmd in ("nodestats", "hostcpustats", "hostmemstats", "hostsysstats", "hostcontention",
-                    "hostgovernor", "hostpower", "hosttemp", "metrics", "help"):
+                    "hostgovernor", "hostpower", "hosttemp", "metrics", "help", "list", "domstats", "domsstats",
+                    "kvmstat", "top"):
             self.assertIn(cmd, out)
         rc, out, _ = unish("help", "hostcpustats")
         self.assertEqual(rc, 0)
@@ -148,6 +149,118 @@ class Shell(unittest.TestCase):
                     continue
                 self.assertEqual(rc, 0, f"{host} {cmd}: {err}")
                 json.loads(out)
+
+    def test_domains(self):
+        j = self.json_of("list", "--all")
+        self.assertEqual([d["name"] for d in j], ["vm-1", "vm-2", "vm-3"])
+        self.assertEqual([d["state"] for d in j], ["running", "running", "shut off"])
+        self.assertEqual(j[0]["uuid"], "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61")
+        self.assertEqual(len(self.json_of("list")), 2)
+        rc, out, _ = unish("list")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"(?m)^ 4000 +vm-1 +7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61 +running")
+        # The spec's per-domain view, in its order; by name or UUID.
+        views = load_views()
+        j = self.json_of("domstats", "vm-1")
+        self.assertEqual([k for k in j if k not in ("window_ms", "absent")], views["getDomainStatisticsUniserver"])
+        self.assertEqual(j["dom.mem_mb"], 2048)
+        self.assertEqual(self.json_of("domstats", "7B3F8A2E-5D41-4C6E-9A0B-1C2D3E4F5A62")["dom.mem_mb"], 1024)
+        # Every VM's record: an object keyed by domain name, each keyed by dotted key.
+        j = self.json_of("domstats", "--all", "--window", "1")
+        self.assertEqual(list(j), ["vm-1", "vm-2", "vm-3"])
+        self.assertEqual(j["vm-1"]["window_ms"], 1000)
+        self.assertEqual(j["vm-1"]["dom.vcpu.1.kvm.exits"], 24000)
+        self.assertEqual(j["vm-2"]["dom.cpu.util_pct"], 25)
+        self.assertEqual(j["vm-3"]["dom.state"], "shut off")
+        self.assertEqual(j["vm-3"]["absent"]["dom.mem_mb"], "the domain is not running")
+        j = self.json_of("domstats", "--all", "--active", "--select", "kvm")
+        self.assertEqual(list(j), ["vm-1", "vm-2"])
+        self.assertTrue(all(k.startswith(("dom.kvm", "dom.vcpu.")) for k in j["vm-2"] if k not in ("window_ms", "absent")))
+        j = self.json_of("domstats", "vm-2", "--record", "--select", "dom.disk.")
+        self.assertEqual(j["vm-2"]["dom.disk.0.device"], "vda")
+        rc, out, _ = unish("domstats", "--all", "--select", "dom.state")
+        self.assertEqual(rc, 0)
+        self.assertIn("Domain: 'vm-3'\n  dom.state  shut off", out)
+        # Errors: no such domain (1), bad usage (2), a host key in a domain selection (1).
+        rc, out, err = unish("domstats", "nosuch")
+        self.assertEqual((rc, out), (1, ""))
+        self.assertIn("NO_DOMAIN", err)
+        for args in (["domstats"], ["domstats", "vm-1", "--all"], ["domstats", "vm-1", "--select", "kvm"],
+                     ["list", "--bogus"], ["kvmstat", "--fields", "("], ["kvmstat", "--once", "--log"],
+                     ["kvmstat", "--interval", "0"]):
+            rc, out, err = unish(*args)
+            self.assertEqual(rc, 2, args)
+            self.assertTrue(err.startswith("error: "), err)
+        rc, _, err = unish("domstats", "--all", "--select", "host.cpu")
+        self.assertEqual(rc, 1)
+        self.assertIn("UNKNOWN_METRIC", err)
+
+    def test_kvmstat(self):
+        # Host-wide sums over vm-1 (2 vCPUs) and vm-2 (1): exits 12000/s per vCPU.
+        j = self.json_of("kvmstat", "--once", "--interval", "1")
+        self.assertEqual(j["window_ms"], 1000)
+        self.assertEqual(j["fields"]["exits"]["rate"], 36000)
+        j = self.json_of("kvmstat", "--once", "--guest", "vm-2", "--fields", "^halt", "--interval", "1")
+        self.assertEqual(j["fields"], {"halt_exits": {"total": 1600, "rate": 800}})
+        rc, out, _ = unish("kvmstat", "--log", "--count", "2", "--interval", "1", "--fields", "^(exits|io_exits)$")
+        self.assertEqual(rc, 0)
+        rows = out.strip().splitlines()
+        self.assertEqual(rows[0], "time,exits,io_exits")
+        self.assertEqual([r.split(",")[1:] for r in rows[1:]], [["36000", "4500"], ["36000", "4500"]])
+        rc, out, _ = unish("kvmstat", "--once", "--interval", "1", "--table2")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"(?m)^ exits +72000 ")
+        self.assertIn("efer_reload", out)
+        rc, out, err = unish("kvmstat", "--once", "--guest", "nosuch", "--interval", "1")
+        self.assertEqual(rc, 1)
+        self.assertIn("NO_DOMAIN", err)
+
+    def test_top_batch(self):
+        rc, out, err = unish("top", "--batch", "--count", "2", "--interval", "100", "--sort", "e")
+        self.assertEqual(rc, 0, err)
+        frames = ["unish top -" + f for f in out.split("unish top -")[1:]]
+        self.assertEqual(len(frames), 2)
+        self.assertIn("host: CPU", frames[1])
+        self.assertRegex(frames[1], r"contention [0-9.]+  power 2[0-9.]+ W  errors [0-9.]+ /min")
+        # vm-1 (2 vCPUs) makes 24000 exits/s, vm-2 12000: sorted by exits/s.
+        self.assertRegex(frames[1], r"(?m)^vm-1 +R +2 +50.0 +2048.0 +24000 +1600 +0.80$")
+        self.assertRegex(frames[1], r"(?m)^vm-2 +R +1 +25.0 +1024.0 +12000 +800 +0.40$")
+        self.assertLess(frames[1].index("vm-1"), frames[1].index("vm-2"))
+        rc, _, _ = unish("top", "--sort", "x")
+        self.assertEqual(rc, 2)
+        rc, _, _ = unish("--json", "top", "--batch")
+        self.assertEqual(rc, 2)
+
+    def test_top_terminal(self):
+        """The curses view in a real terminal (tmux): it draws, sorts on a key and quits on q."""
+        import shutil
+        import time
+        if not shutil.which("tmux"):
+            print("SKIP-PART: no tmux: the terminal view is not driven")
+            return
+        sess = f"unish-top-{os.getpid()}"
+        subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120", "-y", "20",
+                        f"{UNISH} -c test:///default top --interval 200; sleep 5"], check=True)
+        try:
+            screen = ""
+            for _ in range(50):
+                time.sleep(0.1)
+                screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True,
+                                        text=True).stdout
+                if "vm-2" in screen and "24000" in screen:
+                    break
+            self.assertIn("unish top - 2 VMs", screen)
+            self.assertRegex(screen, r"vm-1 +R +2 +50.0")
+            subprocess.run(["tmux", "send-keys", "-t", sess, "n"], check=True)
+            time.sleep(0.5)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+            self.assertIn("sort: n", screen)
+            subprocess.run(["tmux", "send-keys", "-t", sess, "q"], check=True)
+            time.sleep(0.5)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+            self.assertNotIn("unish top -", screen)  # quit: the terminal is restored
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
 
 
 if __name__ == "__main__":

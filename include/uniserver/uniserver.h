@@ -93,7 +93,11 @@ typedef enum {
 
 /**
  * uniConnectOpen:
- * @uri: "uniserver:///system" (this host; `?procfs=DIR&sysfs=DIR` read other trees),
+ * @uri: "uniserver:///system" (this host; `?procfs=DIR&sysfs=DIR` read other trees;
+ *       `?libvirt=URI` adds libvirt's domains (default qemu:///system where its daemon runs,
+ *       empty for none), `?vm_deadline_ms=MS` each VM's deadline (1000), `?kvmstats=qmp|binary|off`
+ *       the KVM statistics' source (QMP query-stats; the kernel's binary stats, fetched out of
+ *       QEMU with ptrace and pidfd_getfd: an explicit opt-in)),
  *       "test:///default" (a deterministic simulated X-Gene2-like node), or NULL for the default
  *       ($UNISERVER_DEFAULT_URI, else uniserver:///system)
  * @flags: bitwise OR of uniConnectFlags
@@ -106,8 +110,11 @@ uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags);
 /**
  * uniConnectClose:
  * @conn: a connection, or NULL (then nothing happens)
- * Releases the connection and everything it owns (descriptors, kept-open files).
- * Returns: 0, or -1 on failure. Since: 0.1
+ * Releases the caller's reference to the connection. It closes (and frees everything it owns:
+ * descriptors, kept-open files, sockets) when no domain object (uniDomainPtr) obtained from it is
+ * left either.
+ * Returns: the number of references still held (domain objects not yet freed; 0 when the
+ * connection is closed), or -1 on failure. Since: 0.1 (the count: 0.2)
  */
 int uniConnectClose(uniConnectPtr conn);
 
@@ -244,7 +251,7 @@ void uniRecordFree(uniRecordPtr rec);
  * uniNodeGetStats:
  * @conn: a connection
  * @select: NULL-terminated list of group names ("cpu", "freq", "mem", "contention", "temp",
- *          "power", "psi", "errors", "vms", "memhw") and/or dotted key prefixes ("host.mem.",
+ *          "power", "psi", "errors", "vms", "kvm", "memhw") and/or dotted key prefixes ("host.mem.",
  *          "host.cpu.3.freq_mhz"); NULL for the whole host record. Only the sources the selection
  *          needs are read.
  * @ret: set to a new record (free with uniRecordFree)
@@ -272,6 +279,8 @@ int uniNodeGetSystemStatistics(uniConnectPtr conn, uniRecordPtr *ret, unsigned i
 int uniNodeGetContentionStatistics(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags);
 int uniNodeGetPowerConsumption(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags);
 int uniNodeGetTemperature(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags);
+/* getDomainsStatisticsUniserver: number of VMs, active VMs, memory of all VMs (MB), mean swap-in
+ * wait of the VMs (ms); the domains are found as uniConnectListAllDomains finds them. */
 int uniNodeGetDomainsStatistics(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags);
 int uniNodeGetCorrectableErrors(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags);
 int uniNodeGetUncorrectableErrors(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags);
@@ -436,6 +445,128 @@ typedef struct {
  */
 int uniNodeSetOperatingPoint(uniConnectPtr conn, const char *domain, const uniOppSetting *settings, int nsettings,
                              unsigned int flags);
+
+/* ---------------------------------------------------------------------------------------------
+ * Domains (VMs): discovery, lookup and their records (spec Tables 1, 2 and the VM rows of 3)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct _uniDomain uniDomain;
+typedef uniDomain *uniDomainPtr;
+
+#define UNI_UUID_STRING_BUFLEN 37 /* 36 characters and the NUL */
+
+typedef enum {
+    UNI_CONNECT_LIST_DOMAINS_ACTIVE = 1 << 0,   /* running (or paused) domains */
+    UNI_CONNECT_LIST_DOMAINS_INACTIVE = 1 << 1, /* defined but not running (libvirt) */
+} uniConnectListAllDomainsFlags;
+
+/**
+ * uniConnectListAllDomains:
+ * @conn: a connection
+ * @ret_domains: set to a new NULL-terminated array of domains (free each with uniDomainFree,
+ *               then the array with free()); may be NULL to only count them
+ * @flags: UNI_CONNECT_LIST_DOMAINS_ACTIVE and/or _INACTIVE; 0 for both
+ * The local driver finds QEMU processes in /proc (name, UUID, QMP socket and vCPU threads from
+ * their command lines) and, where a libvirt daemon runs or ?libvirt=URI names one, libvirt's
+ * domains, merged by UUID; the test driver has three simulated VMs.
+ * Returns: the number of domains, or -1. Since: 0.2
+ */
+int uniConnectListAllDomains(uniConnectPtr conn, uniDomainPtr **ret_domains, unsigned int flags);
+
+/**
+ * uniDomainLookupByName:
+ * @flags: must be 0
+ * Returns: the domain named @name (free with uniDomainFree), or NULL with UNI_ERR_NO_DOMAIN.
+ * Since: 0.2
+ */
+uniDomainPtr uniDomainLookupByName(uniConnectPtr conn, const char *name, unsigned int flags);
+
+/**
+ * uniDomainLookupByUUIDString:
+ * @uuid: 36 characters, any case ("6695eb01-f6a4-8304-79aa-97f2502e193f")
+ * @flags: must be 0
+ * Returns: the domain (free with uniDomainFree), or NULL (UNI_ERR_INVALID_ARG for a malformed
+ * UUID, UNI_ERR_NO_DOMAIN when no domain has it). Since: 0.2
+ */
+uniDomainPtr uniDomainLookupByUUIDString(uniConnectPtr conn, const char *uuid, unsigned int flags);
+
+/** uniDomainGetName: Returns: the domain's name (owned by @dom), or NULL. Since: 0.2 */
+const char *uniDomainGetName(uniDomainPtr dom);
+
+/**
+ * uniDomainGetUUIDString:
+ * @buf: at least UNI_UUID_STRING_BUFLEN bytes
+ * Returns: 0 with the lower-case UUID in @buf, or -1 (UNI_ERR_NO_DATA for a QEMU started
+ * without -uuid, which has none). Since: 0.2
+ */
+int uniDomainGetUUIDString(uniDomainPtr dom, char *buf);
+
+/**
+ * uniDomainIsActive:
+ * Returns: 1 when the domain was running (or paused) when it was looked up, 0 when inactive,
+ * -1 on error. Since: 0.2
+ */
+int uniDomainIsActive(uniDomainPtr dom);
+
+/** uniDomainFree: frees @dom (NULL is accepted) and its reference on the connection. Returns 0. Since: 0.2 */
+int uniDomainFree(uniDomainPtr dom);
+
+/**
+ * uniDomainGetStatistics:
+ * The spec's getDomainStatisticsUniserver for @dom: memory used (% of the host, MB), VM
+ * interruption time (ms: execution time - guest time of the QEMU process) and swap-in wait (ms,
+ * taskstats), in the spec's order (tests/data/views.tsv). An element the host cannot provide is
+ * absent with its reason.
+ * @ret: set to a new record (free with uniRecordFree)
+ * @flags: must be 0
+ * Returns: 0, or -1 (UNI_ERR_NO_DOMAIN when the domain is gone). Since: 0.2
+ */
+int uniDomainGetStatistics(uniDomainPtr dom, uniRecordPtr *ret, unsigned int flags);
+
+/* A domain and its record, as uniConnectGetAllDomainStats returns them (libvirt's
+ * virDomainStatsRecord). Both are owned by the list: free with uniDomainStatsRecordListFree. */
+typedef struct {
+    uniDomainPtr dom;
+    uniRecordPtr record;
+} uniDomainStatsRecord;
+typedef uniDomainStatsRecord *uniDomainStatsRecordPtr;
+
+typedef enum {
+    UNI_DOMAIN_STATS_ACTIVE = 1 << 0,   /* only running (or paused) domains */
+    UNI_DOMAIN_STATS_INACTIVE = 1 << 1, /* only inactive domains */
+} uniDomainStatsFlags;
+
+/**
+ * uniConnectGetAllDomainStats:
+ * Every domain's whole record: dom.* keys of Table 1 and 3 (state, UUID, vCPUs, CPU time and
+ * utilisation, memory, interruption time, swap wait, perf counters, vNICs, disks, per-vCPU time,
+ * last CPU and pinning) and the KVM statistics of Table 2 (dom.kvm.NAME per VM,
+ * dom.vcpu.V.kvm.NAME per vCPU, under the kernel's names). Each domain is collected under the
+ * connection's deadline (?vm_deadline_ms=, 1000 by default): a VM whose monitor does not answer
+ * in time has dom.stale = 1 and its missing metrics absent with the reason; the others are
+ * complete. Rates (dom.cpu.util_pct, *_rate) are over the window since the previous call on the
+ * connection.
+ * @select: NULL-terminated list of groups ("dom", "kvm") and/or dotted key prefixes ("dom.mem",
+ *          "dom.vcpu.0.", "dom.kvm.exits"), or NULL for everything; only the sources the
+ *          selection needs are read (no QMP conversation for "dom.mem_mb")
+ * @ret_stats: set to a new NULL-terminated array (free with uniDomainStatsRecordListFree)
+ * @flags: UNI_DOMAIN_STATS_ACTIVE and/or _INACTIVE; 0 for both
+ * Returns: the number of records, or -1. Since: 0.2
+ */
+int uniConnectGetAllDomainStats(uniConnectPtr conn, const char *const *select, uniDomainStatsRecordPtr **ret_stats,
+                                unsigned int flags);
+
+/**
+ * uniDomainListGetStats:
+ * As uniConnectGetAllDomainStats for the domains of @doms (a NULL-terminated array, all of one
+ * connection) only, in that order; a domain that is gone is left out.
+ * Returns: the number of records, or -1. Since: 0.2
+ */
+int uniDomainListGetStats(uniDomainPtr *doms, const char *const *select, uniDomainStatsRecordPtr **ret_stats,
+                          unsigned int flags);
+
+/** uniDomainStatsRecordListFree: frees a list from uniConnectGetAllDomainStats (NULL is accepted). Since: 0.2 */
+void uniDomainStatsRecordListFree(uniDomainStatsRecordPtr *stats);
 
 /* ---------------------------------------------------------------------------------------------
  * Views, described (for bindings and shells that render any view generically)

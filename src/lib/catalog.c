@@ -73,13 +73,22 @@ static bool is_host_metric(unsigned i) {
     return !startswith(uni_catalog[i].key, "dom.");
 }
 
-void uni_select_all(uni_select *s) {
+/* Is metric @i in the scope of a host record (dom false) or of a domain record (dom true)? */
+static bool in_scope(unsigned i, bool dom) {
+    return is_host_metric(i) != dom;
+}
+
+static void select_all(uni_select *s, bool dom) {
     memset(s, 0, sizeof(*s));
     for (unsigned i = 0; i < UNI_NMETRICS; i++)
-        if (is_host_metric(i)) {
+        if (in_scope(i, dom)) {
             uni_select_add(s, i);
             s->whole[i / 8] |= (uint8_t)(1u << (i % 8));
         }
+}
+
+void uni_select_all(uni_select *s) {
+    select_all(s, false);
 }
 
 /* Does the prefix @p (dotted, possibly naming instances: "host.cpu.3.") cover template @key?
@@ -112,10 +121,10 @@ static bool prefix_matches(const char *p, const char *key, bool *ret_concrete) {
     return true;
 }
 
-int uni_select_parse(uni_select *s, const char *const *list) {
+static int select_parse(uni_select *s, const char *const *list, bool dom) {
     memset(s, 0, sizeof(*s));
     if (!list) {
-        uni_select_all(s);
+        select_all(s, dom);
         return 0;
     }
     s->list = list;
@@ -126,7 +135,7 @@ int uni_select_parse(uni_select *s, const char *const *list) {
 
         if (g >= 0) {
             for (unsigned i = 0; i < UNI_NMETRICS; i++)
-                if (uni_catalog_group[i] == g && is_host_metric(i)) {
+                if (uni_catalog_group[i] == g && in_scope(i, dom)) {
                     uni_select_add(s, i);
                     s->whole[i / 8] |= (uint8_t)(1u << (i % 8));
                 }
@@ -134,7 +143,7 @@ int uni_select_parse(uni_select *s, const char *const *list) {
         }
         for (unsigned i = 0; i < UNI_NMETRICS; i++) {
             bool concrete;
-            if (is_host_metric(i) && prefix_matches(item, uni_catalog[i].key, &concrete)) {
+            if (in_scope(i, dom) && prefix_matches(item, uni_catalog[i].key, &concrete)) {
                 uni_select_add(s, i);
                 if (!concrete)
                     s->whole[i / 8] |= (uint8_t)(1u << (i % 8));
@@ -144,9 +153,13 @@ int uni_select_parse(uni_select *s, const char *const *list) {
         }
         if (!any) {
             uni_select_done(s);
-            uni_error_set(UNI_ERR_UNKNOWN_METRIC,
-                          "'%s' is neither a metric group nor the prefix of a host metric key%s", item,
-                          startswith(item, "dom") ? " (dom.* keys are per domain, not in the host record)" : "");
+            if (dom)
+                uni_error_set(UNI_ERR_UNKNOWN_METRIC,
+                              "'%s' is neither a domain group (dom, kvm) nor the prefix of a domain metric key (dom.)", item);
+            else
+                uni_error_set(UNI_ERR_UNKNOWN_METRIC,
+                              "'%s' is neither a metric group nor the prefix of a host metric key%s", item,
+                              startswith(item, "dom") ? " (dom.* keys are per domain, not in the host record)" : "");
             return -1;
         }
         if (any_concrete) {
@@ -162,6 +175,14 @@ int uni_select_parse(uni_select *s, const char *const *list) {
         }
     }
     return 0;
+}
+
+int uni_select_parse(uni_select *s, const char *const *list) {
+    return select_parse(s, list, false);
+}
+
+int uni_select_parse_domain(uni_select *s, const char *const *list) {
+    return select_parse(s, list, true);
 }
 
 void uni_select_done(uni_select *s) {

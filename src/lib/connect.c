@@ -9,23 +9,6 @@ static const uni_driver *const drivers[] = {
     &uni_remote_driver,
 };
 
-#define CHECK_FLAGS(flags, allowed, ret)                                                           \
-    do {                                                                                           \
-        if ((flags) & ~(unsigned)(allowed)) {                                                      \
-            uni_error_set(UNI_ERR_INVALID_ARG, "%s: unsupported flags 0x%x", __func__,             \
-                          (flags) & ~(unsigned)(allowed));                                         \
-            return ret;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_CONN(conn, ret)                                                                      \
-    do {                                                                                           \
-        if (!(conn) || !(conn)->driver) {                                                          \
-            uni_error_set(UNI_ERR_INVALID_CONN, "%s: invalid connection", __func__);               \
-            return ret;                                                                            \
-        }                                                                                          \
-    } while (0)
-
 uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
     uni_uri u;
     uniConnectPtr conn;
@@ -59,6 +42,7 @@ uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
         return NULL;
     }
     pthread_mutex_init(&conn->lock, NULL);
+    conn->refs = 1;
     conn->flags = flags;
     conn->driver = drv;
     conn->descs = uni_catalog;
@@ -74,16 +58,23 @@ uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
     return conn;
 }
 
-int uniConnectClose(uniConnectPtr conn) {
-    uniResetLastError();
-    if (!conn)
-        return 0;
+int uni_conn_unref(uniConnectPtr conn) {
+    int left = __atomic_sub_fetch(&conn->refs, 1, __ATOMIC_ACQ_REL);
+    if (left > 0)
+        return left;
     if (conn->driver && conn->driver->close)
         conn->driver->close(conn);
     pthread_mutex_destroy(&conn->lock);
     free(conn->uri);
     free(conn);
     return 0;
+}
+
+int uniConnectClose(uniConnectPtr conn) {
+    uniResetLastError();
+    if (!conn)
+        return 0;
+    return uni_conn_unref(conn);
 }
 
 const char *uniConnectGetURI(uniConnectPtr conn) {
@@ -239,6 +230,14 @@ int uni_view_build(uniRecordPtr full, int view, uniRecordPtr *ret) {
         return r;
     }
     *ret = out;
+    return 0;
+}
+
+int uni_view_from_record(int view, uniRecordPtr full, uniRecordPtr *ret) {
+    if (uni_view_build(full, view, ret) < 0) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
     return 0;
 }
 

@@ -217,6 +217,30 @@ void uni_audit_set_caller(const char *identity);
 void uni_audit(uniConnectPtr conn, const char *object, const char *attribute, const char *before, const char *after,
                int error, bool rollback);
 
+/* ---- domains ---- */
+/* What a driver says identifies a domain: a name, a UUID ("" when the VM has none: a QEMU
+ * started without -uuid), whether it runs, and an id (QEMU's PID, libvirt's id, -1). */
+typedef struct {
+    char *name;
+    char uuid[UNI_UUID_STRING_BUFLEN];
+    bool active;
+    long long id;
+} uni_domain_info;
+void uni_domain_info_done(uni_domain_info *d);
+/* Does @d denote the same domain as @ref (by UUID when @ref has one, else by name)? */
+bool uni_domain_info_matches(const uni_domain_info *d, const uni_domain_info *ref);
+
+/* One domain's record, as a driver returns it. */
+typedef struct {
+    uni_domain_info info;
+    uniRecordPtr rec;
+} uni_domain_stats;
+void uni_domain_stats_free(uni_domain_stats *v, size_t n);
+
+/* Selections over the domain record (dom.*): groups "dom" and "kvm", dotted prefixes; NULL for
+ * every domain metric. -1 with UNI_ERR_UNKNOWN_METRIC on a name that matches nothing. */
+int uni_select_parse_domain(uni_select *s, const char *const *list);
+
 /* ---- drivers and connections ---- */
 typedef struct uni_driver {
     const char *name;
@@ -240,6 +264,14 @@ typedef struct uni_driver {
      * domain @domain's parameters (each known, settable, within limits, on its step, once). */
     int (*node_set_operating_point)(uniConnectPtr conn, uniOppListPtr list, int domain, const uniOppSetting *settings,
                                     int n);
+
+    /* The domains the driver knows now, active and inactive, in a stable order (by name). */
+    int (*list_domains)(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n);
+    /* A record per domain (all when @only is NULL, else those matching one of @only, in
+     * @only's order; a domain of @only that is gone is left out). Records come from
+     * uni_record_new with ->sel set to @sel; the caller finishes them. */
+    int (*domain_stats)(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
+                        uni_domain_stats **ret, size_t *ret_n);
 } uni_driver;
 
 struct _uniConnect {
@@ -249,8 +281,39 @@ struct _uniConnect {
     unsigned ndescs;
     char *uri;
     unsigned flags;
+    int refs;             /* the caller's, plus one per live domain object */
     pthread_mutex_t lock; /* one call at a time per connection: drivers keep sample state */
 };
+
+struct _uniDomain {
+    uniConnectPtr conn;
+    uni_domain_info info;
+};
+
+/* Argument checks of the public entry points: set the error and return @ret. */
+#define CHECK_FLAGS(flags, allowed, ret)                                                           \
+    do {                                                                                           \
+        if ((flags) & ~(unsigned)(allowed)) {                                                      \
+            uni_error_set(UNI_ERR_INVALID_ARG, "%s: unsupported flags 0x%x", __func__,             \
+                          (flags) & ~(unsigned)(allowed));                                         \
+            return ret;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_CONN(conn, ret)                                                                      \
+    do {                                                                                           \
+        if (!(conn) || !(conn)->driver) {                                                          \
+            uni_error_set(UNI_ERR_INVALID_CONN, "%s: invalid connection", __func__);               \
+            return ret;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* Drop a reference; the last one closes the driver and frees the connection. Returns the
+ * references left. */
+int uni_conn_unref(uniConnectPtr conn);
+/* ---- the spec's views (catalog/views.def) ---- */
+/* The spec's view @view built from the full record @full into *ret (-1 with the error set). */
+int uni_view_from_record(int view, uniRecordPtr full, uniRecordPtr *ret);
 
 extern const uni_driver uni_local_driver;
 /* bench/: the fds one whole-record sample of a local connection reads. */

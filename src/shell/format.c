@@ -39,6 +39,10 @@ static const char *unit_text(const char *unit) {
 }
 
 void fmt_record_text(FILE *f, uniRecordPtr rec, bool show_absent) {
+    fmt_record_text_indent(f, rec, show_absent, "");
+}
+
+void fmt_record_text_indent(FILE *f, uniRecordPtr rec, bool show_absent, const char *indent) {
     int n = uniRecordNumSamples(rec), na = uniRecordNumAbsent(rec);
     size_t w = 0;
     char key[256], val[256];
@@ -58,12 +62,12 @@ void fmt_record_text(FILE *f, uniRecordPtr rec, bool show_absent) {
         if (uniRecordFormatKey(rec, i, key, sizeof(key)) < 0)
             continue;
         fmt_value(s, val, sizeof(val));
-        fprintf(f, "%-*s  %s%s%s\n", (int)w, key, val, *u ? " " : "", u);
+        fprintf(f, "%s%-*s  %s%s%s\n", indent, (int)w, key, val, *u ? " " : "", u);
     }
     for (int i = 0; show_absent && i < na; i++) {
         const uniAbsence *a = uniRecordGetAbsence(rec, i);
         const uniMetricDesc *d = uniRecordGetDescriptor(rec, a->metric);
-        fprintf(f, "%-*s  -  (%s)\n", (int)w, d ? d->key : "?", a->reason);
+        fprintf(f, "%s%-*s  -  (%s)\n", indent, (int)w, d ? d->key : "?", a->reason);
     }
 }
 
@@ -108,6 +112,11 @@ static void json_value(FILE *f, const uniSample *s) {
 }
 
 void fmt_record_json(FILE *f, uniRecordPtr rec) {
+    fmt_record_json_object(f, rec);
+    fputc('\n', f);
+}
+
+void fmt_record_json_object(FILE *f, uniRecordPtr rec) {
     int n = uniRecordNumSamples(rec), na = uniRecordNumAbsent(rec);
     long long w = uniRecordGetWindowMs(rec);
     char key[256];
@@ -135,7 +144,7 @@ void fmt_record_json(FILE *f, uniRecordPtr rec) {
         fputs(": ", f);
         fmt_json_string(f, a->reason);
     }
-    fputs("}}\n", f);
+    fputs("}}", f);
 }
 
 static const char *kind_name(int k) {

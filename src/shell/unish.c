@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* unish: the uniserver shell (virsh-like). One command per API call, described in one table;
  * --json on every command. Exit status: 0 success, 1 a failed call, 2 bad usage. */
+#include <ctype.h>
+#include <curses.h>
 #include <errno.h>
+#include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "format.h"
 #include "uniserver/uniserver.h"
@@ -72,6 +77,12 @@ static int parse_window(const cmd_def *cmd, const char *s, long *ret) {
         return usage_error(cmd, "--window takes milliseconds from 0 to 3600000, not '%s'", s);
     *ret = v;
     return 0;
+}
+
+static uint64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(long ms) {
@@ -434,6 +445,786 @@ static int cmd_setoppoint(shell *sh, const cmd_def *cmd, int argc, char **argv) 
     return 0;
 }
 
+/* ---- domains ---- */
+
+/* "a,b,c" into a NULL-terminated list (pointers into @copy); -1 when empty. */
+static int split_list(char *copy, const char **list, size_t max) {
+    size_t n = 0;
+    for (char *tok = strtok(copy, ","); tok && n + 1 < max; tok = strtok(NULL, ","))
+        list[n++] = tok;
+    list[n] = NULL;
+    return n ? 0 : -1;
+}
+
+static bool looks_like_uuid(const char *s) {
+    if (strlen(s) != 36)
+        return false;
+    for (int i = 0; i < 36; i++)
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* A domain by name, or by UUID when the argument is one. */
+static uniDomainPtr lookup_domain(shell *sh, const char *what) {
+    uniDomainPtr d = looks_like_uuid(what) ? uniDomainLookupByUUIDString(sh->conn, what, 0) : NULL;
+    if (!d)
+        d = uniDomainLookupByName(sh->conn, what, 0);
+    return d;
+}
+
+static const char *sample_text(uniRecordPtr rec, const char *key, char *buf, size_t len) {
+    const uniSample *s = uniRecordLookup(rec, key);
+    return s ? fmt_value(s, buf, len) : "-";
+}
+
+static int cmd_list(shell *sh, const cmd_def *cmd, int argc, char **argv) {
+    static const char *const sel[] = {"dom.state", "dom.pid", "dom.uuid", "dom.source", NULL};
+    unsigned flags = UNI_DOMAIN_STATS_ACTIVE;
+    uniDomainStatsRecordPtr *st = NULL;
+    int n;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--all") == 0)
+            flags = 0;
+        else if (strcmp(argv[i], "--inactive") == 0)
+            flags = UNI_DOMAIN_STATS_INACTIVE;
+        else
+            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+    }
+    if (ensure_conn(sh) < 0)
+        return 1;
+    n = uniConnectGetAllDomainStats(sh->conn, sel, &st, flags);
+    if (n < 0) {
+        print_error(cmd->name);
+        return 1;
+    }
+    if (sh->json)
+        printf("[");
+    else
+        printf(" %-8s %-24s %-36s %-10s %s\n%s\n", "Id", "Name", "UUID", "State", "Source",
+               "------------------------------------------------------------------------------------------------");
+    for (int i = 0; i < n; i++) {
+        char a[64], b[64], c[64], d[64];
+        const char *name = uniDomainGetName(st[i]->dom);
+        uniRecordPtr r = st[i]->record;
+        if (sh->json) {
+            const uniSample *pid = uniRecordLookup(r, "dom.pid");
+            printf("%s{\"name\": ", i ? ", " : "");
+            fmt_json_string(stdout, name);
+            printf(", \"uuid\": ");
+            if (uniRecordLookup(r, "dom.uuid"))
+                fmt_json_string(stdout, sample_text(r, "dom.uuid", a, sizeof(a)));
+            else
+                printf("null");
+            printf(", \"pid\": ");
+            if (pid)
+                printf("%llu", (unsigned long long)pid->value.u);
+            else
+                printf("null");
+            printf(", \"state\": ");
+            fmt_json_string(stdout, sample_text(r, "dom.state", b, sizeof(b)));
+            printf(", \"source\": ");
+            fmt_json_string(stdout, sample_text(r, "dom.source", c, sizeof(c)));
+            printf("}");
+        } else
+            printf(" %-8s %-24s %-36s %-10s %s\n", sample_text(r, "dom.pid", a, sizeof(a)), name,
+                   sample_text(r, "dom.uuid", b, sizeof(b)), sample_text(r, "dom.state", c, sizeof(c)),
+                   sample_text(r, "dom.source", d, sizeof(d)));
+    }
+    if (sh->json)
+        printf("]\n");
+    uniDomainStatsRecordListFree(st);
+    return 0;
+}
+
+static void print_domain_records(shell *sh, uniDomainStatsRecordPtr *st, int n) {
+    if (sh->json) {
+        printf("{");
+        for (int i = 0; i < n; i++) {
+            printf("%s", i ? ",\n " : "");
+            fmt_json_string(stdout, uniDomainGetName(st[i]->dom));
+            printf(": ");
+            fmt_record_json_object(stdout, st[i]->record);
+        }
+        printf("}\n");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        long long w = uniRecordGetWindowMs(st[i]->record);
+        printf("%sDomain: '%s'\n", i ? "\n" : "", uniDomainGetName(st[i]->dom));
+        fmt_record_text_indent(stdout, st[i]->record, true, "  ");
+        if (w >= 0)
+            printf("  (rates over a %lld ms window)\n", w);
+    }
+}
+
+static int cmd_domstats(shell *sh, const cmd_def *cmd, int argc, char **argv) {
+    const char *name = NULL;
+    char *select = NULL, *copy = NULL;
+    const char *list[64];
+    bool all = false, record = false;
+    unsigned flags = 0;
+    long window = 0;
+    uniDomainPtr dom = NULL;
+    uniDomainStatsRecordPtr *st = NULL;
+    int n, rc = 1;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--all") == 0)
+            all = true;
+        else if (strcmp(argv[i], "--record") == 0)
+            record = true;
+        else if (strcmp(argv[i], "--active") == 0)
+            flags |= UNI_DOMAIN_STATS_ACTIVE;
+        else if (strcmp(argv[i], "--inactive") == 0)
+            flags |= UNI_DOMAIN_STATS_INACTIVE;
+        else if (strcmp(argv[i], "--select") == 0 && i + 1 < argc)
+            select = argv[++i];
+        else if (strncmp(argv[i], "--select=", 9) == 0)
+            select = argv[i] + 9;
+        else if (strcmp(argv[i], "--window") == 0 && i + 1 < argc) {
+            int r = parse_window(cmd, argv[++i], &window);
+            if (r)
+                return r;
+        } else if (strncmp(argv[i], "--window=", 9) == 0) {
+            int r = parse_window(cmd, argv[i] + 9, &window);
+            if (r)
+                return r;
+        } else if (argv[i][0] != '-' && !name)
+            name = argv[i];
+        else
+            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+    }
+    if (all == !!name)
+        return usage_error(cmd, "name one DOMAIN, or --all");
+    if (!all && !record && (select || flags))
+        return usage_error(cmd, "--select, --active and --inactive go with --all or --record");
+    if (select && (!(copy = strdup(select)) || split_list(copy, list, 64) < 0)) {
+        free(copy);
+        return usage_error(cmd, "--select needs a comma-separated list of groups or key prefixes");
+    }
+    if (ensure_conn(sh) < 0)
+        goto out;
+    if (name && !(dom = lookup_domain(sh, name))) {
+        print_error(cmd->name);
+        goto out;
+    }
+    if (dom && !record) {
+        /* The spec's getDomainStatisticsUniserver. */
+        uniRecordPtr rec = NULL;
+        if (window > 0) {
+            if (uniDomainGetStatistics(dom, &rec, 0) < 0)
+                goto fail;
+            uniRecordFree(rec);
+            rec = NULL;
+            sleep_ms(window);
+        }
+        if (uniDomainGetStatistics(dom, &rec, 0) < 0)
+            goto fail;
+        print_record(sh, rec);
+        uniRecordFree(rec);
+        rc = 0;
+        goto out;
+    }
+    for (int pass = window > 0 ? 0 : 1; pass < 2; pass++) {
+        uniDomainPtr doms[2] = {dom, NULL};
+        if (st)
+            uniDomainStatsRecordListFree(st);
+        st = NULL;
+        if (pass == 1 && window > 0)
+            sleep_ms(window);
+        n = dom ? uniDomainListGetStats(doms, select ? list : NULL, &st, flags)
+                : uniConnectGetAllDomainStats(sh->conn, select ? list : NULL, &st, flags);
+        if (n < 0)
+            goto fail;
+    }
+    if (dom && n == 0) {
+        fprintf(stderr, "error: %s: domain '%s' is gone\n", cmd->name, name);
+        goto out;
+    }
+    if (dom && !sh->json)
+        print_record(sh, st[0]->record);
+    else
+        print_domain_records(sh, st, n);
+    rc = 0;
+    goto out;
+fail:
+    print_error(cmd->name);
+out:
+    uniDomainStatsRecordListFree(st);
+    uniDomainFree(dom);
+    free(copy);
+    return rc;
+}
+
+/* ---- kvmstat: kvm_stat's view ---- */
+
+typedef struct {
+    char *name;
+    uint64_t total, prev;
+    bool have_prev;
+    const char *spec; /* Table 2's name, when it differs */
+} kv_field;
+
+typedef struct {
+    kv_field *f;
+    size_t n;
+} kv_set;
+
+static kv_field *kv_get(kv_set *s, const char *name) {
+    kv_field *nf;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->f[i].name, name) == 0)
+            return &s->f[i];
+    nf = realloc(s->f, (s->n + 1) * sizeof(*nf));
+    if (!nf)
+        return NULL;
+    s->f = nf;
+    nf = &s->f[s->n];
+    memset(nf, 0, sizeof(*nf));
+    if (!(nf->name = strdup(name)))
+        return NULL;
+    s->n++;
+    return nf;
+}
+
+#include "catalog/views.def"
+static const char *const table2[][2] = {
+#define K_(spec, kernel) {spec, kernel},
+    UNI_KVM_TABLE2(K_)
+#undef K_
+};
+
+/* One sample of the counters: the VM's dom.kvm.NAME (--guest), else the host's kvm.NAME. The
+ * record's window (ms since the previous sample, -1 for none) goes to *ret_window_ms. */
+static int kv_sample(shell *sh, uniDomainPtr dom, kv_set *set, const regex_t *re, bool only_table2, long long *ret_window_ms) {
+    uniRecordPtr rec = NULL;
+    uniDomainStatsRecordPtr *st = NULL;
+    int n;
+
+    if (dom) {
+        static const char *const sel[] = {"dom.kvm.", NULL};
+        uniDomainPtr doms[2] = {dom, NULL};
+        n = uniDomainListGetStats(doms, sel, &st, 0);
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            fprintf(stderr, "error: kvmstat: domain '%s' is gone\n", uniDomainGetName(dom));
+            uniDomainStatsRecordListFree(st);
+            return -2;
+        }
+        rec = st[0]->record;
+    } else {
+        static const char *const sel[] = {"kvm.", NULL};
+        if (uniNodeGetStats(sh->conn, sel, &rec, 0) < 0)
+            return -1;
+    }
+    *ret_window_ms = uniRecordGetWindowMs(rec);
+    if (uniRecordNumSamples(rec) == 0 && uniRecordNumAbsent(rec) > 0)
+        fprintf(stderr, "warning: kvmstat: no KVM statistics: %s\n", uniRecordGetAbsence(rec, 0)->reason);
+    for (int i = 0; i < uniRecordNumSamples(rec); i++) {
+        const uniSample *s = uniRecordGetSample(rec, i);
+        kv_field *f;
+        bool t2 = false;
+        if (!s->name || s->type != UNI_VALUE_U64 || (re && regexec(re, s->name, 0, NULL, 0) != 0))
+            continue;
+        for (size_t k = 0; k < sizeof(table2) / sizeof(table2[0]) && !t2; k++)
+            t2 = strcmp(table2[k][1], s->name) == 0;
+        if (only_table2 && !t2)
+            continue;
+        if (!(f = kv_get(set, s->name)))
+            break;
+        f->prev = f->total;
+        f->have_prev = f->total || f->have_prev;
+        f->total = s->value.u;
+    }
+    if (dom)
+        uniDomainStatsRecordListFree(st);
+    else
+        uniRecordFree(rec);
+    return 0;
+}
+
+static int kv_cmp_name(const void *a, const void *b) {
+    return strcmp(((const kv_field *)a)->name, ((const kv_field *)b)->name);
+}
+
+static uint64_t kv_delta(const kv_field *f) {
+    return f->total >= f->prev ? f->total - f->prev : 0;
+}
+
+/* kvm_stat's order: the busiest first (rate, then total), then by name. */
+static int kv_cmp_rate(const void *a, const void *b) {
+    const kv_field *x = a, *y = b;
+    if (kv_delta(x) != kv_delta(y))
+        return kv_delta(x) > kv_delta(y) ? -1 : 1;
+    if (x->total != y->total)
+        return x->total > y->total ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* A time in nanoseconds (halt_wait_ns ...) is not a count of events: not in %Total. */
+static bool kv_is_time(const char *name) {
+    size_t n = strlen(name);
+    return n > 3 && strcmp(name + n - 3, "_ns") == 0;
+}
+
+static void kv_print_table(shell *sh, kv_set *set, double win_s, bool first, bool table2_view) {
+    uint64_t sum = 0;
+    if (sh->json) {
+        printf("{\"window_ms\": ");
+        if (first)
+            printf("null");
+        else
+            printf("%.0f", win_s * 1000);
+        printf(", \"fields\": {");
+        for (size_t i = 0; i < set->n; i++) {
+            kv_field *f = &set->f[i];
+            printf("%s", i ? ", " : "");
+            fmt_json_string(stdout, f->name);
+            printf(": {\"total\": %llu, \"rate\": ", (unsigned long long)f->total);
+            if (first || f->total < f->prev)
+                printf("null}");
+            else
+                printf("%.2f}", (double)(f->total - f->prev) / win_s);
+        }
+        printf("}}\n");
+        return;
+    }
+    for (size_t i = 0; i < set->n; i++)
+        if (!kv_is_time(set->f[i].name))
+            sum += set->f[i].total;
+    if (set->n > 1)
+        qsort(set->f, set->n, sizeof(*set->f), kv_cmp_rate);
+    printf(" %-36s %14s %7s %12s\n", table2_view ? "Event (Table 2 name)" : "Event", "Total", "%Total", "CurAvg/s");
+    for (size_t i = 0; i < set->n; i++) {
+        kv_field *f = &set->f[i];
+        char label[64];
+        if (!table2_view && f->total == 0)
+            continue;
+        if (table2_view) {
+            const char *spec = f->name;
+            for (size_t k = 0; k < sizeof(table2) / sizeof(table2[0]); k++)
+                if (strcmp(table2[k][1], f->name) == 0)
+                    spec = table2[k][0];
+            snprintf(label, sizeof(label), strcmp(spec, f->name) ? "%s (%s)" : "%s", f->name, spec);
+        } else
+            snprintf(label, sizeof(label), "%s", f->name);
+        if (kv_is_time(f->name) || !sum)
+            printf(" %-36s %14llu %7s ", label, (unsigned long long)f->total, "-");
+        else
+            printf(" %-36s %14llu %6.1f%% ", label, (unsigned long long)f->total, 100.0 * (double)f->total / (double)sum);
+        if (first || f->total < f->prev)
+            printf("%12s\n", "-");
+        else
+            printf("%12.1f\n", (double)(f->total - f->prev) / win_s);
+    }
+    if (table2_view)
+        for (size_t k = 0; k < sizeof(table2) / sizeof(table2[0]); k++) {
+            bool seen = false;
+            for (size_t i = 0; i < set->n && !seen; i++)
+                seen = strcmp(set->f[i].name, table2[k][1]) == 0;
+            if (!seen)
+                printf(" %-36s %14s  (not a statistic of this kernel)\n", table2[k][0], "-");
+        }
+}
+
+static int parse_count(const cmd_def *cmd, const char *opt, const char *s, long min, long max, long *ret) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max)
+        return usage_error(cmd, "%s takes a number from %ld to %ld, not '%s'", opt, min, max, s);
+    *ret = v;
+    return 0;
+}
+
+static int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv) {
+    bool once = false, log = false, table2_view = false;
+    const char *guest = NULL, *fields = NULL;
+    long interval = 1000, count = 0;
+    regex_t re;
+    bool have_re = false;
+    kv_set set = {0};
+    uniDomainPtr dom = NULL;
+    int rc = 1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = 0;
+        if (strcmp(a, "--once") == 0 || strcmp(a, "-1") == 0)
+            once = true;
+        else if (strcmp(a, "--log") == 0 || strcmp(a, "-l") == 0)
+            log = true;
+        else if (strcmp(a, "--table2") == 0)
+            table2_view = true;
+        else if ((strcmp(a, "--guest") == 0 || strcmp(a, "-g") == 0) && i + 1 < argc)
+            guest = argv[++i];
+        else if ((strcmp(a, "--fields") == 0 || strcmp(a, "-f") == 0) && i + 1 < argc)
+            fields = argv[++i];
+        else if ((strcmp(a, "--interval") == 0 || strcmp(a, "-d") == 0) && i + 1 < argc)
+            r = parse_count(cmd, "--interval", argv[++i], 1, 3600000, &interval);
+        else if ((strcmp(a, "--count") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc)
+            r = parse_count(cmd, "--count", argv[++i], 1, 1000000000, &count);
+        else
+            return usage_error(cmd, "unknown option or argument '%s'", a);
+        if (r)
+            return r;
+    }
+    if (once && log)
+        return usage_error(cmd, "--once and --log exclude each other");
+    if (fields) {
+        int e = regcomp(&re, fields, REG_EXTENDED | REG_NOSUB);
+        if (e) {
+            char msg[128];
+            regerror(e, &re, msg, sizeof(msg));
+            return usage_error(cmd, "--fields '%s': %s", fields, msg);
+        }
+        have_re = true;
+    }
+    if (ensure_conn(sh) < 0)
+        goto out;
+    if (guest && !(dom = lookup_domain(sh, guest))) {
+        print_error(cmd->name);
+        goto out;
+    }
+    {
+        long long w;
+        int r = kv_sample(sh, dom, &set, have_re ? &re : NULL, table2_view, &w);
+        if (r < 0) {
+            if (r == -1)
+                print_error(cmd->name);
+            goto out;
+        }
+    }
+    if (set.n > 1)
+        qsort(set.f, set.n, sizeof(*set.f), kv_cmp_name);
+    if (log && !sh->json) {
+        printf("time");
+        for (size_t i = 0; i < set.n; i++)
+            printf(",%s", set.f[i].name);
+        printf("\n");
+        fflush(stdout);
+    }
+    for (long it = 0; !count || it < count || (once && it < 1); it++) {
+        uint64_t t0 = mono_ms();
+        long long w;
+        int r;
+        sleep_ms(interval);
+        r = kv_sample(sh, dom, &set, have_re ? &re : NULL, table2_view, &w);
+        if (r < 0) {
+            if (r == -1)
+                print_error(cmd->name);
+            goto out;
+        }
+        if (set.n > 1)
+            qsort(set.f, set.n, sizeof(*set.f), kv_cmp_name);
+        {
+            /* Rates over the record's own window (the driver's clock), else the time slept. */
+            double win_s = w > 0 ? (double)w / 1000.0 : (double)(mono_ms() - t0) / 1000.0;
+            if (log && !sh->json) {
+                /* kvm_stat's log mode: the events of each interval, one CSV line. */
+                time_t now = time(NULL);
+                char ts[32];
+                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", localtime(&now));
+                printf("%s", ts);
+                for (size_t i = 0; i < set.n; i++)
+                    printf(",%llu", (unsigned long long)(set.f[i].total >= set.f[i].prev ? set.f[i].total - set.f[i].prev : 0));
+                printf("\n");
+            } else {
+                if (!once && !log && !sh->json && isatty(STDOUT_FILENO))
+                    printf("\033[H\033[2J");
+                if (!sh->json)
+                    printf("kvm statistics - %s%s (%.1f s)\n\n", dom ? "VM " : "summary", dom ? uniDomainGetName(dom) : "",
+                           win_s);
+                kv_print_table(sh, &set, win_s, false, table2_view);
+            }
+            fflush(stdout);
+        }
+        if (once)
+            break;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < set.n; i++)
+        free(set.f[i].name);
+    free(set.f);
+    if (have_re)
+        regfree(&re);
+    uniDomainFree(dom);
+    return rc;
+}
+
+/* ---- top: virt-top's view ---- */
+
+typedef struct {
+    char *name;
+    double cpu, mem, swap;
+    double exits, halts; /* per second, NAN when unknown */
+    uint64_t exits_total, halts_total;
+    bool have_exits, stale;
+    const char *state;
+    unsigned vcpus;
+} top_row;
+
+typedef struct {
+    char **names;
+    uint64_t *exits, *halts;
+    size_t n;
+    uint64_t t_ms;
+} top_prev;
+
+static int top_sort_key = 'c';
+
+static int top_cmp(const void *a, const void *b) {
+    const top_row *x = a, *y = b;
+    double u, v;
+    switch (top_sort_key) {
+    case 'm': u = x->mem, v = y->mem; break;
+    case 'e': u = x->exits, v = y->exits; break;
+    case 'h': u = x->halts, v = y->halts; break;
+    case 'n': return strcmp(x->name, y->name);
+    default: u = x->cpu, v = y->cpu;
+    }
+    if (isnan(u) != isnan(v))
+        return isnan(u) ? 1 : -1;
+    if (u != v && !isnan(u))
+        return u > v ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static double rec_num(uniRecordPtr rec, const char *key) {
+    const uniSample *s = uniRecordLookup(rec, key);
+    if (!s)
+        return NAN;
+    return s->type == UNI_VALUE_U64 ? (double)s->value.u : s->type == UNI_VALUE_DOUBLE ? s->value.d : NAN;
+}
+
+/* A number with @decimals decimals, or "-" when unknown. */
+static void top_cell(char *buf, size_t len, double v, int decimals) {
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.*f", decimals, v);
+}
+
+/* One frame: the host line and a row per VM into @out (rows malloc'd); rates from @prev. */
+static int top_sample(shell *sh, char *host, size_t hostlen, top_row **ret_rows, size_t *ret_n, top_prev *prev) {
+    static const char *const hsel[] = {"cpu", "mem", "contention", "power", "errors", NULL};
+    static const char *const dsel[] = {"dom.state", "dom.stale", "dom.cpu.count", "dom.cpu.util_pct", "dom.mem_mb",
+                                       "dom.swap_wait_pct", "dom.kvm.exits", "dom.kvm.halt_exits", NULL};
+    uniRecordPtr h = NULL;
+    uniDomainStatsRecordPtr *st = NULL;
+    top_row *rows;
+    top_prev next = {0};
+    uint64_t now = mono_ms();
+    double win_s = prev->t_ms ? (double)(now - prev->t_ms) / 1000.0 : 0;
+    int n;
+
+    if (uniNodeGetStats(sh->conn, hsel, &h, 0) < 0)
+        return -1;
+    {
+        char a[32], b[32], c[32], d[32], e[32];
+        top_cell(a, sizeof(a), rec_num(h, "host.cpu.util_pct"), 1);
+        top_cell(b, sizeof(b), rec_num(h, "host.mem.available_pct"), 0);
+        top_cell(c, sizeof(c), rec_num(h, "host.cpu.contention_ratio"), 2);
+        top_cell(d, sizeof(d), rec_num(h, "host.power.total_w"), 1);
+        top_cell(e, sizeof(e), rec_num(h, "host.errors.mem.rate_per_min") + rec_num(h, "host.errors.cpu.rate_per_min"), 1);
+        snprintf(host, hostlen, "host: CPU %s %%  memory %s %% available  contention %s  power %s W  errors %s /min", a, b,
+                 c, d, e);
+    }
+    uniRecordFree(h);
+    n = uniConnectGetAllDomainStats(sh->conn, dsel, &st, UNI_DOMAIN_STATS_ACTIVE);
+    if (n < 0)
+        return -1;
+    rows = calloc((size_t)n + 1, sizeof(*rows));
+    next.names = calloc((size_t)n + 1, sizeof(char *));
+    next.exits = calloc((size_t)n + 1, sizeof(uint64_t));
+    next.halts = calloc((size_t)n + 1, sizeof(uint64_t));
+    if (!rows || !next.names || !next.exits || !next.halts) {
+        uniDomainStatsRecordListFree(st);
+        free(rows);
+        free(next.names);
+        free(next.exits);
+        free(next.halts);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        uniRecordPtr r = st[i]->record;
+        top_row *w = &rows[i];
+        const uniSample *s = uniRecordLookup(r, "dom.state");
+        double e = rec_num(r, "dom.kvm.exits"), hl = rec_num(r, "dom.kvm.halt_exits");
+        w->name = strdup(uniDomainGetName(st[i]->dom));
+        w->state = s ? (strcmp(s->value.s, "running") == 0 ? "R" : strcmp(s->value.s, "paused") == 0 ? "P" : "?") : "?";
+        w->stale = rec_num(r, "dom.stale") == 1;
+        w->vcpus = (unsigned)(isnan(rec_num(r, "dom.cpu.count")) ? 0 : rec_num(r, "dom.cpu.count"));
+        w->cpu = rec_num(r, "dom.cpu.util_pct");
+        w->mem = rec_num(r, "dom.mem_mb");
+        w->swap = rec_num(r, "dom.swap_wait_pct");
+        w->exits = w->halts = NAN;
+        w->have_exits = !isnan(e);
+        next.names[i] = strdup(w->name ? w->name : "");
+        next.exits[i] = w->have_exits ? (uint64_t)e : 0;
+        next.halts[i] = isnan(hl) ? 0 : (uint64_t)hl;
+        /* Rates over the record's own window (the driver's clock), else the time between frames. */
+        double win = uniRecordGetWindowMs(r) > 0 ? (double)uniRecordGetWindowMs(r) / 1000.0 : win_s;
+        for (size_t k = 0; w->have_exits && win > 0 && k < prev->n; k++)
+            if (prev->names[k] && w->name && strcmp(prev->names[k], w->name) == 0) {
+                if (next.exits[i] >= prev->exits[k])
+                    w->exits = (double)(next.exits[i] - prev->exits[k]) / win;
+                if (next.halts[i] >= prev->halts[k])
+                    w->halts = (double)(next.halts[i] - prev->halts[k]) / win;
+            }
+    }
+    uniDomainStatsRecordListFree(st);
+    for (size_t k = 0; k < prev->n; k++)
+        free(prev->names[k]);
+    free(prev->names);
+    free(prev->exits);
+    free(prev->halts);
+    next.n = (size_t)n;
+    next.t_ms = now;
+    *prev = next;
+    if (n > 1)
+        qsort(rows, (size_t)n, sizeof(*rows), top_cmp);
+    *ret_rows = rows;
+    *ret_n = (size_t)n;
+    return 0;
+}
+
+/* The frame as lines of text (the same for the terminal and for --batch). */
+static void top_lines(const char *host, top_row *rows, size_t n, void (*line)(void *ud, int y, const char *s, bool bold),
+                      void *ud) {
+    char buf[512];
+    int y = 0;
+    snprintf(buf, sizeof(buf), "unish top - %zu VMs; sort: %c (c cpu, m memory, e exits/s, h halts/s, n name; q quits)", n,
+             top_sort_key);
+    line(ud, y++, buf, true);
+    line(ud, y++, host, false);
+    line(ud, y++, "", false);
+    snprintf(buf, sizeof(buf), "%-24s %2s %5s %8s %10s %12s %12s %8s", "NAME", "ST", "VCPU", "%CPU", "MEM MB", "EXITS/s",
+             "HALTS/s", "SWAP%");
+    line(ud, y++, buf, true);
+    for (size_t i = 0; i < n; i++) {
+        char c[16], m[16], e[24], h[24], sw[16];
+        top_cell(c, sizeof(c), rows[i].cpu, 1);
+        top_cell(m, sizeof(m), rows[i].mem, 1);
+        top_cell(e, sizeof(e), rows[i].exits, 0);
+        top_cell(h, sizeof(h), rows[i].halts, 0);
+        top_cell(sw, sizeof(sw), rows[i].swap, 2);
+        snprintf(buf, sizeof(buf), "%-24.24s %2s %5u %8s %10s %12s %12s %8s%s", rows[i].name ? rows[i].name : "?",
+                 rows[i].state, rows[i].vcpus, c, m, e, h, sw, rows[i].stale ? "  stale" : "");
+        line(ud, y++, buf, false);
+    }
+}
+
+static void print_line(void *ud, int y, const char *s, bool bold) {
+    (void)ud;
+    (void)y;
+    (void)bold;
+    printf("%s\n", s);
+}
+
+static void curses_line(void *ud, int y, const char *s, bool bold) {
+    (void)ud;
+    if (y >= LINES)
+        return;
+    if (bold)
+        attron(A_BOLD);
+    mvaddnstr(y, 0, s, COLS);
+    if (bold)
+        attroff(A_BOLD);
+}
+
+static void top_rows_free(top_row *rows, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].name);
+    free(rows);
+}
+
+static int cmd_top(shell *sh, const cmd_def *cmd, int argc, char **argv) {
+    bool batch = false;
+    long interval = 1000, count = 0;
+    top_prev prev = {0};
+    int rc = 1;
+
+    for (int i = 1; i < argc; i++) {
+        int r = 0;
+        if (strcmp(argv[i], "--batch") == 0 || strcmp(argv[i], "-b") == 0)
+            batch = true;
+        else if ((strcmp(argv[i], "--interval") == 0 || strcmp(argv[i], "-d") == 0) && i + 1 < argc)
+            r = parse_count(cmd, "--interval", argv[++i], 100, 3600000, &interval);
+        else if ((strcmp(argv[i], "--count") == 0 || strcmp(argv[i], "-n") == 0) && i + 1 < argc)
+            r = parse_count(cmd, "--count", argv[++i], 1, 1000000000, &count);
+        else if (strcmp(argv[i], "--sort") == 0 && i + 1 < argc && strchr("cmehn", argv[i + 1][0]) && !argv[i + 1][1])
+            top_sort_key = argv[++i][0];
+        else
+            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+        if (r)
+            return r;
+    }
+    if (sh->json)
+        return usage_error(cmd, "top is a terminal view: use domstats --all --json");
+    if (!batch && !isatty(STDOUT_FILENO))
+        batch = true;
+    if (ensure_conn(sh) < 0)
+        return 1;
+    if (!batch) {
+        initscr();
+        cbreak();
+        noecho();
+        curs_set(0);
+        keypad(stdscr, TRUE);
+        timeout((int)interval);
+    }
+    for (long it = 0; !count || it < count; it++) {
+        char host[256];
+        top_row *rows = NULL;
+        size_t n = 0;
+        if (top_sample(sh, host, sizeof(host), &rows, &n, &prev) < 0) {
+            if (!batch)
+                endwin();
+            print_error(cmd->name);
+            goto out;
+        }
+        if (batch) {
+            /* The first frame has no window for rates: a batch prints from the second. */
+            if (it > 0 || count == 1) {
+                top_lines(host, rows, n, print_line, NULL);
+                printf("\n");
+                fflush(stdout);
+            } else
+                count += count ? 1 : 0;
+            top_rows_free(rows, n);
+            sleep_ms(interval);
+            continue;
+        }
+        erase();
+        top_lines(host, rows, n, curses_line, NULL);
+        refresh();
+        top_rows_free(rows, n);
+        {
+            int ch = getch();
+            if (ch == 'q' || ch == 'Q')
+                break;
+            if (ch > 0 && ch < 256 && strchr("cmehn", ch))
+                top_sort_key = ch;
+        }
+    }
+    if (!batch)
+        endwin();
+    rc = 0;
+out:
+    for (size_t k = 0; k < prev.n; k++)
+        free(prev.names[k]);
+    free(prev.names);
+    free(prev.exits);
+    free(prev.halts);
+    return rc;
+}
+
 static int cmd_help(shell *sh, const cmd_def *cmd, int argc, char **argv);
 
 static const cmd_def commands[] = {
@@ -441,7 +1232,7 @@ static const cmd_def commands[] = {
      "Prints every host metric this host can provide, and for each one it cannot, the reason.\n"
      "--window MS takes two samples MS apart and prints the second, with rates over the window\n"
      "(default 0: one sample, no rates). --select limits collection to groups (cpu, freq, mem,\n"
-     "contention, temp, power, psi, errors, vms, memhw) or key prefixes (host.mem., host.cpu.3.).",
+     "contention, temp, power, psi, errors, vms, kvm, memhw) or key prefixes (host.mem., kvm.exits).",
      cmd_nodestats, NULL, 0},
     {"hostcpustats", "[--window MS]", "CPU count, reserved capacity, per-core frequency (getHostCPUStatisticsUniserver)",
      NULL, cmd_view, "getHostCPUStatisticsUniserver", 0},
@@ -462,6 +1253,43 @@ static const cmd_def commands[] = {
      cmd_view, "getHostTemperatureUniserver", 0},
     {"domsstats", "[--window MS]", "number of VMs, active VMs, their memory and swap wait (getDomainsStatisticsUniserver)",
      NULL, cmd_view, "getDomainsStatisticsUniserver", 0},
+    {"list", "[--all|--inactive]", "the domains (VMs): id (QEMU's PID), name, UUID, state, where found",
+     "Active domains by default; --all adds the inactive ones (libvirt), --inactive shows only those.\n"
+     "VMs are QEMU processes found in /proc (name, UUID and QMP socket from their command lines)\n"
+     "and libvirt's domains (?libvirt=URI on the connection; qemu:///system when its daemon runs),\n"
+     "merged by UUID.",
+     cmd_list, NULL, 0},
+    {"domstats", "DOMAIN [--record [--select LIST]] | --all [--select LIST] [--active|--inactive] [--window MS]",
+     "one VM's statistics (getDomainStatisticsUniserver), or every VM's whole record",
+     "domstats DOMAIN: the spec's view of one VM (by name or UUID): memory used (% and MB), VM\n"
+     "interruption time (execution - guest time of QEMU) and swap-in wait (taskstats).\n"
+     "domstats DOMAIN --record: that VM's whole record; domstats --all: every VM's\n"
+     "(uniConnectGetAllDomainStats): state, vCPUs, CPU time and utilisation, memory, perf counters,\n"
+     "vNICs, disks, per-vCPU time, last CPU and pinning, and the KVM statistics under the kernel's\n"
+     "names (dom.kvm.NAME, dom.vcpu.V.kvm.NAME). --select limits it to groups (dom, kvm) or key\n"
+     "prefixes (dom.mem, dom.vcpu.0., dom.kvm.exits); --window MS takes two samples for the rates.\n"
+     "Each VM is collected under the connection's deadline (?vm_deadline_ms=, 1000 ms): a VM whose\n"
+     "QMP monitor does not answer in time shows dom.stale 1. --json: an object keyed by domain name,\n"
+     "each an object keyed by the dotted keys.",
+     cmd_domstats, NULL, 0},
+    {"kvmstat", "[--once|--log] [--guest DOMAIN] [--fields REGEX] [--interval MS] [--count N] [--table2]",
+     "KVM statistics as kvm_stat shows them: counts and rates per second, host-wide or per VM",
+     "Host-wide sums over the VMs (kvm.NAME), or one VM's (--guest: dom.kvm.NAME), each statistic\n"
+     "under the kernel's name: total, share of all events and rate per second over --interval MS\n"
+     "(default 1000). Refreshes each interval (--count N times, else until interrupted); --once\n"
+     "prints one table; --log prints CSV lines of each interval's events (kvm_stat's log mode).\n"
+     "--fields REGEX keeps the matching statistics (POSIX extended); --table2 shows the spec's\n"
+     "Table 2 counters under the kernel's current names, and those the kernel dropped.\n"
+     "The source is QMP query-stats, or the kernel's binary stats with ?kvmstats=binary.",
+     cmd_kvmstat, NULL, 0},
+    {"top", "[--interval MS] [--sort c|m|e|h|n] [--batch [--count N]]",
+     "a live view of the host and its VMs, like virt-top and kvm_stat",
+     "One summary line for the host (CPU, memory, contention, power, errors) and a row per running\n"
+     "VM: state, vCPUs, CPU %, memory, KVM exits/s and halt exits/s, swap-in wait %, 'stale' when\n"
+     "its monitor did not answer in time. Refreshes every --interval MS (1000). Keys: c, m, e, h, n\n"
+     "sort by CPU, memory, exits, halts or name; q quits. --batch (or output not to a terminal)\n"
+     "prints plain frames, --count N of them.",
+     cmd_top, NULL, 0},
     {"errors", "--correctable|--uncorrectable", "L2, L3, DRAM, MCU error counts and rates (get[Un]CorrectableErrorsUniserver)",
      NULL, cmd_errors, NULL, 0},
     {"nodesetfrequency", "--core N --frequency F", "set the frequency of a core's clock domain (nodeSetFrequency)",
@@ -507,7 +1335,9 @@ static void print_usage(FILE *f) {
             "  -c, --connect URI  connection URI (default $UNISERVER_DEFAULT_URI, else uniserver:///system):\n"
             "                     uniserver:///system            this host's /proc and /sys\n"
             "                     uniserver:///system?procfs=DIR&sysfs=DIR   other trees (fixtures)\n"
-            "                     test:///default                a simulated X-Gene2-like node\n"
+            "                     uniserver:///system?libvirt=URI&vm_deadline_ms=MS&kvmstats=qmp|binary|off\n"
+            "                                                    VMs: libvirt's too, each VM's deadline, KVM stats source\n"
+            "                     test:///default                a simulated X-Gene2-like node with 3 VMs\n"
             "  --json             print one JSON object keyed by the dotted metric keys\n"
             "  --prometheus, --openmetrics   print records as uniserverd's /metrics does (e.g. for\n"
             "                     node_exporter's textfile collector)\n"

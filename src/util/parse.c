@@ -167,25 +167,29 @@ int parse_cpu_words(const char *s, uint8_t *bitmap, unsigned max, unsigned *ret_
     return 0;
 }
 
-char *format_cpu_list(const uint8_t *bitmap, unsigned max, char *buf, size_t len) {
+int format_cpu_list(const uint8_t *bitmap, unsigned nbits, char *buf, size_t len) {
     size_t o = 0;
 
     if (len == 0)
-        return buf;
+        return -ERANGE;
     buf[0] = 0;
-    for (unsigned i = 0; i < max && o < len; i++) {
-        unsigned j = i;
-        if (!(bitmap[i / 8] & (1u << (i % 8))))
+    for (unsigned i = 0; i < nbits;) {
+        unsigned j;
+        int k;
+        if (!(bitmap[i / 8] & (1u << (i % 8)))) {
+            i++;
             continue;
-        while (j + 1 < max && (bitmap[(j + 1) / 8] & (1u << ((j + 1) % 8))))
-            j++;
+        }
+        for (j = i; j + 1 < nbits && (bitmap[(j + 1) / 8] & (1u << ((j + 1) % 8))); j++)
+            ;
         if (j == i)
-            o += (size_t)snprintf(buf + o, len - o, "%s%u", o ? "," : "", i);
+            k = snprintf(buf + o, len - o, "%s%u", o ? "," : "", i);
         else
-            o += (size_t)snprintf(buf + o, len - o, "%s%u-%u", o ? "," : "", i, j);
-        i = j;
+            k = snprintf(buf + o, len - o, "%s%u-%u", o ? "," : "", i, j);
+        if (k < 0 || (size_t)k >= len - o)
+            return -ERANGE;
+        o += (size_t)k;
+        i = j + 1;
     }
-    if (o == 0)
-        snprintf(buf, len, "none");
-    return buf;
+    return (int)o;
 }

@@ -71,9 +71,9 @@ int parse_cpu_list(const char *s, size_t len, uint8_t *bitmap, unsigned max, uns
 /* The same for cpufreq's blank-separated lists ("0 1 ", related_cpus), whose words may also be
  * ranges. An empty list is 0 CPUs. */
 int parse_cpu_words(const char *s, uint8_t *bitmap, unsigned max, unsigned *ret_count);
-/* Format a bitmap of max bits as a kernel CPU list ("0-3,8"); "none" when empty. Truncates to
- * len - 1 characters; returns buf. */
-char *format_cpu_list(const uint8_t *bitmap, unsigned max, char *buf, size_t len);
+/* A bitmap of nbits as a kernel CPU list ("0-3,8"; "" when empty): its length, or -ERANGE when
+ * @buf is too small. */
+int format_cpu_list(const uint8_t *bitmap, unsigned nbits, char *buf, size_t len);
 
 /* fileio.c: one bounded read of a whole (small) file. Reads at most bufsz-1 bytes, NUL-terminates,
  * and returns the length; -EFBIG when the file is larger than the buffer (truncation is detected

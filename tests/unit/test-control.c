@@ -53,13 +53,17 @@ static void test_cpu_words(void **state) {
     (void)state;
     assert_int_equal(parse_cpu_words("0 1 ", bm, 16, &n), 0);
     assert_int_equal(n, 2);
-    assert_string_equal(format_cpu_list(bm, 16, buf, sizeof(buf)), "0-1");
+    assert_int_equal(format_cpu_list(bm, 16, buf, sizeof(buf)), 3);
+    assert_string_equal(buf, "0-1");
     assert_int_equal(parse_cpu_words("4 6-8\n", bm, 16, &n), 0);
     assert_int_equal(n, 4);
-    assert_string_equal(format_cpu_list(bm, 16, buf, sizeof(buf)), "4,6-8");
+    assert_int_equal(format_cpu_list(bm, 16, buf, sizeof(buf)), 5);
+    assert_string_equal(buf, "4,6-8");
     assert_int_equal(parse_cpu_words("", bm, 16, &n), 0);
     assert_int_equal(n, 0);
-    assert_string_equal(format_cpu_list(bm, 16, buf, sizeof(buf)), "none");
+    assert_int_equal(format_cpu_list(bm, 16, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(format_cpu_list(bm, 16, buf, 1), 0);
     assert_int_equal(parse_cpu_words("1 x", bm, 16, &n), -EBADMSG);
     assert_int_equal(parse_cpu_words("99", bm, 16, &n), -ERANGE);
 }

@@ -46,7 +46,8 @@ static int read_online(const sysfs_root *root, cpu_state *cs) {
         uni_error_set(UNI_ERR_PARSE_FAILED, "%s/devices/system/cpu/online: malformed content '%s'", root->sysfs, buf);
         return -1;
     }
-    format_cpu_list(cs->online, MAX_CPUS, cs->online_list, sizeof(cs->online_list));
+    if (format_cpu_list(cs->online, MAX_CPUS, cs->online_list, sizeof(cs->online_list)) <= 0)
+        snprintf(cs->online_list, sizeof(cs->online_list), "none");
     return 0;
 }
 
@@ -117,7 +118,8 @@ static int domain_of(const sysfs_root *root, const cpu_state *cs, int core, freq
     for (size_t i = 0; i < sizeof(d->cpus); i++)
         d->cpus[i] &= cs->online[i];
     snprintf(d->object, sizeof(d->object), "cpus ");
-    format_cpu_list(d->cpus, MAX_CPUS, d->object + 5, sizeof(d->object) - 5);
+    if (format_cpu_list(d->cpus, MAX_CPUS, d->object + 5, sizeof(d->object) - 5) <= 0)
+        snprintf(d->object + 5, sizeof(d->object) - 5, "none");
     return 0;
 }
 

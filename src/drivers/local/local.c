@@ -8,6 +8,7 @@
 #include <math.h>
 #include <sys/stat.h>
 
+#include "domains.h"
 #include "lib/internal.h"
 #include "control.h"
 #include "local.h"
@@ -87,7 +88,9 @@ typedef struct {
     uint64_t power_ns;
     bool have_power_prev;
     double energy_j;
-    uint64_t src_errors[7]; /* failed collections per source (SRC_*) */
+    uint64_t src_errors[8]; /* failed collections per source (SRC_*) */
+
+    vms_state *vms; /* the VMs of this host (domains.c) */
 } local_state;
 
 /* ---------------------------------------------------------------------------------------------
@@ -437,6 +440,7 @@ static void local_close(uniConnectPtr conn) {
     local_state *s = conn->priv;
     if (!s)
         return;
+    vms_close(s->vms);
     closep(&s->proc_fd);
     closep(&s->sys_fd);
     closep(&s->stat_fd);
@@ -482,8 +486,15 @@ static int open_root(const char *dir, const char *what) {
     return fd;
 }
 
+/* Is @proc_fd this host's /proc (the one this process lives in), where the live VM sources
+ * (QMP sockets, taskstats, perf, sched_getaffinity, libvirt) belong? */
+static bool is_host_proc(int proc_fd) {
+    struct stat a, b;
+    return fstatat(proc_fd, "self", &a, 0) == 0 && stat("/proc/self", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
-    static const char *const known[] = {"procfs", "sysfs", NULL};
+    static const char *const known[] = {"procfs", "sysfs", VMS_URI_PARAMS, NULL};
     const char *procfs, *sysfs;
     local_state *s;
     int r;
@@ -552,6 +563,8 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         goto fail;
     }
+    if (vms_open(&s->vms, s->proc_fd, s->procfs, is_host_proc(s->proc_fd), uri) < 0)
+        goto fail;
     return 0;
 fail:
     local_close(conn);
@@ -1001,8 +1014,8 @@ static void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
 }
 
 /* The sources of a sample, for their health metrics (host.source.NAME.*). */
-enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_MAX };
-static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power"};
+enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_VMS, SRC_MAX };
+static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power", "vms"};
 
 /* Account for one source's collection. On failure with best effort, its groups' metrics are
  * absent with the error as the reason and the call goes on; otherwise the call fails. */
@@ -1079,10 +1092,15 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         unsigned g = uni_catalog_group[i];
         if (g == UNI_GROUP_ERRORS)
             rec_absent(rec, i, "%s", "error counts come from the HealthLog (uni-healthd), which this build does not read yet");
-        else if (g == UNI_GROUP_VMS)
-            rec_absent(rec, i, "%s", "VM discovery (libvirt, QEMU processes) is not in this build yet");
-        else if (g == UNI_GROUP_KVM)
-            rec_absent(rec, i, "%s", "KVM statistics (QMP query-stats, binary stats) are not in this build yet");
+    }
+    if (uni_select_group(sel, UNI_GROUP_VMS) || uni_select_has(sel, UNI_M_KVM_NAME)) {
+        /* host.vms.mem_pct is of the host's memory. */
+        double total = NAN;
+        meminfo vm_m;
+        if (read_meminfo(s, &vm_m) == 0)
+            total = (double)vm_m.mem_total_kb / 1024.0;
+        uniResetLastError();
+        RUN(SRC_VMS, (1u << UNI_GROUP_VMS) | (1u << UNI_GROUP_KVM), vms_node_stats(s->vms, sel, rec, total));
     }
     rec_absent(rec, UNI_M_HOST_SOURCE_NAME_LAST_ERROR, "%s", "no source is failing");
     s->last_ns = now;
@@ -1155,6 +1173,24 @@ static int local_node_set_operating_point(uniConnectPtr conn, uniOppListPtr list
     return local_set_operating_point(&r, list, domain, settings, n);
 }
 
+static int local_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) {
+    local_state *s = conn->priv;
+    return vms_list(s->vms, ret, ret_n);
+}
+
+static int local_domain_stats(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
+                              uni_domain_stats **ret, size_t *ret_n) {
+    local_state *s = conn->priv;
+    double total = NAN;
+    meminfo m;
+
+    /* dom.mem_pct is of the host's memory. */
+    if ((uni_select_has(sel, UNI_M_DOM_MEM_PCT)) && read_meminfo(s, &m) == 0)
+        total = (double)m.mem_total_kb / 1024.0;
+    uniResetLastError();
+    return vms_domain_stats(s->vms, sel, only, nonly, total, ret, ret_n);
+}
+
 const uni_driver uni_local_driver = {
     .name = "local",
     .scheme = "uniserver",
@@ -1166,4 +1202,6 @@ const uni_driver uni_local_driver = {
     .node_set_power_policy = local_node_set_power_policy,
     .node_get_operating_points = local_node_get_operating_points,
     .node_set_operating_point = local_node_set_operating_point,
+    .list_domains = local_list_domains,
+    .domain_stats = local_domain_stats,
 };

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libvirt as a source of domains (names, UUIDs, states) and of their statistics where libvirt
+ * holds what /proc and QMP cannot give us (its domains' monitors, drivers other than QEMU). The
+ * connection is read-only; libvirt's errors are kept per connection, never printed. */
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "vms.h"
+
+struct lv_conn {
+    virConnectPtr c;
+    char *uri;
+};
+
+/* libvirt prints errors on stderr unless a handler takes them; ours keeps them quiet (the
+ * caller reads virGetLastError). */
+static void quiet(void *userdata, virErrorPtr err) {
+    (void)userdata;
+    (void)err;
+}
+
+static void last_error(char *why, size_t len, const char *what) {
+    virErrorPtr e = virGetLastError();
+    snprintf(why, len, "%s: %s", what, e && e->message ? e->message : "unknown libvirt error");
+}
+
+int lv_open(const char *uri, lv_conn **ret, char *why, size_t whylen) {
+    lv_conn *c = calloc(1, sizeof(*c));
+
+    if (!c || !(c->uri = strdup(uri))) {
+        free(c);
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    if (virInitialize() < 0) {
+        last_error(why, whylen, "virInitialize");
+        lv_close(c);
+        return -EIO;
+    }
+    /* libvirt's default handler prints every error on stderr, even those of a connection that
+     * fails to open (before a per-connection handler can be set): uniserver reports them through
+     * its own errors and absences instead. */
+    virSetErrorFunc(NULL, quiet);
+    c->c = virConnectOpenReadOnly(uri);
+    if (!c->c) {
+        last_error(why, whylen, "cannot connect");
+        virResetLastError();
+        lv_close(c);
+        return -ECONNREFUSED;
+    }
+    virConnSetErrorFunc(c->c, NULL, quiet);
+    *ret = c;
+    return 0;
+}
+
+void lv_close(lv_conn *c) {
+    if (!c)
+        return;
+    if (c->c)
+        virConnectClose(c->c);
+    free(c->uri);
+    free(c);
+}
+
+const char *lv_uri(const lv_conn *c) {
+    return c->uri;
+}
+
+void lv_infos_free(lv_dom_info *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].name);
+    free(v);
+}
+
+int lv_list(lv_conn *c, lv_dom_info **ret, size_t *ret_n) {
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(c->c, &doms, 0);
+    lv_dom_info *out;
+
+    if (n < 0) {
+        virResetLastError();
+        return -EIO;
+    }
+    out = calloc(n ? (size_t)n : 1, sizeof(*out));
+    for (int i = 0; out && i < n; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        const char *name = virDomainGetName(doms[i]);
+        out[i].id = virDomainIsActive(doms[i]) == 1 ? (int)virDomainGetID(doms[i]) : -1;
+        out[i].active = out[i].id >= 0;
+        if (virDomainGetUUIDString(doms[i], uuid) < 0 || uuid_canonical(uuid, out[i].uuid) < 0)
+            out[i].uuid[0] = 0;
+        out[i].name = strdup(name ? name : "");
+        if (!out[i].name) {
+            lv_infos_free(out, (size_t)i);
+            out = NULL;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        virDomainFree(doms[i]);
+    free(doms);
+    if (!out)
+        return -ENOMEM;
+    *ret = out;
+    *ret_n = (size_t)n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Statistics
+ * ------------------------------------------------------------------------------------------- */
+
+#include "lib/internal.h"
+
+struct lv_stats {
+    virDomainStatsRecordPtr *recs;
+    int n;
+};
+
+int lv_stats_get(lv_conn *c, lv_stats **ret) {
+    lv_stats *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    /* 0: every group the driver supports (for QEMU: state, cpu, balloon, vcpu, interface,
+     * block, perf, vm); NOWAIT: a domain busy with a job gives what it can without blocking. */
+    s->n = virConnectGetAllDomainStats(c->c, 0, &s->recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+    if (s->n < 0) {
+        virResetLastError();
+        s->n = 0;
+        s->recs = NULL;
+    }
+    *ret = s;
+    return 0;
+}
+
+void lv_stats_free(lv_stats *s) {
+    if (!s)
+        return;
+    if (s->recs)
+        virDomainStatsRecordListFree(s->recs);
+    free(s);
+}
+
+static bool param_u64(const virTypedParameter *p, uint64_t *ret) {
+    switch (p->type) {
+    case VIR_TYPED_PARAM_INT:
+        if (p->value.i < 0)
+            return false;
+        *ret = (uint64_t)p->value.i;
+        return true;
+    case VIR_TYPED_PARAM_UINT:
+        *ret = p->value.ui;
+        return true;
+    case VIR_TYPED_PARAM_LLONG:
+        if (p->value.l < 0)
+            return false;
+        *ret = (uint64_t)p->value.l;
+        return true;
+    case VIR_TYPED_PARAM_ULLONG:
+        *ret = p->value.ul;
+        return true;
+    case VIR_TYPED_PARAM_BOOLEAN:
+        *ret = p->value.b ? 1 : 0;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const char *state_name(int st) {
+    static const char *const names[] = {"no state", "running", "blocked", "paused", "shutdown", "shut off", "crashed", "pmsuspended"};
+    return st >= 0 && (size_t)st < ELEMENTSOF(names) ? names[st] : "no state";
+}
+
+/* "N.rest" -> N and a pointer to rest; false when not a number followed by '.'. */
+static bool split_index(const char *s, unsigned *ret_n, const char **ret_rest) {
+    const char *dot = strchr(s, '.');
+    uint64_t v;
+    if (!dot || safe_atou64_n(s, (size_t)(dot - s), &v) < 0 || v > 65535)
+        return false;
+    *ret_n = (unsigned)v;
+    *ret_rest = dot + 1;
+    return true;
+}
+
+/* libvirt's KVM statistics: "NAME.sum" (cumulative), ".cur" (instant), ".max" (peak). */
+static bool kvm_suffix(const char *s, char *name, size_t len, kvm_stat_kind *ret_kind) {
+    const char *dot = strrchr(s, '.');
+    if (!dot || (size_t)(dot - s) >= len || dot == s)
+        return false;
+    if (streq(dot, ".sum"))
+        *ret_kind = KVM_STAT_CUMULATIVE;
+    else if (streq(dot, ".cur"))
+        *ret_kind = KVM_STAT_INSTANT;
+    else if (streq(dot, ".max"))
+        *ret_kind = KVM_STAT_PEAK;
+    else
+        return false;
+    memcpy(name, s, (size_t)(dot - s));
+    name[dot - s] = 0;
+    return !strchr(name, '.');
+}
+
+typedef struct {
+    uniRecordPtr rec;
+    bool had_cpu, had_mem, had_vcpu, had_net, had_disk, had_perf, had_state, had_count, had_balloon;
+} fill_ctx;
+
+static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, void *ud) {
+    uniRecordPtr rec = f->rec;
+    const char *k = p->field, *rest;
+    char name[VIR_TYPED_PARAM_FIELD_LENGTH];
+    unsigned n;
+    uint64_t v;
+    kvm_stat_kind kind;
+
+    if (streq(k, "state.state") && p->type == VIR_TYPED_PARAM_INT) {
+        if (!f->had_state)
+            rec_str(rec, UNI_M_DOM_STATE, -1, NULL, state_name(p->value.i));
+    } else if (streq(k, "cpu.time") && param_u64(p, &v)) {
+        if (!f->had_cpu)
+            rec_u64(rec, UNI_M_DOM_CPU_TIME_MS, -1, NULL, v / 1000000);
+    } else if (streq(k, "balloon.current") && param_u64(p, &v)) {
+        if (!f->had_balloon)
+            rec_dbl(rec, UNI_M_DOM_MEM_USAGE_MB, -1, NULL, (double)v / 1024.0);
+    } else if (streq(k, "balloon.rss") && param_u64(p, &v)) {
+        if (!f->had_mem) {
+            rec_dbl(rec, UNI_M_DOM_MEM_MB, -1, NULL, (double)v / 1024.0);
+            rec_dbl(rec, UNI_M_DOM_MEM_RESIDENT_MB, -1, NULL, (double)v / 1024.0);
+        }
+    } else if (streq(k, "vcpu.current") && param_u64(p, &v)) {
+        if (!f->had_count)
+            rec_u64(rec, UNI_M_DOM_CPU_COUNT, -1, NULL, v);
+    } else if (startswith(k, "vcpu.") && split_index(k + 5, &n, &rest)) {
+        if (streq(rest, "time") && param_u64(p, &v)) {
+            if (!f->had_vcpu)
+                rec_u64(rec, UNI_M_DOM_VCPU_V_TIME_MS, (int)n, NULL, v / 1000000);
+        } else if (cb && kvm_suffix(rest, name, sizeof(name), &kind) && param_u64(p, &v))
+            cb(ud, (int)n, name, kind, v);
+    } else if (startswith(k, "vm.") && cb && kvm_suffix(k + 3, name, sizeof(name), &kind) && param_u64(p, &v)) {
+        cb(ud, -1, name, kind, v);
+    } else if (startswith(k, "net.") && !f->had_net && split_index(k + 4, &n, &rest)) {
+        static const struct {
+            const char *key;
+            unsigned m;
+        } map[] = {{"rx.bytes", UNI_M_DOM_NET_I_RX_BYTES}, {"rx.pkts", UNI_M_DOM_NET_I_RX_PACKETS},
+                   {"tx.bytes", UNI_M_DOM_NET_I_TX_BYTES}, {"tx.pkts", UNI_M_DOM_NET_I_TX_PACKETS}};
+        if (streq(rest, "name") && p->type == VIR_TYPED_PARAM_STRING)
+            rec_str(rec, UNI_M_DOM_NET_I_NAME, (int)n, NULL, p->value.s);
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+            if (streq(rest, map[i].key) && param_u64(p, &v))
+                rec_u64(rec, map[i].m, (int)n, NULL, v);
+    } else if (startswith(k, "block.") && !f->had_disk && split_index(k + 6, &n, &rest)) {
+        static const struct {
+            const char *key;
+            unsigned m;
+        } map[] = {{"rd.bytes", UNI_M_DOM_DISK_I_READ_BYTES}, {"rd.reqs", UNI_M_DOM_DISK_I_READ_REQUESTS},
+                   {"wr.bytes", UNI_M_DOM_DISK_I_WRITE_BYTES}, {"wr.reqs", UNI_M_DOM_DISK_I_WRITE_REQUESTS},
+                   {"errors", UNI_M_DOM_DISK_I_ERRORS}, {"capacity", UNI_M_DOM_DISK_I_CAPACITY_BYTES},
+                   {"allocation", UNI_M_DOM_DISK_I_ALLOCATION_BYTES}, {"physical", UNI_M_DOM_DISK_I_PHYSICAL_BYTES}};
+        if (streq(rest, "name") && p->type == VIR_TYPED_PARAM_STRING)
+            rec_str(rec, UNI_M_DOM_DISK_I_DEVICE, (int)n, NULL, p->value.s);
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+            if (streq(rest, map[i].key) && param_u64(p, &v))
+                rec_u64(rec, map[i].m, (int)n, NULL, v);
+    } else if (startswith(k, "perf.") && !f->had_perf && param_u64(p, &v)) {
+        static const struct {
+            const char *key;
+            unsigned m;
+        } map[] = {{"perf.cycles", UNI_M_DOM_PERF_CYCLES}, {"perf.instructions", UNI_M_DOM_PERF_INSTRUCTIONS},
+                   {"perf.cache_references", UNI_M_DOM_PERF_CACHE_REFERENCES}, {"perf.cache_misses", UNI_M_DOM_PERF_CACHE_MISSES}};
+        for (size_t i = 0; i < ELEMENTSOF(map); i++)
+            if (streq(k, map[i].key))
+                rec_u64(rec, map[i].m, -1, NULL, v);
+    }
+}
+
+/* Per-domain calls for what the bulk statistics lacked (libvirt's test driver gives only the
+ * state in bulk). */
+static void fill_fallback(virDomainPtr d, fill_ctx *f) {
+    uniRecordPtr rec = f->rec;
+    virDomainInfo info;
+    virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
+    int nms;
+
+    if (virDomainGetInfo(d, &info) == 0) {
+        if (!rec_has(rec, UNI_M_DOM_STATE))
+            rec_str(rec, UNI_M_DOM_STATE, -1, NULL, state_name(info.state));
+        if (!rec_has(rec, UNI_M_DOM_CPU_TIME_MS))
+            rec_u64(rec, UNI_M_DOM_CPU_TIME_MS, -1, NULL, info.cpuTime / 1000000);
+        if (!rec_has(rec, UNI_M_DOM_CPU_COUNT))
+            rec_u64(rec, UNI_M_DOM_CPU_COUNT, -1, NULL, info.nrVirtCpu);
+        if (!rec_has(rec, UNI_M_DOM_MEM_USAGE_MB))
+            rec_dbl(rec, UNI_M_DOM_MEM_USAGE_MB, -1, NULL, (double)info.memory / 1024.0);
+    }
+    if (!rec_has(rec, UNI_M_DOM_MEM_MB) && (nms = virDomainMemoryStats(d, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) > 0)
+        for (int i = 0; i < nms; i++)
+            if (ms[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
+                rec_dbl(rec, UNI_M_DOM_MEM_MB, -1, NULL, (double)ms[i].val / 1024.0);
+                rec_dbl(rec, UNI_M_DOM_MEM_RESIDENT_MB, -1, NULL, (double)ms[i].val / 1024.0);
+            }
+    if (!rec_has(rec, UNI_M_DOM_VCPU_V_CPU) && virDomainIsActive(d) == 1) {
+        int ncpus = virNodeGetCPUMap(virDomainGetConnect(d), NULL, NULL, 0);
+        virVcpuInfo vi[256];
+        size_t maplen = ncpus > 0 ? (size_t)VIR_CPU_MAPLEN(ncpus) : 0;
+        unsigned char *maps = maplen ? calloc(ELEMENTSOF(vi), maplen) : NULL;
+        int nv = maps ? virDomainGetVcpus(d, vi, ELEMENTSOF(vi), maps, (int)maplen) : -1;
+        for (int i = 0; i < nv; i++) {
+            char list[4096];
+            if (!rec_has(rec, UNI_M_DOM_VCPU_V_TIME_MS) || !f->had_vcpu)
+                rec_u64(rec, UNI_M_DOM_VCPU_V_TIME_MS, (int)vi[i].number, NULL, vi[i].cpuTime / 1000000);
+            if (vi[i].cpu >= 0)
+                rec_u64(rec, UNI_M_DOM_VCPU_V_CPU, (int)vi[i].number, NULL, (uint64_t)vi[i].cpu);
+            /* libvirt's cpumap: bit c of byte c/8 is CPU c, as our bitmaps. */
+            if (format_cpu_list(maps + (size_t)i * maplen, (unsigned)ncpus, list, sizeof(list)) >= 0)
+                rec_str(rec, UNI_M_DOM_VCPU_V_PINNING, (int)vi[i].number, NULL, list);
+        }
+        if (nv < 0)
+            virResetLastError();
+        free(maps);
+    }
+    virResetLastError();
+}
+
+int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud) {
+    fill_ctx f = {.rec = rec};
+    virDomainPtr d = NULL;
+    int found = 0;
+
+    f.had_state = rec_has(rec, UNI_M_DOM_STATE);
+    f.had_cpu = rec_has(rec, UNI_M_DOM_CPU_TIME_MS);
+    f.had_mem = rec_has(rec, UNI_M_DOM_MEM_MB);
+    f.had_balloon = rec_has(rec, UNI_M_DOM_MEM_USAGE_MB);
+    f.had_count = rec_has(rec, UNI_M_DOM_CPU_COUNT);
+    f.had_vcpu = rec_has(rec, UNI_M_DOM_VCPU_V_TIME_MS);
+    f.had_net = rec_has(rec, UNI_M_DOM_NET_I_NAME);
+    f.had_disk = rec_has(rec, UNI_M_DOM_DISK_I_DEVICE);
+    f.had_perf = rec_has(rec, UNI_M_DOM_PERF_CYCLES);
+    for (int i = 0; st && i < st->n && !d; i++) {
+        char u[VIR_UUID_STRING_BUFLEN], cu[UUID_STRING_LEN + 1];
+        if (virDomainGetUUIDString(st->recs[i]->dom, u) == 0 && uuid_canonical(u, cu) == 0 && streq(cu, uuid)) {
+            d = st->recs[i]->dom;
+            for (int k = 0; k < st->recs[i]->nparams; k++)
+                fill_param(&f, &st->recs[i]->params[k], cb, ud);
+            found = 1;
+        }
+    }
+    if (!d) {
+        d = virDomainLookupByUUIDString(c->c, uuid);
+        if (!d) {
+            virResetLastError();
+            return 0;
+        }
+        fill_fallback(d, &f);
+        virDomainFree(d);
+        return 0;
+    }
+    fill_fallback(d, &f);
+    return found;
+}

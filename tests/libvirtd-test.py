@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""A real libvirtd managing one tiny guest: discovery through libvirt (the default
+qemu:///system) gives the same VM as discovery from the QEMU processes alone (?libvirt=), merged
+by UUID; libvirt's KVM statistics stand in for the monitor libvirt holds; the binary fast path
+works on libvirt's QEMU (seccomp sandbox and all). When no daemon runs, the test starts libvirtd
+(and virtlogd) as MACHINE.md describes and stops what it started. SKIP with the reason when
+libvirtd cannot start or cannot run a guest."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+import uuid
+
+BUILD = os.environ["BUILDDIR"]
+UNISH = os.path.join(BUILD, "bin", "unish")
+GUEST = os.path.join(BUILD, "tests", "guest", "tinyguest.elf")
+SOCK = "/run/libvirt/libvirt-sock"
+NAME = f"uni-lvd-{os.getpid()}"
+UUID = str(uuid.uuid4())
+STARTED = []  # daemons this test started: (name, pidfile)
+
+XML = f"""<domain type='kvm'><name>{NAME}</name><uuid>{UUID}</uuid><memory unit='MiB'>32</memory><vcpu>2</vcpu>
+<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type><loader type='rom'>/usr/share/qemu/qboot.rom</loader>
+<kernel>{GUEST}</kernel><cmdline>mb=1 spin=0 io=0 mmio=20 halt=1 hz=100 report=0</cmdline></os>
+<devices><memballoon model='none'/></devices></domain>"""
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    stop_daemons()
+    sys.exit(77)
+
+
+def run(*cmd, check=True):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)}: {p.stderr.strip()}")
+    return p
+
+
+def unish_json(uri, *args):
+    return json.loads(run(UNISH, "-c", uri, "--json", *args).stdout)
+
+
+def start_daemon(name, sock):
+    if os.path.exists(sock):
+        return True
+    exe = shutil.which(name) or f"/usr/sbin/{name}"
+    if not os.path.exists(exe):
+        return False
+    if subprocess.run([exe, "-d"], capture_output=True, timeout=30).returncode != 0:
+        return False
+    STARTED.append((name, f"/run/{name}.pid"))
+    for _ in range(300):
+        if os.path.exists(sock):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_daemons():
+    for name, pidfile in reversed(STARTED):
+        try:
+            with open(pidfile) as f:
+                os.kill(int(f.read()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+    STARTED.clear()
+
+
+def qemu_pid():
+    with open(f"/run/libvirt/qemu/{NAME}.pid") as f:
+        return int(f.read())
+
+
+class RealLibvirtd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        with open("/tmp/" + NAME + ".xml", "w") as f:
+            f.write(XML)
+        p = run("virsh", "-c", "qemu:///system", "create", "/tmp/" + NAME + ".xml", check=False)
+        os.unlink("/tmp/" + NAME + ".xml")
+        if p.returncode != 0:
+            skip(f"libvirtd cannot run a tiny guest: {p.stderr.strip()}")
+        for _ in range(100):
+            if os.path.exists(f"/run/libvirt/qemu/{NAME}.pid"):
+                break
+            time.sleep(0.05)
+
+    @classmethod
+    def tearDownClass(cls):
+        run("virsh", "-c", "qemu:///system", "destroy", NAME, check=False)
+
+    def test_same_vm_both_ways(self):
+        pid = qemu_pid()
+        merged = {d["name"]: d for d in unish_json("uniserver:///system", "list")}
+        procs = {d["name"]: d for d in unish_json("uniserver:///system?libvirt=", "list")}
+        self.assertIn(NAME, merged)
+        self.assertIn(NAME, procs)  # libvirt's -name guest=NAME,debug-threads=on
+        self.assertEqual(merged[NAME]["source"], "process+libvirt")
+        self.assertEqual(procs[NAME]["source"], "process")
+        for d in (merged[NAME], procs[NAME]):
+            self.assertEqual(d["uuid"], UUID)
+            self.assertEqual(d["pid"], pid)
+            self.assertEqual(d["state"], "running")
+        a = unish_json("uniserver:///system", "domstats", NAME, "--record", "--select", "dom.vcpu.,dom.cpu.count,dom.kvm.exits,dom.kvmstats_source")[NAME]
+        b = unish_json("uniserver:///system?libvirt=", "domstats", NAME, "--record", "--select", "dom.vcpu.,dom.cpu.count,dom.kvm.exits")[NAME]
+        self.assertEqual(a["dom.cpu.count"], 2)
+        self.assertEqual(b["dom.cpu.count"], 2)
+        for v in range(2):
+            self.assertEqual(a[f"dom.vcpu.{v}.tid"], b[f"dom.vcpu.{v}.tid"])
+        # libvirt holds the monitor: its KVM statistics through libvirt, none without it.
+        self.assertEqual(a["dom.kvmstats_source"], "libvirt")
+        self.assertGreater(a["dom.kvm.exits"], 0)
+        self.assertIn("dom.vcpu.1.kvm.halt_exits", a)
+        self.assertIn("passed file descriptor", b["absent"]["dom.kvm.NAME"])
+        # What libvirt says of the domain itself.
+        info = run("virsh", "-c", "qemu:///system", "dominfo", NAME).stdout
+        self.assertIn("CPU(s):         2", info)
+
+    def test_binary_path_under_libvirt(self):
+        r = unish_json("uniserver:///system?kvmstats=binary", "domstats", NAME, "--record", "--select", "kvm,dom.stale")[NAME]
+        self.assertEqual(r["dom.kvmstats_source"], "binary")
+        self.assertGreater(r["dom.kvm.exits"], 0)
+        state = run("virsh", "-c", "qemu:///system", "domstate", NAME).stdout.strip()
+        self.assertEqual(state, "running")
+        self.assertEqual(unish_json("uniserver:///system", "domstats", NAME, "--record", "--select", "dom.stale")[NAME]["dom.stale"], 0)
+
+
+def main():
+    if not os.path.exists("/dev/kvm") or not shutil.which("qemu-system-x86_64") or not os.path.exists(GUEST):
+        skip("needs /dev/kvm, qemu-system-x86_64 and the tiny guest")
+    if not shutil.which("virsh"):
+        skip("no virsh (libvirt-clients)")
+    if not os.path.exists("/usr/share/qemu/qboot.rom"):
+        skip("no /usr/share/qemu/qboot.rom (qemu-system-data)")
+    if not start_daemon("libvirtd", SOCK):
+        skip("libvirtd cannot start (packages libvirt-daemon libvirt-daemon-driver-qemu; a libvirt-qemu user; "
+             "user = \"root\" in /etc/libvirt/qemu.conf; see MACHINE.md)")
+    if not start_daemon("virtlogd", "/run/libvirt/virtlogd-sock"):
+        skip("virtlogd cannot start (libvirtd needs it to run guests)")
+    prog = unittest.main(verbosity=2, exit=False)
+    stop_daemons()
+    sys.exit(0 if prog.result.wasSuccessful() else 1)
+
+
+if __name__ == "__main__":
+    main()
