@@ -260,6 +260,29 @@ class DaemonLifecycle(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn(":2: unknown setting 'not_a_key'", p.stderr)
 
+    def test_domains_through_the_daemon(self):
+        d = Daemon("test:///default")
+        try:
+            rc, out, err = unish(d.uri(True), "--json", "domstats", "--all")
+            self.assertEqual(rc, 0, err)
+            j = json.loads(out)
+            self.assertEqual(sorted(j), ["vm-1", "vm-2", "vm-3"])  # as in process: vm-3 is shut off
+            self.assertEqual(j["vm-3"]["dom.state"], "shut off")
+            self.assertEqual(j["vm-1"]["dom.uuid"], "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61")
+            self.assertEqual(j["vm-1"]["dom.mem_mb"], 2048)
+            self.assertEqual(j["vm-2"]["dom.cpu.count"], 1)
+            rc, out, err = unish(d.uri(), "--json", "domstats", "vm-2")
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(list(json.loads(out))[1:5], ["dom.mem_pct", "dom.mem_mb", "dom.interrupt_ms", "dom.swap_wait_ms"])
+            rc, out, err = unish(d.uri(), "domstats", "no-such-vm")
+            self.assertEqual(rc, 1)
+            self.assertIn("NO_DOMAIN", err)
+            rc, out, err = unish(d.uri(), "--json", "domstats", "--all", "--select", "dom.kvm.")
+            self.assertEqual(rc, 0, err)
+            self.assertTrue(all(k.startswith("dom.kvm.") for k in json.loads(out)["vm-1"] if k.startswith("dom.")))
+        finally:
+            d.stop()
+
     def test_second_daemon_refused(self):
         d = Daemon("test:///default")
         p = subprocess.run([DAEMON, "-f", "--runtime-dir", d.dir, "--uri", "test:///default"], capture_output=True,

@@ -299,6 +299,97 @@ void dispatch_audit_setup(void) {
     uni_set_audit_hook(audit_to_log, NULL);
 }
 
+/* ---- domains, from the cache ---- */
+
+static void wire_domain(const uni_domain_info *d, uni_wire_domain *w) {
+    w->name = d->name ? d->name : (char *)"";
+    w->uuid = (char *)d->uuid;
+    w->active = d->active;
+    w->id = d->id;
+}
+
+static int h_list_domains(client *c, const uni_message_header *h, void *args) {
+    uni_connect_list_domains_args *a = args;
+    uni_connect_list_domains_ret r;
+    server *srv = c->srv;
+    int k;
+    if (a->flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
+    memset(&r, 0, sizeof(r));
+    r.domains.domains_val = calloc(srv->ndom_list ? srv->ndom_list : 1, sizeof(uni_wire_domain));
+    if (!r.domains.domains_val)
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < srv->ndom_list; i++)
+        wire_domain(&srv->dom_list[i], &r.domains.domains_val[i]);
+    r.domains.domains_len = (u_int)srv->ndom_list;
+    k = reply(c, h, (xdrproc_t)xdr_uni_connect_list_domains_ret, &r);
+    free(r.domains.domains_val);
+    return k;
+}
+
+static int h_domain_stats(client *c, const uni_message_header *h, void *args) {
+    uni_domain_stats_args *a = args;
+    uni_domain_stats_ret r;
+    server *srv = c->srv;
+    _cleanup_free_ const char **list = NULL;
+    uniRecordPtr *recs = NULL;
+    wire_record_buf *bufs = NULL;
+    uni_select sel;
+    size_t n = 0;
+    int k = 0;
+
+    if (a->flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
+    if (a->has_select) {
+        list = calloc(a->select.select_len + 1, sizeof(char *));
+        if (!list)
+            return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+        for (u_int i = 0; i < a->select.select_len; i++)
+            list[i] = a->select.select_val[i];
+    }
+    uniResetLastError();
+    if (uni_select_parse_domain(&sel, a->has_select ? list : NULL) < 0)
+        return reply_last_error(c, h);
+    memset(&r, 0, sizeof(r));
+    r.stats.stats_val = calloc(srv->ndoms ? srv->ndoms : 1, sizeof(uni_wire_domain_stats));
+    recs = calloc(srv->ndoms ? srv->ndoms : 1, sizeof(*recs));
+    bufs = calloc(srv->ndoms ? srv->ndoms : 1, sizeof(*bufs));
+    if (!r.stats.stats_val || !recs || !bufs) {
+        k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+        goto done;
+    }
+    /* Every cached domain, or those asked for, in the asker's order. */
+    for (size_t o = 0; o < (a->has_only ? a->only.only_len : 1); o++)
+        for (size_t i = 0; i < srv->ndoms; i++) {
+            if (a->has_only) {
+                uni_domain_info ref = {.name = a->only.only_val[o].name};
+                snprintf(ref.uuid, sizeof(ref.uuid), "%s", a->only.only_val[o].uuid);
+                if (!uni_domain_info_matches(&srv->doms[i].info, &ref))
+                    continue;
+            }
+            if (n >= srv->ndoms || uni_record_filter(srv->doms[i].rec, &sel, &recs[n]) < 0 ||
+                wire_from_record(recs[n], &bufs[n]) < 0) {
+                k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+                goto done;
+            }
+            wire_domain(&srv->doms[i].info, &r.stats.stats_val[n].dom);
+            r.stats.stats_val[n].rec = bufs[n].rec;
+            n++;
+        }
+    r.stats.stats_len = (u_int)n;
+    k = reply(c, h, (xdrproc_t)xdr_uni_domain_stats_ret, &r);
+done:
+    for (size_t i = 0; i < n + 1 && recs && i < srv->ndoms; i++) {
+        uniRecordFree(recs[i]);
+        wire_record_release(&bufs[i]);
+    }
+    free(recs);
+    free(bufs);
+    free(r.stats.stats_val);
+    uni_select_done(&sel);
+    return k;
+}
+
 typedef struct {
     int proc;
     xdrproc_t args_proc;
@@ -328,6 +419,8 @@ static const proc_def procs[] = {
     P(UNI_PROC_NODE_SET_POWER_POLICY, uni_node_set_named_args, h_set_power_policy, true),
     P(UNI_PROC_NODE_GET_OPERATING_POINTS, uni_node_get_operating_points_args, h_get_operating_points, false),
     P(UNI_PROC_NODE_SET_OPERATING_POINT, uni_node_set_operating_point_args, h_set_operating_point, true),
+    P(UNI_PROC_CONNECT_LIST_DOMAINS, uni_connect_list_domains_args, h_list_domains, false),
+    P(UNI_PROC_DOMAIN_STATS, uni_domain_stats_args, h_domain_stats, false),
 };
 #undef P
 

@@ -34,6 +34,21 @@ static void sample_work(uv_work_t *w) {
         const uniError *e = uniGetLastError();
         srv->work_error = strdup(e && e->message ? e->message : "unknown error");
     }
+    /* The VMs, in the same pass: their list (inactive ones too) and every running one's record. */
+    srv->work_dom_list = NULL;
+    srv->work_doms = NULL;
+    srv->work_ndom_list = srv->work_ndoms = 0;
+    if (srv->source->driver->list_domains && uni_domain_list(srv->source, &srv->work_dom_list, &srv->work_ndom_list) < 0)
+        srv->work_dom_list = NULL, srv->work_ndom_list = 0;
+    if (srv->source->driver->domain_stats) {
+        uni_select sel;
+        if (uni_select_parse_domain(&sel, NULL) == 0) {
+            if (uni_domain_collect(srv->source, &sel, NULL, 0, &srv->work_doms, &srv->work_ndoms) < 0)
+                srv->work_doms = NULL, srv->work_ndoms = 0;
+            uni_select_done(&sel);
+        }
+    }
+    uniResetLastError();
     srv->work_ns = now_ns() - t0;
 }
 
@@ -62,6 +77,14 @@ static void sample_done(uv_work_t *w, int status) {
     pthread_mutex_lock(&srv->cache_lock);
     uniRecordFree(srv->cache);
     srv->cache = srv->work_rec;
+    uni_domain_infos_free(srv->dom_list, srv->ndom_list);
+    srv->dom_list = srv->work_dom_list;
+    srv->ndom_list = srv->work_ndom_list;
+    uni_domain_stats_free(srv->doms, srv->ndoms);
+    srv->doms = srv->work_doms;
+    srv->ndoms = srv->work_ndoms;
+    srv->work_dom_list = NULL;
+    srv->work_doms = NULL;
     srv->cache_gen++;
     pthread_mutex_unlock(&srv->cache_lock);
     srv->work_rec = NULL;
@@ -524,10 +547,14 @@ int server_run(const config *cfg) {
     }
     dispatch_audit_setup();
     /* The first sample before the first client, so that no call finds an empty cache. */
-    if (uniNodeGetStats(srv->source, NULL, &srv->cache, UNI_NODE_STATS_BEST_EFFORT) < 0) {
-        log_error("cannot sample %s: %s", cfg->source_uri, uniGetLastError()->message);
+    srv->work.data = srv;
+    sample_work(&srv->work);
+    if (!srv->work_rec) {
+        log_error("cannot sample %s: %s", cfg->source_uri, srv->work_error ? srv->work_error : "unknown error");
+        free(srv->work_error);
         goto out;
     }
+    sample_done(&srv->work, 0);
     if (mkdir(cfg->runtime_dir, 0755) < 0 && errno != EEXIST) {
         log_error("cannot create %s: %s", cfg->runtime_dir, strerror(errno));
         goto out;
@@ -583,6 +610,10 @@ out:
         gnutls_priority_deinit(srv->tls_prio);
     uniRecordFree(srv->cache);
     uniRecordFree(srv->work_rec);
+    uni_domain_infos_free(srv->dom_list, srv->ndom_list);
+    uni_domain_stats_free(srv->doms, srv->ndoms);
+    uni_domain_infos_free(srv->work_dom_list, srv->work_ndom_list);
+    uni_domain_stats_free(srv->work_doms, srv->work_ndoms);
     uniConnectClose(srv->source);
     uv_loop_close(srv->loop);
     return rc;

@@ -66,6 +66,11 @@ struct server {
     gnutls_priority_t tls_prio;
     pthread_mutex_t cache_lock; /* the cache is swapped by the loop and read by /metrics */
     uint64_t cache_gen;
+    /* The domains and their records, sampled with the host record (the loop swaps them in). */
+    uni_domain_info *dom_list, *work_dom_list;
+    size_t ndom_list, work_ndom_list;
+    uni_domain_stats *doms, *work_doms;
+    size_t ndoms, work_ndoms;
     metrics_http *metrics;
     /* Sample now rather than at the next tick, after a control call changed the host, so that
      * the cache shows the change soon (server.c sets it; NULL under the fuzzer). */

@@ -37,7 +37,7 @@ void uni_domain_stats_free(uni_domain_stats *v, size_t n) {
     free(v);
 }
 
-static void domain_infos_free(uni_domain_info *v, size_t n) {
+void uni_domain_infos_free(uni_domain_info *v, size_t n) {
     for (size_t i = 0; v && i < n; i++)
         uni_domain_info_done(&v[i]);
     free(v);
@@ -68,7 +68,7 @@ int uniDomainFree(uniDomainPtr dom) {
 }
 
 /* The driver's domains, or -1 with the error set. */
-static int list_infos(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) {
+int uni_domain_list(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) {
     int r;
     if (!conn->driver->list_domains) {
         uni_error_set(UNI_ERR_NO_SUPPORT, "driver '%s' cannot list domains", conn->driver->name);
@@ -82,7 +82,7 @@ static int list_infos(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) 
     if (r < 0) {
         if (!uniGetLastError())
             uni_error_set(UNI_ERR_INTERNAL_ERROR, "driver '%s' failed to list domains without saying why", conn->driver->name);
-        domain_infos_free(*ret, *ret_n);
+        uni_domain_infos_free(*ret, *ret_n);
         return -1;
     }
     return 0;
@@ -102,10 +102,10 @@ int uniConnectListAllDomains(uniConnectPtr conn, uniDomainPtr **ret_domains, uns
     uniResetLastError();
     CHECK_CONN(conn, -1);
     CHECK_FLAGS(flags, UNI_CONNECT_LIST_DOMAINS_ACTIVE | UNI_CONNECT_LIST_DOMAINS_INACTIVE, -1);
-    if (list_infos(conn, &infos, &n) < 0)
+    if (uni_domain_list(conn, &infos, &n) < 0)
         return -1;
     if (ret_domains && !(out = calloc(n + 1, sizeof(*out)))) {
-        domain_infos_free(infos, n);
+        uni_domain_infos_free(infos, n);
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
@@ -116,12 +116,12 @@ int uniConnectListAllDomains(uniConnectPtr conn, uniDomainPtr **ret_domains, uns
             for (size_t j = 0; j < k; j++)
                 uniDomainFree(out[j]);
             free(out);
-            domain_infos_free(infos, n);
+            uni_domain_infos_free(infos, n);
             return -1;
         }
         k++;
     }
-    domain_infos_free(infos, n);
+    uni_domain_infos_free(infos, n);
     if (ret_domains)
         *ret_domains = out;
     return (int)k;
@@ -133,17 +133,17 @@ static uniDomainPtr lookup(uniConnectPtr conn, const char *name, const char *uui
     size_t n = 0;
     uniDomainPtr d = NULL;
 
-    if (list_infos(conn, &infos, &n) < 0)
+    if (uni_domain_list(conn, &infos, &n) < 0)
         return NULL;
     for (size_t i = 0; i < n && !d; i++)
         if (uuid ? strcasecmp(infos[i].uuid, uuid) == 0 : streq(infos[i].name, name)) {
             d = domain_new(conn, &infos[i]);
             if (!d) {
-                domain_infos_free(infos, n);
+                uni_domain_infos_free(infos, n);
                 return NULL;
             }
         }
-    domain_infos_free(infos, n);
+    uni_domain_infos_free(infos, n);
     if (!d)
         uni_error_set(UNI_ERR_NO_DOMAIN, "no domain %s '%s' on %s (unish list shows them)", uuid ? "with UUID" : "named",
                       uuid ? uuid : name, conn->uri);
@@ -210,8 +210,8 @@ int uniDomainIsActive(uniDomainPtr dom) {
 }
 
 /* Records of the domains matching @only (NULL: all), finished; -1 with the error set. */
-static int domain_stats(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
-                        uni_domain_stats **ret, size_t *ret_n) {
+int uni_domain_collect(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
+                       uni_domain_stats **ret, size_t *ret_n) {
     int r;
 
     if (!conn->driver->domain_stats) {
@@ -286,7 +286,7 @@ static int select_stats(uniConnectPtr conn, const char *const *select, const uni
 
     if (uni_select_parse_domain(&sel, select) < 0)
         return -1;
-    r = domain_stats(conn, &sel, only, nonly, &v, &n);
+    r = uni_domain_collect(conn, &sel, only, nonly, &v, &n);
     uni_select_done(&sel);
     if (r < 0)
         return -1;
@@ -352,7 +352,7 @@ int uniDomainGetStatistics(uniDomainPtr dom, uniRecordPtr *ret, unsigned int fla
         return -1;
     }
     uni_view_select(UNI_VIEW_DOMAIN, &sel);
-    r = domain_stats(dom->conn, &sel, &dom->info, 1, &v, &n);
+    r = uni_domain_collect(dom->conn, &sel, &dom->info, 1, &v, &n);
     if (r < 0)
         return -1;
     if (n == 0) {

@@ -236,6 +236,12 @@ typedef struct {
     uniRecordPtr rec;
 } uni_domain_stats;
 void uni_domain_stats_free(uni_domain_stats *v, size_t n);
+void uni_domain_infos_free(uni_domain_info *v, size_t n);
+/* The driver's domains (list_domains), and their finished records (domain_stats), each under the
+ * connection's lock; -1 with the error set. uniserverd samples its cache through these. */
+int uni_domain_list(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n);
+int uni_domain_collect(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
+                       uni_domain_stats **ret, size_t *ret_n);
 
 /* Selections over the domain record (dom.*): groups "dom" and "kvm", dotted prefixes; NULL for
  * every domain metric. -1 with UNI_ERR_UNKNOWN_METRIC on a name that matches nothing. */

@@ -647,6 +647,102 @@ static int remote_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, 
                 (xdrproc_t)wire_xdr_void, NULL);
 }
 
+/* ---- domains: the two driver verbs, answered from the daemon's cache ---- */
+
+static int info_from_wire(const uni_wire_domain *w, uni_domain_info *d) {
+    memset(d, 0, sizeof(*d));
+    if (strlen(w->uuid) >= sizeof(d->uuid) || !(d->name = strdup(w->name)))
+        return -1;
+    snprintf(d->uuid, sizeof(d->uuid), "%s", w->uuid);
+    d->active = w->active != 0;
+    d->id = w->id;
+    return 0;
+}
+
+static int remote_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) {
+    remote_state *s = conn->priv;
+    uni_connect_list_domains_args a = {0};
+    uni_connect_list_domains_ret r;
+    uni_domain_info *v;
+    u_int n;
+
+    memset(&r, 0, sizeof(r));
+    if (call(s, UNI_PROC_CONNECT_LIST_DOMAINS, (xdrproc_t)xdr_uni_connect_list_domains_args, &a,
+             (xdrproc_t)xdr_uni_connect_list_domains_ret, &r) < 0)
+        return -1;
+    n = r.domains.domains_len;
+    v = calloc(n ? n : 1, sizeof(*v));
+    for (u_int i = 0; v && i < n; i++)
+        if (info_from_wire(&r.domains.domains_val[i], &v[i]) < 0) {
+            uni_domain_infos_free(v, i);
+            v = NULL;
+        }
+    xdr_free((xdrproc_t)xdr_uni_connect_list_domains_ret, (char *)&r);
+    if (!v) {
+        uni_error_set(UNI_ERR_RPC_FAILED, "malformed domain list from uniserverd at %s", s->where);
+        return -1;
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+static int remote_domain_stats(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
+                               uni_domain_stats **ret, size_t *ret_n) {
+    remote_state *s = conn->priv;
+    uni_domain_stats_args a = {0};
+    uni_domain_stats_ret r;
+    _cleanup_free_ uni_wire_domain *w = NULL;
+    uni_domain_stats *v = NULL;
+    size_t n = 0;
+    int k = 0;
+
+    if (sel->list) {
+        while (sel->list[n])
+            n++;
+        a.has_select = 1;
+        a.select.select_len = (u_int)n;
+        a.select.select_val = (uni_nonnull_string *)sel->list;
+    }
+    if (only) {
+        w = calloc(nonly ? nonly : 1, sizeof(*w));
+        if (!w) {
+            uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < nonly; i++) {
+            w[i].name = only[i].name ? only[i].name : (char *)"";
+            w[i].uuid = (char *)only[i].uuid;
+            w[i].active = only[i].active;
+            w[i].id = only[i].id;
+        }
+        a.has_only = 1;
+        a.only.only_len = (u_int)nonly;
+        a.only.only_val = w;
+    }
+    memset(&r, 0, sizeof(r));
+    if (call(s, UNI_PROC_DOMAIN_STATS, (xdrproc_t)xdr_uni_domain_stats_args, &a, (xdrproc_t)xdr_uni_domain_stats_ret, &r) < 0)
+        return -1;
+    n = r.stats.stats_len;
+    v = calloc(n ? n : 1, sizeof(*v));
+    for (size_t i = 0; v && i < n && k >= 0; i++) {
+        k = info_from_wire(&r.stats.stats_val[i].dom, &v[i].info);
+        if (k >= 0)
+            k = record_from_wire(&r.stats.stats_val[i].rec, conn->descs, conn->ndescs, &v[i].rec);
+        if (k >= 0)
+            v[i].rec->sel = sel; /* the library finishes it against the caller's selection */
+    }
+    xdr_free((xdrproc_t)xdr_uni_domain_stats_ret, (char *)&r);
+    if (!v || k < 0) {
+        uni_domain_stats_free(v, n);
+        uni_error_set(UNI_ERR_RPC_FAILED, "malformed domain records from uniserverd at %s", s->where);
+        return -1;
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
 const uni_driver uni_remote_driver = {
     .name = "remote",
     .scheme = "uniserver+",
@@ -659,4 +755,6 @@ const uni_driver uni_remote_driver = {
     .node_set_power_policy = remote_node_set_power_policy,
     .node_get_operating_points = remote_node_get_operating_points,
     .node_set_operating_point = remote_node_set_operating_point,
+    .list_domains = remote_list_domains,
+    .domain_stats = remote_domain_stats,
 };
