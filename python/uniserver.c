@@ -19,6 +19,14 @@ typedef struct {
 } ConnObject;
 
 static PyTypeObject ConnType;
+static PyTypeObject DomType;
+
+/* A domain (VM): the spec's virDomain. It keeps its connection object alive. */
+typedef struct {
+    PyObject_HEAD
+    uniDomainPtr dom;
+    PyObject *conn; /* the ConnObject */
+} DomObject;
 
 /* ---- errors: the C library's per-thread last error, copied at once ---- */
 
@@ -434,6 +442,230 @@ static PyObject *m_exit(ConnObject *self, PyObject *args) {
     return conn_close(self, NULL);
 }
 
+/* ---- domains ---- */
+
+static PyObject *dom_wrap(ConnObject *conn, uniDomainPtr d) {
+    DomObject *o = PyObject_New(DomObject, &DomType);
+    if (!o) {
+        uniDomainFree(d);
+        return NULL;
+    }
+    o->dom = d;
+    Py_INCREF(conn);
+    o->conn = (PyObject *)conn;
+    return (PyObject *)o;
+}
+
+static void dom_dealloc(DomObject *self) {
+    if (self->dom)
+        uniDomainFree(self->dom);
+    Py_XDECREF(self->conn);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *m_lookup(ConnObject *self, PyObject *args, bool by_uuid) {
+    const char *key;
+    uniDomainPtr d;
+    if (!PyArg_ParseTuple(args, "s", &key))
+        return NULL;
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS d = by_uuid ? uniDomainLookupByUUIDString(self->conn, key, 0) : uniDomainLookupByName(self->conn, key, 0);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (!d)
+        Py_RETURN_NONE;
+    return dom_wrap(self, d);
+}
+
+static PyObject *m_lookupByName(ConnObject *self, PyObject *args) {
+    return m_lookup(self, args, false);
+}
+
+static PyObject *m_lookupByUUIDString(ConnObject *self, PyObject *args) {
+    return m_lookup(self, args, true);
+}
+
+static PyObject *m_listAllDomains(ConnObject *self, PyObject *args) {
+    unsigned int flags = 0;
+    uniDomainPtr *doms = NULL;
+    PyObject *list;
+    int n;
+    if (!PyArg_ParseTuple(args, "|I", &flags))
+        return NULL;
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS n = uniConnectListAllDomains(self->conn, &doms, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (n < 0)
+        Py_RETURN_NONE;
+    list = PyList_New(0);
+    for (int i = 0; i < n; i++) {
+        PyObject *o = list ? dom_wrap(self, doms[i]) : NULL;
+        if (!o || PyList_Append(list, o) < 0) {
+            Py_XDECREF(o);
+            for (int k = i + 1; k < n; k++)
+                uniDomainFree(doms[k]);
+            Py_XDECREF(list);
+            free(doms);
+            return NULL;
+        }
+        Py_DECREF(o);
+    }
+    free(doms);
+    return list;
+}
+
+static PyObject *m_getAllDomainStats(ConnObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"select", "flags", NULL};
+    PyObject *sel = Py_None, *seq = NULL, *out;
+    unsigned int flags = 0;
+    const char **list = NULL;
+    uniDomainStatsRecordPtr *stats = NULL;
+    int r;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OI", kwlist, &sel, &flags))
+        return NULL;
+    if (sel != Py_None) {
+        Py_ssize_t n;
+        seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes");
+        if (!seq)
+            return NULL;
+        n = PySequence_Fast_GET_SIZE(seq);
+        list = calloc((size_t)n + 1, sizeof(char *));
+        for (Py_ssize_t i = 0; list && i < n; i++)
+            if (!(list[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i)))) {
+                free(list);
+                Py_DECREF(seq);
+                return NULL;
+            }
+    }
+    if (conn_enter(self) < 0) {
+        free(list);
+        Py_XDECREF(seq);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS r = uniConnectGetAllDomainStats(self->conn, sel != Py_None ? list : NULL, &stats, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    free(list);
+    Py_XDECREF(seq);
+    if (r < 0)
+        Py_RETURN_NONE;
+    out = PyList_New(0);
+    for (int i = 0; out && stats[i]; i++) {
+        PyObject *d = record_dict(stats[i]->record), *dom, *t;
+        /* The domain object takes over stats[i]->dom. */
+        dom = dom_wrap(self, stats[i]->dom);
+        stats[i]->dom = NULL;
+        t = d && dom ? PyTuple_Pack(2, dom, d) : NULL;
+        Py_XDECREF(d);
+        Py_XDECREF(dom);
+        if (!t || PyList_Append(out, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(t);
+    }
+    uniDomainStatsRecordListFree(stats);
+    return out;
+}
+
+static PyObject *d_name(DomObject *self, PyObject *noargs) {
+    (void)noargs;
+    return PyUnicode_FromString(uniDomainGetName(self->dom) ? uniDomainGetName(self->dom) : "");
+}
+
+static PyObject *d_uuid(DomObject *self, PyObject *noargs) {
+    char buf[UNI_UUID_STRING_BUFLEN];
+    (void)noargs;
+    if (uniDomainGetUUIDString(self->dom, buf) < 0)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(buf);
+}
+
+static PyObject *d_isActive(DomObject *self, PyObject *noargs) {
+    (void)noargs;
+    return PyBool_FromLong(uniDomainIsActive(self->dom) > 0);
+}
+
+static PyObject *d_getDomainStatisticsUniserver(DomObject *self, PyObject *noargs) {
+    ConnObject *c = (ConnObject *)self->conn;
+    uniRecordPtr rec = NULL;
+    PyObject *out;
+    int r;
+    (void)noargs;
+    if (conn_enter(c) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS r = uniDomainGetStatistics(self->dom, &rec, 0);
+    Py_END_ALLOW_THREADS
+    conn_leave(c);
+    if (r < 0)
+        Py_RETURN_NONE;
+    out = view_list(rec, uniViewGet(view_index("getDomainStatisticsUniserver")));
+    uniRecordFree(rec);
+    return out;
+}
+
+static PyObject *d_getStats(DomObject *self, PyObject *args) {
+    PyObject *sel = Py_None;
+    const char *list[64];
+    const char *one[2] = {NULL, NULL};
+    uniDomainStatsRecordPtr *stats = NULL;
+    uniDomainPtr doms[2] = {self->dom, NULL};
+    ConnObject *c = (ConnObject *)self->conn;
+    PyObject *out;
+    int r;
+    (void)one;
+    if (!PyArg_ParseTuple(args, "|O", &sel))
+        return NULL;
+    if (sel != Py_None) {
+        Py_ssize_t n = PySequence_Size(sel);
+        if (n < 0 || n > 63)
+            return PyErr_Format(PyExc_ValueError, "select: a list of at most 63 groups or prefixes");
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *it = PySequence_GetItem(sel, i);
+            list[i] = it ? PyUnicode_AsUTF8(it) : NULL;
+            Py_XDECREF(it); /* the string lives in the sequence */
+            if (!list[i])
+                return NULL;
+        }
+        list[n] = NULL;
+    }
+    if (conn_enter(c) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS r = uniDomainListGetStats(doms, sel != Py_None ? list : NULL, &stats, 0);
+    Py_END_ALLOW_THREADS
+    conn_leave(c);
+    if (r < 0)
+        Py_RETURN_NONE;
+    out = stats[0] ? record_dict(stats[0]->record) : (Py_INCREF(Py_None), Py_None);
+    uniDomainStatsRecordListFree(stats);
+    return out;
+}
+
+static PyMethodDef dom_methods[] = {
+    {"name", (PyCFunction)d_name, METH_NOARGS, "name() -> str"},
+    {"UUIDString", (PyCFunction)d_uuid, METH_NOARGS, "UUIDString() -> str ('' when the VM has none)"},
+    {"isActive", (PyCFunction)d_isActive, METH_NOARGS, "isActive() -> bool"},
+    {"getDomainStatisticsUniserver", (PyCFunction)d_getDomainStatisticsUniserver, METH_NOARGS, NULL},
+    {"getStats", (PyCFunction)d_getStats, METH_VARARGS,
+     "getStats(select=None) -> dict: the VM's whole record keyed by dotted keys (dom.*), KVM statistics\n"
+     "included; select: groups ('dom', 'kvm') or key prefixes. None on failure."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DomType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "uniserver.Domain",
+    .tp_basicsize = sizeof(DomObject),
+    .tp_dealloc = (destructor)dom_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A domain (VM): the spec's virDomain (conn.lookupByName(name)).",
+    .tp_methods = dom_methods,
+};
+
 /* Method table; the view methods' docstrings are written at import from the views and the
  * catalogue, so they name each element with its key and unit. */
 static PyMethodDef conn_methods[] = {
@@ -465,6 +697,13 @@ static PyMethodDef conn_methods[] = {
     {"metricDescriptors", (PyCFunction)m_metricDescriptors, METH_NOARGS,
      "metricDescriptors() -> list of dict(id, key, kind, unit, group, source, help)."},
     {"getURI", (PyCFunction)m_getURI, METH_NOARGS, "getURI() -> str: the connection's URI."},
+    {"lookupByName", (PyCFunction)m_lookupByName, METH_VARARGS, "lookupByName(name) -> Domain, or None (lastError())."},
+    {"lookupByUUIDString", (PyCFunction)m_lookupByUUIDString, METH_VARARGS,
+     "lookupByUUIDString(uuid) -> Domain, or None (lastError())."},
+    {"listAllDomains", (PyCFunction)m_listAllDomains, METH_VARARGS,
+     "listAllDomains(flags=0) -> list of Domain (flags: LIST_DOMAINS_ACTIVE | LIST_DOMAINS_INACTIVE)."},
+    {"getAllDomainStats", (PyCFunction)(void (*)(void))m_getAllDomainStats, METH_VARARGS | METH_KEYWORDS,
+     "getAllDomainStats(select=None, flags=0) -> list of (Domain, dict): every VM's whole record."},
     {"close", (PyCFunction)conn_close, METH_NOARGS, "close(): release the connection (twice is harmless)."},
     {"__enter__", (PyCFunction)m_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)m_exit, METH_VARARGS, NULL},
@@ -544,9 +783,11 @@ PyMODINIT_FUNC PyInit_uniserver(void) {
         if (vi >= 0 && !md->ml_doc && nd > 0)
             md->ml_doc = view_doc(uniViewGet(vi), descs, nd);
     }
+    if (nd > 0)
+        dom_methods[3].ml_doc = view_doc(uniViewGet(view_index("getDomainStatisticsUniserver")), descs, nd);
     uniConnectClose(t);
     uniResetLastError();
-    if (PyType_Ready(&ConnType) < 0)
+    if (PyType_Ready(&ConnType) < 0 || PyType_Ready(&DomType) < 0)
         return NULL;
     m = PyModule_Create(&moduledef);
     if (!m)
@@ -558,7 +799,11 @@ PyMODINIT_FUNC PyInit_uniserver(void) {
         return NULL;
     }
 #define CONST(name) PyModule_AddIntConstant(m, #name, name)
+    Py_INCREF(&DomType);
+    PyModule_AddObject(m, "Domain", (PyObject *)&DomType);
     CONST(UNI_CONNECT_RO);
+    PyModule_AddIntConstant(m, "LIST_DOMAINS_ACTIVE", UNI_CONNECT_LIST_DOMAINS_ACTIVE);
+    PyModule_AddIntConstant(m, "LIST_DOMAINS_INACTIVE", UNI_CONNECT_LIST_DOMAINS_INACTIVE);
     CONST(UNI_NODE_STATS_BEST_EFFORT);
 #define ERR_CONST_(name, num, summary) PyModule_AddIntConstant(m, "ERR_" #name, num);
     UNI_ERROR_CODES(ERR_CONST_)

@@ -190,3 +190,23 @@ def test_node_set_frequency():
     assert c.nodeSetGovernor("performance") == 8
     assert c.getHostGovernor() == "performance"
     assert c.nodeSetGovernor("turbo-mode") is None
+
+
+def test_domains():
+    c = uniserver.open("test:///default")
+    assert [d.name() for d in c.listAllDomains()] == ["vm-1", "vm-2", "vm-3"]
+    assert [d.name() for d in c.listAllDomains(uniserver.LIST_DOMAINS_ACTIVE)] == ["vm-1", "vm-2"]
+    d = c.lookupByName("vm-1")
+    assert d.UUIDString() == "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61" and d.isActive()
+    st = d.getDomainStatisticsUniserver()
+    assert st[0] == 12.5 and st[1] == 2048.0 and len(st) == 4  # the spec's 4 elements
+    assert c.lookupByUUIDString("7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62").name() == "vm-2"
+    assert c.lookupByName("nope") is None
+    assert uniserver.lastError()[0] == uniserver.ERR_NO_DOMAIN
+    stats = dict((dom.name(), rec) for dom, rec in c.getAllDomainStats())
+    assert stats["vm-1"]["dom.cpu.count"] == 2 and stats["vm-3"]["dom.state"] == "shut off"
+    assert "dom.kvm.exits" in stats["vm-1"]
+    assert set(d.getStats(["dom.mem"])) == {"dom.mem.usage_mb", "dom.mem.resident_mb", "dom.mem_mb", "dom.mem_pct"}
+    c.close()
+    with pytest.raises(ValueError):  # its connection is closed
+        d.getDomainStatisticsUniserver()
