@@ -91,6 +91,11 @@ class Exposition(unittest.TestCase):
         self.assertIn('uniserver_host_errors_ce_total{component="dram"}', text)
         self.assertIn('uniserver_host_source_up{source="uniserverd"} 1\n', text)
         self.assertIn('uniserver_host_cpu_governor_info{governor="mixed"} 1\n', text)
+        # Every VM's record, labelled with its domain and uuid; KVM statistics under the kernel's names.
+        self.assertIn('uniserver_vm_mem_bytes{domain="vm-1",uuid="7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61"} 2147483648\n', text)
+        self.assertRegex(text, r'uniserver_vm_kvm_exits_total\{domain="vm-2",uuid="[0-9a-f-]+"\} \d+')
+        self.assertRegex(text, r'uniserver_vm_vcpu_kvm_halt_exits_total\{domain="vm-1",uuid="[0-9a-f-]+",vcpu="1"\} \d+')
+        self.assertRegex(text, r'uniserver_vm_disk_device_info\{domain="vm-1",uuid="[0-9a-f-]+",device="0",value="vda"\} 1')
 
     def test_openmetrics_strict(self):
         from prometheus_client.openmetrics.parser import text_string_to_metric_families

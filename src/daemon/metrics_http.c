@@ -58,10 +58,29 @@ static int render(metrics_http *m, int om, int gz) {
     if (m->text[om][gz] && m->gen[om][gz] == srv->cache_gen)
         return 0;
     if (!m->text[om][0] || m->gen[om][0] != srv->cache_gen) {
-        prom_record pr = {.rec = srv->cache};
+        /* The host record, then every VM's with its domain and uuid as labels. */
+        static const char *const keys[] = {"domain", "uuid"};
+        size_t nrec = 1 + srv->ndoms;
+        prom_record *pr = calloc(nrec, sizeof(*pr));
+        const char **vals = calloc(2 * (srv->ndoms + 1), sizeof(char *));
         char *t;
         size_t l;
-        if (prom_render(&pr, 1, m->descs, m->pd, m->ndescs, om, &t, &l) < 0)
+        int r;
+        if (!pr || !vals) {
+            free(pr);
+            free(vals);
+            return -ENOMEM;
+        }
+        pr[0].rec = srv->cache;
+        for (size_t i = 0; i < srv->ndoms; i++) {
+            vals[2 * i] = srv->doms[i].info.name ? srv->doms[i].info.name : "";
+            vals[2 * i + 1] = srv->doms[i].info.uuid;
+            pr[1 + i] = (prom_record){.rec = srv->doms[i].rec, .labels = {.keys = keys, .values = &vals[2 * i], .n = 2}};
+        }
+        r = prom_render(pr, nrec, m->descs, m->pd, m->ndescs, om, &t, &l);
+        free(pr);
+        free(vals);
+        if (r < 0)
             return -ENOMEM;
         free(m->text[om][0]);
         m->text[om][0] = t;

@@ -184,6 +184,12 @@ int prom_map_init(const uniMetricDesc *d, unsigned n, prom_desc **ret) {
                 free(p);
                 return -EEXIST; /* a catalogue change made two families collide: fix the rule */
             }
+    /* A text metric's label may not repeat a placeholder's (dom.disk.I.device: device="0" is the
+     * index, the text "vda" goes under value=). */
+    for (unsigned i = 0; i < n; i++)
+        if (p[i].type == UNI_METRIC_TEXT && ((p[i].index_label && streq(p[i].info_label, p[i].index_label)) ||
+                                             (p[i].name_label && streq(p[i].info_label, p[i].name_label))))
+            snprintf(p[i].info_label, sizeof(p[i].info_label), "value");
     *ret = p;
     return 0;
 }
@@ -372,6 +378,12 @@ int prom_render(const prom_record *recs, size_t nrecs, const uniMetricDesc *d, c
         if (p[m].kvm_name)
             qsort(it + a, z - a, sizeof(*it), cmp_item);
         for (size_t i = a; i < z; i++) {
+            bool dup = false;
+            /* A text metric the record's own labels already carry (a VM's uuid): not twice. */
+            for (size_t k = 0; p[m].type == UNI_METRIC_TEXT && it[i].l && k < it[i].l->n; k++)
+                dup |= streq(it[i].l->keys[k], p[m].info_label);
+            if (dup)
+                continue;
             sample_family(&p[m], it[i].s, fam, sizeof(fam));
             if (strcmp(fam, prev)) {
                 header(&b, fam, &p[m], &d[m], om);
