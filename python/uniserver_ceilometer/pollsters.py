@@ -65,6 +65,22 @@ METERS = [
     ("uniserver.host.errors.cpu.rate", "host.errors.cpu.rate_per_min", "error/min", G),
 ]
 
+# Per-instance meters: one sample per running VM, on the resource of its UUID (Nova's instance
+# UUID is the libvirt domain's UUID, which QEMU gets with -uuid).
+INSTANCE_METERS = [
+    ("uniserver.instance.memory.percent", "dom.mem_pct", "%", G),
+    ("uniserver.instance.memory", "dom.mem_mb", "MB", G),
+    ("uniserver.instance.interruption_time", "dom.interrupt_ms", "ms", C),
+    ("uniserver.instance.swap_wait", "dom.swap_wait_ms", "ms", C),
+    ("uniserver.instance.cpu.util", "dom.cpu.util_pct", "%", G),
+    ("uniserver.instance.cpu.time", "dom.cpu.time_ms", "ms", C),
+    ("uniserver.instance.kvm.exits", "dom.kvm.exits", "exit", C),
+    ("uniserver.instance.kvm.halt_exits", "dom.kvm.halt_exits", "exit", C),
+    ("uniserver.instance.kvm.mmio_exits", "dom.kvm.mmio_exits", "exit", C),
+    ("uniserver.instance.kvm.irq_injections", "dom.kvm.irq_injections", "interrupt", C),
+]
+DOMAINS_KEY = "uniserver.domains"
+
 _conn = None
 
 
@@ -134,14 +150,40 @@ class UniserverHostPollster(plugin_base.PollsterBase):
                              resource_metadata=metadata)
 
 
+def domain_records(cache):
+    """Every VM's record of this poll cycle: read once, shared by every instance pollster."""
+    if DOMAINS_KEY not in cache:
+        global _conn
+        conn = _connection()
+        recs = conn.getAllDomainStats() if conn is not None else None
+        if recs is None:
+            err = uniserver.lastError()
+            _conn = None
+            raise RuntimeError("uniserver: cannot read the VMs' records: %s" % (err[1] if err else "no connection"))
+        cache[DOMAINS_KEY] = [(d.name(), d.UUIDString(), rec) for d, rec in recs if d.isActive()]
+    return cache[DOMAINS_KEY]
+
+
+class UniserverInstancePollster(UniserverHostPollster):
+    """Base: one per-VM meter; a sample per running VM, resource = the instance UUID."""
+
+    def get_samples(self, manager, cache, resources):
+        host = self._host()
+        for name, uuid, rec in domain_records(cache):
+            if self.key in rec and uuid:
+                yield self._sample(rec[self.key], uuid, {"host": host, "instance_name": name, "source": "uniserver",
+                                                         "key": self.key})
+
+
 def _class_name(meter):
     return "".join(p.capitalize() for p in meter.replace("uniserver.", "").replace("_", ".").split(".")) + "Pollster"
 
 
 # One class per meter, named after it (the entry points name these classes).
 POLLSTERS = {}
-for _meter, _key, _unit, _type in METERS:
-    _cls = type(_class_name(_meter), (UniserverHostPollster,),
+for _meter, _key, _unit, _type in METERS + INSTANCE_METERS:
+    _base = UniserverInstancePollster if _key.startswith("dom.") else UniserverHostPollster
+    _cls = type(_class_name(_meter), (_base,),
                 {"meter": _meter, "key": _key, "unit": _unit, "sample_type": _type,
                  "__doc__": f"Ceilometer meter {_meter}: uniserver's {_key} ({_unit})."})
     globals()[_cls.__name__] = _cls
@@ -158,10 +200,12 @@ def entry_points():
 # ---- Gnocchi: where the meters go ----
 
 RESOURCE_TYPES = {
-    # The host, and one resource per core for per-core meters (keys with N).
+    # The host, one resource per core for per-core meters (keys with N), one per instance.
     "uniserver_host": {"host": {"type": "string", "required": False, "max_length": 255}},
     "uniserver_host_cpu": {"host": {"type": "string", "required": False, "max_length": 255},
                            "cpu": {"type": "number", "required": False, "min": 0, "max": 1048576}},
+    "uniserver_instance": {"host": {"type": "string", "required": False, "max_length": 255},
+                           "display_name": {"type": "string", "required": False, "max_length": 255}},
 }
 
 
@@ -176,5 +220,8 @@ def gnocchi_resources():
     out += ["    attributes:", "      host: resource_metadata.host",
             "  - resource_type: uniserver_host_cpu", "    metrics:"]
     out += [f"      {m}:" for m in cpu]
-    out += ["    attributes:", "      host: resource_metadata.host", "      cpu: resource_metadata.cpu"]
+    out += ["    attributes:", "      host: resource_metadata.host", "      cpu: resource_metadata.cpu",
+            "  - resource_type: uniserver_instance", "    metrics:"]
+    out += [f"      {m}:" for m, _, _, _ in INSTANCE_METERS]
+    out += ["    attributes:", "      host: resource_metadata.host", "      display_name: resource_metadata.instance_name"]
     return "\n".join(out) + "\n"

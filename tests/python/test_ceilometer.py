@@ -57,3 +57,17 @@ def test_poll_cycle(agent):
     assert by["uniserver.host.cpu.governor.performance"][0]["resource_metadata"]["governor"] == "mixed"
     # One host record per cycle, shared by every pollster: the test driver's clock moved once.
     assert len({s["resource_metadata"]["source"] for s in got}) == 1
+
+
+def test_instance_pollsters(agent):
+    got = []
+    agent.notifier.sample = lambda ctx, event, payload: got.extend(payload["samples"])
+    for task in agent.setup_polling_tasks().values():
+        task.poll_and_notify()
+    mem = sorted((s["resource_id"], s["counter_volume"], s["resource_metadata"]["instance_name"])
+                 for s in got if s["counter_name"] == "uniserver.instance.memory")
+    # vm-1 and vm-2 run; vm-3 is shut off and has no sample. The resource is the instance UUID.
+    assert mem == [("7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61", 2048.0, "vm-1"),
+                   ("7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62", 1024.0, "vm-2")]
+    exits = [s for s in got if s["counter_name"] == "uniserver.instance.kvm.exits"]
+    assert len(exits) == 2 and all(s["counter_type"] == "cumulative" for s in exits)

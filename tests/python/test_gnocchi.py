@@ -98,7 +98,7 @@ def test_publish_and_read_back(gnocchi, tmp_path, monkeypatch):
     from uniserver_ceilometer import gnocchi_setup, pollsters
     assert open(os.path.join(SRC, "python", "uniserver_ceilometer", "gnocchi_resources.yaml")).read() == \
         pollsters.gnocchi_resources()
-    assert set(gnocchi_setup.create_types(url)) == {"uniserver_host", "uniserver_host_cpu"}
+    assert set(gnocchi_setup.create_types(url)) == {"uniserver_host", "uniserver_host_cpu", "uniserver_instance"}
     assert gnocchi_setup.create_types(url) == []  # again: nothing to do
 
     from ceilometer import service
@@ -148,3 +148,8 @@ endpoint = {url}
     assert cpu4 and cpu4[0]["cpu"] == 4
     meas = gget(url, f"/v1/resource/uniserver_host_cpu/{cpu4[0]['id']}/metric/uniserver.host.cpu.frequency/measures?refresh=true")
     assert meas[-1][2] == 1200.0
+    # Per instance: the resource is the VM's (Nova's instance) UUID.
+    vm = gget(url, "/v1/resource/uniserver_instance/7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61")
+    assert vm["display_name"] == "vm-1"
+    meas = gget(url, "/v1/resource/uniserver_instance/7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61/metric/uniserver.instance.memory/measures?refresh=true")
+    assert meas[-1][2] == 2048.0
