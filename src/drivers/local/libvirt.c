@@ -6,6 +6,106 @@
 #include <libvirt/virterror.h>
 
 #include "vms.h"
+#include <pthread.h>
+
+/* libvirt is loaded when a libvirt source is first used, not linked: a host (or a daemon) that
+ * never talks to libvirt does not map it, nor its dependencies (about 8 MB of resident pages). */
+#include <dlfcn.h>
+
+static struct {
+    __typeof__(virConnSetErrorFunc) *virConnSetErrorFunc;
+    __typeof__(virConnectClose) *virConnectClose;
+    __typeof__(virConnectGetAllDomainStats) *virConnectGetAllDomainStats;
+    __typeof__(virConnectListAllDomains) *virConnectListAllDomains;
+    __typeof__(virConnectOpenReadOnly) *virConnectOpenReadOnly;
+    __typeof__(virDomainFree) *virDomainFree;
+    __typeof__(virDomainGetConnect) *virDomainGetConnect;
+    __typeof__(virDomainGetID) *virDomainGetID;
+    __typeof__(virDomainGetInfo) *virDomainGetInfo;
+    __typeof__(virDomainGetName) *virDomainGetName;
+    __typeof__(virDomainGetUUIDString) *virDomainGetUUIDString;
+    __typeof__(virDomainGetVcpus) *virDomainGetVcpus;
+    __typeof__(virDomainIsActive) *virDomainIsActive;
+    __typeof__(virDomainLookupByUUIDString) *virDomainLookupByUUIDString;
+    __typeof__(virDomainMemoryStats) *virDomainMemoryStats;
+    __typeof__(virDomainStatsRecordListFree) *virDomainStatsRecordListFree;
+    __typeof__(virGetLastError) *virGetLastError;
+    __typeof__(virInitialize) *virInitialize;
+    __typeof__(virNodeGetCPUMap) *virNodeGetCPUMap;
+    __typeof__(virResetLastError) *virResetLastError;
+    __typeof__(virSetErrorFunc) *virSetErrorFunc;
+} lv_api;
+
+static int lv_load(char *why, size_t len) {
+    static int loaded; /* 1 loaded, -1 unavailable */
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    void *h;
+    pthread_mutex_lock(&lock);
+    if (loaded) {
+        pthread_mutex_unlock(&lock);
+        if (loaded < 0)
+            snprintf(why, len, "libvirt is not installed (libvirt.so.0: Debian libvirt0)");
+        return loaded > 0 ? 0 : -ENOENT;
+    }
+    h = dlopen("libvirt.so.0", RTLD_NOW | RTLD_LOCAL);
+    loaded = -1;
+    if (h) {
+        loaded = 1;
+#define LOAD(f)                                                                                    \
+    do {                                                                                           \
+        if (!(lv_api.f = (__typeof__(lv_api.f))dlsym(h, #f)))                                      \
+            loaded = -1;                                                                           \
+    } while (0)
+    LOAD(virConnSetErrorFunc);
+    LOAD(virConnectClose);
+    LOAD(virConnectGetAllDomainStats);
+    LOAD(virConnectListAllDomains);
+    LOAD(virConnectOpenReadOnly);
+    LOAD(virDomainFree);
+    LOAD(virDomainGetConnect);
+    LOAD(virDomainGetID);
+    LOAD(virDomainGetInfo);
+    LOAD(virDomainGetName);
+    LOAD(virDomainGetUUIDString);
+    LOAD(virDomainGetVcpus);
+    LOAD(virDomainIsActive);
+    LOAD(virDomainLookupByUUIDString);
+    LOAD(virDomainMemoryStats);
+    LOAD(virDomainStatsRecordListFree);
+    LOAD(virGetLastError);
+    LOAD(virInitialize);
+    LOAD(virNodeGetCPUMap);
+    LOAD(virResetLastError);
+    LOAD(virSetErrorFunc);
+#undef LOAD
+    }
+    pthread_mutex_unlock(&lock);
+    if (loaded < 0)
+        snprintf(why, len, "libvirt is not installed or too old (libvirt.so.0: %s)", h ? "a symbol is missing" : dlerror());
+    return loaded > 0 ? 0 : -ENOENT;
+}
+
+#define virConnSetErrorFunc (lv_api.virConnSetErrorFunc)
+#define virConnectClose (lv_api.virConnectClose)
+#define virConnectGetAllDomainStats (lv_api.virConnectGetAllDomainStats)
+#define virConnectListAllDomains (lv_api.virConnectListAllDomains)
+#define virConnectOpenReadOnly (lv_api.virConnectOpenReadOnly)
+#define virDomainFree (lv_api.virDomainFree)
+#define virDomainGetConnect (lv_api.virDomainGetConnect)
+#define virDomainGetID (lv_api.virDomainGetID)
+#define virDomainGetInfo (lv_api.virDomainGetInfo)
+#define virDomainGetName (lv_api.virDomainGetName)
+#define virDomainGetUUIDString (lv_api.virDomainGetUUIDString)
+#define virDomainGetVcpus (lv_api.virDomainGetVcpus)
+#define virDomainIsActive (lv_api.virDomainIsActive)
+#define virDomainLookupByUUIDString (lv_api.virDomainLookupByUUIDString)
+#define virDomainMemoryStats (lv_api.virDomainMemoryStats)
+#define virDomainStatsRecordListFree (lv_api.virDomainStatsRecordListFree)
+#define virGetLastError (lv_api.virGetLastError)
+#define virInitialize (lv_api.virInitialize)
+#define virNodeGetCPUMap (lv_api.virNodeGetCPUMap)
+#define virResetLastError (lv_api.virResetLastError)
+#define virSetErrorFunc (lv_api.virSetErrorFunc)
 
 struct lv_conn {
     virConnectPtr c;
@@ -31,6 +131,10 @@ int lv_open(const char *uri, lv_conn **ret, char *why, size_t whylen) {
         free(c);
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
+    }
+    if (lv_load(why, whylen) < 0) {
+        lv_close(c);
+        return -ENOENT;
     }
     if (virInitialize() < 0) {
         last_error(why, whylen, "virInitialize");
