@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The local driver (uniserver:///system): this host's /proc and /sys, or other trees given with
- * ?procfs=DIR&sysfs=DIR. Sources are discovered once at open; files read every sample stay open
- * and are read with pread(); /proc/cpuinfo is read once. Rates come from the previous sample kept
- * on the connection. What the host lacks is marked absent with the reason. */
+ * ?procfs=DIR&sysfs=DIR, and uni-healthd's HealthLog (?healthlog=PATH) for the error metrics and
+ * the memory speed. Sources are discovered once at open; files read every sample stay open and
+ * are read with pread(); /proc/cpuinfo is read once. Rates come from the previous sample kept on
+ * the connection. What the host lacks is marked absent with the reason. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <sys/stat.h>
 
+#include "healthlog/healthlog.h"
 #include "lib/internal.h"
 #include "local.h"
 
@@ -86,7 +88,9 @@ typedef struct {
     uint64_t power_ns;
     bool have_power_prev;
     double energy_j;
-    uint64_t src_errors[7]; /* failed collections per source (SRC_*) */
+    uint64_t src_errors[8]; /* failed collections per source (SRC_*) */
+    char *hl_path; /* the HealthLog (uni-healthd's database) */
+    hl_db *hl;     /* opened read-only when first needed */
 } local_state;
 
 /* ---------------------------------------------------------------------------------------------
@@ -470,6 +474,8 @@ static void local_close(uniConnectPtr conn) {
     free(s->buf);
     free(s->procfs);
     free(s->sysfs);
+    hl_close(s->hl);
+    free(s->hl_path);
     free(s);
     conn->priv = NULL;
 }
@@ -482,8 +488,8 @@ static int open_root(const char *dir, const char *what) {
 }
 
 static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
-    static const char *const known[] = {"procfs", "sysfs", NULL};
-    const char *procfs, *sysfs;
+    static const char *const known[] = {"procfs", "sysfs", "healthlog", NULL};
+    const char *procfs, *sysfs, *healthlog;
     local_state *s;
     int r;
 
@@ -500,6 +506,7 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         return -1;
     procfs = uni_uri_param(uri, "procfs");
     sysfs = uni_uri_param(uri, "sysfs");
+    healthlog = uni_uri_param(uri, "healthlog");
     s = calloc(1, sizeof(*s));
     if (!s) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
@@ -510,7 +517,8 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
     conn->priv = s;
     s->procfs = strdup(procfs ? procfs : "/proc");
     s->sysfs = strdup(sysfs ? sysfs : "/sys");
-    if (!s->procfs || !s->sysfs) {
+    s->hl_path = strdup(healthlog && *healthlog ? healthlog : HL_DEFAULT_PATH);
+    if (!s->procfs || !s->sysfs || !s->hl_path) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         goto fail;
     }
@@ -1022,9 +1030,62 @@ static void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
     s->have_power_prev = true;
 }
 
+/* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
+ * when there is none (yet), with the reason in @why. */
+static int ensure_healthlog(local_state *s, char *why, size_t len) {
+    int r;
+    if (s->hl)
+        return 0;
+    r = hl_open(s->hl_path, 0, &s->hl, why, len);
+    if (r == -ENOENT)
+        snprintf(why, len, "no HealthLog at %s: start uni-healthd --db %s (or give ?healthlog=PATH)", s->hl_path, s->hl_path);
+    return r;
+}
+
+/* The error metrics and the memory speed, from the HealthLog. No HealthLog is not a failure of
+ * the source: the metrics are absent and say how to get them. */
+static int collect_healthlog(local_state *s, uniRecordPtr rec) {
+    char why[1024];
+    int r = ensure_healthlog(s, why, sizeof(why));
+
+    if (r == -ENOENT || r == -ENODATA) {
+        for (unsigned m = 0; m < UNI_NMETRICS; m++)
+            if (uni_catalog_group[m] == UNI_GROUP_ERRORS)
+                rec_absent(rec, m, "%s", why);
+        rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "%s", why);
+        return 0;
+    }
+    if (r < 0) {
+        uni_error_errno(r, "%s", why);
+        return -1;
+    }
+    r = hl_collect(s->hl, rec, uni_clock_wall_ms(), s->online, s->ncpu);
+    if (r < 0) {
+        uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));
+        /* Reopen next time: the file may have been replaced. */
+        hl_close(s->hl);
+        s->hl = NULL;
+        return -1;
+    }
+    rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "no memory speed in the HealthLog %s (uni-healthd reads SMBIOS type 17 from sysfs firmware/dmi/entries/17-*/raw, root only)",
+               s->hl_path);
+    for (unsigned m = 0; m < UNI_NMETRICS; m++) {
+        const char *key = uni_catalog[m].key;
+        if (uni_catalog_group[m] != UNI_GROUP_ERRORS)
+            continue;
+        if (m == UNI_M_HOST_ERRORS_DIMM_D_CE_COUNT || m == UNI_M_HOST_ERRORS_DIMM_D_UE_COUNT)
+            rec_absent(rec, m, "no DIMM known to the HealthLog %s (no EDAC memory controller, no error with a DIMM label)", s->hl_path);
+        else if (startswith(key, "host.errors.mem.") || m == UNI_M_HOST_ERRORS_C_CE_COUNT || m == UNI_M_HOST_ERRORS_C_UE_COUNT)
+            rec_absent(rec, m, "uni-healthd has no source of memory errors on this host (no EDAC memory controller, no ras:mc_event or mce:mce_record tracepoint); HealthLog %s", s->hl_path);
+        else
+            rec_absent(rec, m, "uni-healthd has no source of CPU errors on this host (no mce:mce_record or ras:arm_event tracepoint); HealthLog %s", s->hl_path);
+    }
+    return 0;
+}
+
 /* The sources of a sample, for their health metrics (host.source.NAME.*). */
-enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_MAX };
-static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power"};
+enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_HEALTHLOG, SRC_MAX };
+static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power", "healthlog"};
 
 /* Account for one source's collection. On failure with best effort, its groups' metrics are
  * absent with the error as the reason and the call goes on; otherwise the call fails. */
@@ -1093,15 +1154,15 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         RUN(SRC_SENSORS, 1u << UNI_GROUP_TEMP, (collect_temp(s, rec), 0));
     if (uni_select_group(sel, UNI_GROUP_POWER))
         RUN(SRC_POWER, 1u << UNI_GROUP_POWER, (collect_power(s, rec, now), 0));
-    if (uni_select_group(sel, UNI_GROUP_MEMHW)) {
-        rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "comes from the HealthLog (uni-healthd), which this build does not read yet");
-        rec_absent(rec, UNI_M_HOST_MEM_REFRESH_MS, "comes from the HealthLog (uni-healthd), which this build does not read yet");
+    if (uni_select_group(sel, UNI_GROUP_ERRORS) || uni_select_group(sel, UNI_GROUP_MEMHW)) {
+        uint32_t groups = (1u << UNI_GROUP_ERRORS) | (1u << UNI_GROUP_MEMHW);
+        RUN(SRC_HEALTHLOG, groups, collect_healthlog(s, rec));
     }
+    if (uni_select_group(sel, UNI_GROUP_MEMHW))
+        rec_absent(rec, UNI_M_HOST_MEM_REFRESH_MS, "no Linux interface exposes the DRAM refresh period");
     for (unsigned i = 0; i < UNI_NMETRICS; i++) {
         unsigned g = uni_catalog_group[i];
-        if (g == UNI_GROUP_ERRORS)
-            rec_absent(rec, i, "%s", "error counts come from the HealthLog (uni-healthd), which this build does not read yet");
-        else if (g == UNI_GROUP_VMS)
+        if (g == UNI_GROUP_VMS)
             rec_absent(rec, i, "%s", "VM discovery (libvirt, QEMU processes) is not in this build yet");
         else if (g == UNI_GROUP_KVM)
             rec_absent(rec, i, "%s", "KVM statistics (QMP query-stats, binary stats) are not in this build yet");
