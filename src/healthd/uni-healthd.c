@@ -407,26 +407,27 @@ fail:
     return r;
 }
 
-/* The thresholds after committed errors; actions are events committed in their own transaction. */
+/* The thresholds after committed errors. The actions are events of their own transaction, each
+ * inserted before the next error is checked, so that one object is acted on once. */
 static void run_actions(hd *h, pending **done, size_t ndone, int64_t now) {
     pending **acts = NULL;
-    size_t nacts = 0;
-    int r = 0;
+    size_t nacts = 0, inserted = 0;
+    int r;
 
-    for (size_t i = 0; i < ndone && r >= 0; i++)
-        r = actions_check(h->db, &h->act, &done[i]->r.ev, now, &acts, &nacts);
-    if (nacts == 0) {
-        pending_free(acts, nacts);
+    if ((r = hl_begin(h->db)) < 0) {
+        log_error("cannot check thresholds in %s: %s", h->cfg->db, hl_errmsg(h->db));
         return;
     }
-    if ((r = hl_begin(h->db)) == 0) {
-        for (size_t i = 0; i < nacts && r >= 0; i++) {
-            r = hl_insert_event(h->db, &acts[i]->r.ev);
-            if (r >= 0)
-                log_info("action: %s", acts[i]->r.ev.message);
-        }
-        r = r < 0 ? (hl_rollback(h->db), r) : hl_commit(h->db);
+    for (size_t i = 0; i < ndone && r >= 0; i++) {
+        r = actions_check(h->db, &h->act, &done[i]->r.ev, now, &acts, &nacts);
+        for (; r >= 0 && inserted < nacts; inserted++)
+            if ((r = hl_insert_event(h->db, &acts[inserted]->r.ev)) >= 0)
+                log_info("action: %s", acts[inserted]->r.ev.message);
     }
+    if (r < 0)
+        hl_rollback(h->db);
+    else
+        r = hl_commit(h->db);
     if (r < 0)
         log_error("cannot record %zu actions in %s: %s", nacts, h->cfg->db, hl_errmsg(h->db));
     pending_free(acts, nacts);
@@ -678,7 +679,8 @@ static int hd_start(hd *h) {
 }
 
 static void hd_stop(hd *h) {
-    flush(h, wall_ms());
+    if (h->db)
+        flush(h, wall_ms());
     pending_free(h->pend, h->npend);
     state_drop(h);
     if (h->have_trace)

@@ -1122,7 +1122,7 @@ static bool has_capability(hl_db *db, const char *key, const err_acc *a, int cls
     return acc_sum(a, cls, -1, -1, -1, W_TOTAL) > 0;
 }
 
-int hl_collect(hl_db *db, uniRecordPtr rec, int64_t now_ms, const uint8_t *online, unsigned ncpu) {
+int hl_collect(hl_db *db, uniRecordPtr rec, int64_t now_ms, const uint8_t *online, unsigned ncpu, unsigned *ret_caps) {
     _cleanup_free_ err_acc *a = calloc(1, sizeof(*a));
     int64_t mts;
     int r;
@@ -1146,6 +1146,9 @@ int hl_collect(hl_db *db, uniRecordPtr rec, int64_t now_ms, const uint8_t *onlin
         return -ENOMEM;
     if ((r = read_totals(db, a, rec)) < 0 || (r = read_windows(db, a, now_ms)) < 0)
         return r;
+    if (ret_caps)
+        *ret_caps = (has_capability(db, "cap.memory", a, CLS_MEM) ? HL_CAP_MEMORY : 0) |
+                    (has_capability(db, "cap.cpu", a, CLS_CPU) ? HL_CAP_CPU : 0);
     if (has_capability(db, "cap.cpu", a, CLS_CPU)) {
         if ((r = read_core_totals(db, rec, online, ncpu)) < 0)
             return r;

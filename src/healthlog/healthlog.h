@@ -139,7 +139,9 @@ int64_t hl_data_version(hl_db *db);
  * @rec, rates over the 1, 5 and 60 minutes before @now_ms. Per-core counts cover the CPUs set in
  * @online (a bitmap of @ncpu bits; NULL: the cores with errors), per-DIMM counts every DIMM EDAC
  * describes and every label an error named. */
-int hl_collect(hl_db *db, uniRecordPtr rec, int64_t now_ms, const uint8_t *online, unsigned ncpu);
+enum { HL_CAP_MEMORY = 1 << 0, HL_CAP_CPU = 1 << 1 };
+/* @ret_caps (may be NULL) gets HL_CAP_* for the classes of errors the host has a source of. */
+int hl_collect(hl_db *db, uniRecordPtr rec, int64_t now_ms, const uint8_t *online, unsigned ncpu, unsigned *ret_caps);
 
 /* The event-field descriptors (id-indexed, key "event.NAME"), and one event as a record of
  * them: the shape uniHealthLogQueryMemory/CPU return. */

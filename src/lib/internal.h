@@ -107,6 +107,9 @@ int rec_str(uniRecordPtr r, unsigned metric, int index, const char *name, const 
 /* Mark a metric absent with a readable reason (the first reason given wins; a metric that
  * already has samples is not marked). */
 void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) _printf_(3, 4);
+/* The same for a metric of which some instances are present and others cannot be (the spec's
+ * error views name components: l2 and l3 absent on a host with EDAC but no machine checks). */
+void rec_absent_partial(uniRecordPtr r, unsigned metric, const char *fmt, ...) _printf_(3, 4);
 bool rec_has(uniRecordPtr r, unsigned metric);
 char *rec_strdup(uniRecordPtr r, const char *s);
 /* After a driver ran: drop samples outside instance prefixes, and give every wanted metric that

@@ -133,7 +133,7 @@ static void test_counts_and_rates(void **state) {
     (void)state;
     inject(db);
     assert_int_equal(hl_open(path, 0, &rd, err, sizeof(err)), 0);
-    assert_int_equal(hl_collect(rd, rec, NOW, online, 4), 0);
+    assert_int_equal(hl_collect(rd, rec, NOW, online, 4, NULL), 0);
     assert_double_equal(num(rec, "host.errors.l1.count"), 1, 0);
     assert_double_equal(num(rec, "host.errors.l2.count"), 4, 0);
     assert_double_equal(num(rec, "host.errors.l3.count"), 1, 0);
@@ -178,7 +178,7 @@ static void test_counts_and_rates(void **state) {
     uniRecordFree(rec);
     /* An hour later nothing is in any window; the counts stay. */
     rec = uni_record_new(uni_catalog, UNI_NMETRICS);
-    assert_int_equal(hl_collect(rd, rec, NOW + 3 * 3600000ll, NULL, 0), 0);
+    assert_int_equal(hl_collect(rd, rec, NOW + 3 * 3600000ll, NULL, 0, NULL), 0);
     assert_double_equal(num(rec, "host.errors.mem.rate_60m_per_min"), 0, 0);
     assert_double_equal(num(rec, "host.errors.dram.ce.count"), 7, 0);
     assert_null(uniRecordLookup(rec, "host.errors.core.2.ce.count"));
@@ -198,7 +198,7 @@ static void test_no_sources(void **state) {
     assert_int_equal(hl_state_set(db, "cap.memory", 0), 0);
     assert_int_equal(hl_commit(db), 0);
     assert_int_equal(hl_open(path, 0, &rd, err, sizeof(err)), 0);
-    assert_int_equal(hl_collect(rd, rec, NOW, NULL, 0), 0);
+    assert_int_equal(hl_collect(rd, rec, NOW, NULL, 0, NULL), 0);
     assert_int_equal(uniRecordNumSamples(rec), 0);
     uniRecordFree(rec);
     hl_close(rd);
@@ -294,7 +294,7 @@ static void test_retention(void **state) {
     assert_true(c == 4 + 1 + 4);
     /* Counts are since the HealthLog began: retention does not lower them. */
     assert_int_equal(hl_open(path, 0, &rd, err, sizeof(err)), 0);
-    assert_int_equal(hl_collect(rd, rec, NOW, NULL, 0), 0);
+    assert_int_equal(hl_collect(rd, rec, NOW, NULL, 0, NULL), 0);
     assert_double_equal(num(rec, "host.errors.dram.ce.count"), 7, 0);
     assert_double_equal(num(rec, "host.errors.l3.ue.count"), 1, 0);
     uniRecordFree(rec);

@@ -1046,6 +1046,7 @@ static int ensure_healthlog(local_state *s, char *why, size_t len) {
  * the source: the metrics are absent and say how to get them. */
 static int collect_healthlog(local_state *s, uniRecordPtr rec) {
     char why[1024];
+    unsigned caps = 0;
     int r = ensure_healthlog(s, why, sizeof(why));
 
     if (r == -ENOENT || r == -ENODATA) {
@@ -1059,7 +1060,7 @@ static int collect_healthlog(local_state *s, uniRecordPtr rec) {
         uni_error_errno(r, "%s", why);
         return -1;
     }
-    r = hl_collect(s->hl, rec, uni_clock_wall_ms(), s->online, s->ncpu);
+    r = hl_collect(s->hl, rec, uni_clock_wall_ms(), s->online, s->ncpu, &caps);
     if (r < 0) {
         uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));
         /* Reopen next time: the file may have been replaced. */
@@ -1069,16 +1070,24 @@ static int collect_healthlog(local_state *s, uniRecordPtr rec) {
     }
     rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "no memory speed in the HealthLog %s (uni-healthd reads SMBIOS type 17 from sysfs firmware/dmi/entries/17-*/raw, root only)",
                s->hl_path);
-    for (unsigned m = 0; m < UNI_NMETRICS; m++) {
-        const char *key = uni_catalog[m].key;
-        if (uni_catalog_group[m] != UNI_GROUP_ERRORS)
-            continue;
-        if (m == UNI_M_HOST_ERRORS_DIMM_D_CE_COUNT || m == UNI_M_HOST_ERRORS_DIMM_D_UE_COUNT)
-            rec_absent(rec, m, "no DIMM known to the HealthLog %s (no EDAC memory controller, no error with a DIMM label)", s->hl_path);
-        else if (startswith(key, "host.errors.mem.") || m == UNI_M_HOST_ERRORS_C_CE_COUNT || m == UNI_M_HOST_ERRORS_C_UE_COUNT)
-            rec_absent(rec, m, "uni-healthd has no source of memory errors on this host (no EDAC memory controller, no ras:mc_event or mce:mce_record tracepoint); HealthLog %s", s->hl_path);
-        else
-            rec_absent(rec, m, "uni-healthd has no source of CPU errors on this host (no mce:mce_record or ras:arm_event tracepoint); HealthLog %s", s->hl_path);
+    {
+        const char *no_mem = "uni-healthd has no source of memory errors on this host (no EDAC memory controller, no ras:mc_event or mce:mce_record tracepoint)";
+        const char *no_cpu = "uni-healthd has no source of CPU errors on this host (no mce:mce_record or ras:arm_event tracepoint)";
+        bool have_mem = caps & HL_CAP_MEMORY, have_cpu = caps & HL_CAP_CPU;
+        for (unsigned m = 0; m < UNI_NMETRICS; m++) {
+            const char *key = uni_catalog[m].key;
+            bool comp = startswith(key, "host.errors.C.");
+            if (uni_catalog_group[m] != UNI_GROUP_ERRORS)
+                continue;
+            if (m == UNI_M_HOST_ERRORS_DIMM_D_CE_COUNT || m == UNI_M_HOST_ERRORS_DIMM_D_UE_COUNT)
+                rec_absent(rec, m, "no DIMM known to the HealthLog %s (no EDAC memory controller, no error with a DIMM label)", s->hl_path);
+            else if (comp && have_mem != have_cpu) /* the spec's components of the class without a source */
+                rec_absent_partial(rec, m, "%s; HealthLog %s", have_mem ? no_cpu : no_mem, s->hl_path);
+            else if (startswith(key, "host.errors.mem.") || comp)
+                rec_absent(rec, m, "%s; HealthLog %s", no_mem, s->hl_path);
+            else
+                rec_absent(rec, m, "%s; HealthLog %s", no_cpu, s->hl_path);
+        }
     }
     return 0;
 }
