@@ -356,6 +356,121 @@ class Actions(unittest.TestCase):
         self.assertIn("page_action = 'explode': log or soft_offline", r.stderr)
 
 
+def free_port_dir(tmp):
+    d = os.path.join(tmp, "run")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+class ShellAndApi(unittest.TestCase):
+    """uniHealthLogQueryMemory/CPU through unish: in process, through uniserverd, and --follow."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = Host("health-x86")
+        cls.h.append_stream("every-type.raw", cpu=1)
+        cls.h.once()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.close()
+
+    def test_dimm_and_core(self):
+        h = self.h
+        ev = h.json("healthlog", "--dimm", D01)
+        self.assertEqual(len(ev), 1)
+        e = ev[0]
+        self.assertEqual((e["event.source"], e["event.component"], e["event.severity"], e["event.bits"], e["event.count"],
+                          e["event.address"], e["event.dimm"]), ("mc_event", "dram", "corrected", "single", 2, 0x1234567000, D01))
+        self.assertEqual(e["event.location"], "mc0 layers 0:1")
+        self.assertNotIn("event.cpu", e)  # a field the event does not have is not there
+        ev = h.json("healthlog", "--core", "2")
+        self.assertEqual([(e["event.component"], e["event.cpu"], e["event.mca_status"]) for e in ev], [("l2", 2, 0x900000400000110a)])
+        self.assertEqual(h.json("healthlog", "--memory", "--uncorrected")[0]["event.dimm"], D10)
+        self.assertEqual(len(h.json("healthlog", "--memory", "--corrected")), 3)  # mc_event, mce, edac (not the info)
+        self.assertEqual(h.json("healthlog", "--memory", "--since", "1m")[0]["event.source"], "mc_event")
+        self.assertEqual(h.json("healthlog", "--cpu", "--since", "2099-01-01"), [])
+        text = h.unish("healthlog", "--dimm", D01).stdout
+        self.assertIn("memory read error on " + D01, text)
+        self.assertIn("0x1234567000", text)
+
+    def test_summary(self):
+        h = self.h
+        self.assertEqual(h.json("healthlog", "--summary"),
+                         {"dimms": {D00: {"ce": 3, "ue": 0}, D01: {"ce": 2, "ue": 0}, D10: {"ce": 0, "ue": 1},
+                                    "CPU_SrcID#0_MC#1_Chan#1_DIMM#0": {"ce": 0, "ue": 0}},
+                          "cores": {"0": {"ce": 0, "ue": 0}, "1": {"ce": 0, "ue": 0}, "2": {"ce": 1, "ue": 0}, "3": {"ce": 0, "ue": 0}}})
+        text = h.unish("healthlog", "--summary").stdout
+        self.assertIn("Memory errors per DIMM", text)
+        self.assertRegex(text, D00.replace("#", "#") + r"\s+3\s+0")
+
+    def test_usage_and_errors(self):
+        h = self.h
+        for args in (["healthlog"], ["healthlog", "--dimm", "X", "--core", "1"], ["healthlog", "--core", "x"],
+                     ["healthlog", "--memory", "--since", "yesterday"]):
+            self.assertEqual(h.unish(*args, check=False).returncode, 2, args)
+        r = subprocess.run([UNISH, "-c", h.uri().replace(h.db, h.db + ".missing"), "healthlog", "--memory"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no HealthLog at " + h.db + ".missing", r.stderr)
+        self.assertIn("NO_SOURCE", r.stderr)
+
+    def test_through_uniserverd(self):
+        h = self.h
+        run = free_port_dir(h.tmp)
+        log = open(os.path.join(h.tmp, "uniserverd.log"), "w")
+        d = subprocess.Popen([os.path.join(BUILD, "bin", "uniserverd"), "-f", "--runtime-dir", run, "--uri", h.uri(),
+                              "--config", "/dev/null", "--metrics-listen", "off"], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            sock = os.path.join(run, "uniserver-sock-ro")
+            for _ in range(200):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.02)
+            remote = f"uniserver+unix:///ro?socket={sock}"
+            local = h.json("healthlog", "--memory")
+            r = subprocess.run([UNISH, "-c", remote, "--json", "healthlog", "--memory"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout), local)
+            r = subprocess.run([UNISH, "-c", remote, "--json", "healthlog", "--core", "2"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(json.loads(r.stdout)[0]["event.component"], "l2")
+            r = subprocess.run([UNISH, "-c", remote, "--json", "healthlog", "--summary"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(json.loads(r.stdout)["dimms"][D01], {"ce": 2, "ue": 0})
+            r = subprocess.run([UNISH, "-c", remote, "healthlog", "--memory", "--follow"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("NO_SUPPORT", r.stderr)
+        finally:
+            d.terminate()
+            d.wait(timeout=10)
+            log.close()
+
+    def test_test_driver(self):
+        r = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM_B1"], capture_output=True, text=True)
+        ev = json.loads(r.stdout)
+        self.assertTrue(ev)
+        self.assertTrue(all(e["event.dimm"] == "DIMM_B1" for e in ev))
+        self.assertEqual({e["event.count"] for e in ev if e["event.severity"] == "corrected"}, {60})
+
+
+class Follow(unittest.TestCase):
+    def test_follow_wakes_on_commit(self):
+        h = Host("health-x86")
+        try:
+            h.start()
+            f = subprocess.Popen([UNISH, "-c", h.uri(), "healthlog", "--memory", "--follow"], stdout=subprocess.PIPE, text=True)
+            try:
+                # The first line: the boot-time EDAC event already there.
+                self.assertIn("before uni-healthd first ran", f.stdout.readline())
+                h.append_stream("every-type.raw", cpu=2)
+                got = [f.stdout.readline() for _ in range(3)]
+                self.assertTrue(any("memory read error on " + D01 in l for l in got), got)
+                self.assertTrue(any("memory-failure recovery" in l for l in got), got)
+            finally:
+                f.terminate()
+                f.wait(timeout=10)
+        finally:
+            h.close()
+
+
 class Other(unittest.TestCase):
     def setUp(self):
         self.h = Host("health-x86")

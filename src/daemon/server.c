@@ -567,6 +567,7 @@ out:
     uniRecordFree(srv->cache);
     uniRecordFree(srv->work_rec);
     uniConnectClose(srv->source);
+    uniConnectClose(srv->query);
     uv_loop_close(srv->loop);
     return rc;
 }

@@ -770,7 +770,7 @@ int hl_query(hl_db *db, const hl_filter *f, hl_event **ret, size_t *ret_n) {
     select_list(db, TAB_EVENTS, &b);
     sb_add(&b, " FROM events");
     where(f, &b, v, &nv);
-    sb_add(&b, " ORDER BY id");
+    sb_add(&b, f->after_id > 0 ? " ORDER BY id" : " ORDER BY time_ms, id");
     if (f->limit)
         sb_add(&b, " LIMIT %zu", f->limit + 1);
     r = prepare_filtered(db, &b, v, nv, &st);
@@ -1217,6 +1217,38 @@ int hl_event_to_record(const hl_event *e, uniRecordPtr *ret) {
     return 0;
 }
 
+int hl_query_records(hl_db *db, const uni_healthlog_query *q, uniRecordPtr **ret) {
+    hl_filter f;
+    hl_event *ev = NULL;
+    size_t n = 0;
+    uniRecordPtr *list;
+    int r;
+
+    hl_filter_init(&f);
+    f.class = q->cpu ? "cpu" : "memory";
+    f.dimm = q->cpu ? NULL : q->dimm;
+    f.cpu = q->cpu ? q->core : -1;
+    f.since_ms = q->since_ms > 0 ? q->since_ms : INT64_MIN;
+    f.with_actions = q->flags & UNI_HEALTHLOG_ACTIONS;
+    if ((q->flags & (UNI_HEALTHLOG_CORRECTED | UNI_HEALTHLOG_UNCORRECTED)) == UNI_HEALTHLOG_CORRECTED)
+        f.severities = HL_SEV_CORRECTED;
+    else if ((q->flags & (UNI_HEALTHLOG_CORRECTED | UNI_HEALTHLOG_UNCORRECTED)) == UNI_HEALTHLOG_UNCORRECTED)
+        f.severities = HL_SEV_UNCORRECTED;
+    f.limit = UNI_HEALTHLOG_MAX_EVENTS;
+    if ((r = hl_query(db, &f, &ev, &n)) < 0)
+        return r;
+    list = calloc(n + 1, sizeof(*list));
+    for (size_t i = 0; list && i < n && r >= 0; i++)
+        r = hl_event_to_record(&ev[i], &list[i]);
+    hl_events_free(ev, n);
+    if (!list || r < 0) {
+        uniRecordListFree(list);
+        return r < 0 ? r : -ENOMEM;
+    }
+    *ret = list;
+    return (int)n;
+}
+
 void hl_label_sanitize(char *s) {
     for (; s && *s; s++)
         if (*s == '.' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '/')
@@ -1256,7 +1288,9 @@ int hl_watch_drain(int fd, const char *path) {
         return -ENOMEM;
     base = basename(copy);
     bl = strlen(base);
-    for (;;) {
+    /* What is pending now, not what keeps coming (other files in the directory may be written
+     * all the time): a bounded number of reads. */
+    for (int i = 0; i < 64; i++) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n < 0)
             return errno == EAGAIN ? hit : -errno;
@@ -1269,4 +1303,5 @@ int hl_watch_drain(int fd, const char *path) {
             p += sizeof(*ev) + ev->len;
         }
     }
+    return hit;
 }

@@ -122,6 +122,7 @@ typedef struct {
 } hl_filter;
 enum { HL_SEV_CORRECTED = 1 << 0, HL_SEV_UNCORRECTED = 1 << 1 /* uncorrected, deferred, fatal */ };
 void hl_filter_init(hl_filter *f);
+/* The events @f selects, oldest first (in commit order with after_id). */
 int hl_query(hl_db *db, const hl_filter *f, hl_event **ret, size_t *ret_n);
 void hl_events_free(hl_event *ev, size_t n);
 /* Sum of counts of the events @f selects. */
@@ -147,6 +148,10 @@ int hl_collect(hl_db *db, uniRecordPtr rec, int64_t now_ms, const uint8_t *onlin
  * them: the shape uniHealthLogQueryMemory/CPU return. */
 extern const uniMetricDesc uni_event_catalog[HL_NFIELDS];
 int hl_event_to_record(const hl_event *e, uniRecordPtr *ret);
+
+/* A HealthLog query of the API (uniHealthLogQueryMemory/CPU) as a NULL-terminated array of
+ * event records; returns the count, -E2BIG beyond UNI_HEALTHLOG_MAX_EVENTS. */
+int hl_query_records(hl_db *db, const uni_healthlog_query *q, uniRecordPtr **ret);
 
 /* Notification: an inotify fd (non-blocking) that becomes readable when the HealthLog at @path
  * (or its -wal) is written or created. hl_watch_drain reads what is pending and returns 1 when

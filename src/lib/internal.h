@@ -141,6 +141,15 @@ const char *uni_uri_param(const uni_uri *u, const char *key);
 int uni_uri_check_params(const uni_uri *u, const char *const *known);
 
 /* ---- drivers and connections ---- */
+/* A HealthLog query: memory events of a DIMM (NULL: all) or CPU events of a core (-1: all). */
+typedef struct {
+    bool cpu;
+    const char *dimm;
+    int core;
+    long long since_ms;
+    unsigned flags; /* uniHealthLogFlags */
+} uni_healthlog_query;
+
 typedef struct uni_driver {
     const char *name;
     const char *scheme;
@@ -149,6 +158,10 @@ typedef struct uni_driver {
     int (*node_get_stats)(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec, unsigned flags);
     /* Optional: a view in one step (the remote driver: one procedure per view). Sets *ret. */
     int (*node_get_view)(uniConnectPtr conn, int view, uniRecordPtr *ret);
+    /* HealthLog events as records (NULL-terminated array); returns the count. */
+    int (*healthlog_query)(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
+    /* Wait for the HealthLog to change: 1 changed, 0 timeout. */
+    int (*healthlog_wait)(uniConnectPtr conn, int timeout_ms);
 } uni_driver;
 
 struct _uniConnect {
@@ -162,6 +175,8 @@ struct _uniConnect {
 };
 
 extern const uni_driver uni_local_driver;
+/* The HealthLog a local connection reads, or NULL for other drivers (uniserverd watches it). */
+const char *uni_local_healthlog_path(uniConnectPtr conn);
 /* bench/: the fds one whole-record sample of a local connection reads. */
 size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max);
 extern const uni_driver uni_test_driver;

@@ -220,8 +220,8 @@ static void test_query(void **state) {
     f.dimm = "DIMM_A";
     assert_int_equal(hl_query(db, &f, &ev, &n), 0);
     assert_int_equal(n, 2);
-    assert_string_equal(ev[0].severity, "corrected");
-    assert_string_equal(ev[1].bits, "multi");
+    assert_string_equal(ev[0].bits, "multi"); /* oldest first */
+    assert_string_equal(ev[1].severity, "corrected");
     hl_events_free(ev, n);
     f.severities = HL_SEV_UNCORRECTED;
     assert_int_equal(hl_query(db, &f, &ev, &n), 0);

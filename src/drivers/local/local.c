@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include "healthlog/healthlog.h"
@@ -91,6 +92,11 @@ typedef struct {
     uint64_t src_errors[8]; /* failed collections per source (SRC_*) */
     char *hl_path; /* the HealthLog (uni-healthd's database) */
     hl_db *hl;     /* opened read-only when first needed */
+    int hl_watch;  /* its change notification, made by the first uniHealthLogWait */
+    hl_db *hl_wait; /* uniHealthLogWait's own reader (no connection lock while waiting) */
+    int64_t wait_version; /* PRAGMA data_version at the end of the previous wait */
+    bool have_wait_version;
+    pthread_mutex_t watch_lock;
 } local_state;
 
 /* ---------------------------------------------------------------------------------------------
@@ -475,6 +481,9 @@ static void local_close(uniConnectPtr conn) {
     free(s->procfs);
     free(s->sysfs);
     hl_close(s->hl);
+    closep(&s->hl_watch);
+    hl_close(s->hl_wait);
+    pthread_mutex_destroy(&s->watch_lock);
     free(s->hl_path);
     free(s);
     conn->priv = NULL;
@@ -512,7 +521,8 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
-    s->proc_fd = s->sys_fd = s->stat_fd = s->meminfo_fd = s->loadavg_fd = s->online_fd = -1;
+    s->proc_fd = s->sys_fd = s->stat_fd = s->meminfo_fd = s->loadavg_fd = s->online_fd = s->hl_watch = -1;
+    pthread_mutex_init(&s->watch_lock, NULL);
     s->psi_fd[0] = s->psi_fd[1] = s->psi_fd[2] = -1;
     conn->priv = s;
     s->procfs = strdup(procfs ? procfs : "/proc");
@@ -1092,6 +1102,104 @@ static int collect_healthlog(local_state *s, uniRecordPtr rec) {
     return 0;
 }
 
+static int local_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret) {
+    local_state *s = conn->priv;
+    char why[1024];
+    int r = ensure_healthlog(s, why, sizeof(why));
+
+    if (r < 0) {
+        uni_error_errno(r, "%s", why);
+        return -1;
+    }
+    r = hl_query_records(s->hl, q, ret);
+    if (r == -E2BIG)
+        uni_error_set(UNI_ERR_OUT_OF_RANGE, "more than %d events in %s match: give a later since_ms", UNI_HEALTHLOG_MAX_EVENTS,
+                      s->hl_path);
+    else if (r < 0) {
+        uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));
+        hl_close(s->hl);
+        s->hl = NULL;
+    }
+    return r < 0 ? -1 : r;
+}
+
+/* Has anything been committed since the previous wait? The notification comes with the write of
+ * the WAL, a moment before the commit is visible: the data version says when it is. */
+static int wait_changed(local_state *s) {
+    int64_t v;
+    if (!s->hl_wait && hl_open(s->hl_path, 0, &s->hl_wait, NULL, 0) < 0)
+        return 0; /* not there yet: its creation will wake us */
+    v = hl_data_version(s->hl_wait);
+    if (!s->have_wait_version) {
+        s->wait_version = v;
+        s->have_wait_version = true;
+        return 0;
+    }
+    if (v == s->wait_version)
+        return 0;
+    s->wait_version = v;
+    return 1;
+}
+
+static int local_healthlog_wait(uniConnectPtr conn, int timeout_ms) {
+    local_state *s = conn->priv;
+    struct pollfd p = {.events = POLLIN};
+    uint64_t deadline = now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+    int r = 0;
+
+    pthread_mutex_lock(&s->watch_lock);
+    if (s->hl_watch < 0)
+        s->hl_watch = hl_watch_open(s->hl_path);
+    p.fd = s->hl_watch;
+    if (p.fd < 0) {
+        uni_error_errno(p.fd, "watching the HealthLog %s (its directory must exist)", s->hl_path);
+        r = -1;
+    }
+    while (r == 0 && !(r = wait_changed(s))) {
+        uint64_t now = now_ns();
+        int left = timeout_ms < 0 ? -1 : now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+        if (timeout_ms >= 0 && left == 0)
+            break;
+        r = poll(&p, 1, left);
+        if (r < 0 && errno == EINTR) {
+            r = 0;
+            continue;
+        }
+        if (r < 0) {
+            uni_error_errno(-errno, "waiting for the HealthLog %s", s->hl_path);
+            r = -1;
+            break;
+        }
+        if (r == 0)
+            break;
+        r = hl_watch_drain(p.fd, s->hl_path);
+        if (r < 0) {
+            uni_error_errno(r, "HealthLog %s", s->hl_path);
+            r = -1;
+            break;
+        }
+        /* The commit follows its write within the writer's fsync. */
+        for (int i = 0; r == 1 && i < 100; i++) {
+            if (wait_changed(s))
+                break;
+            if (i == 99)
+                r = 0;
+            else
+                usleep(2000);
+        }
+        if (r == 1) {
+            pthread_mutex_unlock(&s->watch_lock);
+            return 1;
+        }
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+    return r < 0 ? -1 : r;
+}
+
+const char *uni_local_healthlog_path(uniConnectPtr conn) {
+    return conn->driver == &uni_local_driver ? ((local_state *)conn->priv)->hl_path : NULL;
+}
+
 /* The sources of a sample, for their health metrics (host.source.NAME.*). */
 enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_HEALTHLOG, SRC_MAX };
 static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power", "healthlog"};
@@ -1218,4 +1326,6 @@ const uni_driver uni_local_driver = {
     .open = local_open,
     .close = local_close,
     .node_get_stats = local_node_get_stats,
+    .healthlog_query = local_healthlog_query,
+    .healthlog_wait = local_healthlog_wait,
 };
