@@ -29,6 +29,9 @@ seeds = {
     "views": open_ + b"".join(frame(p, struct.pack(">I", 0), p) for p in range(5, 15)),
     "close": open_ + frame(2, b"", 2),
     "no-open": frame(4, struct.pack(">III", 0, 0, 0)),
+    # HealthLog queries: a DIMM (optional string present), every memory event, a core.
+    "healthlog": open_ + frame(15, struct.pack(">I", 1) + xstr("DIMM_A1") + struct.pack(">qI", 0, 0), 2)
+    + frame(15, struct.pack(">I", 0) + struct.pack(">qI", 1000, 3), 3) + frame(16, struct.pack(">iqI", 2, 0, 4), 4),
 }
 os.makedirs(out, exist_ok=True)
 for name, data in seeds.items():

@@ -592,6 +592,63 @@ const uniViewDesc *uniViewGet(int i);
  */
 int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int flags);
 
+/* ---------------------------------------------------------------------------------------------
+ * The HealthLog: uni-healthd's record of hardware events (spec 3.2.2, get_healthlog_memory)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum {
+    UNI_HEALTHLOG_CORRECTED = 1 << 0,   /* only corrected errors */
+    UNI_HEALTHLOG_UNCORRECTED = 1 << 1, /* only uncorrected ones (deferred and fatal included) */
+    UNI_HEALTHLOG_ACTIONS = 1 << 2,     /* also the actions uni-healthd took about that DIMM or core */
+} uniHealthLogFlags;
+
+/* The most events one query returns; a query that matches more fails (narrow it with since_ms). */
+#define UNI_HEALTHLOG_MAX_EVENTS 20000
+
+/**
+ * uniHealthLogQueryMemory:
+ * @conn: a connection
+ * @dimm: a DIMM label as the HealthLog names it (the D of host.errors.dimm.D.ce.count: EDAC's
+ *        label with dots and blanks made '_'), or NULL for every memory event
+ * @since_ms: only events at or after this time, ms since the Epoch (0: all)
+ * @ret_events: set to a new NULL-terminated array of records, one per event, oldest first (free
+ *        with uniRecordListFree). An event's record holds its fields as samples keyed
+ *        "event.NAME": event.id, event.time_ms, event.source, event.class, event.component,
+ *        event.severity, event.bits, event.count, event.dimm, event.location, event.address,
+ *        event.message, event.vms (the VMs it may have touched) ...; a field the event does not
+ *        have is not in the record; uniRecordGetDescriptor describes each. New fields are new
+ *        keys: the record is the extension point, as metrics are.
+ * @flags: uniHealthLogFlags
+ * The spec's get_healthlog_memory(dimm id). Over uniserverd it is answered from the HealthLog of
+ * the daemon's host, not from its cache.
+ * Returns: the number of events, or -1 (UNI_ERR_NO_SOURCE when there is no HealthLog,
+ * UNI_ERR_OUT_OF_RANGE when more than UNI_HEALTHLOG_MAX_EVENTS match). Since: 0.2
+ */
+int uniHealthLogQueryMemory(uniConnectPtr conn, const char *dimm, long long since_ms, uniRecordPtr **ret_events,
+                            unsigned int flags);
+
+/**
+ * uniHealthLogQueryCPU:
+ * @core: a logical CPU (the N of host.cpu.N), or -1 for every CPU event
+ * The same as uniHealthLogQueryMemory for CPU errors (caches, TLB, bus, core) reported by @core.
+ * Returns: the number of events, or -1. Since: 0.2
+ */
+int uniHealthLogQueryCPU(uniConnectPtr conn, int core, long long since_ms, uniRecordPtr **ret_events, unsigned int flags);
+
+/**
+ * uniHealthLogWait:
+ * @conn: a connection to this host (uniserver:///system)
+ * @timeout_ms: how long to wait at most (0: do not wait; -1: no limit)
+ * @flags: must be 0
+ * Waits until uni-healthd commits to the HealthLog (a notification, not a poll of the file).
+ * Returns: 1 when it changed, 0 on timeout, -1 on failure (UNI_ERR_NO_SUPPORT over uniserverd).
+ * Since: 0.2
+ */
+int uniHealthLogWait(uniConnectPtr conn, int timeout_ms, unsigned int flags);
+
+/** uniRecordListFree: frees a NULL-terminated array of records and the records (NULL is accepted). Since: 0.2 */
+void uniRecordListFree(uniRecordPtr *list);
+
 #ifdef __cplusplus
 }
 #endif

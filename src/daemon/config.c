@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* uniserverd's settings: defaults, the config file (/etc/uniserver/uniserverd.conf) and flags,
- * all through one table of keys, so a setting is the same in the file and on the command line. */
+/* The daemons' settings: defaults, the config file (/etc/uniserver/uniserverd.conf,
+ * uni-healthd.conf) and flags, all through one table of keys per daemon, so a setting is the same
+ * in the file and on the command line. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <syslog.h>
@@ -8,14 +9,6 @@
 #include "daemon.h"
 #include "drivers/remote/remote.h"
 #include "rpc/wire.h"
-
-typedef enum { K_STR, K_LONG, K_BOOL, K_LEVEL } key_type;
-typedef struct {
-    const char *name;
-    key_type type;
-    size_t off;
-    long min, max;
-} key_def;
 
 #define OFF(f) offsetof(config, f)
 static const key_def keys[] = {
@@ -65,10 +58,16 @@ void config_defaults(config *c) {
     c->level = LOG_LEVEL_INFO;
 }
 
+const settings_def uniserverd_settings = {"uniserverd", keys, ELEMENTSOF(keys)};
+
+void settings_free(const settings_def *d, void *obj) {
+    for (size_t i = 0; i < d->nkeys; i++)
+        if (d->keys[i].type == K_STR)
+            free(*(char **)((char *)obj + d->keys[i].off));
+}
+
 void config_free(config *c) {
-    for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-        if (keys[i].type == K_STR)
-            free(*(char **)((char *)c + keys[i].off));
+    settings_free(&uniserverd_settings, c);
     free(c->config_file);
 }
 
@@ -80,10 +79,10 @@ int log_level_from_name(const char *s) {
     return -1;
 }
 
-int config_set(config *c, const char *key, const char *value, char **err) {
-    for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-        const key_def *k = &keys[i];
-        void *p = (char *)c + k->off;
+int settings_set(const settings_def *d, void *obj, const char *key, const char *value, char **err) {
+    for (size_t i = 0; i < d->nkeys; i++) {
+        const key_def *k = &d->keys[i];
+        void *p = (char *)obj + k->off;
         if (!streq(k->name, key))
             continue;
         switch (k->type) {
@@ -122,6 +121,7 @@ int config_set(config *c, const char *key, const char *value, char **err) {
     return asprintf(err, "unknown setting '%s'", key), -1;
 }
 
+
 static char *trim(char *s) {
     char *e;
     while (isspace((unsigned char)*s))
@@ -132,7 +132,7 @@ static char *trim(char *s) {
     return s;
 }
 
-int config_load(config *c, const char *path, bool must_exist) {
+int settings_load(const settings_def *d, void *obj, const char *path, bool must_exist) {
     _cleanup_fclose_ FILE *f = fopen(path, "re");
     char line[4096];
     int lineno = 0;
@@ -140,7 +140,7 @@ int config_load(config *c, const char *path, bool must_exist) {
     if (!f) {
         if (!must_exist && errno == ENOENT)
             return 0;
-        fprintf(stderr, "uniserverd: %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "%s: %s: %s\n", d->prog, path, strerror(errno));
         return -1;
     }
     while (fgets(line, sizeof(line), f)) {
@@ -151,7 +151,7 @@ int config_load(config *c, const char *path, bool must_exist) {
             continue;
         eq = strchr(l, '=');
         if (!eq) {
-            fprintf(stderr, "uniserverd: %s:%d: expected 'key = value'\n", path, lineno);
+            fprintf(stderr, "%s: %s:%d: expected 'key = value'\n", d->prog, path, lineno);
             return -1;
         }
         *eq = 0;
@@ -162,11 +162,37 @@ int config_load(config *c, const char *path, bool must_exist) {
             val[vl - 1] = 0;
             val++;
         }
-        if (config_set(c, key, val, &err) < 0) {
-            fprintf(stderr, "uniserverd: %s:%d: %s\n", path, lineno, err ? err : "bad setting");
+        if (settings_set(d, obj, key, val, &err) < 0) {
+            fprintf(stderr, "%s: %s:%d: %s\n", d->prog, path, lineno, err ? err : "bad setting");
             free(err);
             return -1;
         }
+    }
+    return 0;
+}
+
+
+int settings_apply(const settings_def *d, void *obj, const char *path, const char *default_path, char *const *flag_keys,
+                   char *const *vals, int n) {
+    /* The file first, then the flags over it. */
+    if (settings_load(d, obj, path ? path : default_path, path != NULL) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        char *err = NULL;
+        if (settings_set(d, obj, flag_keys[i], vals[i], &err) < 0) {
+            fprintf(stderr, "%s: --%s: %s\n", d->prog, flag_keys[i], err ? err : "bad value");
+            free(err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int pid_file_write(const char *path) {
+    FILE *f = fopen(path, "we");
+    if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        return -1;
     }
     return 0;
 }

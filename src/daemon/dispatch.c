@@ -3,6 +3,7 @@
  * from the cache. No I/O here: server.c moves bytes, the fuzzer feeds them directly. */
 #include <arpa/inet.h>
 
+#include "healthlog/healthlog.h"
 #include "server_internal.h"
 
 static int queue(client *c, const char *buf, size_t len) {
@@ -390,6 +391,51 @@ done:
     return k;
 }
 
+uniConnectPtr server_query_conn(server *srv) {
+    /* The sampler's connection is busy in its worker thread; queries get their own. */
+    if (!srv->query)
+        srv->query = uniConnectOpen(srv->cfg->source_uri, 0);
+    return srv->query;
+}
+
+static int reply_events(client *c, const uni_message_header *h, uniRecordPtr *list, int n) {
+    wire_events_buf w;
+    int k;
+    if (n < 0)
+        return reply_last_error(c, h);
+    /* The wire form points into the records: they live until it is encoded. */
+    k = wire_from_events(list, n, uni_event_catalog, HL_NFIELDS, &w);
+    if (k >= 0)
+        k = reply(c, h, (xdrproc_t)xdr_uni_healthlog_query_ret, &w.ret);
+    else
+        k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    wire_events_release(&w);
+    uniRecordListFree(list);
+    return k;
+}
+
+/* Both HealthLog queries: answered from the HealthLog of the daemon's source, not the cache. */
+static int h_healthlog(client *c, const uni_message_header *h, bool cpu, const char *dimm, int core, long long since,
+                       unsigned flags) {
+    uniConnectPtr q = server_query_conn(c->srv);
+    uniRecordPtr *list = NULL;
+    int n;
+    if (!q)
+        return reply_last_error(c, h);
+    n = cpu ? uniHealthLogQueryCPU(q, core, since, &list, flags) : uniHealthLogQueryMemory(q, dimm, since, &list, flags);
+    return reply_events(c, h, list, n);
+}
+
+static int h_healthlog_memory(client *c, const uni_message_header *h, void *args) {
+    uni_healthlog_query_memory_args *a = args;
+    return h_healthlog(c, h, false, a->dimm ? *a->dimm : NULL, -1, a->since_ms, a->flags);
+}
+
+static int h_healthlog_cpu(client *c, const uni_message_header *h, void *args) {
+    uni_healthlog_query_cpu_args *a = args;
+    return h_healthlog(c, h, true, NULL, a->core, a->since_ms, a->flags);
+}
+
 typedef struct {
     int proc;
     xdrproc_t args_proc;
@@ -421,6 +467,8 @@ static const proc_def procs[] = {
     P(UNI_PROC_NODE_SET_OPERATING_POINT, uni_node_set_operating_point_args, h_set_operating_point, true),
     P(UNI_PROC_CONNECT_LIST_DOMAINS, uni_connect_list_domains_args, h_list_domains, false),
     P(UNI_PROC_DOMAIN_STATS, uni_domain_stats_args, h_domain_stats, false),
+    P(UNI_PROC_HEALTHLOG_QUERY_MEMORY, uni_healthlog_query_memory_args, h_healthlog_memory, false),
+    P(UNI_PROC_HEALTHLOG_QUERY_CPU, uni_healthlog_query_cpu_args, h_healthlog_cpu, false),
 };
 #undef P
 

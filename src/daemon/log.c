@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* uniserverd's log: stderr with a timestamp, or syslog; messages below the level are dropped. */
+/* The daemons' log (uniserverd, uni-healthd): stderr with a timestamp, or syslog; messages below
+ * the level are dropped. */
 #include <stdarg.h>
 #include <syslog.h>
 #include <time.h>
@@ -8,12 +9,17 @@
 
 static log_level max_level = LOG_LEVEL_INFO;
 static bool to_syslog;
+static const char *ident = "uniserverd";
+
+void log_set_ident(const char *name) {
+    ident = name;
+}
 
 void log_setup(log_level level, bool use_syslog) {
     max_level = level;
     to_syslog = use_syslog;
     if (use_syslog)
-        openlog("uniserverd", LOG_PID, LOG_DAEMON);
+        openlog(ident, LOG_PID, LOG_DAEMON);
 }
 
 void log_msg(log_level level, const char *fmt, ...) {
@@ -33,7 +39,7 @@ void log_msg(log_level level, const char *fmt, ...) {
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr, "%s.%03ldZ uniserverd %s: ", when, ts.tv_nsec / 1000000, names[level]);
+        fprintf(stderr, "%s.%03ldZ %s %s: ", when, ts.tv_nsec / 1000000, ident, names[level]);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
     }

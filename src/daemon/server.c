@@ -615,6 +615,7 @@ out:
     uni_domain_infos_free(srv->work_dom_list, srv->work_ndom_list);
     uni_domain_stats_free(srv->work_doms, srv->work_ndoms);
     uniConnectClose(srv->source);
+    uniConnectClose(srv->query);
     uv_loop_close(srv->loop);
     return rc;
 }

@@ -48,6 +48,7 @@ struct server {
     const config *cfg;
     uv_loop_t *loop;
     uniConnectPtr source;
+    uniConnectPtr query; /* a second connection to the source for HealthLog queries (the loop's) */
     uniRecordPtr cache;
     uv_timer_t sample_timer, sweep_timer;
     uv_signal_t sigterm, sigint;
@@ -87,6 +88,9 @@ metrics_http *metrics_http_start(server *srv);
 void metrics_http_stop(metrics_http *m);
 
 
+/* dispatch.c: the connection HealthLog queries go through (opened when first needed), or NULL
+ * with the last error set. */
+uniConnectPtr server_query_conn(server *srv);
 /* server.c (or the fuzzer): drop a client, with a reason for the log (NULL: it just left). */
 void client_drop(client *c, const char *why);
 /* dispatch.c: answer every complete message in c->in, queueing replies in c->out; -1 when the

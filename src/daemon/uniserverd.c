@@ -117,17 +117,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "uniserverd: unexpected argument '%s'\nTry 'uniserverd --help'.\n", argv[optind]);
         return 2;
     }
-    /* The file first, then the flags over it. */
-    if (config_load(&cfg, config_path ? config_path : DEFAULT_CONFIG, config_path != NULL) < 0)
+    if (settings_apply(&uniserverd_settings, &cfg, config_path, DEFAULT_CONFIG, set_keys, set_vals, nset) < 0)
         return 2;
-    for (int i = 0; i < nset; i++) {
-        char *err = NULL;
-        if (config_set(&cfg, set_keys[i], set_vals[i], &err) < 0) {
-            fprintf(stderr, "uniserverd: --%s: %s\n", set_keys[i], err ? err : "bad value");
-            free(err);
-            return 2;
-        }
-    }
     if (!cfg.runtime_dir)
         cfg.runtime_dir = strdup(UNI_DEFAULT_RUNTIME_DIR);
     if (!cfg.source_uri)
@@ -137,13 +128,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "uniserverd: cannot become a daemon: %s\n", strerror(errno));
         return 1;
     }
-    if (cfg.pid_file) {
-        FILE *f = fopen(cfg.pid_file, "we");
-        if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
-            log_error("cannot write %s: %s", cfg.pid_file, strerror(errno));
-            return 1;
-        }
-    }
+    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0)
+        return 1;
     /* Small by design: one worker samples (libuv's pool would start four), and the threads
      * share malloc's arenas instead of growing one each. */
     setenv("UV_THREADPOOL_SIZE", "1", 0);

@@ -306,3 +306,74 @@ char *uniNodeGetGovernor(uniConnectPtr conn, unsigned int flags) {
     uniRecordFree(rec);
     return g;
 }
+
+/* ---- the HealthLog ---- */
+
+static int healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret) {
+    int n;
+    if (!conn->driver->healthlog_query) {
+        uni_error_set(UNI_ERR_NO_SUPPORT, "driver '%s' has no HealthLog", conn->driver->name);
+        return -1;
+    }
+    pthread_mutex_lock(&conn->lock);
+    n = conn->driver->healthlog_query(conn, q, ret);
+    pthread_mutex_unlock(&conn->lock);
+    if (n < 0 && !uniGetLastError())
+        uni_error_set(UNI_ERR_INTERNAL_ERROR, "driver '%s' failed without saying why", conn->driver->name);
+    return n;
+}
+
+#define HEALTHLOG_FLAGS (UNI_HEALTHLOG_CORRECTED | UNI_HEALTHLOG_UNCORRECTED | UNI_HEALTHLOG_ACTIONS)
+
+int uniHealthLogQueryMemory(uniConnectPtr conn, const char *dimm, long long since_ms, uniRecordPtr **ret_events,
+                            unsigned int flags) {
+    uni_healthlog_query q = {.cpu = false, .dimm = dimm, .core = -1, .since_ms = since_ms, .flags = flags};
+    uniResetLastError();
+    CHECK_CONN(conn, -1);
+    CHECK_FLAGS(flags, HEALTHLOG_FLAGS, -1);
+    if (!ret_events || since_ms < 0 || (dimm && (!*dimm || strlen(dimm) > 255))) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: %s", __func__,
+                      !ret_events ? "ret_events is NULL" : since_ms < 0 ? "since_ms is negative" : "a DIMM label is 1 to 255 characters");
+        return -1;
+    }
+    return healthlog_query(conn, &q, ret_events);
+}
+
+int uniHealthLogQueryCPU(uniConnectPtr conn, int core, long long since_ms, uniRecordPtr **ret_events, unsigned int flags) {
+    uni_healthlog_query q = {.cpu = true, .core = core, .since_ms = since_ms, .flags = flags};
+    uniResetLastError();
+    CHECK_CONN(conn, -1);
+    CHECK_FLAGS(flags, HEALTHLOG_FLAGS, -1);
+    if (!ret_events || since_ms < 0 || core < -1) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: %s", __func__,
+                      !ret_events ? "ret_events is NULL" : since_ms < 0 ? "since_ms is negative" : "core is a CPU number or -1");
+        return -1;
+    }
+    return healthlog_query(conn, &q, ret_events);
+}
+
+int uniHealthLogWait(uniConnectPtr conn, int timeout_ms, unsigned int flags) {
+    int r;
+    uniResetLastError();
+    CHECK_CONN(conn, -1);
+    CHECK_FLAGS(flags, 0, -1);
+    if (timeout_ms < -1) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: timeout_ms %d (milliseconds, or -1 for no limit)", __func__, timeout_ms);
+        return -1;
+    }
+    if (!conn->driver->healthlog_wait) {
+        uni_error_set(UNI_ERR_NO_SUPPORT, "driver '%s' cannot wait for the HealthLog (connect to the host itself)", conn->driver->name);
+        return -1;
+    }
+    /* No connection lock: waiting must not block the connection's other calls. */
+    r = conn->driver->healthlog_wait(conn, timeout_ms);
+    if (r < 0 && !uniGetLastError())
+        uni_error_set(UNI_ERR_INTERNAL_ERROR, "waiting for the HealthLog failed");
+    return r;
+}
+
+void uniRecordListFree(uniRecordPtr *list) {
+    for (uniRecordPtr *p = list; p && *p; p++)
+        uniRecordFree(*p);
+    free(list);
+}

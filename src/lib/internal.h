@@ -109,6 +109,9 @@ int rec_copy(uniRecordPtr r, const uniSample *s);
 /* Mark a metric absent with a readable reason (the first reason given wins; a metric that
  * already has samples is not marked). */
 void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) _printf_(3, 4);
+/* The same for a metric of which some instances are present and others cannot be (the spec's
+ * error views name components: l2 and l3 absent on a host with EDAC but no machine checks). */
+void rec_absent_partial(uniRecordPtr r, unsigned metric, const char *fmt, ...) _printf_(3, 4);
 bool rec_has(uniRecordPtr r, unsigned metric);
 char *rec_strdup(uniRecordPtr r, const char *s);
 /* After a driver ran: drop samples outside instance prefixes, and give every wanted metric that
@@ -248,6 +251,15 @@ int uni_domain_collect(uniConnectPtr conn, const uni_select *sel, const uni_doma
 int uni_select_parse_domain(uni_select *s, const char *const *list);
 
 /* ---- drivers and connections ---- */
+/* A HealthLog query: memory events of a DIMM (NULL: all) or CPU events of a core (-1: all). */
+typedef struct {
+    bool cpu;
+    const char *dimm;
+    int core;
+    long long since_ms;
+    unsigned flags; /* uniHealthLogFlags */
+} uni_healthlog_query;
+
 typedef struct uni_driver {
     const char *name;
     const char *scheme;
@@ -278,6 +290,11 @@ typedef struct uni_driver {
      * uni_record_new with ->sel set to @sel; the caller finishes them. */
     int (*domain_stats)(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
                         uni_domain_stats **ret, size_t *ret_n);
+
+    /* HealthLog events as records (NULL-terminated array); returns the count. */
+    int (*healthlog_query)(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
+    /* Wait for the HealthLog to change: 1 changed, 0 timeout. */
+    int (*healthlog_wait)(uniConnectPtr conn, int timeout_ms);
 } uni_driver;
 
 struct _uniConnect {
@@ -322,6 +339,8 @@ int uni_conn_unref(uniConnectPtr conn);
 int uni_view_from_record(int view, uniRecordPtr full, uniRecordPtr *ret);
 
 extern const uni_driver uni_local_driver;
+/* The HealthLog a local connection reads, or NULL for other drivers (uniserverd watches it). */
+const char *uni_local_healthlog_path(uniConnectPtr conn);
 /* bench/: the fds one whole-record sample of a local connection reads. */
 size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max);
 extern const uni_driver uni_test_driver;

@@ -130,13 +130,12 @@ static bool is_absent(uniRecordPtr r, unsigned metric) {
     return false;
 }
 
-void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) {
+static void absent_add(uniRecordPtr r, unsigned metric, bool partial, const char *fmt, va_list ap) {
     _cleanup_free_ char *msg = NULL;
-    va_list ap;
 
     /* Collectors state a fallback reason after emitting what they could: a metric with samples
-     * is not absent. */
-    if (!rec_wants(r, metric) || is_absent(r, metric) || rec_has(r, metric))
+     * is not absent, unless only some of its instances are (partial). */
+    if (!rec_wants(r, metric) || is_absent(r, metric) || (!partial && rec_has(r, metric)))
         return;
     if (r->nabsent == r->capabsent) {
         size_t nc = r->capabsent ? r->capabsent * 2 : 16;
@@ -146,7 +145,6 @@ void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) {
         r->absent = na;
         r->capabsent = nc;
     }
-    va_start(ap, fmt);
     if (streq(fmt, "%s")) /* the common case: a fixed reason, no formatting needed */
         r->absent[r->nabsent].reason = rec_strdup(r, va_arg(ap, const char *));
     else {
@@ -154,13 +152,26 @@ void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) {
             msg = NULL;
         r->absent[r->nabsent].reason = rec_strdup(r, msg ? msg : "unavailable");
     }
-    va_end(ap);
     r->absent[r->nabsent].metric = metric;
     if (r->absent[r->nabsent].reason) {
         r->nabsent++;
         if (metric < UNI_NMETRICS)
             r->absentmap[metric / 8] |= (uint8_t)(1u << (metric % 8));
     }
+}
+
+void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    absent_add(r, metric, false, fmt, ap);
+    va_end(ap);
+}
+
+void rec_absent_partial(uniRecordPtr r, unsigned metric, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    absent_add(r, metric, true, fmt, ap);
+    va_end(ap);
 }
 
 int uni_format_key(const uniMetricDesc *d, int index, const char *name, char *buf, size_t len) {

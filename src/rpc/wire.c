@@ -228,3 +228,60 @@ int descs_from_wire(const uni_connect_get_metric_descriptors_ret *w, uniMetricDe
     *ret_n = n;
     return 0;
 }
+
+void wire_events_release(wire_events_buf *w) {
+    for (int i = 0; w->bufs && i < w->n; i++)
+        wire_record_release(&w->bufs[i]);
+    free(w->bufs);
+    free(w->ret.fields.fields_val);
+    free(w->ret.events.events_val);
+    memset(w, 0, sizeof(*w));
+}
+
+int wire_from_events(uniRecordPtr *list, int n, const uniMetricDesc *descs, unsigned ndescs, wire_events_buf *w) {
+    uni_connect_get_metric_descriptors_ret d;
+
+    memset(w, 0, sizeof(*w));
+    if (wire_from_descs(descs, ndescs, &d) < 0)
+        return -ENOMEM;
+    w->ret.fields.fields_val = d.descs.descs_val;
+    w->ret.fields.fields_len = d.descs.descs_len;
+    w->bufs = calloc(n > 0 ? (size_t)n : 1, sizeof(*w->bufs));
+    w->ret.events.events_val = calloc(n > 0 ? (size_t)n : 1, sizeof(uni_wire_record));
+    if (!w->bufs || !w->ret.events.events_val) {
+        wire_events_release(w);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        if (wire_from_record(list[i], &w->bufs[i]) < 0) {
+            wire_events_release(w);
+            return -ENOMEM;
+        }
+        w->n = i + 1;
+        w->ret.events.events_val[i] = w->bufs[i].rec;
+    }
+    w->ret.events.events_len = (u_int)n;
+    return 0;
+}
+
+int events_from_wire(const uni_healthlog_query_ret *w, uniMetricDesc **descs, unsigned *ndescs, uniRecordPtr **ret) {
+    uniRecordPtr *list;
+    int r = 0;
+
+    if (!*descs) {
+        uni_connect_get_metric_descriptors_ret d = {.descs = {.descs_len = w->fields.fields_len, .descs_val = w->fields.fields_val}};
+        if ((r = descs_from_wire(&d, descs, ndescs)) < 0)
+            return r;
+    }
+    list = calloc((size_t)w->events.events_len + 1, sizeof(*list));
+    if (!list)
+        return -ENOMEM;
+    for (u_int i = 0; i < w->events.events_len && r >= 0; i++)
+        r = record_from_wire(&w->events.events_val[i], *descs, *ndescs, &list[i]);
+    if (r < 0) {
+        uniRecordListFree(list);
+        return r;
+    }
+    *ret = list;
+    return (int)w->events.events_len;
+}

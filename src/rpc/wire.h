@@ -35,3 +35,17 @@ int record_from_wire(const uni_wire_record *w, const uniMetricDesc *descs, unsig
 /* Descriptors: to wire (pointing into @d) and from wire (one allocation owning the strings). */
 int wire_from_descs(const uniMetricDesc *d, unsigned n, uni_connect_get_metric_descriptors_ret *w);
 int descs_from_wire(const uni_connect_get_metric_descriptors_ret *w, uniMetricDesc **ret, unsigned *ret_n);
+
+/* HealthLog events (records of event fields) with their descriptors, to and from the wire. The
+ * wire form points into the records and descriptors; release frees only its arrays. */
+typedef struct {
+    uni_healthlog_query_ret ret;
+    wire_record_buf *bufs;
+    int n;
+} wire_events_buf;
+int wire_from_events(uniRecordPtr *list, int n, const uniMetricDesc *descs, unsigned ndescs, wire_events_buf *w);
+void wire_events_release(wire_events_buf *w);
+/* New records from the wire. The descriptors come with every reply: when *@descs is NULL they
+ * are decoded into it (the caller keeps them as long as the records); else the ones given are
+ * used. Returns the number of events (a NULL-terminated array in *@ret) or -EBADMSG. */
+int events_from_wire(const uni_healthlog_query_ret *w, uniMetricDesc **descs, unsigned *ndescs, uniRecordPtr **ret);

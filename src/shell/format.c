@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "format.h"
 
@@ -253,4 +254,134 @@ void fmt_opp_json(FILE *f, uniOppListPtr l) {
         fputs("}}", f);
     }
     fputs("]}\n", f);
+}
+
+/* ---- HealthLog events ---- */
+
+static const char *ev_str(uniRecordPtr r, const char *key) {
+    const uniSample *s = uniRecordLookup(r, key);
+    return s && s->type == UNI_VALUE_STRING ? s->value.s : NULL;
+}
+
+static bool ev_num(uniRecordPtr r, const char *key, unsigned long long *ret) {
+    const uniSample *s = uniRecordLookup(r, key);
+    if (!s || s->type != UNI_VALUE_U64)
+        return false;
+    *ret = (unsigned long long)s->value.u;
+    return true;
+}
+
+void fmt_events_text(FILE *f, uniRecordPtr *ev, int n) {
+    for (int i = 0; i < n; i++) {
+        uniRecordPtr r = ev[i];
+        unsigned long long t = 0, count = 1, v;
+        char when[40] = "?", where[160] = "", addr[40] = "";
+        const char *vms = ev_str(r, "event.vms"), *action = ev_str(r, "event.action");
+        if (ev_num(r, "event.time_ms", &t)) {
+            time_t sec = (time_t)(t / 1000);
+            struct tm tm;
+            gmtime_r(&sec, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+            snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03lluZ", t % 1000);
+        }
+        (void)ev_num(r, "event.count", &count);
+        if (ev_str(r, "event.dimm"))
+            snprintf(where, sizeof(where), "DIMM %s", ev_str(r, "event.dimm"));
+        else if (ev_num(r, "event.cpu", &v))
+            snprintf(where, sizeof(where), "core %llu", v);
+        else if (ev_str(r, "event.location"))
+            snprintf(where, sizeof(where), "%s", ev_str(r, "event.location"));
+        else if (ev_str(r, "event.device"))
+            snprintf(where, sizeof(where), "%s", ev_str(r, "event.device"));
+        if (ev_num(r, "event.address", &v))
+            snprintf(addr, sizeof(addr), "0x%llx", v);
+        fprintf(f, "%s  %-12s %-5s %-11s %-6s %5llu  %-32s %-14s %s%s%s\n", when, ev_str(r, "event.source") ? ev_str(r, "event.source") : "-",
+                ev_str(r, "event.component") ? ev_str(r, "event.component") : "-",
+                action ? "action" : ev_str(r, "event.severity") ? ev_str(r, "event.severity") : "-",
+                ev_str(r, "event.bits") ? ev_str(r, "event.bits") : "-", count, *where ? where : "-", *addr ? addr : "-",
+                action ? action : "", action ? ": " : "", ev_str(r, "event.message") ? ev_str(r, "event.message") : "");
+        if (vms)
+            fprintf(f, "    may have touched: %s\n", vms);
+    }
+}
+
+void fmt_events_json(FILE *f, uniRecordPtr *ev, int n) {
+    char key[256];
+    fputs("[", f);
+    for (int i = 0; i < n; i++) {
+        int ns = uniRecordNumSamples(ev[i]);
+        fputs(i ? ",\n {" : "{", f);
+        for (int k = 0; k < ns; k++) {
+            if (uniRecordFormatKey(ev[i], k, key, sizeof(key)) < 0)
+                continue;
+            if (k)
+                fputs(", ", f);
+            fmt_json_string(f, key);
+            fputs(": ", f);
+            json_value(f, uniRecordGetSample(ev[i], k));
+        }
+        fputs("}", f);
+    }
+    fputs("]\n", f);
+}
+
+/* The per-DIMM (is_dimm) or per-core samples of a summary record, in record order. */
+static bool summary_sample(uniRecordPtr rec, int i, bool dimms, bool *ret_ue) {
+    const uniSample *s = uniRecordGetSample(rec, i);
+    const uniMetricDesc *d = uniRecordGetDescriptor(rec, s->metric);
+    const char *k = d ? d->key : "";
+    if (dimms && (strcmp(k, "host.errors.dimm.D.ce.count") == 0 || strcmp(k, "host.errors.dimm.D.ue.count") == 0)) {
+        *ret_ue = strstr(k, ".ue.") != NULL;
+        return true;
+    }
+    if (!dimms && (strcmp(k, "host.errors.core.N.ce.count") == 0 || strcmp(k, "host.errors.core.N.ue.count") == 0)) {
+        *ret_ue = strstr(k, ".ue.") != NULL;
+        return true;
+    }
+    return false;
+}
+
+static void summary_part(FILE *f, uniRecordPtr rec, bool dimms, bool json) {
+    int n = uniRecordNumSamples(rec), rows = 0;
+    const char *why = uniRecordAbsentReason(rec, dimms ? "host.errors.dimm.D.ce.count" : "host.errors.core.N.ce.count");
+    if (!json)
+        fprintf(f, dimms ? "Memory errors per DIMM, since the HealthLog began:\n  %-40s %11s %11s\n"
+                         : "CPU errors per core, since the HealthLog began:\n  %-40s %11s %11s\n",
+                dimms ? "DIMM" : "core", "corrected", "uncorrected");
+    for (int i = 0; i < n; i++) {
+        bool ue;
+        const uniSample *s = uniRecordGetSample(rec, i), *u;
+        char name[160], key[256];
+        if (!summary_sample(rec, i, dimms, &ue) || ue)
+            continue;
+        if (dimms)
+            snprintf(name, sizeof(name), "%s", s->name ? s->name : "?");
+        else
+            snprintf(name, sizeof(name), "%d", s->index);
+        snprintf(key, sizeof(key), dimms ? "host.errors.dimm.%s.ue.count" : "host.errors.core.%s.ue.count", name);
+        u = uniRecordLookup(rec, key);
+        if (json) {
+            fputs(rows ? ", " : "", f);
+            fmt_json_string(f, name);
+            fprintf(f, ": {\"ce\": %llu, \"ue\": %llu}", (unsigned long long)s->value.u, u ? (unsigned long long)u->value.u : 0ull);
+        } else
+            fprintf(f, "  %-40s %11llu %11llu\n", name, (unsigned long long)s->value.u, u ? (unsigned long long)u->value.u : 0ull);
+        rows++;
+    }
+    if (!json && rows == 0)
+        fprintf(f, "  (none: %s)\n", why ? why : "no errors recorded");
+}
+
+void fmt_error_summary_text(FILE *f, uniRecordPtr rec) {
+    summary_part(f, rec, true, false);
+    fputc('\n', f);
+    summary_part(f, rec, false, false);
+}
+
+void fmt_error_summary_json(FILE *f, uniRecordPtr rec) {
+    fputs("{\"dimms\": {", f);
+    summary_part(f, rec, true, true);
+    fputs("}, \"cores\": {", f);
+    summary_part(f, rec, false, true);
+    fputs("}}\n", f);
 }

@@ -25,3 +25,12 @@ void fmt_opp_json(FILE *f, uniOppListPtr l);
 void fmt_json_string(FILE *f, const char *s);
 /* A sample's value as text (no unit); returns buf. */
 const char *fmt_value(const uniSample *s, char *buf, size_t len);
+/* HealthLog events: one line each (time, source, component, severity, bits, count, where,
+ * address, message), the VMs an event may have touched on the next line. */
+void fmt_events_text(FILE *f, uniRecordPtr *ev, int n);
+/* A JSON array of objects keyed by the events' dotted keys ("event.time_ms" ...). */
+void fmt_events_json(FILE *f, uniRecordPtr *ev, int n);
+/* The per-DIMM and per-core error counts of a record (host.errors.dimm.D.*, host.errors.core.N.*),
+ * as ras-mc-ctl --summary shows them, or as JSON {"dimms": {D: {"ce", "ue"}}, "cores": {...}}. */
+void fmt_error_summary_text(FILE *f, uniRecordPtr rec);
+void fmt_error_summary_json(FILE *f, uniRecordPtr rec);

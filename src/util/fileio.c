@@ -89,6 +89,14 @@ ssize_t pread_line(int fd, char *buf, size_t bufsz) {
     return n < 0 ? n : strip_nl(buf, n);
 }
 
+int write_file_at(int dirfd, const char *path, const char *value, int flags) {
+    _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | flags);
+    size_t l = strlen(value);
+    if (fd < 0)
+        return -errno;
+    return write(fd, value, l) == (ssize_t)l ? 0 : -errno;
+}
+
 int read_u64_at(int dirfd, const char *path, uint64_t *ret) {
     char buf[64];
     ssize_t n = read_line_at(dirfd, path, buf, sizeof(buf));

@@ -87,6 +87,9 @@ ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret);
 ssize_t read_line_at(int dirfd, const char *path, char *buf, size_t bufsz);
 int read_u64_at(int dirfd, const char *path, uint64_t *ret);
 int read_i64_at(int dirfd, const char *path, int64_t *ret);
+/* Write @value to an existing file at a root in one write(): sysfs and tracefs attributes.
+ * @flags: O_TRUNC (a setting) or O_APPEND (a fixture file then keeps every write). */
+int write_file_at(int dirfd, const char *path, const char *value, int flags);
 /* A kept-open fd read again with pread(); the same contract as pread_full, trailing newline cut. */
 ssize_t pread_line(int fd, char *buf, size_t bufsz);
 int pread_u64(int fd, uint64_t *ret);

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The local driver (uniserver:///system): this host's /proc and /sys, or other trees given with
- * ?procfs=DIR&sysfs=DIR. Sources are discovered once at open; files read every sample stay open
- * and are read with pread(); /proc/cpuinfo is read once. Rates come from the previous sample kept
- * on the connection. What the host lacks is marked absent with the reason. */
+ * ?procfs=DIR&sysfs=DIR, and uni-healthd's HealthLog (?healthlog=PATH) for the error metrics and
+ * the memory speed. Sources are discovered once at open; files read every sample stay open and
+ * are read with pread(); /proc/cpuinfo is read once. Rates come from the previous sample kept on
+ * the connection. What the host lacks is marked absent with the reason. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include "domains.h"
+#include "healthlog/healthlog.h"
 #include "lib/internal.h"
 #include "control.h"
 #include "local.h"
@@ -88,9 +91,16 @@ typedef struct {
     uint64_t power_ns;
     bool have_power_prev;
     double energy_j;
-    uint64_t src_errors[8]; /* failed collections per source (SRC_*) */
+    uint64_t src_errors[9]; /* failed collections per source (SRC_*) */
 
     vms_state *vms; /* the VMs of this host (domains.c) */
+    char *hl_path; /* the HealthLog (uni-healthd's database) */
+    hl_db *hl;     /* opened read-only when first needed */
+    int hl_watch;  /* its change notification, made by the first uniHealthLogWait */
+    hl_db *hl_wait; /* uniHealthLogWait's own reader (no connection lock while waiting) */
+    int64_t wait_version; /* PRAGMA data_version at the end of the previous wait */
+    bool have_wait_version;
+    pthread_mutex_t watch_lock;
 } local_state;
 
 /* ---------------------------------------------------------------------------------------------
@@ -475,6 +485,11 @@ static void local_close(uniConnectPtr conn) {
     free(s->buf);
     free(s->procfs);
     free(s->sysfs);
+    hl_close(s->hl);
+    closep(&s->hl_watch);
+    hl_close(s->hl_wait);
+    pthread_mutex_destroy(&s->watch_lock);
+    free(s->hl_path);
     free(s);
     conn->priv = NULL;
 }
@@ -494,8 +509,8 @@ static bool is_host_proc(int proc_fd) {
 }
 
 static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
-    static const char *const known[] = {"procfs", "sysfs", VMS_URI_PARAMS, NULL};
-    const char *procfs, *sysfs;
+    static const char *const known[] = {"procfs", "sysfs", "healthlog", VMS_URI_PARAMS, NULL};
+    const char *procfs, *sysfs, *healthlog;
     local_state *s;
     int r;
 
@@ -512,17 +527,20 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         return -1;
     procfs = uni_uri_param(uri, "procfs");
     sysfs = uni_uri_param(uri, "sysfs");
+    healthlog = uni_uri_param(uri, "healthlog");
     s = calloc(1, sizeof(*s));
     if (!s) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
-    s->proc_fd = s->sys_fd = s->stat_fd = s->meminfo_fd = s->loadavg_fd = s->online_fd = -1;
+    s->proc_fd = s->sys_fd = s->stat_fd = s->meminfo_fd = s->loadavg_fd = s->online_fd = s->hl_watch = -1;
+    pthread_mutex_init(&s->watch_lock, NULL);
     s->psi_fd[0] = s->psi_fd[1] = s->psi_fd[2] = -1;
     conn->priv = s;
     s->procfs = strdup(procfs ? procfs : "/proc");
     s->sysfs = strdup(sysfs ? sysfs : "/sys");
-    if (!s->procfs || !s->sysfs) {
+    s->hl_path = strdup(healthlog && *healthlog ? healthlog : HL_DEFAULT_PATH);
+    if (!s->procfs || !s->sysfs || !s->hl_path) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         goto fail;
     }
@@ -1013,9 +1031,169 @@ static void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
     s->have_power_prev = true;
 }
 
+/* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
+ * when there is none (yet), with the reason in @why. */
+static int ensure_healthlog(local_state *s, char *why, size_t len) {
+    int r;
+    if (s->hl)
+        return 0;
+    r = hl_open(s->hl_path, 0, &s->hl, why, len);
+    if (r == -ENOENT)
+        snprintf(why, len, "no HealthLog at %s: start uni-healthd --db %s (or give ?healthlog=PATH)", s->hl_path, s->hl_path);
+    return r;
+}
+
+/* The error metrics and the memory speed, from the HealthLog. No HealthLog is not a failure of
+ * the source: the metrics are absent and say how to get them. */
+static int collect_healthlog(local_state *s, uniRecordPtr rec) {
+    char why[1024];
+    unsigned caps = 0;
+    int r = ensure_healthlog(s, why, sizeof(why));
+
+    if (r == -ENOENT || r == -ENODATA) {
+        for (unsigned m = 0; m < UNI_NMETRICS; m++)
+            if (uni_catalog_group[m] == UNI_GROUP_ERRORS)
+                rec_absent(rec, m, "%s", why);
+        rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "%s", why);
+        return 0;
+    }
+    if (r < 0) {
+        uni_error_errno(r, "%s", why);
+        return -1;
+    }
+    r = hl_collect(s->hl, rec, uni_clock_wall_ms(), s->online, s->ncpu, &caps);
+    if (r < 0) {
+        uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));
+        /* Reopen next time: the file may have been replaced. */
+        hl_close(s->hl);
+        s->hl = NULL;
+        return -1;
+    }
+    rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "no memory speed in the HealthLog %s (uni-healthd reads SMBIOS type 17 from sysfs firmware/dmi/entries/17-*/raw, root only)",
+               s->hl_path);
+    {
+        const char *no_mem = "uni-healthd has no source of memory errors on this host (no EDAC memory controller, no ras:mc_event or mce:mce_record tracepoint)";
+        const char *no_cpu = "uni-healthd has no source of CPU errors on this host (no mce:mce_record or ras:arm_event tracepoint)";
+        bool have_mem = caps & HL_CAP_MEMORY, have_cpu = caps & HL_CAP_CPU;
+        for (unsigned m = 0; m < UNI_NMETRICS; m++) {
+            const char *key = uni_catalog[m].key;
+            bool comp = startswith(key, "host.errors.C.");
+            if (uni_catalog_group[m] != UNI_GROUP_ERRORS)
+                continue;
+            if (m == UNI_M_HOST_ERRORS_DIMM_D_CE_COUNT || m == UNI_M_HOST_ERRORS_DIMM_D_UE_COUNT)
+                rec_absent(rec, m, "no DIMM known to the HealthLog %s (no EDAC memory controller, no error with a DIMM label)", s->hl_path);
+            else if (comp && have_mem != have_cpu) /* the spec's components of the class without a source */
+                rec_absent_partial(rec, m, "%s; HealthLog %s", have_mem ? no_cpu : no_mem, s->hl_path);
+            else if (startswith(key, "host.errors.mem.") || comp)
+                rec_absent(rec, m, "%s; HealthLog %s", no_mem, s->hl_path);
+            else
+                rec_absent(rec, m, "%s; HealthLog %s", no_cpu, s->hl_path);
+        }
+    }
+    return 0;
+}
+
+static int local_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret) {
+    local_state *s = conn->priv;
+    char why[1024];
+    int r = ensure_healthlog(s, why, sizeof(why));
+
+    if (r < 0) {
+        uni_error_errno(r, "%s", why);
+        return -1;
+    }
+    r = hl_query_records(s->hl, q, ret);
+    if (r == -E2BIG)
+        uni_error_set(UNI_ERR_OUT_OF_RANGE, "more than %d events in %s match: give a later since_ms", UNI_HEALTHLOG_MAX_EVENTS,
+                      s->hl_path);
+    else if (r < 0) {
+        uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));
+        hl_close(s->hl);
+        s->hl = NULL;
+    }
+    return r < 0 ? -1 : r;
+}
+
+/* Has anything been committed since the previous wait? The notification comes with the write of
+ * the WAL, a moment before the commit is visible: the data version says when it is. */
+static int wait_changed(local_state *s) {
+    int64_t v;
+    if (!s->hl_wait && hl_open(s->hl_path, 0, &s->hl_wait, NULL, 0) < 0)
+        return 0; /* not there yet: its creation will wake us */
+    v = hl_data_version(s->hl_wait);
+    if (!s->have_wait_version) {
+        s->wait_version = v;
+        s->have_wait_version = true;
+        return 0;
+    }
+    if (v == s->wait_version)
+        return 0;
+    s->wait_version = v;
+    return 1;
+}
+
+static int local_healthlog_wait(uniConnectPtr conn, int timeout_ms) {
+    local_state *s = conn->priv;
+    struct pollfd p = {.events = POLLIN};
+    uint64_t deadline = now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+    int r = 0;
+
+    pthread_mutex_lock(&s->watch_lock);
+    if (s->hl_watch < 0)
+        s->hl_watch = hl_watch_open(s->hl_path);
+    p.fd = s->hl_watch;
+    if (p.fd < 0) {
+        uni_error_errno(p.fd, "watching the HealthLog %s (its directory must exist)", s->hl_path);
+        r = -1;
+    }
+    while (r == 0 && !(r = wait_changed(s))) {
+        uint64_t now = now_ns();
+        int left = timeout_ms < 0 ? -1 : now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+        if (timeout_ms >= 0 && left == 0)
+            break;
+        r = poll(&p, 1, left);
+        if (r < 0 && errno == EINTR) {
+            r = 0;
+            continue;
+        }
+        if (r < 0) {
+            uni_error_errno(-errno, "waiting for the HealthLog %s", s->hl_path);
+            r = -1;
+            break;
+        }
+        if (r == 0)
+            break;
+        r = hl_watch_drain(p.fd, s->hl_path);
+        if (r < 0) {
+            uni_error_errno(r, "HealthLog %s", s->hl_path);
+            r = -1;
+            break;
+        }
+        /* The commit follows its write within the writer's fsync. */
+        for (int i = 0; r == 1 && i < 100; i++) {
+            if (wait_changed(s))
+                break;
+            if (i == 99)
+                r = 0;
+            else
+                usleep(2000);
+        }
+        if (r == 1) {
+            pthread_mutex_unlock(&s->watch_lock);
+            return 1;
+        }
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+    return r < 0 ? -1 : r;
+}
+
+const char *uni_local_healthlog_path(uniConnectPtr conn) {
+    return conn->driver == &uni_local_driver ? ((local_state *)conn->priv)->hl_path : NULL;
+}
+
 /* The sources of a sample, for their health metrics (host.source.NAME.*). */
-enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_VMS, SRC_MAX };
-static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power", "vms"};
+enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_HEALTHLOG, SRC_VMS, SRC_MAX };
+static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power", "healthlog", "vms"};
 
 /* Account for one source's collection. On failure with best effort, its groups' metrics are
  * absent with the error as the reason and the call goes on; otherwise the call fails. */
@@ -1084,15 +1262,12 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         RUN(SRC_SENSORS, 1u << UNI_GROUP_TEMP, (collect_temp(s, rec), 0));
     if (uni_select_group(sel, UNI_GROUP_POWER))
         RUN(SRC_POWER, 1u << UNI_GROUP_POWER, (collect_power(s, rec, now), 0));
-    if (uni_select_group(sel, UNI_GROUP_MEMHW)) {
-        rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "comes from the HealthLog (uni-healthd), which this build does not read yet");
-        rec_absent(rec, UNI_M_HOST_MEM_REFRESH_MS, "comes from the HealthLog (uni-healthd), which this build does not read yet");
+    if (uni_select_group(sel, UNI_GROUP_ERRORS) || uni_select_group(sel, UNI_GROUP_MEMHW)) {
+        uint32_t groups = (1u << UNI_GROUP_ERRORS) | (1u << UNI_GROUP_MEMHW);
+        RUN(SRC_HEALTHLOG, groups, collect_healthlog(s, rec));
     }
-    for (unsigned i = 0; i < UNI_NMETRICS; i++) {
-        unsigned g = uni_catalog_group[i];
-        if (g == UNI_GROUP_ERRORS)
-            rec_absent(rec, i, "%s", "error counts come from the HealthLog (uni-healthd), which this build does not read yet");
-    }
+    if (uni_select_group(sel, UNI_GROUP_MEMHW))
+        rec_absent(rec, UNI_M_HOST_MEM_REFRESH_MS, "no Linux interface exposes the DRAM refresh period");
     if (uni_select_group(sel, UNI_GROUP_VMS) || uni_select_has(sel, UNI_M_KVM_NAME)) {
         /* host.vms.mem_pct is of the host's memory. */
         double total = NAN;
@@ -1204,4 +1379,6 @@ const uni_driver uni_local_driver = {
     .node_set_operating_point = local_node_set_operating_point,
     .list_domains = local_list_domains,
     .domain_stats = local_domain_stats,
+    .healthlog_query = local_healthlog_query,
+    .healthlog_wait = local_healthlog_wait,
 };

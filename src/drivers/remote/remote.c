@@ -34,6 +34,8 @@ typedef struct {
     uniMetricDesc *descs; /* from the daemon, owned here */
     unsigned ndescs;
     bool have_descs;
+    uniMetricDesc *event_descs; /* the HealthLog's event fields, from the first query's reply */
+    unsigned nevent_descs;
     char *where; /* "socket /run/uniserver/uniserver-sock" for messages */
 } remote_state;
 
@@ -368,6 +370,7 @@ static void remote_close(uniConnectPtr conn) {
     if (s->cred)
         gnutls_certificate_free_credentials(s->cred);
     free(s->descs);
+    free(s->event_descs);
     free(s->socket_path);
     free(s->host);
     free(s->pkipath);
@@ -743,6 +746,33 @@ static int remote_domain_stats(uniConnectPtr conn, const uni_select *sel, const 
     return 0;
 }
 
+static int remote_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret) {
+    remote_state *s = conn->priv;
+    uni_healthlog_query_ret r;
+    int n;
+
+    memset(&r, 0, sizeof(r));
+    if (q->cpu) {
+        uni_healthlog_query_cpu_args a = {.core = q->core, .since_ms = q->since_ms, .flags = q->flags};
+        if (call(s, UNI_PROC_HEALTHLOG_QUERY_CPU, (xdrproc_t)xdr_uni_healthlog_query_cpu_args, &a,
+                 (xdrproc_t)xdr_uni_healthlog_query_ret, &r) < 0)
+            return -1;
+    } else {
+        char *dimm = (char *)q->dimm;
+        uni_healthlog_query_memory_args a = {.dimm = q->dimm ? &dimm : NULL, .since_ms = q->since_ms, .flags = q->flags};
+        if (call(s, UNI_PROC_HEALTHLOG_QUERY_MEMORY, (xdrproc_t)xdr_uni_healthlog_query_memory_args, &a,
+                 (xdrproc_t)xdr_uni_healthlog_query_ret, &r) < 0)
+            return -1;
+    }
+    n = events_from_wire(&r, &s->event_descs, &s->nevent_descs, ret);
+    xdr_free((xdrproc_t)xdr_uni_healthlog_query_ret, (char *)&r);
+    if (n < 0) {
+        uni_error_set(UNI_ERR_RPC_FAILED, "malformed HealthLog events from uniserverd at %s", s->where);
+        return -1;
+    }
+    return n;
+}
+
 const uni_driver uni_remote_driver = {
     .name = "remote",
     .scheme = "uniserver+",
@@ -757,4 +787,5 @@ const uni_driver uni_remote_driver = {
     .node_set_operating_point = remote_node_set_operating_point,
     .list_domains = remote_list_domains,
     .domain_stats = remote_domain_stats,
+    .healthlog_query = remote_healthlog_query,
 };

@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "drivers/local/local.h"
+#include "healthlog/healthlog.h"
 #include "lib/internal.h"
 
 #define NCPU 8
@@ -31,6 +32,7 @@ typedef struct {
     double energy_base_j; /* energy until virtual time energy_base_t (see sim_energy_j) */
     uint64_t energy_base_t;
     uint64_t dom_tick; /* the previous domain collection's tick (0: none yet) */
+    int64_t open_ms; /* wall time at open: the simulated HealthLog's time 0 */
 } test_state;
 
 /* Everything below is a function of the virtual time alone, so that a value does not depend on
@@ -152,6 +154,7 @@ static int test_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         s->mc_mv[c] = MC_MV_NOMINAL;
     }
     conn->priv = s;
+    s->open_ms = uni_clock_wall_ms();
     return 0;
 }
 
@@ -751,6 +754,77 @@ static int test_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, in
     return 0;
 }
 
+/* The simulated board's HealthLog, at sim_errors' rates: every 20 s one event of 60 corrected
+ * single-bit DRAM errors (180/min) on DIMM_<MCU><slot> (the 4 MCUs A-D x 2 slots, in turn),
+ * every 30 s one uncorrected multi-bit DRAM error (120/h), every 30 s one event of 30 corrected
+ * L2 errors (60/min) on core k % 8. It holds the hour before the connection opened and the
+ * virtual time since. */
+static int test_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret) {
+    test_state *s = conn->priv;
+    uint64_t t = s->tick;
+    uniRecordPtr *list = calloc(1, sizeof(*list));
+    int n = 0, r = 0;
+    unsigned sev = q->flags & (UNI_HEALTHLOG_CORRECTED | UNI_HEALTHLOG_UNCORRECTED);
+
+    for (int64_t sec = -3600 + 1; list && r >= 0 && sec <= (int64_t)t; sec++)
+        for (int kind = 0; kind < 3 && r >= 0; kind++) {
+            static const unsigned period[3] = {20, 30, 30};
+            uint64_t k = (uint64_t)(sec + 3600) / period[kind];
+            char dimm[16], msg[96];
+            hl_event e = {0};
+            uniRecordPtr rec, *nl;
+
+            if ((sec + 3600) % period[kind] || (kind < 2) == q->cpu)
+                continue;
+            HL_SET(&e, id, (sec + 3600) * 3 + kind);
+            HL_SET(&e, time_ms, s->open_ms + sec * 1000);
+            HL_SET(&e, counted, 1);
+            e.source = "simulation";
+            if (kind < 2) {
+                snprintf(dimm, sizeof(dimm), "DIMM_%c%d", 'A' + (int)(k % 8 / 2), (int)(k % 2));
+                e.class = "memory";
+                e.component = "dram";
+                e.dimm = dimm;
+                e.severity = kind == 0 ? "corrected" : "uncorrected";
+                e.bits = kind == 0 ? "single" : "multi";
+                HL_SET(&e, count, kind == 0 ? 60 : 1);
+                HL_SET(&e, mc, (int64_t)(k % 8 / 2));
+                HL_SET(&e, address, (int64_t)(0x80000000ull + k * 0x1000));
+            } else {
+                e.class = "cpu";
+                e.component = "l2";
+                e.severity = "corrected";
+                e.bits = "single";
+                HL_SET(&e, count, 30);
+                HL_SET(&e, cpu, (int64_t)(k % 8));
+            }
+            snprintf(msg, sizeof(msg), "simulated %s %s error", e.severity, e.component);
+            e.message = msg;
+            if ((q->dimm && (!e.dimm || !streq(q->dimm, e.dimm))) || (q->cpu && q->core >= 0 && e.cpu != q->core) ||
+                e.time_ms < q->since_ms || (sev == UNI_HEALTHLOG_CORRECTED && kind == 1) ||
+                (sev == UNI_HEALTHLOG_UNCORRECTED && kind != 1))
+                continue;
+            if ((r = hl_event_to_record(&e, &rec)) < 0)
+                break;
+            nl = realloc(list, (size_t)(n + 2) * sizeof(*nl));
+            if (!nl) {
+                uniRecordFree(rec);
+                r = -ENOMEM;
+                break;
+            }
+            list = nl;
+            list[n++] = rec;
+            list[n] = NULL;
+        }
+    if (!list || r < 0) {
+        uniRecordListFree(list);
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    *ret = list;
+    return n;
+}
+
 const uni_driver uni_test_driver = {
     .name = "test",
     .scheme = "test",
@@ -764,4 +838,5 @@ const uni_driver uni_test_driver = {
     .node_set_operating_point = test_node_set_operating_point,
     .list_domains = test_list_domains,
     .domain_stats = test_domain_stats,
+    .healthlog_query = test_healthlog_query,
 };

@@ -1,0 +1,550 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""uni-healthd on the health fixture hosts: EDAC counters of both layouts raised by the test,
+the recorded trace streams (every RAS event type, malformed, truncated, lost pages) appended to
+the fixture's trace_pipe_raw files, thresholds and their actions on fixture sysfs files, the
+rasdaemon import, sensors and SMBIOS, SIGTERM; and what the library and unish read from the
+HealthLog: exact counts and rates, the spec's error views, the memory speed."""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SRC = os.environ["SRCDIR"]
+BUILD = os.environ["BUILDDIR"]
+HEALTHD = os.path.join(BUILD, "bin", "uni-healthd")
+UNISH = os.path.join(BUILD, "bin", "unish")
+sys.path.insert(0, os.path.join(SRC, "tests", "healthd"))
+import tracegen  # noqa: E402
+
+BTIME_MS = 1764000000 * 1000
+INST = "sys/kernel/tracing/instances/uni-healthd"
+D00 = "CPU_SrcID#0_MC#0_Chan#0_DIMM#0"
+D01 = "CPU_SrcID#0_MC#0_Chan#1_DIMM#0"
+D10 = "CPU_SrcID#0_MC#1_Chan#0_DIMM#0"
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+class Host:
+    """A copy of a fixture host, its HealthLog, and the programs run on them."""
+
+    def __init__(self, name):
+        self.tmp = tempfile.mkdtemp(prefix="uni-healthd-")
+        self.root = os.path.join(self.tmp, name)
+        shutil.copytree(os.path.join(SRC, "tests", "fixtures", name), self.root, symlinks=True)
+        self.db = os.path.join(self.tmp, "healthlog.db")
+        self.proc = None
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def write(self, rel, text):
+        with open(self.path(rel), "w") as f:
+            f.write(text)
+
+    def append_stream(self, name, cpu=0):
+        with open(self.path("streams/" + name), "rb") as s, open(self.path(f"{INST}/per_cpu/cpu{cpu}/trace_pipe_raw"), "ab") as f:
+            f.write(s.read())
+
+    def append_pages(self, pages, cpu=0):
+        with open(self.path(f"{INST}/per_cpu/cpu{cpu}/trace_pipe_raw"), "ab") as f:
+            for p in pages:
+                f.write(p)
+
+    def args(self, *extra):
+        return [HEALTHD, "--db", self.db, "--procfs", self.path("proc"), "--sysfs", self.path("sys"),
+                "--set", "retention_days=0", "--log-level", "debug", *extra]
+
+    def once(self, *extra):
+        r = subprocess.run(self.args("--once", *extra), capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"uni-healthd --once failed ({r.returncode}): {r.stderr}")
+        # The kernel hands each page out once: what was read is gone.
+        for c in range(4):
+            p = self.path(f"{INST}/per_cpu/cpu{c}/trace_pipe_raw")
+            if os.path.exists(p):
+                open(p, "w").close()
+        return r.stderr
+
+    def start(self, *extra):
+        self.log = open(os.path.join(self.tmp, "healthd.log"), "w+")
+        self.proc = subprocess.Popen(self.args("-f", "--interval", "50", *extra), stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_log("uni-healthd ready")
+
+    def wait_log(self, what, timeout=10):
+        end = time.time() + timeout
+        while time.time() < end:
+            self.log.seek(0)
+            text = self.log.read()
+            if what in text:
+                return text
+            if self.proc.poll() is not None:
+                raise AssertionError(f"uni-healthd exited: {text}")
+            time.sleep(0.02)
+        raise AssertionError(f"no '{what}' in the log: {text}")
+
+    def stop(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout=10)
+            self.proc = None
+            self.log.close()
+            return rc
+        return None
+
+    def q(self, sql, *args):
+        c = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
+        try:
+            return c.execute(sql, args).fetchall()
+        finally:
+            c.close()
+
+    def uri(self):
+        return f"uniserver:///system?procfs={self.path('proc')}&sysfs={self.path('sys')}&healthlog={self.db}"
+
+    def unish(self, *args, check=True):
+        r = subprocess.run([UNISH, "-c", self.uri(), *args], capture_output=True, text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise AssertionError(f"unish {args} failed ({r.returncode}): {r.stderr}")
+        return r
+
+    def json(self, *args):
+        return json.loads(self.unish("--json", *args).stdout)
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class EdacCounters(unittest.TestCase):
+    def setUp(self):
+        self.h = Host("health-x86")
+
+    def tearDown(self):
+        self.h.close()
+
+    def test_dimm_layout(self):
+        h = self.h
+        h.once("--set", "trace=no")
+        # Counted before the first start: recorded at boot time, out of every rate window.
+        rows = h.q("SELECT source, dimm, count, severity, time_ms FROM events")
+        self.assertEqual(rows, [("edac", D00, 3, "corrected", BTIME_MS)])
+        first_seen = h.q("SELECT value FROM state WHERE key = 'healthd.last_seen_ms'")[0][0]
+        # The test raises counters while the daemon is not running.
+        h.write("sys/devices/system/edac/mc/mc0/dimm0/dimm_ce_count", "8\n")
+        h.write("sys/devices/system/edac/mc/mc1/dimm1/dimm_ue_count", "1\n")
+        h.write("sys/devices/system/edac/mc/mc0/ce_noinfo_count", "2\n")
+        h.once("--set", "trace=no")
+        rows = h.q("SELECT dimm, count, severity, time_ms, location FROM events WHERE id > 1 ORDER BY id")
+        self.assertEqual(rows, [(D00, 5, "corrected", first_seen, "mc0 dimm0 (channel 0 slot 0)"),
+                                (None, 2, "corrected", first_seen, "mc0 (not placed on a DIMM)"),
+                                ("CPU_SrcID#0_MC#1_Chan#1_DIMM#0", 1, "uncorrected", first_seen, "mc1 dimm1 (channel 1 slot 0)")])
+        # Nothing changed: nothing new.
+        h.once("--set", "trace=no")
+        self.assertEqual(h.q("SELECT count(*) FROM events")[0][0], 4)
+        # A counter that went down was reset (driver reload): what it shows now is new.
+        h.write("sys/devices/system/edac/mc/mc0/dimm0/dimm_ce_count", "1\n")
+        h.once("--set", "trace=no")
+        self.assertEqual(h.q("SELECT dimm, count FROM events WHERE id = 5"), [(D00, 1)])
+        # The library's view of it.
+        rec = h.json("nodestats", "--select", "errors,memhw")
+        self.assertEqual(rec["host.errors.dram.ce.count"], 3 + 5 + 2 + 1)
+        self.assertEqual(rec["host.errors.dram.ue.count"], 1)
+        self.assertEqual(rec[f"host.errors.dimm.{D00}.ce.count"], 9)
+        self.assertEqual(rec[f"host.errors.dimm.{D01}.ce.count"], 0)
+        self.assertEqual(rec["host.errors.dimm.CPU_SrcID#0_MC#1_Chan#1_DIMM#0.ue.count"], 1)
+        self.assertEqual(rec["host.errors.mem.rate_per_min"], 5 + 2 + 1 + 1)
+        self.assertAlmostEqual(rec["host.errors.mem.rate_60m_per_min"], 9 / 60)
+        self.assertEqual(rec["host.errors.mem.sbit.count"], 0)  # EDAC counters do not say how many bits
+        self.assertEqual(rec["host.mem.speed_mhz"], 2666)
+        # No trace source: no CPU error source, the CPU keys are absent and say why.
+        self.assertIn("no source of CPU errors", rec["absent"]["host.errors.L.count"])
+        self.assertIn("no source of CPU errors", rec["absent"]["host.errors.C.ce.count"])
+        self.assertEqual(h.q("PRAGMA integrity_check"), [("ok",)])
+
+    def test_csrow_layout(self):
+        h = Host("health-arm64")
+        try:
+            h.once()
+            self.assertEqual(h.q("SELECT count(*) FROM events")[0][0], 0)
+            self.assertEqual(h.q("SELECT label, location, size_mb FROM dimms WHERE source = 'edac' ORDER BY label")[0],
+                             ("MCU0_DIMM0", "mc0 csrow0 channel0", 4096))
+            h.write("sys/devices/system/edac/mc/mc0/csrow0/ch1_ce_count", "4\n")
+            h.write("sys/devices/system/edac/mc/mc0/csrow1/ue_count", "1\n")
+            h.once()
+            rows = h.q("SELECT dimm, count, severity, location FROM events ORDER BY id")
+            self.assertEqual(rows, [("MCU0_DIMM1", 4, "corrected", "mc0 csrow0 channel1"),
+                                    (None, 1, "uncorrected", "mc0 csrow1")])
+            rec = h.json("errors", "--correctable")
+            self.assertEqual(rec["host.errors.dram.ce.count"], 4)
+            self.assertEqual(rec["host.errors.dram.ce.rate_per_min"], 4)
+            self.assertIn("no source of CPU errors", rec["absent"]["host.errors.C.ce.count"])
+        finally:
+            h.close()
+
+    def test_daemon_live_and_sigterm(self):
+        h = self.h
+        h.start("--set", "trace=no")
+        before = int(time.time() * 1000)
+        h.write("sys/devices/system/edac/mc/mc0/dimm1/dimm_ce_count", "6\n")
+        h.wait_log("ids 2-2")
+        row = h.q("SELECT dimm, count, time_ms, message FROM events WHERE id = 2")[0]
+        self.assertEqual(row[:2], (D01, 6))
+        self.assertTrue(before <= row[2] <= int(time.time() * 1000))
+        self.assertEqual(row[3], f"6 corrected errors on DIMM {D01} (EDAC counter)")
+        t0 = time.time()
+        self.assertEqual(h.stop(), 0)
+        self.assertLess(time.time() - t0, 3)
+        self.assertEqual(h.q("PRAGMA integrity_check"), [("ok",)])
+        # A second writer is refused while one runs.
+        h.start("--set", "trace=no")
+        r = subprocess.run(h.args("--once"), capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("another uni-healthd writes this HealthLog", r.stderr)
+
+
+class TraceStreams(unittest.TestCase):
+    def setUp(self):
+        self.h = Host("health-x86")
+
+    def tearDown(self):
+        self.h.close()
+
+    def test_every_type(self):
+        h = self.h
+        h.append_stream("every-type.raw", cpu=1)
+        h.once()
+        for name in ("mc_event", "mce_record", "aer_event", "arm_event", "non_standard_event", "memory_failure_event"):
+            with open(h.path(f"{INST}/events/{'mce' if name == 'mce_record' else 'ras'}/{name}/enable")) as f:
+                self.assertEqual(f.read(), "1")
+        self.assertEqual(read(h.path(f"{INST}/buffer_percent")), "0")
+        ev = {r[0]: r[1:] for r in h.q("SELECT id, source, class, component, severity, bits, count, cpu, dimm, address, counted, time_ms, message FROM events")}
+        got = sorted((v[0], v[1], v[2], v[3]) for v in ev.values())
+        self.assertEqual(got, sorted([
+            ("mc_event", "memory", "dram", "corrected"), ("mc_event", "memory", "dram", "uncorrected"),
+            ("mce", "cpu", "l2", "corrected"), ("mce", "memory", "dram", "corrected"),
+            ("aer", "pcie", "pcie", "corrected"), ("arm", "cpu", "core", None), ("non_standard", "platform", None, "corrected"),
+            ("memory_failure", "memory", None, "info"), ("edac", "memory", "dram", "corrected")]))
+        mc = [v for v in ev.values() if v[0] == "mc_event"]
+        self.assertEqual(sorted((v[4], v[5], v[7], v[8]) for v in mc),
+                         [("multi", 1, D10, 0x2345678000), ("single", 2, D01, 0x1234567000)])
+        mce = {v[2]: v for v in ev.values() if v[0] == "mce"}
+        self.assertEqual((mce["l2"][6], mce["l2"][5], mce["l2"][9]), (2, 1, 1))
+        # The machine check of the memory error: kept with its wall time, not counted (EDAC's
+        # mc_event of the same error is).
+        self.assertEqual((mce["dram"][9], mce["dram"][10]), (0, 1700000000000))
+        self.assertEqual(h.q("SELECT message FROM events WHERE source = 'aer'")[0][0],
+                         "PCIe corrected error on 0000:3b:00.0: Receiver Error;")
+        self.assertEqual(h.q("SELECT detail FROM events WHERE source = 'non_standard'")[0][0],
+                         "fru_id 00000000-0000-0000-0000-000000000000 section length 4 data 01 02 03 04")
+        # The spec's views.
+        ce = h.json("errors", "--correctable")
+        self.assertEqual([k for k in ce if k.startswith("host.")][:8], ["host.errors.l2.ce.count", "host.errors.l2.ce.rate_per_min", "host.errors.l3.ce.count",
+                                        "host.errors.l3.ce.rate_per_min", "host.errors.dram.ce.count",
+                                        "host.errors.dram.ce.rate_per_min", "host.errors.mcu.ce.count",
+                                        "host.errors.mcu.ce.rate_per_min"])
+        self.assertEqual(ce["host.errors.l2.ce.count"], 1)
+        self.assertEqual(ce["host.errors.l2.ce.rate_per_min"], 1)
+        self.assertEqual(ce["host.errors.dram.ce.count"], 2 + 3)
+        self.assertEqual(ce["host.errors.dram.ce.rate_per_min"], 2)
+        self.assertEqual(ce["host.errors.mcu.ce.count"], 0)
+        ue = h.json("errors", "--uncorrectable")
+        self.assertEqual(ue["host.errors.dram.ue.count"], 1)
+        self.assertEqual(ue["host.errors.l2.ue.count"], 0)
+        rec = h.json("nodestats", "--select", "errors")
+        self.assertEqual(rec["host.errors.cpu.rate_per_min"], 2)  # L2 and the ARM processor error
+        self.assertEqual(rec["host.errors.mem.sbit.count"], 2)
+        self.assertEqual(rec["host.errors.mem.mbit.count"], 1)
+        self.assertEqual(rec["host.errors.core.2.ce.count"], 1)
+        self.assertEqual(rec["host.errors.core.0.ce.count"], 0)
+        text = h.unish("errors", "--correctable").stdout
+        self.assertIn("host.errors.l2.ce.count", text)
+
+    def test_malformed_truncated_lost(self):
+        h = self.h
+        h.append_stream("malformed.raw", cpu=0)
+        h.append_stream("truncated.raw", cpu=1)
+        h.append_stream("lost.raw", cpu=2)
+        log = h.once()
+        self.assertIn("malformed mc_event record", log)
+        rows = h.q("SELECT cpu, component, count(*) FROM events WHERE source = 'mce' GROUP BY cpu ORDER BY cpu")
+        # malformed.raw: the good record of page 1 and the two before the damage of page 2 (CPU 1,
+        # L1 data read); truncated.raw: the three whole records (CPU 3); lost.raw: one (CPU 1).
+        self.assertEqual(rows, [(1, "l1", 4), (3, "l1", 3)])
+        self.assertEqual(h.q("SELECT message FROM events WHERE source = 'healthd'"),
+                         [("the RAS trace ring buffer of CPU 2 overflowed: events were lost",)])
+        self.assertEqual(h.q("PRAGMA integrity_check"), [("ok",)])
+
+    def test_live_trace_and_edac_together(self):
+        h = self.h
+        h.once()
+        # ras:mc_event was already enabled in the instance: the ring buffer recorded what
+        # happened while the daemon was down, so counter increases are not counted twice.
+        h.write("sys/devices/system/edac/mc/mc0/dimm1/dimm_ce_count", "2\n")
+        h.once()
+        self.assertEqual(h.q("SELECT count(*) FROM events WHERE source = 'edac'")[0][0], 1)
+        h.start()
+        h.write("sys/devices/system/edac/mc/mc0/dimm1/dimm_ce_count", "4\n")
+        h.append_stream("every-type.raw", cpu=3)
+        h.wait_log("committed 8 events")
+        self.assertEqual(h.q("SELECT count(*) FROM events WHERE source = 'edac'")[0][0], 1)
+        self.assertEqual(h.q("SELECT count(*) FROM events WHERE source = 'mc_event'")[0][0], 2)
+        self.assertEqual(h.stop(), 0)
+
+
+class Actions(unittest.TestCase):
+    def setUp(self):
+        self.h = Host("health-x86")
+        f = tracegen.formats(self.h.path(INST))
+        self.mc, self.mce = f["mc_event"], f["mce_record"]
+
+    def tearDown(self):
+        self.h.close()
+
+    def ce(self, addr, label="CPU_SrcID#0_MC#0_Chan#1_DIMM#0", count=1):
+        return self.mc.record(error_type=0, msg="memory read error", label=label, error_count=count, mc_index=0, top_layer=0,
+                              middle_layer=1, lower_layer=-1, address=addr, grain_bits=6, syndrome=0, driver_detail="")
+
+    def l2(self, cpu):
+        return self.mce.record(mcgcap=0, mcgstatus=0, status=0x900000000000010a, cpu=cpu, socketid=0, bank=2, cpuvendor=0)
+
+    def test_thresholds_act_once(self):
+        h = self.h
+        sets = ["--set", "page_ce_threshold=2", "--set", "page_action=soft_offline", "--set", "core_ce_threshold=2",
+                "--set", "core_action=offline", "--set", "dimm_ce_threshold=3"]
+        h.append_pages([tracegen.page([self.ce(0x5008), self.ce(0x5ff0), self.l2(3), self.l2(3), self.ce(0x9000)])])
+        h.once(*sets)
+        self.assertEqual(read(h.path("sys/devices/system/memory/soft_offline_page")), "0x5000\n")
+        self.assertEqual(read(h.path("sys/devices/system/cpu/cpu3/online")), "1\n0\n")
+        acts = h.q("SELECT action, address, cpu, dimm, count, counted, message FROM events WHERE class = 'action' ORDER BY id")
+        self.assertEqual([a[0] for a in acts], ["soft_offline_page", "dimm_threshold", "core_offline"])
+        self.assertEqual(acts[0][1:6], (0x5000, None, D01, 2, 0))
+        self.assertEqual(acts[0][6], "page 0x5000 had 2 corrected errors in 24 h (threshold 2): soft-offlined")
+        self.assertEqual(acts[1][6], f"DIMM {D01} had 3 corrected errors in 24 h (threshold 3): logged")
+        self.assertEqual(acts[2][6], "core 3 had 2 corrected errors in 24 h (threshold 2): taken offline")
+        # More errors on the same page and core: no second action.
+        h.append_pages([tracegen.page([self.ce(0x5010), self.l2(3)])])
+        h.once(*sets)
+        self.assertEqual(read(h.path("sys/devices/system/memory/soft_offline_page")), "0x5000\n")
+        self.assertEqual(h.q("SELECT count(*) FROM events WHERE class = 'action'")[0][0], 3)
+        # Actions are not errors: the counts do not include them.
+        rec = h.json("nodestats", "--select", "errors")
+        self.assertEqual(rec["host.errors.l2.count"], 3)
+        self.assertEqual(rec["host.errors.dram.ce.count"], 3 + 1 + 1 + 1 + 1)
+
+    def test_default_is_log_only(self):
+        h = self.h
+        h.append_pages([tracegen.page([self.ce(0x7000)] * 3 + [self.l2(1)] * 3)])
+        h.once("--set", "page_ce_threshold=3", "--set", "core_ce_threshold=3")
+        self.assertEqual(read(h.path("sys/devices/system/memory/soft_offline_page")), "")
+        self.assertEqual(read(h.path("sys/devices/system/cpu/cpu1/online")), "1\n")
+        self.assertEqual(h.q("SELECT action FROM events WHERE class = 'action' ORDER BY id"), [("page_threshold",), ("core_threshold",)])
+
+    def test_bad_action(self):
+        r = subprocess.run(self.h.args("--once", "--set", "page_action=explode"), capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("page_action = 'explode': log or soft_offline", r.stderr)
+
+
+def free_port_dir(tmp):
+    d = os.path.join(tmp, "run")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+class ShellAndApi(unittest.TestCase):
+    """uniHealthLogQueryMemory/CPU through unish: in process, through uniserverd, and --follow."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = Host("health-x86")
+        cls.h.append_stream("every-type.raw", cpu=1)
+        cls.h.once()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.h.close()
+
+    def test_dimm_and_core(self):
+        h = self.h
+        ev = h.json("healthlog", "--dimm", D01)
+        self.assertEqual(len(ev), 1)
+        e = ev[0]
+        self.assertEqual((e["event.source"], e["event.component"], e["event.severity"], e["event.bits"], e["event.count"],
+                          e["event.address"], e["event.dimm"]), ("mc_event", "dram", "corrected", "single", 2, 0x1234567000, D01))
+        self.assertEqual(e["event.location"], "mc0 layers 0:1")
+        self.assertNotIn("event.cpu", e)  # a field the event does not have is not there
+        ev = h.json("healthlog", "--core", "2")
+        self.assertEqual([(e["event.component"], e["event.cpu"], e["event.mca_status"]) for e in ev], [("l2", 2, 0x900000400000110a)])
+        self.assertEqual(h.json("healthlog", "--memory", "--uncorrected")[0]["event.dimm"], D10)
+        self.assertEqual(len(h.json("healthlog", "--memory", "--corrected")), 3)  # mc_event, mce, edac (not the info)
+        self.assertEqual(h.json("healthlog", "--memory", "--since", "1m")[0]["event.source"], "mc_event")
+        self.assertEqual(h.json("healthlog", "--cpu", "--since", "2099-01-01"), [])
+        text = h.unish("healthlog", "--dimm", D01).stdout
+        self.assertIn("memory read error on " + D01, text)
+        self.assertIn("0x1234567000", text)
+
+    def test_summary(self):
+        h = self.h
+        self.assertEqual(h.json("healthlog", "--summary"),
+                         {"dimms": {D00: {"ce": 3, "ue": 0}, D01: {"ce": 2, "ue": 0}, D10: {"ce": 0, "ue": 1},
+                                    "CPU_SrcID#0_MC#1_Chan#1_DIMM#0": {"ce": 0, "ue": 0}},
+                          "cores": {"0": {"ce": 0, "ue": 0}, "1": {"ce": 0, "ue": 0}, "2": {"ce": 1, "ue": 0}, "3": {"ce": 0, "ue": 0}}})
+        text = h.unish("healthlog", "--summary").stdout
+        self.assertIn("Memory errors per DIMM", text)
+        self.assertRegex(text, D00.replace("#", "#") + r"\s+3\s+0")
+
+    def test_usage_and_errors(self):
+        h = self.h
+        for args in (["healthlog"], ["healthlog", "--dimm", "X", "--core", "1"], ["healthlog", "--core", "x"],
+                     ["healthlog", "--memory", "--since", "yesterday"]):
+            self.assertEqual(h.unish(*args, check=False).returncode, 2, args)
+        r = subprocess.run([UNISH, "-c", h.uri().replace(h.db, h.db + ".missing"), "healthlog", "--memory"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no HealthLog at " + h.db + ".missing", r.stderr)
+        self.assertIn("NO_SOURCE", r.stderr)
+
+    def test_through_uniserverd(self):
+        h = self.h
+        run = free_port_dir(h.tmp)
+        log = open(os.path.join(h.tmp, "uniserverd.log"), "w")
+        d = subprocess.Popen([os.path.join(BUILD, "bin", "uniserverd"), "-f", "--runtime-dir", run, "--uri", h.uri(),
+                              "--config", "/dev/null", "--metrics-listen", "off"], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            sock = os.path.join(run, "uniserver-sock-ro")
+            for _ in range(200):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.02)
+            remote = f"uniserver+unix:///ro?socket={sock}"
+            local = h.json("healthlog", "--memory")
+            r = subprocess.run([UNISH, "-c", remote, "--json", "healthlog", "--memory"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout), local)
+            r = subprocess.run([UNISH, "-c", remote, "--json", "healthlog", "--core", "2"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(json.loads(r.stdout)[0]["event.component"], "l2")
+            r = subprocess.run([UNISH, "-c", remote, "--json", "healthlog", "--summary"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(json.loads(r.stdout)["dimms"][D01], {"ce": 2, "ue": 0})
+            r = subprocess.run([UNISH, "-c", remote, "healthlog", "--memory", "--follow"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("NO_SUPPORT", r.stderr)
+        finally:
+            d.terminate()
+            d.wait(timeout=10)
+            log.close()
+
+    def test_test_driver(self):
+        r = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM_B1"], capture_output=True, text=True)
+        ev = json.loads(r.stdout)
+        self.assertTrue(ev)
+        self.assertTrue(all(e["event.dimm"] == "DIMM_B1" for e in ev))
+        self.assertEqual({e["event.count"] for e in ev if e["event.severity"] == "corrected"}, {60})
+
+
+class Follow(unittest.TestCase):
+    def test_follow_wakes_on_commit(self):
+        h = Host("health-x86")
+        try:
+            h.start()
+            f = subprocess.Popen([UNISH, "-c", h.uri(), "healthlog", "--memory", "--follow"], stdout=subprocess.PIPE, text=True)
+            try:
+                # The first line: the boot-time EDAC event already there.
+                self.assertIn("before uni-healthd first ran", f.stdout.readline())
+                h.append_stream("every-type.raw", cpu=2)
+                got = [f.stdout.readline() for _ in range(3)]
+                self.assertTrue(any("memory read error on " + D01 in l for l in got), got)
+                self.assertTrue(any("memory-failure recovery" in l for l in got), got)
+            finally:
+                f.terminate()
+                f.wait(timeout=10)
+        finally:
+            h.close()
+
+
+class Other(unittest.TestCase):
+    def setUp(self):
+        self.h = Host("health-x86")
+
+    def tearDown(self):
+        self.h.close()
+
+    def test_sensors_smbios(self):
+        h = self.h
+        h.once()
+        rows = dict(h.q("SELECT key, value FROM samples"))
+        self.assertEqual(rows["host.cpu.0.temp_c"], 45)
+        self.assertEqual(rows["host.cpu.3.temp_c"], 48)
+        self.assertEqual(h.q("SELECT label, size_mb, speed_mts, configured_mts, manufacturer, part FROM dimms "
+                             "WHERE source = 'smbios' AND size_mb > 0"),
+                         [("CPU1_DIMM_A1", 16384, 2933, 2666, "Samsung", "M393A2K43CB2-CVF"),
+                          ("CPU1_DIMM_B1", 16384, 2933, 2666, "Samsung", "M393A2K43CB2-CVF")])
+        self.assertEqual(h.json("hostmemstats")["host.mem.speed_mhz"], 2666)
+
+    def test_no_healthlog(self):
+        h = self.h
+        rec = h.json("errors", "--correctable")
+        why = rec["absent"]["host.errors.C.ce.count"]
+        self.assertIn(f"no HealthLog at {h.db}", why)
+        self.assertIn("uni-healthd", why)
+        self.assertIn(f"no HealthLog at {h.db}", h.json("hostmemstats")["absent"]["host.mem.speed_mhz"])
+
+    def test_import_rasdaemon(self):
+        h = self.h
+        ras = os.path.join(h.tmp, "ras-mc_event.db")
+        c = sqlite3.connect(ras)
+        c.executescript("""
+            CREATE TABLE mc_event (id INTEGER PRIMARY KEY, timestamp TEXT, err_count INTEGER, err_type TEXT, err_msg TEXT,
+                label TEXT, mc INTEGER, top_layer INTEGER, middle_layer INTEGER, lower_layer INTEGER, address INTEGER,
+                grain INTEGER, syndrome INTEGER, driver_detail TEXT);
+            CREATE TABLE mce_record (id INTEGER PRIMARY KEY, timestamp TEXT, mcgcap INTEGER, mcgstatus INTEGER, status INTEGER,
+                addr INTEGER, misc INTEGER, ip INTEGER, tsc INTEGER, walltime INTEGER, cpu INTEGER, cpuid INTEGER,
+                apicid INTEGER, socketid INTEGER, cs INTEGER, bank INTEGER, cpuvendor INTEGER, bank_name TEXT, error_msg TEXT,
+                mcgstatus_msg TEXT, mcistatus_msg TEXT, mcastatus_msg TEXT, user_action TEXT, mc_location TEXT);
+            CREATE TABLE aer_event (id INTEGER PRIMARY KEY, timestamp TEXT, err_type TEXT, err_msg TEXT, dev_name TEXT);
+            INSERT INTO mc_event VALUES (1, '2025-12-01 10:00:00 +0100', 3, 'Corrected', 'memory read error', 'DIMM_A1', 0, 0, 1, -1,
+                305419896, 64, 0, 'Multi-bit? no: single-bit');
+            INSERT INTO mc_event VALUES (2, '2025-12-01 10:05:00 +0000', 1, 'Uncorrected', 'memory scrub error', 'any memory', 0,
+                -1, -1, -1, 0, 64, 0, '');
+            INSERT INTO mce_record (id, timestamp, mcgcap, status, addr, cpu, socketid, bank, cpuvendor, error_msg)
+                VALUES (1, '2025-12-01 10:06:00 +0000', 0, -8070450532247928566, 0, 5, 0, 2, 0, 'L2 generic');
+            INSERT INTO aer_event VALUES (1, '2025-12-01 10:07:00 +0000', 'Uncorrected (Fatal)', 'Surprise Down Error',
+                '0000:00:1c.0');
+        """)
+        c.commit()
+        c.close()
+        log = h.once("--set", "trace=no", "--import-rasdaemon", ras)
+        self.assertIn("imported 4 events from rasdaemon", log)
+        rows = h.q("SELECT time_ms, class, component, severity, count, dimm, cpu, message FROM events WHERE source = 'rasdaemon' ORDER BY time_ms")
+        self.assertEqual(rows[0], (1764579600000, "memory", "dram", "corrected", 3, "DIMM_A1", None, "memory read error"))
+        self.assertEqual(rows[1][1:6], ("memory", "dram", "uncorrected", 1, None))
+        self.assertEqual(rows[2][1:4] + (rows[2][6],), ("cpu", "l2", "corrected", 5))
+        self.assertEqual(rows[3][1:4], ("pcie", "pcie", "fatal"))
+        # Again: only new rows.
+        log = h.once("--set", "trace=no", "--import-rasdaemon", ras)
+        self.assertIn("imported 0 events", log)
+        rec = h.json("nodestats", "--select", "errors")
+        self.assertEqual(rec["host.errors.l2.ce.count"], 1)  # the import tells that the host had a CPU error source
+
+    def test_usage(self):
+        r = subprocess.run([HEALTHD, "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("page_action", r.stdout)
+        r = subprocess.run([HEALTHD, "--bogus"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        r = subprocess.run([HEALTHD, "--once", "--db", "/nonexistent/dir/h.db", "--set", "trace=no"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/dir/h.db", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
