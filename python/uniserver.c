@@ -442,6 +442,61 @@ static PyObject *m_exit(ConnObject *self, PyObject *args) {
     return conn_close(self, NULL);
 }
 
+/* ---- the HealthLog: the spec's get_healthlog_memory(dimm id) and its CPU twin ---- */
+
+static PyObject *events_list(uniRecordPtr *list, int n) {
+    PyObject *out = PyList_New(0);
+    for (int i = 0; out && i < n; i++) {
+        PyObject *d = record_dict(list[i]);
+        if (!d || PyList_Append(out, d) < 0) {
+            Py_XDECREF(d);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(d);
+    }
+    uniRecordListFree(list);
+    return out;
+}
+
+static PyObject *m_healthLogQueryMemory(ConnObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"dimm", "since_ms", "flags", NULL};
+    const char *dimm = NULL;
+    long long since = 0;
+    unsigned int flags = 0;
+    uniRecordPtr *list = NULL;
+    int n;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|zLI", kwlist, &dimm, &since, &flags))
+        return NULL;
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryMemory(self->conn, dimm, since, &list, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (n < 0)
+        Py_RETURN_NONE;
+    return events_list(list, n);
+}
+
+static PyObject *m_healthLogQueryCPU(ConnObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"core", "since_ms", "flags", NULL};
+    int core = -1;
+    long long since = 0;
+    unsigned int flags = 0;
+    uniRecordPtr *list = NULL;
+    int n;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|iLI", kwlist, &core, &since, &flags))
+        return NULL;
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryCPU(self->conn, core, since, &list, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (n < 0)
+        Py_RETURN_NONE;
+    return events_list(list, n);
+}
+
 /* ---- domains ---- */
 
 static PyObject *dom_wrap(ConnObject *conn, uniDomainPtr d) {
@@ -698,6 +753,13 @@ static PyMethodDef conn_methods[] = {
      "metricDescriptors() -> list of dict(id, key, kind, unit, group, source, help)."},
     {"getURI", (PyCFunction)m_getURI, METH_NOARGS, "getURI() -> str: the connection's URI."},
     {"lookupByName", (PyCFunction)m_lookupByName, METH_VARARGS, "lookupByName(name) -> Domain, or None (lastError())."},
+    {"healthLogQueryMemory", (PyCFunction)(void (*)(void))m_healthLogQueryMemory, METH_VARARGS | METH_KEYWORDS,
+     "healthLogQueryMemory(dimm=None, since_ms=0, flags=0) -> list of dict: the spec's\n"
+     "get_healthlog_memory(dimm id): the memory error events of a DIMM (every DIMM with None), oldest\n"
+     "first, each keyed 'event.time_ms', 'event.severity', 'event.dimm', 'event.vms' ...; None on failure."},
+    {"healthLogQueryCPU", (PyCFunction)(void (*)(void))m_healthLogQueryCPU, METH_VARARGS | METH_KEYWORDS,
+     "healthLogQueryCPU(core=-1, since_ms=0, flags=0) -> list of dict: the CPU error events of a core\n"
+     "(every core with -1); None on failure."},
     {"lookupByUUIDString", (PyCFunction)m_lookupByUUIDString, METH_VARARGS,
      "lookupByUUIDString(uuid) -> Domain, or None (lastError())."},
     {"listAllDomains", (PyCFunction)m_listAllDomains, METH_VARARGS,

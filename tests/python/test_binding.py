@@ -210,3 +210,18 @@ def test_domains():
     c.close()
     with pytest.raises(ValueError):  # its connection is closed
         d.getDomainStatisticsUniserver()
+
+
+def test_healthlog_queries():
+    c = uniserver.open("test:///default")
+    mem = c.healthLogQueryMemory()
+    assert mem and all(e["event.class"] == "memory" for e in mem)
+    dimm = mem[0]["event.dimm"]
+    one = c.healthLogQueryMemory(dimm)
+    assert one and all(e["event.dimm"] == dimm for e in one)  # the spec's get_healthlog_memory(dimm id)
+    cpu = c.healthLogQueryCPU(2)
+    assert cpu and all(e["event.cpu"] == 2 for e in cpu)
+    h = uniserver.open("uniserver:///system?healthlog=/nonexistent/healthlog.db")
+    assert h.healthLogQueryMemory("DIMM_A1") is None
+    code, msg = uniserver.lastError()
+    assert code == uniserver.ERR_NO_SOURCE and "uni-healthd" in msg
