@@ -93,7 +93,8 @@ static int conv_mc_event(const trace_format *f, const uint8_t *rec, size_t len, 
         HL_SET(&o->ev, address, v);
     if (geti_opt(f, "syndrome", rec, len, &v) && v != 0)
         HL_SET(&o->ev, syndrome, v);
-    snprintf(o->message, sizeof(o->message), "%s%s%s", msg, *o->dimm ? " on " : "", o->dimm);
+    /* Bounded pieces: the message and the DIMM always fit, whatever the kernel sent. */
+    snprintf(o->message, sizeof(o->message), "%.180s%s%.64s", msg, *o->dimm ? " on " : "", o->dimm);
     o->ev.message = o->message;
     l = (size_t)snprintf(o->detail, sizeof(o->detail), "%s", detail);
     if (geti_opt(f, "grain_bits", rec, len, &v) && l < sizeof(o->detail))
