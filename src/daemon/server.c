@@ -370,32 +370,45 @@ static int listen_unix(server *srv, const char *dir, const char *name, bool ro) 
         return -1;
     }
     close(fd);
-    unlink(sa.sun_path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        log_error("cannot bind %s: %s", sa.sun_path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (ro)
-        chmod(sa.sun_path, 0666);
-    else if (srv->cfg->sock_group) {
-        struct group *g = getgrnam(srv->cfg->sock_group);
-        if (!g) {
-            log_error("sock_group '%s' does not exist", srv->cfg->sock_group);
-            close(fd);
-            unlink(sa.sun_path);
+    /* Bound, given its mode and listening under a temporary name, then renamed into place: the
+     * socket never appears with the wrong mode, and a client never finds it not yet listening. */
+    {
+        struct sockaddr_un tmp = sa;
+        char final_path[sizeof(sa.sun_path)];
+        snprintf(final_path, sizeof(final_path), "%s", sa.sun_path);
+        if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", final_path, (int)getpid()) >= sizeof(tmp.sun_path)) {
+            log_error("socket path %s is too long", final_path);
             return -1;
         }
-        if (chown(sa.sun_path, (uid_t)-1, g->gr_gid) < 0)
-            log_warning("cannot give %s to group %s: %s", sa.sun_path, g->gr_name, strerror(errno));
-        chmod(sa.sun_path, 0660);
-    } else
-        chmod(sa.sun_path, 0600);
-    if (listen(fd, 128) < 0) {
-        close(fd);
-        return -1;
+        unlink(tmp.sun_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0) {
+            log_error("cannot bind %s: %s", tmp.sun_path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        if (ro)
+            chmod(tmp.sun_path, 0666);
+        else if (srv->cfg->sock_group) {
+            struct group *g = getgrnam(srv->cfg->sock_group);
+            if (!g) {
+                log_error("sock_group '%s' does not exist", srv->cfg->sock_group);
+                close(fd);
+                unlink(tmp.sun_path);
+                return -1;
+            }
+            if (chown(tmp.sun_path, (uid_t)-1, g->gr_gid) < 0)
+                log_warning("cannot give %s to group %s: %s", final_path, g->gr_name, strerror(errno));
+            chmod(tmp.sun_path, 0660);
+        } else
+            chmod(tmp.sun_path, 0600);
+        if (listen(fd, 128) < 0 || rename(tmp.sun_path, final_path) < 0) {
+            log_error("cannot listen on %s: %s", final_path, strerror(errno));
+            close(fd);
+            unlink(tmp.sun_path);
+            return -1;
+        }
     }
     l->srv = srv;
     l->fd = fd;
