@@ -93,7 +93,7 @@ static int conv_mc_event(const trace_format *f, const uint8_t *rec, size_t len, 
         HL_SET(&o->ev, address, v);
     if (geti_opt(f, "syndrome", rec, len, &v) && v != 0)
         HL_SET(&o->ev, syndrome, v);
-    snprintf(o->message, sizeof(o->message), "%s%s%s", msg, *o->dimm ? " on " : "", o->dimm);
+    snprintf(o->message, sizeof(o->message), "%.120s%s%.120s", msg, *o->dimm ? " on " : "", o->dimm);
     o->ev.message = o->message;
     l = (size_t)snprintf(o->detail, sizeof(o->detail), "%s", detail);
     if (geti_opt(f, "grain_bits", rec, len, &v) && l < sizeof(o->detail))

@@ -844,19 +844,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "uni-healthd: unexpected argument '%s'\nTry 'uni-healthd --help'.\n", argv[optind]);
         return 2;
     }
-    if (settings_apply(&settings, &cfg, config_path, HD_DEFAULT_CONFIG, set_keys, set_vals, nset) < 0)
+    if (settings_apply(&settings, &cfg, config_path, HD_DEFAULT_CONFIG, set_keys, set_vals, nset) < 0 ||
+        finish_config(&cfg, &h.act) < 0) {
+        settings_free(&settings, &cfg);
         return 2;
-    if (finish_config(&cfg, &h.act) < 0)
-        return 2;
+    }
     h.cfg = &cfg;
     log_set_ident("uni-healthd");
     log_setup(cfg.level, cfg.syslog || (!cfg.foreground && !cfg.once));
     if (!cfg.foreground && !cfg.once && daemon(0, 0) < 0) {
         fprintf(stderr, "uni-healthd: cannot become a daemon: %s\n", strerror(errno));
+        settings_free(&settings, &cfg);
         return 1;
     }
-    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0)
+    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0) {
+        settings_free(&settings, &cfg);
         return 1;
+    }
     if (hd_start(&h) < 0)
         rc = 1;
     else if (!cfg.once)
