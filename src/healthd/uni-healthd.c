@@ -854,10 +854,13 @@ int main(int argc, char **argv) {
     log_setup(cfg.level, cfg.syslog || (!cfg.foreground && !cfg.once));
     if (!cfg.foreground && !cfg.once && daemon(0, 0) < 0) {
         fprintf(stderr, "uni-healthd: cannot become a daemon: %s\n", strerror(errno));
+        settings_free(&settings, &cfg);
         return 1;
     }
-    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0)
+    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0) {
+        settings_free(&settings, &cfg);
         return 1;
+    }
     if (hd_start(&h) < 0)
         rc = 1;
     else if (!cfg.once)
