@@ -152,6 +152,32 @@ static PyObject *record_dict(uniRecordPtr rec) {
     return d;
 }
 
+/* A Python list of groups or key prefixes as a NULL-terminated C list; the strings live in
+ * *ret_seq, which the caller releases after the call. -1 with a Python exception set. */
+static int select_list(PyObject *sel, PyObject **ret_seq, const char ***ret_list) {
+    PyObject *seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes");
+    const char **list;
+    Py_ssize_t n;
+    if (!seq)
+        return -1;
+    n = PySequence_Fast_GET_SIZE(seq);
+    list = calloc((size_t)n + 1, sizeof(char *));
+    if (!list) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!(list[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i)))) {
+            free(list);
+            Py_DECREF(seq);
+            return -1;
+        }
+    *ret_seq = seq;
+    *ret_list = list;
+    return 0;
+}
+
 /* ---- connections ---- */
 
 static int conn_enter(ConnObject *self) {
@@ -346,26 +372,12 @@ static PyObject *m_getStats(ConnObject *self, PyObject *args, PyObject *kw) {
     unsigned int flags = 0;
     const char **list = NULL;
     uniRecordPtr rec = NULL;
-    Py_ssize_t n = 0;
     int r;
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|OI", kwlist, &sel, &flags))
         return NULL;
-    if (sel != Py_None) {
-        seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes");
-        if (!seq)
-            return NULL;
-        n = PySequence_Fast_GET_SIZE(seq);
-        list = calloc((size_t)n + 1, sizeof(char *));
-        for (Py_ssize_t i = 0; list && i < n; i++) {
-            list[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
-            if (!list[i]) {
-                free(list);
-                Py_DECREF(seq);
-                return NULL;
-            }
-        }
-    }
+    if (sel != Py_None && select_list(sel, &seq, &list) < 0)
+        return NULL;
     if (conn_enter(self) < 0) {
         free(list);
         Py_XDECREF(seq);
@@ -582,20 +594,8 @@ static PyObject *m_getAllDomainStats(ConnObject *self, PyObject *args, PyObject 
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|OI", kwlist, &sel, &flags))
         return NULL;
-    if (sel != Py_None) {
-        Py_ssize_t n;
-        seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes");
-        if (!seq)
-            return NULL;
-        n = PySequence_Fast_GET_SIZE(seq);
-        list = calloc((size_t)n + 1, sizeof(char *));
-        for (Py_ssize_t i = 0; list && i < n; i++)
-            if (!(list[i] = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i)))) {
-                free(list);
-                Py_DECREF(seq);
-                return NULL;
-            }
-    }
+    if (sel != Py_None && select_list(sel, &seq, &list) < 0)
+        return NULL;
     if (conn_enter(self) < 0) {
         free(list);
         Py_XDECREF(seq);

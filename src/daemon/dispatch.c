@@ -114,6 +114,23 @@ static int reply_record(client *c, const uni_message_header *h, uniRecordPtr rec
     return k;
 }
 
+/* A caller's selection from the wire (NULL-terminated list, then compiled); -1 with the error set. */
+static int select_from_wire(unsigned has, uni_nonnull_string *val, u_int len, const char ***ret_list, uni_select *sel,
+                            int (*parse)(uni_select *, const char *const *)) {
+    const char **list = NULL;
+    if (has) {
+        list = calloc(len + 1, sizeof(char *));
+        if (!list) {
+            uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+            return -1;
+        }
+        for (u_int i = 0; i < len; i++)
+            list[i] = val[i];
+    }
+    *ret_list = list;
+    return parse(sel, has ? list : NULL);
+}
+
 static int h_node_get_stats(client *c, const uni_message_header *h, void *args) {
     uni_node_get_stats_args *a = args;
     _cleanup_free_ const char **list = NULL;
@@ -123,15 +140,8 @@ static int h_node_get_stats(client *c, const uni_message_header *h, void *args) 
 
     if (a->flags & ~(unsigned)UNI_NODE_STATS_BEST_EFFORT)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "uniNodeGetStats: unsupported flags");
-    if (a->has_select) {
-        list = calloc(a->select.select_len + 1, sizeof(char *));
-        if (!list)
-            return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
-        for (u_int i = 0; i < a->select.select_len; i++)
-            list[i] = a->select.select_val[i];
-    }
     uniResetLastError();
-    if (uni_select_parse(&sel, a->has_select ? list : NULL) < 0)
+    if (select_from_wire(a->has_select, a->select.select_val, a->select.select_len, &list, &sel, uni_select_parse) < 0)
         return reply_last_error(c, h);
     k = uni_record_filter(c->srv->cache, &sel, &rec);
     uni_select_done(&sel);
@@ -341,15 +351,8 @@ static int h_domain_stats(client *c, const uni_message_header *h, void *args) {
 
     if (a->flags)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
-    if (a->has_select) {
-        list = calloc(a->select.select_len + 1, sizeof(char *));
-        if (!list)
-            return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
-        for (u_int i = 0; i < a->select.select_len; i++)
-            list[i] = a->select.select_val[i];
-    }
     uniResetLastError();
-    if (uni_select_parse_domain(&sel, a->has_select ? list : NULL) < 0)
+    if (select_from_wire(a->has_select, a->select.select_val, a->select.select_len, &list, &sel, uni_select_parse_domain) < 0)
         return reply_last_error(c, h);
     memset(&r, 0, sizeof(r));
     r.stats.stats_val = calloc(srv->ndoms ? srv->ndoms : 1, sizeof(uni_wire_domain_stats));
