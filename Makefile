@@ -12,7 +12,7 @@
 
 DEBS := meson ninja-build pkg-config gcc libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev gnutls-bin \
         libuv1-dev clang libclang-rt-14-dev libmicrohttpd-dev zlib1g-dev prometheus prometheus-node-exporter \
-        python3-prometheus-client collectd-core python3-dev python3-pytest python3-ceilometer python3-gnocchi \
+        python3-prometheus-client collectd-core libsqlite3-dev python3-dev python3-pytest python3-ceilometer python3-gnocchi \
         gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
