@@ -340,6 +340,57 @@ static PyObject *m_getStats(ConnObject *self, PyObject *args, PyObject *kw) {
     return out;
 }
 
+/* The HealthLog's events (spec 3.2.2's get_healthlog_memory): a list of {event.NAME: value}. */
+static PyObject *events_list(uniRecordPtr *ev, int n) {
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list && i < n; i++) {
+        PyObject *d = record_dict(ev[i]);
+        if (!d) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, d);
+    }
+    uniRecordListFree(ev);
+    return list;
+}
+
+static PyObject *m_get_healthlog_memory(ConnObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"dimm", "since_ms", "flags", NULL};
+    const char *dimm = NULL;
+    long long since = 0;
+    unsigned int flags = 0;
+    uniRecordPtr *ev = NULL;
+    int n;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|zLI", kwlist, &dimm, &since, &flags) || conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryMemory(self->conn, dimm, since, &ev, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (n < 0)
+        Py_RETURN_NONE;
+    return events_list(ev, n);
+}
+
+static PyObject *m_get_healthlog_cpu(ConnObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"core", "since_ms", "flags", NULL};
+    int core = -1;
+    long long since = 0;
+    unsigned int flags = 0;
+    uniRecordPtr *ev = NULL;
+    int n;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|iLI", kwlist, &core, &since, &flags) || conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryCPU(self->conn, core, since, &ev, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (n < 0)
+        Py_RETURN_NONE;
+    return events_list(ev, n);
+}
+
 static PyObject *m_metricDescriptors(ConnObject *self, PyObject *noargs) {
     const uniMetricDesc *d;
     PyObject *list;
@@ -399,6 +450,13 @@ static PyMethodDef conn_methods[] = {
      "select: groups ('cpu', 'mem', 'temp' ...) or key prefixes ('host.cpu.3.'). None on failure."},
     {"metricDescriptors", (PyCFunction)m_metricDescriptors, METH_NOARGS,
      "metricDescriptors() -> list of dict(id, key, kind, unit, group, source, help)."},
+    {"get_healthlog_memory", (PyCFunction)(void (*)(void))m_get_healthlog_memory, METH_VARARGS | METH_KEYWORDS,
+     "get_healthlog_memory(dimm=None, since_ms=0, flags=0) -> list or None: the memory events of a DIMM (spec 3.2.2;\n"
+     "every DIMM when None), oldest first, each a dict {'event.time_ms': ..., 'event.severity': ..., 'event.vms': ...}.\n"
+     "flags: HEALTHLOG_CORRECTED, HEALTHLOG_UNCORRECTED, HEALTHLOG_ACTIONS (uniHealthLogQueryMemory)."},
+    {"get_healthlog_cpu", (PyCFunction)(void (*)(void))m_get_healthlog_cpu, METH_VARARGS | METH_KEYWORDS,
+     "get_healthlog_cpu(core=-1, since_ms=0, flags=0) -> list or None: the CPU events a core reported (every core\n"
+     "when -1), as get_healthlog_memory (uniHealthLogQueryCPU)."},
     {"getURI", (PyCFunction)m_getURI, METH_NOARGS, "getURI() -> str: the connection's URI."},
     {"close", (PyCFunction)conn_close, METH_NOARGS, "close(): release the connection (twice is harmless)."},
     {"__enter__", (PyCFunction)m_enter, METH_NOARGS, NULL},
@@ -495,6 +553,9 @@ PyMODINIT_FUNC PyInit_uniserver(void) {
 #define CONST(name) PyModule_AddIntConstant(m, #name, name)
     CONST(UNI_CONNECT_RO);
     CONST(UNI_NODE_STATS_BEST_EFFORT);
+    PyModule_AddIntConstant(m, "HEALTHLOG_CORRECTED", UNI_HEALTHLOG_CORRECTED);
+    PyModule_AddIntConstant(m, "HEALTHLOG_UNCORRECTED", UNI_HEALTHLOG_UNCORRECTED);
+    PyModule_AddIntConstant(m, "HEALTHLOG_ACTIONS", UNI_HEALTHLOG_ACTIONS);
 #define ERR_CONST_(name, num, summary) PyModule_AddIntConstant(m, "ERR_" #name, num);
     UNI_ERROR_CODES(ERR_CONST_)
 #undef ERR_CONST_
