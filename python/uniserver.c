@@ -416,6 +416,57 @@ static PyObject *m_getStats(ConnObject *self, PyObject *args, PyObject *kw) {
     return out;
 }
 
+/* The HealthLog's events (spec 3.2.2's get_healthlog_memory): a list of {event.NAME: value}. */
+static PyObject *events_list(uniRecordPtr *ev, int n) {
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list && i < n; i++) {
+        PyObject *d = record_dict(ev[i]);
+        if (!d) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, d);
+    }
+    uniRecordListFree(ev);
+    return list;
+}
+
+static PyObject *m_get_healthlog_memory(ConnObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"dimm", "since_ms", "flags", NULL};
+    const char *dimm = NULL;
+    long long since = 0;
+    unsigned int flags = 0;
+    uniRecordPtr *ev = NULL;
+    int n;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|zLI", kwlist, &dimm, &since, &flags) || conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryMemory(self->conn, dimm, since, &ev, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (n < 0)
+        Py_RETURN_NONE;
+    return events_list(ev, n);
+}
+
+static PyObject *m_get_healthlog_cpu(ConnObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"core", "since_ms", "flags", NULL};
+    int core = -1;
+    long long since = 0;
+    unsigned int flags = 0;
+    uniRecordPtr *ev = NULL;
+    int n;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|iLI", kwlist, &core, &since, &flags) || conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryCPU(self->conn, core, since, &ev, flags);
+    Py_END_ALLOW_THREADS
+    conn_leave(self);
+    if (n < 0)
+        Py_RETURN_NONE;
+    return events_list(ev, n);
+}
+
 static PyObject *m_metricDescriptors(ConnObject *self, PyObject *noargs) {
     const uniMetricDesc *d;
     PyObject *list;
@@ -452,61 +503,6 @@ static PyObject *m_enter(ConnObject *self, PyObject *noargs) {
 static PyObject *m_exit(ConnObject *self, PyObject *args) {
     (void)args;
     return conn_close(self, NULL);
-}
-
-/* ---- the HealthLog: the spec's get_healthlog_memory(dimm id) and its CPU twin ---- */
-
-static PyObject *events_list(uniRecordPtr *list, int n) {
-    PyObject *out = PyList_New(0);
-    for (int i = 0; out && i < n; i++) {
-        PyObject *d = record_dict(list[i]);
-        if (!d || PyList_Append(out, d) < 0) {
-            Py_XDECREF(d);
-            Py_CLEAR(out);
-            break;
-        }
-        Py_DECREF(d);
-    }
-    uniRecordListFree(list);
-    return out;
-}
-
-static PyObject *m_healthLogQueryMemory(ConnObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"dimm", "since_ms", "flags", NULL};
-    const char *dimm = NULL;
-    long long since = 0;
-    unsigned int flags = 0;
-    uniRecordPtr *list = NULL;
-    int n;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|zLI", kwlist, &dimm, &since, &flags))
-        return NULL;
-    if (conn_enter(self) < 0)
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryMemory(self->conn, dimm, since, &list, flags);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
-    if (n < 0)
-        Py_RETURN_NONE;
-    return events_list(list, n);
-}
-
-static PyObject *m_healthLogQueryCPU(ConnObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"core", "since_ms", "flags", NULL};
-    int core = -1;
-    long long since = 0;
-    unsigned int flags = 0;
-    uniRecordPtr *list = NULL;
-    int n;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|iLI", kwlist, &core, &since, &flags))
-        return NULL;
-    if (conn_enter(self) < 0)
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryCPU(self->conn, core, since, &list, flags);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
-    if (n < 0)
-        Py_RETURN_NONE;
-    return events_list(list, n);
 }
 
 /* ---- domains ---- */
@@ -751,13 +747,21 @@ static PyMethodDef conn_methods[] = {
      "select: groups ('cpu', 'mem', 'temp' ...) or key prefixes ('host.cpu.3.'). None on failure."},
     {"metricDescriptors", (PyCFunction)m_metricDescriptors, METH_NOARGS,
      "metricDescriptors() -> list of dict(id, key, kind, unit, group, source, help)."},
+    {"get_healthlog_memory", (PyCFunction)(void (*)(void))m_get_healthlog_memory, METH_VARARGS | METH_KEYWORDS,
+     "get_healthlog_memory(dimm=None, since_ms=0, flags=0) -> list or None: the memory events of a DIMM (spec 3.2.2;\n"
+     "every DIMM when None), oldest first, each a dict {'event.time_ms': ..., 'event.severity': ..., 'event.vms': ...}.\n"
+     "flags: HEALTHLOG_CORRECTED, HEALTHLOG_UNCORRECTED, HEALTHLOG_ACTIONS (uniHealthLogQueryMemory)."},
+    {"get_healthlog_cpu", (PyCFunction)(void (*)(void))m_get_healthlog_cpu, METH_VARARGS | METH_KEYWORDS,
+     "get_healthlog_cpu(core=-1, since_ms=0, flags=0) -> list or None: the CPU events a core reported (every core\n"
+     "when -1), as get_healthlog_memory (uniHealthLogQueryCPU)."},
     {"getURI", (PyCFunction)m_getURI, METH_NOARGS, "getURI() -> str: the connection's URI."},
     {"lookupByName", (PyCFunction)m_lookupByName, METH_VARARGS, "lookupByName(name) -> Domain, or None (lastError())."},
-    {"healthLogQueryMemory", (PyCFunction)(void (*)(void))m_healthLogQueryMemory, METH_VARARGS | METH_KEYWORDS,
-     "healthLogQueryMemory(dimm=None, since_ms=0, flags=0) -> list of dict: the spec's\n"
+    {"healthLogQueryMemory", (PyCFunction)(void (*)(void))m_get_healthlog_memory, METH_VARARGS | METH_KEYWORDS,
+     "healthLogQueryMemory(dimm=None, since_ms=0, flags=0): get_healthlog_memory under the binding's\n"
+     "camelCase names. The spec's\n"
      "get_healthlog_memory(dimm id): the memory error events of a DIMM (every DIMM with None), oldest\n"
      "first, each keyed 'event.time_ms', 'event.severity', 'event.dimm', 'event.vms' ...; None on failure."},
-    {"healthLogQueryCPU", (PyCFunction)(void (*)(void))m_healthLogQueryCPU, METH_VARARGS | METH_KEYWORDS,
+    {"healthLogQueryCPU", (PyCFunction)(void (*)(void))m_get_healthlog_cpu, METH_VARARGS | METH_KEYWORDS,
      "healthLogQueryCPU(core=-1, since_ms=0, flags=0) -> list of dict: the CPU error events of a core\n"
      "(every core with -1); None on failure."},
     {"lookupByUUIDString", (PyCFunction)m_lookupByUUIDString, METH_VARARGS,
@@ -867,6 +871,9 @@ PyMODINIT_FUNC PyInit_uniserver(void) {
     PyModule_AddIntConstant(m, "LIST_DOMAINS_ACTIVE", UNI_CONNECT_LIST_DOMAINS_ACTIVE);
     PyModule_AddIntConstant(m, "LIST_DOMAINS_INACTIVE", UNI_CONNECT_LIST_DOMAINS_INACTIVE);
     CONST(UNI_NODE_STATS_BEST_EFFORT);
+    PyModule_AddIntConstant(m, "HEALTHLOG_CORRECTED", UNI_HEALTHLOG_CORRECTED);
+    PyModule_AddIntConstant(m, "HEALTHLOG_UNCORRECTED", UNI_HEALTHLOG_UNCORRECTED);
+    PyModule_AddIntConstant(m, "HEALTHLOG_ACTIONS", UNI_HEALTHLOG_ACTIONS);
 #define ERR_CONST_(name, num, summary) PyModule_AddIntConstant(m, "ERR_" #name, num);
     UNI_ERROR_CODES(ERR_CONST_)
 #undef ERR_CONST_

@@ -451,6 +451,43 @@ class ShellAndApi(unittest.TestCase):
         self.assertEqual({e["event.count"] for e in ev if e["event.severity"] == "corrected"}, {60})
 
 
+class DaemonNotification(unittest.TestCase):
+    def test_uniserverd_samples_on_commit(self):
+        """uniserverd with a one-minute interval shows new errors within a second of the commit."""
+        h = Host("health-x86")
+        run = free_port_dir(h.tmp)
+        log = open(os.path.join(h.tmp, "uniserverd.log"), "w")
+        d = None
+        try:
+            h.start()
+            d = subprocess.Popen([os.path.join(BUILD, "bin", "uniserverd"), "-f", "--runtime-dir", run, "--uri", h.uri(),
+                                  "--config", "/dev/null", "--metrics-listen", "off", "--interval", "60000"],
+                                 stdout=log, stderr=subprocess.STDOUT)
+            sock = os.path.join(run, "uniserver-sock-ro")
+            for _ in range(200):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.02)
+            remote = ["-c", f"uniserver+unix:///ro?socket={sock}", "--json", "errors", "--correctable"]
+
+            def dram():
+                r = subprocess.run([UNISH, *remote], capture_output=True, text=True, timeout=30)
+                return json.loads(r.stdout)["host.errors.dram.ce.count"]
+            self.assertEqual(dram(), 3)
+            h.append_stream("every-type.raw", cpu=0)
+            t0 = time.time()
+            while dram() != 5 and time.time() - t0 < 5:
+                time.sleep(0.05)
+            self.assertEqual(dram(), 5)
+            self.assertLess(time.time() - t0, 3)
+        finally:
+            if d:
+                d.terminate()
+                d.wait(timeout=10)
+            log.close()
+            h.close()
+
+
 class Follow(unittest.TestCase):
     def test_follow_wakes_on_commit(self):
         h = Host("health-x86")

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "drivers/remote/remote.h"
+#include "healthlog/healthlog.h"
 #include "server_internal.h"
 
 
@@ -102,6 +103,38 @@ static void on_sample_timer(uv_timer_t *t) {
 
 static void sample_soon(server *srv) {
     on_sample_timer(&srv->sample_timer);
+}
+
+/* A commit to the HealthLog: new errors are in the cache within tens of milliseconds instead of
+ * at the next interval. */
+static void on_healthlog_settled(uv_timer_t *t) {
+    server *srv = t->data;
+    if (srv->sampling)
+        uv_timer_start(&srv->hl_timer, on_healthlog_settled, 20, 0); /* after the running one */
+    else
+        on_sample_timer(&srv->sample_timer);
+}
+
+static void on_healthlog_change(uv_poll_t *p, int status, int events) {
+    server *srv = p->data;
+    (void)status;
+    (void)events;
+    if (hl_watch_drain(srv->hl_fd, uni_local_healthlog_path(srv->source)) > 0 && !uv_is_active((uv_handle_t *)&srv->hl_timer))
+        uv_timer_start(&srv->hl_timer, on_healthlog_settled, 20, 0);
+}
+
+static void watch_healthlog(server *srv) {
+    const char *path = uni_local_healthlog_path(srv->source);
+    srv->hl_fd = path ? hl_watch_open(path) : -1;
+    if (srv->hl_fd < 0)
+        return;
+    uv_timer_init(srv->loop, &srv->hl_timer);
+    srv->hl_timer.data = srv;
+    uv_poll_init(srv->loop, &srv->hl_poll, srv->hl_fd);
+    srv->hl_poll.data = srv;
+    uv_poll_start(&srv->hl_poll, UV_READABLE, on_healthlog_change);
+    srv->hl_watching = true;
+    log_info("watching the HealthLog %s: new errors are sampled when uni-healthd commits them", path);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -534,6 +567,11 @@ static void stop_all(server *srv) {
     }
     uv_close((uv_handle_t *)&srv->sample_timer, NULL);
     uv_close((uv_handle_t *)&srv->sweep_timer, NULL);
+    if (srv->hl_watching) {
+        uv_poll_stop(&srv->hl_poll);
+        uv_close((uv_handle_t *)&srv->hl_poll, NULL);
+        uv_close((uv_handle_t *)&srv->hl_timer, NULL);
+    }
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
 }
@@ -550,6 +588,7 @@ int server_run(const config *cfg) {
 
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
+    srv->hl_fd = -1;
     pthread_mutex_init(&srv->cache_lock, NULL);
     srv->loop = uv_default_loop();
     signal(SIGPIPE, SIG_IGN);
@@ -599,6 +638,7 @@ int server_run(const config *cfg) {
     uv_timer_init(srv->loop, &srv->sweep_timer);
     srv->sweep_timer.data = srv;
     uv_timer_start(&srv->sweep_timer, on_sweep, 1000, 1000);
+    watch_healthlog(srv);
     uv_signal_init(srv->loop, &srv->sigterm);
     srv->sigterm.data = srv;
     uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
@@ -629,6 +669,8 @@ out:
     uni_domain_stats_free(srv->work_doms, srv->work_ndoms);
     uniConnectClose(srv->source);
     uniConnectClose(srv->query);
+    if (srv->hl_fd >= 0)
+        close(srv->hl_fd);
     uv_loop_close(srv->loop);
     return rc;
 }

@@ -51,6 +51,12 @@ struct server {
     uniConnectPtr query; /* a second connection to the source for HealthLog queries (the loop's) */
     uniRecordPtr cache;
     uv_timer_t sample_timer, sweep_timer;
+    /* The HealthLog of a local source: a commit by uni-healthd triggers a sample (after a short
+     * delay: the commit is visible a moment after the write that wakes us). */
+    int hl_fd;
+    uv_poll_t hl_poll;
+    uv_timer_t hl_timer;
+    bool hl_watching;
     uv_signal_t sigterm, sigint;
     uv_work_t work;
     bool sampling;

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -767,6 +768,20 @@ static int finish_config(hd_config *c, act_config *a) {
     }
     if (!c->db || !c->procfs || !c->sysfs || !c->tracefs)
         return -ENOMEM;
+    /* A daemon works from /: relative paths are made absolute first. */
+    {
+        char **paths[] = {&c->db, &c->procfs, &c->sysfs, &c->tracefs, &c->import_rasdaemon, &c->pid_file};
+        char cwd[PATH_MAX];
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+            char *abs;
+            if (!*paths[i] || (*paths[i])[0] == '/')
+                continue;
+            if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, *paths[i]) < 0)
+                return -ENOMEM;
+            free(*paths[i]);
+            *paths[i] = abs;
+        }
+    }
     for (size_t i = 0; i < ELEMENTSOF(acts); i++) {
         act_rule *r = (act_rule *)((char *)a + acts[i].off);
         if (!*names[i] && !(*names[i] = strdup("log")))

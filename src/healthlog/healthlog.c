@@ -164,6 +164,7 @@ struct hl_db {
     uint64_t present[NTABLES];
     sqlite3_stmt *ins[NTABLES];
     sqlite3_stmt *state_get;
+    sqlite3_stmt *links_get; /* prepared once: every event of a query looks up its links */
     char err[512];
 };
 
@@ -533,6 +534,7 @@ void hl_close(hl_db *db) {
     for (int ti = 0; ti < NTABLES; ti++)
         sqlite3_finalize(db->ins[ti]);
     sqlite3_finalize(db->state_get);
+    sqlite3_finalize(db->links_get);
     if (db->db)
         sqlite3_close(db->db);
     closep(&db->lock_fd);
@@ -842,21 +844,23 @@ void hl_links_free(hl_link *l, size_t n) {
 }
 
 int hl_links_for(hl_db *db, int64_t id, hl_link **ret, size_t *ret_n) {
-    sbuf b = {0};
-    sqlite3_stmt *st = NULL;
     hl_link *l = NULL;
     size_t n = 0;
-    int r, rc;
+    int r = 0, rc;
 
-    sb_add(&b, "SELECT ");
-    select_list(db, TAB_LINKS, &b);
-    sb_add(&b, " FROM links WHERE event_id = ? ORDER BY rowid");
-    r = b.oom ? -ENOMEM : prepare(db, b.s, &st);
-    free(b.s);
-    if (r < 0)
-        return r;
-    sqlite3_bind_int64(st, 1, id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (!db->links_get) {
+        sbuf b = {0};
+        sb_add(&b, "SELECT ");
+        select_list(db, TAB_LINKS, &b);
+        sb_add(&b, " FROM links WHERE event_id = ? ORDER BY rowid");
+        r = b.oom ? -ENOMEM : prepare(db, b.s, &db->links_get);
+        free(b.s);
+        if (r < 0)
+            return r;
+    }
+    sqlite3_reset(db->links_get);
+    sqlite3_bind_int64(db->links_get, 1, id);
+    while ((rc = sqlite3_step(db->links_get)) == SQLITE_ROW) {
         hl_link *nl = realloc(l, (n + 1) * sizeof(*nl));
         if (!nl) {
             r = -ENOMEM;
@@ -864,10 +868,10 @@ int hl_links_for(hl_db *db, int64_t id, hl_link **ret, size_t *ret_n) {
         }
         l = nl;
         memset(&l[n], 0, sizeof(l[n]));
-        if ((r = read_row(st, TAB_LINKS, &l[n++])) < 0)
+        if ((r = read_row(db->links_get, TAB_LINKS, &l[n++])) < 0)
             break;
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(db->links_get);
     if (r < 0) {
         hl_links_free(l, n);
         return r;

@@ -189,56 +189,94 @@ static uint64_t sim_count(uint64_t per_min, uint64_t t) {
 static uint64_t sim_count_h(uint64_t per_hour, uint64_t t) {
     return per_hour * t / 3600;
 }
-/* Rate over the last minute (or since start when younger), in events per minute. */
-static double sim_rate(uint64_t (*f)(uint64_t, uint64_t), uint64_t k, uint64_t t) {
-    uint64_t from = t > 60 ? t - 60 : 0;
+/* Rate over the last @win seconds (or since start when younger), in events per minute. */
+static double sim_rate(uint64_t (*f)(uint64_t, uint64_t), uint64_t k, uint64_t t, uint64_t win) {
+    uint64_t from = t > win ? t - win : 0;
     return t == 0 ? 0 : (double)(f(k, t) - f(k, from)) * 60.0 / (double)(t - from);
 }
 
+/* A count's rates over the 1, 5 and 60 minute windows, as the metric ids of each window. */
+#define RATE_IDS(p) {UNI_M_HOST_ERRORS_##p##_RATE_PER_MIN, UNI_M_HOST_ERRORS_##p##_RATE_5M_PER_MIN, UNI_M_HOST_ERRORS_##p##_RATE_60M_PER_MIN}
+static void rates3(uniRecordPtr rec, const unsigned ids[3], const char *name, const double r[3]) {
+    for (int w = 0; w < 3; w++)
+        rec_dbl(rec, ids[w], -1, name, r[w]);
+}
+
+/* Events k = 1..K of a kind whose k % 8 == d (its DIMM or core). */
+static uint64_t sim_share(uint64_t K, unsigned d) {
+    return K / 8 + (d >= 1 && d <= K % 8 ? 1 : 0);
+}
+
 static void sim_errors(uniRecordPtr rec, uint64_t t) {
+    static const uint64_t win[3] = {60, 300, 3600};
+    static const unsigned l_ids[3] = RATE_IDS(L), ls_ids[3] = RATE_IDS(L_SBIT), lm_ids[3] = RATE_IDS(L_MBIT),
+                          ce_ids[3] = RATE_IDS(C_CE), ue_ids[3] = RATE_IDS(C_UE), ms_ids[3] = RATE_IDS(MEM_SBIT),
+                          mm_ids[3] = RATE_IDS(MEM_MBIT), m_ids[3] = RATE_IDS(MEM), cs_ids[3] = RATE_IDS(CPU_SBIT),
+                          cm_ids[3] = RATE_IDS(CPU_MBIT), c_ids[3] = RATE_IDS(CPU);
     uint64_t cpu_s = 0, cpu_m = 0;
-    double cpu_sr = 0, cpu_mr = 0;
+    double cpu_sr[3] = {0}, cpu_mr[3] = {0}, cpu_r[3];
 
     for (size_t i = 0; i < ELEMENTSOF(errsrc); i++) {
         const sim_errsrc *e = &errsrc[i];
         uint64_t s = sim_count(e->sbit_per_min, t), m = sim_count_h(e->mbit_per_hour, t);
-        double sr = sim_rate(sim_count, e->sbit_per_min, t), mr = sim_rate(sim_count_h, e->mbit_per_hour, t);
+        double sr[3], mr[3], all[3];
         bool cache = e->comp[0] == 'l';
 
+        for (int w = 0; w < 3; w++) {
+            sr[w] = sim_rate(sim_count, e->sbit_per_min, t, win[w]);
+            mr[w] = sim_rate(sim_count_h, e->mbit_per_hour, t, win[w]);
+            all[w] = sr[w] + mr[w];
+        }
         if (cache) {
             rec_u64(rec, UNI_M_HOST_ERRORS_L_COUNT, -1, e->comp, s + m);
-            rec_dbl(rec, UNI_M_HOST_ERRORS_L_RATE_PER_MIN, -1, e->comp, sr + mr);
+            rates3(rec, l_ids, e->comp, all);
             rec_u64(rec, UNI_M_HOST_ERRORS_L_SBIT_COUNT, -1, e->comp, s);
-            rec_dbl(rec, UNI_M_HOST_ERRORS_L_SBIT_RATE_PER_MIN, -1, e->comp, sr);
+            rates3(rec, ls_ids, e->comp, sr);
             if (!streq(e->comp, "l1")) { /* the spec counts multi-bit errors in L2/L3 only */
                 rec_u64(rec, UNI_M_HOST_ERRORS_L_MBIT_COUNT, -1, e->comp, m);
-                rec_dbl(rec, UNI_M_HOST_ERRORS_L_MBIT_RATE_PER_MIN, -1, e->comp, mr);
+                rates3(rec, lm_ids, e->comp, mr);
             }
             cpu_s += s;
             cpu_m += m;
-            cpu_sr += sr;
-            cpu_mr += mr;
+            for (int w = 0; w < 3; w++) {
+                cpu_sr[w] += sr[w];
+                cpu_mr[w] += mr[w];
+            }
         }
         if (!streq(e->comp, "l1")) {
             /* ECC corrects single-bit errors and detects multi-bit ones. */
             rec_u64(rec, UNI_M_HOST_ERRORS_C_CE_COUNT, -1, e->comp, s);
-            rec_dbl(rec, UNI_M_HOST_ERRORS_C_CE_RATE_PER_MIN, -1, e->comp, sr);
+            rates3(rec, ce_ids, e->comp, sr);
             rec_u64(rec, UNI_M_HOST_ERRORS_C_UE_COUNT, -1, e->comp, m);
-            rec_dbl(rec, UNI_M_HOST_ERRORS_C_UE_RATE_PER_MIN, -1, e->comp, mr);
+            rates3(rec, ue_ids, e->comp, mr);
         }
         if (streq(e->comp, "dram")) {
             rec_u64(rec, UNI_M_HOST_ERRORS_MEM_SBIT_COUNT, -1, NULL, s);
-            rec_dbl(rec, UNI_M_HOST_ERRORS_MEM_SBIT_RATE_PER_MIN, -1, NULL, sr);
+            rates3(rec, ms_ids, NULL, sr);
             rec_u64(rec, UNI_M_HOST_ERRORS_MEM_MBIT_COUNT, -1, NULL, m);
-            rec_dbl(rec, UNI_M_HOST_ERRORS_MEM_MBIT_RATE_PER_MIN, -1, NULL, mr);
-            rec_dbl(rec, UNI_M_HOST_ERRORS_MEM_RATE_PER_MIN, -1, NULL, sr + mr);
+            rates3(rec, mm_ids, NULL, mr);
+            rates3(rec, m_ids, NULL, all);
         }
     }
     rec_u64(rec, UNI_M_HOST_ERRORS_CPU_SBIT_COUNT, -1, NULL, cpu_s);
-    rec_dbl(rec, UNI_M_HOST_ERRORS_CPU_SBIT_RATE_PER_MIN, -1, NULL, cpu_sr);
+    rates3(rec, cs_ids, NULL, cpu_sr);
     rec_u64(rec, UNI_M_HOST_ERRORS_CPU_MBIT_COUNT, -1, NULL, cpu_m);
-    rec_dbl(rec, UNI_M_HOST_ERRORS_CPU_MBIT_RATE_PER_MIN, -1, NULL, cpu_mr);
-    rec_dbl(rec, UNI_M_HOST_ERRORS_CPU_RATE_PER_MIN, -1, NULL, cpu_sr + cpu_mr);
+    rates3(rec, cm_ids, NULL, cpu_mr);
+    for (int w = 0; w < 3; w++)
+        cpu_r[w] = cpu_sr[w] + cpu_mr[w];
+    rates3(rec, c_ids, NULL, cpu_r);
+    /* Per DIMM and per core: the simulated HealthLog's events (test_healthlog_query), which
+     * begin an hour before the connection. */
+    for (unsigned d = 0; d < 8; d++) {
+        char dimm[16];
+        snprintf(dimm, sizeof(dimm), "DIMM_%c%u", 'A' + (int)(d / 2), d % 2);
+        rec_u64(rec, UNI_M_HOST_ERRORS_DIMM_D_CE_COUNT, -1, dimm, 60 * sim_share((t + 3600) / 20, d));
+        rec_u64(rec, UNI_M_HOST_ERRORS_DIMM_D_UE_COUNT, -1, dimm, sim_share((t + 3600) / 30, d));
+    }
+    for (unsigned c = 0; c < NCPU; c++) {
+        rec_u64(rec, UNI_M_HOST_ERRORS_CORE_N_CE_COUNT, (int)c, NULL, 30 * sim_share((t + 3600) / 30, c));
+        rec_u64(rec, UNI_M_HOST_ERRORS_CORE_N_UE_COUNT, (int)c, NULL, 0);
+    }
 }
 
 static int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec, unsigned flags) {
