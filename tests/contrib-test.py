@@ -14,11 +14,39 @@ SRC = os.environ["SRCDIR"]
 UNISH = os.path.join(os.environ["BUILDDIR"], "bin", "unish")
 
 
+def daemon_metrics():
+    """The /metrics of a uniserverd on the test driver: the host and every simulated VM."""
+    import socket
+    import tempfile
+    import time
+    import urllib.request
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    d = tempfile.mkdtemp(prefix="uni-contrib-")
+    p = subprocess.Popen([os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd"), "-f", "--runtime-dir", d, "--uri",
+                          "test:///default", "--interval", "200", "--metrics-listen", f"127.0.0.1:{port}", "--log-level",
+                          "error"])
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    return r.read().decode()
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("uniserverd's /metrics did not answer")
+    finally:
+        p.terminate()
+        p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def exported_names():
     names = set()
     out = subprocess.run([UNISH, "-c", "test:///default", "--prometheus", "nodestats", "--window", "1"], check=True,
                          capture_output=True, text=True).stdout
-    texts = [out] + [open(p).read() for p in glob.glob(os.path.join(SRC, "tests", "golden", "*.prom"))]
+    texts = [out, daemon_metrics()] + [open(p).read() for p in glob.glob(os.path.join(SRC, "tests", "golden", "*.prom"))]
     for t in texts:
         for line in t.splitlines():
             if line and not line.startswith("#"):
@@ -37,6 +65,7 @@ class Contrib(unittest.TestCase):
     def test_names_exist(self):
         names = exported_names()
         self.assertIn("uniserver_host_cpu_number", names)
+        self.assertIn("uniserver_vm_errors_ue_total", names)
         dash = json.load(open(os.path.join(SRC, "contrib", "grafana-dashboard.json")))
         exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
         exprs += re.findall(r"expr: (.*)", open(os.path.join(SRC, "contrib", "prometheus-alerts.yml")).read())

@@ -837,6 +837,31 @@ int hl_count(hl_db *db, const hl_filter *f, int64_t *ret) {
     return r;
 }
 
+int hl_vm_counts(hl_db *db, const char *vm, int64_t since_ms, int64_t *ret_ce, int64_t *ret_ue) {
+    sqlite3_stmt *st = NULL;
+    int r, rc;
+
+    /* The errors (not actions, not informational events) linked to the VM named @vm. */
+    r = prepare(db,
+                "SELECT coalesce(sum(CASE WHEN severity = 'corrected' THEN coalesce(count, 1) ELSE 0 END), 0), "
+                "coalesce(sum(CASE WHEN severity IN ('uncorrected', 'deferred', 'fatal') THEN coalesce(count, 1) "
+                "ELSE 0 END), 0) FROM events WHERE time_ms >= ?2 AND (class IS NULL OR class <> 'action') "
+                "AND id IN (SELECT event_id FROM links WHERE vm = ?1)",
+                &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, vm, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, since_ms);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *ret_ce = sqlite3_column_int64(st, 0);
+        *ret_ue = sqlite3_column_int64(st, 1);
+    } else
+        r = sql_fail(db, rc, "per-VM counts");
+    sqlite3_finalize(st);
+    return r;
+}
+
 void hl_links_free(hl_link *l, size_t n) {
     for (size_t i = 0; l && i < n; i++)
         free_row(TAB_LINKS, &l[i]);

@@ -129,6 +129,8 @@ void hl_events_free(hl_event *ev, size_t n);
 int hl_count(hl_db *db, const hl_filter *f, int64_t *ret);
 /* The VMs linked to event @id, as "name (pid N): how[, ...]" in a new string (NULL: none). */
 int hl_links_text(hl_db *db, int64_t id, char **ret);
+/* Corrected and uncorrected errors since @since_ms of the events linked to the VM named @vm. */
+int hl_vm_counts(hl_db *db, const char *vm, int64_t since_ms, int64_t *ret_ce, int64_t *ret_ue);
 int hl_links_for(hl_db *db, int64_t id, hl_link **ret, size_t *ret_n);
 void hl_links_free(hl_link *l, size_t n);
 /* The configured memory speed (MT/s) of the populated modules (the lowest when they differ). */

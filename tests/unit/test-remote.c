@@ -190,7 +190,7 @@ static long rss_kb(pid_t pid) {
 
 static void test_load(void **state) {
     pthread_t t[NCLIENTS];
-    long errors = 0, rss0, rss1, rss2;
+    long errors = 0, rss0, rss1, rss2, rss3;
     uint64_t t0;
     (void)state;
     rss0 = rss_kb(daemon_pid);
@@ -203,18 +203,25 @@ static void test_load(void **state) {
     printf("# %d clients x %d calls: %.0f calls/s, %ld errors, daemon RSS %ld -> %ld kB\n", NCLIENTS, NCALLS,
            (double)(NCLIENTS * NCALLS) / ((double)(now_ns() - t0) / 1e9), errors, rss0, rss1);
     assert_int_equal(errors, 0);
-    /* A second round must not grow the daemon further: nothing leaks per client or per call. */
+    /* More rounds must not grow the daemon: nothing leaks per client or per call. (Where round 1
+     * ends depends on how many clients overlapped, so the third is compared with the larger of
+     * the first two.) */
     for (int i = 0; i < NCLIENTS; i++)
         assert_int_equal(pthread_create(&t[i], NULL, client_thread, &errors), 0);
     for (int i = 0; i < NCLIENTS; i++)
         pthread_join(t[i], NULL);
     rss2 = rss_kb(daemon_pid);
-    printf("# second round: daemon RSS %ld kB\n", rss2);
+    for (int i = 0; i < NCLIENTS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, client_thread, &errors), 0);
+    for (int i = 0; i < NCLIENTS; i++)
+        pthread_join(t[i], NULL);
+    rss3 = rss_kb(daemon_pid);
+    printf("# second and third rounds: daemon RSS %ld, %ld kB\n", rss2, rss3);
     assert_int_equal(errors, 0);
     if (getenv("UNI_SANITIZED"))
         printf("# RSS growth not judged: ASan's quarantine keeps freed memory\n");
     else
-        assert_true(rss2 <= rss1 + 2048);
+        assert_true(rss3 <= (rss1 > rss2 ? rss1 : rss2) + 2048);
 }
 
 int main(void) {

@@ -1363,7 +1363,36 @@ static int local_domain_stats(uniConnectPtr conn, const uni_select *sel, const u
     if ((uni_select_has(sel, UNI_M_DOM_MEM_PCT)) && read_meminfo(s, &m) == 0)
         total = (double)m.mem_total_kb / 1024.0;
     uniResetLastError();
-    return vms_domain_stats(s->vms, sel, only, nonly, total, ret, ret_n);
+    if (vms_domain_stats(s->vms, sel, only, nonly, total, ret, ret_n) < 0)
+        return -1;
+    /* Spec: every hardware error is tied to the VMs it may have touched (uni-healthd links them);
+     * each VM's record counts its own. */
+    if (uni_select_has(sel, UNI_M_DOM_ERRORS_CE_COUNT) || uni_select_has(sel, UNI_M_DOM_ERRORS_UE_COUNT) ||
+        uni_select_has(sel, UNI_M_DOM_ERRORS_CE_RATE_PER_MIN) || uni_select_has(sel, UNI_M_DOM_ERRORS_UE_RATE_PER_MIN)) {
+        char why[512] = "";
+        bool have = ensure_healthlog(s, why, sizeof(why)) == 0;
+        int64_t now = uni_clock_wall_ms();
+        for (size_t i = 0; i < *ret_n; i++) {
+            uniRecordPtr r = (*ret)[i].rec;
+            int64_t ce, ue, ce1, ue1;
+            const char *name = (*ret)[i].info.name;
+            if (have && name && hl_vm_counts(s->hl, name, INT64_MIN, &ce, &ue) == 0 &&
+                hl_vm_counts(s->hl, name, now - 60000, &ce1, &ue1) == 0) {
+                rec_u64(r, UNI_M_DOM_ERRORS_CE_COUNT, -1, NULL, (uint64_t)ce);
+                rec_u64(r, UNI_M_DOM_ERRORS_UE_COUNT, -1, NULL, (uint64_t)ue);
+                rec_dbl(r, UNI_M_DOM_ERRORS_CE_RATE_PER_MIN, -1, NULL, (double)ce1);
+                rec_dbl(r, UNI_M_DOM_ERRORS_UE_RATE_PER_MIN, -1, NULL, (double)ue1);
+            } else {
+                const char *w = why[0] ? why : "the HealthLog cannot be read";
+                rec_absent(r, UNI_M_DOM_ERRORS_CE_COUNT, "%s", w);
+                rec_absent(r, UNI_M_DOM_ERRORS_UE_COUNT, "%s", w);
+                rec_absent(r, UNI_M_DOM_ERRORS_CE_RATE_PER_MIN, "%s", w);
+                rec_absent(r, UNI_M_DOM_ERRORS_UE_RATE_PER_MIN, "%s", w);
+            }
+        }
+        uniResetLastError();
+    }
+    return 0;
 }
 
 const uni_driver uni_local_driver = {

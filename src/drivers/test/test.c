@@ -528,6 +528,15 @@ static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t pr
     rec_dbl(rec, UNI_M_DOM_MEM_PCT, -1, NULL, 100.0 * v->mem_mb / SIM_MEM_MB);
     rec_u64(rec, UNI_M_DOM_INTERRUPT_MS, -1, NULL, cpu_ms / 10);
     rec_u64(rec, UNI_M_DOM_SWAP_WAIT_MS, -1, NULL, t * v->swap_ms_per_s);
+    /* Errors the simulated HealthLog ties to this VM: vm-1 shares PMD 2's undervolted cores (a
+     * corrected error every 10 s), vm-2 one DRAM row (an uncorrected error every 10 minutes). */
+    {
+        uint64_t ce = idx == 0 ? t / 10 : 0, ue = idx == 1 ? t / 600 : 0;
+        rec_u64(rec, UNI_M_DOM_ERRORS_CE_COUNT, -1, NULL, ce);
+        rec_u64(rec, UNI_M_DOM_ERRORS_UE_COUNT, -1, NULL, ue);
+        rec_dbl(rec, UNI_M_DOM_ERRORS_CE_RATE_PER_MIN, -1, NULL, idx == 0 ? 6.0 : 0.0);
+        rec_dbl(rec, UNI_M_DOM_ERRORS_UE_RATE_PER_MIN, -1, NULL, idx == 1 ? 0.1 : 0.0);
+    }
     if (!first)
         rec_dbl(rec, UNI_M_DOM_SWAP_WAIT_PCT, -1, NULL, 100.0 * (double)v->swap_ms_per_s / TICK_MS);
     else
