@@ -152,13 +152,18 @@ static PyObject *record_dict(uniRecordPtr rec) {
     return d;
 }
 
-/* A Python list of groups or key prefixes as a NULL-terminated C list; the strings live in
- * *ret_seq, which the caller releases after the call. -1 with a Python exception set. */
+/* A Python list of groups or key prefixes as a NULL-terminated C list (None: NULL, everything);
+ * the strings live in *ret_seq, which select_free releases after the call. -1 with a Python
+ * exception set. */
 static int select_list(PyObject *sel, PyObject **ret_seq, const char ***ret_list) {
-    PyObject *seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes");
+    PyObject *seq;
     const char **list;
     Py_ssize_t n;
-    if (!seq)
+    *ret_seq = NULL;
+    *ret_list = NULL;
+    if (sel == Py_None)
+        return 0;
+    if (!(seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes")))
         return -1;
     n = PySequence_Fast_GET_SIZE(seq);
     list = calloc((size_t)n + 1, sizeof(char *));
@@ -176,6 +181,11 @@ static int select_list(PyObject *sel, PyObject **ret_seq, const char ***ret_list
     *ret_seq = seq;
     *ret_list = list;
     return 0;
+}
+
+static void select_free(PyObject *seq, const char **list) {
+    free(list);
+    Py_XDECREF(seq);
 }
 
 /* ---- connections ---- */
@@ -374,20 +384,16 @@ static PyObject *m_getStats(ConnObject *self, PyObject *args, PyObject *kw) {
     uniRecordPtr rec = NULL;
     int r;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OI", kwlist, &sel, &flags))
-        return NULL;
-    if (sel != Py_None && select_list(sel, &seq, &list) < 0)
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OI", kwlist, &sel, &flags) || select_list(sel, &seq, &list) < 0)
         return NULL;
     if (conn_enter(self) < 0) {
-        free(list);
-        Py_XDECREF(seq);
+        select_free(seq, list);
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS r = uniNodeGetStats(self->conn, sel != Py_None ? list : NULL, &rec, flags);
+    Py_BEGIN_ALLOW_THREADS r = uniNodeGetStats(self->conn, list, &rec, flags);
     Py_END_ALLOW_THREADS
     conn_leave(self);
-    free(list);
-    Py_XDECREF(seq);
+    select_free(seq, list);
     if (r < 0)
         Py_RETURN_NONE;
     out = record_dict(rec);
@@ -588,20 +594,16 @@ static PyObject *m_getAllDomainStats(ConnObject *self, PyObject *args, PyObject 
     uniDomainStatsRecordPtr *stats = NULL;
     int r;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OI", kwlist, &sel, &flags))
-        return NULL;
-    if (sel != Py_None && select_list(sel, &seq, &list) < 0)
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OI", kwlist, &sel, &flags) || select_list(sel, &seq, &list) < 0)
         return NULL;
     if (conn_enter(self) < 0) {
-        free(list);
-        Py_XDECREF(seq);
+        select_free(seq, list);
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS r = uniConnectGetAllDomainStats(self->conn, sel != Py_None ? list : NULL, &stats, flags);
+    Py_BEGIN_ALLOW_THREADS r = uniConnectGetAllDomainStats(self->conn, list, &stats, flags);
     Py_END_ALLOW_THREADS
     conn_leave(self);
-    free(list);
-    Py_XDECREF(seq);
+    select_free(seq, list);
     if (r < 0)
         Py_RETURN_NONE;
     out = PyList_New(0);
@@ -661,35 +663,23 @@ static PyObject *d_getDomainStatisticsUniserver(DomObject *self, PyObject *noarg
 }
 
 static PyObject *d_getStats(DomObject *self, PyObject *args) {
-    PyObject *sel = Py_None;
-    const char *list[64];
-    const char *one[2] = {NULL, NULL};
+    PyObject *sel = Py_None, *seq = NULL;
+    const char **list = NULL;
     uniDomainStatsRecordPtr *stats = NULL;
     uniDomainPtr doms[2] = {self->dom, NULL};
     ConnObject *c = (ConnObject *)self->conn;
     PyObject *out;
     int r;
-    (void)one;
-    if (!PyArg_ParseTuple(args, "|O", &sel))
+    if (!PyArg_ParseTuple(args, "|O", &sel) || select_list(sel, &seq, &list) < 0)
         return NULL;
-    if (sel != Py_None) {
-        Py_ssize_t n = PySequence_Size(sel);
-        if (n < 0 || n > 63)
-            return PyErr_Format(PyExc_ValueError, "select: a list of at most 63 groups or prefixes");
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *it = PySequence_GetItem(sel, i);
-            list[i] = it ? PyUnicode_AsUTF8(it) : NULL;
-            Py_XDECREF(it); /* the string lives in the sequence */
-            if (!list[i])
-                return NULL;
-        }
-        list[n] = NULL;
+    if (conn_enter(c) < 0) {
+        select_free(seq, list);
+        return NULL;
     }
-    if (conn_enter(c) < 0)
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS r = uniDomainListGetStats(doms, sel != Py_None ? list : NULL, &stats, 0);
+    Py_BEGIN_ALLOW_THREADS r = uniDomainListGetStats(doms, list, &stats, 0);
     Py_END_ALLOW_THREADS
     conn_leave(c);
+    select_free(seq, list);
     if (r < 0)
         Py_RETURN_NONE;
     out = stats[0] ? record_dict(stats[0]->record) : (Py_INCREF(Py_None), Py_None);

@@ -207,6 +207,9 @@ def test_domains():
     assert stats["vm-1"]["dom.cpu.count"] == 2 and stats["vm-3"]["dom.state"] == "shut off"
     assert "dom.kvm.exits" in stats["vm-1"]
     assert set(d.getStats(["dom.mem"])) == {"dom.mem.usage_mb", "dom.mem.resident_mb", "dom.mem_mb", "dom.mem_pct"}
+    assert d.getStats(("dom.mem",)) == d.getStats(["dom.mem"])  # any sequence, as the connection's getStats
+    with pytest.raises(TypeError):
+        d.getStats([1])
     c.close()
     with pytest.raises(ValueError):  # its connection is closed
         d.getDomainStatisticsUniserver()
