@@ -10,36 +10,22 @@ import shutil
 import subprocess
 import unittest
 
+from testlib import Uniserverd, free_port
+
 SRC = os.environ["SRCDIR"]
 UNISH = os.path.join(os.environ["BUILDDIR"], "bin", "unish")
 
 
 def daemon_metrics():
     """The /metrics of a uniserverd on the test driver: the host and every simulated VM."""
-    import socket
-    import tempfile
-    import time
-    import urllib.request
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    d = tempfile.mkdtemp(prefix="uni-contrib-")
-    p = subprocess.Popen([os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd"), "-f", "--runtime-dir", d, "--uri",
-                          "test:///default", "--interval", "200", "--metrics-listen", f"127.0.0.1:{port}", "--log-level",
-                          "error"])
+    d = Uniserverd("test:///default", "--interval", "200", "--log-level", "error", metrics_port=free_port(),
+                   prefix="uni-contrib-")
     try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-                    return r.read().decode()
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("uniserverd's /metrics did not answer")
+        st, _, body = d.get()
+        assert st == 200, f"uniserverd's /metrics answered {st}"
+        return body.decode()
     finally:
-        p.terminate()
-        p.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        d.stop()
 
 
 def exported_names():

@@ -12,9 +12,10 @@ import tempfile
 import time
 import unittest
 
+from testlib import Uniserverd
+
 SRC = os.environ["SRCDIR"]
 UNISH = os.path.join(os.environ["BUILDDIR"], "bin", "unish")
-DAEMON = os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd")
 FIX = os.path.join(SRC, "tests", "fixtures")
 RO_ATTR = "/sys/devices/system/cpu/kernel_max"  # kernfs refuses writes to it, even root's
 # Copies go to memory where there is a tmpfs: hundreds of small files per copy.
@@ -232,27 +233,11 @@ class ThroughTheDaemon(unittest.TestCase):
     daemon), errors arrive unchanged, every write is in the daemon's log with the caller."""
 
     def start(self, uri):
-        self.dir = tempfile.mkdtemp(prefix="uni-control-daemon-", dir=TMPROOT)
-        self.log = os.path.join(self.dir, "log")
-        with open(self.log, "w") as log:
-            self.proc = subprocess.Popen([DAEMON, "-f", "--runtime-dir", self.dir, "--uri", uri, "--interval", "200",
-                                          "--metrics-listen", "off"], stdout=log, stderr=subprocess.STDOUT)
-        self.rw = f"uniserver+unix:///system?socket={self.dir}/uniserver-sock"
-        self.ro = f"uniserver+unix:///ro?socket={self.dir}/uniserver-sock-ro"
-        for _ in range(250):
-            if os.path.exists(f"{self.dir}/uniserver-sock-ro"):
-                break
-            self.assertIsNone(self.proc.poll(), self.daemon_log())
-            time.sleep(0.02)
+        self.d = Uniserverd(uri, "--interval", "200", "--metrics-listen", "off", tmp=TMPROOT, prefix="uni-control-daemon-")
+        self.rw, self.ro = self.d.uri(), self.d.uri(ro=True)
 
     def tearDown(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        shutil.rmtree(self.dir)
-
-    def daemon_log(self):
-        with open(self.log) as f:
-            return f.read()
+        self.d.stop()
 
     def unish(self, uri, *args):
         p = subprocess.run([UNISH, "-c", uri, *args], capture_output=True, text=True, timeout=60)
@@ -286,7 +271,7 @@ class ThroughTheDaemon(unittest.TestCase):
                 break
             time.sleep(0.05)
         self.assertEqual(json.loads(out)["host.cpu.4.freq_mhz"], 2400)
-        log = self.daemon_log()
+        log = self.d.log_text()
         self.assertRegex(log, r"audit: uniNodeSetFrequency by rw pid \d+ uid \d+: cpus 4-5 "
                               r"devices/system/cpu/cpufreq/policy4/scaling_setspeed: '1200000' -> '2400000'")
         self.assertIn("audit: uniNodeSetOperatingPoint by rw", log)
@@ -307,7 +292,7 @@ class ThroughTheDaemon(unittest.TestCase):
             pol = "sys/devices/system/cpu/cpufreq/policy6"
             self.assertEqual(diff(before, snapshot(d)), {f"{pol}/scaling_governor": "userspace\n",
                                                          f"{pol}/scaling_setspeed": "2200000\n"})
-            self.assertIn("devices/system/cpu/cpu6/cpufreq/scaling_governor: 'ondemand' -> 'userspace'", self.daemon_log())
+            self.assertIn("devices/system/cpu/cpu6/cpufreq/scaling_governor: 'ondemand' -> 'userspace'", self.d.log_text())
         finally:
             shutil.rmtree(os.path.dirname(d))
 

@@ -14,10 +14,11 @@ import tempfile
 import time
 import unittest
 
+from testlib import UNISERVERD as DAEMON, Uniserverd, free_port
+
 SRC = os.environ["SRCDIR"]
 BUILD = os.environ["BUILDDIR"]
 UNISH = os.path.join(BUILD, "bin", "unish")
-DAEMON = os.path.join(BUILD, "bin", "uniserverd")
 PROG, VERS = 0x554E4953, 1
 
 
@@ -26,41 +27,8 @@ def unish(uri, *args):
     return p.returncode, p.stdout, p.stderr
 
 
-class Daemon:
-    def __init__(self, uri, *extra):
-        self.dir = tempfile.mkdtemp(prefix="uni-daemon-")
-        self.log = open(os.path.join(self.dir, "log"), "w+")
-        self.proc = subprocess.Popen([DAEMON, "-f", "--runtime-dir", self.dir, "--uri", uri, "--interval", "100",
-                                      ] + list(extra),
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        self.rw = os.path.join(self.dir, "uniserver-sock")
-        self.ro = os.path.join(self.dir, "uniserver-sock-ro")
-        for _ in range(200):
-            if os.path.exists(self.ro) and self.alive():
-                break
-            time.sleep(0.02)
-        time.sleep(0.25)  # a second sample, for rates
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def uri(self, ro=False):
-        return f"uniserver+unix:///{'ro' if ro else 'system'}?socket={self.ro if ro else self.rw}"
-
-    def rss_kb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for l in f:
-                if l.startswith("VmRSS:"):
-                    return int(l.split()[1])
-
-    def stop(self):
-        self.proc.terminate()
-        rc = self.proc.wait(timeout=10)
-        self.log.seek(0)
-        text = self.log.read()
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return rc, text
+def Daemon(uri, *extra):
+    return Uniserverd(uri, "--interval", "100", *extra, settle_s=0.25)  # a second sample, for rates
 
 
 def frame(proc, body=b"", prog=PROG, vers=VERS, mtype=0, serial=1):
@@ -298,14 +266,6 @@ class DaemonLifecycle(unittest.TestCase):
         rc, out, err = unish(f"uniserver+tcp://127.0.0.1:{port}/system", "hostgovernor")
         d.stop()
         self.assertEqual((rc, out), (0, "mixed\n"), err)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def certtool(*args):

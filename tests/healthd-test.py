@@ -16,6 +16,8 @@ import tempfile
 import time
 import unittest
 
+from testlib import Uniserverd
+
 SRC = os.environ["SRCDIR"]
 BUILD = os.environ["BUILDDIR"]
 HEALTHD = os.path.join(BUILD, "bin", "uni-healthd")
@@ -356,12 +358,6 @@ class Actions(unittest.TestCase):
         self.assertIn("page_action = 'explode': log or soft_offline", r.stderr)
 
 
-def free_port_dir(tmp):
-    d = os.path.join(tmp, "run")
-    os.makedirs(d, exist_ok=True)
-    return d
-
-
 class ShellAndApi(unittest.TestCase):
     """uniHealthLogQueryMemory/CPU through unish: in process, through uniserverd, and --follow."""
 
@@ -416,17 +412,9 @@ class ShellAndApi(unittest.TestCase):
 
     def test_through_uniserverd(self):
         h = self.h
-        run = free_port_dir(h.tmp)
-        log = open(os.path.join(h.tmp, "uniserverd.log"), "w")
-        d = subprocess.Popen([os.path.join(BUILD, "bin", "uniserverd"), "-f", "--runtime-dir", run, "--uri", h.uri(),
-                              "--config", "/dev/null", "--metrics-listen", "off"], stdout=log, stderr=subprocess.STDOUT)
+        d = Uniserverd(h.uri(), "--config", "/dev/null", "--metrics-listen", "off", tmp=h.tmp)
         try:
-            sock = os.path.join(run, "uniserver-sock-ro")
-            for _ in range(200):
-                if os.path.exists(sock):
-                    break
-                time.sleep(0.02)
-            remote = f"uniserver+unix:///ro?socket={sock}"
+            remote = d.uri(ro=True)
             local = h.json("healthlog", "--memory")
             r = subprocess.run([UNISH, "-c", remote, "--json", "healthlog", "--memory"], capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -439,9 +427,7 @@ class ShellAndApi(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("NO_SUPPORT", r.stderr)
         finally:
-            d.terminate()
-            d.wait(timeout=10)
-            log.close()
+            d.stop()
 
     def test_test_driver(self):
         r = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM_B1"], capture_output=True, text=True)
@@ -455,20 +441,11 @@ class DaemonNotification(unittest.TestCase):
     def test_uniserverd_samples_on_commit(self):
         """uniserverd with a one-minute interval shows new errors within a second of the commit."""
         h = Host("health-x86")
-        run = free_port_dir(h.tmp)
-        log = open(os.path.join(h.tmp, "uniserverd.log"), "w")
         d = None
         try:
             h.start()
-            d = subprocess.Popen([os.path.join(BUILD, "bin", "uniserverd"), "-f", "--runtime-dir", run, "--uri", h.uri(),
-                                  "--config", "/dev/null", "--metrics-listen", "off", "--interval", "60000"],
-                                 stdout=log, stderr=subprocess.STDOUT)
-            sock = os.path.join(run, "uniserver-sock-ro")
-            for _ in range(200):
-                if os.path.exists(sock):
-                    break
-                time.sleep(0.02)
-            remote = ["-c", f"uniserver+unix:///ro?socket={sock}", "--json", "errors", "--correctable"]
+            d = Uniserverd(h.uri(), "--config", "/dev/null", "--metrics-listen", "off", "--interval", "60000", tmp=h.tmp)
+            remote = ["-c", d.uri(ro=True), "--json", "errors", "--correctable"]
 
             def dram():
                 r = subprocess.run([UNISH, *remote], capture_output=True, text=True, timeout=30)
@@ -482,9 +459,7 @@ class DaemonNotification(unittest.TestCase):
             self.assertLess(time.time() - t0, 3)
         finally:
             if d:
-                d.terminate()
-                d.wait(timeout=10)
-            log.close()
+                d.stop()
             h.close()
 
 

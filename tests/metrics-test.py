@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,48 +15,13 @@ import unittest
 import urllib.request
 import base64
 
+from testlib import Uniserverd, free_port
+
 SRC = os.environ["SRCDIR"]
-BUILD = os.environ["BUILDDIR"]
-DAEMON = os.path.join(BUILD, "bin", "uniserverd")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Daemon:
-    def __init__(self, uri, *extra):
-        self.dir = tempfile.mkdtemp(prefix="uni-metrics-")
-        self.port = free_port()
-        self.log = open(os.path.join(self.dir, "log"), "w+")
-        self.proc = subprocess.Popen([DAEMON, "-f", "--runtime-dir", self.dir, "--uri", uri, "--interval", "200",
-                                      "--metrics-listen", f"127.0.0.1:{self.port}", *extra],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        time.sleep(0.5)  # a second sample: rates
-
-    def get(self, path="/metrics", headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        c.request("GET", path, headers=headers or {})
-        r = c.getresponse()
-        body = r.read()
-        c.close()
-        return r.status, dict(r.getheaders()), body
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def Daemon(uri, *extra):
+    return Uniserverd(uri, "--interval", "200", *extra, metrics_port=free_port(), settle_s=0.5, prefix="uni-metrics-")
 
 
 def series_of(text):

@@ -4,13 +4,12 @@ equal to the C API's values (through unish --json) for the same source; failures
 with lastError(); calls release the GIL and share a connection across threads; no leaks."""
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import threading
 
 import pytest
 import uniserver
+from testlib import Uniserverd
 
 SRC = os.environ["SRCDIR"]
 UNISH = os.path.join(os.environ["BUILDDIR"], "bin", "unish")
@@ -152,24 +151,15 @@ def test_no_reference_leaks():
 
 
 def test_through_the_daemon():
-    d = tempfile.mkdtemp(prefix="uni-py-")
-    daemon = subprocess.Popen([os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd"), "-f", "--runtime-dir", d,
-                               "--uri", "test:///default", "--metrics-listen", "off", "--log-level", "error"])
+    d = Uniserverd("test:///default", "--metrics-listen", "off", "--log-level", "error", prefix="uni-py-")
     try:
-        import time
-        for _ in range(100):
-            if os.path.exists(os.path.join(d, "uniserver-sock-ro")):
-                break
-            time.sleep(0.05)
-        c = uniserver.openReadOnly(f"uniserver+unix:///ro?socket={d}/uniserver-sock-ro")
+        c = uniserver.openReadOnly(d.uri(ro=True))
         assert c is not None, uniserver.lastError()
         assert c.getHostMemoryStatisticsUniserver() == [16384.0, 50.0, 8192.0, 1600.0, 18.75, 3072.0, 1024.0]
         assert c.getHostGovernor() == "mixed"
         c.close()
     finally:
-        daemon.terminate()
-        daemon.wait()
-        shutil.rmtree(d, ignore_errors=True)
+        d.stop()
 
 
 def test_node_set_frequency():

@@ -6,25 +6,17 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
+from testlib import free_port
 
 pytest.importorskip("ceilometer", reason="python3-ceilometer is not installed")
 pytest.importorskip("gnocchi", reason="python3-gnocchi is not installed")
 SRC = os.environ["SRCDIR"]
 PGBIN = "/usr/lib/postgresql/15/bin"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def as_postgres(*cmd, **kw):

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What the Python tests share: a free TCP port, and uniserverd run in the foreground in its own
+runtime directory, waited for until it serves. The scripts under tests/ import it from their own
+directory; tests/python/conftest.py puts tests/ on the path for pytest."""
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+UNISERVERD = os.path.join(os.environ.get("BUILDDIR", os.path.join(os.path.dirname(__file__), "..", "build")), "bin", "uniserverd")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Uniserverd:
+    """uniserverd -f --runtime-dir DIR --uri URI EXTRA..., its output in DIR/log. Returns once its
+    read-only socket exists and, with metrics_port, once that port accepts; raises AssertionError
+    with the daemon's log if it exits or does not get there within 10 s. settle_s then waits for a
+    further sample (rates want two)."""
+
+    def __init__(self, uri, *extra, metrics_port=None, settle_s=0, tmp=None, prefix="uni-daemon-"):
+        self.dir = tempfile.mkdtemp(prefix=prefix, dir=tmp)
+        self.port = metrics_port
+        self.rw = os.path.join(self.dir, "uniserver-sock")
+        self.ro = os.path.join(self.dir, "uniserver-sock-ro")
+        self.log = open(os.path.join(self.dir, "log"), "w+")
+        args = [UNISERVERD, "-f", "--runtime-dir", self.dir, "--uri", uri]
+        if metrics_port:
+            args += ["--metrics-listen", f"127.0.0.1:{metrics_port}"]
+        args += extra
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not self.serving():
+            if not self.alive() or time.monotonic() > deadline:
+                rc, text = self.stop()
+                raise AssertionError(f"uniserverd did not serve within 10 s (exit code {rc}):\n{text}")
+            time.sleep(0.02)
+        time.sleep(settle_s)
+
+    def serving(self):
+        if not os.path.exists(self.ro):
+            return False
+        if self.port:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            except OSError:
+                return False
+        return True
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def uri(self, ro=False):
+        return f"uniserver+unix:///{'ro' if ro else 'system'}?socket={self.ro if ro else self.rw}"
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+
+    def get(self, path="/metrics", headers=None):
+        """GET from its /metrics listener: (status, headers, body)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("GET", path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, dict(r.getheaders()), body
+
+    def stop(self):
+        """SIGTERM, wait, remove the runtime directory: (exit code, the daemon's log)."""
+        if self.alive():
+            self.proc.terminate()
+        rc = self.proc.wait(timeout=10)
+        text = self.log_text()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc, text
