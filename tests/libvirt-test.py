@@ -70,6 +70,27 @@ class LibvirtTestDriver(unittest.TestCase):
         v = unish_json("domstats", uuid.upper())
         self.assertEqual(v["dom.mem_mb"] * 1024, int(mem["rss"]))
 
+    def test_nova_metadata(self):
+        # An OpenStack instance: what Nova wrote into the domain's metadata (as virsh reads it back)
+        # becomes dom.openstack.*, and uniserver's own element the reliability requirement.
+        node = "test://" + os.path.join(os.environ["SRCDIR"], "tests", "fixtures", "libvirt", "nova-node.xml")
+        nova = run([VIRSH, "-c", node, "metadata", "instance-0000002a", "http://openstack.org/xmlns/libvirt/nova/1.1"])
+        self.assertIn("web &amp; data", nova)
+        r = json.loads(run([UNISH, "-c", "uniserver:///system?libvirt=" + node, "--json", "domstats",
+                            "instance-0000002a", "--record"]))["instance-0000002a"]
+        self.assertEqual(r["dom.uuid"], "6c4e1a7d-3f0b-4d7e-9a51-2b8f0c9d1e11")
+        self.assertEqual(r["dom.openstack.name"], "web-1")
+        self.assertEqual(r["dom.openstack.flavor"], "m1.small")
+        self.assertEqual(r["dom.openstack.user_id"], "a1b2c3d4e5f60718293a4b5c6d7e8f90")
+        self.assertEqual(r["dom.openstack.project_id"], "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+        self.assertEqual(r["dom.openstack.project_name"], "web & data")
+        self.assertEqual(r["dom.reliability"], "high")
+        # test:///default's domain is not an OpenStack instance: absent, with the reason.
+        r = unish_json("domstats", "test", "--record")["test"]
+        self.assertNotIn("dom.openstack.project_id", r)
+        self.assertIn("no Nova metadata", r["absent"]["dom.openstack.project_id"])
+        self.assertIn("urn:uniserver:libvirt:1", r["absent"]["dom.reliability"])
+
     def test_bad_libvirt_uri(self):
         p = subprocess.run([UNISH, "-c", "uniserver:///system?libvirt=nosuch:///x", "list"], capture_output=True,
                            text=True, timeout=60)

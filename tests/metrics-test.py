@@ -57,7 +57,17 @@ class Exposition(unittest.TestCase):
         self.assertIn('uniserver_host_cpu_governor_info{governor="mixed"} 1\n', text)
         # Every VM's record, labelled with its domain and uuid; KVM statistics under the kernel's names.
         self.assertIn('uniserver_vm_mem_bytes{domain="vm-1",uuid="7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61"} 2147483648\n', text)
-        self.assertRegex(text, r'uniserver_vm_kvm_exits_total\{domain="vm-2",uuid="[0-9a-f-]+"\} \d+')
+        # vm-2 is an OpenStack instance: its project (Nova's metadata) labels every series of it,
+        # and the project's own info series are not repeated (the labels carry them).
+        proj = 'project_id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",project_name="webteam"'
+        self.assertRegex(text, r'uniserver_vm_kvm_exits_total\{domain="vm-2",uuid="[0-9a-f-]+",' + proj + r'\} \d+')
+        self.assertIn('uniserver_vm_openstack_name_info{domain="vm-2",uuid="7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62",'
+                      + proj + ',name="db-1"} 1\n', text)
+        self.assertIn('uniserver_vm_reliability_info{domain="vm-2",uuid="7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62",'
+                      + proj + ',reliability="high"} 1\n', text)
+        self.assertNotIn("uniserver_vm_openstack_project_id_info", text)
+        self.assertNotIn("uniserver_vm_openstack_project_name_info", text)
+        self.assertNotRegex(text, r'domain="vm-1"[^}]*project_id')
         self.assertRegex(text, r'uniserver_vm_vcpu_kvm_halt_exits_total\{domain="vm-1",uuid="[0-9a-f-]+",vcpu="1"\} \d+')
         self.assertRegex(text, r'uniserver_vm_disk_device_info\{domain="vm-1",uuid="[0-9a-f-]+",device="0",value="vda"\} 1')
 

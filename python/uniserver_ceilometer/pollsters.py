@@ -144,9 +144,9 @@ class UniserverHostPollster(plugin_base.PollsterBase):
         if self.key in rec:
             yield self._sample(rec[self.key], host, meta)
 
-    def _sample(self, volume, resource_id, metadata):
+    def _sample(self, volume, resource_id, metadata, user_id=None, project_id=None):
         return sample.Sample(name=self.meter, type=self.sample_type, unit=self.unit, volume=volume,
-                             user_id=None, project_id=None, resource_id=resource_id,
+                             user_id=user_id, project_id=project_id, resource_id=resource_id,
                              resource_metadata=metadata)
 
 
@@ -165,14 +165,20 @@ def domain_records(cache):
 
 
 class UniserverInstancePollster(UniserverHostPollster):
-    """Base: one per-VM meter; a sample per running VM, resource = the instance UUID."""
+    """Base: one per-VM meter; a sample per running VM, resource = the instance UUID. For a Nova
+    instance (its libvirt metadata), the sample carries its user and project, and display_name
+    is the name the user gave it (instance_name stays libvirt's, instance-NNNNNNNN)."""
 
     def get_samples(self, manager, cache, resources):
         host = self._host()
         for name, uuid, rec in domain_records(cache):
             if self.key in rec and uuid:
-                yield self._sample(rec[self.key], uuid, {"host": host, "instance_name": name, "source": "uniserver",
-                                                         "key": self.key})
+                meta = {"host": host, "instance_name": name, "display_name": rec.get("dom.openstack.name", name),
+                        "source": "uniserver", "key": self.key}
+                if "dom.openstack.flavor" in rec:
+                    meta["flavor"] = rec["dom.openstack.flavor"]
+                yield self._sample(rec[self.key], uuid, meta, rec.get("dom.openstack.user_id"),
+                                   rec.get("dom.openstack.project_id"))
 
 
 def _class_name(meter):
@@ -223,5 +229,5 @@ def gnocchi_resources():
     out += ["    attributes:", "      host: resource_metadata.host", "      cpu: resource_metadata.cpu",
             "  - resource_type: uniserver_instance", "    metrics:"]
     out += [f"      {m}:" for m, _, _, _ in INSTANCE_METERS]
-    out += ["    attributes:", "      host: resource_metadata.host", "      display_name: resource_metadata.instance_name"]
+    out += ["    attributes:", "      host: resource_metadata.host", "      display_name: resource_metadata.display_name"]
     return "\n".join(out) + "\n"

@@ -58,28 +58,27 @@ static int render(metrics_http *m, int om, int gz) {
     if (m->text[om][gz] && m->gen[om][gz] == srv->cache_gen)
         return 0;
     if (!m->text[om][0] || m->gen[om][0] != srv->cache_gen) {
-        /* The host record, then every VM's with its domain and uuid as labels. */
-        static const char *const keys[] = {"domain", "uuid"};
+        /* The host record, then every VM's with its domain, uuid and project as labels. */
         size_t nrec = 1 + srv->ndoms;
         prom_record *pr = calloc(nrec, sizeof(*pr));
-        const char **vals = calloc(2 * (srv->ndoms + 1), sizeof(char *));
+        const char **kv = calloc(2 * PROM_VM_LABELS * (srv->ndoms + 1), sizeof(char *));
         char *t;
         size_t l;
         int r;
-        if (!pr || !vals) {
+        if (!pr || !kv) {
             free(pr);
-            free(vals);
+            free(kv);
             return -ENOMEM;
         }
         pr[0].rec = srv->cache;
         for (size_t i = 0; i < srv->ndoms; i++) {
-            vals[2 * i] = srv->doms[i].info.name ? srv->doms[i].info.name : "";
-            vals[2 * i + 1] = srv->doms[i].info.uuid;
-            pr[1 + i] = (prom_record){.rec = srv->doms[i].rec, .labels = {.keys = keys, .values = &vals[2 * i], .n = 2}};
+            const char **keys = &kv[2 * PROM_VM_LABELS * i], **vals = keys + PROM_VM_LABELS;
+            size_t n = prom_vm_labels(&srv->doms[i], keys, vals);
+            pr[1 + i] = (prom_record){.rec = srv->doms[i].rec, .labels = {.keys = keys, .values = vals, .n = n}};
         }
         r = prom_render(pr, nrec, m->descs, m->pd, m->ndescs, om, &t, &l);
         free(pr);
-        free(vals);
+        free(kv);
         if (r < 0)
             return -ENOMEM;
         free(m->text[om][0]);

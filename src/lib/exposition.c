@@ -145,6 +145,26 @@ static void family_name(const uniMetricDesc *d, bool insert_words, bool keep_uni
         p->name_pos = 0;
 }
 
+size_t prom_vm_labels(const uni_domain_stats *d, const char *keys[PROM_VM_LABELS], const char *values[PROM_VM_LABELS]) {
+    static const struct {
+        unsigned metric;
+        const char *label;
+    } project[] = {{UNI_M_DOM_OPENSTACK_PROJECT_ID, "project_id"}, {UNI_M_DOM_OPENSTACK_PROJECT_NAME, "project_name"}};
+    size_t n = 0;
+    keys[n] = "domain";
+    values[n++] = d->info.name ? d->info.name : "";
+    keys[n] = "uuid";
+    values[n++] = d->info.uuid;
+    for (size_t k = 0; k < ELEMENTSOF(project); k++)
+        for (size_t i = 0; d->rec && i < d->rec->n; i++)
+            if (d->rec->samples[i].metric == project[k].metric && d->rec->samples[i].type == UNI_VALUE_STRING) {
+                keys[n] = project[k].label;
+                values[n++] = d->rec->samples[i].value.s;
+                break;
+            }
+    return n;
+}
+
 int prom_map_init(const uniMetricDesc *d, unsigned n, prom_desc **ret) {
     prom_desc *p = calloc(n ? n : 1, sizeof(*p));
     if (!p)

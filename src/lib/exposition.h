@@ -31,6 +31,12 @@ typedef struct {
     prom_labels labels;
 } prom_record;
 
+/* The labels of a VM's series: domain and uuid (for an OpenStack instance, Nova's instance UUID),
+ * then project_id and project_name where Nova's metadata gives them. Fills up to PROM_VM_LABELS
+ * entries of @keys and @values (pointing into @d); returns how many. */
+#define PROM_VM_LABELS 4
+size_t prom_vm_labels(const uni_domain_stats *d, const char *keys[PROM_VM_LABELS], const char *values[PROM_VM_LABELS]);
+
 /* Names, units and labels of every descriptor; no two descriptors share a family. */
 int prom_map_init(const uniMetricDesc *d, unsigned n, prom_desc **ret);
 /* Render records into one exposition (each family once, every series once). */

@@ -69,5 +69,13 @@ def test_instance_pollsters(agent):
     # vm-1 and vm-2 run; vm-3 is shut off and has no sample. The resource is the instance UUID.
     assert mem == [("7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61", 2048.0, "vm-1"),
                    ("7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62", 1024.0, "vm-2")]
+    # vm-2 is an OpenStack instance (the test driver's Nova metadata): its samples carry its user and
+    # project, and display_name is the name its user gave it; vm-1 is not, and has neither.
+    by_vm = {s["resource_metadata"]["instance_name"]: s for s in got if s["counter_name"] == "uniserver.instance.memory"}
+    assert by_vm["vm-2"]["project_id"] == "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    assert by_vm["vm-2"]["user_id"] == "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    assert by_vm["vm-2"]["resource_metadata"]["display_name"] == "db-1"
+    assert by_vm["vm-2"]["resource_metadata"]["flavor"] == "m1.small"
+    assert by_vm["vm-1"]["project_id"] is None and by_vm["vm-1"]["resource_metadata"]["display_name"] == "vm-1"
     exits = [s for s in got if s["counter_name"] == "uniserver.instance.kvm.exits"]
     assert len(exits) == 2 and all(s["counter_type"] == "cumulative" for s in exits)

@@ -62,6 +62,8 @@ typedef struct vm {
     bool in_libvirt;
     int lv_id;
     bool lv_active;
+    lv_meta meta;      /* its metadata (Nova's, the reliability requirement) */
+    uint64_t meta_ns;  /* when it was read; 0: never */
     bool seen;
     /* the previous sample of each source, for rates: its time and values */
     uint64_t prev_ns; /* the previous collection of this VM, whatever it read */
@@ -225,6 +227,7 @@ static void vm_free(vm *v) {
     perf_vm_free(v->perf);
     kvm_binstats_close(v->bin);
     free(v->bin_why);
+    lv_meta_done(&v->meta);
     free(v);
 }
 
@@ -453,6 +456,15 @@ static int scan_procs(vms_state *s) {
     return r;
 }
 
+/* A domain's metadata is read when it is first seen and then every META_REFRESH_NS: Nova's never
+ * changes for an instance, a reliability requirement rarely does, and each read costs two round
+ * trips to libvirtd per domain. */
+#define META_REFRESH_NS (30ull * 1000000000ull)
+static bool meta_due(const char *uuid, void *ud) {
+    vm *v = find_vm_uuid(ud, uuid);
+    return !v || !v->meta_ns || uni_clock_ns() - v->meta_ns >= META_REFRESH_NS;
+}
+
 static int merge_libvirt(vms_state *s) {
     lv_dom_info *infos = NULL;
     size_t n = 0;
@@ -460,7 +472,7 @@ static int merge_libvirt(vms_state *s) {
 
     if (!s->lv)
         return 0;
-    r = lv_list(s->lv, &infos, &n);
+    r = lv_list(s->lv, meta_due, s, &infos, &n);
     if (r < 0)
         return 0; /* libvirt went away: the processes still count */
     for (size_t i = 0; i < n && r >= 0; i++) {
@@ -488,6 +500,12 @@ static int merge_libvirt(vms_state *s) {
         v->in_libvirt = true;
         v->lv_id = infos[i].id;
         v->lv_active = infos[i].active;
+        if (infos[i].has_meta) {
+            lv_meta_done(&v->meta);
+            v->meta = infos[i].meta;
+            infos[i].meta = (lv_meta){0};
+            v->meta_ns = uni_clock_ns();
+        }
         v->seen = true;
         /* libvirt holds its domains' monitors: a second QMP client would wait for ever. */
         if (v->have_proc) {
@@ -1380,6 +1398,37 @@ static const char *proc_state(char st) {
     }
 }
 
+/* What the VM's libvirt metadata says: Nova's instance (OpenStack's names for it) and the
+ * reliability requirement. */
+static void collect_meta(vm_ctx *c) {
+    const vm *v = c->v;
+    const struct {
+        unsigned metric;
+        const char *value;
+    } nova[] = {
+        {UNI_M_DOM_OPENSTACK_NAME, v->meta.name},
+        {UNI_M_DOM_OPENSTACK_FLAVOR, v->meta.flavor},
+        {UNI_M_DOM_OPENSTACK_USER_ID, v->meta.user_id},
+        {UNI_M_DOM_OPENSTACK_PROJECT_ID, v->meta.project_id},
+        {UNI_M_DOM_OPENSTACK_PROJECT_NAME, v->meta.project_name},
+    };
+    const char *why = !v->in_libvirt ? "not a libvirt domain (Nova's metadata is kept in libvirt's domain XML)"
+                      : !v->meta.nova ? "the libvirt domain has no Nova metadata (not an OpenStack instance)"
+                                      : "Nova's metadata of the domain does not say";
+    for (size_t i = 0; i < ELEMENTSOF(nova); i++) {
+        if (nova[i].value)
+            rec_str(c->rec, nova[i].metric, -1, NULL, nova[i].value);
+        else
+            rec_absent(c->rec, nova[i].metric, "%s", why);
+    }
+    if (v->meta.reliability)
+        rec_str(c->rec, UNI_M_DOM_RELIABILITY, -1, NULL, v->meta.reliability);
+    else
+        rec_absent(c->rec, UNI_M_DOM_RELIABILITY, "no reliability requirement has been set for this VM (%s)",
+                   v->in_libvirt ? "libvirt metadata element <reliability> of namespace " LV_UNISERVER_NS
+                                 : "not a libvirt domain");
+}
+
 /* The whole record of VM @v (with its QMP answers in c->job). */
 static int collect_vm(vm_ctx *c) {
     vm *v = c->v;
@@ -1397,7 +1446,7 @@ static int collect_vm(vm_ctx *c) {
     rec_absent(c->rec, UNI_M_DOM_CPU_L3_CACHE_USAGE_KB, "no resctrl (Intel RDT CMT / AMD PQoS) monitoring group for this VM");
     rec_absent(c->rec, UNI_M_DOM_MEM_BANDWIDTH_TOTAL_MBPS, "no resctrl (Intel RDT MBM / AMD PQoS) monitoring group for this VM");
     rec_absent(c->rec, UNI_M_DOM_MEM_BANDWIDTH_LOCAL_MBPS, "no resctrl (Intel RDT MBM / AMD PQoS) monitoring group for this VM");
-    rec_absent(c->rec, UNI_M_DOM_RELIABILITY, "no reliability requirement has been set for this VM");
+    collect_meta(c);
     if (!v->have_proc) {
         const char *w = v->lv_active ? "libvirt does not report it for this domain, and it has no QEMU process on this host"
                                      : "the domain is not running";

@@ -22,6 +22,7 @@ static struct {
     __typeof__(virDomainGetConnect) *virDomainGetConnect;
     __typeof__(virDomainGetID) *virDomainGetID;
     __typeof__(virDomainGetInfo) *virDomainGetInfo;
+    __typeof__(virDomainGetMetadata) *virDomainGetMetadata;
     __typeof__(virDomainGetName) *virDomainGetName;
     __typeof__(virDomainGetUUIDString) *virDomainGetUUIDString;
     __typeof__(virDomainGetVcpus) *virDomainGetVcpus;
@@ -65,6 +66,7 @@ static int lv_load(char *why, size_t len) {
     LOAD(virDomainGetConnect);
     LOAD(virDomainGetID);
     LOAD(virDomainGetInfo);
+    LOAD(virDomainGetMetadata);
     LOAD(virDomainGetName);
     LOAD(virDomainGetUUIDString);
     LOAD(virDomainGetVcpus);
@@ -94,6 +96,7 @@ static int lv_load(char *why, size_t len) {
 #define virDomainGetConnect (lv_api.virDomainGetConnect)
 #define virDomainGetID (lv_api.virDomainGetID)
 #define virDomainGetInfo (lv_api.virDomainGetInfo)
+#define virDomainGetMetadata (lv_api.virDomainGetMetadata)
 #define virDomainGetName (lv_api.virDomainGetName)
 #define virDomainGetUUIDString (lv_api.virDomainGetUUIDString)
 #define virDomainGetVcpus (lv_api.virDomainGetVcpus)
@@ -170,13 +173,126 @@ const char *lv_uri(const lv_conn *c) {
     return c->uri;
 }
 
+void lv_meta_done(lv_meta *m) {
+    free(m->name);
+    free(m->project_id);
+    free(m->project_name);
+    free(m->user_id);
+    free(m->flavor);
+    free(m->reliability);
+    *m = (lv_meta){0};
+}
+
 void lv_infos_free(lv_dom_info *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++)
+    for (size_t i = 0; v && i < n; i++) {
         free(v[i].name);
+        lv_meta_done(&v[i].meta);
+    }
     free(v);
 }
 
-int lv_list(lv_conn *c, lv_dom_info **ret, size_t *ret_n) {
+/* ---- domain metadata ----
+ * virDomainGetMetadata(ELEMENT, ns) gives the element of namespace ns without its prefix, e.g.
+ * Nova's <instance><name>web-1</name><flavor name="m1.small">..</flavor><owner><user uuid="..">
+ * alice</user><project uuid="..">demo</project></owner></instance>. Only these few well-known
+ * elements are wanted, so they are found by name rather than with an XML library. */
+
+/* XML character data with the predefined and numeric (ASCII) entities resolved. */
+static char *xml_unescape(const char *s, size_t n) {
+    static const struct {
+        const char *ent;
+        char c;
+    } ents[] = {{"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&apos;", '\''}};
+    char *out = malloc(n + 1), *o = out;
+    for (size_t i = 0; out && i < n;) {
+        size_t k = 0;
+        if (s[i] == '&') {
+            for (k = 0; k < ELEMENTSOF(ents); k++)
+                if (n - i >= strlen(ents[k].ent) && !strncmp(s + i, ents[k].ent, strlen(ents[k].ent)))
+                    break;
+            if (k < ELEMENTSOF(ents)) {
+                *o++ = ents[k].c;
+                i += strlen(ents[k].ent);
+                continue;
+            }
+            if (n - i > 3 && s[i + 1] == '#') {
+                char *end;
+                bool hex = s[i + 2] == 'x';
+                unsigned long c = strtoul(s + i + (hex ? 3 : 2), &end, hex ? 16 : 10);
+                if ((size_t)(end - s) < n && *end == ';' && c > 0 && c < 0x80) {
+                    *o++ = (char)c;
+                    i = (size_t)(end - s) + 1;
+                    continue;
+                }
+            }
+        }
+        *o++ = s[i++];
+    }
+    if (out)
+        *o = 0;
+    return out;
+}
+
+/* The start tag <tag> or <tag ...> in @xml; NULL when absent. */
+static const char *xml_find(const char *xml, const char *tag) {
+    size_t l = strlen(tag);
+    for (const char *p = strchr(xml, '<'); p; p = strchr(p + 1, '<'))
+        if (!strncmp(p + 1, tag, l) && (p[1 + l] == '>' || p[1 + l] == ' ' || p[1 + l] == '/'))
+            return p;
+    return NULL;
+}
+
+/* The text of the first element @tag (no children), or its attribute @attr when not NULL. */
+static char *xml_get(const char *xml, const char *tag, const char *attr) {
+    const char *p = xml_find(xml, tag), *end, *q;
+    if (!p || !(end = strchr(p, '>')))
+        return NULL;
+    if (attr) {
+        size_t al = strlen(attr);
+        for (q = p + 1 + strlen(tag); q < end; q++)
+            if (q[-1] == ' ' && !strncmp(q, attr, al) && q[al] == '=' && (q[al + 1] == '"' || q[al + 1] == '\'')) {
+                const char *v = q + al + 2, *z = memchr(v, q[al + 1], (size_t)(end - v));
+                return z ? xml_unescape(v, (size_t)(z - v)) : NULL;
+            }
+        return NULL;
+    }
+    if (end[-1] == '/')
+        return strdup(""); /* <tag/> */
+    q = strchr(end + 1, '<');
+    return q ? xml_unescape(end + 1, (size_t)(q - end - 1)) : NULL;
+}
+
+/* Nova's instance element (1.1 is what Nova writes since Liberty; 1.0 before) and ours. */
+static const char *const nova_ns[] = {"http://openstack.org/xmlns/libvirt/nova/1.1",
+                                      "http://openstack.org/xmlns/libvirt/nova/1.0"};
+
+static char *metadata(virDomainPtr d, const char *ns) {
+    char *x = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, ns, 0);
+    if (!x)
+        virResetLastError(); /* VIR_ERR_NO_DOMAIN_METADATA: the domain has none of it */
+    return x;
+}
+
+static void meta_get(virDomainPtr d, lv_meta *m) {
+    char *x = NULL;
+    for (size_t i = 0; i < ELEMENTSOF(nova_ns) && !x; i++)
+        x = metadata(d, nova_ns[i]);
+    if (x) {
+        m->nova = true;
+        m->name = xml_get(x, "name", NULL);
+        m->flavor = xml_get(x, "flavor", "name");
+        m->user_id = xml_get(x, "user", "uuid");
+        m->project_id = xml_get(x, "project", "uuid");
+        m->project_name = xml_get(x, "project", NULL);
+        free(x);
+    }
+    if ((x = metadata(d, LV_UNISERVER_NS))) {
+        m->reliability = xml_get(x, "reliability", NULL);
+        free(x);
+    }
+}
+
+int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret, size_t *ret_n) {
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(c->c, &doms, 0);
     lv_dom_info *out;
@@ -193,9 +309,13 @@ int lv_list(lv_conn *c, lv_dom_info **ret, size_t *ret_n) {
         out[i].active = out[i].id >= 0;
         if (virDomainGetUUIDString(doms[i], uuid) < 0 || uuid_canonical(uuid, out[i].uuid) < 0)
             out[i].uuid[0] = 0;
+        if (meta_due && meta_due(out[i].uuid, ud)) {
+            meta_get(doms[i], &out[i].meta);
+            out[i].has_meta = true;
+        }
         out[i].name = strdup(name ? name : "");
         if (!out[i].name) {
-            lv_infos_free(out, (size_t)i);
+            lv_infos_free(out, (size_t)i + 1);
             out = NULL;
         }
     }

@@ -199,18 +199,32 @@ int uuid_canonical(const char *s, char out[UUID_STRING_LEN + 1]);
 
 /* ---- libvirt.c: libvirt's domains and their statistics ---- */
 typedef struct lv_conn lv_conn;
+/* What a libvirt domain's metadata says of it: Nova's instance element (OpenStack's instance
+ * name, flavor, user and project; nova is false without it) and the reliability requirement an
+ * allocator or operator set under LV_UNISERVER_NS (`virsh metadata DOM urn:uniserver:libvirt:1
+ * --key uniserver --set '<reliability>high</reliability>'`). NULL: not there. */
+#define LV_UNISERVER_NS "urn:uniserver:libvirt:1"
+typedef struct {
+    bool nova;
+    char *name, *flavor, *user_id, *project_id, *project_name;
+    char *reliability;
+} lv_meta;
+void lv_meta_done(lv_meta *m);
 typedef struct {
     char *name;
     char uuid[UUID_STRING_LEN + 1];
     int id; /* -1 when inactive */
     bool active;
+    bool has_meta; /* meta was read (meta_due said so) */
+    lv_meta meta;
 } lv_dom_info;
 /* Open @uri read-only; -errno with libvirt's message in @why. */
 int lv_open(const char *uri, lv_conn **ret, char *why, size_t whylen);
 void lv_close(lv_conn *c);
 const char *lv_uri(const lv_conn *c);
-/* Every domain, active and inactive; free with lv_infos_free. */
-int lv_list(lv_conn *c, lv_dom_info **ret, size_t *ret_n);
+/* Every domain, active and inactive, with the metadata of those @meta_due (may be NULL) asks
+ * for (two more round trips each); free with lv_infos_free. */
+int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret, size_t *ret_n);
 void lv_infos_free(lv_dom_info *v, size_t n);
 
 /* Statistics of libvirt's domains for one collection (one virConnectGetAllDomainStats call,

@@ -46,7 +46,9 @@ static double sim_cpu_w(uint64_t t) {
 #define SIM_MEM_W 4.25
 #define SIM_IO_W 6.0
 
-/* The simulated VMs: vm-1 (2 vCPUs, 2 GiB) and vm-2 (1 vCPU, 1 GiB) run, vm-3 is shut off. */
+/* The simulated VMs: vm-1 (2 vCPUs, 2 GiB) and vm-2 (1 vCPU, 1 GiB) run, vm-3 is shut off.
+ * vm-2 is an OpenStack instance (what Nova's libvirt metadata would say) with a reliability
+ * requirement. */
 #define SIM_MEM_MB 16384.0
 typedef struct {
     const char *name, *uuid, *tap, *mac;
@@ -55,10 +57,13 @@ typedef struct {
     unsigned util_pct;       /* of its vCPUs */
     uint64_t swap_ms_per_s;  /* swap-in wait */
     bool active;
+    const char *os_name, *os_flavor, *os_user_id, *os_project_id, *os_project_name; /* Nova's */
+    const char *reliability;
 } sim_vm;
 static const sim_vm sim_vms[] = {
     {"vm-1", "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61", "vnet0", "52:54:00:00:00:01", 2, 2048, 50, 8, true},
-    {"vm-2", "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62", "vnet1", "52:54:00:00:00:02", 1, 1024, 25, 4, true},
+    {"vm-2", "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62", "vnet1", "52:54:00:00:00:02", 1, 1024, 25, 4, true, "db-1", "m1.small",
+     "a1b2c3d4e5f60718293a4b5c6d7e8f90", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "webteam", "high"},
     {"vm-3", "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a63", "vnet2", "52:54:00:00:00:03", 4, 4096, 0, 0, false},
 };
 /* kvm_stat's counters of a simulated vCPU per second (VM-scope ones: per_vcpu 0, per VM). */
@@ -505,7 +510,25 @@ static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t pr
     rec_absent(rec, UNI_M_DOM_CPU_L3_CACHE_USAGE_KB, "the simulated X-Gene2 has no cache monitoring (resctrl)");
     rec_absent(rec, UNI_M_DOM_MEM_BANDWIDTH_TOTAL_MBPS, "the simulated X-Gene2 has no memory bandwidth monitoring (resctrl)");
     rec_absent(rec, UNI_M_DOM_MEM_BANDWIDTH_LOCAL_MBPS, "the simulated X-Gene2 has no memory bandwidth monitoring (resctrl)");
-    rec_absent(rec, UNI_M_DOM_RELIABILITY, "no reliability requirement has been set for this VM");
+    {
+        const struct {
+            unsigned metric;
+            const char *value;
+        } os[] = {{UNI_M_DOM_OPENSTACK_NAME, v->os_name},
+                  {UNI_M_DOM_OPENSTACK_FLAVOR, v->os_flavor},
+                  {UNI_M_DOM_OPENSTACK_USER_ID, v->os_user_id},
+                  {UNI_M_DOM_OPENSTACK_PROJECT_ID, v->os_project_id},
+                  {UNI_M_DOM_OPENSTACK_PROJECT_NAME, v->os_project_name},
+                  {UNI_M_DOM_RELIABILITY, v->reliability}};
+        for (size_t i = 0; i < ELEMENTSOF(os); i++) {
+            if (os[i].value)
+                rec_str(rec, os[i].metric, -1, NULL, os[i].value);
+            else if (os[i].metric == UNI_M_DOM_RELIABILITY)
+                rec_absent(rec, os[i].metric, "no reliability requirement has been set for this VM");
+            else
+                rec_absent(rec, os[i].metric, "the simulated domain is not an OpenStack instance");
+        }
+    }
     if (!v->active) {
         rec_str(rec, UNI_M_DOM_STATE, -1, NULL, "shut off");
         rec_u64(rec, UNI_M_DOM_STALE, -1, NULL, 0);
