@@ -27,8 +27,10 @@ static long cpu_ticks(int pid) {
     return ut + st;
 }
 
-/* RSS counts every page mapped, shared library pages included; PSS shares those out among the
- * processes mapping them. Both are reported. */
+/* RSS counts every page mapped, shared library pages included (and the kernel maps file pages
+ * around each fault, 64 kB at a time); PSS shares those out among the processes mapping them;
+ * anon (RssAnon) is the memory the process itself allocated: heap, stacks, Go's arenas. All
+ * three are reported. */
 static long mem_kb(int pid, const char *file, const char *field) {
     char path[64], b[8192];
     const char *p;
@@ -148,9 +150,10 @@ int main(int argc, char **argv) {
     }
     c1 = cpu_ticks(pid);
     qsort(t, (size_t)n, sizeof(*t), cmp);
-    printf("%-14s %6ld bytes %4ld series  scrape median %7.1f us  p99 %7.1f us  CPU/scrape %7.1f us  RSS %6ld kB  PSS %6ld kB\n",
+    printf("%-14s %6ld bytes %4ld series  scrape median %7.1f us  p99 %7.1f us  CPU/scrape %7.1f us  RSS %6ld kB  PSS %6ld kB  anon %6ld kB\n",
            argv[1], size, series, (double)t[n / 2] / 1000.0, (double)t[n * 99 / 100] / 1000.0,
-           (double)(c1 - c0) / hz * 1e6 / n, mem_kb(pid, "status", "VmRSS:"), mem_kb(pid, "smaps_rollup", "Pss:"));
+           (double)(c1 - c0) / hz * 1e6 / n, mem_kb(pid, "status", "VmRSS:"), mem_kb(pid, "smaps_rollup", "Pss:"),
+           mem_kb(pid, "status", "RssAnon:"));
     close(fd);
     return 0;
 }
