@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -47,8 +48,20 @@ def unish_json(uri, *args):
     return json.loads(run(UNISH, "-c", uri, "--json", *args).stdout)
 
 
+def listening(sock):
+    """A daemon answers on @sock (a socket file a stopped daemon left behind does not)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sock)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def start_daemon(name, sock):
-    if os.path.exists(sock):
+    if listening(sock):
         return True
     exe = shutil.which(name) or f"/usr/sbin/{name}"
     if not os.path.exists(exe):
@@ -57,7 +70,7 @@ def start_daemon(name, sock):
         return False
     STARTED.append((name, f"/run/{name}.pid"))
     for _ in range(300):
-        if os.path.exists(sock):
+        if listening(sock):
             return True
         time.sleep(0.05)
     return False
