@@ -150,8 +150,9 @@ class Simboard(unittest.TestCase):
     def test_4_undervolt_errors_and_power(self):
         t = self.truth()
         vmin = t["pmd2"]["vmin_mv"]
-        ce = "sys/devices/system/edac/cpu/pmd2/ce_count"
-        ue = "sys/devices/system/edac/cpu/pmd2/ue_count"
+        # xgene_edac's layout: edac_device "l2c2" (PMD 2), instance "l2c20", block "l2c2".
+        ce = "sys/devices/system/edac/l2c2/l2c20/ce_count"
+        ue = "sys/devices/system/edac/l2c2/l2c20/ue_count"
         self.write("sim/load", "50")
         self.unish("nodesetfrequency", "--core", "4", "--frequency", "2.4GHz")
         vmin = self.truth()["pmd2"]["vmin_mv"]
@@ -174,11 +175,10 @@ class Simboard(unittest.TestCase):
         self.assertGreater(counts[3], 10 * counts[0])
         # ... uncorrected ones only deep below; the other PMDs see nothing.
         self.assertGreater(int(self.read(ue)), 0)
-        self.assertEqual(self.read("sys/devices/system/edac/cpu/pmd0/ce_count"), "0")
-        # The L1 and L2 counters add up to the PMD's.
-        l1 = int(self.read("sys/devices/system/edac/cpu/pmd2/l1/ce_count"))
-        l2 = int(self.read("sys/devices/system/edac/cpu/pmd2/l2/ce_count"))
-        self.assertEqual(l1 + l2, int(self.read(ce)))
+        self.assertEqual(self.read("sys/devices/system/edac/l2c0/l2c00/ce_count"), "0")
+        # The instance counts what its one block counts.
+        self.assertEqual(self.read("sys/devices/system/edac/l2c2/l2c20/l2c2/ce_count"), self.read(ce))
+        self.assertEqual(self.read("sys/devices/system/edac/l2c2/l2c20/l2c2/ue_count"), self.read(ue))
         # The host record's CPU power rises again when the voltage goes back up.
         low = self.json("nodestats", "--select", "power")["host.power.cpu_w"]
         self.unish("setoppoint", "pmd2", "voltage_mv=980")
