@@ -190,7 +190,8 @@ class EdacCounters(unittest.TestCase):
             rec = h.json("errors", "--correctable")
             self.assertEqual(rec["host.errors.dram.ce.count"], 4)
             self.assertEqual(rec["host.errors.dram.ce.rate_per_min"], 4)
-            self.assertIn("no source of CPU errors", rec["absent"]["host.errors.C.ce.count"])
+            # Its caches' edac_devices are a source of CPU errors, with none so far.
+            self.assertEqual(rec["host.errors.l2.ce.count"], 0)
         finally:
             h.close()
 
@@ -213,6 +214,91 @@ class EdacCounters(unittest.TestCase):
         r = subprocess.run(h.args("--once"), capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertIn("another uni-healthd writes this HealthLog", r.stderr)
+
+
+XG = "sys/devices/system/edac/"
+
+
+class EdacDevices(unittest.TestCase):
+    """X-Gene's cache counters (edac_devices l2cP/l2cP0/l2c2 per PMD, l3c, SOC) on health-arm64:
+    CPU events on the PMD's cores (cacheinfo), the spec's CPU views, resets, garbage."""
+
+    def setUp(self):
+        self.h = Host("health-arm64")
+
+    def tearDown(self):
+        self.h.close()
+
+    def set(self, path, ce=None, ue=None):
+        # The instance counts what its one block counts, as edac_device_handle_ce/ue do.
+        for d in (path.rsplit("/", 1)[0], path):
+            if ce is not None:
+                self.h.write(XG + d + "/ce_count", f"{ce}\n")
+            if ue is not None:
+                self.h.write(XG + d + "/ue_count", f"{ue}\n")
+
+    def events(self, after=0):
+        return self.h.q("SELECT source, class, component, severity, count, cpu, location, counted FROM events "
+                        "WHERE id > ? ORDER BY id", after)
+
+    def test_cache_counters(self):
+        h = self.h
+        # Counted before the first start (PMD1): recorded at boot time, on the PMD's first core.
+        self.set("l2c1/l2c10/l2c2", ce=2)
+        h.once()
+        self.assertEqual(self.events(), [("edac", "cpu", "l2", "corrected", 2, 2, "l2c1/l2c10/l2c2 (CPUs 2-3)", 1)])
+        self.assertEqual(h.q("SELECT time_ms FROM events")[0][0], BTIME_MS)
+        # PMD2's L2 (3 corrected, 1 uncorrected), the L3 shared by all cores (no core), the SoC
+        # (not a cache: a platform error, outside the CPU views).
+        self.set("l2c2/l2c20/l2c2", ce=3, ue=1)
+        self.set("l3c/l3c0/l3c0", ce=1)
+        self.set("SOC/SOC0/SOC2", ue=1)
+        h.once()
+        self.assertEqual(self.events(1), [
+            ("edac", "platform", None, "uncorrected", 1, None, "SOC/SOC0/SOC2", 1),
+            ("edac", "cpu", "l2", "corrected", 3, 4, "l2c2/l2c20/l2c2 (CPUs 4-5)", 1),
+            ("edac", "cpu", "l2", "uncorrected", 1, 4, "l2c2/l2c20/l2c2 (CPUs 4-5)", 1),
+            ("edac", "cpu", "l3", "corrected", 1, None, "l3c/l3c0/l3c0", 1)])
+        self.assertEqual(h.q("SELECT message, detail FROM events WHERE id = 3")[0],
+                         ("3 corrected errors in L2 cache l2c2/l2c20/l2c2 (CPUs 4-5) (counted by EDAC while uni-healthd was not running)",
+                          "EDAC counter dev/l2c2/l2c20/l2c2/ce"))
+        # Nothing new: nothing recorded. A counter that went down (the driver reloaded) is a new
+        # baseline: what it shows now was counted since.
+        h.once()
+        self.assertEqual(h.q("SELECT count(*) FROM events")[0][0], 5)
+        self.set("l2c2/l2c20/l2c2", ce=1)
+        h.once()
+        self.assertEqual(self.events(5), [("edac", "cpu", "l2", "corrected", 1, 4, "l2c2/l2c20/l2c2 (CPUs 4-5)", 1)])
+        self.assertIn("since its counters were reset", h.q("SELECT message FROM events WHERE id = 6")[0][0])
+        # Garbage in one counter: skipped and logged, the others still read.
+        h.write(XG + "l2c0/l2c00/l2c2/ce_count", "many\n")
+        self.set("l2c3/l2c30/l2c2", ce=4)
+        log = h.once()
+        self.assertIn("EDAC: 1 edac_device counter skipped: l2c0/l2c00/l2c2/ce_count: Bad message", log)
+        self.assertEqual(self.events(6), [("edac", "cpu", "l2", "corrected", 4, 6, "l2c3/l2c30/l2c2 (CPUs 6-7)", 1)])
+        # The spec's CPU views: per-component and per-core counts, uniHealthLogQueryCPU.
+        rec = h.json("nodestats", "--select", "errors")
+        self.assertEqual(rec["host.errors.l2.ce.count"], 2 + 3 + 1 + 4)
+        self.assertEqual(rec["host.errors.l2.ue.count"], 1)
+        self.assertEqual(rec["host.errors.l3.ce.count"], 1)
+        self.assertEqual(rec["host.errors.l2.count"], 11)
+        self.assertEqual([rec[f"host.errors.core.{c}.ce.count"] for c in range(8)], [0, 0, 2, 0, 4, 0, 4, 0])
+        self.assertEqual([rec[f"host.errors.core.{c}.ue.count"] for c in range(8)], [0, 0, 0, 0, 1, 0, 0, 0])
+        ev = h.json("healthlog", "--core", "4")
+        self.assertEqual([(e["event.source"], e["event.component"], e["event.severity"], e["event.count"], e["event.cpu"])
+                          for e in ev],
+                         [("edac", "l2", "corrected", 3, 4), ("edac", "l2", "uncorrected", 1, 4), ("edac", "l2", "corrected", 1, 4)])
+        self.assertEqual(len(h.json("healthlog", "--cpu")), 6)  # the SoC's error is not a CPU error
+        self.assertEqual(h.json("healthlog", "--summary")["cores"]["6"], {"ce": 4, "ue": 0})
+
+    def test_daemon_live(self):
+        h = self.h
+        h.start()
+        self.set("l2c2/l2c20/l2c2", ce=5)
+        h.wait_log("ids 1-1")
+        self.assertEqual(self.events(), [("edac", "cpu", "l2", "corrected", 5, 4, "l2c2/l2c20/l2c2 (CPUs 4-5)", 1)])
+        self.assertEqual(h.q("SELECT message FROM events")[0][0], "5 corrected errors in L2 cache l2c2/l2c20/l2c2 (CPUs 4-5) (EDAC counter)")
+        self.assertEqual(h.stop(), 0)
 
 
 class TraceStreams(unittest.TestCase):

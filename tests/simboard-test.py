@@ -4,11 +4,13 @@
 controlled through the local driver exactly as a real host (unish -c uniserver:///system?...):
 frequencies that move, a request the hardware rounds (NOT_APPLIED, undone), operating points and
 their limits, undervolting that makes corrected then uncorrected errors appear in EDAC while
-power falls, a relaxed DRAM refresh that makes DIMM errors appear, refusals that change nothing.
+power falls, a relaxed DRAM refresh that makes DIMM errors appear, refusals that change nothing;
+uni-healthd on the board's tree recording an undervolted PMD's cache errors as CPU events.
 Needs /dev/fuse and root; SKIPs otherwise."""
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -18,6 +20,7 @@ import unittest
 BUILD = os.environ["BUILDDIR"]
 UNISH = os.path.join(BUILD, "bin", "unish")
 SIMBOARD = os.path.join(BUILD, "bin", "uni-simboard")
+HEALTHD = os.path.join(BUILD, "bin", "uni-healthd")
 
 
 def skip(why):
@@ -150,8 +153,9 @@ class Simboard(unittest.TestCase):
     def test_4_undervolt_errors_and_power(self):
         t = self.truth()
         vmin = t["pmd2"]["vmin_mv"]
-        ce = "sys/devices/system/edac/cpu/pmd2/ce_count"
-        ue = "sys/devices/system/edac/cpu/pmd2/ue_count"
+        # xgene_edac's layout: edac_device "l2c2" (PMD 2), instance "l2c20", block "l2c2".
+        ce = "sys/devices/system/edac/l2c2/l2c20/ce_count"
+        ue = "sys/devices/system/edac/l2c2/l2c20/ue_count"
         self.write("sim/load", "50")
         self.unish("nodesetfrequency", "--core", "4", "--frequency", "2.4GHz")
         vmin = self.truth()["pmd2"]["vmin_mv"]
@@ -174,11 +178,10 @@ class Simboard(unittest.TestCase):
         self.assertGreater(counts[3], 10 * counts[0])
         # ... uncorrected ones only deep below; the other PMDs see nothing.
         self.assertGreater(int(self.read(ue)), 0)
-        self.assertEqual(self.read("sys/devices/system/edac/cpu/pmd0/ce_count"), "0")
-        # The L1 and L2 counters add up to the PMD's.
-        l1 = int(self.read("sys/devices/system/edac/cpu/pmd2/l1/ce_count"))
-        l2 = int(self.read("sys/devices/system/edac/cpu/pmd2/l2/ce_count"))
-        self.assertEqual(l1 + l2, int(self.read(ce)))
+        self.assertEqual(self.read("sys/devices/system/edac/l2c0/l2c00/ce_count"), "0")
+        # The instance counts what its one block counts.
+        self.assertEqual(self.read("sys/devices/system/edac/l2c2/l2c20/l2c2/ce_count"), self.read(ce))
+        self.assertEqual(self.read("sys/devices/system/edac/l2c2/l2c20/l2c2/ue_count"), self.read(ue))
         # The host record's CPU power rises again when the voltage goes back up.
         low = self.json("nodestats", "--select", "power")["host.power.cpu_w"]
         self.unish("setoppoint", "pmd2", "voltage_mv=980")
@@ -199,6 +202,47 @@ class Simboard(unittest.TestCase):
         relaxed = self.truth()["power_w"]["dram"]
         self.unish("setoppoint", "mc1", "refresh_ms=64")
         self.assertGreater(self.truth()["power_w"]["dram"], relaxed)
+
+    def test_6_healthd_cache_errors(self):
+        """uni-healthd reads the PMDs' edac_devices: PMD1 below its safe voltage gives L2 events on core 2."""
+        db = os.path.join(self.tmp, "healthlog.db")
+        uri = self.uri + "&healthlog=" + db
+        ce, ue = "sys/devices/system/edac/l2c1/l2c10/ce_count", "sys/devices/system/edac/l2c1/l2c10/ue_count"
+
+        def once():
+            r = subprocess.run([HEALTHD, "--db", db, "--procfs", self.mnt + "/proc", "--sysfs", self.mnt + "/sys", "--once",
+                                "--set", "trace=no", "--set", "sensor_interval_ms=0", "--set", "retention_days=0"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        def l2c1_events():
+            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                return c.execute("SELECT source, class, component, severity, count, cpu, location FROM events "
+                                 "WHERE detail LIKE 'EDAC counter dev/l2c1/%' ORDER BY id").fetchall()
+            finally:
+                c.close()
+        once()
+        self.assertEqual((self.read(ce), self.read(ue)), ("0", "0"))
+        # 10-15 mV below the safe point: corrected errors, no uncorrected ones yet.
+        vmin = self.truth()["pmd1"]["vmin_mv"]
+        self.unish("setoppoint", "pmd1", f"voltage_mv={int(vmin // 5 * 5 - 10)}")
+        self.advance(60000)
+        self.unish("setoppoint", "pmd1", "voltage_mv=980")
+        n = int(self.read(ce))
+        self.assertGreater(n, 0)
+        self.assertEqual(self.read(ue), "0")
+        once()
+        self.assertEqual(l2c1_events(), [("edac", "cpu", "l2", "corrected", n, 2, "l2c1/l2c10/l2c2 (CPUs 2-3)")])
+        # The spec's CPU views on the board.
+        r = subprocess.run([UNISH, "-c", uri, "--json", "healthlog", "--core", "2"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([(e["event.component"], e["event.severity"], e["event.count"]) for e in json.loads(r.stdout)],
+                         [("l2", "corrected", n)])
+        r = subprocess.run([UNISH, "-c", uri, "--json", "nodestats", "--select", "errors"], capture_output=True, text=True, timeout=60)
+        rec = json.loads(r.stdout)
+        self.assertEqual((rec["host.errors.core.2.ce.count"], rec["host.errors.core.3.ce.count"]), (n, 0))
+        self.assertEqual(rec["host.errors.core.0.ce.count"], 0)
 
 
 if __name__ == "__main__":

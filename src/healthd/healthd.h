@@ -21,15 +21,18 @@ typedef struct {
  * @ipid (AMD SMCA MCA_IPID, 0 when none) names the bank's unit on AMD. */
 void mca_decode(uint64_t status, uint64_t mcgcap, uint64_t ipid, int vendor, mca_decoded *out);
 
-/* ---- edac.c: EDAC counters in sysfs, both layouts ---- */
+/* ---- edac.c: EDAC counters in sysfs: memory controllers (both layouts) and edac_devices ---- */
 typedef struct {
-    char *key;      /* stable name of the counter, for its baseline: "mc0/dimm3/ce" */
+    char *key;      /* stable name of the counter, for its baseline: "mc0/dimm3/ce", "dev/l2c2/l2c20/l2c2/ce" */
     char *label;    /* DIMM label (sanitised), NULL for the controller's no-info counters */
-    char *location; /* "mc0 csrow1 channel0", "mc0 dimm3 (channel 1 slot 0)" */
-    int mc;
+    char *location; /* "mc0 csrow1 channel0", "mc0 dimm3 (channel 1 slot 0)", "l2c2/l2c20/l2c2" */
+    int mc;         /* -1: an edac_device counter */
     bool uncorrected;
     bool noinfo;    /* *_noinfo_count: errors the driver could not place */
     uint64_t value;
+    /* edac_device counters: the cache level its names tell ("l2c2" -> 2; 0: not a cache), and
+     * which of the host's @cache_count instances of that level it is, in sysfs order. */
+    int cache_level, cache_index, cache_count;
 } edac_counter;
 typedef struct {
     char *label, *location, *mem_type;
@@ -41,12 +44,22 @@ typedef struct {
     size_t n;
     edac_dimm *d;
     size_t nd;
-    unsigned nmc; /* memory controllers seen */
+    unsigned nmc;  /* memory controllers seen */
+    unsigned ndev; /* edac_device controllers seen */
+    unsigned nskipped;  /* edac_device counters that exist but could not be read */
+    char skipped[160];  /* the first of them and why */
 } edac_scan;
-/* Read every counter under sysfs devices/system/edac/mc (dimmN/rankN, else csrowN/chN). -ENOENT
- * when there is no EDAC memory controller. */
+/* Read every counter under sysfs devices/system/edac/mc (dimmN/rankN, else csrowN/chN) and of
+ * every edac_device (devices/system/edac/DEV/INSTANCE[/BLOCK]/{ce,ue}_count: the blocks' counters
+ * where an instance has blocks, else the instance's). -ENOENT when there is neither. */
 int edac_read(int sys_fd, edac_scan *out);
 void edac_scan_free(edac_scan *s);
+/* The CPUs sharing an edac_device counter's cache, from cacheinfo
+ * (devices/system/cpu/cpuN/cache/indexI/{level,shared_cpu_list}): the distinct caches of its level
+ * ordered by their first CPU, the one at its index. @bitmap has room for @max CPUs; @ret_all is
+ * set when the cache is shared by every CPU cacheinfo describes. -ENODATA when cacheinfo is absent
+ * or counts a different number of caches of that level than EDAC (then nothing can be told). */
+int edac_cache_cpus(int sys_fd, const edac_counter *c, uint8_t *bitmap, unsigned max, unsigned *ret_n, bool *ret_all);
 
 /* ---- trace.c: RAS tracepoints from tracefs (per-CPU trace_pipe_raw + the events' format files) ---- */
 typedef enum { TF_INT, TF_STR, TF_ARRAY } tf_kind;

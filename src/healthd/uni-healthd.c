@@ -99,6 +99,7 @@ typedef struct {
     trace_src trace;
     bool have_trace;
     bool edac_present;
+    unsigned edac_skipped; /* unreadable edac_device counters last time (logged when it changes) */
     act_config act;
     uv_loop_t *loop;
     uv_timer_t timer;
@@ -161,6 +162,40 @@ static void state_drop(hd *h) {
  * EDAC counters
  * ------------------------------------------------------------------------------------------- */
 
+/* An edac_device counter's event: a cache's errors are CPU errors of the cores that share the
+ * cache (cacheinfo), recorded on the first of them (an event has one core; the location names
+ * them all), or on no core when every CPU shares it; any other device's are platform errors. */
+static void edac_device_event(hd *h, pending *p, const edac_counter *c, int64_t delta, const char *why) {
+    static const char *const component[4] = {NULL, "l1", "l2", "l3"};
+    hl_event *e = &p->r.ev;
+    uint8_t map[HD_MAX_CPUS / 8];
+    char cores[160] = "", what[16] = "EDAC device";
+    unsigned n = 0;
+    bool all = false;
+
+    e->component = component[c->cache_level];
+    e->class = e->component ? "cpu" : "platform";
+    if (e->component && edac_cache_cpus(h->sys_fd, c, map, HD_MAX_CPUS, &n, &all) == 0 && !all) {
+        for (unsigned i = 0; i < HD_MAX_CPUS; i++)
+            if (map[i / 8] & (1u << (i % 8))) {
+                HL_SET(e, cpu, (int64_t)i);
+                break;
+            }
+        if (format_cpu_list(map, HD_MAX_CPUS, cores, sizeof(cores)) < 0)
+            snprintf(cores, sizeof(cores), "%lld and %u more", (long long)e->cpu, n - 1);
+    }
+    if (*cores)
+        snprintf(p->r.location, sizeof(p->r.location), "%.60s (CPU%s %s)", c->location, n == 1 ? "" : "s", cores);
+    else
+        snprintf(p->r.location, sizeof(p->r.location), "%s", c->location);
+    e->location = p->r.location;
+    if (e->component)
+        snprintf(what, sizeof(what), "L%d cache", c->cache_level);
+    snprintf(p->r.message, sizeof(p->r.message), "%lld %s error%s in %s %s (%s)", (long long)delta,
+             c->uncorrected ? "uncorrected" : "corrected", delta == 1 ? "" : "s", what, p->r.location, why);
+    e->message = p->r.message;
+}
+
 static void edac_event(hd *h, const edac_counter *c, int64_t delta, int64_t when, const char *why) {
     pending *p = pending_new(&h->pend, &h->npend);
     hl_event *e;
@@ -170,13 +205,19 @@ static void edac_event(hd *h, const edac_counter *c, int64_t delta, int64_t when
     }
     e = &p->r.ev;
     e->source = "edac";
-    e->class = "memory";
-    e->component = "dram";
     e->severity = c->uncorrected ? "uncorrected" : "corrected";
     HL_SET(e, time_ms, when);
     HL_SET(e, count, delta);
-    HL_SET(e, mc, c->mc);
     HL_SET(e, counted, 1);
+    snprintf(p->r.detail, sizeof(p->r.detail), "EDAC counter %s", c->key);
+    e->detail = p->r.detail;
+    if (c->mc < 0) {
+        edac_device_event(h, p, c, delta, why);
+        return;
+    }
+    e->class = "memory";
+    e->component = "dram";
+    HL_SET(e, mc, c->mc);
     if (c->label) {
         snprintf(p->r.dimm, sizeof(p->r.dimm), "%s", c->label);
         e->dimm = p->r.dimm;
@@ -187,8 +228,6 @@ static void edac_event(hd *h, const edac_counter *c, int64_t delta, int64_t when
              c->uncorrected ? "uncorrected" : "corrected", delta == 1 ? "" : "s", c->label ? "on DIMM " : "not placed on a DIMM",
              c->label ? c->label : "", why);
     e->message = p->r.message;
-    snprintf(p->r.detail, sizeof(p->r.detail), "EDAC counter %s", c->key);
-    e->detail = p->r.detail;
 }
 
 static void upsert_edac_dimms(hd *h, const edac_scan *s) {
@@ -203,10 +242,11 @@ static void upsert_edac_dimms(hd *h, const edac_scan *s) {
     h->ndimms = s->nd;
 }
 
-/* Counter increases become events. While ras:mc_event is traced the same errors arrive as
- * trace records (placed, with addresses): the counters are then only followed, except for what
- * they counted while no trace was recording (before the first start, after a reboot, while the
- * daemon was down without a live instance). */
+/* Counter increases become events. While ras:mc_event is traced the same memory errors arrive
+ * as trace records (placed, with addresses): the memory controllers' counters are then only
+ * followed, except for what they counted while no trace was recording (before the first start,
+ * after a reboot, while the daemon was down without a live instance). The edac_devices' errors
+ * have no tracepoint: their counters are all there is. */
 static void edac_cycle(hd *h, bool startup, int64_t now) {
     edac_scan s;
     bool traced = h->have_trace && h->trace.live[TRACE_MC_EVENT];
@@ -215,11 +255,17 @@ static void edac_cycle(hd *h, bool startup, int64_t now) {
 
     if (r < 0) {
         if (startup && r != -ENOENT)
-            log_warning("EDAC: %s/devices/system/edac/mc: %s", h->cfg->sysfs, strerror(-r));
+            log_warning("EDAC: %s/devices/system/edac: %s", h->cfg->sysfs, strerror(-r));
         h->edac_present = false;
         return;
     }
     h->edac_present = true;
+    if (s.nskipped != h->edac_skipped) {
+        if (s.nskipped)
+            log_warning("EDAC: %u edac_device counter%s skipped: %s%s", s.nskipped, s.nskipped == 1 ? "" : "s", s.skipped,
+                        s.nskipped > 1 ? " ..." : "");
+        h->edac_skipped = s.nskipped;
+    }
     if (s.nd != h->ndimms && hl_begin(h->db) == 0) {
         upsert_edac_dimms(h, &s);
         if (hl_commit(h->db) < 0)
@@ -227,7 +273,8 @@ static void edac_cycle(hd *h, bool startup, int64_t now) {
     }
     for (size_t i = 0; i < s.n; i++) {
         const edac_counter *c = &s.c[i];
-        char key[256];
+        bool c_traced = traced && c->mc >= 0, c_gap = trace_saw_gap && c->mc >= 0;
+        char key[336];
         int64_t base = 0;
         bool have;
 
@@ -242,9 +289,9 @@ static void edac_cycle(hd *h, bool startup, int64_t now) {
                 edac_event(h, c, (int64_t)c->value, now, "counted by EDAC since its counters were reset");
         } else if ((int64_t)c->value > base) {
             int64_t d = (int64_t)c->value - base;
-            if (startup && !trace_saw_gap)
+            if (startup && !c_gap)
                 edac_event(h, c, d, h->last_seen_ms > 0 ? h->last_seen_ms : now, "counted by EDAC while uni-healthd was not running");
-            else if (!startup && !traced)
+            else if (!startup && !c_traced)
                 edac_event(h, c, d, now, "EDAC counter");
         }
         if (!have || (int64_t)c->value != base)
@@ -651,20 +698,31 @@ static int hd_start(hd *h) {
     }
     read_smbios(h);
     {
-        /* The first EDAC pass tells whether there is a memory controller. */
+        /* The first EDAC pass tells whether there is a memory controller, or a cache that
+         * counts its errors (an edac_device named after a cache level). */
         edac_scan s;
-        bool edac = h->cfg->edac && edac_read(h->sys_fd, &s) == 0;
+        bool edac = h->cfg->edac && edac_read(h->sys_fd, &s) == 0, edac_mem = false, edac_cpu = false;
+        unsigned ndev = 0;
         int64_t imp_mem = 0, imp_cpu = 0;
-        if (edac)
+        if (edac) {
+            edac_mem = s.nmc > 0;
+            ndev = s.ndev;
+            for (size_t i = 0; i < s.n; i++)
+                edac_cpu |= s.c[i].mc < 0 && s.c[i].cache_level > 0;
             edac_scan_free(&s);
+        }
         (void)hl_state_get(h->db, "cap.memory.imported", &imp_mem);
         (void)hl_state_get(h->db, "cap.cpu.imported", &imp_cpu);
         /* What this host can report: counts are zeros where a source exists, absent where none. */
-        (void)state_later(h, "cap.memory", edac || (h->have_trace && (h->trace.live[TRACE_MC_EVENT] || h->trace.live[TRACE_MCE_RECORD])) || imp_mem);
-        (void)state_later(h, "cap.cpu", (h->have_trace && (h->trace.live[TRACE_MCE_RECORD] || h->trace.live[TRACE_ARM_EVENT])) || imp_cpu);
+        (void)state_later(h, "cap.memory", edac_mem || (h->have_trace && (h->trace.live[TRACE_MC_EVENT] || h->trace.live[TRACE_MCE_RECORD])) || imp_mem);
+        (void)state_later(h, "cap.cpu", edac_cpu || (h->have_trace && (h->trace.live[TRACE_MCE_RECORD] || h->trace.live[TRACE_ARM_EVENT])) || imp_cpu);
         if (h->boot_ms)
             (void)state_later(h, "boot.btime_ms", h->boot_ms);
-        log_info("EDAC: %s", edac ? "memory controllers found" : "none");
+        if (edac)
+            log_info("EDAC: %s, %u edac_device%s%s", edac_mem ? "memory controllers" : "no memory controller", ndev,
+                     ndev == 1 ? "" : "s", edac_cpu ? " (CPU caches)" : "");
+        else
+            log_info("EDAC: none");
     }
     if (h->cfg->sensor_interval_ms > 0) {
         _cleanup_free_ char *uri = NULL;

@@ -10,6 +10,7 @@
 
 #define HD_DEFAULT_CONFIG "/etc/uniserver/uni-healthd.conf"
 #define TRACE_INSTANCE "uni-healthd"
+#define HD_MAX_CPUS 8192 /* CPU bitmaps (as the local driver's) */
 
 /* ---- settings (uni-healthd.c) ---- */
 typedef struct {

@@ -29,7 +29,7 @@ typedef enum {
     F_STAT, F_LOADAVG,
     F_POL_CUR, F_POL_GOV, F_POL_SETSPEED, F_POL_MIN, F_POL_MAX,
     F_HW_TEMP, F_HW_CPU_UW, F_HW_IO_UW, F_DRAM_UJ,
-    F_MC_CE, F_MC_UE, F_DIMM_CE, F_DIMM_UE, F_PMD_CE, F_PMD_UE, F_PMD_L_CE, F_ZERO, F_MC_SECONDS,
+    F_MC_CE, F_MC_UE, F_DIMM_CE, F_DIMM_UE, F_PMD_CE, F_PMD_UE, F_ZERO, F_MC_SECONDS,
     F_PMD_MV, F_MC_REFRESH, F_MC_MV,
     F_SIM_LOAD, F_SIM_TIME, F_SIM_ADVANCE, F_SIM_TRUTH,
 } kind;
@@ -140,6 +140,19 @@ static void param_limits(const char *dir, int id, const char *param, int min, in
     }
 }
 
+/* An edac_device controller's own attributes (drivers/edac/edac_device_sysfs.c), at @dir<id>
+ * (@id < 0: at @dir). */
+static void edac_device_ctl(const char *dir, int id) {
+    static const char *const attr[][2] = {{"log_ce", "1\n"}, {"log_ue", "1\n"}, {"panic_on_ue", "0\n"}, {"poll_msec", "1000\n"}};
+    char path[128];
+    if (id < 0)
+        fmtbuf(path, sizeof(path), "%s", dir);
+    else
+        fmtbuf(path, sizeof(path), "%s%d", dir, id);
+    for (size_t i = 0; i < sizeof(attr) / sizeof(attr[0]); i++)
+        TEXT(attr[i][1], "%s/%s", path, attr[i][0]);
+}
+
 static void build_tree(void) {
     char buf[2048];
     size_t o = 0;
@@ -176,6 +189,26 @@ static void build_tree(void) {
         TEXT(buf, "sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", c);
         fmtbuf(buf, sizeof(buf), "../cpufreq/policy%d", 2 * p);
         add(N_LINK, 0, 0, false, buf, "sys/devices/system/cpu/cpu%d/cpufreq", c);
+        /* cacheinfo (drivers/base/cacheinfo.c): X-Gene2's 32K L1 I and D per core, 256K L2
+         * per PMD, 8M L3 shared by all. */
+        for (int i = 0; i < 4; i++) {
+            static const char *const level[] = {"1", "1", "2", "3"}, *const type[] = {"Data", "Instruction", "Unified", "Unified"};
+            static const char *const size[] = {"32K", "32K", "256K", "8192K"};
+            const char *d = "sys/devices/system/cpu/cpu";
+            fmtbuf(buf, sizeof(buf), "%s\n", level[i]);
+            TEXT(buf, "%s%d/cache/index%d/level", d, c, i);
+            fmtbuf(buf, sizeof(buf), "%s\n", type[i]);
+            TEXT(buf, "%s%d/cache/index%d/type", d, c, i);
+            fmtbuf(buf, sizeof(buf), "%s\n", size[i]);
+            TEXT(buf, "%s%d/cache/index%d/size", d, c, i);
+            if (i < 2)
+                fmtbuf(buf, sizeof(buf), "%d\n", c);
+            else if (i == 2)
+                fmtbuf(buf, sizeof(buf), "%d-%d\n", 2 * p, 2 * p + 1);
+            else
+                fmtbuf(buf, sizeof(buf), "0-%d\n", SB_NCPU - 1);
+            TEXT(buf, "%s%d/cache/index%d/shared_cpu_list", d, c, i);
+        }
     }
     for (int p = 0; p < SB_NPMD; p++) {
         const char *d = "sys/devices/system/cpu/cpufreq/policy";
@@ -213,7 +246,7 @@ static void build_tree(void) {
     TEXT("262143328850\n", "sys/class/powercap/intel-rapl:0/max_energy_range_uj");
     LIVE(F_DRAM_UJ, 0, 0, "sys/class/powercap/intel-rapl:0/energy_uj");
 
-    /* EDAC: a memory controller per channel (DIMM counters), the PMDs' caches as an edac_device. */
+    /* EDAC: a memory controller per channel (DIMM counters). */
     for (int c = 0; c < SB_NMC; c++) {
         const char *d = "sys/devices/system/edac/mc/mc";
         TEXT("APM X-Gene DDR3 MCU\n", "%s%d/mc_name", d, c);
@@ -235,16 +268,24 @@ static void build_tree(void) {
             LIVE(F_DIMM_UE, c, k, "%s%d/dimm%d/dimm_ue_count", d, c, k);
         }
     }
+    /* The caches' edac_devices as xgene_edac registers them (drivers/edac/edac_device.c names
+     * them: device NAME, instance NAME<i>, block BLOCK<j + offset>): per PMD "l2cP" with one
+     * instance "l2cP0" and one block "l2c2" (offset 2), which counts the errors of the PMD's L2
+     * and of its two cores' L1 alike; the L3 as "l3c" / "l3c0" / "l3c0". An instance counts
+     * what its blocks count. */
     for (int p = 0; p < SB_NPMD; p++) {
-        LIVE(F_PMD_CE, p, 0, "sys/devices/system/edac/cpu/pmd%d/ce_count", p);
-        LIVE(F_PMD_UE, p, 0, "sys/devices/system/edac/cpu/pmd%d/ue_count", p);
-        LIVE(F_PMD_L_CE, p, 0, "sys/devices/system/edac/cpu/pmd%d/l1/ce_count", p);
-        LIVE(F_PMD_L_CE, p, 1, "sys/devices/system/edac/cpu/pmd%d/l2/ce_count", p);
-        LIVE(F_ZERO, 0, 0, "sys/devices/system/edac/cpu/pmd%d/l1/ue_count", p);
-        LIVE(F_PMD_UE, p, 0, "sys/devices/system/edac/cpu/pmd%d/l2/ue_count", p);
+        const char *d = "sys/devices/system/edac/l2c";
+        edac_device_ctl(d, p);
+        LIVE(F_PMD_CE, p, 0, "%s%d/l2c%d0/ce_count", d, p, p);
+        LIVE(F_PMD_UE, p, 0, "%s%d/l2c%d0/ue_count", d, p, p);
+        LIVE(F_PMD_CE, p, 0, "%s%d/l2c%d0/l2c2/ce_count", d, p, p);
+        LIVE(F_PMD_UE, p, 0, "%s%d/l2c%d0/l2c2/ue_count", d, p, p);
     }
-    LIVE(F_ZERO, 0, 0, "sys/devices/system/edac/cpu/l3/ce_count");
-    LIVE(F_ZERO, 0, 0, "sys/devices/system/edac/cpu/l3/ue_count");
+    edac_device_ctl("sys/devices/system/edac/l3c", -1);
+    LIVE(F_ZERO, 0, 0, "sys/devices/system/edac/l3c/l3c0/ce_count");
+    LIVE(F_ZERO, 0, 0, "sys/devices/system/edac/l3c/l3c0/ue_count");
+    LIVE(F_ZERO, 0, 0, "sys/devices/system/edac/l3c/l3c0/l3c0/ce_count");
+    LIVE(F_ZERO, 0, 0, "sys/devices/system/edac/l3c/l3c0/l3c0/ue_count");
 
     /* The operating-point interface (src/drivers/local/opp.c reads it). */
     for (int p = 0; p < SB_NPMD; p++) {
@@ -356,8 +397,6 @@ static int render(const node *n, char *buf, size_t len) {
         return snprintf(buf, len, "%llu\n", (unsigned long long)(m->pmd_ce[p][0] + m->pmd_ce[p][1]));
     case F_PMD_UE:
         return snprintf(buf, len, "%llu\n", (unsigned long long)m->pmd_ue[p]);
-    case F_PMD_L_CE:
-        return snprintf(buf, len, "%llu\n", (unsigned long long)m->pmd_ce[p][n->b]);
     case F_ZERO:
         return snprintf(buf, len, "0\n");
     case F_PMD_MV:

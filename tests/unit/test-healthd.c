@@ -556,6 +556,80 @@ static void test_edac_layouts(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* edac_devices as xgene_edac lays them out, a device of per-instance counters only, what is not
+ * an edac_device (pci/, power/), and the cores from cacheinfo. */
+static void test_edac_devices(void **state) {
+    char dir[64], cmd[128];
+    int fd = tmp_tree(dir);
+    uint8_t map[8] = {0};
+    unsigned n = 0;
+    bool all = false;
+    edac_scan s;
+    (void)state;
+    for (int p = 0; p < 2; p++) {
+        char path[128];
+        snprintf(path, sizeof(path), "devices/system/edac/l2c%d/l2c%d0/ce_count", p, p);
+        put_file(fd, path, p ? "5\n" : "0\n");
+        snprintf(path, sizeof(path), "devices/system/edac/l2c%d/l2c%d0/l2c2/ce_count", p, p);
+        put_file(fd, path, p ? "5\n" : "0\n");
+        snprintf(path, sizeof(path), "devices/system/edac/l2c%d/l2c%d0/l2c2/ue_count", p, p);
+        put_file(fd, path, "0\n");
+        snprintf(path, sizeof(path), "devices/system/edac/l2c%d/log_ce", p);
+        put_file(fd, path, "1\n");
+    }
+    put_file(fd, "devices/system/edac/l3c/l3c0/ce_count", "1\n");
+    put_file(fd, "devices/system/edac/l3c/l3c0/ue_count", "2\n");
+    put_file(fd, "devices/system/edac/pci/pci0/pe_count", "9\n");
+    put_file(fd, "devices/system/edac/power/control", "auto\n");
+    assert_int_equal(edac_read(fd, &s), 0); /* no memory controller, still EDAC */
+    assert_int_equal(s.nmc, 0);
+    assert_int_equal(s.ndev, 3);
+    assert_int_equal(s.n, 2 + 2 + 2); /* the blocks' counters, not their instances' too */
+    assert_string_equal(s.c[2].key, "dev/l2c1/l2c10/l2c2/ce");
+    assert_string_equal(s.c[2].location, "l2c1/l2c10/l2c2");
+    assert_true(s.c[2].mc == -1 && s.c[2].value == 5 && !s.c[2].uncorrected);
+    assert_true(s.c[2].cache_level == 2 && s.c[2].cache_index == 1 && s.c[2].cache_count == 2);
+    assert_string_equal(s.c[5].key, "dev/l3c/l3c0/ue");
+    assert_true(s.c[5].uncorrected && s.c[5].value == 2 && s.c[5].cache_level == 3 && s.c[5].cache_count == 1);
+    /* No cacheinfo: the cores cannot be told. */
+    assert_int_equal(edac_cache_cpus(fd, &s.c[2], map, 64, &n, &all), -ENODATA);
+    /* Two PMDs of two cores; each core's L1 D and I halves list only itself. */
+    for (int c = 0; c < 4; c++) {
+        char path[128], list[16];
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/cache/index0/level", c);
+        put_file(fd, path, "1\n");
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/cache/index0/shared_cpu_list", c);
+        snprintf(list, sizeof(list), "%d\n", c);
+        put_file(fd, path, list);
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/cache/index1/level", c);
+        put_file(fd, path, "2\n");
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/cache/index1/shared_cpu_list", c);
+        snprintf(list, sizeof(list), "%d-%d\n", c / 2 * 2, c / 2 * 2 + 1);
+        put_file(fd, path, list);
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/cache/index2/level", c);
+        put_file(fd, path, "3\n");
+        snprintf(path, sizeof(path), "devices/system/cpu/cpu%d/cache/index2/shared_cpu_list", c);
+        put_file(fd, path, "0-3\n");
+    }
+    assert_int_equal(edac_cache_cpus(fd, &s.c[2], map, 64, &n, &all), 0);
+    assert_true(map[0] == 0x0c && n == 2 && !all); /* l2c1: CPUs 2-3 */
+    assert_int_equal(edac_cache_cpus(fd, &s.c[5], map, 64, &n, &all), 0);
+    assert_true(map[0] == 0x0f && n == 4 && all);
+    s.c[2].cache_count = 4; /* EDAC and cacheinfo disagree: nothing is told */
+    assert_int_equal(edac_cache_cpus(fd, &s.c[2], map, 64, &n, &all), -ENODATA);
+    edac_scan_free(&s);
+    /* A counter that is not a number is skipped, and said so; the others are read. */
+    put_file(fd, "devices/system/edac/l2c0/l2c00/l2c2/ce_count", "many\n");
+    assert_int_equal(edac_read(fd, &s), 0);
+    assert_int_equal(s.n, 5);
+    assert_int_equal(s.nskipped, 1);
+    assert_string_equal(s.skipped, "l2c0/l2c00/l2c2/ce_count: Bad message");
+    edac_scan_free(&s);
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_rasdaemon_time(void **state) {
     int64_t ms;
     (void)state;
@@ -572,7 +646,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mca_intel),    cmocka_unit_test(test_mca_amd),      cmocka_unit_test(test_trace_format),
         cmocka_unit_test(test_trace_pages),  cmocka_unit_test(test_ras_mc_event), cmocka_unit_test(test_ras_mce),
-        cmocka_unit_test(test_dmi),          cmocka_unit_test(test_edac_layouts), cmocka_unit_test(test_rasdaemon_time),
+        cmocka_unit_test(test_dmi),          cmocka_unit_test(test_edac_layouts), cmocka_unit_test(test_edac_devices),
+        cmocka_unit_test(test_rasdaemon_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
