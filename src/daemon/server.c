@@ -30,17 +30,12 @@ static void sample_work(uv_work_t *w) {
     uint64_t t0 = now_ns();
     srv->work_rec = NULL;
     srv->work_error = NULL;
-    /* Best effort: a failing source is absent with its error, the rest is served. */
-    if (uniNodeGetStats(srv->source, NULL, &srv->work_rec, UNI_NODE_STATS_BEST_EFFORT) < 0) {
-        const uniError *e = uniGetLastError();
-        srv->work_error = strdup(e && e->message ? e->message : "unknown error");
-    }
-    /* The VMs, in the same pass: their list (inactive ones too) and every running one's record. */
+    /* The VMs first: their list (inactive ones too) and every running one's record. The host
+     * record that follows takes its VM rows (host.vms.*, kvm.*) from these records rather than
+     * collecting the VMs a second time (the local driver keeps their sums for it). */
     srv->work_dom_list = NULL;
     srv->work_doms = NULL;
     srv->work_ndom_list = srv->work_ndoms = 0;
-    if (srv->source->driver->list_domains && uni_domain_list(srv->source, &srv->work_dom_list, &srv->work_ndom_list) < 0)
-        srv->work_dom_list = NULL, srv->work_ndom_list = 0;
     if (srv->source->driver->domain_stats) {
         uni_select sel;
         if (uni_select_parse_domain(&sel, NULL) == 0) {
@@ -48,6 +43,18 @@ static void sample_work(uv_work_t *w) {
                 srv->work_doms = NULL, srv->work_ndoms = 0;
             uni_select_done(&sel);
         }
+    }
+    /* The list is the collection's domains (every one, inactive too): one discovery, not two. */
+    if (srv->work_doms) {
+        if (uni_domain_infos_copy(srv->work_doms, srv->work_ndoms, &srv->work_dom_list) == 0)
+            srv->work_ndom_list = srv->work_ndoms;
+    } else if (srv->source->driver->list_domains &&
+               uni_domain_list(srv->source, &srv->work_dom_list, &srv->work_ndom_list) < 0)
+        srv->work_dom_list = NULL, srv->work_ndom_list = 0;
+    /* Best effort: a failing source is absent with its error, the rest is served. */
+    if (uniNodeGetStats(srv->source, NULL, &srv->work_rec, UNI_NODE_STATS_BEST_EFFORT) < 0) {
+        const uniError *e = uniGetLastError();
+        srv->work_error = strdup(e && e->message ? e->message : "unknown error");
     }
     uniResetLastError();
     srv->work_ns = now_ns() - t0;

@@ -43,6 +43,21 @@ void uni_domain_infos_free(uni_domain_info *v, size_t n) {
     free(v);
 }
 
+int uni_domain_infos_copy(const uni_domain_stats *v, size_t n, uni_domain_info **ret) {
+    uni_domain_info *out = calloc(n ? n : 1, sizeof(*out));
+    for (size_t i = 0; out && i < n; i++) {
+        out[i] = v[i].info;
+        if (v[i].info.name && !(out[i].name = strdup(v[i].info.name))) {
+            uni_domain_infos_free(out, i);
+            out = NULL;
+        }
+    }
+    if (!out)
+        return -ENOMEM;
+    *ret = out;
+    return 0;
+}
+
 /* A new domain object taking @info's contents (and a reference on @conn). */
 static uniDomainPtr domain_new(uniConnectPtr conn, uni_domain_info *info) {
     uniDomainPtr d = calloc(1, sizeof(*d));

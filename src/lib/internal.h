@@ -240,6 +240,8 @@ typedef struct {
 } uni_domain_stats;
 void uni_domain_stats_free(uni_domain_stats *v, size_t n);
 void uni_domain_infos_free(uni_domain_info *v, size_t n);
+/* A copy of the infos of @n records (free with uni_domain_infos_free); -ENOMEM. */
+int uni_domain_infos_copy(const uni_domain_stats *v, size_t n, uni_domain_info **ret);
 /* The driver's domains (list_domains), and their finished records (domain_stats), each under the
  * connection's lock; -1 with the error set. uniserverd samples its cache through these. */
 int uni_domain_list(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n);

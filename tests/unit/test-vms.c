@@ -64,17 +64,6 @@ static void test_pid_stat_bad(void **state) {
             fail_msg("'%s' parsed", bad[i]);
 }
 
-static void test_status_vmrss(void **state) {
-    static const char s[] = "Name:\tqemu-system-x86\nVmPeak:\t  999 kB\nVmRSS:\t   26780 kB\nThreads:\t6\n";
-    uint64_t kb;
-    (void)state;
-    assert_int_equal(parse_status_vmrss(s, sizeof(s) - 1, &kb), 0);
-    assert_int_equal(kb, 26780);
-    assert_int_equal(parse_status_vmrss("Name:\tkthreadd\n", 15, &kb), -ENODATA);
-    assert_int_equal(parse_status_vmrss("VmRSS:\t12 MB\n", 13, &kb), -EBADMSG);
-    assert_int_equal(parse_status_vmrss("VmRSS:\tx kB\n", 12, &kb), -EBADMSG);
-}
-
 static void test_vcpu_names(void **state) {
     unsigned i;
     (void)state;
@@ -607,7 +596,7 @@ static void test_kvm_binary_stats(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pid_stat),         cmocka_unit_test(test_pid_stat_bad),
-        cmocka_unit_test(test_status_vmrss),     cmocka_unit_test(test_vcpu_names),
+        cmocka_unit_test(test_vcpu_names),
         cmocka_unit_test(test_qemu_opts),        cmocka_unit_test(test_cmdline_forms),
         cmocka_unit_test(test_uuid_and_cpulist), cmocka_unit_test(test_net_dev),
         cmocka_unit_test(test_taskstats),        cmocka_unit_test(test_genl_family),

@@ -89,6 +89,24 @@ typedef struct {
     bool qemu;
 } proc_entry;
 
+/* Sums over the VMs' records, for the host rows (host.vms.*, kvm.NAME). */
+typedef struct {
+    char *name;
+    uint64_t v;
+    bool peak;
+} host_kstat;
+typedef struct {
+    bool valid;
+    uint64_t at_ns;
+    size_t n, active, nswap, nswap_pct;
+    double mem, swap, swap_pct;
+    host_kstat *hk;
+    size_t nhk;
+    char *why_swap, *why_kvm;
+} vms_summary;
+static void summary_done(vms_summary *m);
+static void keep_summary(vms_state *s, const uni_select *sel, const uni_domain_stats *v, size_t n);
+
 struct vms_state {
     proc_entry *seen;
     size_t nseen;
@@ -107,6 +125,9 @@ struct vms_state {
     int perf_err;
     char perf_why[256];
     json_object *schemas; /* query-stats-schemas, asked once */
+    vms_summary last; /* sums of the last full collection, for the host record after it */
+    bool dacct_read, dacct_on; /* kernel.task_delayacct, read once per collection */
+    int dacct_err;
     lv_conn *lv;
     char *lv_uri;     /* asked for (?libvirt=) or the default */
     char lv_why[256]; /* why libvirt is not used, or "" */
@@ -257,6 +278,7 @@ void vms_close(vms_state *s) {
     taskstats_close(s->ts);
     if (s->schemas)
         json_object_put(s->schemas);
+    summary_done(&s->last);
     lv_close(s->lv);
     free(s->lv_uri);
     free(s->procfs);
@@ -988,9 +1010,6 @@ static void collect_vcpus(vm_ctx *c) {
 static void collect_proc(vm_ctx *c, const pid_stat *ps) {
     uint64_t exec = ps->utime + ps->stime;
     double mem_mb = (double)ps->rss_pages * (double)c->s->pagesize / 1048576.0;
-    char rel[64], buf[4096];
-    ssize_t n;
-    uint64_t kb;
 
     rec_u64(c->rec, UNI_M_DOM_PID, -1, NULL, (uint64_t)c->v->pid);
     rec_u64(c->rec, UNI_M_DOM_CPU_TIME_MS, -1, NULL, ticks_ms(c, exec));
@@ -1006,14 +1025,9 @@ static void collect_proc(vm_ctx *c, const pid_stat *ps) {
         rec_dbl(c->rec, UNI_M_DOM_MEM_PCT, -1, NULL, 100.0 * mem_mb / c->mem_total_mb);
     else
         rec_absent(c->rec, UNI_M_DOM_MEM_PCT, "no MemTotal in %s/meminfo", c->s->procfs);
-    if (wants(c, UNI_M_DOM_MEM_RESIDENT_MB)) {
-        snprintf(rel, sizeof(rel), "%d/status", (int)c->v->pid);
-        n = read_file_at(c->s->proc_fd, rel, buf, sizeof(buf));
-        if (n >= 0 && parse_status_vmrss(buf, (size_t)n, &kb) == 0)
-            rec_dbl(c->rec, UNI_M_DOM_MEM_RESIDENT_MB, -1, NULL, (double)kb / 1024.0);
-        else
-            rec_absent(c->rec, UNI_M_DOM_MEM_RESIDENT_MB, "no VmRSS in %s/%d/status", c->s->procfs, (int)c->v->pid);
-    }
+    /* VmRSS of /proc/PID/status is the same counter as stat's rss (get_mm_rss: anon + file +
+     * shmem pages), and status costs the kernel ten times as much to format. */
+    rec_dbl(c->rec, UNI_M_DOM_MEM_RESIDENT_MB, -1, NULL, mem_mb);
     /* Utilisation of the VM's vCPUs over the window: CPU time / (window x vCPUs). */
     if (c->v->have_prev_cpu && c->now > c->v->prev_cpu_ns && exec >= c->v->prev_cpu_ticks) {
         double win_ms = (double)(c->now - c->v->prev_cpu_ns) / 1e6;
@@ -1031,11 +1045,16 @@ static void collect_proc(vm_ctx *c, const pid_stat *ps) {
     c->v->have_prev_cpu = true;
 }
 
+/* Is delay accounting on? Read once per collection (vms_domain_stats), not once per VM. */
 static bool delayacct_on(vms_state *s, int *ret_err) {
-    uint64_t v;
-    int r = read_u64_at(s->proc_fd, "sys/kernel/task_delayacct", &v);
-    *ret_err = r;
-    return r == 0 && v != 0;
+    if (!s->dacct_read) {
+        uint64_t v = 0;
+        s->dacct_err = read_u64_at(s->proc_fd, "sys/kernel/task_delayacct", &v);
+        s->dacct_on = s->dacct_err == 0 && v != 0;
+        s->dacct_read = true;
+    }
+    *ret_err = s->dacct_err;
+    return s->dacct_on;
 }
 
 static void collect_swap(vm_ctx *c) {
@@ -1627,6 +1646,7 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
 
     if (discover(s) < 0)
         return -1;
+    s->dacct_read = false;
     pick = calloc(s->n ? s->n : 1, sizeof(*pick));
     jobs = calloc(s->n ? s->n : 1, sizeof(*jobs));
     out = calloc(s->n ? s->n : 1, sizeof(*out));
@@ -1698,6 +1718,8 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
         uni_error_errno(r, "collecting VM statistics");
         return -1;
     }
+    if (!only)
+        keep_summary(s, sel, out, np);
     return 0;
 oom:
     lv_stats_free(lvst);
@@ -1717,24 +1739,137 @@ oom:
  * Host rows
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct {
-    char *name;
-    uint64_t v;
-    bool peak;
-} host_kstat;
+/* The host's VM rows (host.vms.*, kvm.NAME summed over the VMs) are sums over the VMs' records. */
+static void summary_done(vms_summary *m) {
+    for (size_t j = 0; j < m->nhk; j++)
+        free(m->hk[j].name);
+    free(m->hk);
+    free(m->why_swap);
+    free(m->why_kvm);
+    *m = (vms_summary){0};
+}
+
+static int summarize(const uni_domain_stats *v, size_t n, vms_summary *m) {
+    size_t hint = 0;
+    *m = (vms_summary){.n = n};
+    for (size_t i = 0; i < n; i++) {
+        uniRecordPtr r = v[i].rec;
+        if (v[i].info.active)
+            m->active++;
+        for (size_t k = 0; k < r->n; k++) {
+            const uniSample *smp = &r->samples[k];
+            switch (smp->metric) {
+            case UNI_M_DOM_MEM_MB:
+                m->mem += smp->value.d;
+                break;
+            case UNI_M_DOM_SWAP_WAIT_MS:
+                m->swap += (double)smp->value.u;
+                m->nswap++;
+                break;
+            case UNI_M_DOM_SWAP_WAIT_PCT:
+                m->swap_pct += smp->value.d;
+                m->nswap_pct++;
+                break;
+            case UNI_M_DOM_KVM_NAME: {
+                size_t j = m->nhk;
+                bool peak = startswith(smp->name, "max_");
+                /* Every VM lists the statistics in the same order: look after the last match. */
+                for (size_t x = 0; x < m->nhk; x++)
+                    if (streq(m->hk[(hint + x) % m->nhk].name, smp->name)) {
+                        j = (hint + x) % m->nhk;
+                        break;
+                    }
+                hint = j + 1;
+                if (j == m->nhk) {
+                    host_kstat *nh = realloc(m->hk, (m->nhk + 1) * sizeof(*nh));
+                    if (!nh)
+                        goto oom;
+                    m->hk = nh;
+                    if (!(nh[m->nhk].name = strdup(smp->name)))
+                        goto oom;
+                    nh[m->nhk].v = 0;
+                    nh[m->nhk].peak = peak;
+                    m->nhk++;
+                }
+                m->hk[j].v = peak ? (smp->value.u > m->hk[j].v ? smp->value.u : m->hk[j].v) : m->hk[j].v + smp->value.u;
+                break;
+            }
+            default:
+                break;
+            }
+        }
+        for (size_t k = 0; k < r->nabsent; k++) {
+            if (r->absent[k].metric == UNI_M_DOM_SWAP_WAIT_MS && v[i].info.active && !m->why_swap &&
+                !(m->why_swap = strdup(r->absent[k].reason)))
+                goto oom;
+            if (r->absent[k].metric == UNI_M_DOM_KVM_NAME && v[i].info.active && !m->why_kvm &&
+                !(m->why_kvm = strdup(r->absent[k].reason)))
+                goto oom;
+        }
+    }
+    m->valid = true;
+    return 0;
+oom:
+    summary_done(m);
+    return -ENOMEM;
+}
+
+static void summary_emit(const vms_state *s, const vms_summary *m, uniRecordPtr rec, double mem_total_mb) {
+    rec_u64(rec, UNI_M_HOST_VMS_COUNT, -1, NULL, m->n);
+    rec_u64(rec, UNI_M_HOST_VMS_ACTIVE, -1, NULL, m->active);
+    /* Memory of all VMs: the sum of their QEMU processes' memory (0 with no VM running). */
+    rec_dbl(rec, UNI_M_HOST_VMS_MEM_MB, -1, NULL, m->mem);
+    if (!isnan(mem_total_mb) && mem_total_mb > 0)
+        rec_dbl(rec, UNI_M_HOST_VMS_MEM_PCT, -1, NULL, 100.0 * m->mem / mem_total_mb);
+    else
+        rec_absent(rec, UNI_M_HOST_VMS_MEM_PCT, "no MemTotal in %s/meminfo", s->procfs);
+    /* Spec: the average swap wait of all VMs, the mean over the VMs that report one. */
+    if (m->nswap)
+        rec_dbl(rec, UNI_M_HOST_VMS_SWAP_WAIT_MS, -1, NULL, m->swap / (double)m->nswap);
+    else
+        rec_absent(rec, UNI_M_HOST_VMS_SWAP_WAIT_MS, "%s", m->why_swap ? m->why_swap : "no running VM");
+    if (m->nswap_pct)
+        rec_dbl(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, -1, NULL, m->swap_pct / (double)m->nswap_pct);
+    else
+        rec_absent(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, "%s",
+                   m->why_swap ? m->why_swap : m->nswap ? "first sample: rates need a second sample (a window)" : "no running VM");
+    for (size_t j = 0; j < m->nhk; j++)
+        rec_u64(rec, UNI_M_KVM_NAME, -1, m->hk[j].name, m->hk[j].v);
+    if (!m->nhk)
+        rec_absent(rec, UNI_M_KVM_NAME, "%s", m->why_kvm ? m->why_kvm : "no running VM");
+}
+
+/* After a collection of every VM with what the host rows need (uniserverd's: everything), keep
+ * their sums for the host record that follows: collecting the VMs a second time would cost as
+ * much again (QMP, libvirt) and shorten the next window of the VMs' rates to milliseconds. */
+#define SUMMARY_REUSE_NS (250ull * 1000000ull)
+static void keep_summary(vms_state *s, const uni_select *sel, const uni_domain_stats *v, size_t n) {
+    static const unsigned needed[] = {UNI_M_DOM_MEM_MB, UNI_M_DOM_SWAP_WAIT_MS, UNI_M_DOM_SWAP_WAIT_PCT, UNI_M_DOM_KVM_NAME};
+    summary_done(&s->last);
+    if (sel->nprefixes)
+        return;
+    for (size_t i = 0; i < ELEMENTSOF(needed); i++)
+        if (!uni_select_has(sel, needed[i]))
+            return;
+    if (summarize(v, n, &s->last) == 0)
+        s->last.at_ns = uni_clock_ns();
+}
 
 int vms_node_stats(vms_state *s, const uni_select *sel, uniRecordPtr rec, double mem_total_mb) {
     bool want_vms = uni_select_group(sel, UNI_GROUP_VMS), want_kvm = uni_select_has(sel, UNI_M_KVM_NAME);
     uni_select dsel;
     uni_domain_stats *v = NULL;
-    size_t n = 0, active = 0, nswap = 0, nswap_pct = 0, nmem = 0;
-    double mem = 0, swap = 0, swap_pct = 0;
-    host_kstat *hk = NULL;
-    size_t nhk = 0, hint = 0;
-    const char *why_swap = NULL, *why_kvm = NULL;
+    vms_summary m;
+    size_t n = 0;
+    int r;
 
     if (!want_vms && !want_kvm)
         return 0;
+    if (s->last.valid && uni_clock_ns() - s->last.at_ns < SUMMARY_REUSE_NS) {
+        summary_emit(s, &s->last, rec, mem_total_mb);
+        summary_done(&s->last); /* once */
+        return 0;
+    }
     memset(&dsel, 0, sizeof(dsel));
     if (uni_select_has(sel, UNI_M_HOST_VMS_MEM_MB) || uni_select_has(sel, UNI_M_HOST_VMS_MEM_PCT))
         uni_select_add(&dsel, UNI_M_DOM_MEM_MB);
@@ -1746,91 +1881,13 @@ int vms_node_stats(vms_state *s, const uni_select *sel, uniRecordPtr rec, double
         uni_select_add(&dsel, UNI_M_DOM_KVM_NAME);
     if (vms_domain_stats(s, &dsel, NULL, 0, mem_total_mb, &v, &n) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        uniRecordPtr r = v[i].rec;
-        if (v[i].info.active)
-            active++;
-        for (size_t k = 0; k < r->n; k++) {
-            const uniSample *smp = &r->samples[k];
-            switch (smp->metric) {
-            case UNI_M_DOM_MEM_MB:
-                mem += smp->value.d;
-                nmem++;
-                break;
-            case UNI_M_DOM_SWAP_WAIT_MS:
-                swap += (double)smp->value.u;
-                nswap++;
-                break;
-            case UNI_M_DOM_SWAP_WAIT_PCT:
-                swap_pct += smp->value.d;
-                nswap_pct++;
-                break;
-            case UNI_M_DOM_KVM_NAME: {
-                size_t j = nhk;
-                bool peak = startswith(smp->name, "max_");
-                /* Every VM lists the statistics in the same order: look after the last match. */
-                for (size_t x = 0; x < nhk; x++)
-                    if (streq(hk[(hint + x) % nhk].name, smp->name)) {
-                        j = (hint + x) % nhk;
-                        break;
-                    }
-                hint = j + 1;
-                if (j == nhk) {
-                    host_kstat *nh = realloc(hk, (nhk + 1) * sizeof(*nh));
-                    if (!nh || !(nh[nhk].name = strdup(smp->name))) {
-                        hk = nh ? nh : hk;
-                        goto oom;
-                    }
-                    hk = nh;
-                    hk[nhk].v = 0;
-                    hk[nhk].peak = peak;
-                    nhk++;
-                }
-                hk[j].v = peak ? (smp->value.u > hk[j].v ? smp->value.u : hk[j].v) : hk[j].v + smp->value.u;
-                break;
-            }
-            default:
-                break;
-            }
-        }
-        for (size_t k = 0; k < r->nabsent; k++) {
-            if (r->absent[k].metric == UNI_M_DOM_SWAP_WAIT_MS && v[i].info.active && !why_swap)
-                why_swap = rec_strdup(rec, r->absent[k].reason);
-            if (r->absent[k].metric == UNI_M_DOM_KVM_NAME && v[i].info.active && !why_kvm)
-                why_kvm = rec_strdup(rec, r->absent[k].reason);
-        }
+    r = summarize(v, n, &m);
+    uni_domain_stats_free(v, n);
+    if (r < 0) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
     }
-    rec_u64(rec, UNI_M_HOST_VMS_COUNT, -1, NULL, n);
-    rec_u64(rec, UNI_M_HOST_VMS_ACTIVE, -1, NULL, active);
-    /* Memory of all VMs: the sum of their QEMU processes' memory (0 with no VM running). */
-    rec_dbl(rec, UNI_M_HOST_VMS_MEM_MB, -1, NULL, mem);
-    if (!isnan(mem_total_mb) && mem_total_mb > 0)
-        rec_dbl(rec, UNI_M_HOST_VMS_MEM_PCT, -1, NULL, 100.0 * mem / mem_total_mb);
-    else
-        rec_absent(rec, UNI_M_HOST_VMS_MEM_PCT, "no MemTotal in %s/meminfo", s->procfs);
-    /* Spec: the average swap wait of all VMs, the mean over the VMs that report one. */
-    if (nswap)
-        rec_dbl(rec, UNI_M_HOST_VMS_SWAP_WAIT_MS, -1, NULL, swap / (double)nswap);
-    else
-        rec_absent(rec, UNI_M_HOST_VMS_SWAP_WAIT_MS, "%s", why_swap ? why_swap : "no running VM");
-    if (nswap_pct)
-        rec_dbl(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, -1, NULL, swap_pct / (double)nswap_pct);
-    else
-        rec_absent(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, "%s", why_swap ? why_swap : nswap ? "first sample: rates need a second sample (a window)" : "no running VM");
-    for (size_t j = 0; j < nhk; j++)
-        rec_u64(rec, UNI_M_KVM_NAME, -1, hk[j].name, hk[j].v);
-    if (!nhk)
-        rec_absent(rec, UNI_M_KVM_NAME, "%s", why_kvm ? why_kvm : "no running VM");
-    for (size_t j = 0; j < nhk; j++)
-        free(hk[j].name);
-    free(hk);
-    uni_domain_stats_free(v, n);
+    summary_emit(s, &m, rec, mem_total_mb);
+    summary_done(&m);
     return 0;
-oom:
-    for (size_t j = 0; j < nhk; j++)
-        free(hk[j].name);
-    free(hk);
-    uni_domain_stats_free(v, n);
-    uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
-    return -1;
 }

@@ -305,7 +305,10 @@ int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, 
     for (int i = 0; out && i < n; i++) {
         char uuid[VIR_UUID_STRING_BUFLEN];
         const char *name = virDomainGetName(doms[i]);
-        out[i].id = virDomainIsActive(doms[i]) == 1 ? (int)virDomainGetID(doms[i]) : -1;
+        /* The id came with the list (-1 for an inactive domain): virDomainIsActive would be one
+         * more round trip per domain, every sample. */
+        unsigned id = virDomainGetID(doms[i]);
+        out[i].id = id == (unsigned)-1 ? -1 : (int)id;
         out[i].active = out[i].id >= 0;
         if (virDomainGetUUIDString(doms[i], uuid) < 0 || uuid_canonical(uuid, out[i].uuid) < 0)
             out[i].uuid[0] = 0;
@@ -506,7 +509,10 @@ static void fill_fallback(virDomainPtr d, fill_ctx *f) {
     virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
     int nms;
 
-    if (virDomainGetInfo(d, &info) == 0) {
+    /* A round trip to libvirtd per call: only for what the bulk statistics did not give. */
+    if ((!rec_has(rec, UNI_M_DOM_STATE) || !rec_has(rec, UNI_M_DOM_CPU_TIME_MS) || !rec_has(rec, UNI_M_DOM_CPU_COUNT) ||
+         !rec_has(rec, UNI_M_DOM_MEM_USAGE_MB)) &&
+        virDomainGetInfo(d, &info) == 0) {
         if (!rec_has(rec, UNI_M_DOM_STATE))
             rec_str(rec, UNI_M_DOM_STATE, -1, NULL, state_name(info.state));
         if (!rec_has(rec, UNI_M_DOM_CPU_TIME_MS))

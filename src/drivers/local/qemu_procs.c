@@ -74,25 +74,6 @@ int parse_pid_stat(const char *buf, size_t len, pid_stat *out) {
     return field > 24 ? 0 : -EBADMSG;
 }
 
-int parse_status_vmrss(const char *buf, size_t len, uint64_t *ret_kb) {
-    const char *p = buf, *end = buf + len;
-
-    while (p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol)
-            eol = end;
-        if (eol - p > 6 && memcmp(p, "VmRSS:", 6) == 0) {
-            size_t l, ul;
-            const char *t = next_token(p + 6, eol, &l), *u = next_token(t + l, eol, &ul);
-            if (ul != 2 || memcmp(u, "kB", 2) != 0 || safe_atou64_n(t, l, ret_kb) < 0)
-                return -EBADMSG;
-            return 0;
-        }
-        p = eol + 1;
-    }
-    return -ENODATA;
-}
-
 int parse_vcpu_thread_name(const char *comm, unsigned *ret_index) {
     const char *slash;
     uint64_t v;

@@ -483,9 +483,12 @@ static void start_next(runner *run) {
 
 int qmp_run(qmp_job *jobs, size_t n, unsigned deadline_ms) {
     runner run = {.jobs = jobs, .n = n, .deadline_ms = deadline_ms};
+    size_t want = 0;
 
-    if (n == 0)
-        return 0;
+    for (size_t i = 0; i < n; i++)
+        want += jobs[i].want != 0;
+    if (!want)
+        return 0; /* no event loop for nothing (VMs whose monitor libvirt holds, or none) */
     if (uv_loop_init(&run.loop) < 0)
         return -ENOMEM;
     start_next(&run);

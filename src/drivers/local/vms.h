@@ -28,9 +28,6 @@ typedef struct {
 /* The command name may hold spaces and parentheses: fields are counted after the LAST ')'.
  * -EBADMSG when there is no "(comm)", fewer than 24 fields, or a number is malformed. */
 int parse_pid_stat(const char *buf, size_t len, pid_stat *out);
-/* VmRSS of /proc/PID/status in kB; -ENODATA when the line is absent (kernel threads, zombies),
- * -EBADMSG when it is malformed. */
-int parse_status_vmrss(const char *buf, size_t len, uint64_t *ret_kb);
 /* QEMU names its vCPU threads "CPU N/KVM" (with -name ...,debug-threads=on): -EINVAL for any
  * other name. */
 int parse_vcpu_thread_name(const char *comm, unsigned *ret_index);
