@@ -26,6 +26,8 @@ import time
 import unittest
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # testlib
+
 BUILD = os.environ["BUILDDIR"]
 UNISH = os.path.join(BUILD, "bin", "unish")
 GUEST = os.path.join(BUILD, "tests", "guest", "tinyguest.elf")
@@ -296,7 +298,15 @@ class RealVMs(unittest.TestCase):
         g = GUESTS["busy"]
         s = socket.socket(socket.AF_UNIX)
         s.connect(g.qmp)
+        s.settimeout(5)
         try:
+            # Hold it only once QEMU serves us (its greeting), not while we wait in its backlog
+            # behind an earlier client it has not yet seen leave.
+            greeting = b""
+            while b"QMP" not in greeting:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, "QEMU closed the monitor")
+                greeting += chunk
             t0 = time.time()
             r = mine(unish_json("domstats", "--all", "--select", "dom.stale,dom.kvm.exits",
                                 uri="uniserver:///system?vm_deadline_ms=400"))
@@ -373,6 +383,43 @@ class RealVMs(unittest.TestCase):
         if "dom.perf.cycles" not in r:
             self.assertIn("perf_event_open", r["absent"]["dom.perf.cycles"])
             print("SKIP-PART: perf counters: " + r["absent"]["dom.perf.cycles"])
+
+    def test_11_daemon_sees_late_exec_and_exit(self):
+        # uniserverd keeps what it learnt of each PID between samples and lists /proc only when
+        # the kernel handed out a PID since. A launcher that forks and execs QEMU a second later
+        # (as libvirt does, in milliseconds) must still be found once it is QEMU, and a VM that
+        # exits must leave the list, with no new process to trigger a scan.
+        from testlib import Uniserverd
+        d = Uniserverd("uniserver:///system?libvirt=", "--interval", "200", "--metrics-listen", "off", tmp=TMP)
+        late = Guest(TMP, f"{TAG}-late", 1, "mb=1 spin=0 io=0 mmio=0 halt=1 hz=10 report=0",
+                     ["-name", "@NAME@", "-qmp", "unix:@QMP@,server=on,wait=off"])
+        late.cmd.remove("-daemonize")
+        p = subprocess.Popen(["sh", "-c", 'sleep 1; exec "$@"', "sh", *late.cmd], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            def listed():
+                return {x["name"]: x for x in unish_json("list", uri=d.uri(ro=True))}
+            time.sleep(0.5)  # the daemon has sampled the shell (a young process) by now
+            self.assertNotIn(late.name, listed())
+            deadline, found = time.time() + 6, None
+            while time.time() < deadline and not found:
+                found = listed().get(late.name)
+                time.sleep(0.1)
+            self.assertIsNotNone(found, "the exec'd QEMU was not discovered")
+            self.assertEqual(found["pid"], p.pid)
+            p.kill()
+            p.wait()
+            deadline, gone = time.time() + 3, False
+            while time.time() < deadline and not gone:
+                gone = late.name not in listed()
+                time.sleep(0.1)
+            self.assertTrue(gone, "the exited VM stayed in the list")
+            self.assertTrue(d.alive())
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            d.stop()
 
 
 def main():

@@ -87,6 +87,7 @@ typedef struct {
     pid_t pid;
     ino_t ino;
     bool qemu;
+    uint64_t first_ns; /* when a scan first listed it */
 } proc_entry;
 
 /* Sums over the VMs' records, for the host rows (host.vms.*, kvm.NAME). */
@@ -110,6 +111,12 @@ static void keep_summary(vms_state *s, const uni_select *sel, const uni_domain_s
 struct vms_state {
     proc_entry *seen;
     size_t nseen;
+    /* Skipping the scan of /proc: the last PID the kernel gave out (/proc/loadavg's 5th field)
+     * when the last scan ran, and whether that scan left young processes to look at again. */
+    int loadavg_fd;
+    long last_pid;
+    uint64_t scan_ns;
+    bool young;
     int proc_fd;
     char *procfs;
     bool host_proc;
@@ -168,6 +175,7 @@ int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, c
     }
     s->proc_fd = proc_fd;
     s->host_proc = host_proc;
+    s->loadavg_fd = -1;
     s->hz = sysconf(_SC_CLK_TCK);
     s->pagesize = sysconf(_SC_PAGESIZE);
     if (s->hz <= 0)
@@ -200,6 +208,8 @@ int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, c
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
+    if (host_proc)
+        s->loadavg_fd = openat(proc_fd, "loadavg", O_RDONLY | O_CLOEXEC); /* -1: always scan */
     /* libvirt: the URI asked for; by default qemu:///system where its daemon's socket exists
      * (and only on this host's /proc: a fixture tree has no daemon). "?libvirt=" turns it off. */
     if (lv) {
@@ -276,6 +286,7 @@ void vms_close(vms_state *s) {
         vm_free(s->v[i]);
     free(s->v);
     taskstats_close(s->ts);
+    closep(&s->loadavg_fd);
     if (s->schemas)
         json_object_put(s->schemas);
     summary_done(&s->last);
@@ -420,24 +431,65 @@ static int new_proc_vm(vms_state *s, pid_t pid, ino_t ino, const pid_stat *ps) {
 
 /* Was (pid, ino) in the previous scan? Both scans list PIDs in increasing order (procfs'
  * readdir), so one cursor walks the old list once per scan. */
-static bool seen_qemu(const proc_entry *old, size_t nold, size_t *cursor, pid_t pid, ino_t ino, bool *ret_qemu) {
+static const proc_entry *seen_before(const proc_entry *old, size_t nold, size_t *cursor, pid_t pid, ino_t ino) {
     while (*cursor < nold && old[*cursor].pid < pid)
         (*cursor)++;
-    if (*cursor < nold && old[*cursor].pid == pid && old[*cursor].ino == ino) {
-        *ret_qemu = old[*cursor].qemu;
-        return true;
-    }
-    return false;
+    if (*cursor < nold && old[*cursor].pid == pid && old[*cursor].ino == ino)
+        return &old[*cursor];
+    return NULL;
+}
+
+/* A process is looked at again for YOUNG_NS after it appeared: libvirt (and any launcher) forks
+ * first and execs QEMU a moment later, under the same PID. */
+#define YOUNG_NS (2ull * 1000000000ull)
+/* Without a new PID, no new QEMU can have appeared; a full scan at least this often anyway. */
+#define RESCAN_NS (10ull * 1000000000ull)
+
+/* The last PID the kernel handed out, from /proc/loadavg; -1 when unknown. */
+static long last_pid(vms_state *s) {
+    char buf[128];
+    ssize_t n;
+    const char *p;
+    if (s->loadavg_fd < 0 || (n = pread(s->loadavg_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+        return -1;
+    buf[n] = 0;
+    p = strrchr(buf, ' ');
+    return p ? strtol(p + 1, NULL, 10) : -1;
+}
+
+/* Can this discovery skip listing /proc? Only on this host's /proc, when no PID was handed out
+ * since the last scan (no process or thread was created: no new QEMU), no process of the last
+ * scan is young enough to have exec'd QEMU since, every known QEMU has a pidfd (which tells
+ * when it exits), and the last scan is recent. The known QEMUs that still run are marked seen. */
+static bool scan_skippable(vms_state *s, long pid_now) {
+    uint64_t now = uni_clock_ns();
+    if (!s->host_proc || pid_now < 0 || pid_now != s->last_pid || s->young || now - s->scan_ns >= RESCAN_NS)
+        return false;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i]->have_proc && s->v[i]->pidfd < 0)
+            return false;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i]->have_proc)
+            s->v[i]->seen = !vm_exited(s->v[i]);
+    return true;
 }
 
 static int scan_procs(vms_state *s) {
-    int dfd = openat(s->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    long pid_now = last_pid(s);
+    uint64_t now = uni_clock_ns();
+    int dfd;
     proc_entry *old = s->seen;
     size_t nold = s->nseen, cap = nold + 64, cursor = 0;
     DIR *d;
     struct dirent *de;
     int r = 0;
 
+    if (scan_skippable(s, pid_now))
+        return 0;
+    s->last_pid = pid_now;
+    s->scan_ns = now;
+    s->young = false;
+    dfd = openat(s->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
         return -errno;
     d = fdopendir(dfd);
@@ -462,8 +514,11 @@ static int scan_procs(vms_state *s) {
 
         if (!isdigit((unsigned char)de->d_name[0]) || safe_atou(de->d_name, &pid) < 0 || pid == 0 || pid > INT32_MAX)
             continue;
-        if (!seen_qemu(old, nold, &cursor, (pid_t)pid, de->d_ino, &qemu))
-            qemu = is_qemu_process(s, de->d_name);
+        const proc_entry *e = seen_before(old, nold, &cursor, (pid_t)pid, de->d_ino);
+        uint64_t first = e ? e->first_ns : now;
+        bool young = now - first < YOUNG_NS;
+        qemu = e && (e->qemu || !young) ? e->qemu : is_qemu_process(s, de->d_name);
+        s->young |= young && !qemu;
         if (s->nseen == cap) {
             proc_entry *ns = realloc(s->seen, (cap *= 2) * sizeof(*ns));
             if (!ns) {
@@ -472,7 +527,7 @@ static int scan_procs(vms_state *s) {
             }
             s->seen = ns;
         }
-        s->seen[s->nseen++] = (proc_entry){.pid = (pid_t)pid, .ino = de->d_ino, .qemu = qemu};
+        s->seen[s->nseen++] = (proc_entry){.pid = (pid_t)pid, .ino = de->d_ino, .qemu = qemu, .first_ns = first};
         if (!qemu)
             continue;
         v = find_vm_pid(s, (pid_t)pid, de->d_ino);
