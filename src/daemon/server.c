@@ -6,7 +6,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +18,7 @@
 #include "drivers/remote/remote.h"
 #include "healthlog/healthlog.h"
 #include "server_internal.h"
+#include "util/gnutls_dl.h"
 
 
 /* ---------------------------------------------------------------------------------------------
@@ -539,6 +539,14 @@ static int setup_tls(server *srv) {
     snprintf(ca, sizeof(ca), "%s", cfg->tls_ca ? cfg->tls_ca : UNI_DEFAULT_PKI_DIR "/cacert.pem");
     snprintf(cert, sizeof(cert), "%s", cfg->tls_cert ? cfg->tls_cert : UNI_DEFAULT_PKI_DIR "/servercert.pem");
     snprintf(key, sizeof(key), "%s", cfg->tls_key ? cfg->tls_key : UNI_DEFAULT_PKI_DIR "/serverkey.pem");
+    {
+        /* GnuTLS is loaded here, not linked: a daemon without TLS never maps it. */
+        char why[300];
+        if (uni_gnutls_load(why, sizeof(why)) < 0) {
+            log_error("TLS: %s", why);
+            return -1;
+        }
+    }
     if (gnutls_certificate_allocate_credentials(&srv->tls_cred) < 0)
         return -1;
     if (gnutls_certificate_set_x509_trust_file(srv->tls_cred, ca, GNUTLS_X509_FMT_PEM) <= 0) {
