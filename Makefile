@@ -11,8 +11,10 @@
 #   make fuzz    fuzz uniserverd's decoder and dispatcher with libFuzzer (FUZZ_SECONDS, default 30)
 #   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
 
+# libgnutls28-dev for GnuTLS' headers only (the library is loaded when TLS is used); /metrics has
+# its own HTTP server, so libmicrohttpd-dev is no longer needed.
 DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev \
-        gnutls-bin libuv1-dev clang libclang-rt-14-dev libmicrohttpd-dev zlib1g-dev prometheus \
+        gnutls-bin libuv1-dev clang libclang-rt-14-dev zlib1g-dev prometheus \
         prometheus-node-exporter python3-prometheus-client collectd-core python3-dev python3-pytest \
         python3-ceilometer python3-gnocchi gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql \
         libfuse3-dev fuse3 libjson-c-dev libvirt-dev libvirt-clients libvirt-daemon \

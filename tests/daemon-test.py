@@ -329,6 +329,15 @@ class Tls(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["host.mem.total_mb"], 16384)
 
+    def test_gnutls_only_with_tls(self):
+        # GnuTLS is loaded when TLS is configured, not linked: a daemon without it does not map it.
+        self.assertTrue(any("libgnutls" in f for f in self.d.maps()), "--listen-tls without GnuTLS mapped")
+        plain = Daemon("test:///default")
+        try:
+            self.assertFalse([f for f in plain.maps() if "libgnutls" in f or "libmicrohttpd" in f])
+        finally:
+            plain.stop()
+
     def test_refused(self):
         for host, pki, why in (("localhost", "nocert", "no client certificate"),
                                ("localhost", "untrusted", "certificate from another CA"),

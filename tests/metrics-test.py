@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """uniserverd's /metrics: promtool lints the classic text, python3-prometheus-client parses the
-OpenMetrics strictly, no series appears twice, gzip, errors, basic auth; and a real Prometheus
-scrapes two daemons (this host, a fixture host) and its query API returns their values."""
+OpenMetrics strictly, no series appears twice, gzip, errors, basic auth, HTTPS; hostile HTTP
+clients (truncated, oversized, silent, slow, pipelining, two hundred at once) are answered or
+dropped alone; and a real Prometheus scrapes two daemons (this host, a fixture host) and its
+query API returns their values."""
 import gzip
 import http.client
 import json
@@ -14,6 +16,9 @@ import time
 import unittest
 import urllib.request
 import base64
+import socket
+import ssl
+import threading
 
 from testlib import Uniserverd, free_port
 
@@ -24,6 +29,13 @@ def Daemon(uri, *extra):
     return Uniserverd(uri, "--interval", "200", *extra, metrics_port=free_port(), settle_s=0.5, prefix="uni-metrics-")
 
 
+def daemon_with(settings):
+    """A daemon on the test driver with @settings as its settings file: (daemon, the file's path)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as conf:
+        conf.write(settings)
+    return Daemon("test:///default", "--config", conf.name), conf.name
+
+
 def series_of(text):
     out = []
     for line in text.splitlines():
@@ -32,7 +44,9 @@ def series_of(text):
     return out
 
 
-class Exposition(unittest.TestCase):
+class OnTestDriver(unittest.TestCase):
+    """A daemon on the test driver with the default settings, for every test of the class."""
+
     @classmethod
     def setUpClass(cls):
         cls.d = Daemon("test:///default", "--config", "/dev/null")
@@ -40,6 +54,9 @@ class Exposition(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.d.stop()
+
+
+class Exposition(OnTestDriver):
 
     def test_classic_promtool(self):
         st, h, body = self.d.get()
@@ -104,10 +121,7 @@ class Exposition(unittest.TestCase):
         c.close()
 
     def test_basic_auth(self):
-        conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
-        conf.write("metrics_basic_auth = scraper:s3cret\n")
-        conf.close()
-        d = Daemon("test:///default", "--config", conf.name)
+        d, conf = daemon_with("metrics_basic_auth = scraper:s3cret\n")
         try:
             self.assertEqual(d.get()[0], 401)
             bad = base64.b64encode(b"scraper:wrong").decode()
@@ -118,7 +132,284 @@ class Exposition(unittest.TestCase):
             self.assertIn(b"uniserver_host_cpu_number", body)
         finally:
             d.stop()
-            os.unlink(conf.name)
+            os.unlink(conf)
+
+
+def read_response(f, head=False):
+    """One HTTP/1.1 response from the buffered reader f: (status, headers with lower-case names,
+    body), or None at the end of the stream."""
+    line = f.readline()
+    if not line:
+        return None
+    status = int(line.split(b" ", 2)[1])
+    headers = {}
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, v = line.decode().split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    body = b"" if head else f.read(int(headers.get("content-length", "0")))
+    return status, headers, body
+
+
+class Raw:
+    """A raw connection to the daemon's /metrics port, for what http.client will not send."""
+
+    def __init__(self, port, timeout=10):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.f = self.s.makefile("rb")
+
+    def send(self, data):
+        self.s.sendall(data)
+        return self
+
+    def response(self, head=False):
+        return read_response(self.f, head)
+
+    def at_eof(self):
+        """True once the daemon closed the connection (EOF or reset)."""
+        try:
+            return self.f.read() is not None
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+
+def get(path, extra=""):
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
+
+
+class HostileHttp(OnTestDriver):
+    def assertServes(self):
+        self.assertTrue(self.d.alive())
+        st, _, body = self.d.get()
+        self.assertEqual(st, 200)
+        self.assertIn(b"uniserver_host_cpu_number 8\n", body)
+
+    def test_truncated_request_then_close(self):
+        for partial in (b"GET /metr", b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/pl",
+                        b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r"):
+            Raw(self.d.port).send(partial).close()
+        # A body promised and not sent.
+        Raw(self.d.port).send(b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nab").close()
+        self.assertServes()
+
+    def test_header_too_large(self):
+        r = Raw(self.d.port)
+        r.send(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+        st, h, body = r.response()
+        self.assertIn(st, (431, 413))
+        self.assertEqual(h.get("connection"), "close")
+        self.assertTrue(r.at_eof())
+        r.close()
+        # Many headers, each small, add up the same way.
+        r = Raw(self.d.port)
+        r.send(b"GET /metrics HTTP/1.1\r\n" + b"".join(b"X-H%d: %d\r\n" % (i, i) for i in range(2000)) + b"\r\n")
+        self.assertIn(r.response()[0], (431, 413))
+        r.close()
+        # A request body too large to skip.
+        r = Raw(self.d.port).send(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 999999999999\r\n\r\n")
+        self.assertEqual(r.response()[0], 413)
+        r.close()
+        self.assertServes()
+
+    def test_malformed(self):
+        for req, want in ((b"GET /metrics\r\n\r\n", 400), (b"GET  /metrics HTTP/1.1\r\n\r\n", 400),
+                          (b"GET /metrics HTTP/1.1\r\n folded: x\r\n\r\n", 400),
+                          (b"GET /metrics HTTP/1.1\r\nBad Name: x\r\n\r\n", 400),
+                          (b"GET /metrics HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+                          (b"GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+                          (b"GET /metrics HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400),
+                          (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),  # TLS on the plain port
+                          (b"GET /metrics HTTP/2.0\r\n\r\n", 505),
+                          (b"GET /metrics HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501)):
+            r = Raw(self.d.port).send(req)
+            resp = r.response()
+            self.assertIsNotNone(resp, req)
+            self.assertEqual(resp[0], want, req)
+            self.assertTrue(r.at_eof(), req)
+            r.close()
+        self.assertServes()
+
+    def test_wrong_method_and_unknown_path(self):
+        r = Raw(self.d.port)
+        for method in (b"DELETE", b"PUT", b"OPTIONS", b"BREW"):
+            st, h, _ = r.send(method + b" /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").response()
+            self.assertEqual(st, 405, method)
+            self.assertEqual(h["allow"], "GET, HEAD")
+        # A body on a refused POST is skipped: the connection goes on.
+        st, _, _ = r.send(b"POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello").response()
+        self.assertEqual(st, 405)
+        for path, want in (("/nope", 404), ("/metricsx", 404), ("/metrics/", 404), ("/", 200), ("/metrics?x=1", 200),
+                           ("http://127.0.0.1/metrics", 200)):
+            st, _, body = r.send(get(path)).response()
+            self.assertEqual(st, want, path)
+        st, h, body = r.send(b"HEAD /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").response(head=True)
+        self.assertEqual(st, 200)
+        self.assertGreater(int(h["content-length"]), 1000)
+        st, _, body = r.send(get("/metrics")).response()  # nothing was left over by HEAD
+        self.assertEqual((st, int(h["content-length"]) > 0), (200, True))
+        r.close()
+
+    def test_pipelined_in_order(self):
+        r = Raw(self.d.port)
+        r.send(get("/nope") + get("/metrics") + get("/metrics", "Accept-Encoding: gzip\r\n") + get("/") +
+               get("/metrics", "Connection: close\r\n") + get("/never-answered"))
+        st1, _, _ = r.response()
+        st2, h2, b2 = r.response()
+        st3, h3, b3 = r.response()
+        st4, _, b4 = r.response()
+        st5, h5, b5 = r.response()
+        self.assertEqual((st1, st2, st3, st4, st5), (404, 200, 200, 200, 200))
+        self.assertIn(b"uniserver_host_cpu_number 8\n", b2)
+        self.assertEqual(h3.get("content-encoding"), "gzip")
+        self.assertIn(b"uniserver_host_cpu_number 8\n", gzip.decompress(b3))
+        self.assertIn(b"/metrics", b4)
+        self.assertEqual(h5.get("connection"), "close")
+        self.assertTrue(r.at_eof(), "the request after Connection: close was answered")
+        r.close()
+        # HTTP/1.0 closes unless asked to keep the connection alive.
+        r = Raw(self.d.port).send(b"GET /metrics HTTP/1.0\r\n\r\n")
+        self.assertEqual(r.response()[0], 200)
+        self.assertTrue(r.at_eof())
+        r.close()
+        r = Raw(self.d.port).send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + b"GET / HTTP/1.0\r\n\r\n")
+        self.assertEqual((r.response()[0], r.response()[0]), (200, 200))
+        r.close()
+
+    def test_many_keepalive_clients(self):
+        nclients, nscrapes = 200, 50
+        for _ in range(3):  # every rendering exists before the baseline
+            for h in ({}, {"Accept-Encoding": "gzip"}, {"Accept": "application/openmetrics-text"}):
+                self.d.get(headers=h)
+        before = self.d.rss_kb()
+        errors, peak = [], []
+        start, done = threading.Barrier(nclients + 1), threading.Barrier(nclients + 1)
+
+        def client(i):
+            headers = [{}, {"Accept-Encoding": "gzip"}, {"Accept": "application/openmetrics-text"}][i % 3]
+            c = None
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=60)
+                c.connect()
+                start.wait(timeout=60)
+                for _ in range(nscrapes):
+                    c.request("GET", "/metrics", headers=headers)
+                    r = c.getresponse()
+                    body = r.read()
+                    if r.status != 200 or not body or r.getheader("Connection") == "close":
+                        errors.append(f"client {i}: {r.status}, {len(body)} bytes")
+            except Exception as e:  # noqa: BLE001 - every failure is counted
+                errors.append(f"client {i}: {e!r}")
+            finally:
+                try:
+                    done.wait(timeout=120)
+                except threading.BrokenBarrierError:
+                    pass
+                if c:
+                    c.close()
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(nclients)]
+        for t in threads:
+            t.start()
+        start.wait(timeout=60)
+        done.wait(timeout=120)  # every client connected at once, its scrapes done
+        peak.append(self.d.rss_kb())
+        for t in threads:
+            t.join(timeout=60)
+        time.sleep(0.3)
+        after = self.d.rss_kb()
+        self.assertEqual(errors, [])
+        print(f"# {nclients} keep-alive clients x {nscrapes} scrapes: RSS {before} kB before, {peak[0]} kB with all "
+              f"connected, {after} kB after")
+        if not os.environ.get("UNI_SANITIZED"):
+            self.assertLessEqual(max(peak[0], after) - before, 1024)
+        self.assertServes()
+
+
+class SlowClients(unittest.TestCase):
+    def test_silent_and_slow_dropped_others_served(self):
+        d, conf = daemon_with("idle_timeout_ms = 1000\n")
+        try:
+            silent = Raw(d.port)
+            slow = Raw(d.port)
+            t0 = time.monotonic()
+            # The slow one sends a byte every 200 ms: each is progress, but the request never completes in time.
+            req = get("/metrics")
+            dropped = None
+            for i in range(len(req)):
+                try:
+                    slow.send(req[i:i + 1])
+                except OSError:
+                    dropped = time.monotonic() - t0
+                    break
+                # Others are served meanwhile.
+                if i % 5 == 0:
+                    self.assertEqual(d.get()[0], 200)
+                time.sleep(0.2)
+            self.assertIsNotNone(dropped, "a client trickling its request was never dropped")
+            self.assertLess(dropped, 5)
+            self.assertTrue(silent.at_eof())
+            self.assertLess(time.monotonic() - t0, 8)
+            silent.close()
+            slow.close()
+            # An idle keep-alive connection goes the same way, once its response is sent.
+            r = Raw(d.port)
+            self.assertEqual(r.send(get("/")).response()[0], 200)
+            self.assertTrue(r.at_eof())
+            r.close()
+            self.assertEqual(d.get()[0], 200)
+        finally:
+            rc, log = d.stop()
+            os.unlink(conf)
+        self.assertIn("sent no complete request in time", log)
+
+
+class Https(unittest.TestCase):
+    def test_https_and_gnutls_loaded_only_then(self):
+        if not shutil.which("certtool"):
+            self.skipTest("certtool (gnutls-bin) is not installed")
+        pki = tempfile.mkdtemp(prefix="uni-metrics-pki-")
+        p = lambda n: os.path.join(pki, n)
+        with open(p("cert.info"), "w") as f:
+            f.write("cn = localhost\ndns_name = localhost\ntls_www_server\nencryption_key\nsigning_key\n"
+                    "expiration_days = 2\n")
+        subprocess.run(["certtool", "--generate-privkey", "--outfile", p("key.pem")], check=True, capture_output=True)
+        subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", p("key.pem"), "--template",
+                        p("cert.info"), "--outfile", p("cert.pem")], check=True, capture_output=True)
+        with open(p("https.conf"), "w") as f:
+            f.write(f"metrics_tls_cert = {p('cert.pem')}\nmetrics_tls_key = {p('key.pem')}\n"
+                    "metrics_basic_auth = scraper:s3cret\n")
+        plain = Daemon("test:///default", "--config", "/dev/null")
+        d = Daemon("test:///default", "--config", p("https.conf"))
+        port = d.port
+        try:
+            self.assertFalse([f for f in plain.maps() if "libgnutls" in f], "GnuTLS mapped without TLS")
+            self.assertTrue([f for f in d.maps() if "libgnutls" in f])
+            self.assertIn(f"serving https://127.0.0.1:{port}/metrics (basic auth)", d.log_text())
+            ctx = ssl.create_default_context(cafile=p("cert.pem"))
+            good = base64.b64encode(b"scraper:s3cret").decode()
+            c = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=10)
+            for auth, want in ((None, 401), ("Basic " + good, 200), ("Basic " + good, 200)):
+                c.request("GET", "/metrics", headers={"Authorization": auth} if auth else {})
+                r = c.getresponse()
+                body = r.read()
+                self.assertEqual(r.status, want)
+            self.assertIn(b"uniserver_host_cpu_number 8\n", body)
+            c.close()
+            # Plain HTTP on the HTTPS port is refused, and the daemon goes on.
+            r = Raw(port).send(get("/metrics"))
+            self.assertTrue(r.at_eof())
+            r.close()
+            self.assertTrue(d.alive())
+        finally:
+            plain.stop()
+            d.stop()
+            shutil.rmtree(pki, ignore_errors=True)
 
 
 class RealPrometheus(unittest.TestCase):

@@ -73,6 +73,11 @@ class Uniserverd:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
 
+    def maps(self):
+        """The files it has mapped (its shared libraries), from /proc/PID/maps."""
+        with open(f"/proc/{self.proc.pid}/maps") as f:
+            return {line.split()[5] for line in f if len(line.split()) > 5}
+
     def get(self, path="/metrics", headers=None):
         """GET from its /metrics listener: (status, headers, body)."""
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)

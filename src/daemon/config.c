@@ -32,6 +32,7 @@ static const key_def keys[] = {
     {"metrics_tls_cert", K_STR, OFF(metrics_tls_cert), 0, 0},
     {"metrics_tls_key", K_STR, OFF(metrics_tls_key), 0, 0},
     {"metrics_basic_auth", K_STR, OFF(metrics_basic_auth), 0, 0},
+    {"metrics_max_clients", K_LONG, OFF(metrics_max_clients), 1, 100000},
 };
 
 const char *const config_keys_help =
@@ -43,11 +44,12 @@ const char *const config_keys_help =
     "  tls_cert, tls_key, tls_ca = FILE   (default " UNI_DEFAULT_PKI_DIR "/servercert.pem, serverkey.pem, cacert.pem)\n"
     "  sock_group = GROUP      group allowed on the read-write socket (mode 0660; default root only, 0600)\n"
     "  max_clients = N         (default 1024)   max_call_bytes = N (default 1048576)\n"
-    "  idle_timeout_ms = MS    drop clients that do not open in time (default 30000)\n"
+    "  idle_timeout_ms = MS    drop clients that do not open, or send no HTTP request, in time (default 30000)\n"
     "  log_level = error|warning|info|debug (default info)   syslog = yes|no   pid_file = FILE\n"
     "  metrics_listen = ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
     "  metrics_tls_cert, metrics_tls_key = FILE   serve /metrics over HTTPS\n"
-    "  metrics_basic_auth = USER:PASSWORD          require HTTP basic auth on /metrics\n";
+    "  metrics_basic_auth = USER:PASSWORD          require HTTP basic auth on /metrics\n"
+    "  metrics_max_clients = N                     HTTP clients at once (default 256)\n";
 
 void config_defaults(config *c) {
     memset(c, 0, sizeof(*c));
@@ -55,6 +57,7 @@ void config_defaults(config *c) {
     c->max_clients = 1024;
     c->max_call_bytes = 1 << 20;
     c->idle_timeout_ms = 30000;
+    c->metrics_max_clients = 256;
     c->level = LOG_LEVEL_INFO;
 }
 

@@ -21,7 +21,8 @@ typedef struct {
     char *sock_group;    /* group allowed on the read-write socket (mode 0660), or NULL (0600) */
     long max_clients;
     long max_call_bytes; /* the largest call a client may send */
-    long idle_timeout_ms; /* a client that has not opened (or finished TLS) by then is dropped */
+    long idle_timeout_ms; /* a client that has not opened (or finished TLS), or an HTTP client that
+                           * has sent no complete request, by then is dropped */
     log_level level;
     bool syslog;
     bool foreground;
@@ -29,6 +30,7 @@ typedef struct {
     char *metrics_listen;     /* ADDR:PORT of /metrics (default 127.0.0.1:9177), or "off" */
     char *metrics_tls_cert, *metrics_tls_key;
     char *metrics_basic_auth; /* user:password, or NULL */
+    long metrics_max_clients; /* HTTP clients at once; more are refused */
 } config;
 
 /* A daemon's settings as a table of keys into its settings struct: the file and the flags go

@@ -6,7 +6,7 @@
 #include "healthlog/healthlog.h"
 #include "server_internal.h"
 
-static int queue(client *c, const char *buf, size_t len) {
+int client_queue(client *c, const char *buf, size_t len) {
     char *n;
     if (c->outlen - c->outoff + len > OUT_LIMIT) {
         client_drop(c, "does not read its replies (output queue over 64 MiB)");
@@ -40,7 +40,7 @@ static int reply(client *c, const uni_message_header *call, xdrproc_t proc, void
         if (wire_encode(&h, (xdrproc_t)xdr_uni_error_msg, &e, &buf, &len) < 0)
             return -1;
     }
-    return queue(c, buf, len);
+    return client_queue(c, buf, len);
 }
 
 static int reply_error(client *c, const uni_message_header *call, int code, const char *msg) {
@@ -53,7 +53,7 @@ static int reply_error(client *c, const uni_message_header *call, int code, cons
     h.status = UNI_STATUS_ERROR;
     if (wire_encode(&h, (xdrproc_t)xdr_uni_error_msg, &e, &buf, &len) < 0)
         return -1;
-    return queue(c, buf, len);
+    return client_queue(c, buf, len);
 }
 
 static int reply_last_error(client *c, const uni_message_header *call) {

@@ -1,30 +1,59 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* uniserverd's /metrics: the cached host record as Prometheus text or OpenMetrics (on
- * Accept: application/openmetrics-text), gzip when asked, over libmicrohttpd on 127.0.0.1:9177 by
- * default; optional TLS and basic auth. A scrape costs only the serialisation, and not even that
- * when the record has not changed since the last scrape in that format. */
+ * Accept: application/openmetrics-text), gzip when asked, on 127.0.0.1:9177 by default; optional
+ * HTTPS and basic auth. HTTP/1.1 on the daemon's own loop and its client machinery (server.c):
+ * keep-alive, pipelining, a request-header limit, an idle and slow-client timeout and a maximum
+ * of clients, without a library (libmicrohttpd brought GnuTLS into every daemon, TLS or not).
+ * A scrape costs only the serialisation, and not even that when the record has not changed since
+ * the last scrape in that format: every client sends the same shared rendering. */
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <netdb.h>
+#include <time.h>
 #include <zlib.h>
 
+#include "daemon/http_request.h"
 #include "lib/exposition.h"
 #include "server_internal.h"
+#include "util/gnutls_dl.h"
+
+/* A body larger than this on a request (which /metrics never reads) is answered 413. */
+#define HTTP_BODY_MAX (1u << 20)
 
 struct metrics_http {
     server *srv;
-    struct MHD_Daemon *d;
     prom_desc *pd;
     const uniMetricDesc *descs;
     unsigned ndescs;
-    char *cert, *key; /* PEM contents, for TLS */
+    gnutls_certificate_credentials_t cred; /* HTTPS, or NULL */
+    gnutls_priority_t prio;
     /* The last rendering per format (0 classic, 1 OpenMetrics) and per encoding (0 plain, 1 gzip). */
-    char *text[2][2];
-    size_t len[2][2];
+    http_body *body[2][2];
     uint64_t gen[2][2];
-    uint64_t scrapes;
 };
+
+void http_body_unref(http_body *b) {
+    if (b && --b->refs == 0) {
+        free(b->data);
+        free(b);
+    }
+}
+
+static http_body *body_new(char *data, size_t len) {
+    http_body *b = malloc(sizeof(*b));
+    if (!b) {
+        free(data);
+        return NULL;
+    }
+    *b = (http_body){.refs = 1, .len = len, .data = data};
+    return b;
+}
+
+static void body_set(metrics_http *m, int om, int gz, http_body *b) {
+    http_body_unref(m->body[om][gz]);
+    m->body[om][gz] = b;
+    m->gen[om][gz] = m->srv->cache_gen;
+}
 
 static int gzip_buf(const char *in, size_t n, char **ret, size_t *ret_len) {
     z_stream z = {0};
@@ -51,13 +80,14 @@ static int gzip_buf(const char *in, size_t n, char **ret, size_t *ret_len) {
     return 0;
 }
 
-/* The exposition in one format, rendered again only when the cache changed. Called with the
- * cache lock held. */
+/* The exposition in one format, rendered again only when the cache changed (the loop swaps the
+ * cache, and the loop calls this: no lock). */
 static int render(metrics_http *m, int om, int gz) {
     server *srv = m->srv;
-    if (m->text[om][gz] && m->gen[om][gz] == srv->cache_gen)
+    http_body *b;
+    if (m->body[om][gz] && m->gen[om][gz] == srv->cache_gen)
         return 0;
-    if (!m->text[om][0] || m->gen[om][0] != srv->cache_gen) {
+    if (!m->body[om][0] || m->gen[om][0] != srv->cache_gen) {
         /* The host record, then every VM's with its domain, uuid and project as labels. */
         size_t nrec = 1 + srv->ndoms;
         prom_record *pr = calloc(nrec, sizeof(*pr));
@@ -79,110 +109,194 @@ static int render(metrics_http *m, int om, int gz) {
         r = prom_render(pr, nrec, m->descs, m->pd, m->ndescs, om, &t, &l);
         free(pr);
         free(kv);
-        if (r < 0)
+        if (r < 0 || !(b = body_new(t, l)))
             return -ENOMEM;
-        free(m->text[om][0]);
-        m->text[om][0] = t;
-        m->len[om][0] = l;
-        m->gen[om][0] = srv->cache_gen;
+        body_set(m, om, 0, b);
     }
     if (gz) {
         char *g;
         size_t gl;
-        if (gzip_buf(m->text[om][0], m->len[om][0], &g, &gl) < 0)
+        if (gzip_buf(m->body[om][0]->data, m->body[om][0]->len, &g, &gl) < 0 || !(b = body_new(g, gl)))
             return -ENOMEM;
-        free(m->text[om][1]);
-        m->text[om][1] = g;
-        m->len[om][1] = gl;
-        m->gen[om][1] = srv->cache_gen;
+        body_set(m, om, 1, b);
     }
     return 0;
 }
 
-static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *text) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result ret;
-    MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
-    ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
+static const char *reason(unsigned status) {
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Internal Server Error";
+    }
 }
 
-static bool header_has(struct MHD_Connection *c, const char *name, const char *token) {
-    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-    return v && strcasestr(v, token);
-}
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload, size_t *upload_size, void **state) {
-    metrics_http *m = cls;
-    const config *cfg = m->srv->cfg;
-    struct MHD_Response *r;
-    enum MHD_Result ret;
-    int om, gz, k;
-    (void)version;
-    static int first_call;
-    (void)upload;
-
-    /* MHD calls the handler once the headers are in, then again when the request is complete:
-     * answering on the second call keeps the connection alive, as Prometheus expects. */
-    if (!*state) {
-        *state = &first_call;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        *upload_size = 0; /* a body on a GET: ignored */
-        return MHD_YES;
-    }
-
-    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET /metrics\n");
-    if (cfg->metrics_basic_auth) {
-        char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
-        const char *colon = strchr(cfg->metrics_basic_auth, ':');
-        bool ok = user && pass && colon && strlen(user) == (size_t)(colon - cfg->metrics_basic_auth) &&
-                  strncmp(user, cfg->metrics_basic_auth, strlen(user)) == 0 && streq(pass, colon + 1);
-        MHD_free(user);
-        MHD_free(pass);
-        if (!ok) {
-            static const char denied[] = "authentication required\n";
-            r = MHD_create_response_from_buffer(sizeof(denied) - 1, (void *)denied, MHD_RESPMEM_PERSISTENT);
-            ret = MHD_queue_basic_auth_fail_response(c, "uniserverd", r);
-            MHD_destroy_response(r);
-            return ret;
-        }
-    }
-    if (streq(url, "/"))
-        return respond_text(c, MHD_HTTP_OK, "uniserverd: the host record is at /metrics\n");
-    if (!streq(url, "/metrics"))
-        return respond_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
-    om = header_has(c, "Accept", "application/openmetrics-text");
-    gz = header_has(c, "Accept-Encoding", "gzip");
-    pthread_mutex_lock(&m->srv->cache_lock);
-    k = render(m, om, gz);
-    r = k < 0 ? NULL : MHD_create_response_from_buffer(m->len[om][gz], m->text[om][gz], MHD_RESPMEM_MUST_COPY);
-    m->scrapes++;
-    pthread_mutex_unlock(&m->srv->cache_lock);
-    if (!r)
-        return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-    MHD_add_response_header(r, "Content-Type", om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-                                                  : "text/plain; version=0.0.4; charset=utf-8");
-    if (gz)
-        MHD_add_response_header(r, "Content-Encoding", "gzip");
-    MHD_add_response_header(r, "Vary", "Accept, Accept-Encoding");
-    ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static char *slurp(const char *path) {
-    char *buf = NULL;
-    ssize_t n = read_file_at_alloc(AT_FDCWD, path, &buf);
-    if (n < 0) {
-        log_error("cannot read %s: %s", path, strerror((int)-n));
-        return NULL;
+/* RFC 9110 6.6.1: an origin server with a clock sends Date; formatted once a second. */
+static const char *http_date(void) {
+    static char buf[40];
+    static time_t last;
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now != last && gmtime_r(&now, &tm)) {
+        strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        last = now;
     }
     return buf;
+}
+
+/* Queue a response: its head in c->out, then @text (copied) or @body (shared); neither for HEAD.
+ * @close ends the connection once it is sent. */
+static int respond(client *c, unsigned status, const char *headers, const char *text, http_body *body, bool head,
+                   bool close) {
+    char h[1024];
+    size_t len = body ? body->len : strlen(text);
+    int n = snprintf(h, sizeof(h),
+                     "HTTP/1.1 %u %s\r\nDate: %s\r\n%sContent-Length: %zu\r\n%s\r\n", status, reason(status),
+                     http_date(), headers ? headers : "Content-Type: text/plain; charset=utf-8\r\n", len,
+                     close ? "Connection: close\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(h) || client_queue(c, h, (size_t)n) < 0)
+        return -1;
+    if (!head && len > 0) {
+        if (body) {
+            c->body = body;
+            body->refs++;
+            c->bodyoff = 0;
+        } else if (client_queue(c, text, len) < 0)
+            return -1;
+    }
+    c->close_after_flush |= close;
+    return 0;
+}
+
+static int respond_error(client *c, unsigned status, const char *text, bool close) {
+    log_debug("client %s: %u %s", c->peer, status, reason(status));
+    return respond(c, status, NULL, text, NULL, false, close);
+}
+
+/* Answer a parsed request: GET or HEAD, then the credentials, then the path. */
+static int answer(client *c, const http_request *rq) {
+    metrics_http *m = c->srv->metrics;
+    const config *cfg = c->srv->cfg;
+    bool head;
+    int om, gz;
+
+    if (rq->content_length > HTTP_BODY_MAX)
+        return respond_error(c, 413, "request body too large\n", true);
+    c->discard = rq->content_length;
+    head = rq->method_len == 4 && memcmp(rq->method, "HEAD", 4) == 0;
+    if (!head && !(rq->method_len == 3 && memcmp(rq->method, "GET", 3) == 0)) {
+        log_debug("client %s: 405 %.*s", c->peer, (int)rq->method_len, rq->method);
+        return respond(c, 405, "Allow: GET, HEAD\r\nContent-Type: text/plain; charset=utf-8\r\n", "only GET /metrics\n",
+                       NULL, false, !rq->keep_alive);
+    }
+    if (cfg->metrics_basic_auth && !http_basic_auth_ok(rq->authorization, rq->authorization_len, cfg->metrics_basic_auth))
+        return respond(c, 401, "WWW-Authenticate: Basic realm=\"uniserverd\", charset=\"UTF-8\"\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n",
+                       "authentication required\n", NULL, head, !rq->keep_alive);
+    if (rq->path_len == 1 && rq->path[0] == '/')
+        return respond(c, 200, NULL, "uniserverd: the host record is at /metrics\n", NULL, head, !rq->keep_alive);
+    if (!(rq->path_len == 8 && memcmp(rq->path, "/metrics", 8) == 0))
+        return respond(c, 404, NULL, "not found: try /metrics\n", NULL, head, !rq->keep_alive);
+    om = rq->openmetrics;
+    gz = rq->gzip;
+    if (render(m, om, gz) < 0)
+        return respond_error(c, 500, "out of memory\n", true);
+    return respond(c, 200,
+                   om ? (gz ? "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n"
+                              "Content-Encoding: gzip\r\nVary: Accept, Accept-Encoding\r\n"
+                            : "Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n"
+                              "Vary: Accept, Accept-Encoding\r\n")
+                      : (gz ? "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                              "Content-Encoding: gzip\r\nVary: Accept, Accept-Encoding\r\n"
+                            : "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                              "Vary: Accept, Accept-Encoding\r\n"),
+                   NULL, m->body[om][gz], head, !rq->keep_alive);
+}
+
+int http_consume(client *c) {
+    http_request rq;
+    ssize_t hl;
+    int r;
+
+    if (c->closing || c->close_after_flush || c->outlen > c->outoff || c->body)
+        return 0;
+    /* The body of the previous request, which nothing here reads. */
+    if (c->discard) {
+        size_t n = c->discard < c->inlen ? (size_t)c->discard : c->inlen;
+        memmove(c->in, c->in + n, c->inlen - n);
+        c->inlen -= n;
+        c->discard -= n;
+        if (c->discard)
+            return 0;
+    }
+    hl = http_parse_request(c->in, c->inlen, &rq);
+    if (hl == 0) {
+        if (c->inlen < HTTP_HEADER_MAX)
+            return 0;
+        return respond_error(c, 431, "request headers too large\n", true);
+    }
+    if (hl < 0)
+        return hl == -EPROTONOSUPPORT ? respond_error(c, 505, "only HTTP/1.x\n", true)
+               : hl == -EOPNOTSUPP    ? respond_error(c, 501, "no request bodies here\n", true)
+                                      : respond_error(c, 400, "malformed request\n", true);
+    r = answer(c, &rq);
+    /* Only now: rq points into c->in. */
+    memmove(c->in, c->in + hl, c->inlen - (size_t)hl);
+    c->inlen -= (size_t)hl;
+    return r;
+}
+
+
+/* HTTPS: the certificate and key; GnuTLS is loaded here, only when they are set. */
+static int setup_tls(metrics_http *m, const config *cfg) {
+    char why[300];
+    int r;
+    if (!cfg->metrics_tls_key) {
+        log_error("metrics TLS needs metrics_tls_cert and metrics_tls_key");
+        return -1;
+    }
+    if (uni_gnutls_load(why, sizeof(why)) < 0) {
+        log_error("/metrics over HTTPS: %s", why);
+        return -1;
+    }
+    if (gnutls_certificate_allocate_credentials(&m->cred) < 0 || gnutls_priority_init(&m->prio, NULL, NULL) < 0)
+        return -1;
+    if ((r = gnutls_certificate_set_x509_key_file(m->cred, cfg->metrics_tls_cert, cfg->metrics_tls_key,
+                                                  GNUTLS_X509_FMT_PEM)) < 0) {
+        log_error("metrics TLS: cannot load %s with key %s: %s", cfg->metrics_tls_cert, cfg->metrics_tls_key,
+                  gnutls_strerror(r));
+        return -1;
+    }
+    return 0;
+}
+
+static void free_metrics(metrics_http *m) {
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++)
+            http_body_unref(m->body[a][b]);
+    if (m->cred)
+        gnutls_certificate_free_credentials(m->cred);
+    if (m->prio)
+        gnutls_priority_deinit(m->prio);
+    free(m->pd);
+    free(m);
 }
 
 metrics_http *metrics_http_start(server *srv) {
@@ -192,14 +306,17 @@ metrics_http *metrics_http_start(server *srv) {
     _cleanup_free_ char *host = NULL;
     struct addrinfo *res;
     metrics_http *m;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    int n;
+    listener *l;
+    int n, fd;
 
     if (streq(spec, "off"))
         return NULL;
     if (!(res = resolve_listen(spec, "metrics_listen", &host)))
         return explicit ? METRICS_HTTP_FAILED : NULL;
-    m = calloc(1, sizeof(*m));
+    if (!(m = calloc(1, sizeof(*m)))) {
+        freeaddrinfo(res);
+        return METRICS_HTTP_FAILED;
+    }
     m->srv = srv;
     n = uniConnectGetMetricDescriptors(srv->source, &m->descs, 0);
     m->ndescs = n > 0 ? (unsigned)n : 0;
@@ -207,53 +324,49 @@ metrics_http *metrics_http_start(server *srv) {
         log_error("the catalogue does not map onto Prometheus names");
         goto fail;
     }
-    if (res->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    if (cfg->metrics_tls_cert) {
-        m->cert = slurp(cfg->metrics_tls_cert);
-        m->key = cfg->metrics_tls_key ? slurp(cfg->metrics_tls_key) : NULL;
-        if (!m->cert || !m->key) {
-            log_error("metrics TLS needs metrics_tls_cert and metrics_tls_key");
-            goto fail;
-        }
-        flags |= MHD_USE_TLS;
-    }
-    m->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, res->ai_addr,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            m->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, m->cert, MHD_OPTION_HTTPS_MEM_KEY, m->key,
-                            MHD_OPTION_END);
-    if (!m->d) {
+    if (cfg->metrics_basic_auth && !strchr(cfg->metrics_basic_auth, ':'))
+        log_warning("metrics_basic_auth is not USER:PASSWORD: every scrape will be refused");
+    if (cfg->metrics_tls_cert && setup_tls(m, cfg) < 0)
+        goto fail;
+    fd = listen_tcp_socket(res);
+    if (fd < 0) {
+        /* The default address taken (another uniserverd, a test) is not fatal: the API still is served. */
         if (explicit)
-            log_error("cannot serve /metrics on %s", spec);
+            log_error("cannot serve /metrics on %s: %s", spec, strerror(-fd));
         else
-            log_warning("cannot serve /metrics on %s (in use?); set metrics_listen to another address or off", spec);
+            log_warning("cannot serve /metrics on %s (%s); set metrics_listen to another address or off", spec,
+                        strerror(-fd));
         goto fail;
     }
+    if (!(l = server_add_listener(srv, fd))) {
+        close(fd);
+        goto fail;
+    }
+    l->http = l->tcp = true;
+    l->tls = m->cred != NULL;
+    l->cred = m->cred;
+    l->prio = m->prio;
     {
-        const union MHD_DaemonInfo *i = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
-        log_info("serving %s://%s:%u/metrics%s", m->cert ? "https" : "http", host, i ? i->port : 0,
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char port[8] = "?";
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, port, sizeof(port), NI_NUMERICSERV);
+        if (asprintf(&l->name, "%s %s:%s", l->tls ? "https" : "http", host, port) < 0)
+            l->name = NULL;
+        log_info("serving %s://%s:%s/metrics%s", l->tls ? "https" : "http", host, port,
                  cfg->metrics_basic_auth ? " (basic auth)" : "");
     }
     freeaddrinfo(res);
     return m;
 fail:
     freeaddrinfo(res);
-    free(m->pd);
-    free(m->cert);
-    free(m->key);
-    free(m);
+    free_metrics(m);
     return explicit ? METRICS_HTTP_FAILED : NULL;
 }
 
 void metrics_http_stop(metrics_http *m) {
     if (!m || m == METRICS_HTTP_FAILED)
         return;
-    MHD_stop_daemon(m->d);
-    for (int a = 0; a < 2; a++)
-        for (int b = 0; b < 2; b++)
-            free(m->text[a][b]);
-    free(m->pd);
-    free(m->cert);
-    free(m->key);
-    free(m);
+    free_metrics(m);
 }

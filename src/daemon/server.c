@@ -1,24 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* uniserverd's server: samples its source into a cache every interval (in a worker thread),
- * listens on the read-write and read-only unix sockets (and TLS or loopback TCP when asked),
- * and answers every client's calls from the cache, so a hundred clients cost what one does.
- * One libuv loop; a client that sends garbage, too much, or nothing is dropped alone. */
+ * listens on the read-write and read-only unix sockets (and TLS or loopback TCP when asked) and
+ * on /metrics' HTTP port, and answers every client from the cache, so a hundred clients cost what
+ * one does. One libuv loop; a client that sends garbage, too much, or nothing is dropped alone. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <uv.h>
 
 #include "drivers/remote/remote.h"
 #include "healthlog/healthlog.h"
 #include "server_internal.h"
+#include "util/gnutls_dl.h"
 
 
 /* ---------------------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ static void sample_done(uv_work_t *w, int status) {
     rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "uniserverd", 1);
     rec_dbl(srv->work_rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "uniserverd", (double)srv->work_ns / 1e6);
     rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "uniserverd", srv->samples_failed);
-    pthread_mutex_lock(&srv->cache_lock);
+    /* Swapped on the loop, which is also the only reader (calls and /metrics): no lock. */
     uniRecordFree(srv->cache);
     srv->cache = srv->work_rec;
     uni_domain_infos_free(srv->dom_list, srv->ndom_list);
@@ -94,7 +95,6 @@ static void sample_done(uv_work_t *w, int status) {
     srv->work_dom_list = NULL;
     srv->work_doms = NULL;
     srv->cache_gen++;
-    pthread_mutex_unlock(&srv->cache_lock);
     srv->work_rec = NULL;
 }
 
@@ -152,6 +152,7 @@ static void client_free_cb(uv_handle_t *h) {
     client *c = h->data;
     if (c->session)
         gnutls_deinit(c->session);
+    http_body_unref(c->body);
     close(c->fd);
     free(c->in);
     free(c->out);
@@ -173,16 +174,27 @@ void client_drop(client *c, const char *why) {
         srv->clients = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    srv->nclients--;
+    if (c->http)
+        srv->nhttp--;
+    else
+        srv->nclients--;
     uv_poll_stop(&c->poll);
     uv_close((uv_handle_t *)&c->poll, client_free_cb);
 }
 
 static void on_client_event(uv_poll_t *p, int status, int events);
 
+static bool sending(const client *c) {
+    return c->outlen > c->outoff || c->body;
+}
+
 static void update_events(client *c) {
-    int ev = UV_READABLE | UV_DISCONNECT;
-    if (c->outlen > c->outoff || (c->tls && !c->handshaken && gnutls_record_get_direction(c->session) == 1))
+    int ev = 0;
+    /* An HTTP client's next request is read once the response to its last one is sent, so one
+     * that pipelines without reading its responses holds one response, not all of them. */
+    if (!(c->http && sending(c)))
+        ev |= UV_READABLE | UV_DISCONNECT;
+    if (sending(c) || (c->tls && !c->handshaken && gnutls_record_get_direction(c->session) == 1))
         ev |= UV_WRITABLE;
     /* Only tell epoll when the interest changes: a syscall saved on every reply. */
     if (ev != c->events) {
@@ -191,15 +203,18 @@ static void update_events(client *c) {
     }
 }
 
-static ssize_t raw_write(client *c, const char *buf, size_t len) {
+/* Write from @a, then @b (an HTTP response's head and body: one syscall for both). */
+static ssize_t raw_write(client *c, const char *a, size_t alen, const char *b, size_t blen) {
     if (c->tls) {
-        ssize_t k = gnutls_record_send(c->session, buf, len);
+        ssize_t k = alen ? gnutls_record_send(c->session, a, alen) : gnutls_record_send(c->session, b, blen);
         if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED)
             return -EAGAIN;
         return k < 0 ? -EPIPE : k;
     }
     {
-        ssize_t k = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        struct iovec iov[2] = {{.iov_base = (void *)a, .iov_len = alen}, {.iov_base = (void *)b, .iov_len = blen}};
+        struct msghdr mh = {.msg_iov = alen ? iov : iov + 1, .msg_iovlen = alen && blen ? 2 : 1};
+        ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         return k < 0 ? -errno : k;
     }
 }
@@ -217,48 +232,101 @@ static ssize_t raw_read(client *c, char *buf, size_t len) {
     }
 }
 
-/* Write what is queued; -1 when the client was dropped. */
+/* Write what is queued (c->out, then an HTTP body); -1 when the client was dropped. */
 static int flush(client *c) {
-    while (c->outoff < c->outlen) {
-        ssize_t k = raw_write(c, c->out + c->outoff, c->outlen - c->outoff);
+    bool was_sending = sending(c);
+    while (sending(c)) {
+        size_t hl = c->outlen - c->outoff, bl = c->body ? c->body->len - c->bodyoff : 0;
+        ssize_t k = raw_write(c, c->out + c->outoff, hl, c->body ? c->body->data + c->bodyoff : NULL, bl);
         if (k == -EAGAIN || k == -EINTR)
             break;
         if (k <= 0) {
             client_drop(c, NULL);
             return -1;
         }
-        c->outoff += (size_t)k;
+        if ((size_t)k <= hl)
+            c->outoff += (size_t)k;
+        else {
+            c->outoff = c->outlen;
+            c->bodyoff += (size_t)k - hl;
+        }
+        if (c->outoff == c->outlen && (!c->body || c->bodyoff == c->body->len)) {
+            c->outoff = c->outlen = 0;
+            http_body_unref(c->body);
+            c->body = NULL;
+            c->bodyoff = 0;
+        }
     }
-    if (c->outoff == c->outlen) {
+    if (!sending(c)) {
         c->outoff = c->outlen = 0;
-        if (c->close_after_flush) {
+        if (c->close_after_flush && !c->http) {
             client_drop(c, NULL);
             return -1;
         }
+        if (c->close_after_flush && !c->lingering) {
+            /* Closing with the client's input unread would reset the connection, and the reset
+             * can destroy the response before the client reads it (RFC 9112, 9.6): the write
+             * side is shut, and the rest is read and thrown away until the client closes. */
+            shutdown(c->fd, SHUT_WR);
+            c->lingering = true;
+            c->inlen = 0;
+            c->since_ns = now_ns();
+        } else if (c->http && was_sending)
+            c->since_ns = now_ns(); /* a response sent: the idle time starts again */
     }
     update_events(c);
+    return 0;
+}
+
+/* Room for the next read; -1 when the client's input may not grow any more. HTTP input grows
+ * a kilobyte at a time, up to the request-header limit (http_consume answers 431 there). */
+static int input_room(client *c) {
+    size_t step = c->http ? 1024 : 65536, max = c->http ? HTTP_HEADER_MAX : (size_t)c->srv->cfg->max_call_bytes + 65536;
+    size_t nc;
+    char *n;
+    if (c->http ? c->inlen < c->incap : c->incap - c->inlen >= step)
+        return 0;
+    nc = c->incap ? c->incap * 2 : step;
+    if (nc > max)
+        nc = max;
+    if (nc <= c->incap)
+        return -1;
+    n = realloc(c->in, nc);
+    if (!n)
+        return -1;
+    c->in = n;
+    c->incap = nc;
     return 0;
 }
 
 static void on_readable(client *c) {
     for (;;) {
         ssize_t k;
-        if (c->incap - c->inlen < 65536) {
-            size_t nc = c->incap ? c->incap * 2 : 65536;
-            char *n;
-            if (nc > (size_t)c->srv->cfg->max_call_bytes + 65536)
-                nc = (size_t)c->srv->cfg->max_call_bytes + 65536;
-            if (nc <= c->incap) {
-                client_drop(c, "input buffer full");
+        if (c->lingering) {
+            char junk[4096];
+            k = raw_read(c, junk, sizeof(junk));
+            if (k == -EAGAIN || k == -EINTR)
+                break;
+            if (k <= 0) {
+                client_drop(c, NULL);
                 return;
             }
-            n = realloc(c->in, nc);
-            if (!n) {
-                client_drop(c, "out of memory");
+            continue;
+        }
+        if (c->http) {
+            /* The request already here first; while its response is in flight, nothing more is
+             * read (update_events stops asking). */
+            if (http_consume(c) < 0)
                 return;
+            if (sending(c)) {
+                if (flush(c) < 0 || sending(c))
+                    return;
+                continue;
             }
-            c->in = n;
-            c->incap = nc;
+        }
+        if (input_room(c) < 0) {
+            client_drop(c, "input buffer full");
+            return;
         }
         k = raw_read(c, c->in + c->inlen, c->incap - c->inlen);
         if (k == -EAGAIN || k == -EINTR)
@@ -268,10 +336,8 @@ static void on_readable(client *c) {
             return;
         }
         c->inlen += (size_t)k;
-        if (consume_input(c) < 0)
+        if (!c->http && consume_input(c) < 0)
             return;
-        if (c->tls && gnutls_record_check_pending(c->session) > 0)
-            continue;
     }
     flush(c);
 }
@@ -294,19 +360,22 @@ static void on_client_event(uv_poll_t *p, int status, int events) {
             client_drop(c, why);
             return;
         }
-        {
+        if (c->verify_peer) {
             unsigned st = 0;
             if (gnutls_certificate_verify_peers2(c->session, &st) < 0 || st != 0) {
                 client_drop(c, "TLS client certificate not trusted");
                 return;
             }
-        }
+            log_info("client %s: TLS established, client certificate verified", c->peer);
+        } else
+            log_debug("client %s: TLS established", c->peer);
         c->handshaken = true;
-        log_info("client %s: TLS established, client certificate verified", c->peer);
     }
     if (events & UV_WRITABLE && flush(c) < 0)
         return;
-    if (events & UV_READABLE)
+    /* Once an HTTP response is sent, the next request may be waiting in c->in or in GnuTLS's
+     * buffer, where no readiness event would announce it. */
+    if (events & UV_READABLE || (c->http && !sending(c)))
         on_readable(c);
     else
         update_events(c);
@@ -325,8 +394,9 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         client *c;
         if (fd < 0)
             return;
-        if (srv->nclients >= srv->cfg->max_clients) {
-            log_warning("refusing a client on %s: %ld clients already (max_clients)", l->name, srv->nclients);
+        if (l->http ? srv->nhttp >= srv->cfg->metrics_max_clients : srv->nclients >= srv->cfg->max_clients) {
+            log_warning("refusing a client on %s: %ld clients already (%s)", l->name, l->http ? srv->nhttp : srv->nclients,
+                        l->http ? "metrics_max_clients" : "max_clients");
             close(fd);
             continue;
         }
@@ -339,6 +409,8 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         c->fd = fd;
         c->ro = l->ro;
         c->tls = l->tls;
+        c->http = l->http;
+        c->verify_peer = l->verify_peer;
         c->since_ns = now_ns();
         if (!l->tcp) {
             socklen_t cl = sizeof(c->cred);
@@ -349,7 +421,8 @@ static void on_accept(uv_poll_t *p, int status, int events) {
             char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
             int one = 1;
             getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-            snprintf(c->peer, sizeof(c->peer), "%s %s:%s", l->tls ? "tls" : "tcp", host, port);
+            snprintf(c->peer, sizeof(c->peer), "%s %s:%s", l->http ? (l->tls ? "https" : "http") : l->tls ? "tls" : "tcp", host,
+                     port);
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }
         if (c->tls) {
@@ -358,9 +431,10 @@ static void on_accept(uv_poll_t *p, int status, int events) {
                 free(c);
                 continue;
             }
-            gnutls_priority_set(c->session, srv->tls_prio);
-            gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, srv->tls_cred);
-            gnutls_certificate_server_set_request(c->session, GNUTLS_CERT_REQUIRE);
+            gnutls_priority_set(c->session, l->prio);
+            gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, l->cred);
+            if (l->verify_peer)
+                gnutls_certificate_server_set_request(c->session, GNUTLS_CERT_REQUIRE);
             gnutls_transport_set_int(c->session, fd);
         }
         uv_poll_init(srv->loop, &c->poll, fd);
@@ -369,20 +443,32 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         if (srv->clients)
             srv->clients->prev = c;
         srv->clients = c;
-        srv->nclients++;
+        if (c->http)
+            srv->nhttp++;
+        else
+            srv->nclients++;
         log_debug("client %s connected on %s", c->peer, l->name);
         c->events = UV_READABLE | UV_DISCONNECT;
         uv_poll_start(&c->poll, c->events, on_client_event);
     }
 }
 
-/* Drop clients that connected but never opened (or never finished TLS) in time. */
+/* Drop clients that connected but never opened (or never finished TLS) in time, and HTTP
+ * clients that sent no complete request (slowloris), or did not read the response, in time. */
 static void on_sweep(uv_timer_t *t) {
     server *srv = t->data;
     uint64_t now = now_ns(), limit = (uint64_t)srv->cfg->idle_timeout_ms * 1000000;
     for (client *c = srv->clients, *n; c; c = n) {
         n = c->next;
-        if (!c->opened && now - c->since_ns > limit)
+        if (c->http) {
+            if (c->lingering && now - c->since_ns > 1000000000)
+                client_drop(c, NULL);
+            else if (!c->lingering && now - c->since_ns > limit)
+                /* A keep-alive connection that is merely idle goes quietly, as it would with any server. */
+                client_drop(c, sending(c)           ? "did not read its response in time (idle_timeout_ms)"
+                               : c->inlen || (c->tls && !c->handshaken) ? "sent no complete request in time (idle_timeout_ms)"
+                                                                      : NULL);
+        } else if (!c->opened && now - c->since_ns > limit)
             client_drop(c, "did not open a connection in time (idle_timeout_ms)");
     }
 }
@@ -391,9 +477,18 @@ static void on_sweep(uv_timer_t *t) {
  * Listeners
  * ------------------------------------------------------------------------------------------- */
 
+listener *server_add_listener(server *srv, int fd) {
+    listener *l;
+    if (srv->nlisteners >= (int)ELEMENTSOF(srv->listeners))
+        return NULL;
+    l = &srv->listeners[srv->nlisteners++];
+    *l = (listener){.srv = srv, .fd = fd};
+    return l;
+}
+
 static int listen_unix(server *srv, const char *dir, const char *name, bool ro) {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    listener *l = &srv->listeners[srv->nlisteners];
+    listener *l;
     int fd;
 
     if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >= sizeof(sa.sun_path)) {
@@ -450,12 +545,13 @@ static int listen_unix(server *srv, const char *dir, const char *name, bool ro) 
             return -1;
         }
     }
-    l->srv = srv;
-    l->fd = fd;
+    if (!(l = server_add_listener(srv, fd))) {
+        close(fd);
+        return -1;
+    }
     l->ro = ro;
     l->path = strdup(sa.sun_path);
     l->name = strdup(sa.sun_path);
-    srv->nlisteners++;
     log_info("listening on %s (%s)", sa.sun_path, ro ? "read-only" : "read-write");
     return 0;
 }
@@ -497,10 +593,23 @@ struct addrinfo *resolve_listen(const char *spec, const char *what, char **ret_h
     return res;
 }
 
+int listen_tcp_socket(const struct addrinfo *res) {
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+        listen(fd, 128) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
 static int listen_inet(server *srv, const char *spec, bool tls) {
     struct addrinfo *res = resolve_listen(spec, "listen address", NULL);
-    listener *l = &srv->listeners[srv->nlisteners];
-    int fd = -1, one = 1;
+    listener *l;
+    int fd;
 
     if (!res)
         return -1;
@@ -509,20 +618,23 @@ static int listen_inet(server *srv, const char *spec, bool tls) {
         freeaddrinfo(res);
         return -1;
     }
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-        log_error("cannot listen on %s: %s", spec, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
+    fd = listen_tcp_socket(res);
+    freeaddrinfo(res);
+    if (fd < 0) {
+        log_error("cannot listen on %s: %s", spec, strerror(-fd));
         return -1;
     }
-    freeaddrinfo(res);
-    l->srv = srv;
-    l->fd = fd;
+    if (!(l = server_add_listener(srv, fd))) {
+        close(fd);
+        return -1;
+    }
     l->tls = tls;
     l->tcp = true;
+    if (tls) {
+        l->verify_peer = true;
+        l->cred = srv->tls_cred;
+        l->prio = srv->tls_prio;
+    }
     {
         /* Report the real port (port 0 asks the kernel for a free one: tests use it). */
         struct sockaddr_storage ss;
@@ -533,7 +645,6 @@ static int listen_inet(server *srv, const char *spec, bool tls) {
         if (asprintf(&l->name, "%s %s:%s", tls ? "tls" : "tcp", h, p) < 0)
             l->name = NULL;
     }
-    srv->nlisteners++;
     log_info("listening on %s%s", l->name ? l->name : spec, tls ? " (client certificates required)" : " (INSECURE, loopback)");
     return 0;
 }
@@ -546,6 +657,14 @@ static int setup_tls(server *srv) {
     snprintf(ca, sizeof(ca), "%s", cfg->tls_ca ? cfg->tls_ca : UNI_DEFAULT_PKI_DIR "/cacert.pem");
     snprintf(cert, sizeof(cert), "%s", cfg->tls_cert ? cfg->tls_cert : UNI_DEFAULT_PKI_DIR "/servercert.pem");
     snprintf(key, sizeof(key), "%s", cfg->tls_key ? cfg->tls_key : UNI_DEFAULT_PKI_DIR "/serverkey.pem");
+    {
+        /* GnuTLS is loaded here, not linked: a daemon without TLS never maps it. */
+        char why[300];
+        if (uni_gnutls_load(why, sizeof(why)) < 0) {
+            log_error("TLS: %s", why);
+            return -1;
+        }
+    }
     if (gnutls_certificate_allocate_credentials(&srv->tls_cred) < 0)
         return -1;
     if (gnutls_certificate_set_x509_trust_file(srv->tls_cred, ca, GNUTLS_X509_FMT_PEM) <= 0) {
@@ -596,7 +715,6 @@ int server_run(const config *cfg) {
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
     srv->hl_fd = -1;
-    pthread_mutex_init(&srv->cache_lock, NULL);
     srv->loop = uv_default_loop();
     signal(SIGPIPE, SIG_IGN);
     srv->source = uniConnectOpen(cfg->source_uri, 0);

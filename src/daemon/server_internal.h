@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* uniserverd's internal types, shared by the I/O side (server.c) and the protocol side
- * (dispatch.c, which the fuzzer drives without sockets). */
+/* uniserverd's internal types, shared by the I/O side (server.c) and the protocol sides: the
+ * wire protocol (dispatch.c, which the fuzzer drives without sockets) and HTTP (metrics_http.c). */
 #pragma once
 
 #include <gnutls/gnutls.h>
@@ -11,6 +11,14 @@
 #include "rpc/wire.h"
 
 #define OUT_LIMIT (64u << 20) /* a client that does not read its replies is dropped past this */
+#define HTTP_HEADER_MAX 8192  /* an HTTP request's line and headers; larger is answered 431 */
+
+/* A rendering of /metrics, shared by the clients still sending it and the cache of renderings. */
+typedef struct http_body {
+    unsigned refs;
+    size_t len;
+    char *data;
+} http_body;
 
 typedef struct server server;
 
@@ -19,6 +27,10 @@ typedef struct listener {
     uv_poll_t poll;
     int fd;
     bool ro, tls, tcp;
+    bool http;        /* /metrics (metrics_http.c), not the wire protocol */
+    bool verify_peer; /* TLS: require a client certificate that chains to the CA */
+    gnutls_certificate_credentials_t cred;
+    gnutls_priority_t prio;
     char *path; /* unix socket path, unlinked at exit */
     char *name;
 } listener;
@@ -28,7 +40,9 @@ typedef struct client {
     uv_poll_t poll;
     int fd;
     bool ro, opened, tls, handshaken, closing, close_after_flush;
-    int events; /* what the poll handle waits for now */
+    bool http, verify_peer;
+    bool lingering; /* HTTP: response sent, write side shut, input discarded until the client closes */
+    int events;     /* what the poll handle waits for now */
     gnutls_session_t session;
     struct ucred cred;
     bool have_cred;
@@ -37,6 +51,10 @@ typedef struct client {
     size_t inlen, incap;
     char *out;
     size_t outlen, outoff;
+    http_body *body; /* HTTP: sent after out (a reference to a shared rendering) */
+    size_t bodyoff;
+    uint64_t discard; /* HTTP: bytes of a request body still to skip */
+    /* Connected at; for HTTP, the last response sent (a request must come within idle_timeout_ms). */
     uint64_t since_ns;
     struct client *next, *prev;
 } client;
@@ -65,14 +83,13 @@ struct server {
     uint64_t work_ns;
     uint64_t samples_ok, samples_failed;
     bool failing;
-    listener listeners[4];
+    listener listeners[6];
     int nlisteners;
     client *clients;
-    long nclients;
+    long nclients, nhttp; /* wire-protocol clients, HTTP clients (each with its own maximum) */
     gnutls_certificate_credentials_t tls_cred;
     gnutls_priority_t tls_prio;
-    pthread_mutex_t cache_lock; /* the cache is swapped by the loop and read by /metrics */
-    uint64_t cache_gen;
+    uint64_t cache_gen; /* counts the cache's swaps: /metrics renders again when it moved */
     /* The domains and their records, sampled with the host record (the loop swaps them in). */
     uni_domain_info *dom_list, *work_dom_list;
     size_t ndom_list, work_ndom_list;
@@ -87,11 +104,20 @@ struct server {
 /* Resolve "ADDR:PORT" or "[V6]:PORT" for listening; NULL (logged, naming @what) when it is not one.
  * ret_host (may be NULL) gets the host part, to be freed. */
 struct addrinfo *resolve_listen(const char *spec, const char *what, char **ret_host);
+/* server.c: a non-blocking TCP socket listening on @res's address (SO_REUSEADDR), or -errno. */
+int listen_tcp_socket(const struct addrinfo *res);
+/* server.c: a new listener slot (zeroed but for srv and fd), or NULL when all are taken. */
+listener *server_add_listener(server *srv, int fd);
 
 /* metrics_http.c: NULL when off (or the default address is taken), METRICS_HTTP_FAILED when an
- * address that was asked for cannot be served. */
+ * address that was asked for cannot be served. Adds its listener to srv's. */
 metrics_http *metrics_http_start(server *srv);
 void metrics_http_stop(metrics_http *m);
+/* metrics_http.c: answer the request at the head of c->in, if it is complete and no response is
+ * in flight (one at a time: pipelined requests are answered in order, each once the previous one
+ * is sent); -1 when the client was dropped. */
+int http_consume(client *c);
+void http_body_unref(http_body *b);
 
 
 /* dispatch.c: the connection HealthLog queries go through (opened when first needed), or NULL
@@ -99,6 +125,8 @@ void metrics_http_stop(metrics_http *m);
 uniConnectPtr server_query_conn(server *srv);
 /* server.c (or the fuzzer): drop a client, with a reason for the log (NULL: it just left). */
 void client_drop(client *c, const char *why);
+/* dispatch.c: append to c->out; -1 when the client was dropped (over OUT_LIMIT, out of memory). */
+int client_queue(client *c, const char *buf, size_t len);
 /* dispatch.c: answer every complete message in c->in, queueing replies in c->out; -1 when the
  * client was dropped (bad length, malformed header, not a call). */
 int consume_input(client *c);

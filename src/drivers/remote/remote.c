@@ -5,8 +5,6 @@
  * One call at a time per connection; a lost daemon is a clear error and the next call reconnects. */
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +14,7 @@
 
 #include "remote.h"
 #include "rpc/wire.h"
+#include "util/gnutls_dl.h"
 
 typedef enum { T_UNIX, T_TCP, T_TLS } transport;
 
@@ -195,6 +194,12 @@ static int start_tls(remote_state *s, uint64_t deadline) {
     snprintf(cert, sizeof(cert), "%s/clientcert.pem", s->pkipath);
     snprintf(key, sizeof(key), "%s/clientkey.pem", s->pkipath);
     if (!s->cred) {
+        /* GnuTLS is loaded by the first TLS connection: programs that never use one never map it. */
+        char why[300];
+        if (uni_gnutls_load(why, sizeof(why)) < 0) {
+            uni_error_set(UNI_ERR_RPC_FAILED, "TLS to %s:%d: %s", s->host, s->port, why);
+            return -ENOENT;
+        }
         if (gnutls_certificate_allocate_credentials(&s->cred) < 0)
             return -ENOMEM;
         if (gnutls_certificate_set_x509_trust_file(s->cred, ca, GNUTLS_X509_FMT_PEM) <= 0) {
