@@ -484,6 +484,8 @@ static int scan_procs(vms_state *s) {
     struct dirent *de;
     int r = 0;
 
+    bool first_scan = s->scan_ns == 0;
+
     if (scan_skippable(s, pid_now))
         return 0;
     s->last_pid = pid_now;
@@ -515,7 +517,8 @@ static int scan_procs(vms_state *s) {
         if (!isdigit((unsigned char)de->d_name[0]) || safe_atou(de->d_name, &pid) < 0 || pid == 0 || pid > INT32_MAX)
             continue;
         const proc_entry *e = seen_before(old, nold, &cursor, (pid_t)pid, de->d_ino);
-        uint64_t first = e ? e->first_ns : now;
+        /* What the first scan finds was there before us: not young (0). */
+        uint64_t first = e ? e->first_ns : first_scan ? 0 : now;
         bool young = now - first < YOUNG_NS;
         qemu = e && (e->qemu || !young) ? e->qemu : is_qemu_process(s, de->d_name);
         s->young |= young && !qemu;
