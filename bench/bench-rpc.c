@@ -6,10 +6,12 @@
  *   every VM's whole record: uniConnectGetAllDomainStats against virConnectGetAllDomainStats.
  * The two sides of a comparison alternate call by call, so that whatever else the machine does
  * weighs on both alike. Start both daemons (and the guests) first: bench/run does.
- * usage: bench-rpc UNISERVER_URI [LIBVIRT_URI] */
+ * usage: bench-rpc UNISERVER_URI [LIBVIRT_URI [node|vms]]   (node: the node calls only; vms: the
+ * all-VM record only; default both) */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "uniserver/uniserver.h"
 #include "util/util.h"
@@ -77,10 +79,12 @@ static void *libvirt_open(const char *uri) {
 int main(int argc, char **argv) {
     static uint64_t t[ROUNDS], tv[ROUNDS];
     const char *uni_uri = argc > 1 ? argv[1] : "uniserver+unix:///system";
-    const char *virt_uri = argc > 2 ? argv[2] : NULL;
+    const char *virt_uri = argc > 2 && argv[2][0] ? argv[2] : NULL; /* "": no libvirt */
     const char *cpu_sel[] = {"cpu", NULL};
     uniConnectPtr c = uniConnectOpen(uni_uri, UNI_CONNECT_RO);
     void *vc = NULL;
+    const char *part = argc > 3 ? argv[3] : "both";
+    bool node = strcmp(part, "vms") != 0, vms = strcmp(part, "node") != 0;
     int nparams = 0, vm_rounds = 100, ndom_uni = 0, ndom_virt = 0;
 
     if (!c) {
@@ -95,7 +99,7 @@ int main(int argc, char **argv) {
     }
 
     /* The node call, alternating with libvirt's. */
-    for (int i = 0; i < ROUNDS; i++) {
+    for (int i = 0; node && i < ROUNDS; i++) {
         uniRecordPtr r = NULL;
         uint64_t t0 = now_ns();
         if (uniNodeGetStats(c, cpu_sel, &r, 0) < 0)
@@ -111,14 +115,15 @@ int main(int argc, char **argv) {
             tv[i] = now_ns() - t0;
         }
     }
-    report("uniserver uniNodeGetStats(cpu) over the unix socket", t, ROUNDS);
-    if (vc) {
+    if (node)
+        report("uniserver uniNodeGetStats(cpu) over the unix socket", t, ROUNDS);
+    if (node && vc) {
         report("libvirt virNodeGetCPUStats through libvirtd (alternating)", tv, ROUNDS);
         printf("ratio: libvirt's node call takes %.1fx uniserver's (median latency, same run)\n",
                median_us(tv, ROUNDS) / median_us(t, ROUNDS));
     }
 
-    for (int i = 0; i < ROUNDS; i++) {
+    for (int i = 0; node && i < ROUNDS; i++) {
         uniRecordPtr r = NULL;
         uint64_t t0 = now_ns();
         if (uniNodeGetStats(c, NULL, &r, 0) < 0)
@@ -126,8 +131,9 @@ int main(int argc, char **argv) {
         t[i] = now_ns() - t0;
         uniRecordFree(r);
     }
-    report("uniserver uniNodeGetStats(whole host record)", t, ROUNDS);
-    for (int i = 0; i < ROUNDS; i++) {
+    if (node)
+        report("uniserver uniNodeGetStats(whole host record)", t, ROUNDS);
+    for (int i = 0; node && i < ROUNDS; i++) {
         uniRecordPtr r = NULL;
         uint64_t t0 = now_ns();
         if (uniNodeGetSystemStatistics(c, &r, 0) < 0)
@@ -135,10 +141,11 @@ int main(int argc, char **argv) {
         t[i] = now_ns() - t0;
         uniRecordFree(r);
     }
-    report("uniserver uniNodeGetSystemStatistics (a spec view)", t, ROUNDS);
+    if (node)
+        report("uniserver uniNodeGetSystemStatistics (a spec view)", t, ROUNDS);
 
     /* Every VM's whole record, alternating with libvirt's. */
-    for (int i = 0; i < vm_rounds; i++) {
+    for (int i = 0; vms && i < vm_rounds; i++) {
         uniDomainStatsRecordPtr *st = NULL;
         uint64_t t0 = now_ns();
         if ((ndom_uni = uniConnectGetAllDomainStats(c, NULL, &st, UNI_DOMAIN_STATS_ACTIVE)) < 0) {
@@ -159,14 +166,16 @@ int main(int argc, char **argv) {
     }
     char what[96];
     snprintf(what, sizeof(what), "uniserver uniConnectGetAllDomainStats (%d VMs)", ndom_uni);
-    report(what, t, vm_rounds);
-    if (vc) {
+    if (vms)
+        report(what, t, vm_rounds);
+    if (vms && vc) {
         snprintf(what, sizeof(what), "libvirt virConnectGetAllDomainStats (%d VMs, alternating)", ndom_virt);
         report(what, tv, vm_rounds);
         printf("ratio: libvirt's all-VM record takes %.1fx uniserver's (median latency, same run)\n",
                median_us(tv, vm_rounds) / median_us(t, vm_rounds));
-        lv.close(vc);
     }
+    if (vc)
+        lv.close(vc);
     uniConnectClose(c);
     return 0;
 }
