@@ -181,11 +181,12 @@ static void edac_device_event(hd *h, pending *p, const edac_counter *c, int64_t 
                 HL_SET(e, cpu, (int64_t)i);
                 break;
             }
-        if (format_cpu_list(map, HD_MAX_CPUS, cores, sizeof(cores)) < 0)
+        /* A list too long for the location field names its first CPU and how many more. */
+        if (format_cpu_list(map, HD_MAX_CPUS, cores, sizeof(cores)) < 0 || strlen(cores) > 24)
             snprintf(cores, sizeof(cores), "%lld and %u more", (long long)e->cpu, n - 1);
     }
     if (*cores)
-        snprintf(p->r.location, sizeof(p->r.location), "%.60s (CPU%s %s)", c->location, n == 1 ? "" : "s", cores);
+        snprintf(p->r.location, sizeof(p->r.location), "%.60s (CPU%s %.24s)", c->location, n == 1 ? "" : "s", cores);
     else
         snprintf(p->r.location, sizeof(p->r.location), "%s", c->location);
     e->location = p->r.location;
