@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A native client of libvirtd's remote protocol (program 0x20008086, XDR over its unix socket)
+ * for the local qemu URIs: libvirt.so and its dependencies cost uniserverd about 12 MB of
+ * resident memory and an event-loop thread, for a handful of read-only calls. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "lvrpc.h"
+#include "util/util.h"
+
+#define HEADER_LEN (4 + VIRNET_MESSAGE_HEADER_XDR_LEN)
+#define VIR_CONNECT_RO 1 /* libvirt's virConnectFlags */
+
+/* libvirtd's sockets: the monolithic daemon's, else the modular QEMU daemon's. */
+#define SOCK_RO_LIBVIRTD "/run/libvirt/libvirt-sock-ro"
+#define SOCK_RO_VIRTQEMUD "/run/libvirt/virtqemud-sock-ro"
+
+static bool is_socket(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+bool lvrpc_uri_native(const char *uri, char *sock, size_t socklen, char *name, size_t namelen) {
+    const char *rest, *q;
+    size_t plen;
+
+    if (startswith(uri, "qemu:///"))
+        rest = uri + strlen("qemu://");
+    else if (startswith(uri, "qemu+unix:///"))
+        rest = uri + strlen("qemu+unix://");
+    else
+        return false;
+    /* Only the system instance: a session daemon's socket is per user and may be autostarted by
+     * libvirt.so, which the native client does not do. */
+    q = strchr(rest, '?');
+    plen = q ? (size_t)(q - rest) : strlen(rest);
+    if (plen != strlen("/system") || strncmp(rest, "/system", plen))
+        return false;
+    if (q) {
+        /* ?socket=PATH alone: any other parameter (auth=, mode=, no_tty=...) means something to
+         * libvirt's remote driver that this client does not do. Escaped paths are left to it. */
+        const char *path = q + 1;
+        if (!startswith(path, "socket=") || strpbrk(path + 7, "&%#") || !path[7] || path[7] != '/')
+            return false;
+        if ((size_t)snprintf(sock, socklen, "%s", path + 7) >= socklen)
+            return false;
+    } else
+        snprintf(sock, socklen, "%s", is_socket(SOCK_RO_LIBVIRTD) || !is_socket(SOCK_RO_VIRTQEMUD) ? SOCK_RO_LIBVIRTD : SOCK_RO_VIRTQEMUD);
+    /* libvirt's remote driver opens the URI without its transport and its own parameters. */
+    snprintf(name, namelen, "qemu:///system");
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Framing
+ * ------------------------------------------------------------------------------------------- */
+
+int lvrpc_frame_length(const void *first4, size_t *ret_len) {
+    uint32_t be;
+    memcpy(&be, first4, 4);
+    be = ntohl(be);
+    if (be < HEADER_LEN)
+        return -EBADMSG;
+    if (be > VIRNET_MESSAGE_MAX)
+        return -EMSGSIZE;
+    *ret_len = be;
+    return 0;
+}
+
+int lvrpc_encode(unsigned prog, unsigned vers, int proc, virnet_message_type type, unsigned serial, xdrproc_t body_proc,
+                 void *body, char **ret_buf, size_t *ret_len) {
+    virnet_message_header h = {.prog = prog, .vers = vers, .proc = proc, .type = type, .serial = serial, .status = VIRNET_OK};
+    unsigned long bs = body ? xdr_sizeof(body_proc, body) : 0;
+    size_t total = HEADER_LEN + bs;
+    uint32_t be;
+    char *buf;
+    XDR x;
+
+    if (total > VIRNET_MESSAGE_MAX)
+        return -EMSGSIZE;
+    if (!(buf = malloc(total)))
+        return -ENOMEM;
+    be = htonl((uint32_t)total);
+    memcpy(buf, &be, 4);
+    xdrmem_create(&x, buf + 4, (u_int)(total - 4), XDR_ENCODE);
+    if (!xdr_virnet_message_header(&x, &h) || (body && !body_proc(&x, body))) {
+        xdr_destroy(&x);
+        free(buf);
+        return -EBADMSG;
+    }
+    xdr_destroy(&x);
+    *ret_buf = buf;
+    *ret_len = total;
+    return 0;
+}
+
+static void error_from(const remote_error *e, lvrpc_error *err) {
+    err->code = e->code;
+    snprintf(err->message, sizeof(err->message), "%s", e->message && *e->message ? *e->message : "unknown libvirt error");
+}
+
+int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc_t ret_proc, void *ret,
+                 lvrpc_msg_kind *kind, lvrpc_error *err) {
+    virnet_message_header h;
+    size_t total;
+    XDR x;
+    int r;
+
+    if (len < 4 || (r = lvrpc_frame_length(buf, &total)) < 0 || total != len)
+        return -EBADMSG;
+    memset(&h, 0, sizeof(h));
+    xdrmem_create(&x, (char *)buf + 4, (u_int)(len - 4), XDR_DECODE);
+    if (!xdr_virnet_message_header(&x, &h)) {
+        xdr_destroy(&x);
+        return -EBADMSG;
+    }
+    /* What the server sends on its own: keepalive PINGs (answered, though this client never asks
+     * for them) and events (never registered for): neither is the reply. */
+    if (h.type == VIRNET_MESSAGE) {
+        xdr_destroy(&x);
+        *kind = h.prog == KEEPALIVE_PROGRAM && h.proc == KEEPALIVE_PROC_PING ? LVRPC_MSG_PING : LVRPC_MSG_IGNORED;
+        return 0;
+    }
+    if (h.type != VIRNET_REPLY || h.prog != REMOTE_PROGRAM || h.vers != REMOTE_PROTOCOL_VERSION || h.proc != proc ||
+        h.serial != serial) {
+        xdr_destroy(&x);
+        return -EBADMSG;
+    }
+    *kind = LVRPC_MSG_REPLY;
+    if (h.status == VIRNET_ERROR) {
+        remote_error e;
+        memset(&e, 0, sizeof(e));
+        if (!xdr_remote_error(&x, &e)) {
+            xdr_free((xdrproc_t)xdr_remote_error, (char *)&e);
+            xdr_destroy(&x);
+            return -EBADMSG;
+        }
+        error_from(&e, err);
+        xdr_free((xdrproc_t)xdr_remote_error, (char *)&e);
+        xdr_destroy(&x);
+        return -EREMOTEIO;
+    }
+    if (h.status != VIRNET_OK) {
+        xdr_destroy(&x);
+        return -EBADMSG;
+    }
+    if (ret_proc && !ret_proc(&x, ret)) {
+        xdr_free(ret_proc, ret);
+        xdr_destroy(&x);
+        return -EBADMSG;
+    }
+    r = xdr_getpos(&x) == len - 4 ? 0 : -EBADMSG;
+    if (r < 0 && ret_proc)
+        xdr_free(ret_proc, ret);
+    xdr_destroy(&x);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The connection
+ * ------------------------------------------------------------------------------------------- */
+
+struct lvrpc {
+    pthread_mutex_t lock; /* one call at a time on the socket */
+    int fd;               /* -1 between a lost connection and the next call */
+    unsigned serial;
+    char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char name[64];
+};
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait for @events on @fd until @deadline (ms on CLOCK_MONOTONIC). */
+static int wait_fd(int fd, short events, uint64_t deadline) {
+    for (;;) {
+        uint64_t now = now_ms();
+        struct pollfd p = {.fd = fd, .events = events};
+        int r;
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        r = poll(&p, 1, (int)(deadline - now));
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Send or receive exactly @len bytes before @deadline. */
+static int io_all(int fd, char *buf, size_t len, bool out, uint64_t deadline) {
+    while (len) {
+        ssize_t n = out ? send(fd, buf, len, MSG_NOSIGNAL) : recv(fd, buf, len, 0);
+        if (n == 0 && !out)
+            return -ECONNRESET; /* libvirtd closed the connection */
+        if (n < 0) {
+            int r;
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -errno;
+            if ((r = wait_fd(fd, out ? POLLOUT : POLLIN, deadline)) < 0)
+                return r;
+            continue;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* One message from the socket, whole, in a new buffer. */
+static int recv_message(int fd, char **ret, size_t *ret_len, uint64_t deadline) {
+    char first[4];
+    size_t total;
+    char *buf;
+    int r;
+
+    if ((r = io_all(fd, first, 4, false, deadline)) < 0)
+        return r;
+    if ((r = lvrpc_frame_length(first, &total)) < 0)
+        return r;
+    if (!(buf = malloc(total)))
+        return -ENOMEM;
+    memcpy(buf, first, 4);
+    if ((r = io_all(fd, buf + 4, total - 4, false, deadline)) < 0) {
+        free(buf);
+        return r;
+    }
+    *ret = buf;
+    *ret_len = total;
+    return 0;
+}
+
+/* A call on the open socket; the caller holds the lock. */
+static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret, lvrpc_error *err) {
+    uint64_t deadline = now_ms() + LVRPC_TIMEOUT_MS;
+    unsigned serial = ++c->serial;
+    _cleanup_free_ char *out = NULL;
+    size_t outlen;
+    int r;
+
+    if ((r = lvrpc_encode(REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, proc, VIRNET_CALL, serial, args_proc, args, &out, &outlen)) < 0)
+        return r;
+    if ((r = io_all(c->fd, out, outlen, true, deadline)) < 0)
+        return r;
+    for (;;) {
+        _cleanup_free_ char *in = NULL;
+        size_t inlen;
+        lvrpc_msg_kind kind;
+        if ((r = recv_message(c->fd, &in, &inlen, deadline)) < 0)
+            return r;
+        r = lvrpc_decode(in, inlen, proc, serial, ret_proc, ret, &kind, err);
+        if (r < 0 || kind == LVRPC_MSG_REPLY)
+            return r;
+        if (kind == LVRPC_MSG_PING) {
+            _cleanup_free_ char *pong = NULL;
+            size_t ponglen;
+            if ((r = lvrpc_encode(KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION, KEEPALIVE_PROC_PONG, VIRNET_MESSAGE, 0, NULL,
+                                  NULL, &pong, &ponglen)) < 0 ||
+                (r = io_all(c->fd, pong, ponglen, true, deadline)) < 0)
+                return r;
+        }
+    }
+}
+
+static void drop(lvrpc *c) {
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static bool_t xdr_nothing(XDR *x, void *p) {
+    (void)x;
+    (void)p;
+    return TRUE;
+}
+
+/* Connect, authenticate and open the hypervisor connection; the caller holds the lock. */
+static int connect_locked(lvrpc *c, char *why, size_t whylen) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    remote_auth_list_ret auth;
+    remote_connect_open_args open_args;
+    char *name = c->name;
+    lvrpc_error err = {0};
+    int r;
+
+    drop(c);
+    memcpy(sa.sun_path, c->sock, sizeof(sa.sun_path));
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        r = -errno;
+        snprintf(why, whylen, "cannot connect to %s: %s", c->sock, strerror(errno));
+        drop(c);
+        return r;
+    }
+    /* libvirt's remote driver: authenticate with the first type the server lists (none when it
+     * lists none). */
+    memset(&auth, 0, sizeof(auth));
+    r = call_locked(c, REMOTE_PROC_AUTH_LIST, NULL, NULL, (xdrproc_t)xdr_remote_auth_list_ret, &auth, &err);
+    if (r < 0) {
+        snprintf(why, whylen, "%s: listing authentication types: %s", c->sock, r == -EREMOTEIO ? err.message : strerror(-r));
+        drop(c);
+        return r;
+    }
+    r = 0;
+    if (auth.types.types_len > 0) {
+        switch (auth.types.types_val[0]) {
+        case REMOTE_AUTH_NONE:
+            break;
+        case REMOTE_AUTH_POLKIT: {
+            /* libvirtd asks polkit about this process (root is allowed); the reply's "complete"
+             * carries nothing more than success. */
+            remote_auth_polkit_ret pk = {0};
+            r = call_locked(c, REMOTE_PROC_AUTH_POLKIT, NULL, NULL, (xdrproc_t)xdr_remote_auth_polkit_ret, &pk, &err);
+            if (r < 0)
+                snprintf(why, whylen, "%s: polkit authentication failed: %s", c->sock, r == -EREMOTEIO ? err.message : strerror(-r));
+            if (r == -EREMOTEIO)
+                r = -EACCES;
+            break;
+        }
+        default:
+            snprintf(why, whylen, "%s asks for SASL authentication, which the native client does not speak", c->sock);
+            r = -EACCES;
+        }
+    }
+    xdr_free((xdrproc_t)xdr_remote_auth_list_ret, (char *)&auth);
+    if (r < 0) {
+        drop(c);
+        return r;
+    }
+    open_args = (remote_connect_open_args){.name = &name, .flags = VIR_CONNECT_RO};
+    r = call_locked(c, REMOTE_PROC_CONNECT_OPEN, (xdrproc_t)xdr_remote_connect_open_args, &open_args, (xdrproc_t)xdr_nothing,
+                    NULL, &err);
+    if (r < 0) {
+        snprintf(why, whylen, "%s: opening %s: %s", c->sock, c->name, r == -EREMOTEIO ? err.message : strerror(-r));
+        drop(c);
+        return r == -EREMOTEIO ? -ECONNREFUSED : r;
+    }
+    return 0;
+}
+
+int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen) {
+    lvrpc *c;
+    int r;
+
+    if (!(c = calloc(1, sizeof(*c)))) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    c->fd = -1;
+    pthread_mutex_init(&c->lock, NULL);
+    if (!lvrpc_uri_native(uri, c->sock, sizeof(c->sock), c->name, sizeof(c->name))) {
+        snprintf(why, whylen, "'%s' is not a local qemu URI", uri);
+        free(c);
+        return -EINVAL;
+    }
+    pthread_mutex_lock(&c->lock);
+    r = connect_locked(c, why, whylen);
+    pthread_mutex_unlock(&c->lock);
+    if (r < 0) {
+        lvrpc_close(c);
+        return r;
+    }
+    *ret = c;
+    return 0;
+}
+
+void lvrpc_close(lvrpc *c) {
+    if (!c)
+        return;
+    if (c->fd >= 0) {
+        lvrpc_error err;
+        (void)call_locked(c, REMOTE_PROC_CONNECT_CLOSE, NULL, NULL, (xdrproc_t)xdr_nothing, NULL, &err);
+        drop(c);
+    }
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* Failures of the connection itself, after which a new connection may succeed. */
+static bool connection_lost(int r) {
+    return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN || r == -ECONNREFUSED || r == -ENOENT;
+}
+
+int lvrpc_call(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret, lvrpc_error *err) {
+    lvrpc_error e = {0};
+    char why[256];
+    bool reused;
+    int r;
+
+    if (!err)
+        err = &e;
+    pthread_mutex_lock(&c->lock);
+    reused = c->fd >= 0;
+    if (!reused && (r = connect_locked(c, why, sizeof(why))) < 0)
+        goto out;
+    r = call_locked(c, proc, args_proc, args, ret_proc ? ret_proc : (xdrproc_t)xdr_nothing, ret, err);
+    /* A connection kept since an earlier call may have been closed by a libvirtd that restarted
+     * since: once more on a new one (every call here is read-only, so repeating it is safe). */
+    if (reused && connection_lost(r) && connect_locked(c, why, sizeof(why)) == 0)
+        r = call_locked(c, proc, args_proc, args, ret_proc ? ret_proc : (xdrproc_t)xdr_nothing, ret, err);
+    /* After a timeout or a malformed message the stream's position is unknown: start over at
+     * the next call. */
+    if (r < 0 && r != -EREMOTEIO)
+        drop(c);
+out:
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A native client of libvirtd's remote protocol on its local unix socket (lvrpc.c): the few
+ * read-only calls libvirt.c makes, without loading libvirt.so and its dependencies. The message
+ * framing and decoding are pure functions, tested on literal bytes (tests/unit/test-lvrpc.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rpc/libvirt_remote_protocol.h"
+
+/* How long one call may wait for libvirtd (sending and the whole reply). */
+#define LVRPC_TIMEOUT_MS 10000
+
+/* libvirt's error of a failed call (remote_error): its virErrorNumber and message. */
+typedef struct {
+    int code;
+    char message[512];
+} lvrpc_error;
+/* virErrorNumber values the callers tell apart. */
+#define LVRPC_ERR_NO_DOMAIN 42
+#define LVRPC_ERR_NO_DOMAIN_METADATA 80
+
+/* Is @uri one the native client serves (qemu:///system, qemu+unix:///system, either with only
+ * ?socket=PATH)? When it is: the socket to connect to in @sock (libvirtd's read-only socket
+ * unless ?socket= says otherwise) and the name to open on it in @name. */
+bool lvrpc_uri_native(const char *uri, char *sock, size_t socklen, char *name, size_t namelen);
+
+/* ---- framing (pure) ---- */
+/* The total length a message announces in its first 4 bytes: -EBADMSG when smaller than a
+ * header, -EMSGSIZE when larger than VIRNET_MESSAGE_MAX. */
+int lvrpc_frame_length(const void *first4, size_t *ret_len);
+/* Encode length + header + body (@body NULL: none) into a new buffer. */
+int lvrpc_encode(unsigned prog, unsigned vers, int proc, virnet_message_type type, unsigned serial, xdrproc_t body_proc,
+                 void *body, char **ret_buf, size_t *ret_len);
+typedef enum {
+    LVRPC_MSG_REPLY,   /* the reply to the call: *ret decoded (status OK) or @err filled */
+    LVRPC_MSG_PING,    /* a keepalive PING: answer PONG */
+    LVRPC_MSG_IGNORED, /* a message of no interest (an event, a keepalive PONG) */
+} lvrpc_msg_kind;
+/* Decode one whole message (the length word included) read while waiting for the reply to call
+ * @proc/@serial. 0 with *@kind; for a reply with status ERROR -EREMOTEIO with @err filled;
+ * -EBADMSG when the message is malformed (length mismatch, truncated header or body, bytes left
+ * over, a reply of another program, version, procedure or serial). A decoded body is freed with
+ * xdr_free(@ret_proc, @ret). */
+int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc_t ret_proc, void *ret,
+                 lvrpc_msg_kind *kind, lvrpc_error *err);
+
+/* ---- the connection ---- */
+typedef struct lvrpc lvrpc;
+/* Connect to @uri's socket, authenticate (none, or polkit where libvirtd asks and grants it)
+ * and open the hypervisor connection read-only. -errno with the reason in @why: -EACCES when
+ * libvirtd asks for an authentication the native client does not speak (SASL). */
+int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen);
+/* Close the hypervisor connection (CONNECT_CLOSE) and the socket. */
+void lvrpc_close(lvrpc *c);
+/* One call: @args encoded with @args_proc (NULL: no arguments), the reply decoded into @ret with
+ * @ret_proc (NULL: none; else free with xdr_free). A connection that was lost (libvirtd
+ * restarted) is opened again first; -ETIMEDOUT when libvirtd did not answer in
+ * LVRPC_TIMEOUT_MS (the connection is dropped and opened again at the next call); -EREMOTEIO
+ * with libvirt's error in @err (may be NULL) when the call failed in libvirtd. */
+int lvrpc_call(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret, lvrpc_error *err);
