@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libvirt as a source of domains (names, UUIDs, states) and of their statistics where libvirt
  * holds what /proc and QMP cannot give us (its domains' monitors, drivers other than QEMU). The
- * connection is read-only; libvirt's errors are kept per connection, never printed. */
+ * connection is read-only; libvirt's errors are kept per connection, never printed.
+ *
+ * Two ways to libvirt behind the same lv_* calls: the native client of libvirtd's protocol
+ * (lvrpc.c) for the local qemu URIs (qemu:///system, qemu+unix:///system?socket=PATH), and
+ * libvirt.so, loaded on first use, for every other URI (test:///default, qemu+ssh://...) and where
+ * libvirtd asks for an authentication the native client does not speak. */
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "lvrpc.h"
 #include "vms.h"
 #include <pthread.h>
 
@@ -111,7 +117,8 @@ static int lv_load(char *why, size_t len) {
 #define virSetErrorFunc (lv_api.virSetErrorFunc)
 
 struct lv_conn {
-    virConnectPtr c;
+    virConnectPtr c; /* through libvirt.so, or */
+    lvrpc *rpc;      /* through the native client */
     char *uri;
 };
 
@@ -129,11 +136,26 @@ static void last_error(char *why, size_t len, const char *what) {
 
 int lv_open(const char *uri, lv_conn **ret, char *why, size_t whylen) {
     lv_conn *c = calloc(1, sizeof(*c));
+    char sock[108], name[64];
 
     if (!c || !(c->uri = strdup(uri))) {
         free(c);
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
+    }
+    if (lvrpc_uri_native(uri, sock, sizeof(sock), name, sizeof(name))) {
+        int r = lvrpc_open(uri, &c->rpc, why, whylen);
+        if (r == 0) {
+            *ret = c;
+            return 0;
+        }
+        /* Where libvirtd does not listen, libvirt.so could not connect either (and loading it
+         * would cost its 12 MB for nothing); where it asks for more than the native client does
+         * (SASL), libvirt.so can. */
+        if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOMEM) {
+            lv_close(c);
+            return r == -ENOMEM ? r : -ECONNREFUSED;
+        }
     }
     if (lv_load(why, whylen) < 0) {
         lv_close(c);
@@ -165,6 +187,7 @@ void lv_close(lv_conn *c) {
         return;
     if (c->c)
         virConnectClose(c->c);
+    lvrpc_close(c->rpc);
     free(c->uri);
     free(c);
 }
@@ -266,17 +289,32 @@ static char *xml_get(const char *xml, const char *tag, const char *attr) {
 static const char *const nova_ns[] = {"http://openstack.org/xmlns/libvirt/nova/1.1",
                                       "http://openstack.org/xmlns/libvirt/nova/1.0"};
 
-static char *metadata(virDomainPtr d, const char *ns) {
-    char *x = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, ns, 0);
+/* A domain on either way: libvirt.so's handle or the native client's wire form. */
+typedef struct {
+    virDomainPtr d;
+    const remote_nonnull_domain *rd;
+} lv_dom;
+
+static char *metadata(lv_conn *c, const lv_dom *d, const char *ns) {
+    char *x;
+    if (c->rpc) {
+        remote_domain_get_metadata_args a = {.dom = *d->rd, .type = VIR_DOMAIN_METADATA_ELEMENT, .uri = (char **)&ns};
+        remote_domain_get_metadata_ret r = {0};
+        if (lvrpc_call(c->rpc, REMOTE_PROC_DOMAIN_GET_METADATA, (xdrproc_t)xdr_remote_domain_get_metadata_args, &a,
+                       (xdrproc_t)xdr_remote_domain_get_metadata_ret, &r, NULL) < 0)
+            return NULL; /* VIR_ERR_NO_DOMAIN_METADATA: the domain has none of it */
+        return r.metadata; /* the decoded string, ours */
+    }
+    x = virDomainGetMetadata(d->d, VIR_DOMAIN_METADATA_ELEMENT, ns, 0);
     if (!x)
         virResetLastError(); /* VIR_ERR_NO_DOMAIN_METADATA: the domain has none of it */
     return x;
 }
 
-static void meta_get(virDomainPtr d, lv_meta *m) {
+static void meta_get(lv_conn *c, const lv_dom *d, lv_meta *m) {
     char *x = NULL;
     for (size_t i = 0; i < ELEMENTSOF(nova_ns) && !x; i++)
-        x = metadata(d, nova_ns[i]);
+        x = metadata(c, d, nova_ns[i]);
     if (x) {
         m->nova = true;
         m->name = xml_get(x, "name", NULL);
@@ -286,16 +324,81 @@ static void meta_get(virDomainPtr d, lv_meta *m) {
         m->project_name = xml_get(x, "project", NULL);
         free(x);
     }
-    if ((x = metadata(d, LV_UNISERVER_NS))) {
+    if ((x = metadata(c, d, LV_UNISERVER_NS))) {
         m->reliability = xml_get(x, "reliability", NULL);
         free(x);
     }
 }
 
+/* libvirt's UUID bytes as our canonical text. */
+static void uuid_format(const unsigned char u[16], char out[UUID_STRING_LEN + 1]) {
+    snprintf(out, UUID_STRING_LEN + 1, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
+             u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/* Our canonical UUID text as libvirt's 16 bytes; -EINVAL when it is not one. */
+static int uuid_parse_bytes(const char *s, unsigned char out[16]) {
+    size_t k = 0;
+    for (size_t i = 0; s[i] && k < 32; i++) {
+        int v;
+        if (s[i] == '-')
+            continue;
+        if (s[i] >= '0' && s[i] <= '9')
+            v = s[i] - '0';
+        else if (s[i] >= 'a' && s[i] <= 'f')
+            v = s[i] - 'a' + 10;
+        else
+            return -EINVAL;
+        out[k / 2] = (unsigned char)(k % 2 ? out[k / 2] | v : v << 4);
+        k++;
+    }
+    return k == 32 ? 0 : -EINVAL;
+}
+
+static int list_native(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret, size_t *ret_n) {
+    remote_connect_list_all_domains_args a = {.need_results = 1, .flags = 0};
+    remote_connect_list_all_domains_ret r;
+    lv_dom_info *out;
+    size_t n;
+
+    memset(&r, 0, sizeof(r));
+    if (lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, (xdrproc_t)xdr_remote_connect_list_all_domains_args, &a,
+                   (xdrproc_t)xdr_remote_connect_list_all_domains_ret, &r, NULL) < 0)
+        return -EIO;
+    n = r.domains.domains_len;
+    out = calloc(n ? n : 1, sizeof(*out));
+    for (size_t i = 0; out && i < n; i++) {
+        const remote_nonnull_domain *rd = &r.domains.domains_val[i];
+        lv_dom d = {.rd = rd};
+        /* The id came with the list (-1 for an inactive domain), as through libvirt.so. */
+        out[i].id = rd->id < 0 ? -1 : rd->id;
+        out[i].active = out[i].id >= 0;
+        uuid_format((const unsigned char *)rd->uuid, out[i].uuid);
+        if (meta_due && meta_due(out[i].uuid, ud)) {
+            meta_get(c, &d, &out[i].meta);
+            out[i].has_meta = true;
+        }
+        if (!(out[i].name = strdup(rd->name ? rd->name : ""))) {
+            lv_infos_free(out, i + 1);
+            out = NULL;
+        }
+    }
+    xdr_free((xdrproc_t)xdr_remote_connect_list_all_domains_ret, (char *)&r);
+    if (!out)
+        return -ENOMEM;
+    *ret = out;
+    *ret_n = n;
+    return 0;
+}
+
 int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret, size_t *ret_n) {
     virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(c->c, &doms, 0);
+    int n;
     lv_dom_info *out;
+
+    if (c->rpc)
+        return list_native(c, meta_due, ud, ret, ret_n);
+    n = virConnectListAllDomains(c->c, &doms, 0);
 
     if (n < 0) {
         virResetLastError();
@@ -313,7 +416,8 @@ int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, 
         if (virDomainGetUUIDString(doms[i], uuid) < 0 || uuid_canonical(uuid, out[i].uuid) < 0)
             out[i].uuid[0] = 0;
         if (meta_due && meta_due(out[i].uuid, ud)) {
-            meta_get(doms[i], &out[i].meta);
+            lv_dom d = {.d = doms[i]};
+            meta_get(c, &d, &out[i].meta);
             out[i].has_meta = true;
         }
         out[i].name = strdup(name ? name : "");
@@ -339,14 +443,24 @@ int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, 
 #include "lib/internal.h"
 
 struct lv_stats {
-    virDomainStatsRecordPtr *recs;
+    virDomainStatsRecordPtr *recs; /* libvirt.so's */
     int n;
+    remote_connect_get_all_domain_stats_ret wire; /* the native client's */
 };
 
 int lv_stats_get(lv_conn *c, lv_stats **ret) {
     lv_stats *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    if (c->rpc) {
+        /* The same call as virConnectGetAllDomainStats: no domains named (all of them). */
+        remote_connect_get_all_domain_stats_args a = {.stats = 0, .flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT};
+        if (lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_args,
+                       &a, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret, &s->wire, NULL) < 0)
+            memset(&s->wire, 0, sizeof(s->wire));
+        *ret = s;
+        return 0;
+    }
     /* 0: every group the driver supports (for QEMU: state, cpu, balloon, vcpu, interface,
      * block, perf, vm); NOWAIT: a domain busy with a job gives what it can without blocking. */
     s->n = virConnectGetAllDomainStats(c->c, 0, &s->recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
@@ -364,6 +478,7 @@ void lv_stats_free(lv_stats *s) {
         return;
     if (s->recs)
         virDomainStatsRecordListFree(s->recs);
+    xdr_free((xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret, (char *)&s->wire);
     free(s);
 }
 
@@ -501,9 +616,97 @@ static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, 
     }
 }
 
+/* ---- per-domain calls, either way ---- */
+
+static int dom_info(lv_conn *c, const lv_dom *d, virDomainInfo *info) {
+    remote_domain_get_info_args a;
+    remote_domain_get_info_ret r = {0};
+    if (!c->rpc)
+        return virDomainGetInfo(d->d, info);
+    a.dom = *d->rd;
+    if (lvrpc_call(c->rpc, REMOTE_PROC_DOMAIN_GET_INFO, (xdrproc_t)xdr_remote_domain_get_info_args, &a,
+                   (xdrproc_t)xdr_remote_domain_get_info_ret, &r, NULL) < 0)
+        return -1;
+    *info = (virDomainInfo){.state = r.state, .maxMem = r.maxMem, .memory = r.memory, .nrVirtCpu = r.nrVirtCpu, .cpuTime = r.cpuTime};
+    return 0;
+}
+
+static int dom_memory_stats(lv_conn *c, const lv_dom *d, virDomainMemoryStatStruct *ms, unsigned n) {
+    remote_domain_memory_stats_args a;
+    remote_domain_memory_stats_ret r;
+    int k = 0;
+    if (!c->rpc)
+        return virDomainMemoryStats(d->d, ms, n, 0);
+    a = (remote_domain_memory_stats_args){.dom = *d->rd, .maxStats = n, .flags = 0};
+    memset(&r, 0, sizeof(r));
+    if (lvrpc_call(c->rpc, REMOTE_PROC_DOMAIN_MEMORY_STATS, (xdrproc_t)xdr_remote_domain_memory_stats_args, &a,
+                   (xdrproc_t)xdr_remote_domain_memory_stats_ret, &r, NULL) < 0)
+        return -1;
+    for (; (unsigned)k < r.stats.stats_len && (unsigned)k < n; k++)
+        ms[k] = (virDomainMemoryStatStruct){.tag = r.stats.stats_val[k].tag, .val = r.stats.stats_val[k].val};
+    xdr_free((xdrproc_t)xdr_remote_domain_memory_stats_ret, (char *)&r);
+    return k;
+}
+
+static int dom_is_active(lv_conn *c, const lv_dom *d) {
+    /* A domain's id comes with it on the wire (from the list, the lookup or the statistics
+     * record); libvirt's virDomainIsActive answers from the same id (-1: inactive) one round
+     * trip later. */
+    if (c->rpc)
+        return d->rd->id >= 0;
+    return virDomainIsActive(d->d);
+}
+
+/* The number of the host's CPUs as libvirt counts them (the width of its CPU maps). */
+static int node_ncpus(lv_conn *c, const lv_dom *d) {
+    remote_node_get_cpu_map_args a = {.need_map = 0, .need_online = 0, .flags = 0};
+    remote_node_get_cpu_map_ret r;
+    int n;
+    if (!c->rpc)
+        return virNodeGetCPUMap(virDomainGetConnect(d->d), NULL, NULL, 0);
+    memset(&r, 0, sizeof(r));
+    if (lvrpc_call(c->rpc, REMOTE_PROC_NODE_GET_CPU_MAP, (xdrproc_t)xdr_remote_node_get_cpu_map_args, &a,
+                   (xdrproc_t)xdr_remote_node_get_cpu_map_ret, &r, NULL) < 0)
+        return -1;
+    n = r.ret;
+    xdr_free((xdrproc_t)xdr_remote_node_get_cpu_map_ret, (char *)&r);
+    return n;
+}
+
+static int dom_vcpus(lv_conn *c, const lv_dom *d, virVcpuInfo *vi, int maxinfo, unsigned char *maps, int maplen) {
+    remote_domain_get_vcpus_args a;
+    remote_domain_get_vcpus_ret r;
+    int n;
+    if (!c->rpc)
+        return virDomainGetVcpus(d->d, vi, maxinfo, maps, maplen);
+    a = (remote_domain_get_vcpus_args){.dom = *d->rd, .maxinfo = maxinfo, .maplen = maplen};
+    memset(&r, 0, sizeof(r));
+    if (lvrpc_call(c->rpc, REMOTE_PROC_DOMAIN_GET_VCPUS, (xdrproc_t)xdr_remote_domain_get_vcpus_args, &a,
+                   (xdrproc_t)xdr_remote_domain_get_vcpus_ret, &r, NULL) < 0)
+        return -1;
+    /* libvirt's client refuses more than it asked for, as here. */
+    if (r.info.info_len > (u_int)maxinfo || r.cpumaps.cpumaps_len > (u_int)maxinfo * (u_int)maplen) {
+        xdr_free((xdrproc_t)xdr_remote_domain_get_vcpus_ret, (char *)&r);
+        return -1;
+    }
+    n = (int)r.info.info_len;
+    for (int i = 0; i < n; i++)
+        vi[i] = (virVcpuInfo){.number = r.info.info_val[i].number, .state = r.info.info_val[i].state,
+                              .cpuTime = r.info.info_val[i].cpu_time, .cpu = r.info.info_val[i].cpu};
+    memset(maps, 0, (size_t)maxinfo * (size_t)maplen);
+    memcpy(maps, r.cpumaps.cpumaps_val, r.cpumaps.cpumaps_len);
+    xdr_free((xdrproc_t)xdr_remote_domain_get_vcpus_ret, (char *)&r);
+    return n;
+}
+
+static void reset_error(lv_conn *c) {
+    if (!c->rpc)
+        virResetLastError();
+}
+
 /* Per-domain calls for what the bulk statistics lacked (libvirt's test driver gives only the
  * state in bulk). */
-static void fill_fallback(virDomainPtr d, fill_ctx *f) {
+static void fill_fallback(lv_conn *c, const lv_dom *d, fill_ctx *f) {
     uniRecordPtr rec = f->rec;
     virDomainInfo info;
     virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
@@ -512,7 +715,7 @@ static void fill_fallback(virDomainPtr d, fill_ctx *f) {
     /* A round trip to libvirtd per call: only for what the bulk statistics did not give. */
     if ((!rec_has(rec, UNI_M_DOM_STATE) || !rec_has(rec, UNI_M_DOM_CPU_TIME_MS) || !rec_has(rec, UNI_M_DOM_CPU_COUNT) ||
          !rec_has(rec, UNI_M_DOM_MEM_USAGE_MB)) &&
-        virDomainGetInfo(d, &info) == 0) {
+        dom_info(c, d, &info) == 0) {
         if (!rec_has(rec, UNI_M_DOM_STATE))
             rec_str(rec, UNI_M_DOM_STATE, -1, NULL, state_name(info.state));
         if (!rec_has(rec, UNI_M_DOM_CPU_TIME_MS))
@@ -522,18 +725,18 @@ static void fill_fallback(virDomainPtr d, fill_ctx *f) {
         if (!rec_has(rec, UNI_M_DOM_MEM_USAGE_MB))
             rec_dbl(rec, UNI_M_DOM_MEM_USAGE_MB, -1, NULL, (double)info.memory / 1024.0);
     }
-    if (!rec_has(rec, UNI_M_DOM_MEM_MB) && (nms = virDomainMemoryStats(d, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) > 0)
+    if (!rec_has(rec, UNI_M_DOM_MEM_MB) && (nms = dom_memory_stats(c, d, ms, VIR_DOMAIN_MEMORY_STAT_NR)) > 0)
         for (int i = 0; i < nms; i++)
             if (ms[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
                 rec_dbl(rec, UNI_M_DOM_MEM_MB, -1, NULL, (double)ms[i].val / 1024.0);
                 rec_dbl(rec, UNI_M_DOM_MEM_RESIDENT_MB, -1, NULL, (double)ms[i].val / 1024.0);
             }
-    if (!rec_has(rec, UNI_M_DOM_VCPU_V_CPU) && virDomainIsActive(d) == 1) {
-        int ncpus = virNodeGetCPUMap(virDomainGetConnect(d), NULL, NULL, 0);
+    if (!rec_has(rec, UNI_M_DOM_VCPU_V_CPU) && dom_is_active(c, d) == 1) {
+        int ncpus = node_ncpus(c, d);
         virVcpuInfo vi[256];
         size_t maplen = ncpus > 0 ? (size_t)VIR_CPU_MAPLEN(ncpus) : 0;
         unsigned char *maps = maplen ? calloc(ELEMENTSOF(vi), maplen) : NULL;
-        int nv = maps ? virDomainGetVcpus(d, vi, ELEMENTSOF(vi), maps, (int)maplen) : -1;
+        int nv = maps ? dom_vcpus(c, d, vi, ELEMENTSOF(vi), maps, (int)maplen) : -1;
         for (int i = 0; i < nv; i++) {
             char list[4096];
             if (!rec_has(rec, UNI_M_DOM_VCPU_V_TIME_MS) || !f->had_vcpu)
@@ -544,16 +747,83 @@ static void fill_fallback(virDomainPtr d, fill_ctx *f) {
             if (format_cpu_list(maps + (size_t)i * maplen, (unsigned)ncpus, list, sizeof(list)) >= 0)
                 rec_str(rec, UNI_M_DOM_VCPU_V_PINNING, (int)vi[i].number, NULL, list);
         }
-        if (nv < 0)
-            virResetLastError();
         free(maps);
     }
-    virResetLastError();
+    reset_error(c);
+}
+
+/* A typed parameter from the wire in libvirt's form, for fill_param (the string is borrowed). */
+static bool param_from_wire(const remote_typed_param *w, virTypedParameter *p) {
+    const remote_typed_param_value *v = &w->value;
+    memset(p, 0, sizeof(*p));
+    if (!w->field || strlen(w->field) >= sizeof(p->field))
+        return false; /* libvirt's own client refuses such a name too */
+    strcpy(p->field, w->field);
+    p->type = v->type;
+    switch (v->type) {
+    case VIR_TYPED_PARAM_INT:
+        p->value.i = v->remote_typed_param_value_u.i;
+        break;
+    case VIR_TYPED_PARAM_UINT:
+        p->value.ui = v->remote_typed_param_value_u.ui;
+        break;
+    case VIR_TYPED_PARAM_LLONG:
+        p->value.l = v->remote_typed_param_value_u.l;
+        break;
+    case VIR_TYPED_PARAM_ULLONG:
+        p->value.ul = v->remote_typed_param_value_u.ul;
+        break;
+    case VIR_TYPED_PARAM_DOUBLE:
+        p->value.d = v->remote_typed_param_value_u.d;
+        break;
+    case VIR_TYPED_PARAM_BOOLEAN:
+        p->value.b = (char)(v->remote_typed_param_value_u.b != 0);
+        break;
+    case VIR_TYPED_PARAM_STRING:
+        p->value.s = v->remote_typed_param_value_u.s;
+        break;
+    default:
+        return false;
+    }
+    return true;
+}
+
+static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, kvm_stat_cb cb, void *ud) {
+    remote_domain_lookup_by_uuid_args a;
+    remote_domain_lookup_by_uuid_ret r;
+    lv_dom d = {0};
+    char u[UUID_STRING_LEN + 1];
+
+    for (u_int i = 0; st && i < st->wire.retStats.retStats_len; i++) {
+        const remote_domain_stats_record *sr = &st->wire.retStats.retStats_val[i];
+        uuid_format((const unsigned char *)sr->dom.uuid, u);
+        if (!streq(u, uuid))
+            continue;
+        for (u_int k = 0; k < sr->params.params_len; k++) {
+            virTypedParameter p;
+            if (param_from_wire(&sr->params.params_val[k], &p))
+                fill_param(f, &p, cb, ud);
+        }
+        d.rd = &sr->dom;
+        fill_fallback(c, &d, f);
+        return 1;
+    }
+    /* Not in the statistics (busy with a job, or they failed): what the per-domain calls give. */
+    if (uuid_parse_bytes(uuid, (unsigned char *)a.uuid) < 0)
+        return 0;
+    memset(&r, 0, sizeof(r));
+    if (lvrpc_call(c->rpc, REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID, (xdrproc_t)xdr_remote_domain_lookup_by_uuid_args, &a,
+                   (xdrproc_t)xdr_remote_domain_lookup_by_uuid_ret, &r, NULL) < 0)
+        return 0;
+    d.rd = &r.dom;
+    fill_fallback(c, &d, f);
+    xdr_free((xdrproc_t)xdr_remote_domain_lookup_by_uuid_ret, (char *)&r);
+    return 0;
 }
 
 int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud) {
     fill_ctx f = {.rec = rec};
-    virDomainPtr d = NULL;
+    lv_dom d = {0};
     int found = 0;
 
     f.had_state = rec_has(rec, UNI_M_DOM_STATE);
@@ -565,25 +835,27 @@ int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_st
     f.had_net = rec_has(rec, UNI_M_DOM_NET_I_NAME);
     f.had_disk = rec_has(rec, UNI_M_DOM_DISK_I_DEVICE);
     f.had_perf = rec_has(rec, UNI_M_DOM_PERF_CYCLES);
-    for (int i = 0; st && i < st->n && !d; i++) {
+    if (c->rpc)
+        return fill_native(c, st, uuid, &f, cb, ud);
+    for (int i = 0; st && i < st->n && !d.d; i++) {
         char u[VIR_UUID_STRING_BUFLEN], cu[UUID_STRING_LEN + 1];
         if (virDomainGetUUIDString(st->recs[i]->dom, u) == 0 && uuid_canonical(u, cu) == 0 && streq(cu, uuid)) {
-            d = st->recs[i]->dom;
+            d.d = st->recs[i]->dom;
             for (int k = 0; k < st->recs[i]->nparams; k++)
                 fill_param(&f, &st->recs[i]->params[k], cb, ud);
             found = 1;
         }
     }
-    if (!d) {
-        d = virDomainLookupByUUIDString(c->c, uuid);
-        if (!d) {
+    if (!d.d) {
+        d.d = virDomainLookupByUUIDString(c->c, uuid);
+        if (!d.d) {
             virResetLastError();
             return 0;
         }
-        fill_fallback(d, &f);
-        virDomainFree(d);
+        fill_fallback(c, &d, &f);
+        virDomainFree(d.d);
         return 0;
     }
-    fill_fallback(d, &f);
+    fill_fallback(c, &d, &f);
     return found;
 }
