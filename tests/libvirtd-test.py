@@ -3,7 +3,10 @@
 """A real libvirtd managing one tiny guest: discovery through libvirt (the default
 qemu:///system) gives the same VM as discovery from the QEMU processes alone (?libvirt=), merged
 by UUID; libvirt's KVM statistics stand in for the monitor libvirt holds; the binary fast path
-works on libvirt's QEMU (seccomp sandbox and all). When no daemon runs, the test starts libvirtd
+works on libvirt's QEMU (seccomp sandbox and all). qemu:///system goes through uniserver's native
+client of libvirtd's protocol: uniserverd does not map libvirt.so.0 and reports what virsh says
+(state, vCPUs, memory, statistic names, metadata), for running and inactive domains, on the
+read-only socket and on the one ?socket= names. When no daemon runs, the test starts libvirtd
 (and virtlogd) as MACHINE.md describes and stops what it started. SKIP with the reason when
 libvirtd cannot start or cannot run a guest."""
 import json
@@ -16,6 +19,8 @@ import sys
 import time
 import unittest
 import uuid
+
+from testlib import Uniserverd
 
 BUILD = os.environ["BUILDDIR"]
 UNISH = os.path.join(BUILD, "bin", "unish")
@@ -86,6 +91,24 @@ def stop_daemons():
     STARTED.clear()
 
 
+def domstats(name):
+    """virsh domstats NAME as {key: value text}."""
+    out = run("virsh", "-c", "qemu:///system", "domstats", name).stdout
+    return dict(line.strip().split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def cpu_list(cpus):
+    """[0, 1, 2, 5] -> "0-2,5", as uniserver writes CPU lists."""
+    out, i = [], 0
+    while i < len(cpus):
+        j = i
+        while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
+            j += 1
+        out.append(str(cpus[i]) if i == j else f"{cpus[i]}-{cpus[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
 def qemu_pid():
     with open(f"/run/libvirt/qemu/{NAME}.pid") as f:
         return int(f.read())
@@ -135,6 +158,63 @@ class RealLibvirtd(unittest.TestCase):
         # What libvirt says of the domain itself.
         info = run("virsh", "-c", "qemu:///system", "dominfo", NAME).stdout
         self.assertIn("CPU(s):         2", info)
+
+    def test_native_client(self):
+        run("virsh", "-c", "qemu:///system", "metadata", NAME, "urn:uniserver:libvirt:1", "--key", "uniserver",
+            "--set", "<reliability>high</reliability>")
+        d = Uniserverd("uniserver:///system", "--interval", "500", "--metrics-listen", "off", settle_s=0.6)
+        try:
+            listed = {x["name"]: x for x in json.loads(run(UNISH, "-c", d.uri(), "--json", "list").stdout)}
+            r = json.loads(run(UNISH, "-c", d.uri(), "--json", "domstats", NAME, "--record").stdout)[NAME]
+            maps = d.maps()
+            rss = d.rss_kb()
+        finally:
+            d.stop()
+        # The native client: libvirt.so and its dependencies are not loaded.
+        self.assertEqual([m for m in maps if "libvirt" in m], [])
+        self.assertLess(rss, 10 * 1024)
+        self.assertEqual(listed[NAME]["source"], "process+libvirt")
+        self.assertEqual(r["dom.source"], "process+libvirt")
+        self.assertEqual(r["dom.reliability"], "high")
+        self.assertEqual(r["dom.kvmstats_source"], "libvirt")
+        v = domstats(NAME)
+        self.assertEqual(v["state.state"], "1")  # VIR_DOMAIN_RUNNING
+        self.assertEqual(r["dom.state"], "running")
+        self.assertEqual(r["dom.cpu.count"], int(v["vcpu.current"]))
+        self.assertEqual(r["dom.mem.usage_mb"] * 1024, int(v["balloon.current"]))
+        # Every KVM statistic libvirt names (vm.NAME.sum, vcpu.N.NAME.sum/.cur/.max) is reported.
+        names = [k for k in v if k.startswith(("vm.", "vcpu.0.")) and k.endswith((".sum", ".cur", ".max"))]
+        self.assertTrue(names)
+        for k in names:
+            key = "dom.kvm." + k[3:-4] if k.startswith("vm.") else "dom.vcpu.0.kvm." + k[7:-4]
+            self.assertIn(key, r)
+        # The per-domain calls (virDomainGetInfo's, virDomainGetVcpus') agree with virsh.
+        info = run("virsh", "-c", "qemu:///system", "vcpuinfo", NAME).stdout
+        aff = [line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("CPU Affinity")]
+        p = unish_json("uniserver:///system", "domstats", NAME, "--record", "--select", "dom.vcpu.0.pinning")[NAME]
+        self.assertEqual(p["dom.vcpu.0.pinning"], cpu_list([i for i, c in enumerate(aff[0]) if c == "y"]))
+
+    def test_native_client_socket_and_inactive(self):
+        """qemu+unix:///system?socket= (the read-write socket) and an inactive domain, which only
+        the per-domain calls describe (virDomainGetInfo natively)."""
+        name = NAME + "-off"
+        with open("/tmp/" + name + ".xml", "w") as f:
+            f.write(XML.replace(NAME, name).replace(UUID, str(uuid.uuid4())).replace("<vcpu>2</vcpu>", "<vcpu>3</vcpu>"))
+        run("virsh", "-c", "qemu:///system", "define", "/tmp/" + name + ".xml")
+        os.unlink("/tmp/" + name + ".xml")
+        try:
+            uri = "uniserver:///system?libvirt=qemu+unix:///system?socket=/run/libvirt/libvirt-sock"
+            listed = {x["name"]: x for x in unish_json(uri, "list", "--all")}
+            self.assertEqual(listed[name]["state"], "shut off")
+            self.assertEqual(listed[name]["source"], "libvirt")
+            self.assertEqual(listed[NAME]["source"], "process+libvirt")
+            r = unish_json(uri, "domstats", name, "--record")[name]
+            info = dict(line.split(":", 1) for line in run("virsh", "-c", "qemu:///system", "dominfo", name).stdout.splitlines()
+                        if ":" in line)
+            self.assertEqual(r["dom.cpu.count"], int(info["CPU(s)"].strip()))
+            self.assertEqual(r["dom.cpu.count"], 3)
+        finally:
+            run("virsh", "-c", "qemu:///system", "undefine", name, check=False)
 
     def test_binary_path_under_libvirt(self):
         r = unish_json("uniserver:///system?kvmstats=binary", "domstats", NAME, "--record", "--select", "kvm,dom.stale")[NAME]

@@ -169,6 +169,7 @@ struct lvrpc {
     pthread_mutex_t lock; /* one call at a time on the socket */
     int fd;               /* -1 between a lost connection and the next call */
     unsigned serial;
+    unsigned timeout_ms;
     char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char name[64];
 };
@@ -242,7 +243,7 @@ static int recv_message(int fd, char **ret, size_t *ret_len, uint64_t deadline) 
 
 /* A call on the open socket; the caller holds the lock. */
 static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret, lvrpc_error *err) {
-    uint64_t deadline = now_ms() + LVRPC_TIMEOUT_MS;
+    uint64_t deadline = now_ms() + c->timeout_ms;
     unsigned serial = ++c->serial;
     _cleanup_free_ char *out = NULL;
     size_t outlen;
@@ -357,6 +358,7 @@ int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen) {
         return -ENOMEM;
     }
     c->fd = -1;
+    c->timeout_ms = LVRPC_TIMEOUT_MS;
     pthread_mutex_init(&c->lock, NULL);
     if (!lvrpc_uri_native(uri, c->sock, sizeof(c->sock), c->name, sizeof(c->name))) {
         snprintf(why, whylen, "'%s' is not a local qemu URI", uri);
@@ -372,6 +374,10 @@ int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen) {
     }
     *ret = c;
     return 0;
+}
+
+void lvrpc_set_timeout(lvrpc *c, unsigned ms) {
+    c->timeout_ms = ms;
 }
 
 void lvrpc_close(lvrpc *c) {

@@ -52,6 +52,8 @@ typedef struct lvrpc lvrpc;
  * and open the hypervisor connection read-only. -errno with the reason in @why: -EACCES when
  * libvirtd asks for an authentication the native client does not speak (SASL). */
 int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen);
+/* How long each call may wait (LVRPC_TIMEOUT_MS unless set; tests). */
+void lvrpc_set_timeout(lvrpc *c, unsigned ms);
 /* Close the hypervisor connection (CONNECT_CLOSE) and the socket. */
 void lvrpc_close(lvrpc *c);
 /* One call: @args encoded with @args_proc (NULL: no arguments), the reply decoded into @ret with
