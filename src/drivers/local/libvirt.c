@@ -149,10 +149,10 @@ int lv_open(const char *uri, lv_conn **ret, char *why, size_t whylen) {
             *ret = c;
             return 0;
         }
-        /* Where libvirtd does not listen, libvirt.so could not connect either (and loading it
-         * would cost its 12 MB for nothing); where it asks for more than the native client does
-         * (SASL), libvirt.so can. */
-        if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOMEM) {
+        /* Where libvirtd asks for more than the native client does (SASL) or speaks what it
+         * does not understand, libvirt.so can; where libvirtd does not listen or answer,
+         * libvirt.so could not either (and loading it would cost its 12 MB for nothing). */
+        if (r != -EACCES && r != -EBADMSG && r != -EMSGSIZE) {
             lv_close(c);
             return r == -ENOMEM ? r : -ECONNREFUSED;
         }

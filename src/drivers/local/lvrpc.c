@@ -385,6 +385,8 @@ void lvrpc_close(lvrpc *c) {
         return;
     if (c->fd >= 0) {
         lvrpc_error err;
+        /* A polite goodbye, not worth waiting long for. */
+        c->timeout_ms = c->timeout_ms < 1000 ? c->timeout_ms : 1000;
         (void)call_locked(c, REMOTE_PROC_CONNECT_CLOSE, NULL, NULL, (xdrproc_t)xdr_nothing, NULL, &err);
         drop(c);
     }
