@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Bounded reads of /proc and /sys files relative to a root directory fd, with truncation detected. */
 #include <fcntl.h>
+#include <poll.h>
 #include <time.h>
 
 #include "util.h"
@@ -133,6 +134,22 @@ uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int fd_wait(int fd, short events, uint64_t deadline) {
+    for (;;) {
+        uint64_t now = now_ns();
+        struct pollfd p = {.fd = fd, .events = events};
+        int r;
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        /* Rounded up: a wait never ends before the deadline it was given. */
+        r = poll(&p, 1, (int)((deadline - now + 999999) / 1000000));
+        if (r > 0)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+    }
 }
 
 int64_t wall_ms(void) {

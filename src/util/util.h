@@ -98,3 +98,6 @@ int pread_i64(int fd, int64_t *ret);
 /* Monotonic and wall-clock time in nanoseconds / milliseconds. */
 uint64_t now_ns(void);
 int64_t wall_ms(void);
+/* Wait until @fd has @events (poll's POLLIN, POLLOUT) or @deadline (now_ns() time) passes:
+ * 0, -ETIMEDOUT, or -errno; EINTR is waited through. */
+int fd_wait(int fd, short events, uint64_t deadline);

@@ -483,7 +483,6 @@ static int scan_procs(vms_state *s) {
     DIR *d;
     struct dirent *de;
     int r = 0;
-
     bool first_scan = s->scan_ns == 0;
 
     if (scan_skippable(s, pid_now))

@@ -792,12 +792,13 @@ static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, 
     remote_domain_lookup_by_uuid_args a;
     remote_domain_lookup_by_uuid_ret r;
     lv_dom d = {0};
-    char u[UUID_STRING_LEN + 1];
 
+    /* The 16 bytes the wire carries, once; each record is then one memcmp. */
+    if (uuid_parse_bytes(uuid, (unsigned char *)a.uuid) < 0)
+        return 0;
     for (u_int i = 0; st && i < st->wire.retStats.retStats_len; i++) {
         const remote_domain_stats_record *sr = &st->wire.retStats.retStats_val[i];
-        uuid_format((const unsigned char *)sr->dom.uuid, u);
-        if (!streq(u, uuid))
+        if (memcmp(sr->dom.uuid, a.uuid, sizeof(a.uuid)))
             continue;
         for (u_int k = 0; k < sr->params.params_len; k++) {
             virTypedParameter p;
@@ -809,8 +810,6 @@ static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, 
         return 1;
     }
     /* Not in the statistics (busy with a job, or they failed): what the per-domain calls give. */
-    if (uuid_parse_bytes(uuid, (unsigned char *)a.uuid) < 0)
-        return 0;
     memset(&r, 0, sizeof(r));
     if (lvrpc_call(c->rpc, REMOTE_PROC_DOMAIN_LOOKUP_BY_UUID, (xdrproc_t)xdr_remote_domain_lookup_by_uuid_args, &a,
                    (xdrproc_t)xdr_remote_domain_lookup_by_uuid_ret, &r, NULL) < 0)

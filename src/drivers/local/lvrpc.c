@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 
 #include "lvrpc.h"
 #include "util/util.h"
@@ -174,28 +173,6 @@ struct lvrpc {
     char name[64];
 };
 
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Wait for @events on @fd until @deadline (ms on CLOCK_MONOTONIC). */
-static int wait_fd(int fd, short events, uint64_t deadline) {
-    for (;;) {
-        uint64_t now = now_ms();
-        struct pollfd p = {.fd = fd, .events = events};
-        int r;
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        r = poll(&p, 1, (int)(deadline - now));
-        if (r > 0)
-            return 0;
-        if (r < 0 && errno != EINTR)
-            return -errno;
-    }
-}
-
 /* Send or receive exactly @len bytes before @deadline. */
 static int io_all(int fd, char *buf, size_t len, bool out, uint64_t deadline) {
     while (len) {
@@ -208,7 +185,7 @@ static int io_all(int fd, char *buf, size_t len, bool out, uint64_t deadline) {
                 continue;
             if (errno != EAGAIN)
                 return -errno;
-            if ((r = wait_fd(fd, out ? POLLOUT : POLLIN, deadline)) < 0)
+            if ((r = fd_wait(fd, out ? POLLOUT : POLLIN, deadline)) < 0)
                 return r;
             continue;
         }
@@ -243,7 +220,7 @@ static int recv_message(int fd, char **ret, size_t *ret_len, uint64_t deadline) 
 
 /* A call on the open socket; the caller holds the lock. */
 static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret, lvrpc_error *err) {
-    uint64_t deadline = now_ms() + c->timeout_ms;
+    uint64_t deadline = now_ns() + (uint64_t)c->timeout_ms * 1000000;
     unsigned serial = ++c->serial;
     _cleanup_free_ char *out = NULL;
     size_t outlen;

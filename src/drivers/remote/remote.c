@@ -47,24 +47,6 @@ static void disconnect(remote_state *s) {
     s->fd = -1;
 }
 
-/* Wait for @events on the socket within the call's deadline. */
-static int wait_fd(remote_state *s, short events, uint64_t deadline) {
-    for (;;) {
-        uint64_t now = now_ns();
-        struct pollfd p = {.fd = s->fd, .events = events};
-        int r;
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        r = poll(&p, 1, (int)((deadline - now) / 1000000 + 1));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -errno;
-        if (r > 0)
-            return 0;
-    }
-}
-
 static int send_all(remote_state *s, const char *buf, size_t len, uint64_t deadline) {
     size_t o = 0;
     while (o < len) {
@@ -73,7 +55,7 @@ static int send_all(remote_state *s, const char *buf, size_t len, uint64_t deadl
         if (s->tls) {
             k = gnutls_record_send(s->tls, buf + o, len - o);
             if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED) {
-                if ((r = wait_fd(s, POLLOUT, deadline)) < 0)
+                if ((r = fd_wait(s->fd, POLLOUT, deadline)) < 0)
                     return r;
                 continue;
             }
@@ -98,7 +80,7 @@ static int recv_all(remote_state *s, char *buf, size_t len, uint64_t deadline) {
         ssize_t k;
         int r;
         if (s->tls) {
-            if (gnutls_record_check_pending(s->tls) == 0 && (r = wait_fd(s, POLLIN, deadline)) < 0)
+            if (gnutls_record_check_pending(s->tls) == 0 && (r = fd_wait(s->fd, POLLIN, deadline)) < 0)
                 return r;
             k = gnutls_record_recv(s->tls, buf + o, len - o);
             if (k == GNUTLS_E_AGAIN || k == GNUTLS_E_INTERRUPTED)
@@ -170,7 +152,7 @@ static int connect_tcp(remote_state *s, uint64_t deadline) {
             continue;
         }
         s->fd = fd;
-        r = wait_fd(s, POLLOUT, deadline);
+        r = fd_wait(s->fd, POLLOUT, deadline);
         if (r == 0) {
             int err = 0;
             socklen_t l = sizeof(err);
@@ -223,7 +205,7 @@ static int start_tls(remote_state *s, uint64_t deadline) {
     do {
         r = gnutls_handshake(s->tls);
         if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
-            int w = wait_fd(s, gnutls_record_get_direction(s->tls) ? POLLOUT : POLLIN, deadline);
+            int w = fd_wait(s->fd, gnutls_record_get_direction(s->tls) ? POLLOUT : POLLIN, deadline);
             if (w < 0)
                 return w;
         }
