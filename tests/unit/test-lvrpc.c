@@ -186,6 +186,107 @@ static void test_decode_malformed(void **state) {
     assert_int_equal(lvrpc_decode(buf, len, P, 9, proc, &out, &kind, &err), -EBADMSG);
 }
 
+/* The statistics reply read in place (lvrpc_xdr_raw, lvrpc_stats_index, lvrpc_param_at) says
+ * what rpcgen's decoder says, and refuses what it refuses. */
+static void test_stats_in_place(void **state) {
+    remote_connect_get_all_domain_stats_ret in;
+    remote_domain_stats_record rec[2];
+    remote_typed_param p[7];
+    lvrpc_msg_kind kind;
+    lvrpc_error err = {0};
+    lvrpc_raw raw = {0};
+    lvrpc_stats_rec *idx = NULL;
+    size_t len, n, pos;
+    lvrpc_param w;
+    _cleanup_free_ char *buf = NULL, *copy = NULL;
+    const int P = REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS;
+    static char name2[] = "second-vm";
+    (void)state;
+
+    stats_reply(&in, &rec[0], p);
+    rec[1] = rec[0];
+    rec[1].dom.name = name2;
+    rec[1].dom.id = -1;
+    rec[1].dom.uuid[0] = 99;
+    rec[1].params.params_len = 0;
+    in.retStats.retStats_len = 2;
+    in.retStats.retStats_val = rec;
+    buf = message(REMOTE_PROGRAM, P, VIRNET_REPLY, 9, VIRNET_OK, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret, &in, &len);
+    assert_int_equal(lvrpc_decode(buf, len, P, 9, (xdrproc_t)lvrpc_xdr_raw, &raw, &kind, &err), 0);
+    assert_int_equal(kind, LVRPC_MSG_REPLY);
+    assert_int_equal(raw.len, len - 28);
+    assert_memory_equal(raw.body, buf + 28, raw.len);
+    assert_int_equal(lvrpc_stats_index(raw.body, raw.len, &idx, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(idx[0].name_len, 3);
+    assert_memory_equal(idx[0].name, "vm1", 3);
+    assert_int_equal(idx[0].id, 7);
+    assert_int_equal(idx[0].uuid[15], 15);
+    assert_int_equal(idx[0].nparams, 7);
+    assert_int_equal(idx[1].name_len, 9);
+    assert_memory_equal(idx[1].name, "second-vm", 9);
+    assert_int_equal(idx[1].id, -1);
+    assert_int_equal(idx[1].uuid[0], 99);
+    assert_int_equal(idx[1].nparams, 0);
+    pos = idx[0].params;
+    for (int i = 0; i < 7; i++) {
+        lvrpc_param_at(raw.body, &pos, &w);
+        assert_int_equal(w.type, i + 1);
+        assert_int_equal(w.field_len, strlen(p[i].field));
+        assert_memory_equal(w.field, p[i].field, w.field_len);
+    }
+    assert_int_equal(pos, idx[1].params - 24 - 4 - 12); /* the second record's name, UUID, id, count */
+    pos = idx[0].params;
+    lvrpc_param_at(raw.body, &pos, &w);
+    assert_int_equal(w.v.i, -3);
+    lvrpc_param_at(raw.body, &pos, &w);
+    assert_int_equal(w.v.ui, 4000000000u);
+    lvrpc_param_at(raw.body, &pos, &w);
+    assert_true(w.v.l == -5000000000ll);
+    lvrpc_param_at(raw.body, &pos, &w);
+    assert_true(w.v.ul == 18000000000000000000ull);
+    lvrpc_param_at(raw.body, &pos, &w);
+    assert_true(w.v.d == 0.25);
+    lvrpc_param_at(raw.body, &pos, &w);
+    assert_int_equal(w.v.b, 1);
+    lvrpc_param_at(raw.body, &pos, &w);
+    assert_int_equal(w.v.s.len, 3);
+    assert_memory_equal(w.v.s.p, "vda", 3);
+    free(idx);
+    idx = NULL;
+
+    /* Truncated anywhere, bytes left over, an unknown type, counts over the maximum or larger
+     * than the bytes could hold: refused, nothing allocated beyond the body's size. */
+    copy = malloc(raw.len + 8);
+    for (size_t cut = 0; cut < raw.len; cut++)
+        assert_int_equal(lvrpc_stats_index(raw.body, cut, &idx, &n), -EBADMSG);
+    memcpy(copy, raw.body, raw.len);
+    memset(copy + raw.len, 0, 8);
+    assert_int_equal(lvrpc_stats_index(copy, raw.len + 4, &idx, &n), -EBADMSG);
+    set_len(copy, 3); /* three records where there are two */
+    assert_int_equal(lvrpc_stats_index(copy, raw.len, &idx, &n), -EBADMSG);
+    set_len(copy, REMOTE_DOMAIN_LIST_MAX + 1);
+    assert_int_equal(lvrpc_stats_index(copy, raw.len, &idx, &n), -EBADMSG);
+    set_len(copy, 0xffffffffu);
+    assert_int_equal(lvrpc_stats_index(copy, raw.len, &idx, &n), -EBADMSG);
+    memcpy(copy, raw.body, raw.len);
+    set_len(copy + 4 + 4 + 4 + 16 + 4, REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX + 1); /* vm1's parameter count */
+    assert_int_equal(lvrpc_stats_index(copy, raw.len, &idx, &n), -EBADMSG);
+    memcpy(copy, raw.body, raw.len);
+    set_len(copy + 4 + 4 + 4 + 16 + 4 + 4 + 4 + 12, 8); /* the first parameter's type ("state.state") */
+    assert_int_equal(lvrpc_stats_index(copy, raw.len, &idx, &n), -EBADMSG);
+    memcpy(copy, raw.body, raw.len);
+    set_len(copy + 4, 0x7ffffff0u); /* vm1's name length */
+    assert_int_equal(lvrpc_stats_index(copy, raw.len, &idx, &n), -EBADMSG);
+    /* An empty reply: no domains. */
+    set_len(copy, 0);
+    assert_int_equal(lvrpc_stats_index(copy, 4, &idx, &n), 0);
+    assert_int_equal(n, 0);
+    free(idx);
+    xdr_free((xdrproc_t)lvrpc_xdr_raw, (char *)&raw);
+    assert_null(raw.body);
+}
+
 static void test_decode_error_and_others(void **state) {
     char msg[] = "Domain not found: no domain with matching uuid", *m = msg;
     remote_error e = {.code = LVRPC_ERR_NO_DOMAIN, .domain = 10, .message = &m, .level = 2};
@@ -414,6 +515,7 @@ int main(void) {
         cmocka_unit_test(test_uri),
         cmocka_unit_test(test_decode_stats),
         cmocka_unit_test(test_decode_malformed),
+        cmocka_unit_test(test_stats_in_place),
         cmocka_unit_test(test_decode_error_and_others),
         cmocka_unit_test(test_conversation),
     };

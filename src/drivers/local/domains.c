@@ -47,6 +47,27 @@ typedef struct {
     uint64_t num_threads; /* of the process when the cache was made; 0: no cache */
 } vcpu_cache;
 
+/* A VM's KVM statistics by name, kept from one collection to the next (a VM's set of statistics
+ * does not change: each collection only overwrites the values). */
+typedef struct {
+    char *name;
+    kvm_stat_kind kind;
+    bool have_vm;
+    uint64_t vm_value;
+    uint64_t *vcpu; /* per vCPU index, nvcpu entries */
+    uint8_t *vcpu_have;
+} kstat;
+
+typedef struct {
+    kstat *e;
+    size_t n;
+    unsigned nvcpu;
+    size_t nseen; /* values given since kstats_begin */
+    int err;
+    uint32_t *slot; /* open-addressing index of e by name: entry + 1, 0 empty */
+    size_t nslots;
+} kstats;
+
 typedef struct vm {
     char *name;
     char uuid[UUID_STRING_LEN + 1];
@@ -79,6 +100,7 @@ typedef struct vm {
     char **qom;       /* the vCPUs' QOM paths by index (query-cpus-fast), kept for query-stats */
     size_t nqom;
     bool qom_stale;   /* query-stats named a vCPU the map lacks: ask again */
+    kstats ks;        /* its KVM statistics */
 } vm;
 
 /* A /proc entry seen by the last scan: whether it is a QEMU process, so that each process's
@@ -260,9 +282,12 @@ static void qom_drop(vm *v) {
     v->nqom = 0;
 }
 
+static void kstats_done(kstats *k);
+
 static void vm_free(vm *v) {
     if (!v)
         return;
+    kstats_done(&v->ks);
     qom_drop(v);
     closep(&v->stat_fd);
     closep(&v->pidfd);
@@ -561,14 +586,17 @@ static bool meta_due(const char *uuid, void *ud) {
     return !v || !v->meta_ns || uni_clock_ns() - v->meta_ns >= META_REFRESH_NS;
 }
 
-static int merge_libvirt(vms_state *s) {
+static int merge_libvirt(vms_state *s, lv_stats *lvst) {
     lv_dom_info *infos = NULL;
     size_t n = 0;
     int r;
 
     if (!s->lv)
         return 0;
-    r = lv_list(s->lv, meta_due, s, &infos, &n);
+    /* The domains of this collection's statistics where they say (one round trip, not two). */
+    r = lvst ? lv_stats_list(s->lv, lvst, meta_due, s, &infos, &n) : 0;
+    if (r == 0)
+        r = lv_list(s->lv, meta_due, s, &infos, &n);
     if (r < 0)
         return 0; /* libvirt went away: the processes still count */
     for (size_t i = 0; i < n && r >= 0; i++) {
@@ -619,8 +647,9 @@ static int cmp_vm(const void *a, const void *b) {
     return c ? c : (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-/* Refresh the VM list: new QEMU processes and libvirt domains in, the gone ones out. */
-static int discover(vms_state *s) {
+/* Refresh the VM list: new QEMU processes and libvirt domains in, the gone ones out. @lvst:
+ * libvirt's statistics of this collection, or NULL. */
+static int discover(vms_state *s, lv_stats *lvst) {
     int r;
     size_t w = 0;
 
@@ -630,7 +659,7 @@ static int discover(vms_state *s) {
     }
     r = scan_procs(s);
     if (r >= 0)
-        r = merge_libvirt(s);
+        r = merge_libvirt(s, lvst);
     for (size_t i = 0; i < s->n; i++) {
         if (s->v[i]->seen)
             s->v[w++] = s->v[i];
@@ -664,7 +693,7 @@ static int vm_info(const vm *v, uni_domain_info *out) {
 int vms_list(vms_state *s, uni_domain_info **ret, size_t *ret_n) {
     uni_domain_info *out;
 
-    if (discover(s) < 0)
+    if (discover(s, NULL) < 0)
         return -1;
     out = calloc(s->n ? s->n : 1, sizeof(*out));
     if (!out)
@@ -686,24 +715,6 @@ oom:
 /* ---------------------------------------------------------------------------------------------
  * KVM statistics: gathered from a source, then emitted per vCPU, per VM and host-wide
  * ------------------------------------------------------------------------------------------- */
-
-typedef struct {
-    char *name;
-    kvm_stat_kind kind;
-    bool have_vm;
-    uint64_t vm_value;
-    uint64_t *vcpu; /* per vCPU index, nvcpu entries */
-    uint8_t *vcpu_have;
-} kstat;
-
-typedef struct {
-    kstat *e;
-    size_t n;
-    unsigned nvcpu;
-    int err;
-    uint32_t *slot; /* open-addressing index of e by name: entry + 1, 0 empty */
-    size_t nslots;
-} kstats;
 
 static uint32_t name_hash(const char *s) {
     uint32_t h = 2166136261u; /* FNV-1a */
@@ -769,6 +780,8 @@ static void kstats_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, 
         k->err = -ENOMEM;
         return;
     }
+    e->kind = kind;
+    k->nseen++;
     if (vcpu < 0) {
         e->have_vm = true;
         e->vm_value = value;
@@ -776,10 +789,6 @@ static void kstats_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, 
         e->vcpu[vcpu] = value;
         e->vcpu_have[vcpu] = 1;
     }
-}
-
-static void kstats_set_vcpus(kstats *k, unsigned n) {
-    k->nvcpu = n;
 }
 
 static void kstats_done(kstats *k) {
@@ -791,6 +800,21 @@ static void kstats_done(kstats *k) {
     free(k->e);
     free(k->slot);
     memset(k, 0, sizeof(*k));
+}
+
+/* A new round of values for @n vCPU slots: the entries stay (made again only when the number of
+ * slots changed), their values are forgotten. */
+static void kstats_begin(kstats *k, unsigned n) {
+    if (n != k->nvcpu)
+        kstats_done(k);
+    k->nvcpu = n;
+    k->nseen = 0;
+    k->err = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        k->e[i].have_vm = false;
+        if (n)
+            memset(k->e[i].vcpu_have, 0, n);
+    }
 }
 
 /* dom.kvm.NAME: the VM-scope statistics, and every vCPU statistic summed over the vCPUs (a
@@ -813,6 +837,7 @@ static void kstats_emit(kstats *k, uniRecordPtr rec) {
         for (size_t i = 0; i < k->n; i++)
             if (k->e[i].vcpu_have[c])
                 rec_u64(rec, UNI_M_DOM_VCPU_V_KVM_NAME, (int)c, k->e[i].name, k->e[i].vcpu[c]);
+    kstats_begin(k, k->nvcpu); /* emitted once */
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1424,11 +1449,12 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
             absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), c->v->bin_why ? c->v->bin_why : "out of memory");
             return;
         }
-        k->nvcpu = kvm_binstats_nvcpu(c->v->bin);
+        kstats_begin(k, kvm_binstats_nvcpu(c->v->bin));
         r = kvm_binstats_read(c->v->bin, kstats_cb, k);
         if (r < 0 || k->err < 0) {
             snprintf(why, sizeof(why), "reading the KVM binary statistics failed: %s", strerror(-(r < 0 ? r : k->err)));
             absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), why);
+            kstats_begin(k, k->nvcpu);
             return;
         }
         rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "binary");
@@ -1456,7 +1482,7 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
         }
         for (size_t i = 0; i < c->v->nqom; i++)
             known += c->v->qom[i] != NULL;
-        k->nvcpu = (unsigned)c->v->nqom;
+        kstats_begin(k, (unsigned)c->v->nqom);
         if (c->job->reply[QMP_Q_STATS_VM] && qmp_parse_stats(c->job->reply[QMP_Q_STATS_VM], NULL, 0, kstats_cb, k) < 0)
             k->err = -EBADMSG;
         if (vcpus && c->v->nqom &&
@@ -1467,7 +1493,7 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
     }
     if (k->err < 0) {
         absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), k->err == -ENOMEM ? "out of memory" : "malformed QMP query-stats reply");
-        kstats_done(k);
+        kstats_begin(k, k->nvcpu);
         return;
     }
     if (c->job->reply[QMP_Q_SCHEMAS] && !s->schemas)
@@ -1525,7 +1551,7 @@ static void collect_meta(vm_ctx *c) {
 /* The whole record of VM @v (with its QMP answers in c->job). */
 static int collect_vm(vm_ctx *c) {
     vm *v = c->v;
-    kstats k = {0};
+    kstats *k = &v->ks;
     pid_stat ps;
     char why[256];
     const char *state = NULL;
@@ -1545,13 +1571,12 @@ static int collect_vm(vm_ctx *c) {
                                      : "the domain is not running";
         int found = 0;
         if (v->in_libvirt) {
-            kstats_set_vcpus(&k, 256);
-            found = lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, v->lv_active && wants_any(c, kvm_metrics, 2) ? kstats_cb : NULL, &k);
-            if (k.n) {
+            kstats_begin(k, 256);
+            found = lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, v->lv_active && wants_any(c, kvm_metrics, 2) ? kstats_cb : NULL, k);
+            if (k->nseen) {
                 rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");
-                kstats_emit(&k, c->rec);
+                kstats_emit(k, c->rec);
             }
-            kstats_done(&k);
         }
         if (!rec_has(c->rec, UNI_M_DOM_STATE))
             rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, v->lv_active ? "running" : "shut off");
@@ -1603,21 +1628,19 @@ static int collect_vm(vm_ctx *c) {
         /* libvirt holds the monitor of its domains: their KVM statistics, NICs and disks come
          * from libvirt (what /proc gave stays). */
         bool kvm = c->s->ksrc == KSRC_QMP && wants_any(c, kvm_metrics, 2);
-        kstats_set_vcpus(&k, c->nvcpu ? c->nvcpu : 256);
-        if (!lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, kvm ? kstats_cb : NULL, &k) && !c->stopped)
+        kstats_begin(k, c->nvcpu ? c->nvcpu : 256);
+        if (!lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, kvm ? kstats_cb : NULL, k) && !c->stopped)
             stale = true;
-        if (k.n) {
+        if (k->nseen) {
             rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");
-            kstats_emit(&k, c->rec);
+            kstats_emit(k, c->rec);
         }
-        kstats_done(&k);
     }
     if (!rec_has(c->rec, UNI_M_DOM_STATE))
         rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, proc_state(ps.state));
-    collect_kvm(c, &k);
-    if (k.n)
-        kstats_emit(&k, c->rec);
-    kstats_done(&k);
+    collect_kvm(c, k);
+    if (k->nseen)
+        kstats_emit(k, c->rec);
     if (wants(c, UNI_M_DOM_MEM_USAGE_MB)) {
         uint64_t b;
         if (c->job && c->job->reply[QMP_Q_BALLOON] && qmp_parse_balloon(c->job->reply[QMP_Q_BALLOON], &b) == 0)
@@ -1701,8 +1724,15 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
     uint64_t now;
     int r = 0;
 
-    if (discover(s) < 0)
+    /* libvirt's statistics first: they also list its domains. */
+    if (s->lv && lv_stats_get(s->lv, &lvst) < 0) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
+    }
+    if (discover(s, lvst) < 0) {
+        lv_stats_free(lvst);
+        return -1;
+    }
     s->dacct_read = false;
     pick = calloc(s->n ? s->n : 1, sizeof(*pick));
     jobs = calloc(s->n ? s->n : 1, sizeof(*jobs));
@@ -1740,9 +1770,6 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
         goto oom;
     if (sel_any(sel, net_metrics, ELEMENTSOF(net_metrics)))
         netdev_len = read_file_at_alloc(s->proc_fd, "net/dev", &netdev);
-    for (size_t i = 0; s->lv && !lvst && i < np; i++)
-        if (pick[i]->in_libvirt && pick[i]->lv_active && lv_stats_get(s->lv, &lvst) < 0)
-            goto oom;
     now = uni_clock_ns();
     for (size_t i = 0; i < np && r >= 0; i++) {
         vm_ctx c = {.s = s, .v = pick[i], .sel = sel, .job = jobs[i].want ? &jobs[i] : NULL, .now = now, .lvst = lvst,

@@ -445,7 +445,10 @@ int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, 
 struct lv_stats {
     virDomainStatsRecordPtr *recs; /* libvirt.so's */
     int n;
-    remote_connect_get_all_domain_stats_ret wire; /* the native client's */
+    lvrpc_raw raw;                 /* the native client's: the reply as it came, */
+    lvrpc_stats_rec *idx;          /* and its records */
+    size_t nidx;
+    bool native_ok;                /* the native call succeeded: its records are every domain */
 };
 
 int lv_stats_get(lv_conn *c, lv_stats **ret) {
@@ -453,11 +456,20 @@ int lv_stats_get(lv_conn *c, lv_stats **ret) {
     if (!s)
         return -ENOMEM;
     if (c->rpc) {
-        /* The same call as virConnectGetAllDomainStats: no domains named (all of them). */
+        /* The same call as virConnectGetAllDomainStats: no domains named (all of them). Its
+         * reply is read in place (a hundred typed parameters per domain, each sample). */
         remote_connect_get_all_domain_stats_args a = {.stats = 0, .flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT};
-        if (lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_args,
-                       &a, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret, &s->wire, NULL) < 0)
-            memset(&s->wire, 0, sizeof(s->wire));
+        int r = lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_args,
+                           &a, (xdrproc_t)lvrpc_xdr_raw, &s->raw, NULL);
+        if (r == 0)
+            r = lvrpc_stats_index(s->raw.body, s->raw.len, &s->idx, &s->nidx);
+        if (r == -ENOMEM) {
+            lv_stats_free(s);
+            return r;
+        }
+        s->native_ok = r == 0;
+        if (r < 0)
+            s->nidx = 0;
         *ret = s;
         return 0;
     }
@@ -478,8 +490,42 @@ void lv_stats_free(lv_stats *s) {
         return;
     if (s->recs)
         virDomainStatsRecordListFree(s->recs);
-    xdr_free((xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret, (char *)&s->wire);
+    free(s->raw.body);
+    free(s->idx);
     free(s);
+}
+
+int lv_stats_list(lv_conn *c, lv_stats *s, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret,
+                  size_t *ret_n) {
+    lv_dom_info *out;
+
+    if (!c->rpc || !s || !s->native_ok)
+        return 0;
+    out = calloc(s->nidx ? s->nidx : 1, sizeof(*out));
+    for (size_t i = 0; out && i < s->nidx; i++) {
+        const lvrpc_stats_rec *sr = &s->idx[i];
+        remote_nonnull_domain rd = {.id = sr->id};
+        out[i].id = sr->id < 0 ? -1 : sr->id;
+        out[i].active = out[i].id >= 0;
+        uuid_format(sr->uuid, out[i].uuid);
+        memcpy(rd.uuid, sr->uuid, sizeof(rd.uuid));
+        if (!(out[i].name = strndup(sr->name, sr->name_len))) {
+            lv_infos_free(out, i + 1);
+            out = NULL;
+            break;
+        }
+        if (meta_due && meta_due(out[i].uuid, ud)) {
+            lv_dom d = {.rd = &rd};
+            rd.name = out[i].name;
+            meta_get(c, &d, &out[i].meta);
+            out[i].has_meta = true;
+        }
+    }
+    if (!out)
+        return -ENOMEM;
+    *ret = out;
+    *ret_n = s->nidx;
+    return 1;
 }
 
 static bool param_u64(const virTypedParameter *p, uint64_t *ret) {
@@ -752,38 +798,42 @@ static void fill_fallback(lv_conn *c, const lv_dom *d, fill_ctx *f) {
     reset_error(c);
 }
 
-/* A typed parameter from the wire in libvirt's form, for fill_param (the string is borrowed). */
-static bool param_from_wire(const remote_typed_param *w, virTypedParameter *p) {
-    const remote_typed_param_value *v = &w->value;
-    memset(p, 0, sizeof(*p));
-    if (!w->field || strlen(w->field) >= sizeof(p->field))
-        return false; /* libvirt's own client refuses such a name too */
-    strcpy(p->field, w->field);
-    p->type = v->type;
-    switch (v->type) {
+/* A typed parameter from the wire in libvirt's form, for fill_param: a string value is copied
+ * to @sbuf, or to *@heap (free it) when longer. False for a name libvirt's own client refuses
+ * (VIR_TYPED_PARAM_FIELD_LENGTH bytes or more) and when out of memory. */
+static bool param_from_raw(const lvrpc_param *w, virTypedParameter *p, char *sbuf, size_t sbuflen, char **heap) {
+    if (w->field_len >= sizeof(p->field))
+        return false;
+    memcpy(p->field, w->field, w->field_len);
+    p->field[w->field_len] = 0;
+    p->type = w->type;
+    switch (w->type) {
     case VIR_TYPED_PARAM_INT:
-        p->value.i = v->remote_typed_param_value_u.i;
+        p->value.i = w->v.i;
         break;
     case VIR_TYPED_PARAM_UINT:
-        p->value.ui = v->remote_typed_param_value_u.ui;
+        p->value.ui = w->v.ui;
         break;
     case VIR_TYPED_PARAM_LLONG:
-        p->value.l = v->remote_typed_param_value_u.l;
+        p->value.l = w->v.l;
         break;
     case VIR_TYPED_PARAM_ULLONG:
-        p->value.ul = v->remote_typed_param_value_u.ul;
+        p->value.ul = w->v.ul;
         break;
     case VIR_TYPED_PARAM_DOUBLE:
-        p->value.d = v->remote_typed_param_value_u.d;
+        p->value.d = w->v.d;
         break;
     case VIR_TYPED_PARAM_BOOLEAN:
-        p->value.b = (char)(v->remote_typed_param_value_u.b != 0);
+        p->value.b = (char)(w->v.b != 0);
         break;
-    case VIR_TYPED_PARAM_STRING:
-        p->value.s = v->remote_typed_param_value_u.s;
+    default: /* STRING */
+        if (w->v.s.len < sbuflen)
+            p->value.s = sbuf;
+        else if (!(p->value.s = *heap = malloc((size_t)w->v.s.len + 1)))
+            return false;
+        memcpy(p->value.s, w->v.s.p, w->v.s.len);
+        p->value.s[w->v.s.len] = 0;
         break;
-    default:
-        return false;
     }
     return true;
 }
@@ -796,17 +846,27 @@ static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, 
     /* The 16 bytes the wire carries, once; each record is then one memcmp. */
     if (uuid_parse_bytes(uuid, (unsigned char *)a.uuid) < 0)
         return 0;
-    for (u_int i = 0; st && i < st->wire.retStats.retStats_len; i++) {
-        const remote_domain_stats_record *sr = &st->wire.retStats.retStats_val[i];
-        if (memcmp(sr->dom.uuid, a.uuid, sizeof(a.uuid)))
+    for (size_t i = 0; st && i < st->nidx; i++) {
+        const lvrpc_stats_rec *sr = &st->idx[i];
+        remote_nonnull_domain rd = {.id = sr->id};
+        size_t pos = sr->params;
+        char sbuf[1024];
+        if (memcmp(sr->uuid, a.uuid, sizeof(a.uuid)))
             continue;
-        for (u_int k = 0; k < sr->params.params_len; k++) {
+        for (uint32_t k = 0; k < sr->nparams; k++) {
+            lvrpc_param w;
             virTypedParameter p;
-            if (param_from_wire(&sr->params.params_val[k], &p))
+            _cleanup_free_ char *heap = NULL;
+            lvrpc_param_at(st->raw.body, &pos, &w);
+            if (param_from_raw(&w, &p, sbuf, sizeof(sbuf), &heap))
                 fill_param(f, &p, cb, ud);
         }
-        d.rd = &sr->dom;
+        memcpy(rd.uuid, sr->uuid, sizeof(rd.uuid));
+        if (!(rd.name = strndup(sr->name, sr->name_len)))
+            return -ENOMEM;
+        d.rd = &rd;
         fill_fallback(c, &d, f);
+        free(rd.name);
         return 1;
     }
     /* Not in the statistics (busy with a job, or they failed): what the per-domain calls give. */

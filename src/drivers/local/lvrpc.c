@@ -148,6 +148,16 @@ int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc
         xdr_destroy(&x);
         return -EBADMSG;
     }
+    if (ret_proc == (xdrproc_t)lvrpc_xdr_raw) {
+        lvrpc_raw *raw = ret;
+        size_t at = 4 + xdr_getpos(&x);
+        xdr_destroy(&x);
+        raw->len = len - at;
+        if (!(raw->body = malloc(raw->len ? raw->len : 1)))
+            return -ENOMEM;
+        memcpy(raw->body, (const char *)buf + at, raw->len);
+        return 0;
+    }
     if (ret_proc && !ret_proc(&x, ret)) {
         xdr_free(ret_proc, ret);
         xdr_destroy(&x);
@@ -158,6 +168,149 @@ int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc
         xdr_free(ret_proc, ret);
     xdr_destroy(&x);
     return r;
+}
+
+bool_t lvrpc_xdr_raw(XDR *x, lvrpc_raw *r) {
+    /* lvrpc_decode copies the body itself (it knows where it ends); this only frees. */
+    if (x->x_op != XDR_FREE)
+        return FALSE;
+    free(r->body);
+    r->body = NULL;
+    r->len = 0;
+    return TRUE;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * GetAllDomainStats replies read in place
+ * ------------------------------------------------------------------------------------------- */
+
+static uint32_t be32_at(const char *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return ntohl(v);
+}
+
+static uint64_t be64_at(const char *p) {
+    return (uint64_t)be32_at(p) << 32 | be32_at(p + 4);
+}
+
+/* Skip @n bytes at *@pos (within @len); false when they are not there. */
+static bool take(size_t len, size_t *pos, size_t n) {
+    if (n > len - *pos)
+        return false;
+    *pos += n;
+    return true;
+}
+
+/* An XDR string of at most @max bytes at *@pos: its length word, bytes and padding. */
+static bool take_string(const char *b, size_t len, size_t *pos, uint32_t max, uint32_t *ret_len) {
+    uint32_t n;
+    if (len - *pos < 4)
+        return false;
+    n = be32_at(b + *pos);
+    *pos += 4;
+    if (n > max || !take(len, pos, ((size_t)n + 3) & ~(size_t)3))
+        return false;
+    *ret_len = n;
+    return true;
+}
+
+/* One remote_typed_param at *@pos, checked. */
+static bool take_param(const char *b, size_t len, size_t *pos) {
+    uint32_t n, type;
+    if (!take_string(b, len, pos, REMOTE_STRING_MAX, &n) || len - *pos < 4)
+        return false;
+    type = be32_at(b + *pos);
+    *pos += 4;
+    switch (type) {
+    case LVRPC_T_INT:
+    case LVRPC_T_UINT:
+    case LVRPC_T_BOOLEAN:
+        return take(len, pos, 4);
+    case LVRPC_T_LLONG:
+    case LVRPC_T_ULLONG:
+    case LVRPC_T_DOUBLE:
+        return take(len, pos, 8);
+    case LVRPC_T_STRING:
+        return take_string(b, len, pos, REMOTE_STRING_MAX, &n);
+    default:
+        return false; /* rpcgen's decoder refuses an unknown discriminant too */
+    }
+}
+
+int lvrpc_stats_index(const char *b, size_t len, lvrpc_stats_rec **ret, size_t *ret_n) {
+    /* The smallest record: an empty name, the UUID, the id and no parameters. */
+    const size_t min_rec = 4 + 16 + 4 + 4;
+    lvrpc_stats_rec *recs;
+    size_t pos = 4;
+    uint32_t n;
+
+    if (len < 4 || (n = be32_at(b)) > REMOTE_DOMAIN_LIST_MAX || n > (len - 4) / min_rec)
+        return -EBADMSG;
+    if (!(recs = calloc(n ? n : 1, sizeof(*recs))))
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        lvrpc_stats_rec *r = &recs[i];
+        size_t name_at = pos + 4;
+        if (!take_string(b, len, &pos, REMOTE_STRING_MAX, &r->name_len) || len - pos < 16 + 4 + 4)
+            goto bad;
+        r->name = b + name_at;
+        memcpy(r->uuid, b + pos, 16);
+        r->id = (int32_t)be32_at(b + pos + 16);
+        r->nparams = be32_at(b + pos + 20);
+        pos += 24;
+        r->params = pos;
+        if (r->nparams > REMOTE_CONNECT_GET_ALL_DOMAIN_STATS_MAX)
+            goto bad;
+        for (uint32_t k = 0; k < r->nparams; k++)
+            if (!take_param(b, len, &pos))
+                goto bad;
+    }
+    if (pos != len)
+        goto bad; /* bytes left over, as lvrpc_decode refuses */
+    *ret = recs;
+    *ret_n = n;
+    return 0;
+bad:
+    free(recs);
+    return -EBADMSG;
+}
+
+void lvrpc_param_at(const char *b, size_t *pos, lvrpc_param *p) {
+    size_t at = *pos;
+    p->field_len = be32_at(b + at);
+    p->field = b + at + 4;
+    at += 4 + (((size_t)p->field_len + 3) & ~(size_t)3);
+    p->type = (int)be32_at(b + at);
+    at += 4;
+    switch (p->type) {
+    case LVRPC_T_INT:
+    case LVRPC_T_BOOLEAN:
+        p->v.i = (int32_t)be32_at(b + at);
+        at += 4;
+        break;
+    case LVRPC_T_UINT:
+        p->v.ui = be32_at(b + at);
+        at += 4;
+        break;
+    case LVRPC_T_LLONG:
+    case LVRPC_T_ULLONG:
+        p->v.ul = be64_at(b + at);
+        at += 8;
+        break;
+    case LVRPC_T_DOUBLE: {
+        uint64_t u = be64_at(b + at);
+        memcpy(&p->v.d, &u, 8); /* XDR doubles are IEEE 754, big-endian */
+        at += 8;
+        break;
+    }
+    default: /* STRING: the index allowed nothing else */
+        p->v.s.len = be32_at(b + at);
+        p->v.s.p = b + at + 4;
+        at += 4 + (((size_t)p->v.s.len + 3) & ~(size_t)3);
+        break;
+    }
+    *pos = at;
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rpc/libvirt_remote_protocol.h"
 
@@ -45,6 +46,53 @@ typedef enum {
  * xdr_free(@ret_proc, @ret). */
 int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc_t ret_proc, void *ret,
                  lvrpc_msg_kind *kind, lvrpc_error *err);
+
+/* A reply body kept as the bytes libvirtd sent: pass lvrpc_xdr_raw as @ret_proc of lvrpc_decode
+ * or lvrpc_call and an lvrpc_raw as @ret; xdr_free(lvrpc_xdr_raw, ret) frees it. For replies
+ * read without decoding them into allocations (lvrpc_stats_index). */
+typedef struct {
+    char *body;
+    size_t len;
+} lvrpc_raw;
+bool_t lvrpc_xdr_raw(XDR *x, lvrpc_raw *r);
+
+/* ---- GetAllDomainStats replies read in place (pure) ----
+ * A collection asks libvirtd for every domain's statistics each sample: about a hundred typed
+ * parameters per domain, each of which rpcgen's decoder would allocate and free. These read
+ * the reply where it lies instead. */
+typedef struct {
+    const char *name; /* not NUL-terminated */
+    uint32_t name_len;
+    unsigned char uuid[16];
+    int id;
+    uint32_t nparams;
+    size_t params; /* offset of the first parameter in the body */
+} lvrpc_stats_rec;
+/* Check a remote_connect_get_all_domain_stats_ret body whole (-EBADMSG for what rpcgen's
+ * decoder refuses: truncated, an array or string over its maximum, an unknown parameter type,
+ * bytes left over) and index its records; -ENOMEM. Free *@ret with free(). */
+int lvrpc_stats_index(const char *body, size_t len, lvrpc_stats_rec **ret, size_t *ret_n);
+/* remote_typed_param_value's discriminants: libvirt's virTypedParameterType. */
+enum { LVRPC_T_INT = 1, LVRPC_T_UINT, LVRPC_T_LLONG, LVRPC_T_ULLONG, LVRPC_T_DOUBLE, LVRPC_T_BOOLEAN, LVRPC_T_STRING };
+typedef struct {
+    const char *field; /* not NUL-terminated */
+    uint32_t field_len;
+    int type; /* LVRPC_T_* */
+    union {
+        int32_t i;
+        uint32_t ui;
+        int64_t l;
+        uint64_t ul;
+        double d;
+        int32_t b;
+        struct {
+            const char *p; /* not NUL-terminated */
+            uint32_t len;
+        } s;
+    } v;
+} lvrpc_param;
+/* The parameter at *@pos of a body lvrpc_stats_index accepted; *@pos moves past it. */
+void lvrpc_param_at(const char *body, size_t *pos, lvrpc_param *p);
 
 /* ---- the connection ---- */
 typedef struct lvrpc lvrpc;

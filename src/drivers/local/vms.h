@@ -229,6 +229,11 @@ void lv_infos_free(lv_dom_info *v, size_t n);
 typedef struct lv_stats lv_stats;
 int lv_stats_get(lv_conn *c, lv_stats **ret);
 void lv_stats_free(lv_stats *s);
+/* The domains of @s, as lv_list gives them, where @s came whole from the native client (its
+ * records are every domain, active and inactive): 1 with the list, 0 when @s cannot say (call
+ * lv_list), -ENOMEM. One round trip a sample fewer. */
+int lv_stats_list(lv_conn *c, lv_stats *s, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret,
+                  size_t *ret_n);
 /* Add to @rec what libvirt says of domain @uuid and @rec lacks (state, CPU time, memory, vCPUs,
  * pinning, NICs, disks, perf); its KVM statistics (vm.NAME.*, vcpu.V.NAME.*) go to @cb when it is
  * not NULL. Falls back to per-domain calls (virDomainGetInfo, virDomainMemoryStats,
