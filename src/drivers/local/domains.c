@@ -1768,8 +1768,11 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
         }
     if (qmp_run(jobs, np, s->deadline_ms) < 0)
         goto oom;
-    if (sel_any(sel, net_metrics, ELEMENTSOF(net_metrics)))
-        netdev_len = read_file_at_alloc(s->proc_fd, "net/dev", &netdev);
+    /* /proc/net/dev only when a VM has a host tap interface to look up in it. */
+    for (size_t i = 0; i < np && netdev_len < 0 && sel_any(sel, net_metrics, ELEMENTSOF(net_metrics)); i++)
+        for (size_t k = 0; k < pick[i]->cmd.nnics && netdev_len < 0; k++)
+            if (pick[i]->cmd.nics[k].ifname)
+                netdev_len = read_file_at_alloc(s->proc_fd, "net/dev", &netdev);
     now = uni_clock_ns();
     for (size_t i = 0; i < np && r >= 0; i++) {
         vm_ctx c = {.s = s, .v = pick[i], .sel = sel, .job = jobs[i].want ? &jobs[i] : NULL, .now = now, .lvst = lvst,

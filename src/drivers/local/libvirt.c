@@ -771,7 +771,8 @@ static void fill_fallback(lv_conn *c, const lv_dom *d, fill_ctx *f) {
         if (!rec_has(rec, UNI_M_DOM_MEM_USAGE_MB))
             rec_dbl(rec, UNI_M_DOM_MEM_USAGE_MB, -1, NULL, (double)info.memory / 1024.0);
     }
-    if (!rec_has(rec, UNI_M_DOM_MEM_MB) && (nms = dom_memory_stats(c, d, ms, VIR_DOMAIN_MEMORY_STAT_NR)) > 0)
+    /* An inactive domain has no memory statistics: not asked (a round trip each sample). */
+    if (!rec_has(rec, UNI_M_DOM_MEM_MB) && dom_is_active(c, d) == 1 && (nms = dom_memory_stats(c, d, ms, VIR_DOMAIN_MEMORY_STAT_NR)) > 0)
         for (int i = 0; i < nms; i++)
             if (ms[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
                 rec_dbl(rec, UNI_M_DOM_MEM_MB, -1, NULL, (double)ms[i].val / 1024.0);

@@ -60,6 +60,7 @@ typedef struct {
     bool have_cpuinfo_mhz;
 
     int stat_fd, meminfo_fd, loadavg_fd, psi_fd[3];
+    uint64_t mem_total_kb, mem_total_ns; /* MemTotal and when meminfo was last read (0: never) */
     char *buf;
     size_t bufsz;
 
@@ -812,7 +813,22 @@ static int read_meminfo(local_state *s, meminfo *m) {
         uni_error_errno(r, "%s/meminfo", s->procfs);
         return -1;
     }
+    s->mem_total_kb = m->mem_total_kb;
+    s->mem_total_ns = uni_clock_ns();
     return 0;
+}
+
+/* The host's memory in MB, for the VMs' shares of it (dom.mem_pct, host.vms.mem_pct), or NAN.
+ * MemTotal changes only when memory is hot-plugged: the value of a meminfo read in the last
+ * 10 s serves, so that a sample reads meminfo once rather than three times. */
+static double mem_total_mb(local_state *s) {
+    uint64_t now = uni_clock_ns();
+    meminfo m;
+    if ((!s->mem_total_ns || now - s->mem_total_ns > 10000000000ull) && read_meminfo(s, &m) < 0) {
+        uniResetLastError();
+        return NAN;
+    }
+    return (double)s->mem_total_kb / 1024.0;
 }
 
 static void collect_mem(local_state *s, uniRecordPtr rec, const meminfo *m) {
@@ -1270,11 +1286,7 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         rec_absent(rec, UNI_M_HOST_MEM_REFRESH_MS, "no Linux interface exposes the DRAM refresh period");
     if (uni_select_group(sel, UNI_GROUP_VMS) || uni_select_has(sel, UNI_M_KVM_NAME)) {
         /* host.vms.mem_pct is of the host's memory. */
-        double total = NAN;
-        meminfo vm_m;
-        if (read_meminfo(s, &vm_m) == 0)
-            total = (double)vm_m.mem_total_kb / 1024.0;
-        uniResetLastError();
+        double total = mem_total_mb(s);
         RUN(SRC_VMS, (1u << UNI_GROUP_VMS) | (1u << UNI_GROUP_KVM), vms_node_stats(s->vms, sel, rec, total));
     }
     rec_absent(rec, UNI_M_HOST_SOURCE_NAME_LAST_ERROR, "%s", "no source is failing");
@@ -1356,13 +1368,9 @@ static int local_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t 
 static int local_domain_stats(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
                               uni_domain_stats **ret, size_t *ret_n) {
     local_state *s = conn->priv;
-    double total = NAN;
-    meminfo m;
-
     /* dom.mem_pct is of the host's memory. */
-    if ((uni_select_has(sel, UNI_M_DOM_MEM_PCT)) && read_meminfo(s, &m) == 0)
-        total = (double)m.mem_total_kb / 1024.0;
-    uniResetLastError();
+    double total = uni_select_has(sel, UNI_M_DOM_MEM_PCT) ? mem_total_mb(s) : NAN;
+
     if (vms_domain_stats(s->vms, sel, only, nonly, total, ret, ret_n) < 0)
         return -1;
     /* Spec: every hardware error is tied to the VMs it may have touched (uni-healthd links them);
