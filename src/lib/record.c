@@ -145,9 +145,15 @@ static void absent_add(uniRecordPtr r, unsigned metric, bool partial, const char
         r->absent = na;
         r->capabsent = nc;
     }
-    if (streq(fmt, "%s")) /* the common case: a fixed reason, no formatting needed */
-        r->absent[r->nabsent].reason = rec_strdup(r, va_arg(ap, const char *));
-    else {
+    if (!strchr(fmt, '%'))
+        /* A format is a literal (-Wformat=2 refuses others): one without conversions is kept
+         * as it is, not copied (a VM's record states tens of fixed reasons every sample). */
+        r->absent[r->nabsent].reason = fmt;
+    else if (streq(fmt, "%s")) { /* a reason made elsewhere: copied, once for a run of metrics */
+        const char *why = va_arg(ap, const char *);
+        const char *last = r->nabsent ? r->absent[r->nabsent - 1].reason : NULL;
+        r->absent[r->nabsent].reason = last && streq(last, why) ? last : rec_strdup(r, why);
+    } else {
         if (vasprintf(&msg, fmt, ap) < 0)
             msg = NULL;
         r->absent[r->nabsent].reason = rec_strdup(r, msg ? msg : "unavailable");

@@ -283,7 +283,9 @@ static void test_stats_in_place(void **state) {
     assert_int_equal(lvrpc_stats_index(copy, 4, &idx, &n), 0);
     assert_int_equal(n, 0);
     free(idx);
+    raw.msg = TAKE_PTR(buf); /* as lvrpc_call hands it over */
     xdr_free((xdrproc_t)lvrpc_xdr_raw, (char *)&raw);
+    assert_null(raw.msg);
     assert_null(raw.body);
 }
 

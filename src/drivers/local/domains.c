@@ -157,6 +157,7 @@ struct vms_state {
     vms_summary last; /* sums of the last full collection, for the host record after it */
     bool dacct_read, dacct_on; /* kernel.task_delayacct, read once per collection */
     int dacct_err;
+    int dacct_fd;              /* /proc/sys/kernel/task_delayacct kept open; -1 until first opened */
     lv_conn *lv;
     char *lv_uri;     /* asked for (?libvirt=) or the default */
     char lv_why[256]; /* why libvirt is not used, or "" */
@@ -198,6 +199,7 @@ int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, c
     s->proc_fd = proc_fd;
     s->host_proc = host_proc;
     s->loadavg_fd = -1;
+    s->dacct_fd = -1;
     s->hz = sysconf(_SC_CLK_TCK);
     s->pagesize = sysconf(_SC_PAGESIZE);
     if (s->hz <= 0)
@@ -312,6 +314,7 @@ void vms_close(vms_state *s) {
     free(s->v);
     taskstats_close(s->ts);
     closep(&s->loadavg_fd);
+    closep(&s->dacct_fd);
     if (s->schemas)
         json_object_put(s->schemas);
     summary_done(&s->last);
@@ -1131,7 +1134,9 @@ static void collect_proc(vm_ctx *c, const pid_stat *ps) {
 static bool delayacct_on(vms_state *s, int *ret_err) {
     if (!s->dacct_read) {
         uint64_t v = 0;
-        s->dacct_err = read_u64_at(s->proc_fd, "sys/kernel/task_delayacct", &v);
+        if (s->dacct_fd < 0)
+            s->dacct_fd = openat(s->proc_fd, "sys/kernel/task_delayacct", O_RDONLY | O_CLOEXEC);
+        s->dacct_err = s->dacct_fd < 0 ? -errno : pread_u64(s->dacct_fd, &v);
         s->dacct_on = s->dacct_err == 0 && v != 0;
         s->dacct_read = true;
     }

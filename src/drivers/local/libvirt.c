@@ -490,7 +490,7 @@ void lv_stats_free(lv_stats *s) {
         return;
     if (s->recs)
         virDomainStatsRecordListFree(s->recs);
-    free(s->raw.body);
+    xdr_free((xdrproc_t)lvrpc_xdr_raw, (char *)&s->raw);
     free(s->idx);
     free(s);
 }

@@ -97,6 +97,7 @@ typedef struct {
     vms_state *vms; /* the VMs of this host (domains.c) */
     char *hl_path; /* the HealthLog (uni-healthd's database) */
     hl_db *hl;     /* opened read-only when first needed */
+    uint64_t hl_missing_ns; /* when opening it last found none (0: not missing) */
     int hl_watch;  /* its change notification, made by the first uniHealthLogWait */
     hl_db *hl_wait; /* uniHealthLogWait's own reader (no connection lock while waiting) */
     int64_t wait_version; /* PRAGMA data_version at the end of the previous wait */
@@ -1050,10 +1051,17 @@ static void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
 /* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
  * when there is none (yet), with the reason in @why. */
 static int ensure_healthlog(local_state *s, char *why, size_t len) {
+    uint64_t now = uni_clock_ns();
     int r;
     if (s->hl)
         return 0;
-    r = hl_open(s->hl_path, 0, &s->hl, why, len);
+    /* A sample looks for it twice (the VMs' records, the host's): once is enough. */
+    if (s->hl_missing_ns && now - s->hl_missing_ns < 200000000)
+        r = -ENOENT;
+    else {
+        r = hl_open(s->hl_path, 0, &s->hl, why, len);
+        s->hl_missing_ns = r == -ENOENT ? now : 0;
+    }
     if (r == -ENOENT)
         snprintf(why, len, "no HealthLog at %s: start uni-healthd --db %s (or give ?healthlog=PATH)", s->hl_path, s->hl_path);
     return r;

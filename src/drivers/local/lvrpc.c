@@ -152,10 +152,9 @@ int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc
         lvrpc_raw *raw = ret;
         size_t at = 4 + xdr_getpos(&x);
         xdr_destroy(&x);
+        raw->msg = NULL;
+        raw->body = (const char *)buf + at;
         raw->len = len - at;
-        if (!(raw->body = malloc(raw->len ? raw->len : 1)))
-            return -ENOMEM;
-        memcpy(raw->body, (const char *)buf + at, raw->len);
         return 0;
     }
     if (ret_proc && !ret_proc(&x, ret)) {
@@ -174,9 +173,8 @@ bool_t lvrpc_xdr_raw(XDR *x, lvrpc_raw *r) {
     /* lvrpc_decode copies the body itself (it knows where it ends); this only frees. */
     if (x->x_op != XDR_FREE)
         return FALSE;
-    free(r->body);
-    r->body = NULL;
-    r->len = 0;
+    free(r->msg);
+    *r = (lvrpc_raw){0};
     return TRUE;
 }
 
@@ -390,6 +388,8 @@ static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrp
         if ((r = recv_message(c->fd, &in, &inlen, deadline)) < 0)
             return r;
         r = lvrpc_decode(in, inlen, proc, serial, ret_proc, ret, &kind, err);
+        if (r == 0 && kind == LVRPC_MSG_REPLY && ret_proc == (xdrproc_t)lvrpc_xdr_raw)
+            ((lvrpc_raw *)ret)->msg = TAKE_PTR(in); /* the body lies in it */
         if (r < 0 || kind == LVRPC_MSG_REPLY)
             return r;
         if (kind == LVRPC_MSG_PING) {

@@ -48,10 +48,12 @@ int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc
                  lvrpc_msg_kind *kind, lvrpc_error *err);
 
 /* A reply body kept as the bytes libvirtd sent: pass lvrpc_xdr_raw as @ret_proc of lvrpc_decode
- * or lvrpc_call and an lvrpc_raw as @ret; xdr_free(lvrpc_xdr_raw, ret) frees it. For replies
- * read without decoding them into allocations (lvrpc_stats_index). */
+ * or lvrpc_call and an lvrpc_raw as @ret. lvrpc_decode points @body into the buffer it was
+ * given; lvrpc_call hands over the whole message (@msg), freed by xdr_free(lvrpc_xdr_raw, ret).
+ * For replies read without decoding them into allocations (lvrpc_stats_index). */
 typedef struct {
-    char *body;
+    char *msg; /* owned: the message @body lies in, or NULL */
+    const char *body;
     size_t len;
 } lvrpc_raw;
 bool_t lvrpc_xdr_raw(XDR *x, lvrpc_raw *r);
