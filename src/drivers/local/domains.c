@@ -63,6 +63,7 @@ typedef struct {
     size_t n;
     unsigned nvcpu;
     size_t nseen; /* values given since kstats_begin */
+    size_t guess; /* the entry kstat_get tries first */
     int err;
     uint32_t *slot; /* open-addressing index of e by name: entry + 1, 0 empty */
     size_t nslots;
@@ -470,8 +471,10 @@ static const proc_entry *seen_before(const proc_entry *old, size_t nold, size_t 
 /* A process is looked at again for YOUNG_NS after it appeared: libvirt (and any launcher) forks
  * first and execs QEMU a moment later, under the same PID. */
 #define YOUNG_NS (2ull * 1000000000ull)
-/* Without a new PID, no new QEMU can have appeared; a full scan at least this often anyway. */
-#define RESCAN_NS (10ull * 1000000000ull)
+/* Without a new PID, no new QEMU can have appeared; a full scan at least this often anyway (for
+ * a process that execs QEMU later than YOUNG_NS after it started, while the host created no
+ * process or thread at all). Listing /proc costs about as much as a whole sample's VM records. */
+#define RESCAN_NS (30ull * 1000000000ull)
 
 /* The last PID the kernel handed out, from /proc/loadavg; -1 when unknown. */
 static long last_pid(vms_state *s) {
@@ -738,11 +741,17 @@ static void kstat_index(kstats *k, size_t i) {
  * per vCPU: a hash keeps that linear). */
 static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
     kstat *ne;
+    /* A source gives its statistics in the same order every collection: the entry after the
+     * last one found is most likely the one. */
+    if (k->guess < k->n && streq(k->e[k->guess].name, name))
+        return &k->e[k->guess++];
     if (k->nslots) {
         size_t m = k->nslots - 1;
         for (size_t h = name_hash(name) & m; k->slot[h]; h = (h + 1) & m)
-            if (streq(k->e[k->slot[h] - 1].name, name))
+            if (streq(k->e[k->slot[h] - 1].name, name)) {
+                k->guess = k->slot[h];
                 return &k->e[k->slot[h] - 1];
+            }
     }
     if (2 * (k->n + 1) > k->nslots) {
         size_t ns = k->nslots ? 2 * k->nslots : 256;
@@ -770,6 +779,7 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
         return NULL;
     }
     kstat_index(k, k->n++);
+    k->guess = k->n;
     return ne;
 }
 
@@ -812,6 +822,7 @@ static void kstats_begin(kstats *k, unsigned n) {
         kstats_done(k);
     k->nvcpu = n;
     k->nseen = 0;
+    k->guess = 0;
     k->err = 0;
     for (size_t i = 0; i < k->n; i++) {
         k->e[i].have_vm = false;

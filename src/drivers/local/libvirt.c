@@ -572,8 +572,9 @@ static bool split_index(const char *s, unsigned *ret_n, const char **ret_rest) {
 
 /* libvirt's KVM statistics: "NAME.sum" (cumulative), ".cur" (instant), ".max" (peak). */
 static bool kvm_suffix(const char *s, char *name, size_t len, kvm_stat_kind *ret_kind) {
-    const char *dot = strrchr(s, '.');
-    if (!dot || (size_t)(dot - s) >= len || dot == s)
+    size_t n = strlen(s);
+    const char *dot = n > 4 ? s + n - 4 : NULL;
+    if (!dot || *dot != '.' || (size_t)(dot - s) >= len)
         return false;
     if (streq(dot, ".sum"))
         *ret_kind = KVM_STAT_CUMULATIVE;
@@ -585,7 +586,7 @@ static bool kvm_suffix(const char *s, char *name, size_t len, kvm_stat_kind *ret
         return false;
     memcpy(name, s, (size_t)(dot - s));
     name[dot - s] = 0;
-    return !strchr(name, '.');
+    return !memchr(name, '.', (size_t)(dot - s));
 }
 
 typedef struct {
@@ -601,7 +602,17 @@ static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, 
     uint64_t v;
     kvm_stat_kind kind;
 
-    if (streq(k, "state.state") && p->type == VIR_TYPED_PARAM_INT) {
+    /* Most parameters are KVM statistics (vm.NAME.sum, vcpu.V.NAME.cur): those first. */
+    if (k[0] == 'v' && k[1] == 'm' && k[2] == '.') {
+        if (cb && kvm_suffix(k + 3, name, sizeof(name), &kind) && param_u64(p, &v))
+            cb(ud, -1, name, kind, v);
+    } else if (startswith(k, "vcpu.") && k[5] >= '0' && k[5] <= '9' && split_index(k + 5, &n, &rest)) {
+        if (streq(rest, "time") && param_u64(p, &v)) {
+            if (!f->had_vcpu)
+                rec_u64(rec, UNI_M_DOM_VCPU_V_TIME_MS, (int)n, NULL, v / 1000000);
+        } else if (cb && kvm_suffix(rest, name, sizeof(name), &kind) && param_u64(p, &v))
+            cb(ud, (int)n, name, kind, v);
+    } else if (streq(k, "state.state") && p->type == VIR_TYPED_PARAM_INT) {
         if (!f->had_state)
             rec_str(rec, UNI_M_DOM_STATE, -1, NULL, state_name(p->value.i));
     } else if (streq(k, "cpu.time") && param_u64(p, &v)) {
@@ -618,14 +629,6 @@ static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, 
     } else if (streq(k, "vcpu.current") && param_u64(p, &v)) {
         if (!f->had_count)
             rec_u64(rec, UNI_M_DOM_CPU_COUNT, -1, NULL, v);
-    } else if (startswith(k, "vcpu.") && split_index(k + 5, &n, &rest)) {
-        if (streq(rest, "time") && param_u64(p, &v)) {
-            if (!f->had_vcpu)
-                rec_u64(rec, UNI_M_DOM_VCPU_V_TIME_MS, (int)n, NULL, v / 1000000);
-        } else if (cb && kvm_suffix(rest, name, sizeof(name), &kind) && param_u64(p, &v))
-            cb(ud, (int)n, name, kind, v);
-    } else if (startswith(k, "vm.") && cb && kvm_suffix(k + 3, name, sizeof(name), &kind) && param_u64(p, &v)) {
-        cb(ud, -1, name, kind, v);
     } else if (startswith(k, "net.") && !f->had_net && split_index(k + 4, &n, &rest)) {
         static const struct {
             const char *key;
