@@ -486,6 +486,8 @@ static int dispatch(client *c, const char *msg, size_t len) {
         client_drop(c, "malformed message header");
         return -1;
     }
+    if (c->srv->adopt)
+        c->srv->adopt(c->srv); /* the newest sample, for whatever this call reads */
     if (h.type != UNI_CALL) {
         client_drop(c, "sent something other than a call");
         return -1;

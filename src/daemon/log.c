@@ -39,9 +39,11 @@ void log_msg(log_level level, const char *fmt, ...) {
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        flockfile(stderr); /* one line, whichever thread logs (uniserverd's sampler and loop) */
         fprintf(stderr, "%s.%03ldZ %s %s: ", when, ts.tv_nsec / 1000000, ident, names[level]);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
+        funlockfile(stderr);
     }
     va_end(ap);
 }

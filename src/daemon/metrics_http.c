@@ -80,11 +80,13 @@ static int gzip_buf(const char *in, size_t n, char **ret, size_t *ret_len) {
     return 0;
 }
 
-/* The exposition in one format, rendered again only when the cache changed (the loop swaps the
- * cache, and the loop calls this: no lock). */
+/* The exposition in one format, rendered again only when the cache changed (the loop adopts
+ * samples into the cache, and the loop calls this: no lock). */
 static int render(metrics_http *m, int om, int gz) {
     server *srv = m->srv;
     http_body *b;
+    if (srv->adopt)
+        srv->adopt(srv); /* the newest sample */
     if (m->body[om][gz] && m->gen[om][gz] == srv->cache_gen)
         return 0;
     if (!m->body[om][0] || m->gen[om][0] != srv->cache_gen) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* uniserverd's server: samples its source into a cache every interval (in a worker thread),
+/* uniserverd's server: samples its source into a cache every interval (in a sampler thread),
  * listens on the read-write and read-only unix sockets (and TLS or loopback TCP when asked) and
  * on /metrics' HTTP port, and answers every client from the cache, so a hundred clients cost what
  * one does. One libuv loop; a client that sends garbage, too much, or nothing is dropped alone. */
@@ -26,8 +26,8 @@
  * Sampling into the cache
  * ------------------------------------------------------------------------------------------- */
 
-static void sample_work(uv_work_t *w) {
-    server *srv = w->data;
+/* One sample of the source into work_*, on the sampler thread (or before the loop starts). */
+static void sample_collect(server *srv) {
     uint64_t t0 = now_ns();
     srv->work_rec = NULL;
     srv->work_error = NULL;
@@ -61,18 +61,27 @@ static void sample_work(uv_work_t *w) {
     srv->work_ns = now_ns() - t0;
 }
 
-static void sample_done(uv_work_t *w, int status) {
-    server *srv = w->data;
-    srv->sampling = false;
-    if (status < 0 || !srv->work_rec) {
+static void free_sample(uniRecordPtr rec, uni_domain_info *list, size_t nlist, uni_domain_stats *doms, size_t ndoms) {
+    uniRecordFree(rec);
+    uni_domain_infos_free(list, nlist);
+    uni_domain_stats_free(doms, ndoms);
+}
+
+/* The sample made: logged when it failed (the last good one stays in the cache), else made
+ * pending for the loop, in place of a pending one no client has read. */
+static void sample_finish(server *srv) {
+    if (!srv->work_rec) {
         srv->samples_failed++;
         /* Log when it starts failing, then once a minute of failures, not at every interval. */
         if (!srv->failing || srv->samples_failed % (uint64_t)(60000 / srv->cfg->interval_ms + 1) == 0)
             log_error("sampling %s failed: %s (%llu failures so far; serving the last good record)", srv->cfg->source_uri,
-                      srv->work_error ? srv->work_error : "cancelled", (unsigned long long)srv->samples_failed);
+                      srv->work_error ? srv->work_error : "unknown error", (unsigned long long)srv->samples_failed);
         srv->failing = true;
         free(srv->work_error);
         srv->work_error = NULL;
+        free_sample(NULL, srv->work_dom_list, srv->work_ndom_list, srv->work_doms, srv->work_ndoms);
+        srv->work_dom_list = NULL;
+        srv->work_doms = NULL;
         return;
     }
     if (srv->failing)
@@ -83,43 +92,127 @@ static void sample_done(uv_work_t *w, int status) {
     rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "uniserverd", 1);
     rec_dbl(srv->work_rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "uniserverd", (double)srv->work_ns / 1e6);
     rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "uniserverd", srv->samples_failed);
-    /* Swapped on the loop, which is also the only reader (calls and /metrics): no lock. */
-    uniRecordFree(srv->cache);
-    srv->cache = srv->work_rec;
-    uni_domain_infos_free(srv->dom_list, srv->ndom_list);
-    srv->dom_list = srv->work_dom_list;
-    srv->ndom_list = srv->work_ndom_list;
-    uni_domain_stats_free(srv->doms, srv->ndoms);
-    srv->doms = srv->work_doms;
-    srv->ndoms = srv->work_ndoms;
+    pthread_mutex_lock(&srv->sample_lock);
+    if (srv->pending)
+        free_sample(srv->pend_rec, srv->pend_dom_list, srv->pend_ndom_list, srv->pend_doms, srv->pend_ndoms);
+    srv->pend_rec = srv->work_rec;
+    srv->pend_dom_list = srv->work_dom_list;
+    srv->pend_ndom_list = srv->work_ndom_list;
+    srv->pend_doms = srv->work_doms;
+    srv->pend_ndoms = srv->work_ndoms;
+    srv->pending = true;
+    pthread_mutex_unlock(&srv->sample_lock);
+    srv->work_rec = NULL;
     srv->work_dom_list = NULL;
     srv->work_doms = NULL;
-    srv->cache_gen++;
-    srv->work_rec = NULL;
 }
 
-static void on_sample_timer(uv_timer_t *t) {
-    server *srv = t->data;
-    if (srv->sampling)
-        return; /* the previous sample is still running: skip, never pile up */
-    srv->sampling = true;
-    srv->work.data = srv;
-    if (uv_queue_work(srv->loop, &srv->work, sample_work, sample_done) < 0)
-        srv->sampling = false;
+/* On the loop, which is the only reader of the cache (calls and /metrics): no lock but the
+ * moment of taking the pending sample. */
+static void server_adopt(server *srv) {
+    uniRecordPtr rec;
+    uni_domain_info *list;
+    uni_domain_stats *doms;
+    size_t nlist, ndoms;
+
+    pthread_mutex_lock(&srv->sample_lock);
+    if (!srv->pending) {
+        pthread_mutex_unlock(&srv->sample_lock);
+        return;
+    }
+    rec = srv->pend_rec;
+    list = srv->pend_dom_list;
+    nlist = srv->pend_ndom_list;
+    doms = srv->pend_doms;
+    ndoms = srv->pend_ndoms;
+    srv->pending = false;
+    pthread_mutex_unlock(&srv->sample_lock);
+    free_sample(srv->cache, srv->dom_list, srv->ndom_list, srv->doms, srv->ndoms);
+    srv->cache = rec;
+    srv->dom_list = list;
+    srv->ndom_list = nlist;
+    srv->doms = doms;
+    srv->ndoms = ndoms;
+    srv->cache_gen++;
+}
+
+static void timespec_add_ns(struct timespec *t, uint64_t ns) {
+    uint64_t v = (uint64_t)t->tv_nsec + ns % 1000000000u;
+    t->tv_sec += (time_t)(ns / 1000000000u + v / 1000000000u);
+    t->tv_nsec = (long)(v % 1000000000u);
+}
+
+static bool timespec_le(const struct timespec *a, const struct timespec *b) {
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec <= b->tv_nsec);
+}
+
+/* Samples at every tick of the interval (a sample that overruns skips ticks: never piles up),
+ * and at once when asked (sample_soon). */
+static void *sampler_main(void *arg) {
+    server *srv = arg;
+    uint64_t interval = (uint64_t)srv->cfg->interval_ms * 1000000u;
+    struct timespec next, now;
+
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    timespec_add_ns(&next, interval);
+    pthread_mutex_lock(&srv->sample_lock);
+    for (;;) {
+        while (!srv->sample_stop && !srv->sample_asked)
+            if (pthread_cond_timedwait(&srv->sample_cond, &srv->sample_lock, &next) == ETIMEDOUT)
+                break;
+        if (srv->sample_stop)
+            break;
+        srv->sample_asked = false;
+        pthread_mutex_unlock(&srv->sample_lock);
+        sample_collect(srv);
+        sample_finish(srv);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        while (timespec_le(&next, &now))
+            timespec_add_ns(&next, interval);
+        pthread_mutex_lock(&srv->sample_lock);
+    }
+    pthread_mutex_unlock(&srv->sample_lock);
+    return NULL;
+}
+
+static int sampler_start(server *srv) {
+    pthread_condattr_t a;
+    int r;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->sample_cond, &a);
+    pthread_condattr_destroy(&a);
+    if ((r = pthread_create(&srv->sampler, NULL, sampler_main, srv)) != 0) {
+        log_error("cannot start the sampler thread: %s", strerror(r));
+        return -1;
+    }
+    srv->sampler_running = true;
+    return 0;
+}
+
+static void sampler_stop(server *srv) {
+    if (!srv->sampler_running)
+        return;
+    pthread_mutex_lock(&srv->sample_lock);
+    srv->sample_stop = true;
+    pthread_cond_signal(&srv->sample_cond);
+    pthread_mutex_unlock(&srv->sample_lock);
+    pthread_join(srv->sampler, NULL); /* after the sample it may be making */
+    srv->sampler_running = false;
+    pthread_cond_destroy(&srv->sample_cond);
 }
 
 static void sample_soon(server *srv) {
-    on_sample_timer(&srv->sample_timer);
+    pthread_mutex_lock(&srv->sample_lock);
+    srv->sample_asked = true;
+    pthread_cond_signal(&srv->sample_cond);
+    pthread_mutex_unlock(&srv->sample_lock);
 }
 
 /* A commit to the HealthLog: new errors are in the cache within tens of milliseconds instead of
- * at the next interval. */
+ * at the next interval (a sample running now is followed by another). */
 static void on_healthlog_settled(uv_timer_t *t) {
-    server *srv = t->data;
-    if (srv->sampling)
-        uv_timer_start(&srv->hl_timer, on_healthlog_settled, 20, 0); /* after the running one */
-    else
-        on_sample_timer(&srv->sample_timer);
+    sample_soon(t->data);
 }
 
 static void on_healthlog_change(uv_poll_t *p, int status, int events) {
@@ -147,6 +240,8 @@ static void watch_healthlog(server *srv) {
 /* ---------------------------------------------------------------------------------------------
  * Clients
  * ------------------------------------------------------------------------------------------- */
+
+static void on_sweep(uv_timer_t *t);
 
 static void client_free_cb(uv_handle_t *h) {
     client *c = h->data;
@@ -439,6 +534,8 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         }
         uv_poll_init(srv->loop, &c->poll, fd);
         c->poll.data = c;
+        if (!uv_is_active((uv_handle_t *)&srv->sweep_timer))
+            uv_timer_start(&srv->sweep_timer, on_sweep, 1000, 1000);
         c->next = srv->clients;
         if (srv->clients)
             srv->clients->prev = c;
@@ -458,6 +555,10 @@ static void on_accept(uv_poll_t *p, int status, int events) {
 static void on_sweep(uv_timer_t *t) {
     server *srv = t->data;
     uint64_t now = now_ns(), limit = (uint64_t)srv->cfg->idle_timeout_ms * 1000000;
+    if (!srv->clients) {
+        uv_timer_stop(t); /* started again by the next client: an idle daemon's loop sleeps */
+        return;
+    }
     for (client *c = srv->clients, *n; c; c = n) {
         n = c->next;
         if (c->http) {
@@ -681,7 +782,6 @@ static int setup_tls(server *srv) {
 }
 
 static void stop_all(server *srv) {
-    uv_timer_stop(&srv->sample_timer);
     uv_timer_stop(&srv->sweep_timer);
     for (client *c = srv->clients, *n; c; c = n) {
         n = c->next;
@@ -691,7 +791,6 @@ static void stop_all(server *srv) {
         uv_poll_stop(&srv->listeners[i].poll);
         uv_close((uv_handle_t *)&srv->listeners[i].poll, NULL);
     }
-    uv_close((uv_handle_t *)&srv->sample_timer, NULL);
     uv_close((uv_handle_t *)&srv->sweep_timer, NULL);
     if (srv->hl_watching) {
         uv_poll_stop(&srv->hl_poll);
@@ -723,15 +822,16 @@ int server_run(const config *cfg) {
         return 1;
     }
     dispatch_audit_setup();
+    pthread_mutex_init(&srv->sample_lock, NULL);
     /* The first sample before the first client, so that no call finds an empty cache. */
-    srv->work.data = srv;
-    sample_work(&srv->work);
+    sample_collect(srv);
     if (!srv->work_rec) {
         log_error("cannot sample %s: %s", cfg->source_uri, srv->work_error ? srv->work_error : "unknown error");
         free(srv->work_error);
         goto out;
     }
-    sample_done(&srv->work, 0);
+    sample_finish(srv);
+    server_adopt(srv);
     if (mkdir(cfg->runtime_dir, 0755) < 0 && errno != EEXIST) {
         log_error("cannot create %s: %s", cfg->runtime_dir, strerror(errno));
         goto out;
@@ -756,13 +856,12 @@ int server_run(const config *cfg) {
         srv->listeners[i].poll.data = &srv->listeners[i];
         uv_poll_start(&srv->listeners[i].poll, UV_READABLE, on_accept);
     }
-    uv_timer_init(srv->loop, &srv->sample_timer);
-    srv->sample_timer.data = srv;
     srv->sample_soon = sample_soon;
-    uv_timer_start(&srv->sample_timer, on_sample_timer, (uint64_t)cfg->interval_ms, (uint64_t)cfg->interval_ms);
+    srv->adopt = server_adopt;
+    if (sampler_start(srv) < 0)
+        goto out;
     uv_timer_init(srv->loop, &srv->sweep_timer);
     srv->sweep_timer.data = srv;
-    uv_timer_start(&srv->sweep_timer, on_sweep, 1000, 1000);
     watch_healthlog(srv);
     uv_signal_init(srv->loop, &srv->sigterm);
     srv->sigterm.data = srv;
@@ -774,6 +873,7 @@ int server_run(const config *cfg) {
     uv_run(srv->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
+    sampler_stop(srv);
     metrics_http_stop(srv->metrics);
     for (int i = 0; i < srv->nlisteners; i++) {
         close(srv->listeners[i].fd);
@@ -786,12 +886,11 @@ out:
         gnutls_certificate_free_credentials(srv->tls_cred);
     if (srv->tls_prio)
         gnutls_priority_deinit(srv->tls_prio);
-    uniRecordFree(srv->cache);
-    uniRecordFree(srv->work_rec);
-    uni_domain_infos_free(srv->dom_list, srv->ndom_list);
-    uni_domain_stats_free(srv->doms, srv->ndoms);
-    uni_domain_infos_free(srv->work_dom_list, srv->work_ndom_list);
-    uni_domain_stats_free(srv->work_doms, srv->work_ndoms);
+    free_sample(srv->cache, srv->dom_list, srv->ndom_list, srv->doms, srv->ndoms);
+    free_sample(srv->work_rec, srv->work_dom_list, srv->work_ndom_list, srv->work_doms, srv->work_ndoms);
+    if (srv->pending)
+        free_sample(srv->pend_rec, srv->pend_dom_list, srv->pend_ndom_list, srv->pend_doms, srv->pend_ndoms);
+    pthread_mutex_destroy(&srv->sample_lock);
     uniConnectClose(srv->source);
     uniConnectClose(srv->query);
     if (srv->hl_fd >= 0)

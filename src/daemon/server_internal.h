@@ -5,6 +5,7 @@
 
 #include <gnutls/gnutls.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <uv.h>
 
 #include "daemon.h"
@@ -68,7 +69,7 @@ struct server {
     uniConnectPtr source;
     uniConnectPtr query; /* a second connection to the source for HealthLog queries (the loop's) */
     uniRecordPtr cache;
-    uv_timer_t sample_timer, sweep_timer;
+    uv_timer_t sweep_timer;
     /* The HealthLog of a local source: a commit by uni-healthd triggers a sample (after a short
      * delay: the commit is visible a moment after the write that wakes us). */
     int hl_fd;
@@ -76,8 +77,21 @@ struct server {
     uv_timer_t hl_timer;
     bool hl_watching;
     uv_signal_t sigterm, sigint;
-    uv_work_t work;
-    bool sampling;
+    /* The sampler thread: samples every interval (or at once when asked), finishes the sample
+     * and leaves it pending; the loop adopts the pending sample when a client next reads the
+     * cache (server_adopt). A sample costs the loop no wakeup. */
+    pthread_t sampler;
+    bool sampler_running;
+    pthread_mutex_t sample_lock;
+    pthread_cond_t sample_cond;
+    bool sample_stop, sample_asked; /* under sample_lock */
+    bool pending;                   /* under sample_lock: pend_* hold a finished sample */
+    uniRecordPtr pend_rec;
+    uni_domain_info *pend_dom_list;
+    size_t pend_ndom_list;
+    uni_domain_stats *pend_doms;
+    size_t pend_ndoms;
+    /* the sample being made (the sampler's own) */
     uniRecordPtr work_rec;
     char *work_error;
     uint64_t work_ns;
@@ -99,6 +113,9 @@ struct server {
     /* Sample now rather than at the next tick, after a control call changed the host, so that
      * the cache shows the change soon (server.c sets it; NULL under the fuzzer). */
     void (*sample_soon)(server *srv);
+    /* Take the newest finished sample into the cache, if there is one: called on the loop before
+     * reading the cache (NULL under the fuzzer). */
+    void (*adopt)(server *srv);
 };
 
 /* Resolve "ADDR:PORT" or "[V6]:PORT" for listening; NULL (logged, naming @what) when it is not one.
