@@ -118,6 +118,7 @@ typedef struct {
     char *name;
     uint64_t v;
     bool peak;
+    bool seen; /* in this summary (the names stay from one summary to the next) */
 } host_kstat;
 typedef struct {
     bool valid;
@@ -499,9 +500,25 @@ static bool scan_skippable(vms_state *s, long pid_now) {
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i]->have_proc && s->v[i]->pidfd < 0)
             return false;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i]->have_proc)
-            s->v[i]->seen = !vm_exited(s->v[i]);
+    {
+        /* One poll for every pidfd (readable: the process exited), not one per VM. */
+        struct pollfd *p = calloc(s->n ? s->n : 1, sizeof(*p));
+        size_t k = 0;
+        if (!p)
+            return false;
+        for (size_t i = 0; i < s->n; i++)
+            if (s->v[i]->have_proc)
+                p[k++] = (struct pollfd){.fd = s->v[i]->pidfd, .events = POLLIN};
+        if (poll(p, k, 0) < 0) {
+            free(p);
+            return false;
+        }
+        k = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (s->v[i]->have_proc)
+                s->v[i]->seen = !(p[k++].revents & POLLIN);
+        free(p);
+    }
     return true;
 }
 
@@ -1853,8 +1870,16 @@ static void summary_done(vms_summary *m) {
 }
 
 static int summarize(const uni_domain_stats *v, size_t n, vms_summary *m) {
-    size_t hint = 0;
-    *m = (vms_summary){.n = n};
+    size_t hint = 0, nhk = m->nhk;
+    host_kstat *hk = m->hk;
+    /* The statistics' names of the last summary serve again: only their sums start over. */
+    free(m->why_swap);
+    free(m->why_kvm);
+    *m = (vms_summary){.n = n, .hk = hk, .nhk = nhk};
+    for (size_t j = 0; j < nhk; j++) {
+        hk[j].v = 0;
+        hk[j].seen = false;
+    }
     for (size_t i = 0; i < n; i++) {
         uniRecordPtr r = v[i].rec;
         if (v[i].info.active)
@@ -1894,6 +1919,7 @@ static int summarize(const uni_domain_stats *v, size_t n, vms_summary *m) {
                     nh[m->nhk].peak = peak;
                     m->nhk++;
                 }
+                m->hk[j].seen = true;
                 m->hk[j].v = peak ? (smp->value.u > m->hk[j].v ? smp->value.u : m->hk[j].v) : m->hk[j].v + smp->value.u;
                 break;
             }
@@ -1936,9 +1962,13 @@ static void summary_emit(const vms_state *s, const vms_summary *m, uniRecordPtr 
     else
         rec_absent(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, "%s",
                    m->why_swap ? m->why_swap : m->nswap ? "first sample: rates need a second sample (a window)" : "no running VM");
+    size_t nseen = 0;
     for (size_t j = 0; j < m->nhk; j++)
-        rec_u64(rec, UNI_M_KVM_NAME, -1, m->hk[j].name, m->hk[j].v);
-    if (!m->nhk)
+        if (m->hk[j].seen) {
+            rec_u64(rec, UNI_M_KVM_NAME, -1, m->hk[j].name, m->hk[j].v);
+            nseen++;
+        }
+    if (!nseen)
         rec_absent(rec, UNI_M_KVM_NAME, "%s", m->why_kvm ? m->why_kvm : "no running VM");
 }
 
@@ -1948,13 +1978,14 @@ static void summary_emit(const vms_state *s, const vms_summary *m, uniRecordPtr 
 #define SUMMARY_REUSE_NS (250ull * 1000000ull)
 static void keep_summary(vms_state *s, const uni_select *sel, const uni_domain_stats *v, size_t n) {
     static const unsigned needed[] = {UNI_M_DOM_MEM_MB, UNI_M_DOM_SWAP_WAIT_MS, UNI_M_DOM_SWAP_WAIT_PCT, UNI_M_DOM_KVM_NAME};
-    summary_done(&s->last);
-    if (sel->nprefixes)
+    bool all = !sel->nprefixes;
+    for (size_t i = 0; i < ELEMENTSOF(needed) && all; i++)
+        all = uni_select_has(sel, needed[i]);
+    if (!all) {
+        summary_done(&s->last);
         return;
-    for (size_t i = 0; i < ELEMENTSOF(needed); i++)
-        if (!uni_select_has(sel, needed[i]))
-            return;
-    if (summarize(v, n, &s->last) == 0)
+    }
+    if (summarize(v, n, &s->last) == 0) /* summarize frees it when it fails */
         s->last.at_ns = uni_clock_ns();
 }
 
@@ -1962,7 +1993,7 @@ int vms_node_stats(vms_state *s, const uni_select *sel, uniRecordPtr rec, double
     bool want_vms = uni_select_group(sel, UNI_GROUP_VMS), want_kvm = uni_select_has(sel, UNI_M_KVM_NAME);
     uni_select dsel;
     uni_domain_stats *v = NULL;
-    vms_summary m;
+    vms_summary m = {0};
     size_t n = 0;
     int r;
 
@@ -1970,7 +2001,7 @@ int vms_node_stats(vms_state *s, const uni_select *sel, uniRecordPtr rec, double
         return 0;
     if (s->last.valid && uni_clock_ns() - s->last.at_ns < SUMMARY_REUSE_NS) {
         summary_emit(s, &s->last, rec, mem_total_mb);
-        summary_done(&s->last); /* once */
+        s->last.valid = false; /* once (its names serve the next summary) */
         return 0;
     }
     memset(&dsel, 0, sizeof(dsel));

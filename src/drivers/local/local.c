@@ -85,6 +85,8 @@ typedef struct {
     bool have_last;
     uint64_t psi_cpu_prev_us;
     bool have_psi_prev;
+    psi psi_cpu;        /* pressure/cpu as collect_contention read it, */
+    bool psi_cpu_fresh; /* for collect_psi in the same sample */
     uint64_t cont_ns;       /* derived contention time when PSI is absent */
     uint64_t cont_prev_ms;  /* contention_ms at the previous sample */
     bool have_cont_prev;
@@ -893,6 +895,8 @@ static int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m
             cont_ms = p.some_us / 1000;
             have_cont = true;
             *ret_psi = true;
+            s->psi_cpu = p;
+            s->psi_cpu_fresh = true;
         }
     }
     if (!have_cont) {
@@ -922,12 +926,20 @@ static void collect_psi(local_state *s, uniRecordPtr rec) {
     for (int i = 0; i < 3; i++) {
         char buf[256];
         psi p;
-        ssize_t n = s->psi_fd[i] >= 0 ? pread_line(s->psi_fd[i], buf, sizeof(buf)) : -ENOENT;
-        if (n < 0 || parse_psi(buf, (size_t)n, &p) < 0) {
+        ssize_t n = 0;
+        if (i == 0 && s->psi_cpu_fresh)
+            p = s->psi_cpu; /* read a moment ago for the contention metrics */
+        else if ((n = s->psi_fd[i] >= 0 ? pread_line(s->psi_fd[i], buf, sizeof(buf)) : -ENOENT) >= 0 &&
+                 parse_psi(buf, (size_t)n, &p) < 0)
+            n = -EBADMSG;
+        if (i == 0)
+            s->psi_cpu_fresh = false;
+        if (n < 0) {
             const char *why = n == -EOPNOTSUPP ? "PSI disabled (boot with psi=1)" : "no PSI";
-            rec_absent(rec, some_ids[i], "%s: %s/pressure/%s %s", why, s->procfs, files[i], n < 0 ? "unreadable" : "malformed");
+            const char *what = n == -EBADMSG ? "malformed" : "unreadable";
+            rec_absent(rec, some_ids[i], "%s: %s/pressure/%s %s", why, s->procfs, files[i], what);
             if (full_ids[i] >= 0)
-                rec_absent(rec, (unsigned)full_ids[i], "%s: %s/pressure/%s %s", why, s->procfs, files[i], n < 0 ? "unreadable" : "malformed");
+                rec_absent(rec, (unsigned)full_ids[i], "%s: %s/pressure/%s %s", why, s->procfs, files[i], what);
             continue;
         }
         rec_u64(rec, some_ids[i], -1, NULL, p.some_us / 1000);
@@ -1261,6 +1273,7 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
     bool psi_used = false;
     meminfo m;
 
+    s->psi_cpu_fresh = false; /* this sample's, or none */
     if (s->have_last)
         rec->window_ms = (long long)((now - s->last_ns) / 1000000);
     if (!want_cpu && (want_freq || want_cont || uni_select_group(sel, UNI_GROUP_TEMP)) && s->online_fd >= 0)
