@@ -168,8 +168,22 @@ class RealLibvirtd(unittest.TestCase):
             r = json.loads(run(UNISH, "-c", d.uri(), "--json", "domstats", NAME, "--record").stdout)[NAME]
             maps = d.maps()
             rss = d.rss_kb()
+            # A change of the metadata while the daemon runs: libvirtd announces it (metadata-change
+            # event), and the next samples show it, not the next periodic refresh.
+            run("virsh", "-c", "qemu:///system", "metadata", NAME, "urn:uniserver:libvirt:1", "--key", "uniserver",
+                "--set", "<reliability>low</reliability>")
+            changed = None
+            for _ in range(20):
+                time.sleep(0.25)
+                changed = json.loads(run(UNISH, "-c", d.uri(), "--json", "domstats", NAME, "--record",
+                                         "--select", "dom.reliability").stdout)[NAME].get("dom.reliability")
+                if changed == "low":
+                    break
         finally:
             d.stop()
+            run("virsh", "-c", "qemu:///system", "metadata", NAME, "urn:uniserver:libvirt:1", "--key", "uniserver",
+                "--set", "<reliability>high</reliability>")
+        self.assertEqual(changed, "low")
         # The native client: libvirt.so and its dependencies are not loaded.
         self.assertEqual([m for m in maps if "libvirt" in m], [])
         if os.environ.get("UNI_SANITIZED"):

@@ -3,7 +3,8 @@
  * libvirtd's messages on literal bytes (typed parameters of every type, truncated, oversized,
  * another program, an error status, bytes left over), and a conversation with a fake libvirtd
  * on a unix socket (keepalive PING answered with PONG, an error reply, a lost connection opened
- * again at the next call, a server that does not answer). */
+ * again at the next call, a server that does not answer, metadata-change events noted and the
+ * registration for them made again on a new connection). */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -289,6 +290,37 @@ static void test_stats_in_place(void **state) {
     assert_null(raw.body);
 }
 
+/* A metadata-change event as libvirtd 9.0 sent it (captured from `virsh event --event
+ * metadata-change` while `virsh metadata uni-g-1 urn:test:x ... --set` ran). */
+static void test_metadata_event(void **state) {
+    static const unsigned char ev[] = {
+        0x00, 0x00, 0x00, 0x58, 0x20, 0x00, 0x80, 0x86, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x7b, 0x00, 0x00, 0x00, 0x02,
+        0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x75, 0x6e, 0x69, 0x2d,
+        0x67, 0x2d, 0x31, 0x00, 0x04, 0x00, 0x45, 0xca, 0x77, 0x8e, 0x4d, 0x20, 0xbc, 0xe7, 0x12, 0x2a, 0xdb, 0x05, 0x5d, 0xa3,
+        0x00, 0x00, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0a, 0x75, 0x72, 0x6e, 0x3a,
+        0x74, 0x65, 0x73, 0x74, 0x3a, 0x78, 0x00, 0x00};
+    static const unsigned char uuid[16] = {0x04, 0x00, 0x45, 0xca, 0x77, 0x8e, 0x4d, 0x20,
+                                           0xbc, 0xe7, 0x12, 0x2a, 0xdb, 0x05, 0x5d, 0xa3};
+    unsigned char u[16], copy[sizeof(ev)];
+    size_t len;
+    _cleanup_free_ char *other = NULL;
+    (void)state;
+
+    assert_int_equal(lvrpc_metadata_event(ev, sizeof(ev), u), 0);
+    assert_memory_equal(u, uuid, 16);
+    /* Truncated (the length word says so), or bytes left over: malformed. */
+    memcpy(copy, ev, sizeof(ev));
+    set_len((char *)copy, sizeof(ev) - 4);
+    assert_int_equal(lvrpc_metadata_event(copy, sizeof(ev) - 4, u), -EBADMSG);
+    assert_int_equal(lvrpc_metadata_event(ev, sizeof(ev) - 1, u), -EBADMSG);
+    /* Another event, or a reply: not this one. */
+    other = message(REMOTE_PROGRAM, 315, VIRNET_MESSAGE, 0, VIRNET_OK, NULL, NULL, &len);
+    assert_int_equal(lvrpc_metadata_event(other, len, u), -ENOMSG);
+    copy[4 + 12 + 3] = VIRNET_REPLY; /* the header's type */
+    set_len((char *)copy, sizeof(ev));
+    assert_int_equal(lvrpc_metadata_event(copy, sizeof(ev), u), -ENOMSG);
+}
+
 static void test_decode_error_and_others(void **state) {
     char msg[] = "Domain not found: no domain with matching uuid", *m = msg;
     remote_error e = {.code = LVRPC_ERR_NO_DOMAIN, .domain = 10, .message = &m, .level = 2};
@@ -332,6 +364,7 @@ typedef struct {
     bool mute;      /* do not answer LIST_ALL_DOMAINS */
     bool hangup;    /* close the connection after answering LIST_ALL_DOMAINS */
     unsigned auth;  /* what AUTH_LIST says: 0 none listed, else REMOTE_AUTH_* + 1 */
+    int registered; /* metadata-change registrations; an event of domain AB.. then comes before each list */
 } fake;
 
 static int read_msg(int fd, char **ret, size_t *ret_len) {
@@ -393,12 +426,27 @@ static void *fake_run(void *arg) {
                 f->closes++;
                 out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK, NULL, NULL, &olen);
                 break;
+            case REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY: {
+                remote_connect_domain_event_callback_register_any_ret r = {.callbackID = 0};
+                f->registered++;
+                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK,
+                              (xdrproc_t)xdr_remote_connect_domain_event_callback_register_any_ret, &r, &olen);
+                break;
+            }
             case REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS: {
                 static char name[] = "vm1";
                 remote_nonnull_domain d = {.name = name, .id = 3};
                 remote_connect_list_all_domains_ret r = {.domains = {.domains_len = 1, .domains_val = &d}, .ret = 1};
                 if (f->mute)
                     continue;
+                if (f->registered) {
+                    char ns[] = "urn:x", *nsp = ns;
+                    remote_domain_event_callback_metadata_change_msg ev = {.msg = {.dom = d, .type = 2, .nsuri = &nsp}};
+                    ev.msg.dom.uuid[0] = (char)0xab;
+                    out = message(REMOTE_PROGRAM, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE, VIRNET_MESSAGE, 1, VIRNET_OK,
+                                  (xdrproc_t)xdr_remote_domain_event_callback_metadata_change_msg, &ev, &olen);
+                    send_msg(fd, out, olen);
+                }
                 /* A keepalive PING and an event before the reply. */
                 out = message(KEEPALIVE_PROGRAM, KEEPALIVE_PROC_PING, VIRNET_MESSAGE, 0, VIRNET_OK, NULL, NULL, &olen);
                 send_msg(fd, out, olen);
@@ -468,6 +516,9 @@ static void test_conversation(void **state) {
     remote_domain_get_metadata_args ma = {0};
     char name[] = "vm1", *ns = "urn:x";
     u_int n = 0;
+    unsigned char (*changed)[16] = NULL;
+    size_t nchanged;
+    bool all;
     (void)state;
 
     fake_start(&f, &t);
@@ -477,6 +528,26 @@ static void test_conversation(void **state) {
     /* The PING is answered with a PONG, the event skipped, the reply returned. */
     assert_int_equal(list(c, &n), 0);
     assert_int_equal(n, 1);
+    /* Not watching: no changes, none asked for. */
+    assert_false(lvrpc_metadata_changes(c, &changed, &nchanged, &all));
+    assert_int_equal(nchanged, 0);
+    assert_false(all);
+    free(changed);
+    /* Watching: registered at once; the metadata change that comes before a reply is noted,
+     * once; the registration itself counts every domain as changed. */
+    assert_int_equal(lvrpc_watch_metadata(c), 0);
+    assert_int_equal(f.registered, 1);
+    assert_int_equal(list(c, &n), 0);
+    assert_int_equal(list(c, &n), 0);
+    assert_true(lvrpc_metadata_changes(c, &changed, &nchanged, &all));
+    assert_int_equal(nchanged, 1);
+    assert_int_equal(changed[0][0], 0xab);
+    assert_true(all);
+    free(changed);
+    assert_true(lvrpc_metadata_changes(c, &changed, &nchanged, &all));
+    assert_int_equal(nchanged, 0);
+    assert_false(all);
+    free(changed);
     /* libvirt's error comes back with its code and message. */
     ma.dom.name = name;
     ma.type = 2;
@@ -491,6 +562,11 @@ static void test_conversation(void **state) {
     assert_int_equal(list(c, &n), 0);
     assert_int_equal(list(c, &n), 0);
     assert_int_equal(f.conns, 2);
+    /* registered again on the new connection, and what changed in between may be anything */
+    assert_int_equal(f.registered, 2);
+    assert_true(lvrpc_metadata_changes(c, &changed, &nchanged, &all));
+    assert_true(all);
+    free(changed);
     /* A server that does not answer: -ETIMEDOUT, and the next call starts over. */
     f.mute = true;
     assert_int_equal(list(c, &n), -ETIMEDOUT);
@@ -518,6 +594,7 @@ int main(void) {
         cmocka_unit_test(test_decode_stats),
         cmocka_unit_test(test_decode_malformed),
         cmocka_unit_test(test_stats_in_place),
+        cmocka_unit_test(test_metadata_event),
         cmocka_unit_test(test_decode_error_and_others),
         cmocka_unit_test(test_conversation),
     };

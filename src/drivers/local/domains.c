@@ -600,13 +600,18 @@ static int scan_procs(vms_state *s) {
     return r;
 }
 
-/* A domain's metadata is read when it is first seen and then every META_REFRESH_NS: Nova's never
+/* A domain's metadata is read when it is first seen, then when libvirt announces a change of it
+ * (or may have missed one), and at least every META_WATCHED_NS; where libvirt cannot announce
+ * changes (libvirt.so's connections, a libvirtd before 3.0), every META_REFRESH_NS. Nova's never
  * changes for an instance, a reliability requirement rarely does, and each read costs two round
  * trips to libvirtd per domain. */
 #define META_REFRESH_NS (30ull * 1000000000ull)
-static bool meta_due(const char *uuid, void *ud) {
+#define META_WATCHED_NS (600ull * 1000000000ull)
+static bool meta_due(const char *uuid, bool watched, bool changed, void *ud) {
     vm *v = find_vm_uuid(ud, uuid);
-    return !v || !v->meta_ns || uni_clock_ns() - v->meta_ns >= META_REFRESH_NS;
+    if (!v || !v->meta_ns || changed)
+        return true;
+    return uni_clock_ns() - v->meta_ns >= (watched ? META_WATCHED_NS : META_REFRESH_NS);
 }
 
 static int merge_libvirt(vms_state *s, lv_stats *lvst) {

@@ -120,6 +120,10 @@ struct lv_conn {
     virConnectPtr c; /* through libvirt.so, or */
     lvrpc *rpc;      /* through the native client */
     char *uri;
+    /* metadata changes libvirtd announced, taken at each listing (native client only) */
+    bool meta_watched, meta_all;
+    unsigned char (*meta_changed)[16];
+    size_t nmeta_changed;
 };
 
 /* libvirt prints errors on stderr unless a handler takes them; ours keeps them quiet (the
@@ -146,6 +150,9 @@ int lv_open(const char *uri, lv_conn **ret, char *why, size_t whylen) {
     if (lvrpc_uri_native(uri, sock, sizeof(sock), name, sizeof(name))) {
         int r = lvrpc_open(uri, &c->rpc, why, whylen);
         if (r == 0) {
+            /* Metadata is then read when libvirtd says it changed, not every so often (two round
+             * trips per domain each time); a libvirtd before 3.0 cannot say. */
+            (void)lvrpc_watch_metadata(c->rpc);
             *ret = c;
             return 0;
         }
@@ -188,8 +195,25 @@ void lv_close(lv_conn *c) {
     if (c->c)
         virConnectClose(c->c);
     lvrpc_close(c->rpc);
+    free(c->meta_changed);
     free(c->uri);
     free(c);
+}
+
+/* Take the metadata changes announced since the last listing. */
+static void meta_take(lv_conn *c) {
+    free(c->meta_changed);
+    c->meta_changed = NULL;
+    c->nmeta_changed = 0;
+    c->meta_all = false;
+    c->meta_watched = c->rpc && lvrpc_metadata_changes(c->rpc, &c->meta_changed, &c->nmeta_changed, &c->meta_all);
+}
+
+static bool meta_changed(const lv_conn *c, const void *uuid) {
+    for (size_t i = 0; i < c->nmeta_changed && !c->meta_all; i++)
+        if (!memcmp(c->meta_changed[i], uuid, 16))
+            return true;
+    return c->meta_all;
 }
 
 const char *lv_uri(const lv_conn *c) {
@@ -355,7 +379,7 @@ static int uuid_parse_bytes(const char *s, unsigned char out[16]) {
     return k == 32 ? 0 : -EINVAL;
 }
 
-static int list_native(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret, size_t *ret_n) {
+static int list_native(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, size_t *ret_n) {
     remote_connect_list_all_domains_args a = {.need_results = 1, .flags = 0};
     remote_connect_list_all_domains_ret r;
     lv_dom_info *out;
@@ -365,6 +389,7 @@ static int list_native(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud),
     if (lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, (xdrproc_t)xdr_remote_connect_list_all_domains_args, &a,
                    (xdrproc_t)xdr_remote_connect_list_all_domains_ret, &r, NULL) < 0)
         return -EIO;
+    meta_take(c);
     n = r.domains.domains_len;
     out = calloc(n ? n : 1, sizeof(*out));
     for (size_t i = 0; out && i < n; i++) {
@@ -374,7 +399,7 @@ static int list_native(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud),
         out[i].id = rd->id < 0 ? -1 : rd->id;
         out[i].active = out[i].id >= 0;
         uuid_format((const unsigned char *)rd->uuid, out[i].uuid);
-        if (meta_due && meta_due(out[i].uuid, ud)) {
+        if (meta_due && meta_due(out[i].uuid, c->meta_watched, meta_changed(c, rd->uuid), ud)) {
             meta_get(c, &d, &out[i].meta);
             out[i].has_meta = true;
         }
@@ -391,7 +416,7 @@ static int list_native(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud),
     return 0;
 }
 
-int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret, size_t *ret_n) {
+int lv_list(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, size_t *ret_n) {
     virDomainPtr *doms = NULL;
     int n;
     lv_dom_info *out;
@@ -415,7 +440,7 @@ int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, 
         out[i].active = out[i].id >= 0;
         if (virDomainGetUUIDString(doms[i], uuid) < 0 || uuid_canonical(uuid, out[i].uuid) < 0)
             out[i].uuid[0] = 0;
-        if (meta_due && meta_due(out[i].uuid, ud)) {
+        if (meta_due && meta_due(out[i].uuid, false, false, ud)) {
             lv_dom d = {.d = doms[i]};
             meta_get(c, &d, &out[i].meta);
             out[i].has_meta = true;
@@ -495,12 +520,12 @@ void lv_stats_free(lv_stats *s) {
     free(s);
 }
 
-int lv_stats_list(lv_conn *c, lv_stats *s, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret,
-                  size_t *ret_n) {
+int lv_stats_list(lv_conn *c, lv_stats *s, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, size_t *ret_n) {
     lv_dom_info *out;
 
     if (!c->rpc || !s || !s->native_ok)
         return 0;
+    meta_take(c);
     out = calloc(s->nidx ? s->nidx : 1, sizeof(*out));
     for (size_t i = 0; out && i < s->nidx; i++) {
         const lvrpc_stats_rec *sr = &s->idx[i];
@@ -514,7 +539,7 @@ int lv_stats_list(lv_conn *c, lv_stats *s, bool (*meta_due)(const char *uuid, vo
             out = NULL;
             break;
         }
-        if (meta_due && meta_due(out[i].uuid, ud)) {
+        if (meta_due && meta_due(out[i].uuid, c->meta_watched, meta_changed(c, sr->uuid), ud)) {
             lv_dom d = {.rd = &rd};
             rd.name = out[i].name;
             meta_get(c, &d, &out[i].meta);

@@ -14,6 +14,7 @@
 
 #define HEADER_LEN (4 + VIRNET_MESSAGE_HEADER_XDR_LEN)
 #define VIR_CONNECT_RO 1 /* libvirt's virConnectFlags */
+#define VIR_DOMAIN_EVENT_ID_METADATA_CHANGE 23
 
 /* libvirtd's sockets: the monolithic daemon's, else the modular QEMU daemon's. */
 #define SOCK_RO_LIBVIRTD "/run/libvirt/libvirt-sock-ro"
@@ -311,18 +312,73 @@ void lvrpc_param_at(const char *b, size_t *pos, lvrpc_param *p) {
     *pos = at;
 }
 
+int lvrpc_metadata_event(const void *buf, size_t len, unsigned char uuid[16]) {
+    virnet_message_header h;
+    remote_domain_event_callback_metadata_change_msg m;
+    size_t total;
+    XDR x;
+    int r;
+
+    if (len < 4 || lvrpc_frame_length(buf, &total) < 0 || total != len)
+        return -EBADMSG;
+    memset(&h, 0, sizeof(h));
+    xdrmem_create(&x, (char *)buf + 4, (u_int)(len - 4), XDR_DECODE);
+    if (!xdr_virnet_message_header(&x, &h)) {
+        xdr_destroy(&x);
+        return -EBADMSG;
+    }
+    if (h.type != VIRNET_MESSAGE || h.prog != REMOTE_PROGRAM || h.proc != REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE) {
+        xdr_destroy(&x);
+        return -ENOMSG;
+    }
+    memset(&m, 0, sizeof(m));
+    r = xdr_remote_domain_event_callback_metadata_change_msg(&x, &m) && xdr_getpos(&x) == len - 4 ? 0 : -EBADMSG;
+    if (r == 0)
+        memcpy(uuid, m.msg.dom.uuid, 16);
+    xdr_free((xdrproc_t)xdr_remote_domain_event_callback_metadata_change_msg, (char *)&m);
+    xdr_destroy(&x);
+    return r;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * The connection
  * ------------------------------------------------------------------------------------------- */
 
 struct lvrpc {
     pthread_mutex_t lock; /* one call at a time on the socket */
+    bool watch_meta;      /* metadata-change events asked for (lvrpc_watch_metadata) */
+    bool meta_events;     /* and registered on the current connection */
+    bool meta_all;        /* a connection was opened since the last drain */
+    unsigned char (*meta_changed)[16]; /* domains announced since the last drain */
+    size_t nmeta_changed;
     int fd;               /* -1 between a lost connection and the next call */
     unsigned serial;
     unsigned timeout_ms;
     char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
     char name[64];
 };
+
+/* A message that is not the reply: a metadata change is noted (a bounded list; past it, every
+ * domain counts as changed). */
+static void note_event(lvrpc *c, const char *buf, size_t len) {
+    unsigned char u[16];
+    if (lvrpc_metadata_event(buf, len, u) < 0)
+        return;
+    for (size_t i = 0; i < c->nmeta_changed; i++)
+        if (!memcmp(c->meta_changed[i], u, 16))
+            return;
+    if (c->nmeta_changed >= 4096) {
+        c->meta_all = true;
+        return;
+    }
+    unsigned char(*n)[16] = realloc(c->meta_changed, (c->nmeta_changed + 1) * sizeof(*n));
+    if (!n) {
+        c->meta_all = true;
+        return;
+    }
+    c->meta_changed = n;
+    memcpy(c->meta_changed[c->nmeta_changed++], u, 16);
+}
 
 /* Send or receive exactly @len bytes before @deadline. */
 static int io_all(int fd, char *buf, size_t len, bool out, uint64_t deadline) {
@@ -392,6 +448,8 @@ static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrp
             ((lvrpc_raw *)ret)->msg = TAKE_PTR(in); /* the body lies in it */
         if (r < 0 || kind == LVRPC_MSG_REPLY)
             return r;
+        if (kind == LVRPC_MSG_IGNORED && c->meta_events)
+            note_event(c, in, inlen);
         if (kind == LVRPC_MSG_PING) {
             _cleanup_free_ char *pong = NULL;
             size_t ponglen;
@@ -407,6 +465,7 @@ static void drop(lvrpc *c) {
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    c->meta_events = false;
 }
 
 static bool_t xdr_nothing(XDR *x, void *p) {
@@ -416,6 +475,20 @@ static bool_t xdr_nothing(XDR *x, void *p) {
 }
 
 /* Connect, authenticate and open the hypervisor connection; the caller holds the lock. */
+/* Register for metadata-change events on the open connection: 0, -EREMOTEIO when libvirtd
+ * refused (it is too old: announcements are then not made), or a failure of the connection. */
+static int register_meta_locked(lvrpc *c) {
+    remote_connect_domain_event_callback_register_any_args a = {.eventID = VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, .dom = NULL};
+    remote_connect_domain_event_callback_register_any_ret rr = {0};
+    lvrpc_error err = {0};
+    int r = call_locked(c, REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
+                        (xdrproc_t)xdr_remote_connect_domain_event_callback_register_any_args, &a,
+                        (xdrproc_t)xdr_remote_connect_domain_event_callback_register_any_ret, &rr, &err);
+    c->meta_events = r == 0;
+    c->meta_all = true; /* what changed while no connection was registered went unannounced */
+    return r;
+}
+
 static int connect_locked(lvrpc *c, char *why, size_t whylen) {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     remote_auth_list_ret auth;
@@ -476,6 +549,11 @@ static int connect_locked(lvrpc *c, char *why, size_t whylen) {
         drop(c);
         return r == -EREMOTEIO ? -ECONNREFUSED : r;
     }
+    if (c->watch_meta && (r = register_meta_locked(c)) < 0 && r != -EREMOTEIO) {
+        snprintf(why, whylen, "%s: registering for metadata events: %s", c->sock, strerror(-r));
+        drop(c);
+        return r;
+    }
     return 0;
 }
 
@@ -521,6 +599,7 @@ void lvrpc_close(lvrpc *c) {
         drop(c);
     }
     pthread_mutex_destroy(&c->lock);
+    free(c->meta_changed);
     free(c);
 }
 
@@ -553,4 +632,33 @@ int lvrpc_call(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t re
 out:
     pthread_mutex_unlock(&c->lock);
     return r;
+}
+
+int lvrpc_watch_metadata(lvrpc *c) {
+    char why[256];
+    int r;
+    pthread_mutex_lock(&c->lock);
+    c->watch_meta = true;
+    /* Registered on the open connection, or as the connection opens. */
+    r = c->fd < 0 ? connect_locked(c, why, sizeof(why)) : register_meta_locked(c);
+    if (r == 0 && !c->meta_events)
+        r = -EOPNOTSUPP;
+    if (r < 0)
+        c->watch_meta = false;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+bool lvrpc_metadata_changes(lvrpc *c, unsigned char (**ret)[16], size_t *ret_n, bool *ret_all) {
+    bool watching;
+    pthread_mutex_lock(&c->lock);
+    watching = c->watch_meta;
+    *ret = c->meta_changed;
+    *ret_n = c->nmeta_changed;
+    *ret_all = c->meta_all;
+    c->meta_changed = NULL;
+    c->nmeta_changed = 0;
+    c->meta_all = false;
+    pthread_mutex_unlock(&c->lock);
+    return watching;
 }

@@ -96,6 +96,11 @@ typedef struct {
 /* The parameter at *@pos of a body lvrpc_stats_index accepted; *@pos moves past it. */
 void lvrpc_param_at(const char *body, size_t *pos, lvrpc_param *p);
 
+/* A metadata-change event (REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE, a whole message
+ * with its length word): 0 with the domain's UUID bytes, -ENOMSG when @buf is another message,
+ * -EBADMSG when it is that event but malformed. */
+int lvrpc_metadata_event(const void *buf, size_t len, unsigned char uuid[16]);
+
 /* ---- the connection ---- */
 typedef struct lvrpc lvrpc;
 /* Connect to @uri's socket, authenticate (none, or polkit where libvirtd asks and grants it)
@@ -112,3 +117,11 @@ void lvrpc_close(lvrpc *c);
  * LVRPC_TIMEOUT_MS (the connection is dropped and opened again at the next call); -EREMOTEIO
  * with libvirt's error in @err (may be NULL) when the call failed in libvirtd. */
 int lvrpc_call(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret, lvrpc_error *err);
+/* Ask libvirtd to announce metadata changes (VIR_DOMAIN_EVENT_ID_METADATA_CHANGE) on this
+ * connection, and on every one opened again later. The events are read while calls wait for
+ * their replies. 0, or -errno when libvirtd refused (too old: before 3.0). */
+int lvrpc_watch_metadata(lvrpc *c);
+/* The domains (UUID bytes, in *@ret: free it) whose metadata libvirtd announced a change of
+ * since the last call, and in *@ret_all whether any domain's may have changed unannounced (a
+ * connection opened since: events in between are lost). False and none when not watching. */
+bool lvrpc_metadata_changes(lvrpc *c, unsigned char (**ret)[16], size_t *ret_n, bool *ret_all);

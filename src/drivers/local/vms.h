@@ -219,9 +219,13 @@ typedef struct {
 int lv_open(const char *uri, lv_conn **ret, char *why, size_t whylen);
 void lv_close(lv_conn *c);
 const char *lv_uri(const lv_conn *c);
+/* Is a domain's metadata to be read now? @watched: libvirt announces metadata changes (the native
+ * client registers for VIR_DOMAIN_EVENT_ID_METADATA_CHANGE); @changed: it announced a change of
+ * this domain since the last listing, or may have missed one (a connection opened since). */
+typedef bool (*lv_meta_due_fn)(const char *uuid, bool watched, bool changed, void *ud);
 /* Every domain, active and inactive, with the metadata of those @meta_due (may be NULL) asks
  * for (two more round trips each); free with lv_infos_free. */
-int lv_list(lv_conn *c, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret, size_t *ret_n);
+int lv_list(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, size_t *ret_n);
 void lv_infos_free(lv_dom_info *v, size_t n);
 
 /* Statistics of libvirt's domains for one collection (one virConnectGetAllDomainStats call,
@@ -232,8 +236,7 @@ void lv_stats_free(lv_stats *s);
 /* The domains of @s, as lv_list gives them, where @s came whole from the native client (its
  * records are every domain, active and inactive): 1 with the list, 0 when @s cannot say (call
  * lv_list), -ENOMEM. One round trip a sample fewer. */
-int lv_stats_list(lv_conn *c, lv_stats *s, bool (*meta_due)(const char *uuid, void *ud), void *ud, lv_dom_info **ret,
-                  size_t *ret_n);
+int lv_stats_list(lv_conn *c, lv_stats *s, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, size_t *ret_n);
 /* Add to @rec what libvirt says of domain @uuid and @rec lacks (state, CPU time, memory, vCPUs,
  * pinning, NICs, disks, perf); its KVM statistics (vm.NAME.*, vcpu.V.NAME.*) go to @cb when it is
  * not NULL. Falls back to per-domain calls (virDomainGetInfo, virDomainMemoryStats,
