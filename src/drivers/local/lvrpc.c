@@ -104,23 +104,31 @@ static void error_from(const remote_error *e, lvrpc_error *err) {
     snprintf(err->message, sizeof(err->message), "%s", e->message && *e->message ? *e->message : "unknown libvirt error");
 }
 
+/* A whole message's length word and header: 0 with @x positioned at the body (destroy it), or
+ * -EBADMSG. */
+static int open_message(const void *buf, size_t len, XDR *x, virnet_message_header *h) {
+    size_t total;
+    if (len < 4 || lvrpc_frame_length(buf, &total) < 0 || total != len)
+        return -EBADMSG;
+    memset(h, 0, sizeof(*h));
+    xdrmem_create(x, (char *)buf + 4, (u_int)(len - 4), XDR_DECODE);
+    if (!xdr_virnet_message_header(x, h)) {
+        xdr_destroy(x);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
 int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc_t ret_proc, void *ret,
                  lvrpc_msg_kind *kind, lvrpc_error *err) {
     virnet_message_header h;
-    size_t total;
     XDR x;
     int r;
 
-    if (len < 4 || (r = lvrpc_frame_length(buf, &total)) < 0 || total != len)
+    if (open_message(buf, len, &x, &h) < 0)
         return -EBADMSG;
-    memset(&h, 0, sizeof(h));
-    xdrmem_create(&x, (char *)buf + 4, (u_int)(len - 4), XDR_DECODE);
-    if (!xdr_virnet_message_header(&x, &h)) {
-        xdr_destroy(&x);
-        return -EBADMSG;
-    }
     /* What the server sends on its own: keepalive PINGs (answered, though this client never asks
-     * for them) and events (never registered for): neither is the reply. */
+     * for them) and events (lvrpc_metadata_event tells the one asked for): neither is the reply. */
     if (h.type == VIRNET_MESSAGE) {
         xdr_destroy(&x);
         *kind = h.prog == KEEPALIVE_PROGRAM && h.proc == KEEPALIVE_PROC_PING ? LVRPC_MSG_PING : LVRPC_MSG_IGNORED;
@@ -315,18 +323,11 @@ void lvrpc_param_at(const char *b, size_t *pos, lvrpc_param *p) {
 int lvrpc_metadata_event(const void *buf, size_t len, unsigned char uuid[16]) {
     virnet_message_header h;
     remote_domain_event_callback_metadata_change_msg m;
-    size_t total;
     XDR x;
     int r;
 
-    if (len < 4 || lvrpc_frame_length(buf, &total) < 0 || total != len)
+    if (open_message(buf, len, &x, &h) < 0)
         return -EBADMSG;
-    memset(&h, 0, sizeof(h));
-    xdrmem_create(&x, (char *)buf + 4, (u_int)(len - 4), XDR_DECODE);
-    if (!xdr_virnet_message_header(&x, &h)) {
-        xdr_destroy(&x);
-        return -EBADMSG;
-    }
     if (h.type != VIRNET_MESSAGE || h.prog != REMOTE_PROGRAM || h.proc != REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE) {
         xdr_destroy(&x);
         return -ENOMSG;
