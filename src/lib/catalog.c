@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The compiled metric catalogue (expanded from catalog/metrics.def) and selections over it. */
+#include <pthread.h>
+
 #include "internal.h"
 
 #define GS_CPU "cpu"
@@ -78,13 +80,22 @@ static bool in_scope(unsigned i, bool dom) {
     return is_host_metric(i) != dom;
 }
 
+/* Everything of the host's or a domain's record: made once (every sample of uniserverd asks). */
+static uni_select all_sel[2];
+static pthread_once_t all_once = PTHREAD_ONCE_INIT;
+
+static void all_init(void) {
+    for (int dom = 0; dom < 2; dom++)
+        for (unsigned i = 0; i < UNI_NMETRICS; i++)
+            if (in_scope(i, dom)) {
+                uni_select_add(&all_sel[dom], i);
+                all_sel[dom].whole[i / 8] |= (uint8_t)(1u << (i % 8));
+            }
+}
+
 static void select_all(uni_select *s, bool dom) {
-    memset(s, 0, sizeof(*s));
-    for (unsigned i = 0; i < UNI_NMETRICS; i++)
-        if (in_scope(i, dom)) {
-            uni_select_add(s, i);
-            s->whole[i / 8] |= (uint8_t)(1u << (i % 8));
-        }
+    pthread_once(&all_once, all_init);
+    *s = all_sel[dom];
 }
 
 void uni_select_all(uni_select *s) {

@@ -1065,15 +1065,19 @@ static void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
 static int ensure_healthlog(local_state *s, char *why, size_t len) {
     uint64_t now = uni_clock_ns();
     int r;
+    bool recent = s->hl_missing_ns && now - s->hl_missing_ns < 200000000;
     if (s->hl)
         return 0;
-    /* A sample looks for it twice (the VMs' records, the host's): once is enough. */
-    if (s->hl_missing_ns && now - s->hl_missing_ns < 200000000)
+    /* A sample looks for it twice (the VMs' records, the host's): once is enough, and without
+     * setting up a reader to find it missing. */
+    if (recent || (access(s->hl_path, F_OK) < 0 && errno == ENOENT))
         r = -ENOENT;
-    else {
+    else
         r = hl_open(s->hl_path, 0, &s->hl, why, len);
-        s->hl_missing_ns = r == -ENOENT ? now : 0;
-    }
+    if (r != -ENOENT)
+        s->hl_missing_ns = 0;
+    else if (!recent)
+        s->hl_missing_ns = now;
     if (r == -ENOENT)
         snprintf(why, len, "no HealthLog at %s: start uni-healthd --db %s (or give ?healthlog=PATH)", s->hl_path, s->hl_path);
     return r;
