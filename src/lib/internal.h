@@ -102,6 +102,12 @@ static inline bool rec_wants(uniRecordPtr r, unsigned metric) {
 }
 /* Append a sample (no-op when the metric is not wanted). Strings are copied into the record. */
 int rec_u64(uniRecordPtr r, unsigned metric, int index, const char *name, uint64_t v);
+/* Instance names that recur in every sample (KVM statistics' names), kept once for the life of
+ * the process: the same pointer for the same text. NULL when out of memory or past a bound on
+ * their number (then copy the name into each record as usual). */
+const char *rec_intern(const char *name);
+/* rec_u64 with a name from rec_intern: referred to, not copied. */
+int rec_u64_interned(uniRecordPtr r, unsigned metric, int index, const char *interned, uint64_t v);
 int rec_dbl(uniRecordPtr r, unsigned metric, int index, const char *name, double v);
 int rec_str(uniRecordPtr r, unsigned metric, int index, const char *name, const char *v);
 /* Append a copy of sample @s (strings copied into @r). */

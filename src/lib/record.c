@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Records: the typed samples of one collection, their string arena, absences and key rendering. */
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "internal.h"
@@ -44,7 +45,7 @@ char *rec_strdup(uniRecordPtr r, const char *s) {
     return p;
 }
 
-static uniSample *append(uniRecordPtr r, unsigned metric, int index, const char *name, int type) {
+static uniSample *append_named(uniRecordPtr r, unsigned metric, int index, const char *name, bool copy, int type) {
     uniSample *s;
 
     if (r->n == r->cap) {
@@ -58,14 +59,82 @@ static uniSample *append(uniRecordPtr r, unsigned metric, int index, const char 
     s = &r->samples[r->n];
     s->metric = metric;
     s->index = index;
-    s->name = NULL;
-    if (name && !(s->name = rec_strdup(r, name)))
+    s->name = copy || !name ? NULL : name;
+    if (name && copy && !(s->name = rec_strdup(r, name)))
         return NULL;
     s->type = type;
     r->n++;
     if (metric < UNI_NMETRICS)
         r->present[metric / 8] |= (uint8_t)(1u << (metric % 8));
     return s;
+}
+
+static uniSample *append(uniRecordPtr r, unsigned metric, int index, const char *name, int type) {
+    return append_named(r, metric, index, name, true, type);
+}
+
+/* The interned names: an open-addressing set of strings never freed. */
+#define INTERN_MAX 16384
+static struct {
+    pthread_mutex_t lock;
+    char **slot;
+    size_t nslots, n;
+} interned = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static size_t intern_hash(const char *s) {
+    size_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+const char *rec_intern(const char *name) {
+    const char *ret = NULL;
+    size_t h = intern_hash(name);
+
+    pthread_mutex_lock(&interned.lock);
+    if (2 * (interned.n + 1) > interned.nslots && interned.n < INTERN_MAX) {
+        size_t ns = interned.nslots ? 2 * interned.nslots : 256;
+        char **nsl = calloc(ns, sizeof(*nsl));
+        if (nsl) {
+            for (size_t i = 0; i < interned.nslots; i++)
+                if (interned.slot[i]) {
+                    size_t k = intern_hash(interned.slot[i]) & (ns - 1);
+                    while (nsl[k])
+                        k = (k + 1) & (ns - 1);
+                    nsl[k] = interned.slot[i];
+                }
+            free(interned.slot);
+            interned.slot = nsl;
+            interned.nslots = ns;
+        }
+    }
+    /* At most half full: the probe ends at the name or at an empty slot. */
+    for (size_t m = interned.nslots - 1, k = h & m; interned.nslots; k = (k + 1) & m) {
+        if (!interned.slot[k]) {
+            if (interned.n < INTERN_MAX && 2 * (interned.n + 1) <= interned.nslots && (interned.slot[k] = strdup(name))) {
+                interned.n++;
+                ret = interned.slot[k];
+            }
+            break;
+        }
+        if (streq(interned.slot[k], name)) {
+            ret = interned.slot[k];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&interned.lock);
+    return ret;
+}
+
+int rec_u64_interned(uniRecordPtr r, unsigned metric, int index, const char *name, uint64_t v) {
+    uniSample *s;
+    if (!rec_wants(r, metric))
+        return 0;
+    if (!(s = append_named(r, metric, index, name, false, UNI_VALUE_U64)))
+        return -ENOMEM;
+    s->value.u = v;
+    return 0;
 }
 
 int rec_u64(uniRecordPtr r, unsigned metric, int index, const char *name, uint64_t v) {

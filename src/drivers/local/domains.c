@@ -50,7 +50,8 @@ typedef struct {
 /* A VM's KVM statistics by name, kept from one collection to the next (a VM's set of statistics
  * does not change: each collection only overwrites the values). */
 typedef struct {
-    char *name;
+    const char *name; /* rec_intern's (owned false), else strdup's */
+    bool owned;
     kvm_stat_kind kind;
     bool have_vm;
     uint64_t vm_value;
@@ -115,7 +116,8 @@ typedef struct {
 
 /* Sums over the VMs' records, for the host rows (host.vms.*, kvm.NAME). */
 typedef struct {
-    char *name;
+    const char *name; /* rec_intern's (owned false), else strdup's */
+    bool owned;
     uint64_t v;
     bool peak;
     bool seen; /* in this summary (the names stay from one summary to the next) */
@@ -793,10 +795,15 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
     ne = &k->e[k->n];
     memset(ne, 0, sizeof(*ne));
     ne->kind = kind;
-    if (!(ne->name = strdup(name)))
-        return NULL;
+    /* A handful of names in every sample: kept once, and records refer to them. */
+    if (!(ne->name = rec_intern(name))) {
+        if (!(ne->name = strdup(name)))
+            return NULL;
+        ne->owned = true;
+    }
     if (k->nvcpu && (!(ne->vcpu = calloc(k->nvcpu, sizeof(uint64_t))) || !(ne->vcpu_have = calloc(k->nvcpu, 1)))) {
-        free(ne->name);
+        if (ne->owned)
+            free((char *)ne->name);
         free(ne->vcpu);
         return NULL;
     }
@@ -828,7 +835,8 @@ static void kstats_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, 
 
 static void kstats_done(kstats *k) {
     for (size_t i = 0; i < k->n; i++) {
-        free(k->e[i].name);
+        if (k->e[i].owned)
+            free((char *)k->e[i].name);
         free(k->e[i].vcpu);
         free(k->e[i].vcpu_have);
     }
@@ -867,12 +875,13 @@ static void kstats_emit(kstats *k, uniRecordPtr rec) {
                 any = true;
             }
         if (any)
-            rec_u64(rec, UNI_M_DOM_KVM_NAME, -1, e->name, v);
+            (e->owned ? rec_u64 : rec_u64_interned)(rec, UNI_M_DOM_KVM_NAME, -1, e->name, v);
     }
     for (unsigned c = 0; c < k->nvcpu; c++)
         for (size_t i = 0; i < k->n; i++)
             if (k->e[i].vcpu_have[c])
-                rec_u64(rec, UNI_M_DOM_VCPU_V_KVM_NAME, (int)c, k->e[i].name, k->e[i].vcpu[c]);
+                (k->e[i].owned ? rec_u64 : rec_u64_interned)(rec, UNI_M_DOM_VCPU_V_KVM_NAME, (int)c, k->e[i].name,
+                                                              k->e[i].vcpu[c]);
     kstats_begin(k, k->nvcpu); /* emitted once */
 }
 
@@ -1867,7 +1876,8 @@ oom:
 /* The host's VM rows (host.vms.*, kvm.NAME summed over the VMs) are sums over the VMs' records. */
 static void summary_done(vms_summary *m) {
     for (size_t j = 0; j < m->nhk; j++)
-        free(m->hk[j].name);
+        if (m->hk[j].owned)
+            free((char *)m->hk[j].name);
     free(m->hk);
     free(m->why_swap);
     free(m->why_kvm);
@@ -1908,7 +1918,7 @@ static int summarize(const uni_domain_stats *v, size_t n, vms_summary *m) {
                 bool peak = startswith(smp->name, "max_");
                 /* Every VM lists the statistics in the same order: look after the last match. */
                 for (size_t x = 0; x < m->nhk; x++)
-                    if (streq(m->hk[(hint + x) % m->nhk].name, smp->name)) {
+                    if (m->hk[(hint + x) % m->nhk].name == smp->name || streq(m->hk[(hint + x) % m->nhk].name, smp->name)) {
                         j = (hint + x) % m->nhk;
                         break;
                     }
@@ -1918,7 +1928,8 @@ static int summarize(const uni_domain_stats *v, size_t n, vms_summary *m) {
                     if (!nh)
                         goto oom;
                     m->hk = nh;
-                    if (!(nh[m->nhk].name = strdup(smp->name)))
+                    nh[m->nhk].owned = !(nh[m->nhk].name = rec_intern(smp->name));
+                    if (nh[m->nhk].owned && !(nh[m->nhk].name = strdup(smp->name)))
                         goto oom;
                     nh[m->nhk].v = 0;
                     nh[m->nhk].peak = peak;
@@ -1970,7 +1981,7 @@ static void summary_emit(const vms_state *s, const vms_summary *m, uniRecordPtr 
     size_t nseen = 0;
     for (size_t j = 0; j < m->nhk; j++)
         if (m->hk[j].seen) {
-            rec_u64(rec, UNI_M_KVM_NAME, -1, m->hk[j].name, m->hk[j].v);
+            (m->hk[j].owned ? rec_u64 : rec_u64_interned)(rec, UNI_M_KVM_NAME, -1, m->hk[j].name, m->hk[j].v);
             nseen++;
         }
     if (!nseen)
