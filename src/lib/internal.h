@@ -106,6 +106,9 @@ int rec_u64(uniRecordPtr r, unsigned metric, int index, const char *name, uint64
  * the process: the same pointer for the same text. NULL when out of memory or past a bound on
  * their number (then copy the name into each record as usual). */
 const char *rec_intern(const char *name);
+/* Room for @nsamples samples and @nabsent absences at once (a size the last record of the same
+ * kind had): fewer reallocations. Best effort. */
+void rec_reserve(uniRecordPtr r, size_t nsamples, size_t nabsent);
 /* rec_u64 with a name from rec_intern: referred to, not copied. */
 int rec_u64_interned(uniRecordPtr r, unsigned metric, int index, const char *interned, uint64_t v);
 int rec_dbl(uniRecordPtr r, unsigned metric, int index, const char *name, double v);

@@ -127,6 +127,23 @@ const char *rec_intern(const char *name) {
     return ret;
 }
 
+void rec_reserve(uniRecordPtr r, size_t nsamples, size_t nabsent) {
+    if (nsamples > r->cap) {
+        uniSample *ns = realloc(r->samples, nsamples * sizeof(*ns));
+        if (ns) {
+            r->samples = ns;
+            r->cap = nsamples;
+        }
+    }
+    if (nabsent > r->capabsent) {
+        uniAbsence *na = realloc(r->absent, nabsent * sizeof(*na));
+        if (na) {
+            r->absent = na;
+            r->capabsent = nabsent;
+        }
+    }
+}
+
 int rec_u64_interned(uniRecordPtr r, unsigned metric, int index, const char *name, uint64_t v) {
     uniSample *s;
     if (!rec_wants(r, metric))

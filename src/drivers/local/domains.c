@@ -39,7 +39,9 @@ typedef struct {
 typedef struct {
     pid_t tid;
     int index;
-    int fd; /* /proc/PID/task/TID/stat */
+    int fd;        /* /proc/PID/task/TID/stat */
+    cpu_set_t pin; /* its affinity when last read, */
+    char *pin_list; /* as text (NULL: not yet) */
 } vcpu_thread_fd;
 typedef struct {
     vcpu_thread_fd *t;
@@ -103,6 +105,7 @@ typedef struct vm {
     size_t nqom;
     bool qom_stale;   /* query-stats named a vCPU the map lacks: ask again */
     kstats ks;        /* its KVM statistics */
+    size_t rec_n, rec_nabsent; /* the size of its record to make room for (the last one's) */
 } vm;
 
 /* A /proc entry seen by the last scan: whether it is a QEMU process, so that each process's
@@ -274,8 +277,10 @@ static void io_prev_free(io_prev *p, size_t n) {
 }
 
 static void vcpu_cache_drop(vcpu_cache *c) {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         closep(&c->t[i].fd);
+        free(c->t[i].pin_list);
+    }
     free(c->t);
     memset(c, 0, sizeof(*c));
 }
@@ -893,6 +898,7 @@ typedef struct {
     pid_t tid;
     int index; /* vCPU index, or -1 for QEMU's other threads */
     pid_stat st;
+    vcpu_thread_fd *kept; /* its entry in the VM's vcpu_cache, or NULL */
 } thread_info;
 
 typedef struct {
@@ -981,6 +987,7 @@ static bool vcpus_from_cache(vm_ctx *c, const pid_stat *ps) {
         }
         t->tid = vc->t[i].tid;
         t->index = vc->t[i].index;
+        t->kept = &vc->t[i];
     }
     c->nvcpu = maxidx;
     return true;
@@ -1113,9 +1120,19 @@ static void collect_vcpus(vm_ctx *c) {
                 cpu_set_t set;
                 char list[4096];
                 CPU_ZERO(&set);
-                if (sched_getaffinity(t->tid, sizeof(set), &set) == 0 &&
-                    format_cpu_list((const uint8_t *)&set, CPU_SETSIZE, list, sizeof(list)) >= 0)
+                if (sched_getaffinity(t->tid, sizeof(set), &set) < 0)
+                    continue;
+                /* Pinning seldom changes: the text of the same mask is made once. */
+                if (t->kept && t->kept->pin_list && CPU_EQUAL(&set, &t->kept->pin))
+                    rec_str(c->rec, UNI_M_DOM_VCPU_V_PINNING, (int)i, NULL, t->kept->pin_list);
+                else if (format_cpu_list((const uint8_t *)&set, CPU_SETSIZE, list, sizeof(list)) >= 0) {
                     rec_str(c->rec, UNI_M_DOM_VCPU_V_PINNING, (int)i, NULL, list);
+                    if (t->kept) {
+                        free(t->kept->pin_list);
+                        t->kept->pin_list = strdup(list);
+                        t->kept->pin = set;
+                    }
+                }
             }
         }
         if (!c->s->host_proc)
@@ -1833,12 +1850,16 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
             goto oom;
         }
         rec->sel = sel;
+        rec_reserve(rec, pick[i]->rec_n, pick[i]->rec_nabsent);
         c.rec = rec;
         out[i].rec = rec;
         if (pick[i]->prev_ns && now > pick[i]->prev_ns)
             rec->window_ms = (long long)((now - pick[i]->prev_ns) / 1000000);
         r = collect_vm(&c);
         free(c.threads);
+        /* Room for one more vCPU's worth next time, were the VM to grow. */
+        pick[i]->rec_n = rec->n + 64;
+        pick[i]->rec_nabsent = rec->nabsent + 16;
     }
     for (size_t i = 0; i < np; i++)
         qmp_job_done(&jobs[i]);

@@ -438,6 +438,10 @@ static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrp
         return r;
     if ((r = io_all(c->fd, out, outlen, true, deadline)) < 0)
         return r;
+    /* libvirtd takes a moment to answer (milliseconds for every domain's statistics): wait,
+     * rather than try to read first. */
+    if ((r = fd_wait(c->fd, POLLIN, deadline)) < 0)
+        return r;
     for (;;) {
         _cleanup_free_ char *in = NULL;
         size_t inlen;
