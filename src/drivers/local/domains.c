@@ -106,6 +106,7 @@ typedef struct vm {
     bool qom_stale;   /* query-stats named a vCPU the map lacks: ask again */
     kstats ks;        /* its KVM statistics */
     size_t rec_n, rec_nabsent; /* the size of its record to make room for (the last one's) */
+    lv_layout *lvl;   /* what libvirt's statistics of it look like (libvirt.c) */
 } vm;
 
 /* A /proc entry seen by the last scan: whether it is a QEMU process, so that each process's
@@ -299,6 +300,7 @@ static void vm_free(vm *v) {
     if (!v)
         return;
     kstats_done(&v->ks);
+    lv_layout_free(v->lvl);
     qom_drop(v);
     closep(&v->stat_fd);
     closep(&v->pidfd);
@@ -772,7 +774,7 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
     kstat *ne;
     /* A source gives its statistics in the same order every collection: the entry after the
      * last one found is most likely the one. */
-    if (k->guess < k->n && streq(k->e[k->guess].name, name))
+    if (k->guess < k->n && (k->e[k->guess].name == name || streq(k->e[k->guess].name, name)))
         return &k->e[k->guess++];
     if (k->nslots) {
         size_t m = k->nslots - 1;
@@ -1636,7 +1638,8 @@ static int collect_vm(vm_ctx *c) {
         int found = 0;
         if (v->in_libvirt) {
             kstats_begin(k, 256);
-            found = lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, v->lv_active && wants_any(c, kvm_metrics, 2) ? kstats_cb : NULL, k);
+            found = lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, v->lv_active && wants_any(c, kvm_metrics, 2) ? kstats_cb : NULL, k,
+                            &v->lvl);
             if (k->nseen) {
                 rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");
                 kstats_emit(k, c->rec);
@@ -1693,7 +1696,7 @@ static int collect_vm(vm_ctx *c) {
          * from libvirt (what /proc gave stays). */
         bool kvm = c->s->ksrc == KSRC_QMP && wants_any(c, kvm_metrics, 2);
         kstats_begin(k, c->nvcpu ? c->nvcpu : 256);
-        if (!lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, kvm ? kstats_cb : NULL, k) && !c->stopped)
+        if (!lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, kvm ? kstats_cb : NULL, k, &v->lvl) && !c->stopped)
             stale = true;
         if (k->nseen) {
             rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");

@@ -614,6 +614,23 @@ static bool kvm_suffix(const char *s, char *name, size_t len, kvm_stat_kind *ret
     return !memchr(name, '.', (size_t)(dot - s));
 }
 
+/* Is typed parameter @k one of the KVM statistics (vm.NAME.KIND, vcpu.V.NAME.KIND)? Its vCPU
+ * (-1: VM scope), name and kind. */
+static bool kvm_param(const char *k, int *ret_vcpu, char *name, size_t len, kvm_stat_kind *ret_kind) {
+    const char *rest;
+    unsigned n;
+    if (k[0] == 'v' && k[1] == 'm' && k[2] == '.') {
+        *ret_vcpu = -1;
+        return kvm_suffix(k + 3, name, len, ret_kind);
+    }
+    if (startswith(k, "vcpu.") && k[5] >= '0' && k[5] <= '9' && split_index(k + 5, &n, &rest) &&
+        kvm_suffix(rest, name, len, ret_kind)) {
+        *ret_vcpu = (int)n;
+        return true;
+    }
+    return false;
+}
+
 typedef struct {
     uniRecordPtr rec;
     bool had_cpu, had_mem, had_vcpu, had_net, had_disk, had_perf, had_state, had_count, had_balloon;
@@ -627,16 +644,15 @@ static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, 
     uint64_t v;
     kvm_stat_kind kind;
 
+    int vcpu;
+
     /* Most parameters are KVM statistics (vm.NAME.sum, vcpu.V.NAME.cur): those first. */
-    if (k[0] == 'v' && k[1] == 'm' && k[2] == '.') {
-        if (cb && kvm_suffix(k + 3, name, sizeof(name), &kind) && param_u64(p, &v))
-            cb(ud, -1, name, kind, v);
-    } else if (startswith(k, "vcpu.") && k[5] >= '0' && k[5] <= '9' && split_index(k + 5, &n, &rest)) {
-        if (streq(rest, "time") && param_u64(p, &v)) {
-            if (!f->had_vcpu)
-                rec_u64(rec, UNI_M_DOM_VCPU_V_TIME_MS, (int)n, NULL, v / 1000000);
-        } else if (cb && kvm_suffix(rest, name, sizeof(name), &kind) && param_u64(p, &v))
-            cb(ud, (int)n, name, kind, v);
+    if (kvm_param(k, &vcpu, name, sizeof(name), &kind)) {
+        if (cb && param_u64(p, &v))
+            cb(ud, vcpu, name, kind, v);
+    } else if (startswith(k, "vcpu.") && split_index(k + 5, &n, &rest)) {
+        if (streq(rest, "time") && param_u64(p, &v) && !f->had_vcpu)
+            rec_u64(rec, UNI_M_DOM_VCPU_V_TIME_MS, (int)n, NULL, v / 1000000);
     } else if (streq(k, "state.state") && p->type == VIR_TYPED_PARAM_INT) {
         if (!f->had_state)
             rec_str(rec, UNI_M_DOM_STATE, -1, NULL, state_name(p->value.i));
@@ -867,7 +883,80 @@ static bool param_from_raw(const lvrpc_param *w, virTypedParameter *p, char *sbu
     return true;
 }
 
-static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, kvm_stat_cb cb, void *ud) {
+/* What the native client learnt of a domain's statistics: libvirt sends the same parameters in
+ * the same order every time, so a parameter is recognised by comparing its name with the one at
+ * its position last time, and a KVM statistic goes straight to @cb under its kept name. */
+typedef struct {
+    char field[VIR_TYPED_PARAM_FIELD_LENGTH];
+    uint32_t len;
+    int vcpu;         /* a KVM statistic's vCPU (-1: VM scope), */
+    const char *name; /* and name (rec_intern's); NULL: another parameter */
+    kvm_stat_kind kind;
+} lv_slot;
+
+struct lv_layout {
+    lv_slot *s;
+    size_t n;
+};
+
+void lv_layout_free(lv_layout *l) {
+    if (!l)
+        return;
+    free(l->s);
+    free(l);
+}
+
+/* Slot @k of @l for parameter @w (made or made again when the name differs); NULL when it cannot
+ * be kept. */
+static const lv_slot *layout_slot(lv_layout *l, uint32_t k, const lvrpc_param *w) {
+    lv_slot *sl;
+    char name[VIR_TYPED_PARAM_FIELD_LENGTH];
+    if (w->field_len >= VIR_TYPED_PARAM_FIELD_LENGTH)
+        return NULL;
+    if (k >= l->n) {
+        lv_slot *ns = realloc(l->s, (k + 1) * sizeof(*ns));
+        if (!ns)
+            return NULL;
+        memset(ns + l->n, 0, (k + 1 - l->n) * sizeof(*ns));
+        l->s = ns;
+        l->n = k + 1;
+    }
+    sl = &l->s[k];
+    if (sl->len == w->field_len && !memcmp(sl->field, w->field, w->field_len))
+        return sl;
+    memcpy(sl->field, w->field, w->field_len);
+    sl->field[w->field_len] = 0;
+    sl->len = w->field_len;
+    sl->name = kvm_param(sl->field, &sl->vcpu, name, sizeof(name), &sl->kind) ? rec_intern(name) : NULL;
+    return sl;
+}
+
+/* A parameter's value as an unsigned count, as param_u64 takes it. */
+static bool raw_u64(const lvrpc_param *w, uint64_t *ret) {
+    switch (w->type) {
+    case LVRPC_T_INT:
+    case LVRPC_T_BOOLEAN:
+        if (w->v.i < 0 && w->type == LVRPC_T_INT)
+            return false;
+        *ret = w->type == LVRPC_T_BOOLEAN ? w->v.i != 0 : (uint64_t)w->v.i;
+        return true;
+    case LVRPC_T_UINT:
+        *ret = w->v.ui;
+        return true;
+    case LVRPC_T_LLONG:
+        if (w->v.l < 0)
+            return false;
+        *ret = (uint64_t)w->v.l;
+        return true;
+    case LVRPC_T_ULLONG:
+        *ret = w->v.ul;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, kvm_stat_cb cb, void *ud, lv_layout **layout) {
     remote_domain_lookup_by_uuid_args a;
     remote_domain_lookup_by_uuid_ret r;
     lv_dom d = {0};
@@ -882,12 +971,19 @@ static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, 
         char sbuf[1024];
         if (memcmp(sr->uuid, a.uuid, sizeof(a.uuid)))
             continue;
+        if (layout && !*layout)
+            *layout = calloc(1, sizeof(**layout));
         for (uint32_t k = 0; k < sr->nparams; k++) {
             lvrpc_param w;
             virTypedParameter p;
             _cleanup_free_ char *heap = NULL;
+            const lv_slot *sl;
+            uint64_t v;
             lvrpc_param_at(st->raw.body, &pos, &w);
-            if (param_from_raw(&w, &p, sbuf, sizeof(sbuf), &heap))
+            if (layout && *layout && (sl = layout_slot(*layout, k, &w)) && sl->name) {
+                if (cb && raw_u64(&w, &v))
+                    cb(ud, sl->vcpu, sl->name, sl->kind, v);
+            } else if (param_from_raw(&w, &p, sbuf, sizeof(sbuf), &heap))
                 fill_param(f, &p, cb, ud);
         }
         memcpy(rd.uuid, sr->uuid, sizeof(rd.uuid));
@@ -909,7 +1005,7 @@ static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, 
     return 0;
 }
 
-int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud) {
+int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud, lv_layout **layout) {
     fill_ctx f = {.rec = rec};
     lv_dom d = {0};
     int found = 0;
@@ -924,7 +1020,7 @@ int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_st
     f.had_disk = rec_has(rec, UNI_M_DOM_DISK_I_DEVICE);
     f.had_perf = rec_has(rec, UNI_M_DOM_PERF_CYCLES);
     if (c->rpc)
-        return fill_native(c, st, uuid, &f, cb, ud);
+        return fill_native(c, st, uuid, &f, cb, ud, layout);
     for (int i = 0; st && i < st->n && !d.d; i++) {
         char u[VIR_UUID_STRING_BUFLEN], cu[UUID_STRING_LEN + 1];
         if (virDomainGetUUIDString(st->recs[i]->dom, u) == 0 && uuid_canonical(u, cu) == 0 && streq(cu, uuid)) {

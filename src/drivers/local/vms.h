@@ -231,6 +231,7 @@ void lv_infos_free(lv_dom_info *v, size_t n);
 /* Statistics of libvirt's domains for one collection (one virConnectGetAllDomainStats call,
  * every group the hypervisor driver supports, without waiting for busy domains). */
 typedef struct lv_stats lv_stats;
+typedef struct lv_layout lv_layout;
 int lv_stats_get(lv_conn *c, lv_stats **ret);
 void lv_stats_free(lv_stats *s);
 /* The domains of @s, as lv_list gives them, where @s came whole from the native client (its
@@ -242,5 +243,9 @@ int lv_stats_list(lv_conn *c, lv_stats *s, lv_meta_due_fn meta_due, void *ud, lv
  * not NULL. Falls back to per-domain calls (virDomainGetInfo, virDomainMemoryStats,
  * virDomainGetVcpus) for drivers whose bulk statistics are thin. Returns 1 when libvirt had
  * statistics of the domain, 0 when not (a domain busy with a job: stale), -ENOMEM. */
-int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud);
+int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud, lv_layout **layout);
+/* What lv_fill learnt of one domain's statistics (through the native client), for its next
+ * calls on the same domain: NULL at first; free with lv_layout_free. A KVM statistic's name
+ * then reaches @cb as rec_intern's pointer. */
+void lv_layout_free(lv_layout *l);
 
