@@ -843,6 +843,33 @@ static void fill_fallback(lv_conn *c, const lv_dom *d, fill_ctx *f) {
     reset_error(c);
 }
 
+/* A typed parameter's number from the wire in libvirt's form (false for a string). */
+static bool value_from_raw(const lvrpc_param *w, virTypedParameter *p) {
+    p->type = w->type;
+    switch (w->type) {
+    case VIR_TYPED_PARAM_INT:
+        p->value.i = w->v.i;
+        return true;
+    case VIR_TYPED_PARAM_UINT:
+        p->value.ui = w->v.ui;
+        return true;
+    case VIR_TYPED_PARAM_LLONG:
+        p->value.l = w->v.l;
+        return true;
+    case VIR_TYPED_PARAM_ULLONG:
+        p->value.ul = w->v.ul;
+        return true;
+    case VIR_TYPED_PARAM_DOUBLE:
+        p->value.d = w->v.d;
+        return true;
+    case VIR_TYPED_PARAM_BOOLEAN:
+        p->value.b = (char)(w->v.b != 0);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* A typed parameter from the wire in libvirt's form, for fill_param: a string value is copied
  * to @sbuf, or to *@heap (free it) when longer. False for a name libvirt's own client refuses
  * (VIR_TYPED_PARAM_FIELD_LENGTH bytes or more) and when out of memory. */
@@ -853,34 +880,17 @@ static bool param_from_raw(const lvrpc_param *w, virTypedParameter *p, char *sbu
     p->field[w->field_len] = 0;
     p->type = w->type;
     switch (w->type) {
-    case VIR_TYPED_PARAM_INT:
-        p->value.i = w->v.i;
-        break;
-    case VIR_TYPED_PARAM_UINT:
-        p->value.ui = w->v.ui;
-        break;
-    case VIR_TYPED_PARAM_LLONG:
-        p->value.l = w->v.l;
-        break;
-    case VIR_TYPED_PARAM_ULLONG:
-        p->value.ul = w->v.ul;
-        break;
-    case VIR_TYPED_PARAM_DOUBLE:
-        p->value.d = w->v.d;
-        break;
-    case VIR_TYPED_PARAM_BOOLEAN:
-        p->value.b = (char)(w->v.b != 0);
-        break;
-    default: /* STRING */
+    case VIR_TYPED_PARAM_STRING:
         if (w->v.s.len < sbuflen)
             p->value.s = sbuf;
         else if (!(p->value.s = *heap = malloc((size_t)w->v.s.len + 1)))
             return false;
         memcpy(p->value.s, w->v.s.p, w->v.s.len);
         p->value.s[w->v.s.len] = 0;
-        break;
+        return true;
+    default:
+        return value_from_raw(w, p);
     }
-    return true;
 }
 
 /* What the native client learnt of a domain's statistics: libvirt sends the same parameters in
@@ -933,27 +943,8 @@ static const lv_slot *layout_slot(lv_layout *l, uint32_t k, const lvrpc_param *w
 
 /* A parameter's value as an unsigned count, as param_u64 takes it. */
 static bool raw_u64(const lvrpc_param *w, uint64_t *ret) {
-    switch (w->type) {
-    case LVRPC_T_INT:
-    case LVRPC_T_BOOLEAN:
-        if (w->v.i < 0 && w->type == LVRPC_T_INT)
-            return false;
-        *ret = w->type == LVRPC_T_BOOLEAN ? w->v.i != 0 : (uint64_t)w->v.i;
-        return true;
-    case LVRPC_T_UINT:
-        *ret = w->v.ui;
-        return true;
-    case LVRPC_T_LLONG:
-        if (w->v.l < 0)
-            return false;
-        *ret = (uint64_t)w->v.l;
-        return true;
-    case LVRPC_T_ULLONG:
-        *ret = w->v.ul;
-        return true;
-    default:
-        return false;
-    }
+    virTypedParameter p;
+    return value_from_raw(w, &p) && param_u64(&p, ret);
 }
 
 static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, kvm_stat_cb cb, void *ud, lv_layout **layout) {
