@@ -889,7 +889,7 @@ static void kstats_emit(kstats *k, uniRecordPtr rec) {
             if (k->e[i].vcpu_have[c])
                 (k->e[i].owned ? rec_u64 : rec_u64_interned)(rec, UNI_M_DOM_VCPU_V_KVM_NAME, (int)c, k->e[i].name,
                                                               k->e[i].vcpu[c]);
-    kstats_begin(k, k->nvcpu); /* emitted once */
+    k->nseen = 0; /* emitted once (the values are forgotten at the next kstats_begin) */
 }
 
 /* ---------------------------------------------------------------------------------------------
