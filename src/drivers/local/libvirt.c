@@ -897,7 +897,7 @@ static bool param_from_raw(const lvrpc_param *w, virTypedParameter *p, char *sbu
  * the same order every time, so a parameter is recognised by comparing its name with the one at
  * its position last time, and a KVM statistic goes straight to @cb under its kept name. */
 typedef struct {
-    char field[VIR_TYPED_PARAM_FIELD_LENGTH];
+    const char *field; /* rec_intern's (every VM's are the same few names), or NULL */
     uint32_t len;
     int vcpu;         /* a KVM statistic's vCPU (-1: VM scope), */
     const char *name; /* and name (rec_intern's); NULL: another parameter */
@@ -932,10 +932,12 @@ static const lv_slot *layout_slot(lv_layout *l, uint32_t k, const lvrpc_param *w
         l->n = k + 1;
     }
     sl = &l->s[k];
-    if (sl->len == w->field_len && !memcmp(sl->field, w->field, w->field_len))
+    if (sl->field && sl->len == w->field_len && !memcmp(sl->field, w->field, w->field_len))
         return sl;
-    memcpy(sl->field, w->field, w->field_len);
-    sl->field[w->field_len] = 0;
+    memcpy(name, w->field, w->field_len);
+    name[w->field_len] = 0;
+    if (!(sl->field = rec_intern(name)))
+        return NULL;
     sl->len = w->field_len;
     sl->name = kvm_param(sl->field, &sl->vcpu, name, sizeof(name), &sl->kind) ? rec_intern(name) : NULL;
     return sl;
