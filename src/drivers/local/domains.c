@@ -1608,10 +1608,12 @@ static void collect_meta(vm_ctx *c) {
     }
     if (v->meta.reliability)
         rec_str(c->rec, UNI_M_DOM_RELIABILITY, -1, NULL, v->meta.reliability);
+    else if (v->in_libvirt)
+        rec_absent(c->rec, UNI_M_DOM_RELIABILITY,
+                   "no reliability requirement has been set for this VM (libvirt metadata element <reliability> of namespace "
+                   LV_UNISERVER_NS ")");
     else
-        rec_absent(c->rec, UNI_M_DOM_RELIABILITY, "no reliability requirement has been set for this VM (%s)",
-                   v->in_libvirt ? "libvirt metadata element <reliability> of namespace " LV_UNISERVER_NS
-                                 : "not a libvirt domain");
+        rec_absent(c->rec, UNI_M_DOM_RELIABILITY, "no reliability requirement has been set for this VM (not a libvirt domain)");
 }
 
 /* The whole record of VM @v (with its QMP answers in c->job). */
