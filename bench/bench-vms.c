@@ -7,7 +7,13 @@
  * one-shot here: it is not packaged in Debian 12 and reads debugfs counters that kernel lockdown
  * blocks on this machine.
  *
+ * Each path's cost in three parts: the wall time; the collector's CPU (this process, and for
+ * libvirt its client here plus libvirtd, from the scheduler's account); and the CPU the guests'
+ * QEMUs spend answering (their CPU during the collection less what they spend idle in as long),
+ * which both QMP paths pay, uniserver's and libvirtd's.
+ *
  * usage: bench-vms [COUNTS [REPEATS]]   e.g. bench-vms 1,10,50 20   (root, /dev/kvm, QEMU) */
+#include <dirent.h>
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -63,6 +69,48 @@ static uint64_t cpu_ns(void) {
     return clock_of(CLOCK_PROCESS_CPUTIME_ID);
 }
 
+/* The CPU time of process @pid, every thread, from the scheduler's account (ns); 0 when gone. */
+static uint64_t proc_cpu_ns(pid_t pid) {
+    char path[64];
+    DIR *d;
+    struct dirent *e;
+    uint64_t sum = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    if (!(d = opendir(path)))
+        return 0;
+    while ((e = readdir(d))) {
+        char f[400], buf[128];
+        unsigned long long v;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(f, sizeof(f), "%s/%s/schedstat", path, e->d_name);
+        if (read_file_at(AT_FDCWD, f, buf, sizeof(buf)) > 0 && sscanf(buf, "%llu", &v) == 1)
+            sum += v;
+    }
+    closedir(d);
+    return sum;
+}
+
+static uint64_t pids_cpu_ns(const pid_t *p, int n) {
+    uint64_t s = 0;
+    for (int i = 0; i < n; i++)
+        s += p[i] > 0 ? proc_cpu_ns(p[i]) : 0;
+    return s;
+}
+
+/* What the guests' QEMUs spend answering: their CPU during a collection less what they spend
+ * idle in as long (@idle_rate: ns of CPU per ns, measured beforehand). */
+static uint64_t answered(uint64_t qemu_ns, uint64_t wall_ns, double idle_rate) {
+    double idle = idle_rate * (double)wall_ns;
+    return (double)qemu_ns > idle ? (uint64_t)((double)qemu_ns - idle) : 0;
+}
+
+static double idle_rate_of(const pid_t *p, int n) {
+    uint64_t c0 = pids_cpu_ns(p, n), t0 = mono_ns();
+    usleep(300000);
+    return (double)(pids_cpu_ns(p, n) - c0) / (double)(mono_ns() - t0);
+}
+
 static int cmp_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
@@ -109,17 +157,20 @@ static int boot(int i) {
 
 /* Median wall and CPU time and 90th percentile wall time of @reps collections of @doms'
  * @select, in ns. */
-static uint64_t last_cpu_med;
+static uint64_t last_cpu_med, last_qemu_med;
 static int measure(uniDomainPtr *doms, const char *const *select, int reps, uint64_t *med, uint64_t *p90,
                    int *ret_samples) {
-    uint64_t t[256], cpu[256];
+    uint64_t t[256], cpu[256], q[256];
+    double idle = idle_rate_of(pids, npids);
     if (reps > 256)
         reps = 256;
     for (int r = -2; r < reps; r++) {
         uniDomainStatsRecordPtr *st = NULL;
-        uint64_t t0 = mono_ns(), c0 = cpu_ns();
+        uint64_t q0 = pids_cpu_ns(pids, npids), t0 = mono_ns(), c0 = cpu_ns();
         int n = uniDomainListGetStats(doms, select, &st, 0);
-        uint64_t dt = mono_ns() - t0, dc = cpu_ns() - c0;
+        uint64_t dt = mono_ns() - t0, dc = cpu_ns() - c0, dq = pids_cpu_ns(pids, npids) - q0;
+        if (r >= 0)
+            q[r] = answered(dq, dt, idle);
         if (n < 0) {
             fprintf(stderr, "uniDomainListGetStats: %s\n", uniGetLastError()->message);
             return -1;
@@ -138,15 +189,19 @@ static int measure(uniDomainPtr *doms, const char *const *select, int reps, uint
     }
     qsort(t, (size_t)reps, sizeof(t[0]), cmp_u64);
     qsort(cpu, (size_t)reps, sizeof(cpu[0]), cmp_u64);
+    qsort(q, (size_t)reps, sizeof(q[0]), cmp_u64);
     *med = t[reps / 2];
     *p90 = t[reps * 9 / 10];
     last_cpu_med = cpu[reps / 2];
+    last_qemu_med = q[reps / 2];
     return 0;
 }
 
-static void row(int n, const char *path, uint64_t med, uint64_t p90, uint64_t cpu, int samples, const char *note) {
-    printf("%4d  %-36s %9.3f ms %9.3f ms %9.1f us/VM %9.3f ms %8.1f us/VM %6d  %s\n", n, path, med / 1e6, p90 / 1e6,
-           med / 1e3 / n, cpu / 1e6, cpu / 1e3 / n, samples, note);
+/* @cpu: the collector's CPU (this process; for libvirt, its client here and libvirtd); @qemu:
+ * the guests' QEMUs answering it. */
+static void row(int n, const char *path, uint64_t med, uint64_t p90, uint64_t cpu, uint64_t qemu, int samples, const char *note) {
+    printf("%4d  %-36s %9.3f ms %9.3f ms %9.1f us/VM %9.1f us/VM %9.1f us/VM %6d  %s\n", n, path, med / 1e6, p90 / 1e6,
+           med / 1e3 / n, cpu / 1e3 / n, qemu / 1e3 / n, samples, note);
 }
 
 /* ---- libvirt: the same guests run by libvirtd ---- */
@@ -157,7 +212,15 @@ static void row(int n, const char *path, uint64_t med, uint64_t p90, uint64_t cp
     "<kernel>%s</kernel><cmdline>" IDLE "</cmdline></os>"                                          \
     "<devices><memballoon model='none'/></devices></domain>"
 
-static void bench_libvirt(int n, int reps, uint64_t ours_med) {
+static pid_t libvirtd_pid(void) {
+    int64_t p;
+    return read_i64_at(AT_FDCWD, "/run/libvirtd.pid", &p) == 0 ? (pid_t)p : 0;
+}
+
+static void bench_libvirt(int n, int reps, uint64_t ours_med, uint64_t ours_cpu, uint64_t ours_qemu) {
+    pid_t lpid = libvirtd_pid(), qp[MAXG];
+    uint64_t cpu[256], q[256];
+    double idle;
     virConnectPtr c;
     virDomainPtr doms[MAXG + 1] = {0};
     char path[4096];
@@ -189,15 +252,25 @@ static void bench_libvirt(int n, int reps, uint64_t ours_med) {
         started++;
     }
     fprintf(stderr, "  (libvirt started %d guests in %.1f s)\n", n, (mono_ns() - t0) / 1e9);
+    for (int i = 0; i < n; i++) {
+        char pf[256];
+        int64_t p;
+        snprintf(pf, sizeof(pf), "/run/libvirt/qemu/%s.pid", virDomainGetName(doms[i]));
+        qp[i] = read_i64_at(AT_FDCWD, pf, &p) == 0 ? (pid_t)p : 0;
+    }
     sleep(1);
+    idle = idle_rate_of(qp, n);
     if (reps > 256)
         reps = 256;
     for (int r = -2; r < reps; r++) {
         virDomainStatsRecordPtr *recs = NULL;
-        uint64_t s0 = mono_ns();
+        uint64_t q0 = pids_cpu_ns(qp, n), l0 = lpid ? proc_cpu_ns(lpid) : 0, c0 = cpu_ns(), s0 = mono_ns();
         nrec = virDomainListGetStats(doms, VIR_DOMAIN_STATS_VM | VIR_DOMAIN_STATS_VCPU, &recs, 0);
-        if (r >= 0)
+        if (r >= 0) {
             t[r] = mono_ns() - s0;
+            cpu[r] = cpu_ns() - c0 + (lpid ? proc_cpu_ns(lpid) - l0 : 0);
+            q[r] = answered(pids_cpu_ns(qp, n) - q0, t[r], idle);
+        }
         nparams = 0;
         for (int i = 0; i < nrec; i++)
             nparams += recs[i]->nparams;
@@ -205,10 +278,16 @@ static void bench_libvirt(int n, int reps, uint64_t ours_med) {
             virDomainStatsRecordListFree(recs);
     }
     qsort(t, (size_t)reps, sizeof(t[0]), cmp_u64);
+    qsort(cpu, (size_t)reps, sizeof(cpu[0]), cmp_u64);
+    qsort(q, (size_t)reps, sizeof(q[0]), cmp_u64);
     {
-        char note[64];
-        snprintf(note, sizeof(note), "uniserver QMP is %.1fx cheaper", (double)t[reps / 2] / (double)ours_med);
-        row(n, "libvirt GetAllDomainStats vm+vcpu", t[reps / 2], t[reps * 9 / 10], 0, nparams, note);
+        char note[160];
+        uint64_t lc = cpu[reps / 2], lq = q[reps / 2];
+        snprintf(note, sizeof(note), "uniserver QMP: %.1fx less wall, %.1fx less collector CPU, %.1fx less CPU with QEMU's%s",
+                 (double)t[reps / 2] / (double)ours_med, (double)lc / (double)(ours_cpu ? ours_cpu : 1),
+                 (double)(lc + lq) / (double)(ours_cpu + ours_qemu ? ours_cpu + ours_qemu : 1),
+                 lpid ? "" : " (libvirtd's own CPU not counted: no /run/libvirtd.pid)");
+        row(n, "libvirt GetAllDomainStats vm+vcpu", t[reps / 2], t[reps * 9 / 10], lc, lq, nparams, note);
     }
 out:
     for (int i = 0; i < started; i++) {
@@ -234,13 +313,13 @@ int main(int argc, char **argv) {
     signal(SIGTERM, on_signal);
     atexit(remove_tmpdir);
     printf("One collection of every VM's KVM statistics (median and p90 of %d), idle 1-vCPU tiny guests\n", reps);
-    printf("%4s  %-36s %12s %12s %14s %12s %14s %6s\n", "VMs", "path", "wall median", "wall p90", "wall per VM",
-           "CPU median", "CPU per VM", "values");
+    printf("%4s  %-36s %12s %12s %14s %16s %16s %6s\n", "VMs", "path", "wall median", "wall p90", "wall per VM",
+           "collector CPU", "QEMU answering", "values");
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int n = atoi(tok);
         uniConnectPtr qmp, bin;
         uniDomainPtr doms[MAXG + 1] = {0};
-        uint64_t med, p90, qmp_med, t0;
+        uint64_t med, p90, qmp_med, qmp_cpu, qmp_qemu, t0;
         int samples;
         char note[96];
 
@@ -267,10 +346,12 @@ int main(int argc, char **argv) {
         }
         if (measure(doms, kvm, reps, &qmp_med, &p90, &samples) < 0)
             return 1;
-        row(n, "uniserver QMP query-stats (default)", qmp_med, p90, last_cpu_med, samples, "");
+        row(n, "uniserver QMP query-stats (default)", qmp_med, p90, last_cpu_med, last_qemu_med, samples, "");
+        qmp_cpu = last_cpu_med;
+        qmp_qemu = last_qemu_med;
         if (measure(doms, NULL, reps, &med, &p90, &samples) < 0)
             return 1;
-        row(n, "uniserver whole record (QMP)", med, p90, last_cpu_med, samples, "every dom.* key");
+        row(n, "uniserver whole record (QMP)", med, p90, last_cpu_med, last_qemu_med, samples, "every dom.* key");
         {
             /* The binary path on its own connection: its domains, then the one-time setup. */
             uniDomainPtr bd[MAXG + 1] = {0};
@@ -287,7 +368,7 @@ int main(int argc, char **argv) {
                 return 1;
             snprintf(note, sizeof(note), "setup once %.1f ms (%.2f ms/VM); %.0fx cheaper than QMP", setup / 1e6,
                      setup / 1e6 / n, (double)qmp_med / (double)med);
-            row(n, "uniserver binary stats (opt-in)", med, p90, last_cpu_med, samples, note);
+            row(n, "uniserver binary stats (opt-in)", med, p90, last_cpu_med, last_qemu_med, samples, note);
             for (int i = 0; i < n; i++)
                 uniDomainFree(bd[i]);
         }
@@ -296,7 +377,7 @@ int main(int argc, char **argv) {
         uniConnectClose(qmp);
         uniConnectClose(bin);
         kill_guests();
-        bench_libvirt(n, reps, qmp_med);
+        bench_libvirt(n, reps, qmp_med, qmp_cpu, qmp_qemu);
         fflush(stdout);
     }
     printf("kvm_stat one-shot: not run (not packaged in Debian 12; its debugfs counters are blocked by kernel lockdown here)\n");
