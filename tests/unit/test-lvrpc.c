@@ -365,6 +365,7 @@ typedef struct {
     bool hangup;    /* close the connection after answering LIST_ALL_DOMAINS */
     unsigned auth;  /* what AUTH_LIST says: 0 none listed, else REMOTE_AUTH_* + 1 */
     int registered; /* metadata-change registrations; an event of domain AB.. then comes before each list */
+    bool old;       /* refuse the registration, as a libvirtd before 3.0 does */
 } fake;
 
 static int read_msg(int fd, char **ret, size_t *ret_len) {
@@ -428,6 +429,13 @@ static void *fake_run(void *arg) {
                 break;
             case REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY: {
                 remote_connect_domain_event_callback_register_any_ret r = {.callbackID = 0};
+                if (f->old) {
+                    char msg[] = "unknown procedure: 316", *m = msg;
+                    remote_error e = {.code = 1, .message = &m};
+                    out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_ERROR, (xdrproc_t)xdr_remote_error, &e,
+                                  &olen);
+                    break;
+                }
                 f->registered++;
                 out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK,
                               (xdrproc_t)xdr_remote_connect_domain_event_callback_register_any_ret, &r, &olen);
@@ -577,6 +585,20 @@ static void test_conversation(void **state) {
     lvrpc_close(c);
     fake_stop(&f, t);
     assert_int_equal(f.closes, 1);
+
+    /* A libvirtd that cannot announce metadata changes: refused, not watching, and the connection
+     * still serves calls. */
+    f = (fake){.auth = REMOTE_AUTH_POLKIT + 1, .old = true};
+    fake_start(&f, &t);
+    assert_int_equal(lvrpc_open(uri, &c, why, sizeof(why)), 0);
+    lvrpc_set_timeout(c, 300);
+    assert_true(lvrpc_watch_metadata(c) < 0);
+    assert_false(lvrpc_metadata_changes(c, &changed, &nchanged, &all));
+    free(changed);
+    assert_int_equal(list(c, &n), 0);
+    assert_int_equal(f.conns, 1);
+    lvrpc_close(c);
+    fake_stop(&f, t);
 
     /* SASL: refused with a reason, for the caller to use libvirt.so. */
     f = (fake){.auth = REMOTE_AUTH_SASL + 1};
