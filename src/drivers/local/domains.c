@@ -55,10 +55,10 @@ typedef struct {
     const char *name; /* rec_intern's (owned false), else strdup's */
     bool owned;
     kvm_stat_kind kind;
-    bool have_vm;
+    uint32_t vm_round; /* the round (kstats.round) vm_value was given in */
     uint64_t vm_value;
     uint64_t *vcpu; /* per vCPU index, nvcpu entries */
-    uint8_t *vcpu_have;
+    uint32_t *vcpu_round;
 } kstat;
 
 typedef struct {
@@ -66,6 +66,7 @@ typedef struct {
     size_t n;
     unsigned nvcpu;
     size_t nseen; /* values given since kstats_begin */
+    uint32_t round; /* counts kstats_begin: a value of another round is an old one */
     size_t guess; /* the entry kstat_get tries first */
     int err;
     uint32_t *slot; /* open-addressing index of e by name: entry + 1, 0 empty */
@@ -808,7 +809,7 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
             return NULL;
         ne->owned = true;
     }
-    if (k->nvcpu && (!(ne->vcpu = calloc(k->nvcpu, sizeof(uint64_t))) || !(ne->vcpu_have = calloc(k->nvcpu, 1)))) {
+    if (k->nvcpu && (!(ne->vcpu = calloc(k->nvcpu, sizeof(uint64_t))) || !(ne->vcpu_round = calloc(k->nvcpu, sizeof(uint32_t))))) {
         if (ne->owned)
             free((char *)ne->name);
         free(ne->vcpu);
@@ -832,11 +833,11 @@ static void kstats_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, 
     e->kind = kind;
     k->nseen++;
     if (vcpu < 0) {
-        e->have_vm = true;
+        e->vm_round = k->round;
         e->vm_value = value;
     } else {
         e->vcpu[vcpu] = value;
-        e->vcpu_have[vcpu] = 1;
+        e->vcpu_round[vcpu] = k->round;
     }
 }
 
@@ -845,7 +846,7 @@ static void kstats_done(kstats *k) {
         if (k->e[i].owned)
             free((char *)k->e[i].name);
         free(k->e[i].vcpu);
-        free(k->e[i].vcpu_have);
+        free(k->e[i].vcpu_round);
     }
     free(k->e);
     free(k->slot);
@@ -861,10 +862,13 @@ static void kstats_begin(kstats *k, unsigned n) {
     k->nseen = 0;
     k->guess = 0;
     k->err = 0;
-    for (size_t i = 0; i < k->n; i++) {
-        k->e[i].have_vm = false;
-        if (n)
-            memset(k->e[i].vcpu_have, 0, n);
+    if (++k->round == 0) { /* wrapped: no value may look like one of this round */
+        for (size_t i = 0; i < k->n; i++) {
+            k->e[i].vm_round = 0;
+            if (n)
+                memset(k->e[i].vcpu_round, 0, n * sizeof(uint32_t));
+        }
+        k->round = 1;
     }
 }
 
@@ -874,10 +878,10 @@ static void kstats_begin(kstats *k, unsigned n) {
 static void kstats_emit(kstats *k, uniRecordPtr rec) {
     for (size_t i = 0; i < k->n; i++) {
         kstat *e = &k->e[i];
-        uint64_t v = e->have_vm ? e->vm_value : 0;
-        bool any = e->have_vm;
+        bool any = e->vm_round == k->round;
+        uint64_t v = any ? e->vm_value : 0;
         for (unsigned c = 0; c < k->nvcpu; c++)
-            if (e->vcpu_have[c]) {
+            if (e->vcpu_round[c] == k->round) {
                 v = e->kind == KVM_STAT_PEAK ? (e->vcpu[c] > v ? e->vcpu[c] : v) : v + e->vcpu[c];
                 any = true;
             }
@@ -886,7 +890,7 @@ static void kstats_emit(kstats *k, uniRecordPtr rec) {
     }
     for (unsigned c = 0; c < k->nvcpu; c++)
         for (size_t i = 0; i < k->n; i++)
-            if (k->e[i].vcpu_have[c])
+            if (k->e[i].vcpu_round[c] == k->round)
                 (k->e[i].owned ? rec_u64 : rec_u64_interned)(rec, UNI_M_DOM_VCPU_V_KVM_NAME, (int)c, k->e[i].name,
                                                               k->e[i].vcpu[c]);
     k->nseen = 0; /* emitted once (the values are forgotten at the next kstats_begin) */
@@ -1482,7 +1486,7 @@ static char **qom_map(const qmp_job *j, size_t *ret_n) {
 
 static void kind_fix(kstats *k, json_object *schemas) {
     for (size_t i = 0; i < k->n && schemas; i++) {
-        bool vcpu = !k->e[i].have_vm;
+        bool vcpu = k->e[i].vm_round != k->round;
         k->e[i].kind = qmp_stat_kind(schemas, vcpu ? "vcpu" : "vm", k->e[i].name);
     }
 }
