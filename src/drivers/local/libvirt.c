@@ -356,8 +356,15 @@ static void meta_get(lv_conn *c, const lv_dom *d, lv_meta *m) {
 
 /* libvirt's UUID bytes as our canonical text. */
 static void uuid_format(const unsigned char u[16], char out[UUID_STRING_LEN + 1]) {
-    snprintf(out, UUID_STRING_LEN + 1, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
-             u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[u[i] >> 4];
+        *o++ = hex[u[i] & 15];
+    }
+    *o = 0;
 }
 
 /* Our canonical UUID text as libvirt's 16 bytes; -EINVAL when it is not one. */

@@ -19,10 +19,8 @@ int parse_pid_stat(const char *buf, size_t len, pid_stat *out) {
     open = memchr(buf, '(', len);
     if (!open)
         return -EBADMSG;
-    /* The name may itself hold ") ": only the last ')' closes it. */
-    for (p = open + 1; p < end; p++)
-        if (*p == ')')
-            close = p;
+    /* The name may itself hold ") ": only the last ')' closes it (no field after it has one). */
+    close = memrchr(open + 1, ')', (size_t)(end - open - 1));
     if (!close)
         return -EBADMSG;
     {
@@ -39,8 +37,8 @@ int parse_pid_stat(const char *buf, size_t len, pid_stat *out) {
         uint64_t v = 0;
         int r;
 
-        if (tl == 0)
-            break;
+        if (tl == 0 || field > 43)
+            break; /* the end, or past the last field read (guest_time) */
         if (field == 3) {
             if (tl != 1)
                 return -EBADMSG;
