@@ -483,6 +483,13 @@ struct lv_stats {
     bool native_ok;                /* the native call succeeded: its records are every domain */
 };
 
+/* The groups the records use: not iothread, memory bandwidth or dirty rate, which cost libvirtd
+ * (and QEMU) a query per domain and nothing here reads. A libvirt without a group (VM before 8.9)
+ * leaves it out without failing (no ..._ENFORCE_STATS). */
+#define LV_GROUPS                                                                                  \
+    (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |             \
+     VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_PERF | VIR_DOMAIN_STATS_VM)
+
 int lv_stats_get(lv_conn *c, lv_stats **ret) {
     lv_stats *s = calloc(1, sizeof(*s));
     if (!s)
@@ -490,7 +497,7 @@ int lv_stats_get(lv_conn *c, lv_stats **ret) {
     if (c->rpc) {
         /* The same call as virConnectGetAllDomainStats: no domains named (all of them). Its
          * reply is read in place (a hundred typed parameters per domain, each sample). */
-        remote_connect_get_all_domain_stats_args a = {.stats = 0, .flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT};
+        remote_connect_get_all_domain_stats_args a = {.stats = LV_GROUPS, .flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT};
         int r = lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_args,
                            &a, (xdrproc_t)lvrpc_xdr_raw, &s->raw, NULL);
         if (r == 0)
@@ -505,9 +512,8 @@ int lv_stats_get(lv_conn *c, lv_stats **ret) {
         *ret = s;
         return 0;
     }
-    /* 0: every group the driver supports (for QEMU: state, cpu, balloon, vcpu, interface,
-     * block, perf, vm); NOWAIT: a domain busy with a job gives what it can without blocking. */
-    s->n = virConnectGetAllDomainStats(c->c, 0, &s->recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+    /* NOWAIT: a domain busy with a job gives what it can without blocking. */
+    s->n = virConnectGetAllDomainStats(c->c, LV_GROUPS, &s->recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
     if (s->n < 0) {
         virResetLastError();
         s->n = 0;

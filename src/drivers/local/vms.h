@@ -229,7 +229,7 @@ int lv_list(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, si
 void lv_infos_free(lv_dom_info *v, size_t n);
 
 /* Statistics of libvirt's domains for one collection (one virConnectGetAllDomainStats call,
- * every group the hypervisor driver supports, without waiting for busy domains). */
+ * the groups the records use, without waiting for busy domains). */
 typedef struct lv_stats lv_stats;
 typedef struct lv_layout lv_layout;
 int lv_stats_get(lv_conn *c, lv_stats **ret);
