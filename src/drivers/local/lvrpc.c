@@ -179,7 +179,7 @@ int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc
 }
 
 bool_t lvrpc_xdr_raw(XDR *x, lvrpc_raw *r) {
-    /* lvrpc_decode copies the body itself (it knows where it ends); this only frees. */
+    /* lvrpc_decode points at the body itself (it knows where it ends); this only frees. */
     if (x->x_op != XDR_FREE)
         return FALSE;
     free(r->msg);
@@ -201,6 +201,11 @@ static uint64_t be64_at(const char *p) {
     return (uint64_t)be32_at(p) << 32 | be32_at(p + 4);
 }
 
+/* An XDR string's @n bytes with their padding to 4. */
+static size_t padded(uint32_t n) {
+    return ((size_t)n + 3) & ~(size_t)3;
+}
+
 /* Skip @n bytes at *@pos (within @len); false when they are not there. */
 static bool take(size_t len, size_t *pos, size_t n) {
     if (n > len - *pos)
@@ -216,7 +221,7 @@ static bool take_string(const char *b, size_t len, size_t *pos, uint32_t max, ui
         return false;
     n = be32_at(b + *pos);
     *pos += 4;
-    if (n > max || !take(len, pos, ((size_t)n + 3) & ~(size_t)3))
+    if (n > max || !take(len, pos, padded(n)))
         return false;
     *ret_len = n;
     return true;
@@ -287,7 +292,7 @@ void lvrpc_param_at(const char *b, size_t *pos, lvrpc_param *p) {
     size_t at = *pos;
     p->field_len = be32_at(b + at);
     p->field = b + at + 4;
-    at += 4 + (((size_t)p->field_len + 3) & ~(size_t)3);
+    at += 4 + padded(p->field_len);
     p->type = (int)be32_at(b + at);
     at += 4;
     switch (p->type) {
@@ -314,7 +319,7 @@ void lvrpc_param_at(const char *b, size_t *pos, lvrpc_param *p) {
     default: /* STRING: the index allowed nothing else */
         p->v.s.len = be32_at(b + at);
         p->v.s.p = b + at + 4;
-        at += 4 + (((size_t)p->v.s.len + 3) & ~(size_t)3);
+        at += 4 + padded(p->v.s.len);
         break;
     }
     *pos = at;
@@ -479,7 +484,6 @@ static bool_t xdr_nothing(XDR *x, void *p) {
     return TRUE;
 }
 
-/* Connect, authenticate and open the hypervisor connection; the caller holds the lock. */
 /* Register for metadata-change events on the open connection: 0, -EREMOTEIO when libvirtd
  * refused (it is too old: announcements are then not made), or a failure of the connection. */
 static int register_meta_locked(lvrpc *c) {
@@ -494,6 +498,7 @@ static int register_meta_locked(lvrpc *c) {
     return r;
 }
 
+/* Connect, authenticate and open the hypervisor connection; the caller holds the lock. */
 static int connect_locked(lvrpc *c, char *why, size_t whylen) {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     remote_auth_list_ret auth;
