@@ -210,10 +210,12 @@ static void meta_take(lv_conn *c) {
 }
 
 static bool meta_changed(const lv_conn *c, const void *uuid) {
-    for (size_t i = 0; i < c->nmeta_changed && !c->meta_all; i++)
+    if (c->meta_all)
+        return true;
+    for (size_t i = 0; i < c->nmeta_changed; i++)
         if (!memcmp(c->meta_changed[i], uuid, 16))
             return true;
-    return c->meta_all;
+    return false;
 }
 
 const char *lv_uri(const lv_conn *c) {
@@ -386,6 +388,24 @@ static int uuid_parse_bytes(const char *s, unsigned char out[16]) {
     return k == 32 ? 0 : -EINVAL;
 }
 
+/* One domain of the native client's lists (ListAllDomains', the statistics' records) as lv_list
+ * gives it: @rd's UUID and id (-1: inactive, as through libvirt.so), @name (taken; NULL when it
+ * could not be made: -ENOMEM), and its metadata when @meta_due asks. */
+static int info_native(lv_conn *c, const remote_nonnull_domain *rd, char *name, lv_meta_due_fn meta_due, void *ud,
+                       lv_dom_info *out) {
+    lv_dom d = {.rd = rd};
+    if (!(out->name = name))
+        return -ENOMEM;
+    out->id = rd->id < 0 ? -1 : rd->id;
+    out->active = out->id >= 0;
+    uuid_format((const unsigned char *)rd->uuid, out->uuid);
+    if (meta_due && meta_due(out->uuid, c->meta_watched, meta_changed(c, rd->uuid), ud)) {
+        meta_get(c, &d, &out->meta);
+        out->has_meta = true;
+    }
+    return 0;
+}
+
 static int list_native(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, size_t *ret_n) {
     remote_connect_list_all_domains_args a = {.need_results = 1, .flags = 0};
     remote_connect_list_all_domains_ret r;
@@ -401,16 +421,7 @@ static int list_native(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_inf
     out = calloc(n ? n : 1, sizeof(*out));
     for (size_t i = 0; out && i < n; i++) {
         const remote_nonnull_domain *rd = &r.domains.domains_val[i];
-        lv_dom d = {.rd = rd};
-        /* The id came with the list (-1 for an inactive domain), as through libvirt.so. */
-        out[i].id = rd->id < 0 ? -1 : rd->id;
-        out[i].active = out[i].id >= 0;
-        uuid_format((const unsigned char *)rd->uuid, out[i].uuid);
-        if (meta_due && meta_due(out[i].uuid, c->meta_watched, meta_changed(c, rd->uuid), ud)) {
-            meta_get(c, &d, &out[i].meta);
-            out[i].has_meta = true;
-        }
-        if (!(out[i].name = strdup(rd->name ? rd->name : ""))) {
+        if (info_native(c, rd, strdup(rd->name ? rd->name : ""), meta_due, ud, &out[i]) < 0) {
             lv_infos_free(out, i + 1);
             out = NULL;
         }
@@ -542,21 +553,11 @@ int lv_stats_list(lv_conn *c, lv_stats *s, lv_meta_due_fn meta_due, void *ud, lv
     out = calloc(s->nidx ? s->nidx : 1, sizeof(*out));
     for (size_t i = 0; out && i < s->nidx; i++) {
         const lvrpc_stats_rec *sr = &s->idx[i];
-        remote_nonnull_domain rd = {.id = sr->id};
-        out[i].id = sr->id < 0 ? -1 : sr->id;
-        out[i].active = out[i].id >= 0;
-        uuid_format(sr->uuid, out[i].uuid);
+        remote_nonnull_domain rd = {.name = strndup(sr->name, sr->name_len), .id = sr->id};
         memcpy(rd.uuid, sr->uuid, sizeof(rd.uuid));
-        if (!(out[i].name = strndup(sr->name, sr->name_len))) {
+        if (info_native(c, &rd, rd.name, meta_due, ud, &out[i]) < 0) {
             lv_infos_free(out, i + 1);
             out = NULL;
-            break;
-        }
-        if (meta_due && meta_due(out[i].uuid, c->meta_watched, meta_changed(c, sr->uuid), ud)) {
-            lv_dom d = {.rd = &rd};
-            rd.name = out[i].name;
-            meta_get(c, &d, &out[i].meta);
-            out[i].has_meta = true;
         }
     }
     if (!out)
@@ -656,7 +657,6 @@ static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, 
     unsigned n;
     uint64_t v;
     kvm_stat_kind kind;
-
     int vcpu;
 
     /* Most parameters are KVM statistics (vm.NAME.sum, vcpu.V.NAME.cur): those first. */
@@ -891,9 +891,9 @@ static bool param_from_raw(const lvrpc_param *w, virTypedParameter *p, char *sbu
         return false;
     memcpy(p->field, w->field, w->field_len);
     p->field[w->field_len] = 0;
-    p->type = w->type;
     switch (w->type) {
     case VIR_TYPED_PARAM_STRING:
+        p->type = w->type;
         if (w->v.s.len < sbuflen)
             p->value.s = sbuf;
         else if (!(p->value.s = *heap = malloc((size_t)w->v.s.len + 1)))
