@@ -81,16 +81,9 @@ static struct {
     size_t nslots, n;
 } interned = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static size_t intern_hash(const char *s) {
-    size_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
 const char *rec_intern(const char *name) {
     const char *ret = NULL;
-    size_t h = intern_hash(name);
+    size_t h = str_hash(name);
 
     pthread_mutex_lock(&interned.lock);
     if (2 * (interned.n + 1) > interned.nslots && interned.n < INTERN_MAX) {
@@ -99,7 +92,7 @@ const char *rec_intern(const char *name) {
         if (nsl) {
             for (size_t i = 0; i < interned.nslots; i++)
                 if (interned.slot[i]) {
-                    size_t k = intern_hash(interned.slot[i]) & (ns - 1);
+                    size_t k = str_hash(interned.slot[i]) & (ns - 1);
                     while (nsl[k])
                         k = (k + 1) & (ns - 1);
                     nsl[k] = interned.slot[i];

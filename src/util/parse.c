@@ -79,6 +79,13 @@ int safe_atod(const char *s, double *ret) {
     return safe_atod_n(s, strlen(s), ret);
 }
 
+uint32_t str_hash(const char *s) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
 const char *next_token(const char *p, const char *end, size_t *ret_len) {
     const char *q;
 

@@ -62,6 +62,8 @@ int safe_atod(const char *s, double *ret);
 int safe_atou64_n(const char *s, size_t n, uint64_t *ret);
 int safe_atod_n(const char *s, size_t n, double *ret);
 
+/* FNV-1a of a NUL-terminated string, for hash tables of names. */
+uint32_t str_hash(const char *s);
 /* Skip blanks (space, tab); return the next token's start and store its length. */
 const char *next_token(const char *p, const char *end, size_t *ret_len);
 

@@ -754,16 +754,9 @@ oom:
  * KVM statistics: gathered from a source, then emitted per vCPU, per VM and host-wide
  * ------------------------------------------------------------------------------------------- */
 
-static uint32_t name_hash(const char *s) {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
-}
-
 /* Put entry i in the index (which has room). */
 static void kstat_index(kstats *k, size_t i) {
-    size_t m = k->nslots - 1, h = name_hash(k->e[i].name) & m;
+    size_t m = k->nslots - 1, h = str_hash(k->e[i].name) & m;
     while (k->slot[h])
         h = (h + 1) & m;
     k->slot[h] = (uint32_t)i + 1;
@@ -779,7 +772,7 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
         return &k->e[k->guess++];
     if (k->nslots) {
         size_t m = k->nslots - 1;
-        for (size_t h = name_hash(name) & m; k->slot[h]; h = (h + 1) & m)
+        for (size_t h = str_hash(name) & m; k->slot[h]; h = (h + 1) & m)
             if (streq(k->e[k->slot[h] - 1].name, name)) {
                 k->guess = k->slot[h];
                 return &k->e[k->slot[h] - 1];
