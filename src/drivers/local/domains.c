@@ -754,6 +754,19 @@ oom:
  * KVM statistics: gathered from a source, then emitted per vCPU, per VM and host-wide
  * ------------------------------------------------------------------------------------------- */
 
+/* A statistic's name for a table kept between samples: rec_intern's (records then refer to it),
+ * else a copy the table owns (*@owned: free it); NULL when out of memory. */
+static const char *keep_name(const char *name, bool *owned) {
+    const char *kept = rec_intern(name);
+    *owned = !kept;
+    return kept ? kept : strdup(name);
+}
+
+/* A sample of a kept name: referred to when it is rec_intern's, else copied. */
+static int rec_u64_kept(uniRecordPtr rec, unsigned metric, int index, const char *name, bool owned, uint64_t v) {
+    return (owned ? rec_u64 : rec_u64_interned)(rec, metric, index, name, v);
+}
+
 /* Put entry i in the index (which has room). */
 static void kstat_index(kstats *k, size_t i) {
     size_t m = k->nslots - 1, h = str_hash(k->e[i].name) & m;
@@ -796,12 +809,8 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
     ne = &k->e[k->n];
     memset(ne, 0, sizeof(*ne));
     ne->kind = kind;
-    /* A handful of names in every sample: kept once, and records refer to them. */
-    if (!(ne->name = rec_intern(name))) {
-        if (!(ne->name = strdup(name)))
-            return NULL;
-        ne->owned = true;
-    }
+    if (!(ne->name = keep_name(name, &ne->owned)))
+        return NULL;
     if (k->nvcpu && (!(ne->vcpu = calloc(k->nvcpu, sizeof(uint64_t))) || !(ne->vcpu_round = calloc(k->nvcpu, sizeof(uint32_t))))) {
         if (ne->owned)
             free((char *)ne->name);
@@ -879,13 +888,12 @@ static void kstats_emit(kstats *k, uniRecordPtr rec) {
                 any = true;
             }
         if (any)
-            (e->owned ? rec_u64 : rec_u64_interned)(rec, UNI_M_DOM_KVM_NAME, -1, e->name, v);
+            rec_u64_kept(rec, UNI_M_DOM_KVM_NAME, -1, e->name, e->owned, v);
     }
     for (unsigned c = 0; c < k->nvcpu; c++)
         for (size_t i = 0; i < k->n; i++)
             if (k->e[i].vcpu_round[c] == k->round)
-                (k->e[i].owned ? rec_u64 : rec_u64_interned)(rec, UNI_M_DOM_VCPU_V_KVM_NAME, (int)c, k->e[i].name,
-                                                              k->e[i].vcpu[c]);
+                rec_u64_kept(rec, UNI_M_DOM_VCPU_V_KVM_NAME, (int)c, k->e[i].name, k->e[i].owned, k->e[i].vcpu[c]);
     k->nseen = 0; /* emitted once (the values are forgotten at the next kstats_begin) */
 }
 
@@ -1613,6 +1621,20 @@ static void collect_meta(vm_ctx *c) {
         rec_absent(c->rec, UNI_M_DOM_RELIABILITY, "no reliability requirement has been set for this VM (not a libvirt domain)");
 }
 
+/* What libvirt says of the VM (lv_fill), and its KVM statistics through libvirt when @kvm, for
+ * @nvcpu vCPU slots: lv_fill's answer (1: libvirt had statistics of it). */
+static int fill_libvirt(vm_ctx *c, unsigned nvcpu, bool kvm) {
+    kstats *k = &c->v->ks;
+    int found;
+    kstats_begin(k, nvcpu);
+    found = lv_fill(c->s->lv, c->lvst, c->v->uuid, c->rec, kvm ? kstats_cb : NULL, k, &c->v->lvl);
+    if (k->nseen) {
+        rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");
+        kstats_emit(k, c->rec);
+    }
+    return found;
+}
+
 /* The whole record of VM @v (with its QMP answers in c->job). */
 static int collect_vm(vm_ctx *c) {
     vm *v = c->v;
@@ -1636,13 +1658,7 @@ static int collect_vm(vm_ctx *c) {
                                      : "the domain is not running";
         int found = 0;
         if (v->in_libvirt) {
-            kstats_begin(k, 256);
-            found = lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, v->lv_active && wants_any(c, kvm_metrics, 2) ? kstats_cb : NULL, k,
-                            &v->lvl);
-            if (k->nseen) {
-                rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");
-                kstats_emit(k, c->rec);
-            }
+            found = fill_libvirt(c, 256, v->lv_active && wants_any(c, kvm_metrics, 2));
         }
         if (!rec_has(c->rec, UNI_M_DOM_STATE))
             rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, v->lv_active ? "running" : "shut off");
@@ -1694,13 +1710,8 @@ static int collect_vm(vm_ctx *c) {
         /* libvirt holds the monitor of its domains: their KVM statistics, NICs and disks come
          * from libvirt (what /proc gave stays). */
         bool kvm = c->s->ksrc == KSRC_QMP && wants_any(c, kvm_metrics, 2);
-        kstats_begin(k, c->nvcpu ? c->nvcpu : 256);
-        if (!lv_fill(c->s->lv, c->lvst, v->uuid, c->rec, kvm ? kstats_cb : NULL, k, &v->lvl) && !c->stopped)
+        if (!fill_libvirt(c, c->nvcpu ? c->nvcpu : 256, kvm) && !c->stopped)
             stale = true;
-        if (k->nseen) {
-            rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "libvirt");
-            kstats_emit(k, c->rec);
-        }
     }
     if (!rec_has(c->rec, UNI_M_DOM_STATE))
         rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, proc_state(ps.state));
@@ -1951,8 +1962,7 @@ static int summarize(const uni_domain_stats *v, size_t n, vms_summary *m) {
                     if (!nh)
                         goto oom;
                     m->hk = nh;
-                    nh[m->nhk].owned = !(nh[m->nhk].name = rec_intern(smp->name));
-                    if (nh[m->nhk].owned && !(nh[m->nhk].name = strdup(smp->name)))
+                    if (!(nh[m->nhk].name = keep_name(smp->name, &nh[m->nhk].owned)))
                         goto oom;
                     nh[m->nhk].v = 0;
                     nh[m->nhk].peak = peak;
@@ -2004,7 +2014,7 @@ static void summary_emit(const vms_state *s, const vms_summary *m, uniRecordPtr 
     size_t nseen = 0;
     for (size_t j = 0; j < m->nhk; j++)
         if (m->hk[j].seen) {
-            (m->hk[j].owned ? rec_u64 : rec_u64_interned)(rec, UNI_M_KVM_NAME, -1, m->hk[j].name, m->hk[j].v);
+            rec_u64_kept(rec, UNI_M_KVM_NAME, -1, m->hk[j].name, m->hk[j].owned, m->hk[j].v);
             nseen++;
         }
     if (!nseen)
