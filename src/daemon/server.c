@@ -26,34 +26,31 @@
  * Sampling into the cache
  * ------------------------------------------------------------------------------------------- */
 
-/* One sample of the source into work_*, on the sampler thread (or before the loop starts). */
+/* One sample of the source into work, on the sampler thread (or before the loop starts). */
 static void sample_collect(server *srv) {
     uint64_t t0 = now_ns();
-    srv->work_rec = NULL;
+    sample *w = &srv->work;
+    *w = (sample){0};
     srv->work_error = NULL;
     /* The VMs first: their list (inactive ones too) and every running one's record. The host
      * record that follows takes its VM rows (host.vms.*, kvm.*) from these records rather than
      * collecting the VMs a second time (the local driver keeps their sums for it). */
-    srv->work_dom_list = NULL;
-    srv->work_doms = NULL;
-    srv->work_ndom_list = srv->work_ndoms = 0;
     if (srv->source->driver->domain_stats) {
         uni_select sel;
         if (uni_select_parse_domain(&sel, NULL) == 0) {
-            if (uni_domain_collect(srv->source, &sel, NULL, 0, &srv->work_doms, &srv->work_ndoms) < 0)
-                srv->work_doms = NULL, srv->work_ndoms = 0;
+            if (uni_domain_collect(srv->source, &sel, NULL, 0, &w->doms, &w->ndoms) < 0)
+                w->doms = NULL, w->ndoms = 0;
             uni_select_done(&sel);
         }
     }
     /* The list is the collection's domains (every one, inactive too): one discovery, not two. */
-    if (srv->work_doms) {
-        if (uni_domain_infos_copy(srv->work_doms, srv->work_ndoms, &srv->work_dom_list) == 0)
-            srv->work_ndom_list = srv->work_ndoms;
-    } else if (srv->source->driver->list_domains &&
-               uni_domain_list(srv->source, &srv->work_dom_list, &srv->work_ndom_list) < 0)
-        srv->work_dom_list = NULL, srv->work_ndom_list = 0;
+    if (w->doms) {
+        if (uni_domain_infos_copy(w->doms, w->ndoms, &w->dom_list) == 0)
+            w->ndom_list = w->ndoms;
+    } else if (srv->source->driver->list_domains && uni_domain_list(srv->source, &w->dom_list, &w->ndom_list) < 0)
+        w->dom_list = NULL, w->ndom_list = 0;
     /* Best effort: a failing source is absent with its error, the rest is served. */
-    if (uniNodeGetStats(srv->source, NULL, &srv->work_rec, UNI_NODE_STATS_BEST_EFFORT) < 0) {
+    if (uniNodeGetStats(srv->source, NULL, &w->rec, UNI_NODE_STATS_BEST_EFFORT) < 0) {
         const uniError *e = uniGetLastError();
         srv->work_error = strdup(e && e->message ? e->message : "unknown error");
     }
@@ -61,16 +58,17 @@ static void sample_collect(server *srv) {
     srv->work_ns = now_ns() - t0;
 }
 
-static void free_sample(uniRecordPtr rec, uni_domain_info *list, size_t nlist, uni_domain_stats *doms, size_t ndoms) {
-    uniRecordFree(rec);
-    uni_domain_infos_free(list, nlist);
-    uni_domain_stats_free(doms, ndoms);
+static void free_sample(sample *s) {
+    uniRecordFree(s->rec);
+    uni_domain_infos_free(s->dom_list, s->ndom_list);
+    uni_domain_stats_free(s->doms, s->ndoms);
+    *s = (sample){0};
 }
 
 /* The sample made: logged when it failed (the last good one stays in the cache), else made
  * pending for the loop, in place of a pending one no client has read. */
 static void sample_finish(server *srv) {
-    if (!srv->work_rec) {
+    if (!srv->work.rec) {
         srv->samples_failed++;
         /* Log when it starts failing, then once a minute of failures, not at every interval. */
         if (!srv->failing || srv->samples_failed % (uint64_t)(60000 / srv->cfg->interval_ms + 1) == 0)
@@ -79,9 +77,7 @@ static void sample_finish(server *srv) {
         srv->failing = true;
         free(srv->work_error);
         srv->work_error = NULL;
-        free_sample(NULL, srv->work_dom_list, srv->work_ndom_list, srv->work_doms, srv->work_ndoms);
-        srv->work_dom_list = NULL;
-        srv->work_doms = NULL;
+        free_sample(&srv->work);
         return;
     }
     if (srv->failing)
@@ -89,50 +85,35 @@ static void sample_finish(server *srv) {
     srv->failing = false;
     srv->samples_ok++;
     /* The daemon's own collection, as one more source of the record. */
-    rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "uniserverd", 1);
-    rec_dbl(srv->work_rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "uniserverd", (double)srv->work_ns / 1e6);
-    rec_u64(srv->work_rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "uniserverd", srv->samples_failed);
+    rec_u64(srv->work.rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "uniserverd", 1);
+    rec_dbl(srv->work.rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "uniserverd", (double)srv->work_ns / 1e6);
+    rec_u64(srv->work.rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "uniserverd", srv->samples_failed);
     pthread_mutex_lock(&srv->sample_lock);
-    if (srv->pending)
-        free_sample(srv->pend_rec, srv->pend_dom_list, srv->pend_ndom_list, srv->pend_doms, srv->pend_ndoms);
-    srv->pend_rec = srv->work_rec;
-    srv->pend_dom_list = srv->work_dom_list;
-    srv->pend_ndom_list = srv->work_ndom_list;
-    srv->pend_doms = srv->work_doms;
-    srv->pend_ndoms = srv->work_ndoms;
-    srv->pending = true;
+    free_sample(&srv->pend);
+    srv->pend = srv->work;
     pthread_mutex_unlock(&srv->sample_lock);
-    srv->work_rec = NULL;
-    srv->work_dom_list = NULL;
-    srv->work_doms = NULL;
+    srv->work = (sample){0};
 }
 
 /* On the loop, which is the only reader of the cache (calls and /metrics): no lock but the
  * moment of taking the pending sample. */
 static void server_adopt(server *srv) {
-    uniRecordPtr rec;
-    uni_domain_info *list;
-    uni_domain_stats *doms;
-    size_t nlist, ndoms;
+    sample s;
 
     pthread_mutex_lock(&srv->sample_lock);
-    if (!srv->pending) {
-        pthread_mutex_unlock(&srv->sample_lock);
-        return;
-    }
-    rec = srv->pend_rec;
-    list = srv->pend_dom_list;
-    nlist = srv->pend_ndom_list;
-    doms = srv->pend_doms;
-    ndoms = srv->pend_ndoms;
-    srv->pending = false;
+    s = srv->pend;
+    srv->pend = (sample){0};
     pthread_mutex_unlock(&srv->sample_lock);
-    free_sample(srv->cache, srv->dom_list, srv->ndom_list, srv->doms, srv->ndoms);
-    srv->cache = rec;
-    srv->dom_list = list;
-    srv->ndom_list = nlist;
-    srv->doms = doms;
-    srv->ndoms = ndoms;
+    if (!s.rec)
+        return;
+    uniRecordFree(srv->cache);
+    uni_domain_infos_free(srv->dom_list, srv->ndom_list);
+    uni_domain_stats_free(srv->doms, srv->ndoms);
+    srv->cache = s.rec;
+    srv->dom_list = s.dom_list;
+    srv->ndom_list = s.ndom_list;
+    srv->doms = s.doms;
+    srv->ndoms = s.ndoms;
     srv->cache_gen++;
 }
 
@@ -825,7 +806,7 @@ int server_run(const config *cfg) {
     pthread_mutex_init(&srv->sample_lock, NULL);
     /* The first sample before the first client, so that no call finds an empty cache. */
     sample_collect(srv);
-    if (!srv->work_rec) {
+    if (!srv->work.rec) {
         log_error("cannot sample %s: %s", cfg->source_uri, srv->work_error ? srv->work_error : "unknown error");
         free(srv->work_error);
         goto out;
@@ -886,10 +867,11 @@ out:
         gnutls_certificate_free_credentials(srv->tls_cred);
     if (srv->tls_prio)
         gnutls_priority_deinit(srv->tls_prio);
-    free_sample(srv->cache, srv->dom_list, srv->ndom_list, srv->doms, srv->ndoms);
-    free_sample(srv->work_rec, srv->work_dom_list, srv->work_ndom_list, srv->work_doms, srv->work_ndoms);
-    if (srv->pending)
-        free_sample(srv->pend_rec, srv->pend_dom_list, srv->pend_ndom_list, srv->pend_doms, srv->pend_ndoms);
+    uniRecordFree(srv->cache);
+    uni_domain_infos_free(srv->dom_list, srv->ndom_list);
+    uni_domain_stats_free(srv->doms, srv->ndoms);
+    free_sample(&srv->work);
+    free_sample(&srv->pend);
     pthread_mutex_destroy(&srv->sample_lock);
     uniConnectClose(srv->source);
     uniConnectClose(srv->query);

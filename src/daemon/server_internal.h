@@ -63,6 +63,15 @@ typedef struct client {
 typedef struct metrics_http metrics_http;
 #define METRICS_HTTP_FAILED ((metrics_http *)-1)
 
+/* One sample of the source: the host record, the domains (inactive ones too) and their records. */
+typedef struct {
+    uniRecordPtr rec;
+    uni_domain_info *dom_list;
+    size_t ndom_list;
+    uni_domain_stats *doms;
+    size_t ndoms;
+} sample;
+
 struct server {
     const config *cfg;
     uv_loop_t *loop;
@@ -85,14 +94,8 @@ struct server {
     pthread_mutex_t sample_lock;
     pthread_cond_t sample_cond;
     bool sample_stop, sample_asked; /* under sample_lock */
-    bool pending;                   /* under sample_lock: pend_* hold a finished sample */
-    uniRecordPtr pend_rec;
-    uni_domain_info *pend_dom_list;
-    size_t pend_ndom_list;
-    uni_domain_stats *pend_doms;
-    size_t pend_ndoms;
-    /* the sample being made (the sampler's own) */
-    uniRecordPtr work_rec;
+    sample pend;                    /* under sample_lock: a finished sample (pend.rec set), or none */
+    sample work;                    /* the sample being made (the sampler's own) */
     char *work_error;
     uint64_t work_ns;
     uint64_t samples_ok, samples_failed;
@@ -105,10 +108,10 @@ struct server {
     gnutls_priority_t tls_prio;
     uint64_t cache_gen; /* counts the cache's swaps: /metrics renders again when it moved */
     /* The domains and their records, sampled with the host record (the loop swaps them in). */
-    uni_domain_info *dom_list, *work_dom_list;
-    size_t ndom_list, work_ndom_list;
-    uni_domain_stats *doms, *work_doms;
-    size_t ndoms, work_ndoms;
+    uni_domain_info *dom_list;
+    size_t ndom_list;
+    uni_domain_stats *doms;
+    size_t ndoms;
     metrics_http *metrics;
     /* Sample now rather than at the next tick, after a control call changed the host, so that
      * the cache shows the change soon (server.c sets it; NULL under the fuzzer). */
