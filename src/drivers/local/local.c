@@ -1063,11 +1063,13 @@ static void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
 /* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
  * when there is none (yet), with the reason in @why. */
 static int ensure_healthlog(local_state *s, char *why, size_t len) {
-    uint64_t now = uni_clock_ns();
+    uint64_t now;
+    bool recent;
     int r;
-    bool recent = s->hl_missing_ns && now - s->hl_missing_ns < 200000000;
     if (s->hl)
         return 0;
+    now = uni_clock_ns();
+    recent = s->hl_missing_ns && now - s->hl_missing_ns < 200000000;
     /* A sample looks for it twice (the VMs' records, the host's): once is enough, and without
      * setting up a reader to find it missing. */
     if (recent || (access(s->hl_path, F_OK) < 0 && errno == ENOENT))
