@@ -3,14 +3,18 @@
  * with spaces and parentheses), VmRSS, vCPU thread names, QEMU command lines (every way to give
  * a name, a UUID and a QMP socket), /proc/net/dev, taskstats and generic netlink replies, QMP
  * replies (query-stats, query-cpus-fast, query-blockstats, query-block, query-status,
- * query-balloon) and the kernel's binary KVM statistics. */
+ * query-balloon), the QMP client's conversation with a scripted monitor, and the kernel's binary
+ * KVM statistics. */
 #include <linux/genetlink.h>
 #include <linux/kvm.h>
 #include <linux/netlink.h>
 #include <linux/taskstats.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <cmocka.h>
 
 #include <json-c/json.h>
@@ -593,6 +597,121 @@ static void test_kvm_binary_stats(void **state) {
     assert_int_equal(kvm_stats_parse(buf, n, 0, sink_cb, &sink), -EBADMSG);
 }
 
+/* ---- the QMP client against a scripted monitor ---- */
+
+typedef struct {
+    int lfd;
+    const char *expect; /* the bytes the client must send, all of them */
+    const char *answer; /* what the monitor says once it has them (after its greeting) */
+    char got[1024];
+} monitor;
+
+static void *monitor_run(void *arg) {
+    monitor *m = arg;
+    static const char greeting[] = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, \"capabilities\": []}}\r\n";
+    int fd = accept(m->lfd, NULL, NULL);
+    size_t n = 0, want = strlen(m->expect);
+    char b[64];
+    if (fd < 0)
+        return NULL;
+    if (write(fd, greeting, sizeof(greeting) - 1) < 0)
+        goto out;
+    while (n < want && n < sizeof(m->got) - 1) {
+        ssize_t r = read(fd, m->got + n, sizeof(m->got) - 1 - n);
+        if (r <= 0)
+            goto out;
+        n += (size_t)r;
+    }
+    if (m->answer && write(fd, m->answer, strlen(m->answer)) < 0)
+        goto out;
+    while (read(fd, b, sizeof(b)) > 0) /* until the client closes, as QEMU does */
+        ;
+out:
+    close(fd);
+    return NULL;
+}
+
+/* One conversation with a monitor that expects @expect and then says @answer. */
+static void converse(qmp_job *j, const char *expect, const char *answer, unsigned deadline_ms) {
+    char dir[] = "/tmp/uniserver-qmp-XXXXXX", path[64];
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    monitor m = {.expect = expect, .answer = answer};
+    pthread_t t;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/m.sock", dir);
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    m.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(m.lfd >= 0);
+    assert_int_equal(bind(m.lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(m.lfd, 1), 0);
+    assert_int_equal(pthread_create(&t, NULL, monitor_run, &m), 0);
+    j->path = path;
+    assert_int_equal(qmp_run(j, 1, deadline_ms), 0);
+    shutdown(m.lfd, SHUT_RDWR);
+    pthread_join(t, NULL);
+    close(m.lfd);
+    unlink(path);
+    rmdir(dir);
+    j->path = NULL;
+    /* Every byte costs QEMU: no ids, no separators, the commands in the order of qmp_query. */
+    assert_string_equal(m.got, expect);
+}
+
+static void test_qmp_conversation(void **state) {
+    qmp_job j = {.want = 1u << QMP_Q_STATUS | 1u << QMP_Q_STATS_VM | 1u << QMP_Q_BALLOON};
+    const char *st = NULL;
+    uint64_t b = 0;
+    static const char sent[] = "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}"
+                               "{\"execute\":\"query-stats\",\"arguments\":{\"target\":\"vm\"}}{\"execute\":\"query-balloon\"}";
+    (void)state;
+
+    /* Answers go to the commands in order; an event between them is no answer; an error is the
+     * query's own and the others are still answered. */
+    converse(&j, sent,
+             "{\"return\": {}}\r\n{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"RESUME\"}\r\n"
+             "{\"return\": {\"status\": \"running\", \"running\": true}}\r\n"
+             "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"no query-stats here\"}}\r\n"
+             "{\"return\": {\"actual\": 33554432}}\r\n",
+             2000);
+    assert_int_equal(j.err, 0);
+    assert_non_null(j.reply[QMP_Q_STATUS]);
+    assert_int_equal(qmp_parse_status(j.reply[QMP_Q_STATUS], &st), 0);
+    assert_string_equal(st, "running");
+    assert_null(j.reply[QMP_Q_STATS_VM]);
+    assert_string_equal(j.error[QMP_Q_STATS_VM], "no query-stats here");
+    assert_int_equal(qmp_parse_balloon(j.reply[QMP_Q_BALLOON], &b), 0);
+    assert_int_equal(b, 33554432);
+    qmp_job_done(&j);
+
+    /* Capabilities refused: the conversation failed, with the reason. */
+    memset(&j, 0, sizeof(j));
+    j.want = 1u << QMP_Q_STATUS;
+    converse(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}",
+             "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\r\n", 2000);
+    assert_int_equal(j.err, -EPROTO);
+    assert_non_null(strstr(j.why, "refused qmp_capabilities"));
+    assert_null(j.reply[QMP_Q_STATUS]);
+    qmp_job_done(&j);
+
+    /* Malformed JSON. */
+    memset(&j, 0, sizeof(j));
+    j.want = 1u << QMP_Q_STATUS;
+    converse(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}", "{\"return\": {}}\r\n{\"return\": [}\r\n", 2000);
+    assert_int_equal(j.err, -EBADMSG);
+    assert_null(j.reply[QMP_Q_STATUS]);
+    qmp_job_done(&j);
+
+    /* A monitor that takes the commands and never answers: the deadline, and no more. */
+    memset(&j, 0, sizeof(j));
+    j.want = 1u << QMP_Q_STATUS;
+    converse(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}", NULL, 200);
+    assert_int_equal(j.err, -ETIMEDOUT);
+    assert_true(j.timed_out);
+    assert_true(j.elapsed_ns >= 200000000ull && j.elapsed_ns < 2000000000ull);
+    qmp_job_done(&j);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pid_stat),         cmocka_unit_test(test_pid_stat_bad),
@@ -603,6 +722,7 @@ int main(void) {
         cmocka_unit_test(test_qmp_stats),        cmocka_unit_test(test_qmp_schemas),
         cmocka_unit_test(test_qmp_cpus),         cmocka_unit_test(test_qmp_disks),
         cmocka_unit_test(test_qmp_status_balloon), cmocka_unit_test(test_kvm_binary_stats),
+        cmocka_unit_test(test_qmp_conversation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

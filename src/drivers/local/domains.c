@@ -54,7 +54,8 @@ typedef struct {
 typedef struct {
     const char *name; /* rec_intern's (owned false), else strdup's */
     bool owned;
-    kvm_stat_kind kind;
+    kvm_stat_kind kind; /* a statistic's kind does not change: given when the entry is made, */
+    bool kind_fixed;    /* and put right once from QEMU's schemas */
     uint32_t vm_round; /* the round (kstats.round) vm_value was given in */
     uint64_t vm_value;
     uint64_t *vcpu; /* per vCPU index, nvcpu entries */
@@ -832,7 +833,6 @@ static void kstats_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, 
         k->err = -ENOMEM;
         return;
     }
-    e->kind = kind;
     k->nseen++;
     if (vcpu < 0) {
         e->vm_round = k->round;
@@ -1485,10 +1485,15 @@ static char **qom_map(const qmp_job *j, size_t *ret_n) {
     return map;
 }
 
+/* The kinds of the statistics first seen in this collection, from QEMU's schemas (a search of
+ * them per statistic: done once per entry, not per collection). */
 static void kind_fix(kstats *k, json_object *schemas) {
     for (size_t i = 0; i < k->n && schemas; i++) {
         bool vcpu = k->e[i].vm_round != k->round;
+        if (k->e[i].kind_fixed)
+            continue;
         k->e[i].kind = qmp_stat_kind(schemas, vcpu ? "vcpu" : "vm", k->e[i].name);
+        k->e[i].kind_fixed = true;
     }
 }
 
