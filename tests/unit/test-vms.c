@@ -362,15 +362,18 @@ static void sink_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, ui
         s->kind_max = kind;
 }
 
-typedef struct {
-    const char *const *paths;
-    size_t npaths;
-    stat_sink *sink;
-} stats_arg;
+/* query-stats' "return" in the whole reply @msg (@len bytes), read in place. */
+static int stats_in(const char *msg, size_t len, const char *const *paths, size_t npaths, stat_sink *sink) {
+    const char *ret;
+    size_t rl;
+    int r = qmp_message_member(msg, len, "return", &ret, &rl);
+    if (r != 1)
+        return r < 0 ? r : -EBADMSG;
+    return qmp_parse_stats(ret, rl, paths, npaths, sink_cb, sink);
+}
 
-static int stats_fn(json_object *ret, void *ud) {
-    stats_arg *a = ud;
-    return qmp_parse_stats(ret, a->paths, a->npaths, sink_cb, a->sink);
+static int stats_text(const char *msg, const char *const *paths, size_t npaths, stat_sink *sink) {
+    return stats_in(msg, strlen(msg), paths, npaths, sink);
 }
 
 static void test_qmp_stats(void **state) {
@@ -386,26 +389,72 @@ static void test_qmp_stats(void **state) {
                              "\"value\": 4}, {\"name\": \"pages_4k\", \"value\": 24}]}]}";
     static const char *const paths[] = {"/machine/unattached/device[0]", "/machine/unattached/device[2]"};
     stat_sink sink = {0};
-    stats_arg a = {paths, 2, &sink};
     (void)state;
-    assert_int_equal(qmp_parse_reply_text(vcpu, stats_fn, &a), 0);
+    assert_int_equal(stats_text(vcpu, paths, 2, &sink), 3); /* three results */
     assert_int_equal(sink.exits0, 10);
     assert_int_equal(sink.exits1, 20);
     assert_int_equal(sink.guest_mode1, 1);
     assert_int_equal(sink.n, 3); /* the histogram and the unknown vCPU are left out */
     memset(&sink, 0, sizeof(sink));
-    assert_int_equal(qmp_parse_reply_text(vm, stats_fn, &a), 0);
+    assert_int_equal(stats_text(vm, NULL, 0, &sink), 1);
     assert_int_equal(sink.n, 2);
     assert_int_equal(sink.vcpu_hits, 0);
     assert_int_equal(sink.kind_max, KVM_STAT_PEAK);
-    /* Malformed: not an array, a stat without a value, a string value, not JSON, no "return". */
-    assert_int_equal(qmp_parse_reply_text("{\"return\": {}}", stats_fn, &a), -EBADMSG);
-    assert_int_equal(qmp_parse_reply_text("{\"return\": [{\"stats\": [{\"name\": \"x\"}]}]}", stats_fn, &a), -EBADMSG);
-    assert_int_equal(qmp_parse_reply_text("{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": \"1\"}]}]}", stats_fn, &a),
-                     -EBADMSG);
-    assert_int_equal(qmp_parse_reply_text("{\"return\": [{\"provider\": \"kvm\"}]}", stats_fn, &a), -EBADMSG);
-    assert_int_equal(qmp_parse_reply_text("{\"return\": [", stats_fn, &a), -EBADMSG);
-    assert_int_equal(qmp_parse_reply_text("{\"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}", stats_fn, &a), -EBADMSG);
+    /* The path before the statistics, the value before the name, escapes in names and paths,
+     * pretty-printed white space, a negative value (no counter's: left out). */
+    memset(&sink, 0, sizeof(sink));
+    assert_int_equal(stats_text("{\"return\":[ {\"qom-path\" : \"/machine/unattached/device\\u005b0]\",\n \"stats\":[{\"value\":5,"
+                                "\"name\":\"ex\\u0069ts\"}, {\"name\": \"x\", \"value\": -3}]}\r\n]}",
+                                paths, 2, &sink),
+                     1);
+    assert_int_equal(sink.n, 1);
+    assert_int_equal(sink.exits0, 5);
+    /* Malformed: not an array, a stat without a value, a string value, a fraction, no stats,
+     * not JSON, no "return", bad escapes, control characters, trailing bytes, nesting past the
+     * limit. */
+    static const char *const bad[] = {
+        "{\"return\": {}}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\"}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": \"1\"}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": 1.5}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": 1e3}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": 18446744073709551616}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": 01}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": 7, \"value\": 1}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"\", \"value\": 1}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\\q\", \"value\": 1}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\\u00\", \"value\": 1}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\\ud800\", \"value\": 1}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\\u0000\", \"value\": 1}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\ty\", \"value\": 1}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": 1},]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\" \"value\": 1}]}]}",
+        "{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": tru}]}]}",
+        "{\"return\": [{\"stats\": [], \"qom-path\": 3}]}",
+        "{\"return\": [{\"provider\": \"kvm\"}]}",
+        "{\"return\": [{\"stats\": []}] x}",
+        "{\"return\": [",
+        "{\"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}",
+        "[]",
+        "",
+    };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+        if (stats_text(bad[i], NULL, 0, &sink) != -EBADMSG)
+            fail_msg("accepted: %s", bad[i]);
+    {
+        char deep[300];
+        int o = snprintf(deep, sizeof(deep), "{\"return\": [{\"stats\": [{\"name\": \"x\", \"value\": ");
+        for (int i = 0; i < 70; i++)
+            deep[o++] = '[';
+        for (int i = 0; i < 70; i++)
+            deep[o++] = ']';
+        snprintf(deep + o, sizeof(deep) - (size_t)o, "}]}]}");
+        assert_int_equal(stats_text(deep, NULL, 0, &sink), -EBADMSG);
+    }
+    /* Every truncation of a good reply is refused. */
+    for (size_t n = 0; n < sizeof(vcpu) - 1; n++)
+        if (stats_in(vcpu, n, paths, 2, &sink) != -EBADMSG)
+            fail_msg("accepted the first %zu bytes", n);
 }
 
 static int schema_fn(json_object *ret, void *ud) {
@@ -603,6 +652,7 @@ typedef struct {
     int lfd;
     const char *expect; /* the bytes the client must send, all of them */
     const char *answer; /* what the monitor says once it has them (after its greeting) */
+    size_t chunk;       /* says it in pieces of this many bytes (0: at once) */
     char got[1024];
 } monitor;
 
@@ -622,8 +672,14 @@ static void *monitor_run(void *arg) {
             goto out;
         n += (size_t)r;
     }
-    if (m->answer && write(fd, m->answer, strlen(m->answer)) < 0)
-        goto out;
+    for (size_t o = 0, len = m->answer ? strlen(m->answer) : 0; o < len;) {
+        size_t k = m->chunk && m->chunk < len - o ? m->chunk : len - o;
+        if (write(fd, m->answer + o, k) < 0)
+            goto out;
+        o += k;
+        if (m->chunk)
+            usleep(200);
+    }
     while (read(fd, b, sizeof(b)) > 0) /* until the client closes, as QEMU does */
         ;
 out:
@@ -632,10 +688,10 @@ out:
 }
 
 /* One conversation with a monitor that expects @expect and then says @answer. */
-static void converse(qmp_job *j, const char *expect, const char *answer, unsigned deadline_ms) {
+static void converse_chunked(qmp_job *j, const char *expect, const char *answer, size_t chunk, unsigned deadline_ms) {
     char dir[] = "/tmp/uniserver-qmp-XXXXXX", path[64];
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    monitor m = {.expect = expect, .answer = answer};
+    monitor m = {.expect = expect, .answer = answer, .chunk = chunk};
     pthread_t t;
 
     assert_non_null(mkdtemp(dir));
@@ -658,6 +714,10 @@ static void converse(qmp_job *j, const char *expect, const char *answer, unsigne
     assert_string_equal(m.got, expect);
 }
 
+static void converse(qmp_job *j, const char *expect, const char *answer, unsigned deadline_ms) {
+    converse_chunked(j, expect, answer, 0, deadline_ms);
+}
+
 static void test_qmp_conversation(void **state) {
     qmp_job j = {.want = 1u << QMP_Q_STATUS | 1u << QMP_Q_STATS_VM | 1u << QMP_Q_BALLOON};
     const char *st = NULL;
@@ -675,13 +735,28 @@ static void test_qmp_conversation(void **state) {
              "{\"return\": {\"actual\": 33554432}}\r\n",
              2000);
     assert_int_equal(j.err, 0);
-    assert_non_null(j.reply[QMP_Q_STATUS]);
-    assert_int_equal(qmp_parse_status(j.reply[QMP_Q_STATUS], &st), 0);
+    assert_non_null(qmp_reply(&j, QMP_Q_STATUS));
+    assert_int_equal(qmp_parse_status(qmp_reply(&j, QMP_Q_STATUS), &st), 0);
     assert_string_equal(st, "running");
-    assert_null(j.reply[QMP_Q_STATS_VM]);
+    assert_null(j.text[QMP_Q_STATS_VM]);
     assert_string_equal(j.error[QMP_Q_STATS_VM], "no query-stats here");
-    assert_int_equal(qmp_parse_balloon(j.reply[QMP_Q_BALLOON], &b), 0);
+    assert_string_equal(j.text[QMP_Q_BALLOON], "{\"actual\": 33554432}");
+    assert_int_equal(qmp_parse_balloon(qmp_reply(&j, QMP_Q_BALLOON), &b), 0);
     assert_int_equal(b, 33554432);
+    qmp_job_done(&j);
+
+    /* Pretty-printed (-qmp-pretty), in pieces of 3 bytes: brackets and escaped quotes inside
+     * strings are text, not structure. */
+    memset(&j, 0, sizeof(j));
+    j.want = 1u << QMP_Q_STATUS | 1u << QMP_Q_BALLOON;
+    converse_chunked(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}{\"execute\":\"query-balloon\"}",
+                     "{\n    \"return\": {\n    }\n}\n{\n    \"return\": {\n        \"status\": \"running\"\n    }\n}\n"
+                     "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no \\\"balloon\\\" }] here \\u00e9\"}}\n",
+                     3, 2000);
+    assert_int_equal(j.err, 0);
+    assert_int_equal(qmp_parse_status(qmp_reply(&j, QMP_Q_STATUS), &st), 0);
+    assert_string_equal(st, "running");
+    assert_string_equal(j.error[QMP_Q_BALLOON], "no \"balloon\" }] here \u00e9");
     qmp_job_done(&j);
 
     /* Capabilities refused: the conversation failed, with the reason. */
@@ -691,7 +766,7 @@ static void test_qmp_conversation(void **state) {
              "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\r\n", 2000);
     assert_int_equal(j.err, -EPROTO);
     assert_non_null(strstr(j.why, "refused qmp_capabilities"));
-    assert_null(j.reply[QMP_Q_STATUS]);
+    assert_null(j.text[QMP_Q_STATUS]);
     qmp_job_done(&j);
 
     /* Malformed JSON. */
@@ -699,7 +774,7 @@ static void test_qmp_conversation(void **state) {
     j.want = 1u << QMP_Q_STATUS;
     converse(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}", "{\"return\": {}}\r\n{\"return\": [}\r\n", 2000);
     assert_int_equal(j.err, -EBADMSG);
-    assert_null(j.reply[QMP_Q_STATUS]);
+    assert_null(j.text[QMP_Q_STATUS]);
     qmp_job_done(&j);
 
     /* A monitor that takes the commands and never answers: the deadline, and no more. */

@@ -1075,10 +1075,10 @@ static int find_vcpus(vm_ctx *c, const pid_stat *ps) {
     }
     closedir(d);
     /* Unnamed threads: QMP's query-cpus-fast says which thread runs which vCPU. */
-    if (!named && c->job && c->job->reply[QMP_Q_CPUS]) {
+    if (!named && c->job && qmp_reply(c->job, QMP_Q_CPUS)) {
         qmp_cpu *cpus = NULL;
         size_t nc = 0;
-        if (qmp_parse_cpus(c->job->reply[QMP_Q_CPUS], &cpus, &nc) == 0) {
+        if (qmp_parse_cpus(qmp_reply(c->job, QMP_Q_CPUS), &cpus, &nc) == 0) {
             for (size_t i = 0; i < nc; i++)
                 for (size_t k = 0; k < nall; k++)
                     if (all[k].tid == cpus[i].tid && cpus[i].index < MAX_VCPUS) {
@@ -1402,11 +1402,11 @@ static void collect_disks(vm_ctx *c) {
 
     if (!wants_any(c, disk_metrics, ELEMENTSOF(disk_metrics)))
         return;
-    if (!c->job || !c->job->reply[QMP_Q_BLOCKSTATS]) {
+    if (!c->job || !qmp_reply(c->job, QMP_Q_BLOCKSTATS)) {
         absent_all(c, disk_metrics, ELEMENTSOF(disk_metrics), qmp_failure(c, QMP_Q_BLOCKSTATS, why, sizeof(why)));
         return;
     }
-    if (qmp_parse_blockstats(c->job->reply[QMP_Q_BLOCKSTATS], &disks, &nd) < 0) {
+    if (qmp_parse_blockstats(qmp_reply(c->job, QMP_Q_BLOCKSTATS), &disks, &nd) < 0) {
         absent_all(c, disk_metrics, ELEMENTSOF(disk_metrics), "malformed QMP query-blockstats reply");
         return;
     }
@@ -1415,8 +1415,8 @@ static void collect_disks(vm_ctx *c) {
         absent_all(c, disk_metrics, ELEMENTSOF(disk_metrics), "the VM has no disk");
         return;
     }
-    if (c->job->reply[QMP_Q_BLOCK])
-        qmp_apply_block(c->job->reply[QMP_Q_BLOCK], disks, nd);
+    if (qmp_reply(c->job, QMP_Q_BLOCK))
+        qmp_apply_block(qmp_reply(c->job, QMP_Q_BLOCK), disks, nd);
     np = calloc(nd, sizeof(*np));
     for (size_t i = 0; i < nd; i++) {
         qmp_disk *d = &disks[i];
@@ -1467,12 +1467,12 @@ static void collect_disks(vm_ctx *c) {
 }
 
 /* The vCPUs' qom-paths, indexed by vCPU number, from query-cpus-fast (for query-stats). */
-static char **qom_map(const qmp_job *j, size_t *ret_n) {
+static char **qom_map(qmp_job *j, size_t *ret_n) {
     qmp_cpu *cpus = NULL;
     size_t nc = 0, n = 0;
     char **map;
 
-    if (!j->reply[QMP_Q_CPUS] || qmp_parse_cpus(j->reply[QMP_Q_CPUS], &cpus, &nc) < 0)
+    if (!qmp_reply(j, QMP_Q_CPUS) || qmp_parse_cpus(qmp_reply(j, QMP_Q_CPUS), &cpus, &nc) < 0)
         return NULL;
     for (size_t i = 0; i < nc; i++)
         if ((size_t)cpus[i].index + 1 > n)
@@ -1536,7 +1536,7 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
         rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "binary");
         return;
     }
-    if (!c->job || (!c->job->reply[QMP_Q_STATS_VM] && !c->job->reply[QMP_Q_STATS_VCPU])) {
+    if (!c->job || (!c->job->text[QMP_Q_STATS_VM] && !c->job->text[QMP_Q_STATS_VCPU])) {
         const char *w = qmp_failure(c, QMP_Q_STATS_VM, why, sizeof(why));
         if (c->v->in_libvirt && !c->v->qmp)
             w = "libvirt holds this VM's QMP monitor: KVM statistics through libvirt need a libvirtd (?libvirt=qemu:///system) "
@@ -1548,8 +1548,9 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
         /* vCPU numbers come from query-cpus-fast's QOM paths, asked again only when the map
          * misses a vCPU (hot-plug). */
         size_t npaths = 0, known = 0;
-        char **paths = c->job->reply[QMP_Q_CPUS] ? qom_map(c->job, &npaths) : NULL;
-        json_object *vcpus = c->job->reply[QMP_Q_STATS_VCPU];
+        char **paths = c->job->text[QMP_Q_CPUS] ? qom_map(c->job, &npaths) : NULL;
+        const char *vm = c->job->text[QMP_Q_STATS_VM], *vcpus = c->job->text[QMP_Q_STATS_VCPU];
+        int nres = 0;
         if (paths) {
             qom_drop(c->v);
             c->v->qom = paths;
@@ -1559,12 +1560,13 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
         for (size_t i = 0; i < c->v->nqom; i++)
             known += c->v->qom[i] != NULL;
         kstats_begin(k, (unsigned)c->v->nqom);
-        if (c->job->reply[QMP_Q_STATS_VM] && qmp_parse_stats(c->job->reply[QMP_Q_STATS_VM], NULL, 0, kstats_cb, k) < 0)
+        if (vm && qmp_parse_stats(vm, c->job->len[QMP_Q_STATS_VM], NULL, 0, kstats_cb, k) < 0)
             k->err = -EBADMSG;
         if (vcpus && c->v->nqom &&
-            qmp_parse_stats(vcpus, (const char *const *)c->v->qom, c->v->nqom, kstats_cb, k) < 0)
+            (nres = qmp_parse_stats(vcpus, c->job->len[QMP_Q_STATS_VCPU], (const char *const *)c->v->qom, c->v->nqom,
+                                    kstats_cb, k)) < 0)
             k->err = -EBADMSG;
-        if (vcpus && json_object_is_type(vcpus, json_type_array) && json_object_array_length(vcpus) != known)
+        if (vcpus && nres >= 0 && (size_t)nres != known)
             c->v->qom_stale = true;
     }
     if (k->err < 0) {
@@ -1572,11 +1574,11 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
         kstats_begin(k, k->nvcpu);
         return;
     }
-    if (c->job->reply[QMP_Q_SCHEMAS] && !s->schemas)
-        s->schemas = json_object_get(c->job->reply[QMP_Q_SCHEMAS]);
+    if (qmp_reply(c->job, QMP_Q_SCHEMAS) && !s->schemas)
+        s->schemas = json_object_get(qmp_reply(c->job, QMP_Q_SCHEMAS));
     kind_fix(k, s->schemas);
     rec_str(c->rec, UNI_M_DOM_KVMSTATS_SOURCE, -1, NULL, "qmp");
-    if (!c->job->reply[QMP_Q_STATS_VCPU] || k->nvcpu == 0)
+    if (!c->job->text[QMP_Q_STATS_VCPU] || k->nvcpu == 0)
         rec_absent(c->rec, UNI_M_DOM_VCPU_V_KVM_NAME, "%s", qmp_failure(c, QMP_Q_STATS_VCPU, why, sizeof(why)));
 }
 
@@ -1707,8 +1709,8 @@ static int collect_vm(vm_ctx *c) {
     collect_disks(c);
     /* State: QEMU's own run state where QMP answered, else libvirt's; a stopped process is
      * paused whatever QEMU believes. */
-    if (c->job && c->job->reply[QMP_Q_STATUS] && !c->stopped)
-        (void)qmp_parse_status(c->job->reply[QMP_Q_STATUS], &state);
+    if (c->job && qmp_reply(c->job, QMP_Q_STATUS) && !c->stopped)
+        (void)qmp_parse_status(qmp_reply(c->job, QMP_Q_STATUS), &state);
     if (state || c->stopped || !v->in_libvirt)
         rec_str(c->rec, UNI_M_DOM_STATE, -1, NULL, state ? state : proc_state(ps.state));
     if (v->in_libvirt) {
@@ -1725,7 +1727,7 @@ static int collect_vm(vm_ctx *c) {
         kstats_emit(k, c->rec);
     if (wants(c, UNI_M_DOM_MEM_USAGE_MB)) {
         uint64_t b;
-        if (c->job && c->job->reply[QMP_Q_BALLOON] && qmp_parse_balloon(c->job->reply[QMP_Q_BALLOON], &b) == 0)
+        if (c->job && qmp_reply(c->job, QMP_Q_BALLOON) && qmp_parse_balloon(qmp_reply(c->job, QMP_Q_BALLOON), &b) == 0)
             rec_dbl(c->rec, UNI_M_DOM_MEM_USAGE_MB, -1, NULL, (double)b / 1048576.0);
         else if (c->job && c->job->error[QMP_Q_BALLOON])
             rec_absent(c->rec, UNI_M_DOM_MEM_USAGE_MB, "no balloon device (QMP: %s); dom.mem_mb is the QEMU process's RSS",

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The QMP client: every VM's monitor conversation at once on one libuv loop, each under its own
+/* The QMP client: every VM's monitor conversation at once in one poll(), each under its own
  * deadline, so that a frozen QEMU costs its deadline and nothing else; and the parsers of the
- * replies (query-stats, query-cpus-fast, query-blockstats, query-block, query-status,
- * query-balloon). QMP: docs/interop/qmp-spec.rst in QEMU. */
+ * replies (query-stats read in place; query-cpus-fast, query-blockstats, query-block,
+ * query-status, query-balloon and query-stats-schemas through json-c, asked once or rarely).
+ * QMP: docs/interop/qmp-spec.rst in QEMU. */
+#include <poll.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 
 #include <json-c/json.h>
-#include <uv.h>
 
 #include "vms.h"
 
@@ -65,47 +67,374 @@ kvm_stat_kind qmp_stat_kind(json_object *schemas, const char *target, const char
     return guess_kind(name);
 }
 
-int qmp_parse_stats(json_object *ret, const char *const *qom_paths, size_t npaths, kvm_stat_cb cb, void *userdata) {
-    size_t n;
+/* ---------------------------------------------------------------------------------------------
+ * JSON read in place: the replies read every collection (query-stats) are walked where they lie,
+ * without building objects (json-c's objects cost a third of the collector's CPU). Every byte
+ * walked is validated as JSON.
+ * ------------------------------------------------------------------------------------------- */
 
-    if (!json_object_is_type(ret, json_type_array))
-        return -EBADMSG;
-    n = json_object_array_length(ret);
-    for (size_t i = 0; i < n; i++) {
-        json_object *r = json_object_array_get_idx(ret, i), *stats;
-        const char *qom = get_str(r, "qom-path");
-        int vcpu = -1;
-        size_t m;
+#define JS_MAX_DEPTH 64
 
-        if (!json_object_is_type(r, json_type_object) || !json_object_object_get_ex(r, "stats", &stats) ||
-            !json_object_is_type(stats, json_type_array))
-            return -EBADMSG;
-        if (qom) {
-            for (size_t k = 0; k < npaths && vcpu < 0; k++)
-                if (qom_paths[k] && streq(qom_paths[k], qom))
-                    vcpu = (int)k;
-            if (vcpu < 0)
-                continue; /* a vCPU we cannot number (hot-plugged since the map was made) */
+static const char *js_ws(const char *p, const char *e) {
+    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int hex4(const char *p) {
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* The string at @p (its opening quote): the end (past the closing quote), or NULL when malformed.
+ * With @buf, its text unescaped and NUL-terminated there (NULL when it does not fit, or has a
+ * NUL or a lone surrogate). */
+static const char *js_string(const char *p, const char *e, char *buf, size_t size) {
+    size_t o = 0;
+    for (p++; p < e; p++) {
+        unsigned char ch = (unsigned char)*p;
+        unsigned cp;
+        if (ch == '"') {
+            if (buf)
+                buf[o] = 0;
+            return p + 1;
         }
-        m = json_object_array_length(stats);
-        for (size_t k = 0; k < m; k++) {
-            json_object *s = json_object_array_get_idx(stats, k), *v;
-            const char *name = get_str(s, "name");
-            if (!name || !json_object_object_get_ex(s, "value", &v))
-                return -EBADMSG;
-            /* Scalars only: histograms (arrays) have no single value; their sums are separate
-             * statistics (halt_wait_ns next to halt_wait_hist). */
-            if (json_object_is_type(v, json_type_int)) {
-                int64_t x = json_object_get_int64(v);
-                if (x >= 0)
-                    cb(userdata, vcpu, name, guess_kind(name), (uint64_t)x);
-            } else if (json_object_is_type(v, json_type_boolean))
-                cb(userdata, vcpu, name, KVM_STAT_INSTANT, json_object_get_boolean(v) ? 1 : 0);
-            else if (!json_object_is_type(v, json_type_array))
-                return -EBADMSG;
+        if (ch < 0x20)
+            return NULL;
+        if (ch != '\\') {
+            if (buf && o + 1 >= size)
+                return NULL;
+            if (buf)
+                buf[o++] = (char)ch;
+            continue;
+        }
+        if (++p >= e)
+            return NULL;
+        switch (*p) {
+        case '"': case '\\': case '/': cp = (unsigned char)*p; break;
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u': {
+            int v = e - p >= 5 ? hex4(p + 1) : -1, lo;
+            if (v < 0)
+                return NULL;
+            p += 4;
+            cp = (unsigned)v;
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return NULL;
+            if (cp >= 0xd800 && cp <= 0xdbff) { /* a surrogate pair */
+                if (e - p < 7 || p[1] != '\\' || p[2] != 'u' || (lo = hex4(p + 3)) < 0xdc00 || lo > 0xdfff)
+                    return NULL;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + ((unsigned)lo - 0xdc00);
+                p += 6;
+            }
+            if (cp == 0 && buf)
+                return NULL;
+            break;
+        }
+        default:
+            return NULL;
+        }
+        if (buf) {
+            char u[4];
+            size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+            if (n == 1)
+                u[0] = (char)cp;
+            else if (n == 2)
+                u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 0x3f));
+            else if (n == 3)
+                u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[2] = (char)(0x80 | (cp & 0x3f));
+            else
+                u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | ((cp >> 12) & 0x3f)),
+                u[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), u[3] = (char)(0x80 | (cp & 0x3f));
+            if (o + n >= size)
+                return NULL;
+            memcpy(buf + o, u, n);
+            o += n;
         }
     }
+    return NULL;
+}
+
+/* The number at @p: its end, or NULL. @u gets its value when it is a non-negative integer below
+ * 2^64 (*is_u64); a negative, fractional or huge number is valid JSON without one. */
+static const char *js_number(const char *p, const char *e, uint64_t *u, bool *is_u64) {
+    bool neg = p < e && *p == '-', ok = true;
+    uint64_t v = 0;
+    if (neg)
+        p++;
+    if (p >= e || *p < '0' || *p > '9' || (*p == '0' && p + 1 < e && p[1] >= '0' && p[1] <= '9'))
+        return NULL;
+    for (; p < e && *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            ok = false;
+        v = v * 10 + d;
+    }
+    if (p < e && *p == '.') {
+        ok = false;
+        if (++p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        ok = false;
+        if (++p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    *is_u64 = ok && !neg;
+    *u = v;
+    return p;
+}
+
+static const char *js_literal(const char *p, const char *e, const char *lit) {
+    size_t n = strlen(lit);
+    return (size_t)(e - p) >= n && memcmp(p, lit, n) == 0 ? p + n : NULL;
+}
+
+/* An object's members or an array's elements, in order. */
+typedef struct {
+    const char *p, *e;
+    char close; /* '}' or ']' */
+    int depth, n;
+} js_iter;
+
+static const char *js_skip(const char *p, const char *e, int depth);
+
+/* Open the object ('{') or array ('[') at @p (after white space). */
+static int js_open(js_iter *it, const char *p, const char *e, char open, int depth) {
+    p = js_ws(p, e);
+    if (p >= e || *p != open || depth >= JS_MAX_DEPTH)
+        return -EBADMSG;
+    *it = (js_iter){.p = p + 1, .e = e, .close = open == '{' ? '}' : ']', .depth = depth + 1};
     return 0;
+}
+
+/* The next member (@key: its raw text between the quotes) or element: 1 with *@val at the value,
+ * which the caller reads and then sets it->p past; 0 at the end (it->p past the close);
+ * -EBADMSG when malformed. */
+static int js_next(js_iter *it, const char **key, size_t *keylen, const char **val) {
+    const char *p = js_ws(it->p, it->e);
+    if (p >= it->e)
+        return -EBADMSG;
+    if (*p == it->close) {
+        it->p = p + 1;
+        return 0;
+    }
+    if (it->n > 0) {
+        if (*p != ',')
+            return -EBADMSG;
+        p = js_ws(p + 1, it->e);
+    }
+    if (it->close == '}') {
+        const char *k = p, *q;
+        if (p >= it->e || *p != '"' || !(q = js_string(p, it->e, NULL, 0)))
+            return -EBADMSG;
+        *key = k + 1;
+        *keylen = (size_t)(q - k - 2);
+        p = js_ws(q, it->e);
+        if (p >= it->e || *p != ':')
+            return -EBADMSG;
+        p++;
+    }
+    p = js_ws(p, it->e);
+    if (p >= it->e)
+        return -EBADMSG;
+    it->n++;
+    *val = p;
+    return 1;
+}
+
+static bool js_key(const char *key, size_t len, const char *want) {
+    return strlen(want) == len && memcmp(key, want, len) == 0;
+}
+
+/* Past the value at @p (validated), or NULL. */
+static const char *js_skip(const char *p, const char *e, int depth) {
+    uint64_t u;
+    bool is_u64;
+    p = js_ws(p, e);
+    if (p >= e)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return js_string(p, e, NULL, 0);
+    case '{':
+    case '[': {
+        js_iter it;
+        const char *k, *v;
+        size_t kl;
+        int r;
+        if (js_open(&it, p, e, *p, depth) < 0)
+            return NULL;
+        while ((r = js_next(&it, &k, &kl, &v)) == 1)
+            if (!(it.p = js_skip(v, e, it.depth)))
+                return NULL;
+        return r == 0 ? it.p : NULL;
+    }
+    case 't':
+        return js_literal(p, e, "true");
+    case 'f':
+        return js_literal(p, e, "false");
+    case 'n':
+        return js_literal(p, e, "null");
+    default:
+        return js_number(p, e, &u, &is_u64);
+    }
+}
+
+int qmp_message_member(const char *msg, size_t len, const char *name, const char **ret, size_t *ret_len) {
+    const char *e = msg + len, *k, *v;
+    size_t kl;
+    js_iter it;
+    int r, found = 0;
+
+    if (js_open(&it, msg, e, '{', 0) < 0)
+        return -EBADMSG;
+    while ((r = js_next(&it, &k, &kl, &v)) == 1) {
+        if (!(it.p = js_skip(v, e, it.depth)))
+            return -EBADMSG;
+        if (js_key(k, kl, name) && !found) {
+            *ret = v;
+            *ret_len = (size_t)(it.p - v);
+            found = 1;
+        }
+    }
+    if (r < 0 || js_ws(it.p, e) != e)
+        return -EBADMSG;
+    return found;
+}
+
+/* One statistic ({"name": ..., "value": ...}, in either order) to @cb: numbers and booleans;
+ * histograms (arrays) have no single value, their sums are separate statistics (halt_wait_ns
+ * next to halt_wait_hist). */
+static const char *stat_one(const char *p, const char *e, int depth, int vcpu, kvm_stat_cb cb, void *userdata) {
+    char name[256];
+    const char *k, *v, *val = NULL;
+    size_t kl;
+    bool named = false;
+    js_iter it;
+    int r;
+
+    if (js_open(&it, p, e, '{', depth) < 0)
+        return NULL;
+    while ((r = js_next(&it, &k, &kl, &v)) == 1) {
+        if (js_key(k, kl, "name")) {
+            if (*v != '"' || !(it.p = js_string(v, e, name, sizeof(name))))
+                return NULL;
+            named = true;
+        } else {
+            if (js_key(k, kl, "value"))
+                val = v;
+            if (!(it.p = js_skip(v, e, it.depth)))
+                return NULL;
+        }
+    }
+    if (r < 0 || !named || !*name || !val)
+        return NULL;
+    if (*val == 't' || *val == 'f')
+        cb(userdata, vcpu, name, KVM_STAT_INSTANT, *val == 't');
+    else if (*val == '-' || (*val >= '0' && *val <= '9')) {
+        uint64_t u;
+        bool is_u64;
+        (void)js_number(val, e, &u, &is_u64);
+        if (is_u64)
+            cb(userdata, vcpu, name, guess_kind(name), u);
+        else if (*val != '-') /* a fraction or beyond 64 bits: no counter's */
+            return NULL;
+    } else if (*val != '[')
+        return NULL;
+    return it.p;
+}
+
+/* A result's "stats" array at @p. */
+static const char *stats_of(const char *p, const char *e, int depth, int vcpu, kvm_stat_cb cb, void *userdata) {
+    js_iter it;
+    const char *k, *v;
+    size_t kl;
+    int r;
+    if (js_open(&it, p, e, '[', depth) < 0)
+        return NULL;
+    while ((r = js_next(&it, &k, &kl, &v)) == 1)
+        if (!(it.p = stat_one(v, e, it.depth, vcpu, cb, userdata)))
+            return NULL;
+    return r == 0 ? it.p : NULL;
+}
+
+int qmp_parse_stats(const char *ret, size_t len, const char *const *qom_paths, size_t npaths, kvm_stat_cb cb,
+                    void *userdata) {
+    const char *e = ret + len, *k, *v;
+    size_t kl;
+    js_iter top;
+    int r, n = 0;
+
+    if (js_open(&top, ret, e, '[', 0) < 0)
+        return -EBADMSG;
+    while ((r = js_next(&top, &k, &kl, &v)) == 1) {
+        /* A result: {"provider", "stats", "qom-path" (vCPUs)}. QEMU puts the path after the
+         * statistics: for vCPUs they are read once the path has said which vCPU it is. */
+        const char *stats = NULL, *mk, *mv;
+        char qom[512];
+        bool have_qom = false;
+        int vcpu = -1;
+        js_iter it;
+        size_t mkl;
+        if (js_open(&it, v, e, '{', top.depth) < 0)
+            return -EBADMSG;
+        while ((r = js_next(&it, &mk, &mkl, &mv)) == 1) {
+            if (js_key(mk, mkl, "qom-path")) {
+                if (*mv != '"' || !(it.p = js_string(mv, e, qom, sizeof(qom))))
+                    return -EBADMSG;
+                have_qom = true;
+                continue;
+            }
+            if (js_key(mk, mkl, "stats")) {
+                if (*mv != '[')
+                    return -EBADMSG;
+                stats = mv;
+                if (!qom_paths) { /* the VM's own: read now */
+                    if (!(it.p = stats_of(mv, e, it.depth, -1, cb, userdata)))
+                        return -EBADMSG;
+                    continue;
+                }
+            }
+            if (!(it.p = js_skip(mv, e, it.depth)))
+                return -EBADMSG;
+        }
+        if (r < 0 || !stats)
+            return -EBADMSG;
+        top.p = it.p;
+        n++;
+        if (!qom_paths)
+            continue;
+        for (size_t i = 0; have_qom && i < npaths && vcpu < 0; i++)
+            if (qom_paths[i] && streq(qom_paths[i], qom))
+                vcpu = (int)i;
+        if (vcpu >= 0 && !stats_of(stats, e, it.depth, vcpu, cb, userdata))
+            return -EBADMSG;
+        /* else a vCPU we cannot number (hot-plugged since the map was made) */
+    }
+    if (r < 0 || js_ws(top.p, e) != e)
+        return -EBADMSG;
+    return n;
 }
 
 void qmp_cpus_free(qmp_cpu *c, size_t n) {
@@ -284,53 +613,31 @@ static const struct {
     [QMP_Q_BALLOON] = {"query-balloon", ""},
 };
 
-typedef struct runner runner;
+/* A conversation: one connection, its commands sent at once, its answers as they come. */
 typedef struct {
     qmp_job *job;
-    runner *run;
-    uv_pipe_t pipe;
-    uv_connect_t creq;
-    uv_timer_t timer;
-    json_tokener *tok;
+    int fd;
+    bool finished;
     unsigned pending;
     int8_t order[QMP_NQ + 1]; /* the commands as sent: QEMU answers them in this order */
     unsigned nsent, nanswered;
+    uint64_t t0, deadline;
     size_t received;
-    int closing;
-    bool finished;
-    uint64_t t0;
-    char buf[65536];
+    /* what came and is not yet a whole message, and the framing's state over in[scanned..len) */
+    char *in;
+    size_t len, cap, scanned;
+    int depth;
+    uint64_t arrays; /* bit d: the open bracket at depth d + 1 is '[' (depth <= 64) */
+    bool in_str, esc;
 } conn;
 
-struct runner {
-    uv_loop_t loop;
-    qmp_job *jobs;
-    size_t n, next;
-    unsigned active, deadline_ms;
-};
-
-static void start_next(runner *run);
-
-static void on_closed(uv_handle_t *h) {
-    conn *c = h->data;
-    if (--c->closing == 0) {
-        runner *run = c->run;
-        if (c->tok)
-            json_tokener_free(c->tok);
-        c->job->priv = NULL;
-        free(c);
-        run->active--;
-        start_next(run);
-    }
-}
-
-/* End a conversation: record why when it failed (err < 0), close its handles. */
+/* End a conversation: record why when it failed (err < 0). */
 static void finish(conn *c, int err, const char *fmt, ...) _printf_(3, 4);
 static void finish(conn *c, int err, const char *fmt, ...) {
     if (c->finished)
         return;
     c->finished = true;
-    c->job->elapsed_ns = uv_hrtime() - c->t0;
+    c->job->elapsed_ns = now_ns() - c->t0;
     if (err < 0 && !c->job->err) {
         va_list ap;
         c->job->err = err;
@@ -338,32 +645,20 @@ static void finish(conn *c, int err, const char *fmt, ...) {
         vsnprintf(c->job->why, sizeof(c->job->why), fmt, ap);
         va_end(ap);
     }
-    uv_timer_stop(&c->timer);
-    c->closing = 2;
-    uv_close((uv_handle_t *)&c->pipe, on_closed);
-    uv_close((uv_handle_t *)&c->timer, on_closed);
 }
 
-static void on_timeout(uv_timer_t *t) {
-    conn *c = t->data;
-    c->job->timed_out = true;
-    finish(c, -ETIMEDOUT, "QMP at %s did not answer within %u ms", c->job->path, c->run->deadline_ms);
-}
+/* A whole message: an answer (it has "return" or "error") is to the next command not yet
+ * answered, as QMP answers in order; the greeting and events are neither. */
+static void handle_message(conn *c, const char *msg, size_t len) {
+    const char *v;
+    size_t vl;
+    int ok = qmp_message_member(msg, len, "return", &v, &vl), q;
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-    conn *c = h->data;
-    (void)suggested;
-    *buf = uv_buf_init(c->buf, sizeof(c->buf));
-}
-
-/* A message: an answer (it has "return" or "error") is to the next command not yet answered,
- * as QMP answers in order; the greeting and events are neither. */
-static void handle_message(conn *c, json_object *o) {
-    json_object *v;
-    bool ok = json_object_object_get_ex(o, "return", &v);
-    int q;
-
-    if ((!ok && !json_object_object_get_ex(o, "error", &v)) || c->nanswered >= c->nsent)
+    if (ok < 0) {
+        finish(c, -EBADMSG, "QMP at %s sent malformed JSON", c->job->path);
+        return;
+    }
+    if ((!ok && qmp_message_member(msg, len, "error", &v, &vl) != 1) || c->nanswered >= c->nsent)
         return;
     q = c->order[c->nanswered++];
     if (q == CAPS) {
@@ -372,66 +667,124 @@ static void handle_message(conn *c, json_object *o) {
         return;
     }
     c->pending &= ~(1u << q);
-    if (ok)
-        c->job->reply[q] = json_object_get(v);
-    else {
-        const char *desc = get_str(v, "desc");
-        c->job->error[q] = strdup(desc ? desc : "error without description");
+    if (ok) {
+        if (!(c->job->text[q] = strndup(v, vl))) {
+            finish(c, -ENOMEM, "out of memory");
+            return;
+        }
+        c->job->len[q] = vl;
+    } else {
+        const char *d;
+        size_t dl;
+        char *desc = NULL;
+        if (qmp_message_member(v, vl, "desc", &d, &dl) == 1 && *d == '"' && (desc = malloc(dl)) &&
+            !js_string(d, d + dl, desc, dl))
+            free(TAKE_PTR(desc));
+        c->job->error[q] = desc ? desc : strdup("error without description");
     }
     if (c->pending == 0)
         finish(c, 0, "%s", "");
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-    conn *c = s->data;
-    const char *p = buf->base;
-    size_t left;
+/* The messages that are whole in what came: a stream of JSON objects, one per line or
+ * pretty-printed over many (-qmp-pretty), told apart by their nesting. */
+static void frame(conn *c) {
+    size_t start = 0, i;
+    for (i = c->scanned; i < c->len && !c->finished; i++) {
+        char ch = c->in[i];
+        if (c->depth == 0) { /* between messages: each is an object */
+            if (ch == '{')
+                c->depth = 1, c->arrays = 0;
+            else if (ch == ' ' || ch == '\r' || ch == '\n' || ch == '\t')
+                start = i + 1;
+            else
+                finish(c, -EBADMSG, "QMP at %s sent malformed JSON", c->job->path);
+            continue;
+        }
+        if (c->in_str) {
+            if (c->esc)
+                c->esc = false;
+            else if (ch == '\\')
+                c->esc = true;
+            else if (ch == '"')
+                c->in_str = false;
+        } else if (ch == '"')
+            c->in_str = true;
+        else if (ch == '{' || ch == '[') {
+            if (c->depth == JS_MAX_DEPTH) {
+                finish(c, -EBADMSG, "QMP at %s sent JSON nested deeper than %d", c->job->path, JS_MAX_DEPTH);
+                continue;
+            }
+            c->arrays = (c->arrays & ~(1ull << c->depth)) | (uint64_t)(ch == '[') << c->depth;
+            c->depth++;
+        } else if (ch == '}' || ch == ']') {
+            if ((ch == ']') != (bool)(c->arrays >> (c->depth - 1) & 1)) {
+                finish(c, -EBADMSG, "QMP at %s sent malformed JSON", c->job->path);
+                continue;
+            }
+            if (--c->depth == 0) {
+                handle_message(c, c->in + start, i + 1 - start);
+                start = i + 1;
+            }
+        }
+    }
+    memmove(c->in, c->in + start, c->len - start);
+    c->len -= start;
+    c->scanned = c->len;
+}
 
-    if (c->finished)
+static void on_readable(conn *c) {
+    ssize_t r;
+    if (c->cap - c->len < 4096) {
+        size_t ncap = c->cap ? 2 * c->cap : 16384;
+        char *n = realloc(c->in, ncap);
+        if (!n) {
+            finish(c, -ENOMEM, "out of memory");
+            return;
+        }
+        c->in = n;
+        c->cap = ncap;
+    }
+    r = read(c->fd, c->in + c->len, c->cap - c->len);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return;
-    if (nread < 0) {
-        finish(c, -ECONNRESET, "QMP at %s closed the connection (%s)", c->job->path, uv_strerror((int)nread));
+    if (r <= 0) {
+        finish(c, -ECONNRESET, "QMP at %s closed the connection (%s)", c->job->path, r == 0 ? "end of file" : strerror(errno));
         return;
     }
-    c->received += (size_t)nread;
+    c->received += (size_t)r;
     if (c->received > MAX_REPLY) {
         finish(c, -EFBIG, "QMP at %s sent more than %u MiB", c->job->path, MAX_REPLY >> 20);
         return;
     }
-    /* A stream of JSON objects, one per line or pretty-printed over many (-qmp-pretty). */
-    left = (size_t)nread;
-    while (left > 0 && !c->finished) {
-        json_object *o = json_tokener_parse_ex(c->tok, p, (int)left);
-        enum json_tokener_error e = json_tokener_get_error(c->tok);
-        size_t used;
-        if (!o) {
-            if (e != json_tokener_continue)
-                finish(c, -EBADMSG, "QMP at %s sent malformed JSON (%s)", c->job->path, json_tokener_error_desc(e));
-            break;
-        }
-        used = json_tokener_get_parse_end(c->tok);
-        if (used == 0 || used > left)
-            used = left;
-        handle_message(c, o);
-        json_object_put(o);
-        json_tokener_reset(c->tok);
-        p += used;
-        left -= used;
-    }
+    c->len += (size_t)r;
+    frame(c);
 }
 
-static void on_connect(uv_connect_t *req, int status) {
-    conn *c = req->data;
+/* Connect and send every command: 0, or -1 with the job's error set. */
+static int start_job(conn *c, qmp_job *j, unsigned deadline_ms) {
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
     char msg[2048];
     size_t o = 0;
-    uv_os_fd_t fd;
 
-    if (c->finished)
-        return;
-    if (status < 0) {
-        finish(c, status == UV_ENOENT ? -ENOENT : -ECONNREFUSED, "cannot connect to QMP at %s: %s", c->job->path,
-               uv_strerror(status));
-        return;
+    *c = (conn){.job = j, .fd = -1, .pending = j->want & ((1u << QMP_NQ) - 1), .t0 = now_ns()};
+    c->deadline = c->t0 + (uint64_t)deadline_ms * 1000000ull;
+    if (strlen(j->path) >= sizeof(a.sun_path)) {
+        finish(c, -ENAMETOOLONG, "QMP socket path too long for a unix socket: %s", j->path);
+        return -1;
+    }
+    strcpy(a.sun_path, j->path);
+    if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+        finish(c, -errno, "cannot make a socket: %s", strerror(errno));
+        return -1;
+    }
+    /* A unix connect completes at once, or fails: EAGAIN when the listener's queue is full (a
+     * QEMU that accepts no one: frozen, or serving another client). */
+    if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int e = errno;
+        finish(c, e == ENOENT ? -ENOENT : e == EAGAIN ? -EAGAIN : -ECONNREFUSED, "cannot connect to QMP at %s: %s%s",
+               j->path, strerror(e), e == EAGAIN ? " (its queue is full: a QEMU that accepts no one)" : "");
+        return -1;
     }
     /* The commands go out at once, before the greeting: QEMU answers them in order once the
      * capabilities are negotiated. No ids and no separators: QEMU's monitor reads its input one
@@ -445,71 +798,91 @@ static void on_connect(uv_connect_t *req, int status) {
             o += (size_t)snprintf(msg + o, sizeof(msg) - o, "{\"execute\":\"%s\"%s}", queries[q].cmd, queries[q].args);
             c->order[c->nsent++] = (int8_t)q;
         }
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 || send(fd, msg, o, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)o) {
-        finish(c, -EIO, "cannot write to QMP at %s: %s", c->job->path, strerror(errno));
-        return;
+    if (send(c->fd, msg, o, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)o) {
+        finish(c, -EIO, "cannot write to QMP at %s: %s", j->path, strerror(errno));
+        return -1;
     }
-    uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, on_read);
+    return 0;
 }
 
-static void start_job(runner *run, qmp_job *j) {
-    conn *c;
-
-    if (strlen(j->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        j->err = -ENAMETOOLONG;
-        snprintf(j->why, sizeof(j->why), "QMP socket path too long for a unix socket: %s", j->path);
-        return;
-    }
-    c = calloc(1, sizeof(*c));
-    if (!c || !(c->tok = json_tokener_new())) {
-        free(c);
-        j->err = -ENOMEM;
-        snprintf(j->why, sizeof(j->why), "out of memory");
-        return;
-    }
-    c->job = j;
-    c->run = run;
-    c->pending = j->want & ((1u << QMP_NQ) - 1);
-    c->t0 = uv_hrtime();
-    j->priv = c;
-    uv_pipe_init(&run->loop, &c->pipe, 0);
-    uv_timer_init(&run->loop, &c->timer);
-    c->pipe.data = c->timer.data = c->creq.data = c;
-    run->active++;
-    uv_timer_start(&c->timer, on_timeout, run->deadline_ms, 0);
-    uv_pipe_connect(&c->creq, &c->pipe, j->path, on_connect);
-}
-
-static void start_next(runner *run) {
-    while (run->active < MAX_INFLIGHT && run->next < run->n) {
-        qmp_job *j = &run->jobs[run->next++];
-        if (j->want)
-            start_job(run, j);
-    }
+static void conn_close(conn *c) {
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->in);
 }
 
 int qmp_run(qmp_job *jobs, size_t n, unsigned deadline_ms) {
-    runner run = {.jobs = jobs, .n = n, .deadline_ms = deadline_ms};
-    size_t want = 0;
+    conn *cs = NULL;
+    struct pollfd pfd[MAX_INFLIGHT];
+    size_t next = 0, active = 0;
 
-    for (size_t i = 0; i < n; i++)
-        want += jobs[i].want != 0;
-    if (!want)
-        return 0; /* no event loop for nothing (VMs whose monitor libvirt holds, or none) */
-    if (uv_loop_init(&run.loop) < 0)
-        return -ENOMEM;
-    start_next(&run);
-    uv_run(&run.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&run.loop);
+    for (size_t i = 0; i < n && !cs; i++)
+        if (jobs[i].want && !(cs = calloc(MAX_INFLIGHT, sizeof(*cs))))
+            return -ENOMEM;
+    if (!cs)
+        return 0; /* nothing to ask (VMs whose monitor libvirt holds, or none) */
+    for (;;) {
+        uint64_t now, first;
+        int timeout;
+        while (active < MAX_INFLIGHT && next < n) {
+            qmp_job *j = &jobs[next++];
+            if (!j->want)
+                continue;
+            if (start_job(&cs[active], j, deadline_ms) == 0)
+                active++;
+            else
+                conn_close(&cs[active]);
+        }
+        if (!active)
+            break;
+        first = UINT64_MAX;
+        for (size_t i = 0; i < active; i++) {
+            pfd[i] = (struct pollfd){.fd = cs[i].fd, .events = POLLIN};
+            first = cs[i].deadline < first ? cs[i].deadline : first;
+        }
+        now = now_ns();
+        timeout = first <= now ? 0 : (int)((first - now + 999999) / 1000000);
+        if (poll(pfd, active, timeout) < 0 && errno != EINTR) {
+            for (size_t i = 0; i < active; i++) {
+                finish(&cs[i], -errno, "cannot wait for QMP at %s: %s", cs[i].job->path, strerror(errno));
+                conn_close(&cs[i]);
+            }
+            break;
+        }
+        now = now_ns();
+        /* From the last, so that the last can take a finished one's place. */
+        for (size_t i = active; i-- > 0;) {
+            conn *c = &cs[i];
+            if (pfd[i].revents)
+                on_readable(c);
+            if (!c->finished && now >= c->deadline) {
+                c->job->timed_out = true;
+                finish(c, -ETIMEDOUT, "QMP at %s did not answer within %u ms", c->job->path, deadline_ms);
+            }
+            if (c->finished) {
+                conn_close(c);
+                *c = cs[--active];
+            }
+        }
+    }
+    free(cs);
     return 0;
+}
+
+json_object *qmp_reply(qmp_job *j, qmp_query q) {
+    if (!j->reply[q] && j->text[q])
+        j->reply[q] = json_tokener_parse(j->text[q]);
+    return j->reply[q];
 }
 
 void qmp_job_done(qmp_job *j) {
     for (int q = 0; q < QMP_NQ; q++) {
         if (j->reply[q])
             json_object_put(j->reply[q]);
+        free(j->text[q]);
         free(j->error[q]);
         j->reply[q] = NULL;
+        j->text[q] = NULL;
         j->error[q] = NULL;
     }
 }

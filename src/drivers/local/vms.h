@@ -92,11 +92,15 @@ typedef void (*kvm_stat_cb)(void *userdata, int vcpu, const char *name, kvm_stat
 
 /* ---- QMP replies (json-c objects; the text forms parse a literal reply, for tests) ---- */
 struct json_object;
-/* query-stats for target "vm" or "vcpu": every scalar statistic (numbers and booleans; histograms
- * are skipped) to @cb. For vCPUs, @qom_paths maps the reply's "qom-path" to the vCPU index (the
- * i-th path is vCPU i); a result whose path is not listed is skipped. -EBADMSG when malformed. */
-int qmp_parse_stats(struct json_object *ret, const char *const *qom_paths, size_t npaths, kvm_stat_cb cb,
+/* query-stats for target "vm" (@qom_paths NULL) or "vcpu", from the text of its "return": every
+ * scalar statistic (numbers and booleans; histograms are skipped) to @cb. For vCPUs, @qom_paths
+ * maps a result's "qom-path" to the vCPU index (the i-th path is vCPU i); a result whose path is
+ * not listed is skipped. Returns the number of results, or -EBADMSG when malformed. */
+int qmp_parse_stats(const char *ret, size_t len, const char *const *qom_paths, size_t npaths, kvm_stat_cb cb,
                     void *userdata);
+/* The member @name of the JSON object @msg (validated whole): 1 with its value's text, 0 when it
+ * has none, -EBADMSG when @msg is not one well-formed object. */
+int qmp_message_member(const char *msg, size_t len, const char *name, const char **ret, size_t *ret_len);
 /* query-stats-schemas: the kind of each statistic (cumulative, instant, peak); unknown -> cumulative. */
 kvm_stat_kind qmp_stat_kind(struct json_object *schemas, const char *target, const char *name);
 typedef struct {
@@ -140,7 +144,9 @@ typedef enum {
 typedef struct qmp_job {
     const char *path;              /* the monitor's unix socket */
     unsigned want;                 /* bit (1 << qmp_query) per query */
-    struct json_object *reply[QMP_NQ]; /* the "return" of each answered query (owned), or NULL */
+    char *text[QMP_NQ];            /* the text of each answered query's "return" (owned), or NULL */
+    size_t len[QMP_NQ];
+    struct json_object *reply[QMP_NQ]; /* text parsed by qmp_reply, when asked */
     char *error[QMP_NQ];           /* QEMU's error for a query that failed, or NULL */
     int err;                       /* -errno when the conversation failed */
     bool timed_out;                /* the deadline passed before every answer came */
@@ -148,10 +154,12 @@ typedef struct qmp_job {
     uint64_t elapsed_ns;
     void *priv;                    /* qmp.c's connection state while running */
 } qmp_job;
-/* Run every job's conversation concurrently (at most 64 sockets at a time), each job under its
+/* Run every job's conversation concurrently (at most 64 sockets at a time, in one poll()), each job under its
  * own deadline of @deadline_ms from its connect. Returns 0 (per-job failures are in the jobs),
  * or -ENOMEM. */
 int qmp_run(qmp_job *jobs, size_t n, unsigned deadline_ms);
+/* A query's answer as json-c's object (parsed on first use), or NULL. */
+struct json_object *qmp_reply(qmp_job *j, qmp_query q);
 void qmp_job_done(qmp_job *j);
 
 /* ---- taskstats.c: one generic netlink socket per connection ---- */
