@@ -8,7 +8,7 @@
 #   make asan    the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
-#   make fuzz    fuzz uniserverd's RPC decoder and dispatcher, and its HTTP request parser, with libFuzzer (FUZZ_SECONDS, default 30)
+#   make fuzz    fuzz uniserverd's RPC decoder and dispatcher, its HTTP request parser and the QMP reader with libFuzzer (FUZZ_SECONDS, default 30)
 #   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
 
 # libgnutls28-dev for GnuTLS' headers only (the library is loaded when TLS is used); /metrics has
