@@ -10,22 +10,10 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include "proc_cpu.h"
 #include "util/util.h"
 
 static char buf[1 << 22];
-
-static long cpu_ticks(int pid) {
-    char path[64], b[4096];
-    const char *p;
-    long ut = 0, st = 0;
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    if (read_file_at(AT_FDCWD, path, b, sizeof(b)) < 0 || !(p = strrchr(b, ')')))
-        return -1;
-    /* fields after ')': state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st) != 2)
-        return -1;
-    return ut + st;
-}
 
 /* RSS counts every page mapped, shared library pages included (and the kernel maps file pages
  * around each fault, 64 kB at a time); PSS shares those out among the processes mapping them;
@@ -113,9 +101,9 @@ int main(int argc, char **argv) {
     struct sockaddr_in sa = {.sin_family = AF_INET};
     const char req[] = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n";
     int fd, one = 1, pid, n;
-    long c0, c1, size = 0, series = 0;
+    long size = 0, series = 0;
+    uint64_t c0, c1;
     uint64_t *t;
-    double hz = (double)sysconf(_SC_CLK_TCK);
 
     if (argc < 4) {
         fprintf(stderr, "usage: bench-scrape NAME PORT PID [SCRAPES]\n");
@@ -139,7 +127,7 @@ int main(int argc, char **argv) {
     for (char *p = buf; (p = strchr(p, '\n')); p++)
         if (p[1] && p[1] != '#')
             series++;
-    c0 = cpu_ticks(pid);
+    c0 = proc_cpu_ns(pid);
     for (int i = 0; i < n; i++) {
         uint64_t t0 = now_ns();
         if (send(fd, req, sizeof(req) - 1, 0) < 0 || read_response(fd) < 0) {
@@ -148,11 +136,11 @@ int main(int argc, char **argv) {
         }
         t[i] = now_ns() - t0;
     }
-    c1 = cpu_ticks(pid);
+    c1 = proc_cpu_ns(pid);
     qsort(t, (size_t)n, sizeof(*t), cmp);
     printf("%-14s %6ld bytes %4ld series  scrape median %7.1f us  p99 %7.1f us  CPU/scrape %7.1f us  RSS %6ld kB  PSS %6ld kB  anon %6ld kB\n",
            argv[1], size, series, (double)t[n / 2] / 1000.0, (double)t[n * 99 / 100] / 1000.0,
-           (double)(c1 - c0) / hz * 1e6 / n, mem_kb(pid, "status", "VmRSS:"), mem_kb(pid, "smaps_rollup", "Pss:"),
+           (double)(c1 - c0) / 1e3 / n, mem_kb(pid, "status", "VmRSS:"), mem_kb(pid, "smaps_rollup", "Pss:"),
            mem_kb(pid, "status", "RssAnon:"));
     close(fd);
     return 0;

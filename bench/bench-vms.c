@@ -13,7 +13,6 @@
  * which both QMP paths pay, uniserver's and libvirtd's.
  *
  * usage: bench-vms [COUNTS [REPEATS]]   e.g. bench-vms 1,10,50 20   (root, /dev/kvm, QEMU) */
-#include <dirent.h>
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -23,6 +22,7 @@
 #include <time.h>
 
 #include "lib/internal.h"
+#include "proc_cpu.h"
 
 #ifndef TINYGUEST_PATH
 #define TINYGUEST_PATH "tests/guest/tinyguest.elf"
@@ -67,28 +67,6 @@ static uint64_t mono_ns(void) {
  * being preempted; the CPU time is what a collection costs the host in the collector. */
 static uint64_t cpu_ns(void) {
     return clock_of(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-/* The CPU time of process @pid, every thread, from the scheduler's account (ns); 0 when gone. */
-static uint64_t proc_cpu_ns(pid_t pid) {
-    char path[64];
-    DIR *d;
-    struct dirent *e;
-    uint64_t sum = 0;
-    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-    if (!(d = opendir(path)))
-        return 0;
-    while ((e = readdir(d))) {
-        char f[400], buf[128];
-        unsigned long long v;
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(f, sizeof(f), "%s/%s/schedstat", path, e->d_name);
-        if (read_file_at(AT_FDCWD, f, buf, sizeof(buf)) > 0 && sscanf(buf, "%llu", &v) == 1)
-            sum += v;
-    }
-    closedir(d);
-    return sum;
 }
 
 static uint64_t pids_cpu_ns(const pid_t *p, int n) {
