@@ -27,9 +27,9 @@ static void init(void) {
     srv.cfg = &cfg;
     srv.source = uniConnectOpen("test:///default", 0);
     /* Two samples: the cache then has rates, as in a running daemon. */
-    uniNodeGetStats(srv.source, NULL, &srv.cache, 0);
-    uniRecordFree(srv.cache);
-    uniNodeGetStats(srv.source, NULL, &srv.cache, 0);
+    uniNodeGetStats(srv.source, NULL, &srv.cache.rec, 0);
+    uniRecordFree(srv.cache.rec);
+    uniNodeGetStats(srv.source, NULL, &srv.cache.rec, 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -143,7 +143,7 @@ static int h_node_get_stats(client *c, const uni_message_header *h, void *args) 
     uniResetLastError();
     if (select_from_wire(a->has_select, a->select.select_val, a->select.select_len, &list, &sel, uni_select_parse) < 0)
         return reply_last_error(c, h);
-    k = uni_record_filter(c->srv->cache, &sel, &rec);
+    k = uni_record_filter(c->srv->cache.rec, &sel, &rec);
     uni_select_done(&sel);
     if (k < 0)
         return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
@@ -157,7 +157,7 @@ static int h_view(client *c, const uni_message_header *h, int view, unsigned fla
     int k;
     if (flags)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
-    if (uni_view_build(c->srv->cache, view, &rec) < 0)
+    if (uni_view_build(c->srv->cache.rec, view, &rec) < 0)
         return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
     k = reply_record(c, h, rec);
     uniRecordFree(rec);
@@ -183,9 +183,9 @@ static int h_governor(client *c, const uni_message_header *h, void *args) {
     const uniSample *s;
     if (a->flags)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
-    s = uniRecordLookup(c->srv->cache, "host.cpu.governor");
+    s = uniRecordLookup(c->srv->cache.rec, "host.cpu.governor");
     if (!s || s->type != UNI_VALUE_STRING) {
-        const char *why = uniRecordAbsentReason(c->srv->cache, "host.cpu.governor");
+        const char *why = uniRecordAbsentReason(c->srv->cache.rec, "host.cpu.governor");
         char msg[1024];
         snprintf(msg, sizeof(msg), "no governor: %s", why ? why : "not provided");
         return reply_error(c, h, UNI_ERR_NO_DATA, msg);
@@ -327,12 +327,12 @@ static int h_list_domains(client *c, const uni_message_header *h, void *args) {
     if (a->flags)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
     memset(&r, 0, sizeof(r));
-    r.domains.domains_val = calloc(srv->ndom_list ? srv->ndom_list : 1, sizeof(uni_wire_domain));
+    r.domains.domains_val = calloc(srv->cache.ndom_list ? srv->cache.ndom_list : 1, sizeof(uni_wire_domain));
     if (!r.domains.domains_val)
         return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
-    for (size_t i = 0; i < srv->ndom_list; i++)
-        wire_domain(&srv->dom_list[i], &r.domains.domains_val[i]);
-    r.domains.domains_len = (u_int)srv->ndom_list;
+    for (size_t i = 0; i < srv->cache.ndom_list; i++)
+        wire_domain(&srv->cache.dom_list[i], &r.domains.domains_val[i]);
+    r.domains.domains_len = (u_int)srv->cache.ndom_list;
     k = reply(c, h, (xdrproc_t)xdr_uni_connect_list_domains_ret, &r);
     free(r.domains.domains_val);
     return k;
@@ -355,35 +355,35 @@ static int h_domain_stats(client *c, const uni_message_header *h, void *args) {
     if (select_from_wire(a->has_select, a->select.select_val, a->select.select_len, &list, &sel, uni_select_parse_domain) < 0)
         return reply_last_error(c, h);
     memset(&r, 0, sizeof(r));
-    r.stats.stats_val = calloc(srv->ndoms ? srv->ndoms : 1, sizeof(uni_wire_domain_stats));
-    recs = calloc(srv->ndoms ? srv->ndoms : 1, sizeof(*recs));
-    bufs = calloc(srv->ndoms ? srv->ndoms : 1, sizeof(*bufs));
+    r.stats.stats_val = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(uni_wire_domain_stats));
+    recs = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(*recs));
+    bufs = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(*bufs));
     if (!r.stats.stats_val || !recs || !bufs) {
         k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
     /* Every cached domain, or those asked for, in the asker's order. */
     for (size_t o = 0; o < (a->has_only ? a->only.only_len : 1); o++)
-        for (size_t i = 0; i < srv->ndoms; i++) {
+        for (size_t i = 0; i < srv->cache.ndoms; i++) {
             if (a->has_only) {
                 uni_domain_info ref = {.name = a->only.only_val[o].name};
                 snprintf(ref.uuid, sizeof(ref.uuid), "%s", a->only.only_val[o].uuid);
-                if (!uni_domain_info_matches(&srv->doms[i].info, &ref))
+                if (!uni_domain_info_matches(&srv->cache.doms[i].info, &ref))
                     continue;
             }
-            if (n >= srv->ndoms || uni_record_filter(srv->doms[i].rec, &sel, &recs[n]) < 0 ||
+            if (n >= srv->cache.ndoms || uni_record_filter(srv->cache.doms[i].rec, &sel, &recs[n]) < 0 ||
                 wire_from_record(recs[n], &bufs[n]) < 0) {
                 k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
                 goto done;
             }
-            wire_domain(&srv->doms[i].info, &r.stats.stats_val[n].dom);
+            wire_domain(&srv->cache.doms[i].info, &r.stats.stats_val[n].dom);
             r.stats.stats_val[n].rec = bufs[n].rec;
             n++;
         }
     r.stats.stats_len = (u_int)n;
     k = reply(c, h, (xdrproc_t)xdr_uni_domain_stats_ret, &r);
 done:
-    for (size_t i = 0; i < n + 1 && recs && i < srv->ndoms; i++) {
+    for (size_t i = 0; i < n + 1 && recs && i < srv->cache.ndoms; i++) {
         uniRecordFree(recs[i]);
         wire_record_release(&bufs[i]);
     }

@@ -91,9 +91,9 @@ static int render(metrics_http *m, int om, int gz) {
         return 0;
     if (!m->body[om][0] || m->gen[om][0] != srv->cache_gen) {
         /* The host record, then every VM's with its domain, uuid and project as labels. */
-        size_t nrec = 1 + srv->ndoms;
+        size_t nrec = 1 + srv->cache.ndoms;
         prom_record *pr = calloc(nrec, sizeof(*pr));
-        const char **kv = calloc(2 * PROM_VM_LABELS * (srv->ndoms + 1), sizeof(char *));
+        const char **kv = calloc(2 * PROM_VM_LABELS * (srv->cache.ndoms + 1), sizeof(char *));
         char *t;
         size_t l;
         int r;
@@ -102,11 +102,11 @@ static int render(metrics_http *m, int om, int gz) {
             free(kv);
             return -ENOMEM;
         }
-        pr[0].rec = srv->cache;
-        for (size_t i = 0; i < srv->ndoms; i++) {
+        pr[0].rec = srv->cache.rec;
+        for (size_t i = 0; i < srv->cache.ndoms; i++) {
             const char **keys = &kv[2 * PROM_VM_LABELS * i], **vals = keys + PROM_VM_LABELS;
-            size_t n = prom_vm_labels(&srv->doms[i], keys, vals);
-            pr[1 + i] = (prom_record){.rec = srv->doms[i].rec, .labels = {.keys = keys, .values = vals, .n = n}};
+            size_t n = prom_vm_labels(&srv->cache.doms[i], keys, vals);
+            pr[1 + i] = (prom_record){.rec = srv->cache.doms[i].rec, .labels = {.keys = keys, .values = vals, .n = n}};
         }
         r = prom_render(pr, nrec, m->descs, m->pd, m->ndescs, om, &t, &l);
         free(pr);

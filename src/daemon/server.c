@@ -106,14 +106,8 @@ static void server_adopt(server *srv) {
     pthread_mutex_unlock(&srv->sample_lock);
     if (!s.rec)
         return;
-    uniRecordFree(srv->cache);
-    uni_domain_infos_free(srv->dom_list, srv->ndom_list);
-    uni_domain_stats_free(srv->doms, srv->ndoms);
-    srv->cache = s.rec;
-    srv->dom_list = s.dom_list;
-    srv->ndom_list = s.ndom_list;
-    srv->doms = s.doms;
-    srv->ndoms = s.ndoms;
+    free_sample(&srv->cache);
+    srv->cache = s;
     srv->cache_gen++;
 }
 
@@ -867,9 +861,7 @@ out:
         gnutls_certificate_free_credentials(srv->tls_cred);
     if (srv->tls_prio)
         gnutls_priority_deinit(srv->tls_prio);
-    uniRecordFree(srv->cache);
-    uni_domain_infos_free(srv->dom_list, srv->ndom_list);
-    uni_domain_stats_free(srv->doms, srv->ndoms);
+    free_sample(&srv->cache);
     free_sample(&srv->work);
     free_sample(&srv->pend);
     pthread_mutex_destroy(&srv->sample_lock);

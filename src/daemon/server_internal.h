@@ -77,7 +77,7 @@ struct server {
     uv_loop_t *loop;
     uniConnectPtr source;
     uniConnectPtr query; /* a second connection to the source for HealthLog queries (the loop's) */
-    uniRecordPtr cache;
+    sample cache;        /* the sample clients read: host record, domains and their records */
     uv_timer_t sweep_timer;
     /* The HealthLog of a local source: a commit by uni-healthd triggers a sample (after a short
      * delay: the commit is visible a moment after the write that wakes us). */
@@ -107,11 +107,6 @@ struct server {
     gnutls_certificate_credentials_t tls_cred;
     gnutls_priority_t tls_prio;
     uint64_t cache_gen; /* counts the cache's swaps: /metrics renders again when it moved */
-    /* The domains and their records, sampled with the host record (the loop swaps them in). */
-    uni_domain_info *dom_list;
-    size_t ndom_list;
-    uni_domain_stats *doms;
-    size_t ndoms;
     metrics_http *metrics;
     /* Sample now rather than at the next tick, after a control call changed the host, so that
      * the cache shows the change soon (server.c sets it; NULL under the fuzzer). */
