@@ -1549,7 +1549,7 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
          * misses a vCPU (hot-plug). */
         size_t npaths = 0, known = 0;
         char **paths = c->job->text[QMP_Q_CPUS] ? qom_map(c->job, &npaths) : NULL;
-        const char *vm = c->job->text[QMP_Q_STATS_VM], *vcpus = c->job->text[QMP_Q_STATS_VCPU];
+        const char *vmst = c->job->text[QMP_Q_STATS_VM], *vcpus = c->job->text[QMP_Q_STATS_VCPU];
         int nres = 0;
         if (paths) {
             qom_drop(c->v);
@@ -1560,7 +1560,7 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
         for (size_t i = 0; i < c->v->nqom; i++)
             known += c->v->qom[i] != NULL;
         kstats_begin(k, (unsigned)c->v->nqom);
-        if (vm && qmp_parse_stats(vm, c->job->len[QMP_Q_STATS_VM], NULL, 0, kstats_cb, k) < 0)
+        if (vmst && qmp_parse_stats(vmst, c->job->len[QMP_Q_STATS_VM], NULL, 0, kstats_cb, k) < 0)
             k->err = -EBADMSG;
         if (vcpus && c->v->nqom &&
             (nres = qmp_parse_stats(vcpus, c->job->len[QMP_Q_STATS_VCPU], (const char *const *)c->v->qom, c->v->nqom,
