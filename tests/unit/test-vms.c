@@ -782,9 +782,44 @@ static void test_qmp_conversation(void **state) {
     j.want = 1u << QMP_Q_STATUS;
     converse(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}", NULL, 200);
     assert_int_equal(j.err, -ETIMEDOUT);
-    assert_true(j.timed_out);
+    assert_true(j.unanswered);
     assert_true(j.elapsed_ns >= 200000000ull && j.elapsed_ns < 2000000000ull);
     qmp_job_done(&j);
+
+    /* A monitor whose queue is full (it accepts no one): unanswered at once, not at the deadline. */
+    {
+        char dir[] = "/tmp/uniserver-qmp-XXXXXX", path[64];
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        int lfd = socket(AF_UNIX, SOCK_STREAM, 0), held[4], nheld = 0;
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/m.sock", dir);
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+        assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+        assert_int_equal(listen(lfd, 0), 0);
+        for (; nheld < 4; nheld++) { /* fill the queue */
+            held[nheld] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+            if (connect(held[nheld], (struct sockaddr *)&a, sizeof(a)) < 0) {
+                assert_int_equal(errno, EAGAIN);
+                close(held[nheld]);
+                break;
+            }
+        }
+        assert_true(nheld >= 1 && nheld < 4);
+        memset(&j, 0, sizeof(j));
+        j.want = 1u << QMP_Q_STATUS;
+        j.path = path;
+        assert_int_equal(qmp_run(&j, 1, 5000), 0);
+        assert_int_equal(j.err, -EAGAIN);
+        assert_true(j.unanswered);
+        assert_true(j.elapsed_ns < 1000000000ull);
+        assert_non_null(strstr(j.why, "accepts no connection"));
+        qmp_job_done(&j);
+        while (nheld-- > 0)
+            close(held[nheld]);
+        close(lfd);
+        unlink(path);
+        rmdir(dir);
+    }
 }
 
 int main(void) {

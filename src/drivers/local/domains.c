@@ -1736,7 +1736,7 @@ static int collect_vm(vm_ctx *c) {
             rec_absent(c->rec, UNI_M_DOM_MEM_USAGE_MB, "the guest's memory use comes from its balloon (QMP query-balloon): %s",
                        qmp_failure(c, QMP_Q_BALLOON, why, sizeof(why)));
     }
-    stale = stale || c->stopped || (c->job && c->job->timed_out);
+    stale = stale || c->stopped || (c->job && c->job->unanswered);
     rec_u64(c->rec, UNI_M_DOM_STALE, -1, NULL, stale ? 1 : 0);
     free(c->threads);
     c->threads = NULL;

@@ -778,12 +778,17 @@ static int start_job(conn *c, qmp_job *j, unsigned deadline_ms) {
         finish(c, -errno, "cannot make a socket: %s", strerror(errno));
         return -1;
     }
-    /* A unix connect completes at once, or fails: EAGAIN when the listener's queue is full (a
-     * QEMU that accepts no one: frozen, or serving another client). */
+    /* A unix connect completes at once, or fails: EAGAIN when the listener's queue is full, as
+     * when another client holds the monitor and our earlier connections wait behind it. That
+     * monitor does not answer, as one that lets the deadline pass. */
     if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         int e = errno;
-        finish(c, e == ENOENT ? -ENOENT : e == EAGAIN ? -EAGAIN : -ECONNREFUSED, "cannot connect to QMP at %s: %s%s",
-               j->path, strerror(e), e == EAGAIN ? " (its queue is full: a QEMU that accepts no one)" : "");
+        if (e == EAGAIN) {
+            j->unanswered = true;
+            finish(c, -EAGAIN, "QMP at %s accepts no connection: its queue is full (another client holds the monitor?)",
+                   j->path);
+        } else
+            finish(c, e == ENOENT ? -ENOENT : -ECONNREFUSED, "cannot connect to QMP at %s: %s", j->path, strerror(e));
         return -1;
     }
     /* The commands go out at once, before the greeting: QEMU answers them in order once the
@@ -856,7 +861,7 @@ int qmp_run(qmp_job *jobs, size_t n, unsigned deadline_ms) {
             if (pfd[i].revents)
                 on_readable(c);
             if (!c->finished && now >= c->deadline) {
-                c->job->timed_out = true;
+                c->job->unanswered = true;
                 finish(c, -ETIMEDOUT, "QMP at %s did not answer within %u ms", c->job->path, deadline_ms);
             }
             if (c->finished) {

@@ -149,7 +149,8 @@ typedef struct qmp_job {
     struct json_object *reply[QMP_NQ]; /* text parsed by qmp_reply, when asked */
     char *error[QMP_NQ];           /* QEMU's error for a query that failed, or NULL */
     int err;                       /* -errno when the conversation failed */
-    bool timed_out;                /* the deadline passed before every answer came */
+    bool unanswered;               /* the monitor did not answer: the deadline passed before every
+                                    * answer came, or it accepts no connection (its queue is full) */
     char why[160];                 /* what failed, for the absence reasons */
     uint64_t elapsed_ns;
     void *priv;                    /* qmp.c's connection state while running */
