@@ -90,7 +90,8 @@ typedef enum {
 /* One scalar statistic as a source reported it; vcpu is -1 for a VM-scope statistic. */
 typedef void (*kvm_stat_cb)(void *userdata, int vcpu, const char *name, kvm_stat_kind kind, uint64_t value);
 
-/* ---- QMP replies (json-c objects; the text forms parse a literal reply, for tests) ---- */
+/* ---- QMP replies: query-stats read in place from its text; the others as json-c objects (the
+ * text form qmp_parse_reply_text parses a literal reply, for tests) ---- */
 struct json_object;
 /* query-stats for target "vm" (@qom_paths NULL) or "vcpu", from the text of its "return": every
  * scalar statistic (numbers and booleans; histograms are skipped) to @cb. For vCPUs, @qom_paths
