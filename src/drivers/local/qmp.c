@@ -818,7 +818,7 @@ static void conn_close(conn *c) {
 
 /* One poll() over the sockets rather than a libuv loop (DESIGN.md's event loop, which the
  * daemons use): a collection is a one-shot wait on at most 64 sockets, and a libuv loop made for
- * it costs its setup (epoll, eventfd, pipe) and four epoll_ctl per VM: 82 against 60 us of CPU
+ * it costs its setup (epoll, eventfd, pipe) and epoll_ctl calls per VM: 82 against 60 us of CPU
  * for one VM's collection, 63 against 60 us per VM for ten (measured side by side). */
 int qmp_run(qmp_job *jobs, size_t n, unsigned deadline_ms) {
     conn *cs = NULL;
