@@ -4,16 +4,6 @@
 
 #include "internal.h"
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode [s, s+n) into a new string; NULL on a bad escape or an embedded NUL. */
 static char *decode(const char *s, size_t n) {
     char *out = malloc(n + 1), *o = out;

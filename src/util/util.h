@@ -51,6 +51,10 @@ static inline bool streq(const char *a, const char *b) {
 static inline bool startswith(const char *s, const char *prefix) {
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
+/* The value of hexadecimal digit @c, or -1 (URIs' percent escapes, JSON's \u escapes). */
+static inline int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
 
 /* Strict number parsing (parse.c): the whole token must be a number that fits, else -EINVAL
  * (not a number) or -ERANGE (does not fit). Leading and trailing blanks are not accepted. */

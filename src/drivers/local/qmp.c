@@ -81,10 +81,6 @@ static const char *js_ws(const char *p, const char *e) {
     return p;
 }
 
-static int hexval(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static int hex4(const char *p) {
     int v = 0;
     for (int i = 0; i < 4; i++) {
