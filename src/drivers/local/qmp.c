@@ -848,8 +848,9 @@ int qmp_run(qmp_job *jobs, size_t n, unsigned deadline_ms) {
         now = now_ns();
         timeout = first <= now ? 0 : (int)((first - now + 999999) / 1000000);
         if (poll(pfd, active, timeout) < 0 && errno != EINTR) {
+            int e = errno;
             for (size_t i = 0; i < active; i++) {
-                finish(&cs[i], -errno, "cannot wait for QMP at %s: %s", cs[i].job->path, strerror(errno));
+                finish(&cs[i], -e, "cannot wait for QMP at %s: %s", cs[i].job->path, strerror(e));
                 conn_close(&cs[i]);
             }
             break;

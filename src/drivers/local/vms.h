@@ -154,7 +154,6 @@ typedef struct qmp_job {
                                     * answer came, or it accepts no connection (its queue is full) */
     char why[160];                 /* what failed, for the absence reasons */
     uint64_t elapsed_ns;
-    void *priv;                    /* qmp.c's connection state while running */
 } qmp_job;
 /* Run every job's conversation concurrently (at most 64 sockets at a time, in one poll()), each job under its
  * own deadline of @deadline_ms from its connect. Returns 0 (per-job failures are in the jobs),
