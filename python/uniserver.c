@@ -270,13 +270,11 @@ static int view_index(const char *spec_name) {
     return -1;
 }
 
-static PyObject *call_view(ConnObject *self, const char *spec_name) {
-    int vi = view_index(spec_name), r;
+static PyObject *call_view(ConnObject *self, int vi) {
     uniRecordPtr rec = NULL;
     PyObject *out;
+    int r;
 
-    if (vi < 0)
-        return PyErr_Format(PyExc_RuntimeError, "no view %s in this library", spec_name);
     if (conn_enter(self) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS r = uniNodeGetView(self->conn, vi, &rec, 0);
@@ -289,20 +287,89 @@ static PyObject *call_view(ConnObject *self, const char *spec_name) {
     return out;
 }
 
-#define VIEW_METHOD(name)                                                                          \
-    static PyObject *m_##name(ConnObject *self, PyObject *noargs) {                               \
-        (void)noargs;                                                                              \
-        return call_view(self, #name);                                                             \
+/* ---- the host's views as methods named after them: one per view of the library (views.def),
+ * made at import, so a new view is a new method with no edit here ---- */
+
+typedef struct {
+    PyObject_HEAD
+    int view;
+    PyObject *doc;  /* str, or NULL */
+    PyObject *conn; /* the Connection it is bound to; NULL in the class */
+} ViewMethodObject;
+
+static PyTypeObject ViewMethodType;
+
+static void vm_dealloc(ViewMethodObject *self) {
+    Py_XDECREF(self->doc);
+    Py_XDECREF(self->conn);
+    PyObject_Del(self);
+}
+
+/* conn.getHostCPUStatisticsUniserver: the method bound to conn. */
+static PyObject *vm_descr_get(PyObject *self, PyObject *obj, PyObject *type) {
+    ViewMethodObject *m = (ViewMethodObject *)self, *b;
+    (void)type;
+    if (!obj || obj == Py_None) {
+        Py_INCREF(self);
+        return self;
     }
-VIEW_METHOD(getHostCPUStatisticsUniserver)
-VIEW_METHOD(getHostMemoryStatisticsUniserver)
-VIEW_METHOD(getDomainsStatisticsUniserver)
-VIEW_METHOD(getHostSystemStatisticsUniserver)
-VIEW_METHOD(getHostContentionStatistics)
-VIEW_METHOD(getHostPowerConsumptionUniserver)
-VIEW_METHOD(getHostTemperatureUniserver)
-VIEW_METHOD(getCorrectableErrorsUniserver)
-VIEW_METHOD(getUncorrectableErrorsUniserver)
+    if (!PyObject_TypeCheck(obj, &ConnType))
+        return PyErr_Format(PyExc_TypeError, "%s is a method of uniserver.Connection", uniViewGet(m->view)->spec_name);
+    b = PyObject_New(ViewMethodObject, &ViewMethodType);
+    if (!b)
+        return NULL;
+    b->view = m->view;
+    b->doc = m->doc;
+    Py_XINCREF(b->doc);
+    b->conn = obj;
+    Py_INCREF(obj);
+    return (PyObject *)b;
+}
+
+static PyObject *vm_call(PyObject *self, PyObject *args, PyObject *kw) {
+    ViewMethodObject *m = (ViewMethodObject *)self;
+    const char *name = uniViewGet(m->view)->spec_name;
+    if (!m->conn)
+        return PyErr_Format(PyExc_TypeError, "%s() is called on a uniserver.Connection", name);
+    if (PyTuple_GET_SIZE(args) || (kw && PyDict_GET_SIZE(kw)))
+        return PyErr_Format(PyExc_TypeError, "%s() takes no arguments", name);
+    return call_view((ConnObject *)m->conn, m->view);
+}
+
+static PyObject *vm_get_doc(ViewMethodObject *self, void *closure) {
+    (void)closure;
+    if (!self->doc)
+        Py_RETURN_NONE;
+    Py_INCREF(self->doc);
+    return self->doc;
+}
+
+static PyObject *vm_get_name(ViewMethodObject *self, void *closure) {
+    (void)closure;
+    return PyUnicode_FromString(uniViewGet(self->view)->spec_name);
+}
+
+static PyGetSetDef vm_getset[] = {
+    {"__doc__", (getter)vm_get_doc, NULL, NULL, NULL},
+    {"__name__", (getter)vm_get_name, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ViewMethodType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "uniserver.ViewMethod",
+    .tp_basicsize = sizeof(ViewMethodObject),
+    .tp_dealloc = (destructor)vm_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A view of the spec (section 3.1.6) as a method of Connection: returns its list.",
+    .tp_descr_get = vm_descr_get,
+    .tp_call = vm_call,
+    .tp_getset = vm_getset,
+};
+
+/* Whether view @v is a domain's (its keys are dom.*): a method of Domain, not of Connection. */
+static bool view_is_domain(const uniViewDesc *v, const uniMetricDesc *descs, int ndescs) {
+    return v->nmetrics > 0 && (int)v->metrics[0] < ndescs && strncmp(descs[v->metrics[0]].key, "dom.", 4) == 0;
+}
 
 static PyObject *m_getHostGovernor(ConnObject *self, PyObject *noargs) {
     char *g;
@@ -707,18 +774,9 @@ static PyTypeObject DomType = {
     .tp_methods = dom_methods,
 };
 
-/* Method table; the view methods' docstrings are written at import from the views and the
- * catalogue, so they name each element with its key and unit. */
+/* Method table. The host's views are added at import (ViewMethod), with docstrings written from
+ * the views and the catalogue, naming each element with its key and unit. */
 static PyMethodDef conn_methods[] = {
-    {"getHostCPUStatisticsUniserver", (PyCFunction)m_getHostCPUStatisticsUniserver, METH_NOARGS, NULL},
-    {"getHostMemoryStatisticsUniserver", (PyCFunction)m_getHostMemoryStatisticsUniserver, METH_NOARGS, NULL},
-    {"getDomainsStatisticsUniserver", (PyCFunction)m_getDomainsStatisticsUniserver, METH_NOARGS, NULL},
-    {"getHostSystemStatisticsUniserver", (PyCFunction)m_getHostSystemStatisticsUniserver, METH_NOARGS, NULL},
-    {"getHostContentionStatistics", (PyCFunction)m_getHostContentionStatistics, METH_NOARGS, NULL},
-    {"getHostPowerConsumptionUniserver", (PyCFunction)m_getHostPowerConsumptionUniserver, METH_NOARGS, NULL},
-    {"getHostTemperatureUniserver", (PyCFunction)m_getHostTemperatureUniserver, METH_NOARGS, NULL},
-    {"getCorrectableErrorsUniserver", (PyCFunction)m_getCorrectableErrorsUniserver, METH_NOARGS, NULL},
-    {"getUncorrectableErrorsUniserver", (PyCFunction)m_getUncorrectableErrorsUniserver, METH_NOARGS, NULL},
     {"getHostGovernor", (PyCFunction)m_getHostGovernor, METH_NOARGS,
      "getHostGovernor() -> str: the governor of the system (host.cpu.governor): one governor name, or\n"
      "'mixed' when cores differ. None when the call fails (uniserver.lastError() says why)."},
@@ -834,17 +892,41 @@ PyMODINIT_FUNC PyInit_uniserver(void) {
     const uniMetricDesc *descs = NULL;
     int nd = t ? uniConnectGetMetricDescriptors(t, &descs, 0) : 0;
 
-    for (PyMethodDef *md = conn_methods; md->ml_name; md++) {
-        int vi = view_index(md->ml_name);
-        if (vi >= 0 && !md->ml_doc && nd > 0)
-            md->ml_doc = view_doc(uniViewGet(vi), descs, nd);
-    }
     if (nd > 0)
         dom_methods[3].ml_doc = view_doc(uniViewGet(view_index("getDomainStatisticsUniserver")), descs, nd);
+    if (PyType_Ready(&ConnType) < 0 || PyType_Ready(&DomType) < 0 || PyType_Ready(&ViewMethodType) < 0) {
+        uniConnectClose(t);
+        return NULL;
+    }
+    /* Every host view the library has, under its spec name, unless Connection has a method of
+     * that name already (getHostGovernor returns a str, not a list). */
+    for (int v = 0; v < uniViewCount(); v++) {
+        const uniViewDesc *vd = uniViewGet(v);
+        ViewMethodObject *vm;
+        char *doc;
+        int k;
+        if (view_is_domain(vd, descs, nd) || PyDict_GetItemString(ConnType.tp_dict, vd->spec_name))
+            continue;
+        vm = PyObject_New(ViewMethodObject, &ViewMethodType);
+        if (!vm) {
+            uniConnectClose(t);
+            return NULL;
+        }
+        vm->view = v;
+        vm->conn = NULL;
+        doc = nd > 0 ? view_doc(vd, descs, nd) : NULL;
+        vm->doc = PyUnicode_FromString(doc ? doc : vd->summary);
+        free(doc);
+        k = vm->doc ? PyDict_SetItemString(ConnType.tp_dict, vd->spec_name, (PyObject *)vm) : -1;
+        Py_DECREF(vm);
+        if (k < 0) {
+            uniConnectClose(t);
+            return NULL;
+        }
+    }
+    PyType_Modified(&ConnType);
     uniConnectClose(t);
     uniResetLastError();
-    if (PyType_Ready(&ConnType) < 0 || PyType_Ready(&DomType) < 0)
-        return NULL;
     m = PyModule_Create(&moduledef);
     if (!m)
         return NULL;

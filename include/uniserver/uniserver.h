@@ -579,6 +579,9 @@ typedef struct {
     const char *summary;     /* one line */
     const unsigned int *metrics; /* metric ids in the spec's order */
     int nmetrics;
+    /* Since 0.3: */
+    long long window_ms;     /* the window a shell waits between two samples for the view's rates (0: none) */
+    const char *details;     /* more for a shell's help, or NULL */
 } uniViewDesc;
 
 /** uniViewCount: Returns: the number of views. Since: 0.1 */

@@ -80,3 +80,8 @@ int log_level_from_name(const char *s);
 
 /* Run the server until SIGTERM/SIGINT; returns the exit status. */
 int server_run(const config *cfg);
+
+/* dispatch.c: every procedure the daemon answers, one line each: "NUMBER\tNAME\tACCESS" (open,
+ * read or control), from procs.def and views.def (uniserverd --list-procedures; the read-only
+ * tests try every control one). */
+void dispatch_list_procedures(FILE *f);

@@ -56,17 +56,22 @@ static int reply_error(client *c, const uni_message_header *call, int code, cons
     return client_queue(c, buf, len);
 }
 
+/* reply_STEM(c, h, ret): a procedure's reply, typed by procs.def. */
+#define REPLY_(NAME, stem, args, ret, access)                                                      \
+    static inline int reply_##stem(client *c, const uni_message_header *h, ret *r) {               \
+        return reply(c, h, (xdrproc_t)xdr_##ret, r);                                               \
+    }
+UNI_PROCS(REPLY_)
+#undef REPLY_
+
 static int reply_last_error(client *c, const uni_message_header *call) {
     const uniError *e = uniGetLastError();
     return reply_error(c, call, e ? e->code : UNI_ERR_INTERNAL_ERROR, e && e->message ? e->message : "failed");
 }
 
-/* ---- procedures ---- */
+/* ---- procedures: h_STEM for each row of procs.def ---- */
 
-typedef int (*handler_fn)(client *c, const uni_message_header *h, void *args);
-
-static int h_open(client *c, const uni_message_header *h, void *args) {
-    uni_connect_open_args *a = args;
+static int h_connect_open(client *c, const uni_message_header *h, uni_connect_open_args *a) {
     uni_connect_open_ret r = {.readonly = 0};
     if (a->flags & ~(unsigned)UNI_CONNECT_RO)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported connection flags");
@@ -76,17 +81,16 @@ static int h_open(client *c, const uni_message_header *h, void *args) {
     r.source = c->srv->cfg->source_uri;
     r.interval_ms = c->srv->cfg->interval_ms;
     log_info("client %s opened a %s connection", c->peer, c->ro ? "read-only" : "read-write");
-    return reply(c, h, (xdrproc_t)xdr_uni_connect_open_ret, &r);
+    return reply_connect_open(c, h, &r);
 }
 
-static int h_close(client *c, const uni_message_header *h, void *args) {
-    (void)args;
+static int h_connect_close(client *c, const uni_message_header *h, wire_void *a) {
+    (void)a;
     c->close_after_flush = true;
-    return reply(c, h, (xdrproc_t)wire_xdr_void, NULL);
+    return reply_connect_close(c, h, NULL);
 }
 
-static int h_descriptors(client *c, const uni_message_header *h, void *args) {
-    uni_connect_get_metric_descriptors_args *a = args;
+static int h_descriptors(client *c, const uni_message_header *h, uni_connect_get_metric_descriptors_args *a) {
     uni_connect_get_metric_descriptors_ret r;
     const uniMetricDesc *d;
     int n, k;
@@ -98,7 +102,7 @@ static int h_descriptors(client *c, const uni_message_header *h, void *args) {
     memset(&r, 0, sizeof(r));
     if (wire_from_descs(d, (unsigned)n, &r) < 0)
         return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
-    k = reply(c, h, (xdrproc_t)xdr_uni_connect_get_metric_descriptors_ret, &r);
+    k = reply_descriptors(c, h, &r);
     free(r.descs.descs_val);
     return k;
 }
@@ -131,8 +135,7 @@ static int select_from_wire(unsigned has, uni_nonnull_string *val, u_int len, co
     return parse(sel, has ? list : NULL);
 }
 
-static int h_node_get_stats(client *c, const uni_message_header *h, void *args) {
-    uni_node_get_stats_args *a = args;
+static int h_node_get_stats(client *c, const uni_message_header *h, uni_node_get_stats_args *a) {
     _cleanup_free_ const char **list = NULL;
     uni_select sel;
     uniRecordPtr rec = NULL;
@@ -164,22 +167,19 @@ static int h_view(client *c, const uni_message_header *h, int view, unsigned fla
     return k;
 }
 
-#define VIEW_HANDLER(name, view)                                                                   \
-    static int name(client *c, const uni_message_header *h, void *args) {                         \
-        return h_view(c, h, view, ((uni_node_get_view_args *)args)->flags);                        \
+/* A view by its spec name: every view of views.def, the new ones included. */
+static int h_node_get_view(client *c, const uni_message_header *h, uni_node_get_view_by_name_args *a) {
+    int view = uni_view_find(a->name);
+    char m[160];
+    if (view < 0 || uni_view_is_domain(view)) {
+        snprintf(m, sizeof(m), "%s view '%.64s'", view < 0 ? "no" : "a domain's view is asked of a domain, not the host:",
+                 a->name);
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, m);
     }
-VIEW_HANDLER(h_cpu, UNI_VIEW_HOST_CPU)
-VIEW_HANDLER(h_memory, UNI_VIEW_HOST_MEMORY)
-VIEW_HANDLER(h_system, UNI_VIEW_HOST_SYSTEM)
-VIEW_HANDLER(h_contention, UNI_VIEW_HOST_CONTENTION)
-VIEW_HANDLER(h_power, UNI_VIEW_HOST_POWER)
-VIEW_HANDLER(h_temperature, UNI_VIEW_HOST_TEMPERATURE)
-VIEW_HANDLER(h_domains, UNI_VIEW_DOMAINS)
-VIEW_HANDLER(h_correctable, UNI_VIEW_CORRECTABLE_ERRORS)
-VIEW_HANDLER(h_uncorrectable, UNI_VIEW_UNCORRECTABLE_ERRORS)
+    return h_view(c, h, view, a->flags);
+}
 
-static int h_governor(client *c, const uni_message_header *h, void *args) {
-    uni_node_get_governor_args *a = args;
+static int h_node_get_governor(client *c, const uni_message_header *h, uni_node_get_governor_args *a) {
     const uniSample *s;
     if (a->flags)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
@@ -192,7 +192,7 @@ static int h_governor(client *c, const uni_message_header *h, void *args) {
     }
     {
         uni_node_get_governor_ret r = {.governor = (char *)s->value.s};
-        return reply(c, h, (xdrproc_t)xdr_uni_node_get_governor_ret, &r);
+        return reply_node_get_governor(c, h, &r);
     }
 }
 
@@ -204,8 +204,7 @@ static void host_changed(client *c) {
         c->srv->sample_soon(c->srv);
 }
 
-static int h_set_frequency(client *c, const uni_message_header *h, void *args) {
-    uni_node_set_frequency_args *a = args;
+static int h_node_set_frequency(client *c, const uni_message_header *h, uni_node_set_frequency_args *a) {
     uni_node_set_frequency_ret r = {0};
     _cleanup_free_ int *cores = NULL;
     unsigned max = a->maxcores < UNI_CORES_MAX ? a->maxcores : UNI_CORES_MAX;
@@ -220,11 +219,10 @@ static int h_set_frequency(client *c, const uni_message_header *h, void *args) {
     r.count = n;
     r.cores.cores_len = (u_int)((unsigned)n < max ? (unsigned)n : max);
     r.cores.cores_val = cores;
-    return reply(c, h, (xdrproc_t)xdr_uni_node_set_frequency_ret, &r);
+    return reply_node_set_frequency(c, h, &r);
 }
 
-static int set_named(client *c, const uni_message_header *h, void *args, bool governor) {
-    uni_node_set_named_args *a = args;
+static int set_named(client *c, const uni_message_header *h, uni_node_set_named_args *a, bool governor) {
     uni_node_set_named_ret r = {0};
     int n = governor ? uniNodeSetGovernor(c->srv->source, a->core, a->name, a->flags)
                      : uniNodeSetPowerPolicy(c->srv->source, a->core, a->name, a->flags);
@@ -232,20 +230,19 @@ static int set_named(client *c, const uni_message_header *h, void *args, bool go
         return reply_last_error(c, h);
     host_changed(c);
     r.count = n;
-    return reply(c, h, (xdrproc_t)xdr_uni_node_set_named_ret, &r);
+    return reply_node_set_governor(c, h, &r); /* the same reply type as set_power_policy's */
 }
 
-static int h_set_governor(client *c, const uni_message_header *h, void *args) {
-    return set_named(c, h, args, true);
+static int h_node_set_governor(client *c, const uni_message_header *h, uni_node_set_named_args *a) {
+    return set_named(c, h, a, true);
 }
 
-static int h_set_power_policy(client *c, const uni_message_header *h, void *args) {
-    return set_named(c, h, args, false);
+static int h_node_set_power_policy(client *c, const uni_message_header *h, uni_node_set_named_args *a) {
+    return set_named(c, h, a, false);
 }
 
 /* The wire form of a list points into the list; only its arrays are allocated. */
-static int h_get_operating_points(client *c, const uni_message_header *h, void *args) {
-    uni_node_get_operating_points_args *a = args;
+static int h_node_get_operating_points(client *c, const uni_message_header *h, uni_node_get_operating_points_args *a) {
     uni_node_get_operating_points_ret r = {0};
     uniOppListPtr l = NULL;
     int n = uniNodeGetOperatingPoints(c->srv->source, &l, a->flags), k = 0;
@@ -276,7 +273,7 @@ static int h_get_operating_points(client *c, const uni_message_header *h, void *
     if (!r.domains.domains_val || k < 0)
         k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
     else
-        k = reply(c, h, (xdrproc_t)xdr_uni_node_get_operating_points_ret, &r);
+        k = reply_node_get_operating_points(c, h, &r);
     for (u_int i = 0; r.domains.domains_val && i < r.domains.domains_len; i++)
         free(r.domains.domains_val[i].params.params_val);
     free(r.domains.domains_val);
@@ -284,8 +281,7 @@ static int h_get_operating_points(client *c, const uni_message_header *h, void *
     return k;
 }
 
-static int h_set_operating_point(client *c, const uni_message_header *h, void *args) {
-    uni_node_set_operating_point_args *a = args;
+static int h_node_set_operating_point(client *c, const uni_message_header *h, uni_node_set_operating_point_args *a) {
     _cleanup_free_ uniOppSetting *set = calloc(a->settings.settings_len + 1, sizeof(*set));
 
     if (!set)
@@ -295,7 +291,7 @@ static int h_set_operating_point(client *c, const uni_message_header *h, void *a
     if (uniNodeSetOperatingPoint(c->srv->source, a->domain, set, (int)a->settings.settings_len, a->flags) < 0)
         return reply_last_error(c, h);
     host_changed(c);
-    return reply(c, h, (xdrproc_t)wire_xdr_void, NULL);
+    return reply_node_set_operating_point(c, h, NULL);
 }
 
 /* The audit hook: every write a control call makes, in the daemon's log. */
@@ -319,8 +315,7 @@ static void wire_domain(const uni_domain_info *d, uni_wire_domain *w) {
     w->id = d->id;
 }
 
-static int h_list_domains(client *c, const uni_message_header *h, void *args) {
-    uni_connect_list_domains_args *a = args;
+static int h_list_domains(client *c, const uni_message_header *h, uni_connect_list_domains_args *a) {
     uni_connect_list_domains_ret r;
     server *srv = c->srv;
     int k;
@@ -333,13 +328,12 @@ static int h_list_domains(client *c, const uni_message_header *h, void *args) {
     for (size_t i = 0; i < srv->cache.ndom_list; i++)
         wire_domain(&srv->cache.dom_list[i], &r.domains.domains_val[i]);
     r.domains.domains_len = (u_int)srv->cache.ndom_list;
-    k = reply(c, h, (xdrproc_t)xdr_uni_connect_list_domains_ret, &r);
+    k = reply_list_domains(c, h, &r);
     free(r.domains.domains_val);
     return k;
 }
 
-static int h_domain_stats(client *c, const uni_message_header *h, void *args) {
-    uni_domain_stats_args *a = args;
+static int h_domain_stats(client *c, const uni_message_header *h, uni_domain_stats_args *a) {
     uni_domain_stats_ret r;
     server *srv = c->srv;
     _cleanup_free_ const char **list = NULL;
@@ -381,7 +375,7 @@ static int h_domain_stats(client *c, const uni_message_header *h, void *args) {
             n++;
         }
     r.stats.stats_len = (u_int)n;
-    k = reply(c, h, (xdrproc_t)xdr_uni_domain_stats_ret, &r);
+    k = reply_domain_stats(c, h, &r);
 done:
     for (size_t i = 0; i < n + 1 && recs && i < srv->cache.ndoms; i++) {
         uniRecordFree(recs[i]);
@@ -409,7 +403,7 @@ static int reply_events(client *c, const uni_message_header *h, uniRecordPtr *li
     /* The wire form points into the records: they live until it is encoded. */
     k = wire_from_events(list, n, uni_event_catalog, HL_NFIELDS, &w);
     if (k >= 0)
-        k = reply(c, h, (xdrproc_t)xdr_uni_healthlog_query_ret, &w.ret);
+        k = reply_healthlog_query_cpu(c, h, &w.ret); /* both queries reply with uni_healthlog_query_ret */
     else
         k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
     wire_events_release(&w);
@@ -429,56 +423,81 @@ static int h_healthlog(client *c, const uni_message_header *h, bool cpu, const c
     return reply_events(c, h, list, n);
 }
 
-static int h_healthlog_memory(client *c, const uni_message_header *h, void *args) {
-    uni_healthlog_query_memory_args *a = args;
+static int h_healthlog_query_memory(client *c, const uni_message_header *h, uni_healthlog_query_memory_args *a) {
     return h_healthlog(c, h, false, a->dimm ? *a->dimm : NULL, -1, a->since_ms, a->flags);
 }
 
-static int h_healthlog_cpu(client *c, const uni_message_header *h, void *args) {
-    uni_healthlog_query_cpu_args *a = args;
+static int h_healthlog_query_cpu(client *c, const uni_message_header *h, uni_healthlog_query_cpu_args *a) {
     return h_healthlog(c, h, true, NULL, a->core, a->since_ms, a->flags);
 }
 
+/* ---- the procedure table, from procs.def and views.def ---- */
+
+typedef int (*handler_fn)(client *c, const uni_message_header *h, void *args);
 typedef struct {
     int proc;
+    const char *name;
     xdrproc_t args_proc;
     size_t args_size;
     handler_fn fn;
-    bool control; /* changes the host: refused on read-only connections */
+    uni_access access;
 } proc_def;
 
-#define P(proc, type, fn, control) {proc, (xdrproc_t)xdr_##type, sizeof(type), fn, control}
+/* Each handler takes its own argument type; the table holds them behind one signature. */
+#define THUNK_(NAME, stem, args, ret, access)                                                      \
+    static int t_##stem(client *c, const uni_message_header *h, void *a) {                         \
+        return h_##stem(c, h, a);                                                                  \
+    }
+UNI_PROCS(THUNK_)
+#undef THUNK_
+
 static const proc_def procs[] = {
-    P(UNI_PROC_CONNECT_OPEN, uni_connect_open_args, h_open, false),
-    {UNI_PROC_CONNECT_CLOSE, (xdrproc_t)wire_xdr_void, 0, h_close, false},
-    P(UNI_PROC_CONNECT_GET_METRIC_DESCRIPTORS, uni_connect_get_metric_descriptors_args, h_descriptors, false),
-    P(UNI_PROC_NODE_GET_STATS, uni_node_get_stats_args, h_node_get_stats, false),
-    P(UNI_PROC_NODE_GET_CPU_STATISTICS, uni_node_get_view_args, h_cpu, false),
-    P(UNI_PROC_NODE_GET_MEMORY_STATISTICS, uni_node_get_view_args, h_memory, false),
-    P(UNI_PROC_NODE_GET_SYSTEM_STATISTICS, uni_node_get_view_args, h_system, false),
-    P(UNI_PROC_NODE_GET_CONTENTION_STATISTICS, uni_node_get_view_args, h_contention, false),
-    P(UNI_PROC_NODE_GET_POWER_CONSUMPTION, uni_node_get_view_args, h_power, false),
-    P(UNI_PROC_NODE_GET_TEMPERATURE, uni_node_get_view_args, h_temperature, false),
-    P(UNI_PROC_NODE_GET_DOMAINS_STATISTICS, uni_node_get_view_args, h_domains, false),
-    P(UNI_PROC_NODE_GET_CORRECTABLE_ERRORS, uni_node_get_view_args, h_correctable, false),
-    P(UNI_PROC_NODE_GET_UNCORRECTABLE_ERRORS, uni_node_get_view_args, h_uncorrectable, false),
-    P(UNI_PROC_NODE_GET_GOVERNOR, uni_node_get_governor_args, h_governor, false),
-    P(UNI_PROC_NODE_SET_FREQUENCY, uni_node_set_frequency_args, h_set_frequency, true),
-    P(UNI_PROC_NODE_SET_GOVERNOR, uni_node_set_named_args, h_set_governor, true),
-    P(UNI_PROC_NODE_SET_POWER_POLICY, uni_node_set_named_args, h_set_power_policy, true),
-    P(UNI_PROC_NODE_GET_OPERATING_POINTS, uni_node_get_operating_points_args, h_get_operating_points, false),
-    P(UNI_PROC_NODE_SET_OPERATING_POINT, uni_node_set_operating_point_args, h_set_operating_point, true),
-    P(UNI_PROC_CONNECT_LIST_DOMAINS, uni_connect_list_domains_args, h_list_domains, false),
-    P(UNI_PROC_DOMAIN_STATS, uni_domain_stats_args, h_domain_stats, false),
-    P(UNI_PROC_HEALTHLOG_QUERY_MEMORY, uni_healthlog_query_memory_args, h_healthlog_memory, false),
-    P(UNI_PROC_HEALTHLOG_QUERY_CPU, uni_healthlog_query_cpu_args, h_healthlog_cpu, false),
+#define ROW_(NAME, stem, args, ret, access)                                                        \
+    {UNI_PROC_##NAME, #NAME, (xdrproc_t)xdr_##args, sizeof(args), t_##stem, UNI_ACCESS_##access},
+    UNI_PROCS(ROW_)
+#undef ROW_
 };
-#undef P
+
+/* The released views' own procedures (views.def's procedure column): one shape, answered from
+ * the cache. */
+static int t_view(client *c, const uni_message_header *h, void *a) {
+    for (int v = 0; v < uniViewCount(); v++)
+        if (uni_view_proc(v) == h->proc)
+            return h_view(c, h, v, ((uni_node_get_view_args *)a)->flags);
+    return reply_error(c, h, UNI_ERR_NO_SUPPORT, "no such view procedure");
+}
+
+/* The row of procedure @proc (a view's is made in @buf), or NULL. */
+static const proc_def *find_proc(int proc, proc_def *buf) {
+    for (size_t i = 0; i < ELEMENTSOF(procs); i++)
+        if (procs[i].proc == proc)
+            return &procs[i];
+    for (int v = 0; v < uniViewCount(); v++)
+        if (uni_view_proc(v) == proc) {
+            *buf = (proc_def){proc, uniViewGet(v)->spec_name, (xdrproc_t)xdr_uni_node_get_view_args,
+                              sizeof(uni_node_get_view_args), t_view, UNI_ACCESS_READ};
+            return buf;
+        }
+    return NULL;
+}
+
+void dispatch_list_procedures(FILE *f) {
+    static const char *const access[] = {"open", "read", "control"};
+    for (size_t i = 0; i < ELEMENTSOF(procs); i++)
+        fprintf(f, "%d\t%s\t%s\n", procs[i].proc, procs[i].name, access[procs[i].access]);
+    for (int v = 0; v < uniViewCount(); v++) {
+        proc_def buf;
+        const proc_def *p = uni_view_proc(v) ? find_proc(uni_view_proc(v), &buf) : NULL;
+        if (p == &buf)
+            fprintf(f, "%d\t%s\tread\n", p->proc, p->name);
+    }
+}
 
 /* One complete message from a client. -1 when the client was dropped. */
 static int dispatch(client *c, const char *msg, size_t len) {
     uni_message_header h;
     const proc_def *p = NULL;
+    proc_def view_row;
     _cleanup_free_ void *args = NULL;
     int r;
 
@@ -498,31 +517,28 @@ static int dispatch(client *c, const char *msg, size_t len) {
                  (unsigned)UNI_PROGRAM, (unsigned)UNI_PROTOCOL_VERSION);
         return reply_error(c, &h, UNI_ERR_RPC_FAILED, m);
     }
-    for (size_t i = 0; i < ELEMENTSOF(procs) && !p; i++)
-        if (procs[i].proc == h.proc)
-            p = &procs[i];
-    if (!p) {
+    if (!(p = find_proc(h.proc, &view_row))) {
         char m[64];
         snprintf(m, sizeof(m), "unknown procedure %d", h.proc);
         return reply_error(c, &h, UNI_ERR_NO_SUPPORT, m);
     }
-    if (!c->opened && p->proc != UNI_PROC_CONNECT_OPEN)
+    if (!c->opened && p->access != UNI_ACCESS_OPEN)
         return reply_error(c, &h, UNI_ERR_INVALID_CONN, "the connection is not open (call CONNECT_OPEN first)");
     args = calloc(1, p->args_size ? p->args_size : 1);
     if (!args)
         return reply_error(c, &h, UNI_ERR_NO_MEMORY, "out of memory");
     if (wire_decode(msg, len, &h, p->args_proc, args) < 0)
         return reply_error(c, &h, UNI_ERR_RPC_FAILED, "malformed arguments");
-    if (p->control && c->ro) {
+    if (p->access == UNI_ACCESS_CONTROL && c->ro) {
         r = reply_error(c, &h, UNI_ERR_ACCESS_DENIED, "control calls are refused on a read-only connection");
     } else {
-        if (p->control) {
-            log_info("control call %d from %s (pid %d uid %d)", h.proc, c->peer, (int)c->cred.pid, (int)c->cred.uid);
+        if (p->access == UNI_ACCESS_CONTROL) {
+            log_info("control call %s from %s (pid %d uid %d)", p->name, c->peer, (int)c->cred.pid, (int)c->cred.uid);
             /* Every change the call makes is logged under the client's identity (audit_to_log). */
             uni_audit_set_caller(c->peer);
         }
         r = p->fn(c, &h, args);
-        if (p->control)
+        if (p->access == UNI_ACCESS_CONTROL)
             uni_audit_set_caller(NULL);
     }
     xdr_free(p->args_proc, args);

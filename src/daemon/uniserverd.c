@@ -31,6 +31,8 @@ static void usage(FILE *f) {
             "      --syslog             log to syslog\n"
             "      --pid-file FILE      write the pid there\n"
             "      --metrics-listen ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
+            "      --list-procedures    print every wire procedure: number, name, access (open,\n"
+            "                           read, control: refused on read-only connections)\n"
             "  -h, --help, -V, --version\n"
             "\n"
             "Settings file keys (the same settings; flags win over the file):\n%s"
@@ -75,7 +77,7 @@ int main(int argc, char **argv) {
         {"tls-ca", required_argument, NULL, 9},   {"sock-group", required_argument, NULL, 10},
         {"log-level", required_argument, NULL, 11}, {"syslog", no_argument, NULL, 12},
         {"pid-file", required_argument, NULL, 13}, {"metrics-listen", required_argument, NULL, 14},
-        {"help", no_argument, NULL, 'h'},
+        {"help", no_argument, NULL, 'h'},         {"list-procedures", no_argument, NULL, 15},
         {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     static const char *const keyof[] = {[1] = "runtime_dir", [2] = "uri", [3] = "interval_ms", [4] = "listen_tls",
@@ -99,6 +101,9 @@ int main(int argc, char **argv) {
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 15:
+            dispatch_list_procedures(stdout);
             return 0;
         case 'V':
             printf("uniserverd (uniserver) %d.%d.%d\n", UNI_VERSION_MAJOR, UNI_VERSION_MINOR, UNI_VERSION_MICRO);

@@ -145,16 +145,39 @@ int uniNodeGetStats(uniConnectPtr conn, const char *const *select, uniRecordPtr 
 /* ---- views ---- */
 
 
-#define UNI_V_IDS_(e, spec, cname, cmd, summary, ...) static const unsigned view_ids_##e[] = {__VA_ARGS__};
+#define UNI_V_IDS_(e, spec, cname, cmd, summary, proc, window, note, ...)                          \
+    static const unsigned view_ids_##e[] = {__VA_ARGS__};
 UNI_VIEWS(UNI_V_IDS_)
 #undef UNI_V_IDS_
 
 static const uniViewDesc views[] = {
-#define UNI_V_DESC_(e, spec, cname, cmd, summary, ...)                                             \
-    {spec, cname, cmd, summary, view_ids_##e, (int)ELEMENTSOF(view_ids_##e)},
+#define UNI_V_DESC_(e, spec, cname, cmd, summary, proc, window, note, ...)                         \
+    {spec, cname, cmd, summary, view_ids_##e, (int)ELEMENTSOF(view_ids_##e), window, note},
     UNI_VIEWS(UNI_V_DESC_)
 #undef UNI_V_DESC_
 };
+
+static const int view_procs[] = {
+#define UNI_V_PROC_(e, spec, cname, cmd, summary, proc, ...) proc,
+    UNI_VIEWS(UNI_V_PROC_)
+#undef UNI_V_PROC_
+};
+
+int uni_view_proc(int view) {
+    return view >= 0 && view < (int)ELEMENTSOF(view_procs) ? view_procs[view] : 0;
+}
+
+int uni_view_find(const char *spec_name) {
+    for (int i = 0; spec_name && i < (int)ELEMENTSOF(views); i++)
+        if (streq(views[i].spec_name, spec_name))
+            return i;
+    return -1;
+}
+
+bool uni_view_is_domain(int view) {
+    const uniViewDesc *v = uniViewGet(view);
+    return v && v->nmetrics > 0 && startswith(uni_catalog[v->metrics[0]].key, "dom.");
+}
 
 static const char *const error_components[] = {UNI_ERROR_COMPONENTS};
 
@@ -254,7 +277,7 @@ int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int fl
         uni_error_set(UNI_ERR_INVALID_ARG, "%s: no view %d (0-%d) or ret is NULL", __func__, i, uniViewCount() - 1);
         return -1;
     }
-    if (i == UNI_VIEW_DOMAIN) {
+    if (uni_view_is_domain(i)) {
         uni_error_set(UNI_ERR_INVALID_ARG, "%s is a per-domain view: call %s on a domain", v->spec_name, v->c_name);
         return -1;
     }

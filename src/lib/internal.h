@@ -133,6 +133,12 @@ int uni_record_filter(uniRecordPtr full, const uni_select *sel, uniRecordPtr *re
 int uni_view_build(uniRecordPtr full, int view, uniRecordPtr *ret);
 /* The selection of view @view's metrics. */
 void uni_view_select(int view, uni_select *sel);
+/* The released wire procedure of view @view, or 0: the view travels as UNI_PROC_NODE_GET_VIEW. */
+int uni_view_proc(int view);
+/* The view of that spec name ("getHostCPUStatisticsUniserver"), or -1. */
+int uni_view_find(const char *spec_name);
+/* Whether view @view describes one domain (its keys are dom.*): asked of a domain, not the host. */
+bool uni_view_is_domain(int view);
 
 /* ---- URIs ---- */
 typedef struct {

@@ -6,8 +6,15 @@
 #include "lib/internal.h"
 #include "rpc/uniserver_protocol.h"
 
-/* The body of procedures that take or return nothing. */
+/* The body of procedures that take or return nothing (wire_void in procs.def). */
 bool_t wire_xdr_void(XDR *x, void *p);
+typedef char wire_void;
+#define xdr_wire_void wire_xdr_void
+
+#include "rpc/procs.def"
+
+/* Who may call a procedure (procs.def's access column). */
+typedef enum { UNI_ACCESS_OPEN, UNI_ACCESS_READ, UNI_ACCESS_CONTROL } uni_access;
 
 /* Smallest possible message: the length word and a header of six 4-byte fields. */
 #define WIRE_MIN_MESSAGE (4 + 6 * 4)

@@ -246,13 +246,17 @@ static int cmd_governor(shell *sh, const cmd_def *cmd, int argc, char **argv) {
 static int cmd_errors(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     long window = 0;
     int which = -1;
+    /* The views whose command is "errors --OPTION" (views.def). */
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--correctable") == 0)
-            which = find_view("getCorrectableErrorsUniserver");
-        else if (strcmp(argv[i], "--uncorrectable") == 0)
-            which = find_view("getUncorrectableErrorsUniserver");
-        else
+        int v = uniViewCount();
+        while (--v >= 0) {
+            const char *c = uniViewGet(v)->command;
+            if (strncmp(c, "errors ", 7) == 0 && strcmp(c + 7, argv[i]) == 0)
+                break;
+        }
+        if (v < 0)
             return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+        which = v;
     }
     if (which < 0)
         return usage_error(cmd, "say which errors: --correctable or --uncorrectable");
@@ -1398,32 +1402,16 @@ out:
 
 static int cmd_help(shell *sh, const cmd_def *cmd, int argc, char **argv);
 
-static const cmd_def commands[] = {
+static const cmd_def base_commands[] = {
     {"nodestats", "[--window MS] [--select GROUP|PREFIX,...]", "the whole host record (uniNodeGetStats)",
      "Prints every host metric this host can provide, and for each one it cannot, the reason.\n"
      "--window MS takes two samples MS apart and prints the second, with rates over the window\n"
      "(default 0: one sample, no rates). --select limits collection to groups (cpu, freq, mem,\n"
      "contention, temp, power, psi, errors, vms, kvm, memhw) or key prefixes (host.mem., kvm.exits).",
      cmd_nodestats, NULL, 0},
-    {"hostcpustats", "[--window MS]", "CPU count, reserved capacity, per-core frequency (getHostCPUStatisticsUniserver)",
-     NULL, cmd_view, "getHostCPUStatisticsUniserver", 0},
-    {"hostmemstats", "[--window MS]", "memory total, available, speed, cached, swap (getHostMemoryStatisticsUniserver)",
-     NULL, cmd_view, "getHostMemoryStatisticsUniserver", 0},
-    {"hostsysstats", "[--window MS]", "utilisation, iowait, idle, system time, per core (getHostSystemStatisticsUniserver)",
-     "Percentages are over a window: --window MS (default 1000).", cmd_view, "getHostSystemStatisticsUniserver", 1000},
-    {"hostcontention", "[--window MS]", "memory and CPU contention (getHostContentionStatistics)",
-     "The CPU contention share is over a window: --window MS (default 1000).", cmd_view,
-     "getHostContentionStatistics", 1000},
-    {"hostgovernor", "", "the governor of the system (getHostGovernor)",
-     "One governor name, or 'mixed' when cores differ (nodestats --select freq shows each core).",
-     cmd_governor, NULL, 0},
-    {"hostpower", "[--window MS]", "CPU and memory power in W (getHostPowerConsumptionUniserver)",
-     "RAPL power is an energy difference over a window: --window MS (default 1000).", cmd_view,
-     "getHostPowerConsumptionUniserver", 1000},
-    {"hosttemp", "[--window MS]", "average CPU and per-core temperature (getHostTemperatureUniserver)", NULL,
-     cmd_view, "getHostTemperatureUniserver", 0},
-    {"domsstats", "[--window MS]", "number of VMs, active VMs, their memory and swap wait (getDomainsStatisticsUniserver)",
-     NULL, cmd_view, "getDomainsStatisticsUniserver", 0},
+    /* The views' commands (hostcpustats, hostmemstats ...) come from views.def: see
+     * build_commands(). Views with a command of their own here: hostgovernor, domstats, errors. */
+    {"hostgovernor", "", "the governor of the system (getHostGovernor)", NULL, cmd_governor, "getHostGovernor", 0},
     {"list", "[--all|--inactive]", "the domains (VMs): id (QEMU's PID), name, UUID, state, where found",
      "Active domains by default; --all adds the inactive ones (libvirt), --inactive shows only those.\n"
      "VMs are QEMU processes found in /proc (name, UUID and QMP socket from their command lines)\n"
@@ -1499,8 +1487,43 @@ static const cmd_def commands[] = {
     {"help", "[COMMAND]", "list the commands, or describe one", NULL, cmd_help, NULL, 0},
 };
 
+/* Every command: nodestats, then one per view of the library (views.def: its shell command,
+ * summary, default window and note), then the rest of base_commands. A view whose command is
+ * already a base command (hostgovernor, domstats) or has options (errors --correctable) is
+ * shown by that command. */
+static cmd_def *commands;
+static size_t ncommands;
+
+static const cmd_def *find_base(const char *name) {
+    for (size_t i = 0; i < sizeof(base_commands) / sizeof(base_commands[0]); i++)
+        if (strcmp(base_commands[i].name, name) == 0)
+            return &base_commands[i];
+    return NULL;
+}
+
+static int build_commands(void) {
+    size_t nbase = sizeof(base_commands) / sizeof(base_commands[0]), n = 0;
+    commands = calloc(nbase + (size_t)uniViewCount(), sizeof(*commands));
+    if (!commands)
+        return -1;
+    commands[n++] = base_commands[0];
+    for (int v = 0; v < uniViewCount(); v++) {
+        const uniViewDesc *vd = uniViewGet(v);
+        char *summary;
+        if (strchr(vd->command, ' ') || find_base(vd->command))
+            continue;
+        if (asprintf(&summary, "%s (%s)", vd->summary, vd->spec_name) < 0)
+            return -1;
+        commands[n++] = (cmd_def){vd->command, "[--window MS]", summary, NULL, cmd_view, vd->spec_name, (long)vd->window_ms};
+    }
+    for (size_t i = 1; i < nbase; i++)
+        commands[n++] = base_commands[i];
+    ncommands = n;
+    return 0;
+}
+
 static const cmd_def *find_cmd(const char *name) {
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    for (size_t i = 0; i < ncommands; i++)
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
     return NULL;
@@ -1526,7 +1549,7 @@ static void print_usage(FILE *f) {
             "  -h, --help         this help;  -V, --version  the version\n"
             "Commands separated by a ';' argument run in turn on one connection, up to the first failure.\n"
             "\ncommands:\n");
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    for (size_t i = 0; i < ncommands; i++)
         fprintf(f, "  %-17s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'unish help COMMAND' describes a command; man unish has the rest.\n");
 }
@@ -1547,8 +1570,9 @@ static int cmd_help(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     if (c->details)
         printf("\n%s\n", c->details);
     if (c->view) {
-        int v = find_view(c->view);
-        const uniViewDesc *vd = uniViewGet(v);
+        const uniViewDesc *vd = uniViewGet(find_view(c->view));
+        if (!c->details && vd->details)
+            printf("\n%s\n", vd->details);
         printf("\nThe spec's %s, C call %s: %s.\n", vd->spec_name, vd->c_name, vd->summary);
     }
     return 0;
@@ -1558,6 +1582,11 @@ int main(int argc, char **argv) {
     shell sh = {0};
     const cmd_def *cmd;
     int i, r;
+
+    if (build_commands() < 0) {
+        fprintf(stderr, "error: out of memory\n");
+        return 1;
+    }
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -221,6 +221,14 @@ static int start_tls(remote_state *s, uint64_t deadline) {
  * the error says so; the next call reconnects. */
 static int call(remote_state *s, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret);
 
+/* call_STEM(s, args, ret): each procedure of procs.def, typed. */
+#define CALL_(NAME, stem, args, ret, access)                                                       \
+    static inline int call_##stem(remote_state *s, args *a, ret *r) {                              \
+        return call(s, UNI_PROC_##NAME, (xdrproc_t)xdr_##args, a, (xdrproc_t)xdr_##ret, r);        \
+    }
+UNI_PROCS(CALL_)
+#undef CALL_
+
 static int ensure_connected(remote_state *s) {
     uint64_t deadline = now_ns() + (uint64_t)s->timeout_ms * 1000000;
     uni_connect_open_args oa = {.flags = s->ro ? UNI_CONNECT_RO : 0};
@@ -251,16 +259,14 @@ static int ensure_connected(remote_state *s) {
         return -1;
     }
     memset(&orr, 0, sizeof(orr));
-    if (call(s, UNI_PROC_CONNECT_OPEN, (xdrproc_t)xdr_uni_connect_open_args, &oa,
-             (xdrproc_t)xdr_uni_connect_open_ret, &orr) < 0)
+    if (call_connect_open(s, &oa, &orr) < 0)
         return -1;
     xdr_free((xdrproc_t)xdr_uni_connect_open_ret, (char *)&orr);
     if (!s->have_descs) {
         uni_connect_get_metric_descriptors_args da = {0};
         uni_connect_get_metric_descriptors_ret dr;
         memset(&dr, 0, sizeof(dr));
-        if (call(s, UNI_PROC_CONNECT_GET_METRIC_DESCRIPTORS, (xdrproc_t)xdr_uni_connect_get_metric_descriptors_args,
-                 &da, (xdrproc_t)xdr_uni_connect_get_metric_descriptors_ret, &dr) < 0)
+        if (call_descriptors(s, &da, &dr) < 0)
             return -1;
         r = descs_from_wire(&dr, &s->descs, &s->ndescs);
         xdr_free((xdrproc_t)xdr_uni_connect_get_metric_descriptors_ret, (char *)&dr);
@@ -350,7 +356,7 @@ static void remote_close(uniConnectPtr conn) {
     if (s->fd >= 0) {
         /* Best effort: tell the daemon, without waiting long for a daemon that went away. */
         s->timeout_ms = s->timeout_ms > 1000 ? 1000 : s->timeout_ms;
-        (void)call(s, UNI_PROC_CONNECT_CLOSE, (xdrproc_t)wire_xdr_void, NULL, (xdrproc_t)wire_xdr_void, NULL);
+        (void)call_connect_close(s, NULL, NULL);
         uniResetLastError();
     }
     disconnect(s);
@@ -474,8 +480,7 @@ static int remote_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniR
         a.select.select_val = (uni_nonnull_string *)sel->list;
     }
     memset(&ret, 0, sizeof(ret));
-    if (call(s, UNI_PROC_NODE_GET_STATS, (xdrproc_t)xdr_uni_node_get_stats_args, &a,
-             (xdrproc_t)xdr_uni_node_get_stats_ret, &ret) < 0)
+    if (call_node_get_stats(s, &a, &ret) < 0)
         return -1;
     r = record_from_wire(&ret.rec, conn->descs, conn->ndescs, &got);
     xdr_free((xdrproc_t)xdr_uni_node_get_stats_ret, (char *)&ret);
@@ -495,37 +500,16 @@ static int remote_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniR
     return 0;
 }
 
-static const int view_procs[UNI_NVIEWS] = {
-    [UNI_VIEW_HOST_CPU] = UNI_PROC_NODE_GET_CPU_STATISTICS,
-    [UNI_VIEW_HOST_MEMORY] = UNI_PROC_NODE_GET_MEMORY_STATISTICS,
-    [UNI_VIEW_DOMAINS] = UNI_PROC_NODE_GET_DOMAINS_STATISTICS,
-    [UNI_VIEW_HOST_SYSTEM] = UNI_PROC_NODE_GET_SYSTEM_STATISTICS,
-    [UNI_VIEW_HOST_CONTENTION] = UNI_PROC_NODE_GET_CONTENTION_STATISTICS,
-    [UNI_VIEW_HOST_GOVERNOR] = UNI_PROC_NODE_GET_GOVERNOR,
-    [UNI_VIEW_HOST_POWER] = UNI_PROC_NODE_GET_POWER_CONSUMPTION,
-    [UNI_VIEW_HOST_TEMPERATURE] = UNI_PROC_NODE_GET_TEMPERATURE,
-    [UNI_VIEW_CORRECTABLE_ERRORS] = UNI_PROC_NODE_GET_CORRECTABLE_ERRORS,
-    [UNI_VIEW_UNCORRECTABLE_ERRORS] = UNI_PROC_NODE_GET_UNCORRECTABLE_ERRORS,
-};
-
-int uni_remote_view_proc(int view) {
-    return view >= 0 && view < UNI_NVIEWS ? view_procs[view] : 0;
-}
-
 static int remote_node_get_view(uniConnectPtr conn, int view, uniRecordPtr *ret) {
     remote_state *s = conn->priv;
-    int proc = uni_remote_view_proc(view), r;
+    int proc = uni_view_proc(view), r;
 
-    if (!proc) {
-        uni_error_set(UNI_ERR_NO_SUPPORT, "view %d has no remote procedure", view);
-        return -1;
-    }
     if (proc == UNI_PROC_NODE_GET_GOVERNOR) {
         uni_node_get_governor_args a = {0};
         uni_node_get_governor_ret gr;
         uniRecordPtr rec;
         memset(&gr, 0, sizeof(gr));
-        if (call(s, proc, (xdrproc_t)xdr_uni_node_get_governor_args, &a, (xdrproc_t)xdr_uni_node_get_governor_ret, &gr) < 0)
+        if (call_node_get_governor(s, &a, &gr) < 0)
             return -1;
         rec = uni_record_new(conn->descs, conn->ndescs);
         r = rec ? rec_str(rec, UNI_M_HOST_CPU_GOVERNOR, -1, NULL, gr.governor) : -ENOMEM;
@@ -540,9 +524,13 @@ static int remote_node_get_view(uniConnectPtr conn, int view, uniRecordPtr *ret)
     }
     {
         uni_node_get_view_args a = {0};
+        uni_node_get_view_by_name_args na = {.name = (char *)uniViewGet(view)->spec_name};
         uni_node_get_view_ret vr;
         memset(&vr, 0, sizeof(vr));
-        if (call(s, proc, (xdrproc_t)xdr_uni_node_get_view_args, &a, (xdrproc_t)xdr_uni_node_get_view_ret, &vr) < 0)
+        /* A released view has its own procedure (older daemons know only those); any other
+         * goes by its name. */
+        if ((proc ? call(s, proc, (xdrproc_t)xdr_uni_node_get_view_args, &a, (xdrproc_t)xdr_uni_node_get_view_ret, &vr)
+                  : call_node_get_view(s, &na, &vr)) < 0)
             return -1;
         r = record_from_wire(&vr.rec, conn->descs, conn->ndescs, ret);
         xdr_free((xdrproc_t)xdr_uni_node_get_view_ret, (char *)&vr);
@@ -562,8 +550,7 @@ static int remote_node_set_frequency(uniConnectPtr conn, int core, uint64_t khz,
     uni_node_set_frequency_ret fr;
     (void)khz; /* the daemon parses the caller's text itself */
     memset(&fr, 0, sizeof(fr));
-    if (call(s, UNI_PROC_NODE_SET_FREQUENCY, (xdrproc_t)xdr_uni_node_set_frequency_args, &a,
-             (xdrproc_t)xdr_uni_node_set_frequency_ret, &fr) < 0)
+    if (call_node_set_frequency(s, &a, &fr) < 0)
         return -1;
     for (u_int i = 0; i < fr.cores.cores_len && (int)i < ret->max; i++)
         uni_core_set_add(ret, fr.cores.cores_val[i]);
@@ -572,22 +559,20 @@ static int remote_node_set_frequency(uniConnectPtr conn, int core, uint64_t khz,
     return ret->n;
 }
 
-static int set_named(uniConnectPtr conn, int proc, int core, const char *name, uni_core_set *ret) {
-    remote_state *s = conn->priv;
-    uni_node_set_named_args a = {.core = core, .name = (char *)name};
-    uni_node_set_named_ret nr = {0};
-    if (call(s, proc, (xdrproc_t)xdr_uni_node_set_named_args, &a, (xdrproc_t)xdr_uni_node_set_named_ret, &nr) < 0)
-        return -1;
-    ret->n = nr.count;
-    return ret->n;
-}
-
 static int remote_node_set_governor(uniConnectPtr conn, int core, const char *governor, uni_core_set *ret) {
-    return set_named(conn, UNI_PROC_NODE_SET_GOVERNOR, core, governor, ret);
+    uni_node_set_named_args a = {.core = core, .name = (char *)governor};
+    uni_node_set_named_ret nr = {0};
+    if (call_node_set_governor(conn->priv, &a, &nr) < 0)
+        return -1;
+    return ret->n = nr.count;
 }
 
 static int remote_node_set_power_policy(uniConnectPtr conn, int core, const char *policy, uni_core_set *ret) {
-    return set_named(conn, UNI_PROC_NODE_SET_POWER_POLICY, core, policy, ret);
+    uni_node_set_named_args a = {.core = core, .name = (char *)policy};
+    uni_node_set_named_ret nr = {0};
+    if (call_node_set_power_policy(conn->priv, &a, &nr) < 0)
+        return -1;
+    return ret->n = nr.count;
 }
 
 static int remote_node_get_operating_points(uniConnectPtr conn, uniOppListPtr l) {
@@ -597,8 +582,7 @@ static int remote_node_get_operating_points(uniConnectPtr conn, uniOppListPtr l)
     int r = 0;
 
     memset(&opr, 0, sizeof(opr));
-    if (call(s, UNI_PROC_NODE_GET_OPERATING_POINTS, (xdrproc_t)xdr_uni_node_get_operating_points_args, &a,
-             (xdrproc_t)xdr_uni_node_get_operating_points_ret, &opr) < 0)
+    if (call_node_get_operating_points(s, &a, &opr) < 0)
         return -1;
     for (u_int i = 0; i < opr.domains.domains_len && r >= 0; i++) {
         const uni_opp_domain *w = &opr.domains.domains_val[i];
@@ -633,8 +617,7 @@ static int remote_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, 
         w[i] = (uni_opp_setting){.name = (char *)set[i].name, .value = set[i].value};
     a.settings.settings_len = (u_int)n;
     a.settings.settings_val = w;
-    return call(s, UNI_PROC_NODE_SET_OPERATING_POINT, (xdrproc_t)xdr_uni_node_set_operating_point_args, &a,
-                (xdrproc_t)wire_xdr_void, NULL);
+    return call_node_set_operating_point(s, &a, NULL);
 }
 
 /* ---- domains: the two driver verbs, answered from the daemon's cache ---- */
@@ -657,8 +640,7 @@ static int remote_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t
     u_int n;
 
     memset(&r, 0, sizeof(r));
-    if (call(s, UNI_PROC_CONNECT_LIST_DOMAINS, (xdrproc_t)xdr_uni_connect_list_domains_args, &a,
-             (xdrproc_t)xdr_uni_connect_list_domains_ret, &r) < 0)
+    if (call_list_domains(s, &a, &r) < 0)
         return -1;
     n = r.domains.domains_len;
     v = calloc(n ? n : 1, sizeof(*v));
@@ -711,7 +693,7 @@ static int remote_domain_stats(uniConnectPtr conn, const uni_select *sel, const 
         a.only.only_val = w;
     }
     memset(&r, 0, sizeof(r));
-    if (call(s, UNI_PROC_DOMAIN_STATS, (xdrproc_t)xdr_uni_domain_stats_args, &a, (xdrproc_t)xdr_uni_domain_stats_ret, &r) < 0)
+    if (call_domain_stats(s, &a, &r) < 0)
         return -1;
     n = r.stats.stats_len;
     v = calloc(n ? n : 1, sizeof(*v));
@@ -741,14 +723,12 @@ static int remote_healthlog_query(uniConnectPtr conn, const uni_healthlog_query 
     memset(&r, 0, sizeof(r));
     if (q->cpu) {
         uni_healthlog_query_cpu_args a = {.core = q->core, .since_ms = q->since_ms, .flags = q->flags};
-        if (call(s, UNI_PROC_HEALTHLOG_QUERY_CPU, (xdrproc_t)xdr_uni_healthlog_query_cpu_args, &a,
-                 (xdrproc_t)xdr_uni_healthlog_query_ret, &r) < 0)
+        if (call_healthlog_query_cpu(s, &a, &r) < 0)
             return -1;
     } else {
         char *dimm = (char *)q->dimm;
         uni_healthlog_query_memory_args a = {.dimm = q->dimm ? &dimm : NULL, .since_ms = q->since_ms, .flags = q->flags};
-        if (call(s, UNI_PROC_HEALTHLOG_QUERY_MEMORY, (xdrproc_t)xdr_uni_healthlog_query_memory_args, &a,
-                 (xdrproc_t)xdr_uni_healthlog_query_ret, &r) < 0)
+        if (call_healthlog_query_memory(s, &a, &r) < 0)
             return -1;
     }
     n = events_from_wire(&r, &s->event_descs, &s->nevent_descs, ret);

@@ -13,5 +13,3 @@
 
 /* $UNISERVER_RUNTIME_DIR, else /run/uniserver. */
 const char *uni_default_runtime_dir(void);
-/* The wire procedure of view @view (0 when none). */
-int uni_remote_view_proc(int view);
