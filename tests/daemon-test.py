@@ -6,6 +6,7 @@ not grow; TLS refuses clients without a trusted certificate or with the wrong ho
 settings are refused at start; SIGTERM shuts down cleanly and removes the sockets."""
 import json
 import os
+import re
 import shutil
 import socket
 import struct
@@ -107,6 +108,51 @@ class FixtureThroughDaemon(unittest.TestCase):
         # Views keep the spec's order through the daemon.
         rc, out, _ = unish(self.d.uri(True), "--json", "hostcpustats")
         self.assertEqual(list(json.loads(out))[1:4], ["host.cpu.count", "host.cpu.reserved_pct", "host.cpu.0.freq_mhz"])
+
+    def test_every_view_everywhere(self):
+        # Each row of views.def is a view in C (uniNodeGetView), over the wire (its released
+        # procedure, or NODE_GET_VIEW by name), a unish command and a Python method, with no
+        # other edit: every view is checked here, so a new row is checked too.
+        rows = re.findall(r'V\((\w+), "(\w+)", "(\w+)", "([^"]+)"', open(os.path.join(SRC, "src", "catalog", "views.def")).read())
+        self.assertGreaterEqual(len(rows), 12)
+        rc, helptext, _ = unish(self.local, "help")
+        script = ("import json, sys, uniserver\n"
+                  "c = uniserver.open(sys.argv[1])\n"
+                  "print(json.dumps({n: getattr(c, n)() for n in sys.argv[2:]}))\n")
+        host_views = []
+        for enum, spec, cname, cmd in rows:
+            if enum == "DOMAIN":
+                continue
+            host_views.append(spec)
+            words = cmd.split()
+            self.assertRegex(helptext, rf"\n  {words[0]} ", spec)
+            args = words + ([] if spec == "getHostGovernor" else ["--window", "0"] if len(words) == 1 else [])
+            rc1, out1, err1 = unish(self.local, "--json", *args)
+            rc2, out2, err2 = unish(self.d.uri(True), "--json", *args)
+            self.assertEqual((rc1, rc2), (0, 0), f"{spec}: {err1} {err2}")
+            a, b = json.loads(out1), json.loads(out2)
+            if isinstance(a, dict):
+                # The same keys, present or absent (a rate is absent in process with one sample,
+                # present through the daemon, which has two).
+                keys = lambda j: {k for k in j if k not in ("window_ms", "absent")} | set(j.get("absent", {}))
+                self.assertEqual(keys(a), keys(b), spec)
+                self.assertTrue(keys(a), spec)
+        env = dict(os.environ, PYTHONPATH=os.path.join(BUILD, "python"))
+        for uri in (self.local, self.d.uri(True)):
+            p = subprocess.run(["/usr/bin/python3", "-c", script, uri, *host_views], capture_output=True, text=True,
+                               env=env, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            got = json.loads(p.stdout)
+            for spec in host_views:
+                self.assertIsNotNone(got[spec], f"{spec} through {uri}")
+        # A view asked by a name the daemon does not know is a clear error, not a dropped client.
+        s = opened(self.d.ro)
+        name = b"getNoSuchViewUniserver"
+        s.sendall(frame(24, struct.pack(">I", len(name)) + name + b"\0" * (-len(name) % 4) + struct.pack(">I", 0), serial=2))
+        r = read_reply(s)
+        self.assertEqual(r["status"], 1)
+        self.assertEqual(error_of(r), (3, "no view 'getNoSuchViewUniserver'"))
+        s.close()
 
     def test_readonly_socket(self):
         s = connect(self.d.ro)

@@ -1573,7 +1573,7 @@ static int cmd_help(shell *sh, const cmd_def *cmd, int argc, char **argv) {
         const uniViewDesc *vd = uniViewGet(find_view(c->view));
         if (!c->details && vd->details)
             printf("\n%s\n", vd->details);
-        printf("\nThe spec's %s, C call %s: %s.\n", vd->spec_name, vd->c_name, vd->summary);
+        printf("\nThe view %s, C call %s: %s.\n", vd->spec_name, vd->c_name, vd->summary);
     }
     return 0;
 }
