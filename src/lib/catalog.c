@@ -38,10 +38,6 @@ static const char *const group_names[UNI_NGROUPS] = {
 #undef UNI_G_NAME_
 };
 
-const char *uni_group_name(unsigned g) {
-    return g < UNI_NGROUPS ? group_names[g] : NULL;
-}
-
 int uni_group_from_name(const char *s) {
     for (unsigned g = 0; g < UNI_NGROUPS; g++)
         if (streq(s, group_names[g]))
@@ -96,10 +92,6 @@ static void all_init(void) {
 static void select_all(uni_select *s, bool dom) {
     pthread_once(&all_once, all_init);
     *s = all_sel[dom];
-}
-
-void uni_select_all(uni_select *s) {
-    select_all(s, false);
 }
 
 /* Does the prefix @p (dotted, possibly naming instances: "host.cpu.3.") cover template @key?
