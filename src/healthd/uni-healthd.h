@@ -5,8 +5,9 @@
 
 #include <uv.h>
 
-#include "daemon/daemon.h"
 #include "healthd.h"
+#include "util/log.h"
+#include "util/settings.h"
 
 #define HD_DEFAULT_CONFIG "/etc/uniserver/uni-healthd.conf"
 #define TRACE_INSTANCE "uni-healthd"
