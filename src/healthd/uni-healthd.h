@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* uni-healthd's internals: settings, the tracefs source, the pending events of a cycle, actions
- * and the rasdaemon import. The pure parsers are in healthd.h. */
+/* uni-healthd's internals: settings, the tracefs source, the pending events of a cycle, actions,
+ * the rasdaemon import, and the daemon's state with its commits and sources. The pure parsers are
+ * in healthd.h. */
 #pragma once
 
 #include <uv.h>
 
-#include "daemon/daemon.h"
 #include "healthd.h"
+#include "util/log.h"
+#include "util/settings.h"
 
 #define HD_DEFAULT_CONFIG "/etc/uniserver/uni-healthd.conf"
 #define TRACE_INSTANCE "uni-healthd"
 #define HD_MAX_CPUS 8192 /* CPU bitmaps (as the local driver's) */
 
-/* ---- settings (uni-healthd.c) ---- */
+/* ---- settings (config.c) ---- */
 typedef struct {
     char *db, *procfs, *sysfs, *tracefs, *pid_file, *import_rasdaemon;
     char *page_action, *dimm_action, *core_action;
@@ -61,7 +63,7 @@ int trace_src_open(trace_src *t, const char *dir, char *why, size_t wl);
 int trace_src_drain(trace_src *t, bool final, trace_sink sink, void *u);
 void trace_src_close(trace_src *t);
 
-/* ---- the pending events of one cycle (uni-healthd.c) ---- */
+/* ---- the pending events of one cycle (commit.c) ---- */
 typedef struct {
     ras_record r;    /* the event and its strings */
     bool from_trace; /* kept for the next commit when one fails (the kernel will not resend it);
@@ -96,3 +98,58 @@ int rasdaemon_time(const char *s, int64_t *ret);
 
 pending *pending_new(pending ***list, size_t *n);
 void pending_free(pending **list, size_t n);
+
+/* ---- config.c: the settings table, --help, defaults ---- */
+extern const settings_def hd_settings;
+void hd_usage(FILE *f);
+void hd_config_defaults(hd_config *c);
+/* Fill what the file and flags left unset, and check the action names. */
+int hd_config_finish(hd_config *c, act_config *a);
+
+/* ---- the daemon's state (uni-healthd.c runs it) ---- */
+typedef struct {
+    char *key;
+    int64_t value;
+} state_update;
+
+typedef struct {
+    hd_config *cfg;
+    hl_db *db;
+    int proc_fd, sys_fd;
+    trace_src trace;
+    bool have_trace;
+    bool edac_present;
+    unsigned edac_skipped; /* unreadable edac_device counters last time (logged when it changes) */
+    act_config act;
+    uv_loop_t *loop;
+    uv_timer_t timer;
+    uv_signal_t sigterm, sigint;
+    pending **pend;
+    size_t npend;
+    state_update *upd;
+    size_t nupd;
+    uniConnectPtr sensors;
+    int64_t next_sensor_ms, next_retention_ms, last_seen_ms, boot_ms, last_seen_written;
+    bool rebooted;
+    unsigned ncpu;
+    uint64_t committed, malformed, commit_failures;
+    size_t ndimms;
+} hd;
+
+/* ---- commit.c: the HealthLog's side of a cycle ---- */
+/* Set a state key in the next commit. */
+int hd_state_later(hd *h, const char *key, int64_t value);
+void hd_state_drop(hd *h);
+/* Commit the pending events and state, then act on the thresholds they crossed. */
+void hd_flush(hd *h, int64_t now);
+/* Delete what is older than the retention settings, in batches. */
+void hd_retention(hd *h, int64_t now);
+
+/* ---- sources.c: what becomes events, samples and DIMM rows ---- */
+/* The EDAC counters' increases as pending events (@startup: the first pass after a start). */
+void hd_edac_cycle(hd *h, bool startup, int64_t now);
+/* trace_sink and on_lost of the RAS tracepoints: records, and lost pages, as pending events. */
+int hd_trace_sink(void *u, const trace_format *f, int event, const uint8_t *rec, size_t len, int cpu);
+void hd_trace_lost(void *u, int cpu);
+void hd_sample_sensors(hd *h, int64_t now);
+void hd_read_smbios(hd *h);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The HealthLog: uni-healthd's SQLite database of hardware events (one writer, any number of
  * readers, WAL), its tables described once (catalog/events.def and the column lists in
- * healthlog.c), the error metrics computed from it, and the change notification readers wait on. */
+ * store.c), the error metrics computed from it, and the change notification readers wait on. */
 #pragma once
 
 #include "lib/internal.h"

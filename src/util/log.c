@@ -5,7 +5,8 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "daemon.h"
+#include "util/log.h"
+#include "util/util.h"
 
 static log_level max_level = LOG_LEVEL_INFO;
 static bool to_syslog;
@@ -46,4 +47,12 @@ void log_msg(log_level level, const char *fmt, ...) {
         funlockfile(stderr);
     }
     va_end(ap);
+}
+
+int log_level_from_name(const char *s) {
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (streq(s, names[i]))
+            return i;
+    return -1;
 }

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemons' settings engine (settings.c): a daemon's settings file and flags, through one
+ * table of keys. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A daemon's settings as a table of keys into its settings struct: the file and the flags go
+ * through the same table (settings.c). */
+typedef enum { K_STR, K_LONG, K_BOOL, K_LEVEL } key_type;
+typedef struct {
+    const char *name;
+    key_type type;
+    size_t off;
+    long min, max;
+} key_def;
+typedef struct {
+    const char *prog; /* for messages */
+    const key_def *keys;
+    size_t nkeys;
+} settings_def;
+/* Set one setting by name; -1 with *err set on a bad name or value. */
+int settings_set(const settings_def *d, void *obj, const char *key, const char *value, char **err);
+/* Read key = value lines; -1 with a message naming the file, line and key on a bad one. */
+int settings_load(const settings_def *d, void *obj, const char *path, bool must_exist);
+/* Free the string settings. */
+void settings_free(const settings_def *d, void *obj);
+/* The file (@path, else @default_path when it exists), then the flags' @n key/value pairs over it;
+ * -1 after a message on stderr. */
+int settings_apply(const settings_def *d, void *obj, const char *path, const char *default_path, char *const *flag_keys,
+                   char *const *vals, int n);
+/* Write this process's pid to @path; -1 after logging why. */
+int pid_file_write(const char *path);
