@@ -22,7 +22,7 @@
 #include <json-c/json.h>
 
 #include "domains.h"
-#include "local.h"
+#include "parsers.h"
 #include "vms.h"
 
 #define DEFAULT_DEADLINE_MS 1000

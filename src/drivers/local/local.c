@@ -14,7 +14,7 @@
 #include "healthlog/healthlog.h"
 #include "lib/internal.h"
 #include "control.h"
-#include "local.h"
+#include "parsers.h"
 
 #define MAX_CPUS 8192
 
