@@ -350,10 +350,6 @@ int uni_conn_unref(uniConnectPtr conn);
 int uni_view_from_record(int view, uniRecordPtr full, uniRecordPtr *ret);
 
 extern const uni_driver uni_local_driver;
-/* The HealthLog a local connection reads, or NULL for other drivers (uniserverd watches it). */
-const char *uni_local_healthlog_path(uniConnectPtr conn);
-/* bench/: the fds one whole-record sample of a local connection reads. */
-size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max);
 extern const uni_driver uni_test_driver;
 extern const uni_driver uni_remote_driver;
 

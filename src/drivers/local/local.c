@@ -14,6 +14,7 @@
 #include "healthlog/healthlog.h"
 #include "lib/internal.h"
 #include "control.h"
+#include "local_driver.h"
 #include "parsers.h"
 
 #define MAX_CPUS 8192
