@@ -2,7 +2,7 @@
 /* The local driver's VM sources: pure parsers of what QEMU processes, QMP, taskstats and the
  * kernel's KVM binary statistics say (text or bytes in, struct out; tested on literal strings),
  * and the interfaces between the VM collectors (qemu_procs.c, qmp.c, taskstats.c, perf.c,
- * kvmstats.c, libvirt.c) and the orchestration in domains.c. */
+ * kvmstats.c, libvirt.c) and the orchestration in domains*.c. */
 #pragma once
 
 #include <sys/types.h>
