@@ -13,34 +13,6 @@
  * Discovery
  * ------------------------------------------------------------------------------------------- */
 
-static bool is_qemu_process(vms_state *s, const char *pid) {
-    char path[300], buf[256];
-    ssize_t n;
-
-    snprintf(path, sizeof(path), "%s/exe", pid);
-    n = readlinkat(s->proc_fd, path, buf, sizeof(buf) - 1);
-    if (n > 0) {
-        const char *base;
-        buf[n] = 0;
-        if (n > 10 && streq(buf + n - 10, " (deleted)")) /* QEMU upgraded under a running VM */
-            buf[n - 10] = 0;
-        base = strrchr(buf, '/');
-        base = base ? base + 1 : buf;
-        return startswith(base, "qemu-system-") || streq(base, "qemu-kvm") || streq(base, "kvm");
-    }
-    /* exe is unreadable without ptrace rights over the process: its name will do. */
-    snprintf(path, sizeof(path), "%s/comm", pid);
-    return read_line_at(s->proc_fd, path, buf, sizeof(buf)) > 0 && (startswith(buf, "qemu-system-") || streq(buf, "qemu-kvm"));
-}
-
-int read_pid_stat(vms_state *s, const char *rel, pid_stat *ps) {
-    char buf[1024];
-    ssize_t n = read_file_at(s->proc_fd, rel, buf, sizeof(buf));
-    if (n < 0)
-        return (int)n;
-    return parse_pid_stat(buf, (size_t)n, ps);
-}
-
 static vm *find_vm_pid(vms_state *s, pid_t pid, ino_t ino) {
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i]->have_proc && s->v[i]->pid == pid && s->v[i]->ino == ino)
@@ -126,11 +98,7 @@ static int new_proc_vm(vms_state *s, pid_t pid, ino_t ino, const pid_stat *ps) {
     v->pidfd = s->host_proc ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
     v->lv_id = -1;
     memcpy(v->uuid, v->cmd.uuid, sizeof(v->uuid));
-    /* QEMU without -name is named after its PID, so that it can still be looked up. */
-    if (v->cmd.name && *v->cmd.name)
-        v->name = strdup(v->cmd.name);
-    else if (asprintf(&v->name, "qemu-%d", (int)pid) < 0)
-        v->name = NULL;
+    v->name = qemu_proc_name(&v->cmd, pid);
     if (v->cmd.qmp_path)
         v->qmp = qmp_socket_path(s, pid, v->cmd.qmp_path);
     if (!v->name || (v->cmd.qmp_path && !v->qmp) || add_vm(s, v) < 0) {
@@ -249,7 +217,7 @@ static int scan_procs(vms_state *s) {
         /* What the first scan finds was there before us: not young (0). */
         uint64_t first = e ? e->first_ns : first_scan ? 0 : now;
         bool young = now - first < YOUNG_NS;
-        qemu = e && (e->qemu || !young) ? e->qemu : is_qemu_process(s, de->d_name);
+        qemu = e && (e->qemu || !young) ? e->qemu : qemu_proc_is_qemu(s->proc_fd, de->d_name);
         s->young |= young && !qemu;
         if (s->nseen == cap) {
             proc_entry *ns = realloc(s->seen, (cap *= 2) * sizeof(*ns));
@@ -268,7 +236,7 @@ static int scan_procs(vms_state *s) {
             continue;
         }
         snprintf(rel, sizeof(rel), "%u/stat", pid);
-        if (read_pid_stat(s, rel, &ps) < 0)
+        if (qemu_proc_read_stat(s->proc_fd, rel, &ps) < 0)
             continue; /* gone since readdir */
         r = new_proc_vm(s, (pid_t)pid, de->d_ino, &ps);
         if (r == -ENOENT || r == -ESRCH || r == -EBADMSG) {

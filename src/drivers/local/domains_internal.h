@@ -191,7 +191,6 @@ void vm_free(vm *v);
 /* Refresh the VM list: new QEMU processes and libvirt domains in, the gone ones out. @lvst:
  * libvirt's statistics of this collection, or NULL. */
 int discover(vms_state *s, lv_stats *lvst);
-int read_pid_stat(vms_state *s, const char *rel, pid_stat *ps);
 /* /proc/PID/stat of a VM's process through its kept-open fd. */
 int read_vm_stat(vms_state *s, vm *v, pid_stat *ps);
 /* Has the VM's process exited? (With a pidfd: it polls readable.) */

@@ -142,7 +142,7 @@ static int find_vcpus(vm_ctx *c, const pid_stat *ps) {
         if (safe_atou(de->d_name, &tid) < 0)
             continue;
         snprintf(trel, sizeof(trel), "%d/task/%u/stat", (int)c->v->pid, tid);
-        if (read_pid_stat(s, trel, &t.st) < 0)
+        if (qemu_proc_read_stat(s->proc_fd, trel, &t.st) < 0)
             continue;
         t.tid = (pid_t)tid;
         if (parse_vcpu_thread_name(t.st.comm, &idx) == 0 && idx < MAX_VCPUS) {

@@ -62,6 +62,16 @@ void qemu_cmdline_done(qemu_cmdline *c);
  * '=' (-name's "guest", -chardev's "backend"), or NULL. -ENOENT when absent. */
 int qemu_opts_get(const char *opts, const char *key, const char *implied, char **ret);
 
+/* ---- a QEMU process in /proc (qemu_procs.c; the local driver's discovery and uni-healthd's) ---- */
+/* Is process @pid (its directory's name under the procfs @proc_fd) a QEMU? Its executable's name
+ * (qemu-system-*, qemu-kvm, kvm; " (deleted)" after an upgrade under it), else, where exe is
+ * unreadable without ptrace rights over the process, its comm (qemu-system-*, qemu-kvm). */
+bool qemu_proc_is_qemu(int proc_fd, const char *pid);
+/* @rel under the procfs @proc_fd (PID/stat, PID/task/TID/stat) read and parsed (parse_pid_stat). */
+int qemu_proc_read_stat(int proc_fd, const char *rel, pid_stat *ps);
+/* The name process @pid goes by: -name's, else "qemu-PID"; NULL when out of memory. */
+char *qemu_proc_name(const qemu_cmdline *c, pid_t pid);
+
 /* ---- /proc/net/dev ---- */
 typedef struct {
     uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets;
