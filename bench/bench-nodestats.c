@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "drivers/local/local_driver.h"
 #include "lib/internal.h"
 
 static int cmp_u64(const void *a, const void *b) {

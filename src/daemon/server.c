@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <uv.h>
 
+#include "drivers/local/local_driver.h"
 #include "drivers/remote/remote.h"
 #include "healthlog/healthlog.h"
 #include "server_internal.h"

@@ -146,7 +146,7 @@ int vmlink_memory(int proc_fd, const vm_info *vms, size_t n, uint64_t addr, vm_h
 /* Guest RAM of a QEMU process from /proc/PID/maps: its large anonymous or memfd/hugetlbfs
  * mappings (rw, shared or private, at least @min_bytes). */
 int vmlink_guest_ram(int proc_fd, int pid, uint64_t min_bytes, uint64_t (**ret)[2], size_t *ret_n);
-/* Stopgap discovery until the per-VM driver provides the list: QEMU processes in @proc_fd, vCPU
- * threads by their "CPU N/KVM" names, the name from -name. */
+/* The QEMU processes in @proc_fd, told and named as the local driver does (qemu_procs.c: the
+ * executable, -name or "qemu-PID"), with their vCPU threads by their "CPU N/KVM" names. */
 int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n);
 void vm_info_free(vm_info *v, size_t n);

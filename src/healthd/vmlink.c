@@ -4,11 +4,13 @@
  * (Cpus_allowed_list, what sched_getaffinity returns) are a pinned set including it; a memory
  * error with a physical address to the VMs whose guest RAM maps that page frame (/proc/PID/maps
  * for the guest RAM mappings, /proc/PID/pagemap for their frames; frame numbers need
- * CAP_SYS_ADMIN). The VM list (QEMU pid, vCPU thread ids, guest RAM) comes from the caller; a
- * stopgap discovery of QEMU processes is here until the per-VM driver provides it. */
+ * CAP_SYS_ADMIN). The VM list (QEMU pid, vCPU thread ids, guest RAM) comes from the caller, or
+ * from vmlink_discover, which tells QEMU processes, their names and their vCPU threads as the
+ * local driver does (qemu_procs.c), so that a link names a VM as its domain record does. */
 #include <dirent.h>
 #include <fcntl.h>
 
+#include "drivers/local/vms.h"
 #include "healthd.h"
 
 void vm_info_free(vm_info *v, size_t n) {
@@ -27,40 +29,6 @@ static int add_hit(vm_hit **h, size_t *n, int vm, int vcpu, const char *how) {
     *h = nh;
     nh[(*n)++] = (vm_hit){.vm = vm, .vcpu = vcpu, .how = how};
     return 0;
-}
-
-/* Field 39 of /proc/PID/task/TID/stat: the CPU the thread last ran on. Fields are counted after
- * the last ')' (a thread's name may hold blanks and parentheses). */
-static int thread_last_cpu(int proc_fd, int pid, int tid, int *ret) {
-    char path[64], buf[1024];
-    const char *p, *end;
-    ssize_t n;
-    int field = 3;
-
-    snprintf(path, sizeof(path), "%d/task/%d/stat", pid, tid);
-    n = read_file_at(proc_fd, path, buf, sizeof(buf));
-    if (n < 0)
-        return (int)n;
-    p = strrchr(buf, ')');
-    if (!p)
-        return -EBADMSG;
-    p++;
-    end = buf + n;
-    for (;;) {
-        size_t tl;
-        const char *t = next_token(p, end, &tl);
-        uint64_t v;
-        if (tl == 0)
-            return -EBADMSG;
-        if (field == 39) {
-            if (safe_atou64_n(t, tl, &v) < 0 || v > INT32_MAX)
-                return -EBADMSG;
-            *ret = (int)v;
-            return 0;
-        }
-        field++;
-        p = t + tl;
-    }
 }
 
 /* The thread's allowed CPUs (Cpus_allowed_list in status): 1 when @cpu is in a pinned set (fewer
@@ -98,10 +66,14 @@ int vmlink_cpu(int proc_fd, const vm_info *vms, size_t n, int cpu, unsigned ncpu
         ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     for (size_t i = 0; i < n && r >= 0; i++)
         for (size_t v = 0; v < vms[i].nvcpus && r >= 0; v++) {
-            int tid = vms[i].vcpu_tids[v], last;
+            int tid = vms[i].vcpu_tids[v];
+            char rel[64];
+            pid_stat ps;
             if (tid <= 0)
                 continue;
-            if (thread_last_cpu(proc_fd, vms[i].pid, tid, &last) == 0 && last == cpu)
+            /* Field 39 of /proc/PID/task/TID/stat: the CPU the thread last ran on. */
+            snprintf(rel, sizeof(rel), "%d/task/%d/stat", vms[i].pid, tid);
+            if (qemu_proc_read_stat(proc_fd, rel, &ps) == 0 && ps.processor == cpu)
                 r = add_hit(&h, &nh, (int)i, (int)v, "ran_on");
             else if (thread_pinned_to(proc_fd, vms[i].pid, tid, cpu, ncpu) == 1)
                 r = add_hit(&h, &nh, (int)i, (int)v, "pinned");
@@ -275,20 +247,6 @@ int vmlink_memory(int proc_fd, const vm_info *vms, size_t n, uint64_t addr, vm_h
     return 0;
 }
 
-/* "-name guest=NAME,debug-threads=on" (libvirt) or "-name NAME": the VM's name. */
-static char *name_from_cmdline(const char *cmd, size_t len) {
-    for (const char *p = cmd; p < cmd + len; p += strlen(p) + 1)
-        if (streq(p, "-name") && p + strlen(p) + 1 < cmd + len) {
-            const char *v = p + strlen(p) + 1, *start = v;
-            size_t l;
-            if (startswith(v, "guest="))
-                start = v + 6;
-            l = strcspn(start, ",");
-            return strndup(start, l);
-        }
-    return NULL;
-}
-
 int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
     _cleanup_close_ int dfd = openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d;
@@ -301,26 +259,26 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
         return -errno;
     dfd = -1;
     while ((de = readdir(d)) && r >= 0) {
-        char path[300], comm[64];
+        char path[300];
         _cleanup_free_ char *cmd = NULL;
         unsigned pid;
         ssize_t cl;
+        qemu_cmdline qc = {0};
         vm_info vi = {0};
         DIR *td;
         int tfd;
 
-        if (safe_atou(de->d_name, &pid) < 0)
-            continue;
-        snprintf(path, sizeof(path), "%u/comm", pid);
-        if (read_line_at(proc_fd, path, comm, sizeof(comm)) < 0 ||
-            !(startswith(comm, "qemu-system") || startswith(comm, "qemu-kvm") || streq(comm, "kvm")))
+        if (safe_atou(de->d_name, &pid) < 0 || !qemu_proc_is_qemu(proc_fd, de->d_name))
             continue;
         snprintf(path, sizeof(path), "%u/cmdline", pid);
         cl = read_file_at_alloc(proc_fd, path, &cmd);
+        if (cl > 0 && parse_qemu_cmdline(cmd, (size_t)cl, &qc) == -ENOMEM) {
+            r = -ENOMEM;
+            break;
+        }
         vi.pid = (int)pid;
-        vi.name = cl > 0 ? name_from_cmdline(cmd, (size_t)cl) : NULL;
-        if (!vi.name && asprintf(&vi.name, "qemu-%u", pid) < 0)
-            vi.name = NULL;
+        vi.name = qemu_proc_name(&qc, (pid_t)pid);
+        qemu_cmdline_done(&qc);
         snprintf(path, sizeof(path), "%u/task", pid);
         tfd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (tfd >= 0 && (td = fdopendir(tfd))) {
@@ -332,10 +290,7 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
                     continue;
                 snprintf(path, sizeof(path), "%u/task/%u/comm", pid, tid);
                 /* vCPU threads are "CPU N/KVM" with -name ...,debug-threads=on (libvirt sets it). */
-                if (read_line_at(proc_fd, path, tc, sizeof(tc)) < 0 || !startswith(tc, "CPU ") || !strstr(tc, "/KVM"))
-                    continue;
-                tc[strcspn(tc, "/")] = 0;
-                if (safe_atou(tc + 4, &idx) < 0 || idx > 4096)
+                if (read_line_at(proc_fd, path, tc, sizeof(tc)) < 0 || parse_vcpu_thread_name(tc, &idx) < 0 || idx > 4096)
                     continue;
                 if (idx >= vi.nvcpus) {
                     int *nt = realloc(vi.vcpu_tids, (idx + 1) * sizeof(int));

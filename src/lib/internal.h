@@ -19,8 +19,3 @@
 #include "lib/record.h"
 #include "lib/select.h"
 #include "lib/uri.h"
-
-/* The HealthLog a local connection reads, or NULL for other drivers (uniserverd watches it). */
-const char *uni_local_healthlog_path(uniConnectPtr conn);
-/* bench/: the fds one whole-record sample of a local connection reads. */
-size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max);

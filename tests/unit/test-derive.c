@@ -8,7 +8,7 @@
 
 #include "testutil.h"
 
-#include "drivers/local/local.h"
+#include "drivers/local/parsers.h"
 
 static void test_reserved(void **state) {
     (void)state;

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "drivers/local/local.h"
+#include "drivers/local/parsers.h"
 
 #define PARSE(fn, s, out) fn(s, strlen(s), out)
 

@@ -3,8 +3,9 @@
  * with spaces and parentheses), VmRSS, vCPU thread names, QEMU command lines (every way to give
  * a name, a UUID and a QMP socket), /proc/net/dev, taskstats and generic netlink replies, QMP
  * replies (query-stats, query-cpus-fast, query-blockstats, query-block, query-status,
- * query-balloon), the QMP client's conversation with a scripted monitor, and the kernel's binary
- * KVM statistics. */
+ * query-balloon), the QMP client's conversation with a scripted monitor, the kernel's binary
+ * KVM statistics, and how a QEMU process is told and named in a /proc tree. */
+#include <fcntl.h>
 #include <linux/genetlink.h>
 #include <linux/kvm.h>
 #include <linux/netlink.h>
@@ -14,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <cmocka.h>
 
@@ -233,6 +235,57 @@ static void test_uuid_and_cpulist(void **state) {
     memset(bm, 0, sizeof(bm));
     assert_int_equal(format_cpu_list(bm, 32, list, sizeof(list)), 0);
     assert_string_equal(list, "");
+}
+
+/* ---- a QEMU process in /proc: what the local driver and uni-healthd both tell it by ---- */
+
+static void put(int dfd, const char *rel, const char *text) {
+    int fd = openat(dfd, rel, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_qemu_proc(void **state) {
+    char dir[] = "/tmp/uni-qemu-proc-XXXXXX", path[128];
+    static const char cmd[] = "qemu-system-x86_64\0-name\0guest=vm1,debug-threads=on\0";
+    qemu_cmdline c;
+    pid_stat ps;
+    char *name;
+    int fd;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    /* By the executable (also once QEMU was upgraded under the VM), else by comm. */
+    assert_int_equal(mkdirat(fd, "10", 0755), 0);
+    assert_int_equal(symlinkat("/usr/bin/qemu-system-x86_64 (deleted)", fd, "10/exe"), 0);
+    assert_true(qemu_proc_is_qemu(fd, "10"));
+    assert_int_equal(mkdirat(fd, "11", 0755), 0);
+    assert_int_equal(symlinkat("/usr/bin/bash", fd, "11/exe"), 0);
+    assert_false(qemu_proc_is_qemu(fd, "11"));
+    assert_int_equal(mkdirat(fd, "12", 0755), 0);
+    put(fd, "12/comm", "qemu-system-aar\n");
+    assert_true(qemu_proc_is_qemu(fd, "12"));
+    assert_false(qemu_proc_is_qemu(fd, "13"));
+    /* Field 39 of a thread's stat. */
+    put(fd, "10/stat", "10 (CPU 0/KVM) S 1 1 1 0 -1 4194368 0 0 0 0 5 6 0 0 20 0 3 0 77 0 0 "
+                       "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 -1 3 0 0 0 9 0\n");
+    assert_int_equal(qemu_proc_read_stat(fd, "10/stat", &ps), 0);
+    assert_int_equal(ps.processor, 3);
+    assert_int_equal(qemu_proc_read_stat(fd, "11/stat", &ps), -ENOENT);
+    /* Named by -name, else after the PID. */
+    assert_int_equal(parse_qemu_cmdline(cmd, sizeof(cmd) - 1, &c), 0);
+    name = qemu_proc_name(&c, 10);
+    assert_string_equal(name, "vm1");
+    free(name);
+    qemu_cmdline_done(&c);
+    name = qemu_proc_name(&c, 10);
+    assert_string_equal(name, "qemu-10");
+    free(name);
+    close(fd);
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    assert_int_equal(system(path), 0);
 }
 
 /* ---- /proc/net/dev ---- */
@@ -828,6 +881,7 @@ int main(void) {
         cmocka_unit_test(test_vcpu_names),
         cmocka_unit_test(test_qemu_opts),        cmocka_unit_test(test_cmdline_forms),
         cmocka_unit_test(test_uuid_and_cpulist), cmocka_unit_test(test_net_dev),
+        cmocka_unit_test(test_qemu_proc),
         cmocka_unit_test(test_taskstats),        cmocka_unit_test(test_genl_family),
         cmocka_unit_test(test_qmp_stats),        cmocka_unit_test(test_qmp_schemas),
         cmocka_unit_test(test_qmp_cpus),         cmocka_unit_test(test_qmp_disks),

@@ -2,7 +2,7 @@
 /* Parser of /proc/cpuinfo: processor numbers and 'cpu MHz' (x86). Read once per connection. */
 #include <math.h>
 
-#include "local.h"
+#include "parsers.h"
 
 int parse_cpuinfo(const char *buf, size_t len, cpuinfo *out) {
     const char *p = buf, *end = buf + len;

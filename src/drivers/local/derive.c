@@ -2,7 +2,7 @@
 /* The spec's derived metrics (D5.1 section 2.3), exactly as written there, plus counter helpers. */
 #include <math.h>
 
-#include "local.h"
+#include "parsers.h"
 
 double reserved_pct(double f_cur, double f_max) {
     if (!(f_max > 0))

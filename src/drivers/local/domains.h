@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The local driver's VMs (domains.c) as local.c sees them: open with the URI's parameters, list,
+/* The local driver's VMs (domains*.c) as local.c sees them: open with the URI's parameters, list,
  * per-VM records, and the host rows derived from them (host.vms.*, kvm.NAME). */
 #pragma once
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parsers of /proc/loadavg and the PSI files /proc/pressure/{cpu,memory,io}. */
-#include "local.h"
+#include "parsers.h"
 
 int parse_loadavg(const char *buf, size_t len, loadavg *out) {
     const char *p = buf, *end = buf + len, *tok, *slash;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parser of /proc/meminfo: the fields the spec's memory metrics need, all in kB. */
-#include "local.h"
+#include "parsers.h"
 
 int parse_meminfo(const char *buf, size_t len, meminfo *out) {
     const char *p = buf, *end = buf + len;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parser of /proc/stat: aggregate and per-CPU times, procs_running, procs_blocked. */
-#include "local.h"
+#include "parsers.h"
 
 static int parse_times(const char *p, const char *end, cpu_times *t) {
     unsigned n = 0;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parsers of what a QEMU process says about itself in /proc: its command line (name, UUID, QMP
  * socket, vCPUs, memory, NICs), /proc/PID/stat of the process and of its threads, VmRSS, the
- * vCPU thread names, and the tap devices' counters in /proc/net/dev. */
+ * vCPU thread names, and the tap devices' counters in /proc/net/dev; and the few reads of /proc
+ * that tell a QEMU process, shared by the local driver (domains_discover.c) and uni-healthd
+ * (vmlink.c). */
 #include <ctype.h>
 
 #include "vms.h"
@@ -461,3 +463,44 @@ int parse_net_dev(const char *buf, size_t len, const char *ifname, netdev_counte
     return -ENOENT;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * A QEMU process in /proc
+ * ------------------------------------------------------------------------------------------- */
+
+bool qemu_proc_is_qemu(int proc_fd, const char *pid) {
+    char path[300], buf[256];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/exe", pid);
+    n = readlinkat(proc_fd, path, buf, sizeof(buf) - 1);
+    if (n > 0) {
+        const char *base;
+        buf[n] = 0;
+        if (n > 10 && streq(buf + n - 10, " (deleted)")) /* QEMU upgraded under a running VM */
+            buf[n - 10] = 0;
+        base = strrchr(buf, '/');
+        base = base ? base + 1 : buf;
+        return startswith(base, "qemu-system-") || streq(base, "qemu-kvm") || streq(base, "kvm");
+    }
+    /* exe is unreadable without ptrace rights over the process: its name will do. */
+    snprintf(path, sizeof(path), "%s/comm", pid);
+    return read_line_at(proc_fd, path, buf, sizeof(buf)) > 0 && (startswith(buf, "qemu-system-") || streq(buf, "qemu-kvm"));
+}
+
+int qemu_proc_read_stat(int proc_fd, const char *rel, pid_stat *ps) {
+    char buf[1024];
+    ssize_t n = read_file_at(proc_fd, rel, buf, sizeof(buf));
+    if (n < 0)
+        return (int)n;
+    return parse_pid_stat(buf, (size_t)n, ps);
+}
+
+char *qemu_proc_name(const qemu_cmdline *c, pid_t pid) {
+    char *name = NULL;
+    /* QEMU without -name is named after its PID, so that it can still be looked up. */
+    if (c->name && *c->name)
+        return strdup(c->name);
+    if (asprintf(&name, "qemu-%d", (int)pid) < 0)
+        return NULL;
+    return name;
+}

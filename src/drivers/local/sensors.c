@@ -2,7 +2,7 @@
 /* Classification of hwmon temperature/power channels and thermal zones (pure, tested). */
 #include <ctype.h>
 
-#include "local.h"
+#include "parsers.h"
 
 static bool has_ci(const char *s, const char *needle) {
     return strcasestr(s, needle) != NULL;

@@ -2,7 +2,7 @@
 /* The local driver's VM sources: pure parsers of what QEMU processes, QMP, taskstats and the
  * kernel's KVM binary statistics say (text or bytes in, struct out; tested on literal strings),
  * and the interfaces between the VM collectors (qemu_procs.c, qmp.c, taskstats.c, perf.c,
- * kvmstats.c, libvirt.c) and the orchestration in domains.c. */
+ * kvmstats.c, libvirt.c) and the orchestration in domains*.c. */
 #pragma once
 
 #include <sys/types.h>
@@ -61,6 +61,16 @@ void qemu_cmdline_done(qemu_cmdline *c);
  * new string; a bare "flag" reads as "on". @implied names the key of a first element without
  * '=' (-name's "guest", -chardev's "backend"), or NULL. -ENOENT when absent. */
 int qemu_opts_get(const char *opts, const char *key, const char *implied, char **ret);
+
+/* ---- a QEMU process in /proc (qemu_procs.c; the local driver's discovery and uni-healthd's) ---- */
+/* Is process @pid (its directory's name under the procfs @proc_fd) a QEMU? Its executable's name
+ * (qemu-system-*, qemu-kvm, kvm; " (deleted)" after an upgrade under it), else, where exe is
+ * unreadable without ptrace rights over the process, its comm (qemu-system-*, qemu-kvm). */
+bool qemu_proc_is_qemu(int proc_fd, const char *pid);
+/* @rel under the procfs @proc_fd (PID/stat, PID/task/TID/stat) read and parsed (parse_pid_stat). */
+int qemu_proc_read_stat(int proc_fd, const char *rel, pid_stat *ps);
+/* The name process @pid goes by: -name's, else "qemu-PID"; NULL when out of memory. */
+char *qemu_proc_name(const qemu_cmdline *c, pid_t pid);
 
 /* ---- /proc/net/dev ---- */
 typedef struct {

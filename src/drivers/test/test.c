@@ -12,7 +12,7 @@
  * capacity, the power policy, CPU power as V^2 x f, temperatures, host.mem.refresh_ms). */
 #include <math.h>
 
-#include "drivers/local/local.h"
+#include "drivers/local/parsers.h"
 #include "healthlog/healthlog.h"
 #include "lib/internal.h"
 

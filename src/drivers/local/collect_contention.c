@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The local driver's contention collector: memory contention, and CPU contention from
+ * /proc/loadavg and PSI. */
+#include "local_internal.h"
+
+int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint64_t now, bool *ret_psi) {
+    char buf[256];
+    loadavg la;
+    ssize_t n;
+    uint64_t cont_ms = 0;
+    bool have_cont = false;
+
+    /* Memory contention, the spec's formula. */
+    rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_RATIO, -1, NULL, mem_contention_ratio(m));
+    rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_PCT, -1, NULL, 100.0 * mem_contention_ratio(m));
+    rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_MB, -1, NULL, mem_contention_mb(m));
+
+    if (s->loadavg_fd < 0) {
+        const char *why = "no loadavg in procfs";
+        rec_absent(rec, UNI_M_HOST_CPU_CONTENTION_RATIO, "%s", why);
+        rec_absent(rec, UNI_M_HOST_CPU_MAX_UTIL_MS, "%s", why);
+        return 0;
+    }
+    n = pread_line(s->loadavg_fd, buf, sizeof(buf));
+    if (n < 0 || parse_loadavg(buf, (size_t)n, &la) < 0) {
+        uni_error_errno(n < 0 ? (int)n : -EBADMSG, "%s/loadavg", s->procfs);
+        return -1;
+    }
+    rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_RATIO, -1, NULL, cpu_contention_ratio(la.running, s->n_online));
+    /* Spec 2.3: time at maximum utilisation, from the load against the number of CPUs, tracked
+     * from one sample to the next (counted since this connection opened). */
+    rec_u64(rec, UNI_M_HOST_CPU_MAX_UTIL_MS, -1, NULL, max_util_step(&s->maxu, la.load1, s->n_online, now) / 1000000);
+
+    /* Contention time: PSI's cpu "some" total is the kernel's own account of time with a task
+     * waiting for a CPU; without PSI, the windows in which runnable tasks outnumbered cores. */
+    if (s->psi_fd[0] >= 0) {
+        psi p;
+        n = pread_line(s->psi_fd[0], buf, sizeof(buf));
+        if (n >= 0 && parse_psi(buf, (size_t)n, &p) == 0) {
+            cont_ms = p.some_us / 1000;
+            have_cont = true;
+            *ret_psi = true;
+            s->psi_cpu = p;
+            s->psi_cpu_fresh = true;
+        }
+    }
+    if (!have_cont) {
+        if (s->have_last && la.running > s->n_online)
+            s->cont_ns += now - s->last_ns;
+        cont_ms = s->cont_ns / 1000000;
+        have_cont = true;
+    }
+    rec_u64(rec, UNI_M_HOST_CPU_CONTENTION_MS, -1, NULL, cont_ms);
+    if (s->have_cont_prev && s->have_last && now > s->last_ns) {
+        double win_ms = (double)(now - s->last_ns) / 1e6;
+        double d = cont_ms >= s->cont_prev_ms ? (double)(cont_ms - s->cont_prev_ms) : 0;
+        double pct = 100.0 * d / win_ms;
+        rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_PCT, -1, NULL, pct > 100 ? 100 : pct);
+    } else
+        rec_absent(rec, UNI_M_HOST_CPU_CONTENTION_PCT, "first sample: rates need a second sample (a window)");
+    s->cont_prev_ms = cont_ms;
+    s->have_cont_prev = true;
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The local driver's power collector (RAPL energy counters, hwmon power meters). */
+#include "local_internal.h"
+
+void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
+    double w[4] = {0, 0, 0, 0}; /* indexed by power_class */
+    bool have[4] = {false, false, false, false};
+    bool have_rapl_rate = s->have_power_prev && now > s->power_ns;
+    double dt_s = have_rapl_rate ? (double)(now - s->power_ns) / 1e9 : 0;
+    double total;
+    bool have_total;
+
+    for (unsigned i = 0; i < s->nrapl; i++) {
+        rapl_zone *z = &s->rapl[i];
+        uint64_t uj;
+        if (pread_u64(z->fd, &uj) < 0)
+            continue;
+        if (z->have_prev && have_rapl_rate) {
+            w[z->cls] += (double)counter_delta(z->prev, uj, z->max_range) / 1e6 / dt_s;
+            have[z->cls] = true;
+        }
+        z->prev = uj;
+        z->have_prev = true;
+    }
+    for (unsigned i = 0; i < s->npowers; i++) {
+        uint64_t uw;
+        if (pread_u64(s->powers[i].fd, &uw) < 0)
+            continue;
+        w[s->powers[i].cls] += (double)uw / 1e6;
+        have[s->powers[i].cls] = true;
+    }
+    if (have[POWER_CPU])
+        rec_dbl(rec, UNI_M_HOST_POWER_CPU_W, -1, NULL, w[POWER_CPU]);
+    if (have[POWER_MEM])
+        rec_dbl(rec, UNI_M_HOST_POWER_MEM_W, -1, NULL, w[POWER_MEM]);
+    /* Total: a whole-platform meter (RAPL psys, a power meter) where there is one, else the sum
+     * of every domain measured. */
+    have_total = have[POWER_TOTAL] || have[POWER_CPU] || have[POWER_MEM] || have[POWER_OTHER];
+    total = have[POWER_TOTAL] ? w[POWER_TOTAL] : w[POWER_CPU] + w[POWER_MEM] + w[POWER_OTHER];
+    if (have_total) {
+        rec_dbl(rec, UNI_M_HOST_POWER_TOTAL_W, -1, NULL, total);
+        if (s->have_power_prev) {
+            s->energy_j += total * (double)(now - s->power_ns) / 1e9;
+            rec_dbl(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, -1, NULL, s->energy_j / 3.6e6);
+        }
+    }
+    {
+        const char *first = "first sample: RAPL power is an energy difference and needs a window";
+        bool rapl_only = s->nrapl > 0 && !have_rapl_rate;
+        if (s->nrapl == 0 && s->npowers == 0) {
+            char why[512];
+            snprintf(why, sizeof(why), "no power source (no RAPL zone in %s/class/powercap readable, no hwmon power*_input)", s->sysfs);
+            rec_absent(rec, UNI_M_HOST_POWER_CPU_W, "%s", why);
+            rec_absent(rec, UNI_M_HOST_POWER_MEM_W, "%s", why);
+            rec_absent(rec, UNI_M_HOST_POWER_TOTAL_W, "%s", why);
+            rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, "%s", why);
+        } else if (rapl_only) {
+            rec_absent(rec, UNI_M_HOST_POWER_CPU_W, "%s", first);
+            rec_absent(rec, UNI_M_HOST_POWER_MEM_W, "%s", first);
+            rec_absent(rec, UNI_M_HOST_POWER_TOTAL_W, "%s", first);
+        }
+        rec_absent(rec, UNI_M_HOST_POWER_CPU_W, "no CPU power domain (RAPL package, hwmon CPU power)");
+        rec_absent(rec, UNI_M_HOST_POWER_MEM_W, "no memory power domain (RAPL dram, hwmon DRAM power)");
+        rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, "first sample: energy is integrated over the connection's windows");
+    }
+    s->power_ns = now;
+    s->have_power_prev = true;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The inside of the local driver (local.c and the files beside it): the connection's state and the
+ * functions its files share. */
+#pragma once
+
+#include "domains.h"
+#include "healthlog/healthlog.h"
+#include "lib/internal.h"
+#include "parsers.h"
+
+#define MAX_CPUS 8192
+
+typedef struct {
+    int cur_fd, gov_fd, epp_fd; /* kept open; -1 when absent */
+    uint64_t max_khz;
+    dev_t dev;
+    ino_t ino;
+} freq_policy;
+
+typedef struct {
+    int fd;
+    temp_class cls;
+    int id;  /* core id (TEMP_CORE) */
+    int pkg; /* package the chip belongs to */
+} temp_sensor;
+
+typedef struct {
+    int fd;
+    power_class cls;
+} power_sensor;
+
+typedef struct {
+    int fd;
+    power_class cls; /* POWER_CPU package, POWER_MEM dram, POWER_TOTAL psys */
+    uint64_t max_range, prev;
+    bool have_prev;
+} rapl_zone;
+
+typedef struct {
+    int proc_fd, sys_fd;
+    char *procfs, *sysfs;
+    long hz;
+
+    unsigned ncpu; /* array size: highest possible CPU + 1 */
+    uint8_t *online;
+    unsigned n_online;
+    int online_fd;
+    int *core_id, *pkg_id;
+    double *cpu_temp; /* scratch: per-CPU temperature of one sample */
+
+    double *cpuinfo_mhz;
+    bool have_cpuinfo_mhz;
+
+    int stat_fd, meminfo_fd, loadavg_fd, psi_fd[3];
+    uint64_t mem_total_kb, mem_total_ns; /* MemTotal and when meminfo was last read (0: never) */
+    char *buf;
+    size_t bufsz;
+
+    freq_policy *policies;
+    unsigned npolicies;
+    int *cpu_policy; /* per CPU: index into policies or -1 */
+    bool have_cpufreq;
+
+    temp_sensor *temps;
+    unsigned ntemps;
+    power_sensor *powers;
+    unsigned npowers;
+    rapl_zone *rapl;
+    unsigned nrapl;
+
+    /* Previous sample, for rates. */
+    proc_stat stat[2];
+    int cur; /* which of stat[] is the newest */
+    bool have_stat_prev;
+    uint64_t stat_ns;
+    uint64_t last_ns; /* previous call */
+    bool have_last;
+    uint64_t psi_cpu_prev_us;
+    bool have_psi_prev;
+    psi psi_cpu;        /* pressure/cpu as collect_contention read it, */
+    bool psi_cpu_fresh; /* for collect_psi in the same sample */
+    uint64_t cont_ns;       /* derived contention time when PSI is absent */
+    uint64_t cont_prev_ms;  /* contention_ms at the previous sample */
+    bool have_cont_prev;
+    max_util_state maxu;
+    uint64_t power_ns;
+    bool have_power_prev;
+    double energy_j;
+    uint64_t src_errors[9]; /* failed collections per source (SRC_*) */
+
+    vms_state *vms; /* the VMs of this host (domains.c) */
+    char *hl_path; /* the HealthLog (uni-healthd's database) */
+    hl_db *hl;     /* opened read-only when first needed */
+    uint64_t hl_missing_ns; /* when opening it last found none (0: not missing) */
+    int hl_watch;  /* its change notification, made by the first uniHealthLogWait */
+    hl_db *hl_wait; /* uniHealthLogWait's own reader (no connection lock while waiting) */
+    int64_t wait_version; /* PRAGMA data_version at the end of the previous wait */
+    bool have_wait_version;
+    pthread_mutex_t watch_lock;
+} local_state;
+
+/* ---- local_discover.c: the sources, found once at open ---- */
+int open_ro(int dirfd, const char *path);
+bool cpu_online(const local_state *s, unsigned cpu);
+int read_online(local_state *s);
+int discover_cpus(local_state *s);
+void discover_cpuinfo(local_state *s);
+void discover_cpufreq(local_state *s);
+void discover_hwmon(local_state *s);
+void discover_thermal(local_state *s);
+void discover_rapl(local_state *s);
+
+/* ---- local.c: the driver's core ---- */
+/* Read a kept-open file whole into the state's buffer, growing it when the file outgrew it. */
+ssize_t pread_buf(local_state *s, int fd);
+
+/* ---- the collectors of a sample, one file each (collect_NAME.c) ---- */
+int collect_cpu(local_state *s, uniRecordPtr rec, uint64_t now);
+int collect_freq(local_state *s, uniRecordPtr rec);
+int read_meminfo(local_state *s, meminfo *m);
+/* The host's memory in MB, for the VMs' shares of it (dom.mem_pct, host.vms.mem_pct), or NAN. */
+double mem_total_mb(local_state *s);
+void collect_mem(local_state *s, uniRecordPtr rec, const meminfo *m);
+int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint64_t now, bool *ret_psi);
+void collect_psi(local_state *s, uniRecordPtr rec);
+void collect_temp(local_state *s, uniRecordPtr rec);
+void collect_power(local_state *s, uniRecordPtr rec, uint64_t now);
+
+/* ---- local_healthlog.c: uni-healthd's HealthLog ---- */
+/* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
+ * when there is none (yet), with the reason in @why. */
+int ensure_healthlog(local_state *s, char *why, size_t len);
+/* The error metrics and the memory speed, from the HealthLog. */
+int collect_healthlog(local_state *s, uniRecordPtr rec);
+int local_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
+int local_healthlog_wait(uniConnectPtr conn, int timeout_ms);
+
+/* ---- local_control.c: control, forwarded to control.c and opp.c on the connection's sysfs ---- */
+int local_node_set_frequency(uniConnectPtr conn, int core, uint64_t khz, const char *text, uni_core_set *ret);
+int local_node_set_governor(uniConnectPtr conn, int core, const char *governor, uni_core_set *ret);
+int local_node_set_power_policy(uniConnectPtr conn, int core, const char *policy, uni_core_set *ret);
+int local_node_get_operating_points(uniConnectPtr conn, uniOppListPtr list);
+int local_node_set_operating_point(uniConnectPtr conn, uniOppListPtr list, int domain, const uniOppSetting *settings,
+                                   int n);
