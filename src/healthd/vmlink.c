@@ -249,7 +249,7 @@ int vmlink_memory(int proc_fd, const vm_info *vms, size_t n, uint64_t addr, vm_h
 
 int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
     _cleanup_close_ int dfd = openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d;
+    _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
     vm_info *v = NULL;
     size_t n = 0;
@@ -265,7 +265,7 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
         ssize_t cl;
         qemu_cmdline qc = {0};
         vm_info vi = {0};
-        DIR *td;
+        _cleanup_closedir_ DIR *td = NULL;
         int tfd;
 
         if (safe_atou(de->d_name, &pid) < 0 || !qemu_proc_is_qemu(proc_fd, de->d_name))
@@ -302,7 +302,6 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
                 }
                 vi.vcpu_tids[idx] = (int)tid;
             }
-            closedir(td);
         } else if (tfd >= 0)
             close(tfd);
         {
@@ -318,7 +317,6 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
             v[n++] = vi;
         }
     }
-    closedir(d);
     if (r < 0) {
         vm_info_free(v, n);
         return r;

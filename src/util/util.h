@@ -2,6 +2,7 @@
 /* Small shared helpers: cleanup attributes, strict number parsing, bounded file reads at a root. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,10 +27,15 @@ static inline void fclosep(FILE **f) {
     if (*f)
         fclose(*f);
 }
+static inline void closedirp(DIR **d) {
+    if (*d)
+        closedir(*d);
+}
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
 #define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Hand ownership out of a cleanup variable. */
 #define TAKE_PTR(p)                                                                                \

@@ -178,7 +178,7 @@ static int scan_procs(vms_state *s) {
     int dfd;
     proc_entry *old = s->seen;
     size_t nold = s->nseen, cap = nold + 64, cursor = 0;
-    DIR *d;
+    _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
     int r = 0;
     bool first_scan = s->scan_ns == 0;
@@ -201,7 +201,6 @@ static int scan_procs(vms_state *s) {
     if (!s->seen) {
         s->seen = old;
         s->nseen = nold;
-        closedir(d);
         return -ENOMEM;
     }
     while ((de = readdir(d)) && r >= 0) {
@@ -245,7 +244,6 @@ static int scan_procs(vms_state *s) {
             r = 0;
         }
     }
-    closedir(d);
     free(old);
     return r;
 }

@@ -115,7 +115,7 @@ static int find_vcpus(vm_ctx *c, const pid_stat *ps) {
     vms_state *s = c->s;
     char rel[64];
     int dfd;
-    DIR *d;
+    _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
     thread_info *all = NULL;
     size_t nall = 0;
@@ -154,13 +154,11 @@ static int find_vcpus(vm_ctx *c, const pid_stat *ps) {
         na = realloc(all, (nall + 1) * sizeof(*na));
         if (!na) {
             free(all);
-            closedir(d);
             return -ENOMEM;
         }
         all = na;
         all[nall++] = t;
     }
-    closedir(d);
     /* Unnamed threads: QMP's query-cpus-fast says which thread runs which vCPU. */
     if (!named && c->job && qmp_reply(c->job, QMP_Q_CPUS)) {
         qmp_cpu *cpus = NULL;

@@ -146,7 +146,7 @@ typedef struct {
 /* QEMU's KVM fds: "anon_inode:kvm-vm" and "anon_inode:kvm-vcpu:N" in /proc/PID/fd. */
 static int find_kvm_fds(pid_t pid, qemu_kvm_fd **ret, size_t *ret_n) {
     char path[64];
-    DIR *d;
+    _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
     qemu_kvm_fd *v = NULL;
     size_t n = 0;
@@ -177,13 +177,11 @@ static int find_kvm_fds(pid_t pid, qemu_kvm_fd **ret, size_t *ret_n) {
         nv = realloc(v, (n + 1) * sizeof(*nv));
         if (!nv) {
             free(v);
-            closedir(d);
             return -ENOMEM;
         }
         v = nv;
         v[n++] = (qemu_kvm_fd){.qfd = (int)fd, .vcpu = vcpu};
     }
-    closedir(d);
     *ret = v;
     *ret_n = n;
     return 0;
@@ -198,7 +196,7 @@ static int find_kvm_fds(pid_t pid, qemu_kvm_fd **ret, size_t *ret_n) {
 #define PF_KTHREAD_ 0x00200000
 static int pick_threads(pid_t pid, pid_t *tids, size_t max, size_t *ret_n) {
     char path[64];
-    DIR *d;
+    _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
     size_t n = 0;
 
@@ -232,7 +230,6 @@ static int pick_threads(pid_t pid, pid_t *tids, size_t max, size_t *ret_n) {
             tids[0] = pid;
         }
     }
-    closedir(d);
     *ret_n = n;
     return n ? 0 : -EAGAIN;
 }
@@ -241,7 +238,7 @@ static int pick_threads(pid_t pid, pid_t *tids, size_t max, size_t *ret_n) {
  * named "CPU @vcpu/KVM" (debug-threads=on); 0 when none is found now. */
 static pid_t vcpu_thread(pid_t pid, int qfd, int vcpu) {
     char path[64];
-    DIR *d;
+    _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
     pid_t by_name = 0, by_run = 0;
 
@@ -268,7 +265,6 @@ static pid_t vcpu_thread(pid_t pid, int qfd, int vcpu) {
         if (l > 0 && startswith(buf, want))
             by_run = (pid_t)tid;
     }
-    closedir(d);
     return by_run ? by_run : by_name;
 }
 

@@ -283,7 +283,7 @@ void discover_hwmon(local_state *s) {
 
 void discover_thermal(local_state *s) {
     _cleanup_close_ int cfd = open_ro(s->sys_fd, "class/thermal");
-    DIR *d;
+    _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
 
     if (cfd < 0 || !(d = fdopendir(cfd)))
@@ -302,12 +302,11 @@ void discover_thermal(local_state *s) {
         if (fd >= 0)
             add_temp(s, fd, TEMP_PACKAGE, -1, -1);
     }
-    closedir(d);
 }
 
 void discover_rapl(local_state *s) {
     _cleanup_close_ int cfd = open_ro(s->sys_fd, "class/powercap");
-    DIR *d;
+    _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
 
     if (cfd < 0 || !(d = fdopendir(cfd)))
@@ -348,5 +347,4 @@ void discover_rapl(local_state *s) {
         s->rapl = nz;
         s->rapl[s->nrapl++] = z;
     }
-    closedir(d);
 }
