@@ -516,10 +516,14 @@ class ShellAndApi(unittest.TestCase):
             d.stop()
 
     def test_test_driver(self):
-        r = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM_B1"], capture_output=True, text=True)
+        r = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM1B"], capture_output=True, text=True)
         ev = json.loads(r.stdout)
         self.assertTrue(ev)
-        self.assertTrue(all(e["event.dimm"] == "DIMM_B1" for e in ev))
+        self.assertTrue(all(e["event.dimm"] == "DIMM1B" and e["event.mc"] == 1 for e in ev))
+        # The board names a DIMM once: the HealthLog's label is the one its channel's domain lists.
+        r = subprocess.run([UNISH, "-c", "test:///default", "--json", "oppoints"], capture_output=True, text=True)
+        mc1 = [d for d in json.loads(r.stdout)["domains"] if d["name"] == "mc1"][0]
+        self.assertIn("DIMM1B", mc1["dimms"])
         self.assertEqual({e["event.count"] for e in ev if e["event.severity"] == "corrected"}, {60})
 
 

@@ -5,11 +5,50 @@
  * the weakest cell's retention (which halves every 10 C). Deterministic: a seeded generator,
  * fixed ticks. The constants and their sources are in docs/simboard.md. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "model.h"
 
-const char *const sb_governor_names[SB_NGOV] = {"conservative", "ondemand", "userspace", "powersave", "performance", "schedutil"};
+/* ---- the board's description ---- */
+
+#define SB_GOV_NAME_(id, name) name,
+#define SB_GOV_WORD_(id, name) " " name
+const char *const sb_governor_names[SB_NGOV] = {SB_GOVERNORS(SB_GOV_NAME_)};
+static const char governor_words[] = SB_GOVERNORS(SB_GOV_WORD_);
+const char *const sb_governor_list = governor_words + 1;
+
+int sb_governor_of(const char *name) {
+    for (int g = 0; g < SB_NGOV; g++)
+        if (strcmp(name, sb_governor_names[g]) == 0)
+            return g;
+    return -1;
+}
+
+const sb_param sb_pmd_params[SB_PMD_NPARAM] = {
+    [SB_PMD_FREQ] = {"frequency_mhz", "MHz", SB_MAX_KHZ / 1000, SB_MIN_KHZ / 1000, SB_MAX_KHZ / 1000, SB_STEP_KHZ / 1000},
+    [SB_PMD_MV] = {"voltage_mv", "mV", SB_PMD_MV_NOMINAL, SB_PMD_MV_MIN, SB_PMD_MV_MAX, SB_PMD_MV_STEP},
+};
+const sb_param sb_mc_params[SB_MC_NPARAM] = {
+    [SB_MC_REFRESH] = {"refresh_ms", "ms", SB_REFRESH_NOMINAL, SB_REFRESH_MIN, SB_REFRESH_MAX, 1},
+    [SB_MC_MV] = {"voltage_mv", "mV", SB_DRAM_MV_NOMINAL, SB_DRAM_MV_MIN, SB_DRAM_MV_MAX, SB_DRAM_MV_STEP},
+};
+
+bool sb_param_accepts(const sb_param *p, long long v) {
+    return v >= p->min && v <= p->max && (p->step <= 1 || (v - p->min) % p->step == 0);
+}
+
+void sb_dimm_label(int mc, int slot, char *buf, size_t len) {
+    snprintf(buf, len, "DIMM%d%c", mc, 'A' + slot);
+}
+
+int *sb_pmd_setting(sb_model *m, int p, int param) {
+    return param == SB_PMD_MV ? &m->pmd_mv[p] : NULL;
+}
+
+int *sb_mc_setting(sb_model *m, int c, int param) {
+    return param == SB_MC_REFRESH ? &m->refresh_ms[c] : &m->dram_mv[c];
+}
 
 /* ---- deterministic randomness: splitmix64 ---- */
 
@@ -102,11 +141,16 @@ double sb_pmd_vmin_mv(const sb_model *m, int p) {
     return m->vmin2400_mv[p] - 45.0 * (double)(SB_MAX_KHZ - sb_pmd_khz(m, p)) / (SB_MAX_KHZ - SB_MIN_KHZ);
 }
 
+double sb_pmd_v2f(const sb_model *m, int p) {
+    double v = m->pmd_mv[p] / (double)SB_PMD_MV_NOMINAL, f = sb_pmd_khz(m, p) / (double)SB_MAX_KHZ;
+    return v * v * f;
+}
+
 double sb_cpu_power_w(const sb_model *m) {
     double w = 0;
     for (int p = 0; p < SB_NPMD; p++) {
-        double v = m->pmd_mv[p] / (double)SB_PMD_MV_NOMINAL, f = sb_pmd_khz(m, p) / (double)SB_MAX_KHZ;
-        double dyn = 5.5 * v * v * f * (0.2 + 0.8 * sb_pmd_util(m, p));
+        double v = m->pmd_mv[p] / (double)SB_PMD_MV_NOMINAL;
+        double dyn = 5.5 * sb_pmd_v2f(m, p) * (0.2 + 0.8 * sb_pmd_util(m, p));
         double leak = 0.9 * v * v * v * (1.0 + 0.01 * (m->soc_c - 50.0));
         w += dyn + leak;
     }

@@ -7,12 +7,15 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+/* PMD p runs cores 2p and 2p+1; channel c holds DIMMs DIMM<c>A and DIMM<c>B (sb_dimm_label). */
 #define SB_NCPU 8
 #define SB_NPMD 4
 #define SB_NMC 4
 #define SB_DIMMS 2
+#define SB_DIMM_MB 2048 /* 2 GiB registered DDR3 DIMMs: 16 GiB in all */
 #define SB_TICK_MS 100
 
 /* cpufreq (cppc-like: any request is served by the lowest step at or above it). */
@@ -33,8 +36,27 @@
 #define SB_DRAM_MV_MAX 1575
 #define SB_DRAM_MV_STEP 5
 
-typedef enum { SB_GOV_CONSERVATIVE, SB_GOV_ONDEMAND, SB_GOV_USERSPACE, SB_GOV_POWERSAVE, SB_GOV_PERFORMANCE, SB_GOV_SCHEDUTIL, SB_NGOV } sb_governor;
+/* The governors of a 4.14 arm64 kernel, in scaling_available_governors' order. */
+#define SB_GOVERNORS(X) X(CONSERVATIVE, "conservative") X(ONDEMAND, "ondemand") X(USERSPACE, "userspace") \
+    X(POWERSAVE, "powersave") X(PERFORMANCE, "performance") X(SCHEDUTIL, "schedutil")
+#define SB_GOV_ENUM_(id, name) SB_GOV_##id,
+typedef enum { SB_GOVERNORS(SB_GOV_ENUM_) SB_NGOV } sb_governor;
 extern const char *const sb_governor_names[SB_NGOV];
+extern const char *const sb_governor_list; /* the names, space-separated */
+int sb_governor_of(const char *name);     /* its sb_governor, or -1 */
+
+/* The operating-point domains' parameters (sys/class/uniserver-opp/, uniNodeGetOperatingPoints):
+ * a PMD's frequency (cpufreq's, in MHz) and voltage, a channel's refresh period and voltage. */
+typedef struct {
+    const char *name, *unit;
+    int nominal, min, max, step;
+} sb_param;
+enum { SB_PMD_FREQ, SB_PMD_MV, SB_PMD_NPARAM };
+enum { SB_MC_REFRESH, SB_MC_MV, SB_MC_NPARAM };
+extern const sb_param sb_pmd_params[SB_PMD_NPARAM], sb_mc_params[SB_MC_NPARAM];
+/* Whether the board's regulators accept @v: within the limits, on a step from the minimum. */
+bool sb_param_accepts(const sb_param *p, long long v);
+void sb_dimm_label(int mc, int slot, char *buf, size_t len); /* "DIMM2A", as EDAC's dimm_label */
 
 typedef struct {
     /* Settings (what sysfs writes change). */
@@ -69,8 +91,15 @@ void sb_init(sb_model *m, uint64_t seed);
 /* Advance the board by @ms (whole ticks; a remainder is carried by the caller's clock). */
 void sb_advance(sb_model *m, uint64_t ms);
 
+/* A setting of a domain's parameter (SB_PMD_* or SB_MC_*); NULL for SB_PMD_FREQ, which is
+ * cpufreq's (the governor, setspeed_khz, the policy's limits: sb_pmd_khz). */
+int *sb_pmd_setting(sb_model *m, int pmd, int param);
+int *sb_mc_setting(sb_model *m, int mc, int param);
+
 /* What the board runs now. */
 unsigned sb_pmd_khz(const sb_model *m, int pmd);
+/* V^2 x f of PMD @pmd relative to its nominal voltage at full speed: its dynamic power's scale. */
+double sb_pmd_v2f(const sb_model *m, int pmd);
 double sb_pmd_util(const sb_model *m, int pmd);
 double sb_pmd_vmin_mv(const sb_model *m, int pmd); /* safe voltage at the PMD's frequency now */
 double sb_cpu_power_w(const sb_model *m);

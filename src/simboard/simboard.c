@@ -30,7 +30,7 @@ typedef enum {
     F_POL_CUR, F_POL_GOV, F_POL_SETSPEED, F_POL_MIN, F_POL_MAX,
     F_HW_TEMP, F_HW_CPU_UW, F_HW_IO_UW, F_DRAM_UJ,
     F_MC_CE, F_MC_UE, F_DIMM_CE, F_DIMM_UE, F_PMD_CE, F_PMD_UE, F_ZERO, F_MC_SECONDS,
-    F_PMD_MV, F_MC_REFRESH, F_MC_MV,
+    F_PMD_PARAM, F_MC_PARAM, /* b: the parameter (SB_PMD_*, SB_MC_*) */
     F_SIM_LOAD, F_SIM_TIME, F_SIM_ADVANCE, F_SIM_TRUTH,
 } kind;
 
@@ -130,13 +130,13 @@ static void fmtbuf(char *buf, size_t len, const char *fmt, ...) {
 }
 
 /* The limit files of an operating-point parameter (PARAM_min, _max, _nominal, _step). */
-static void param_limits(const char *dir, int id, const char *param, int min, int max, int nominal, int step) {
+static void param_limits(const char *dir, int id, const sb_param *param) {
     static const char *const suffix[] = {"min", "max", "nominal", "step"};
-    const int v[] = {min, max, nominal, step};
+    const int v[] = {param->min, param->max, param->nominal, param->step};
     char buf[32];
     for (int i = 0; i < 4; i++) {
         fmtbuf(buf, sizeof(buf), "%d\n", v[i]);
-        TEXT(buf, "%s%d/%s_%s", dir, id, param, suffix[i]);
+        TEXT(buf, "%s%d/%s_%s", dir, id, param->name, suffix[i]);
     }
 }
 
@@ -222,7 +222,8 @@ static void build_tree(void) {
         fmtbuf(buf, sizeof(buf), "%u\n", SB_MIN_KHZ);
         TEXT(buf, "%s%d/cpuinfo_min_freq", d, pol);
         TEXT("10000\n", "%s%d/cpuinfo_transition_latency", d, pol);
-        TEXT("conservative ondemand userspace powersave performance schedutil \n", "%s%d/scaling_available_governors", d, pol);
+        fmtbuf(buf, sizeof(buf), "%s \n", sb_governor_list);
+        TEXT(buf, "%s%d/scaling_available_governors", d, pol);
         TEXT("cppc_cpufreq\n", "%s%d/scaling_driver", d, pol);
         LIVE(F_POL_CUR, p, 0, "%s%d/scaling_cur_freq", d, pol);
         RW(F_POL_GOV, p, 0, "%s%d/scaling_governor", d, pol);
@@ -250,18 +251,22 @@ static void build_tree(void) {
     for (int c = 0; c < SB_NMC; c++) {
         const char *d = "sys/devices/system/edac/mc/mc";
         TEXT("APM X-Gene DDR3 MCU\n", "%s%d/mc_name", d, c);
-        TEXT("4096\n", "%s%d/size_mb", d, c);
+        fmtbuf(buf, sizeof(buf), "%d\n", SB_DIMMS * SB_DIMM_MB);
+        TEXT(buf, "%s%d/size_mb", d, c);
         TEXT("0\n", "%s%d/ce_noinfo_count", d, c);
         TEXT("0\n", "%s%d/ue_noinfo_count", d, c);
         LIVE(F_MC_CE, c, 0, "%s%d/ce_count", d, c);
         LIVE(F_MC_UE, c, 0, "%s%d/ue_count", d, c);
         LIVE(F_MC_SECONDS, c, 0, "%s%d/seconds_since_reset", d, c);
         for (int k = 0; k < SB_DIMMS; k++) {
-            fmtbuf(buf, sizeof(buf), "DIMM%d%c\n", c, 'A' + k);
+            char label[16];
+            sb_dimm_label(c, k, label, sizeof(label));
+            fmtbuf(buf, sizeof(buf), "%s\n", label);
             TEXT(buf, "%s%d/dimm%d/dimm_label", d, c, k);
             fmtbuf(buf, sizeof(buf), "channel %d slot %d \n", c, k);
             TEXT(buf, "%s%d/dimm%d/dimm_location", d, c, k);
-            TEXT("2048\n", "%s%d/dimm%d/size", d, c, k);
+            fmtbuf(buf, sizeof(buf), "%d\n", SB_DIMM_MB);
+            TEXT(buf, "%s%d/dimm%d/size", d, c, k);
             TEXT("Registered-DDR3\n", "%s%d/dimm%d/dimm_mem_type", d, c, k);
             TEXT("SECDED\n", "%s%d/dimm%d/dimm_edac_mode", d, c, k);
             LIVE(F_DIMM_CE, c, k, "%s%d/dimm%d/dimm_ce_count", d, c, k);
@@ -295,20 +300,27 @@ static void build_tree(void) {
         TEXT(buf, "%s%d/id", d, p);
         fmtbuf(buf, sizeof(buf), "%d-%d\n", 2 * p, 2 * p + 1);
         TEXT(buf, "%s%d/cpus", d, p);
-        RW(F_PMD_MV, p, 0, "%s%d/voltage_mv", d, p);
-        param_limits(d, p, "voltage_mv", SB_PMD_MV_MIN, SB_PMD_MV_MAX, SB_PMD_MV_NOMINAL, SB_PMD_MV_STEP);
+        /* frequency_mhz is cpufreq's (the local driver reads the policy). */
+        RW(F_PMD_PARAM, p, SB_PMD_MV, "%s%d/%s", d, p, sb_pmd_params[SB_PMD_MV].name);
+        param_limits(d, p, &sb_pmd_params[SB_PMD_MV]);
     }
     for (int c = 0; c < SB_NMC; c++) {
         const char *d = "sys/class/uniserver-opp/mc";
         TEXT("memory\n", "%s%d/kind", d, c);
         fmtbuf(buf, sizeof(buf), "%d\n", c);
         TEXT(buf, "%s%d/id", d, c);
-        fmtbuf(buf, sizeof(buf), "DIMM%dA DIMM%dB\n", c, c);
+        o = 0;
+        for (int k = 0; k < SB_DIMMS; k++) {
+            char label[16];
+            sb_dimm_label(c, k, label, sizeof(label));
+            o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", k ? " " : "", label);
+        }
+        snprintf(buf + o, sizeof(buf) - o, "\n");
         TEXT(buf, "%s%d/dimms", d, c);
-        RW(F_MC_REFRESH, c, 0, "%s%d/refresh_ms", d, c);
-        param_limits(d, c, "refresh_ms", SB_REFRESH_MIN, SB_REFRESH_MAX, SB_REFRESH_NOMINAL, 1);
-        RW(F_MC_MV, c, 0, "%s%d/voltage_mv", d, c);
-        param_limits(d, c, "voltage_mv", SB_DRAM_MV_MIN, SB_DRAM_MV_MAX, SB_DRAM_MV_NOMINAL, SB_DRAM_MV_STEP);
+        for (int q = 0; q < SB_MC_NPARAM; q++) {
+            RW(F_MC_PARAM, c, q, "%s%d/%s", d, c, sb_mc_params[q].name);
+            param_limits(d, c, &sb_mc_params[q]);
+        }
     }
 
     /* The simulation's own controls. */
@@ -399,12 +411,10 @@ static int render(const node *n, char *buf, size_t len) {
         return snprintf(buf, len, "%llu\n", (unsigned long long)m->pmd_ue[p]);
     case F_ZERO:
         return snprintf(buf, len, "0\n");
-    case F_PMD_MV:
-        return snprintf(buf, len, "%d\n", m->pmd_mv[p]);
-    case F_MC_REFRESH:
-        return snprintf(buf, len, "%d\n", m->refresh_ms[p]);
-    case F_MC_MV:
-        return snprintf(buf, len, "%d\n", m->dram_mv[p]);
+    case F_PMD_PARAM:
+        return snprintf(buf, len, "%d\n", *sb_pmd_setting(&board, p, n->b));
+    case F_MC_PARAM:
+        return snprintf(buf, len, "%d\n", *sb_mc_setting(&board, p, n->b));
     case F_SIM_LOAD:
         for (int c = 0; c < SB_NCPU; c++)
             o += (size_t)snprintf(buf + o, len - o, "%s%ld", c ? " " : "", lround(m->load[c] * 100));
@@ -441,10 +451,19 @@ static int parse_long(const char *s, long *ret) {
     return 0;
 }
 
-/* A value within [lo, hi] on @step from lo: what the board's regulators accept. */
-static int parse_in(const char *s, long lo, long hi, long step, long *ret) {
-    if (parse_long(s, ret) < 0 || *ret < lo || *ret > hi || (step > 1 && (*ret - lo) % step))
+/* A value within [lo, hi]. */
+static int parse_in(const char *s, long lo, long hi, long *ret) {
+    if (parse_long(s, ret) < 0 || *ret < lo || *ret > hi)
         return -EINVAL;
+    return 0;
+}
+
+/* A value of an operating-point parameter that the board's regulators accept, into @setting. */
+static int store_param(const sb_param *param, int *setting, const char *s) {
+    long v;
+    if (parse_long(s, &v) < 0 || !sb_param_accepts(param, v))
+        return -EINVAL;
+    *setting = (int)v;
     return 0;
 }
 
@@ -454,16 +473,16 @@ static int store(const node *n, const char *s) {
     long v;
 
     switch (n->k) {
-    case F_POL_GOV:
-        for (int g = 0; g < SB_NGOV; g++)
-            if (strcmp(s, sb_governor_names[g]) == 0) {
-                m->gov[p] = (sb_governor)g;
-                /* The userspace governor starts at the current frequency. */
-                if (g == SB_GOV_USERSPACE)
-                    m->setspeed_khz[p] = sb_pmd_khz(m, p);
-                return 0;
-            }
-        return -EINVAL;
+    case F_POL_GOV: {
+        int g = sb_governor_of(s);
+        if (g < 0)
+            return -EINVAL;
+        m->gov[p] = (sb_governor)g;
+        /* The userspace governor starts at the current frequency. */
+        if (g == SB_GOV_USERSPACE)
+            m->setspeed_khz[p] = sb_pmd_khz(m, p);
+        return 0;
+    }
     case F_POL_SETSPEED:
         if (m->gov[p] != SB_GOV_USERSPACE || parse_long(s, &v) < 0 || v < 0)
             return -EINVAL;
@@ -479,28 +498,17 @@ static int store(const node *n, const char *s) {
         else
             m->max_khz[p] = (unsigned)v;
         return 0;
-    case F_PMD_MV:
-        if (parse_in(s, SB_PMD_MV_MIN, SB_PMD_MV_MAX, SB_PMD_MV_STEP, &v) < 0)
-            return -EINVAL;
-        m->pmd_mv[p] = (int)v;
-        return 0;
-    case F_MC_REFRESH:
-        if (parse_in(s, SB_REFRESH_MIN, SB_REFRESH_MAX, 1, &v) < 0)
-            return -EINVAL;
-        m->refresh_ms[p] = (int)v;
-        return 0;
-    case F_MC_MV:
-        if (parse_in(s, SB_DRAM_MV_MIN, SB_DRAM_MV_MAX, SB_DRAM_MV_STEP, &v) < 0)
-            return -EINVAL;
-        m->dram_mv[p] = (int)v;
-        return 0;
+    case F_PMD_PARAM:
+        return store_param(&sb_pmd_params[n->b], sb_pmd_setting(m, p, n->b), s);
+    case F_MC_PARAM:
+        return store_param(&sb_mc_params[n->b], sb_mc_setting(m, p, n->b), s);
     case F_SIM_LOAD: {
         double l[SB_NCPU];
         int k = 0;
         char copy[256], *save = NULL;
         snprintf(copy, sizeof(copy), "%s", s);
         for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-            if (k == SB_NCPU || parse_in(t, 0, 100, 1, &v) < 0)
+            if (k == SB_NCPU || parse_in(t, 0, 100, &v) < 0)
                 return -EINVAL;
             l[k++] = (double)v / 100.0;
         }
@@ -511,7 +519,7 @@ static int store(const node *n, const char *s) {
         return 0;
     }
     case F_SIM_ADVANCE:
-        if (!manual_clock || parse_in(s, 0, 86400000, 1, &v) < 0)
+        if (!manual_clock || parse_in(s, 0, 86400000, &v) < 0)
             return -EINVAL;
         sb_advance(m, (uint64_t)v);
         return 0;

@@ -223,12 +223,12 @@ def test_healthlog_queries():
 def test_healthlog():
     """get_healthlog_memory / get_healthlog_cpu: the same events the C API gives unish."""
     c = uniserver.open("test:///default")
-    ev = c.get_healthlog_memory("DIMM_B1")
-    assert ev and all(e["event.dimm"] == "DIMM_B1" for e in ev)
-    out = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM_B1"], check=True,
+    ev = c.get_healthlog_memory("DIMM1B")
+    assert ev and all(e["event.dimm"] == "DIMM1B" for e in ev)
+    out = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM1B"], check=True,
                          capture_output=True, text=True).stdout
     assert [(e["event.severity"], e["event.count"]) for e in ev] == [(e["event.severity"], e["event.count"]) for e in json.loads(out)]
-    ue = c.get_healthlog_memory("DIMM_B1", flags=uniserver.HEALTHLOG_UNCORRECTED)
+    ue = c.get_healthlog_memory("DIMM1B", flags=uniserver.HEALTHLOG_UNCORRECTED)
     assert ue and all(e["event.severity"] == "uncorrected" for e in ue)
     cpu = c.get_healthlog_cpu(3)
     assert cpu and all(e["event.cpu"] == 3 and e["event.component"] == "l2" for e in cpu)
