@@ -17,106 +17,11 @@
 #include <unistd.h>
 
 #include "format.h"
-#include "uniserver/uniserver.h"
-
-#define EXIT_USAGE 2
-
-typedef struct {
-    const char *uri;
-    bool json, readonly;
-    int exposition; /* 0 none, 1 Prometheus text, 2 OpenMetrics */
-    uniConnectPtr conn;
-} shell;
-
-typedef struct cmd_def cmd_def;
-struct cmd_def {
-    const char *name;
-    const char *args;    /* usage after the name */
-    const char *summary; /* one line */
-    const char *details; /* more, for help CMD */
-    int (*run)(shell *sh, const cmd_def *cmd, int argc, char **argv);
-    const char *view;         /* spec method name of the view this command shows, or NULL */
-    long default_window_ms;   /* for stats commands */
-};
+#include "shell.h"
 
 /* "s", "m", "h", "d" after a number: its unit in ms; 0 for anything else. */
 static long long streq_unit(const char *u) {
     return strcmp(u, "s") == 0 ? 1000LL : strcmp(u, "m") == 0 ? 60000LL : strcmp(u, "h") == 0 ? 3600000LL : strcmp(u, "d") == 0 ? 86400000LL : 0;
-}
-
-static void print_error(const char *what) {
-    const uniError *e = uniGetLastError();
-    fprintf(stderr, "error: %s: %s (%s)\n", what, e && e->message ? e->message : "unknown error",
-            uniErrorCodeName(e ? e->code : UNI_ERR_INTERNAL_ERROR));
-}
-
-__attribute__((format(printf, 2, 3))) static int usage_error(const cmd_def *cmd, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "error: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (cmd)
-        fprintf(stderr, "\nusage: unish %s %s\n", cmd->name, cmd->args);
-    else
-        fprintf(stderr, "\nTry 'unish help'.\n");
-    return EXIT_USAGE;
-}
-
-static int ensure_conn(shell *sh) {
-    if (sh->conn)
-        return 0;
-    sh->conn = uniConnectOpen(sh->uri, sh->readonly ? UNI_CONNECT_RO : 0);
-    if (!sh->conn) {
-        print_error(sh->uri ? sh->uri : "failed to connect");
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_window(const cmd_def *cmd, const char *s, long *ret) {
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < 0 || v > 3600000)
-        return usage_error(cmd, "--window takes milliseconds from 0 to 3600000, not '%s'", s);
-    *ret = v;
-    return 0;
-}
-
-static uint64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-static void print_record(shell *sh, uniRecordPtr rec) {
-    if (sh->exposition) {
-        char *text = NULL;
-        size_t len = 0;
-        if (uniRecordToPrometheus(rec, &text, &len, sh->exposition == 2 ? UNI_EXPOSITION_OPENMETRICS : 0) < 0) {
-            print_error("exposition");
-            return;
-        }
-        fwrite(text, 1, len, stdout);
-        free(text);
-        return;
-    }
-    if (sh->json)
-        fmt_record_json(stdout, rec);
-    else {
-        long long w = uniRecordGetWindowMs(rec);
-        fmt_record_text(stdout, rec, true);
-        if (w >= 0)
-            printf("(rates over a %lld ms window)\n", w);
-    }
 }
 
 /* Parse the options stats commands share: --window MS and, for nodestats, --select LIST. */
@@ -183,13 +88,6 @@ fail:
     print_error(cmd->name);
     free(copy);
     return 1;
-}
-
-static int find_view(const char *spec_name) {
-    for (int i = 0; i < uniViewCount(); i++)
-        if (strcmp(uniViewGet(i)->spec_name, spec_name) == 0)
-            return i;
-    return -1;
 }
 
 static int show_view(shell *sh, const cmd_def *cmd, int view, long window) {
@@ -631,23 +529,6 @@ static int split_list(char *copy, const char **list, size_t max) {
     return n ? 0 : -1;
 }
 
-static bool looks_like_uuid(const char *s) {
-    if (strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++)
-        if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
-/* A domain by name, or by UUID when the argument is one. */
-static uniDomainPtr lookup_domain(shell *sh, const char *what) {
-    uniDomainPtr d = looks_like_uuid(what) ? uniDomainLookupByUUIDString(sh->conn, what, 0) : NULL;
-    if (!d)
-        d = uniDomainLookupByName(sh->conn, what, 0);
-    return d;
-}
-
 static const char *sample_text(uniRecordPtr rec, const char *key, char *buf, size_t len) {
     const uniSample *s = uniRecordLookup(rec, key);
     return s ? fmt_value(s, buf, len) : "-";
@@ -1003,17 +884,6 @@ static void kv_print_table(shell *sh, kv_set *set, double win_s, bool first, boo
             if (!seen)
                 printf(" %-36s %14s  (not a statistic of this kernel)\n", table2[k][0], "-");
         }
-}
-
-static int parse_count(const cmd_def *cmd, const char *opt, const char *s, long min, long max, long *ret) {
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > max)
-        return usage_error(cmd, "%s takes a number from %ld to %ld, not '%s'", opt, min, max, s);
-    *ret = v;
-    return 0;
 }
 
 static int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv) {
