@@ -39,3 +39,11 @@ void print_record(shell *sh, uniRecordPtr rec);
 int find_view(const char *spec_name);
 uniDomainPtr lookup_domain(shell *sh, const char *what);
 int parse_count(const cmd_def *cmd, const char *opt, const char *s, long min, long max, long *ret);
+
+/* cmd-host.c */
+int cmd_nodestats(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_view(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_governor(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_errors(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_metrics(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_uri(shell *sh, const cmd_def *cmd, int argc, char **argv);
