@@ -47,3 +47,6 @@ int cmd_governor(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_errors(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_metrics(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_uri(shell *sh, const cmd_def *cmd, int argc, char **argv);
+
+/* cmd-health.c */
+int cmd_healthlog(shell *sh, const cmd_def *cmd, int argc, char **argv);
