@@ -56,3 +56,7 @@ int cmd_setfrequency(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_setpolicy(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_oppoints(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_setoppoint(shell *sh, const cmd_def *cmd, int argc, char **argv);
+
+/* cmd-domain.c */
+int cmd_list(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_domstats(shell *sh, const cmd_def *cmd, int argc, char **argv);
