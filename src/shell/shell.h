@@ -60,3 +60,6 @@ int cmd_setoppoint(shell *sh, const cmd_def *cmd, int argc, char **argv);
 /* cmd-domain.c */
 int cmd_list(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_domstats(shell *sh, const cmd_def *cmd, int argc, char **argv);
+
+/* kvmstat.c */
+int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv);
