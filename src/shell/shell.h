@@ -63,3 +63,6 @@ int cmd_domstats(shell *sh, const cmd_def *cmd, int argc, char **argv);
 
 /* kvmstat.c */
 int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv);
+
+/* top.c */
+int cmd_top(shell *sh, const cmd_def *cmd, int argc, char **argv);
