@@ -101,6 +101,20 @@ static int kv_cmp_name(const void *a, const void *b) {
     return strcmp(((const kv_field *)a)->name, ((const kv_field *)b)->name);
 }
 
+/* kv_sample, then the counters in name order (the columns of --log); -1 after printing the error. */
+static int kv_sample_sorted(shell *sh, const cmd_def *cmd, uniDomainPtr dom, kv_set *set, const regex_t *re, bool only_table2,
+                            long long *ret_window_ms) {
+    int r = kv_sample(sh, dom, set, re, only_table2, ret_window_ms);
+    if (r < 0) {
+        if (r == -1)
+            print_error(cmd->name);
+        return -1;
+    }
+    if (set->n > 1)
+        qsort(set->f, set->n, sizeof(*set->f), kv_cmp_name);
+    return 0;
+}
+
 static uint64_t kv_delta(const kv_field *f) {
     return f->total >= f->prev ? f->total - f->prev : 0;
 }
@@ -232,15 +246,9 @@ int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     }
     {
         long long w;
-        int r = kv_sample(sh, dom, &set, have_re ? &re : NULL, table2_view, &w);
-        if (r < 0) {
-            if (r == -1)
-                print_error(cmd->name);
+        if (kv_sample_sorted(sh, cmd, dom, &set, have_re ? &re : NULL, table2_view, &w) < 0)
             goto out;
-        }
     }
-    if (set.n > 1)
-        qsort(set.f, set.n, sizeof(*set.f), kv_cmp_name);
     if (log && !sh->json) {
         printf("time");
         for (size_t i = 0; i < set.n; i++)
@@ -251,16 +259,9 @@ int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     for (long it = 0; !count || it < count || (once && it < 1); it++) {
         uint64_t t0 = mono_ms();
         long long w;
-        int r;
         sleep_ms(interval);
-        r = kv_sample(sh, dom, &set, have_re ? &re : NULL, table2_view, &w);
-        if (r < 0) {
-            if (r == -1)
-                print_error(cmd->name);
+        if (kv_sample_sorted(sh, cmd, dom, &set, have_re ? &re : NULL, table2_view, &w) < 0)
             goto out;
-        }
-        if (set.n > 1)
-            qsort(set.f, set.n, sizeof(*set.f), kv_cmp_name);
         {
             /* Rates over the record's own window (the driver's clock), else the time slept. */
             double win_s = w > 0 ? (double)w / 1000.0 : (double)(mono_ms() - t0) / 1000.0;
