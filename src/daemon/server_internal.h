@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* uniserverd's internal types, shared by the I/O side (server.c) and the protocol sides: the
+/* uniserverd's internal types, shared by the I/O side (server.c), the sampler (sampler.c) and the protocol sides: the
  * wire protocol (dispatch.c, which the fuzzer drives without sockets) and HTTP (metrics_http.c). */
 #pragma once
 
@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "rpc/wire.h"
+#include "sampler.h"
 
 #define OUT_LIMIT (64u << 20) /* a client that does not read its replies is dropped past this */
 #define HTTP_HEADER_MAX 8192  /* an HTTP request's line and headers; larger is answered 431 */
@@ -63,15 +64,6 @@ typedef struct client {
 typedef struct metrics_http metrics_http;
 #define METRICS_HTTP_FAILED ((metrics_http *)-1)
 
-/* One sample of the source: the host record, the domains (inactive ones too) and their records. */
-typedef struct {
-    uniRecordPtr rec;
-    uni_domain_info *dom_list;
-    size_t ndom_list;
-    uni_domain_stats *doms;
-    size_t ndoms;
-} sample;
-
 struct server {
     const config *cfg;
     uv_loop_t *loop;
@@ -109,7 +101,7 @@ struct server {
     uint64_t cache_gen; /* counts the cache's swaps: /metrics renders again when it moved */
     metrics_http *metrics;
     /* Sample now rather than at the next tick, after a control call changed the host, so that
-     * the cache shows the change soon (server.c sets it; NULL under the fuzzer). */
+     * the cache shows the change soon (sampler.c sets it; NULL under the fuzzer). */
     void (*sample_soon)(server *srv);
     /* Take the newest finished sample into the cache, if there is one: called on the loop before
      * reading the cache (NULL under the fuzzer). */
