@@ -1,28 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* uniserverd's protocol side: framing of a client's input, one handler per procedure, replies
- * from the cache. No I/O here: server.c moves bytes, the fuzzer feeds them directly. */
+/* uniserverd's wire protocol: framing of a client's input, one handler per procedure, replies
+ * from the cache. No I/O here: client.c moves bytes, the fuzzer feeds them directly. */
 #include <arpa/inet.h>
 
 #include "healthlog/healthlog.h"
 #include "server_internal.h"
 
-int client_queue(client *c, const char *buf, size_t len) {
-    char *n;
-    if (c->outlen - c->outoff + len > OUT_LIMIT) {
-        client_drop(c, "does not read its replies (output queue over 64 MiB)");
-        return -1;
-    }
-    if (c->outoff > 0 && c->outoff == c->outlen)
-        c->outoff = c->outlen = 0;
-    n = realloc(c->out, c->outlen + len);
-    if (!n) {
-        client_drop(c, "out of memory");
-        return -1;
-    }
-    c->out = n;
-    memcpy(c->out + c->outlen, buf, len);
-    c->outlen += len;
-    return 0;
+/* A wire-protocol client's own state (client_state). */
+typedef struct {
+    bool opened; /* CONNECT_OPEN answered: the other calls are allowed */
+} rpc_state;
+
+static rpc_state *rpc(client *c) {
+    return client_state(c);
 }
 
 static int reply(client *c, const uni_message_header *call, xdrproc_t proc, void *body) {
@@ -76,7 +66,7 @@ static int h_connect_open(client *c, const uni_message_header *h, uni_connect_op
     if (a->flags & ~(unsigned)UNI_CONNECT_RO)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported connection flags");
     c->ro = c->ro || (a->flags & UNI_CONNECT_RO);
-    c->opened = true;
+    rpc(c)->opened = true;
     r.readonly = c->ro;
     r.source = c->srv->cfg->source_uri;
     r.interval_ms = c->srv->cfg->interval_ms;
@@ -522,7 +512,7 @@ static int dispatch(client *c, const char *msg, size_t len) {
         snprintf(m, sizeof(m), "unknown procedure %d", h.proc);
         return reply_error(c, &h, UNI_ERR_NO_SUPPORT, m);
     }
-    if (!c->opened && p->access != UNI_ACCESS_OPEN)
+    if (!rpc(c)->opened && p->access != UNI_ACCESS_OPEN)
         return reply_error(c, &h, UNI_ERR_INVALID_CONN, "the connection is not open (call CONNECT_OPEN first)");
     args = calloc(1, p->args_size ? p->args_size : 1);
     if (!args)
@@ -566,4 +556,38 @@ int consume_input(client *c) {
         c->inlen -= len;
     }
     return 0;
+}
+
+/* All sent: a client that asked to close (CONNECT_CLOSE) is closed now. */
+static int rpc_on_flushed(client *c, bool was_sending) {
+    (void)was_sending;
+    if (c->close_after_flush) {
+        client_drop(c, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* A client that connected but never opened (or never finished TLS) in time. */
+static void rpc_on_idle(client *c) {
+    if (!rpc(c)->opened)
+        client_drop(c, "did not open a connection in time (idle_timeout_ms)");
+}
+
+void rpc_protocol_init(protocol *p, const config *cfg) {
+    *p = (protocol){
+        .scheme = "tcp",
+        .tls_scheme = "tls",
+        .max_clients = cfg->max_clients,
+        .max_clients_key = "max_clients",
+        .idle_timeout_ms = cfg->idle_timeout_ms,
+        /* Reads of up to 64 KiB; the input holds the largest call (max_call_bytes) and a read more. */
+        .in_step = 65536,
+        .in_room = 65536,
+        .in_max = (size_t)cfg->max_call_bytes + 65536,
+        .state_size = sizeof(rpc_state),
+        .consume = consume_input,
+        .on_flushed = rpc_on_flushed,
+        .on_idle = rpc_on_idle,
+    };
 }

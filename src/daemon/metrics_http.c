@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* uniserverd's /metrics: the cached host record as Prometheus text or OpenMetrics (on
  * Accept: application/openmetrics-text), gzip when asked, on 127.0.0.1:9177 by default; optional
- * HTTPS and basic auth. HTTP/1.1 on the daemon's own loop and its client machinery (server.c):
+ * HTTPS and basic auth. HTTP/1.1 on the daemon's own loop and its client machinery (client.c):
  * keep-alive, pipelining, a request-header limit, an idle and slow-client timeout and a maximum
  * of clients, without a library (libmicrohttpd brought GnuTLS into every daemon, TLS or not).
  * A scrape costs only the serialisation, and not even that when the record has not changed since
@@ -15,12 +15,16 @@
 #include "daemon/http_request.h"
 #include "lib/exposition.h"
 #include "server_internal.h"
-#include "util/gnutls_dl.h"
 
 /* A body larger than this on a request (which /metrics never reads) is answered 413. */
 #define HTTP_BODY_MAX (1u << 20)
+#define HTTP_HEADER_MAX 8192 /* an HTTP request's line and headers; larger is answered 431 */
 
-struct metrics_http {
+/* A rendering of /metrics, shared by the clients still sending it and the cache of renderings. */
+typedef shared_buf http_body;
+
+typedef struct metrics_http {
+    protocol proto; /* first: a client's protocol is its metrics_http */
     server *srv;
     prom_desc *pd;
     const uniMetricDesc *descs;
@@ -30,13 +34,15 @@ struct metrics_http {
     /* The last rendering per format (0 classic, 1 OpenMetrics) and per encoding (0 plain, 1 gzip). */
     http_body *body[2][2];
     uint64_t gen[2][2];
-};
+} metrics_http;
 
-void http_body_unref(http_body *b) {
-    if (b && --b->refs == 0) {
-        free(b->data);
-        free(b);
-    }
+/* An HTTP client's own state (client_state). */
+typedef struct {
+    uint64_t discard; /* bytes of a request body still to skip */
+} http_state;
+
+static http_state *http(client *c) {
+    return client_state(c);
 }
 
 static http_body *body_new(char *data, size_t len) {
@@ -50,7 +56,7 @@ static http_body *body_new(char *data, size_t len) {
 }
 
 static void body_set(metrics_http *m, int om, int gz, http_body *b) {
-    http_body_unref(m->body[om][gz]);
+    shared_buf_unref(m->body[om][gz]);
     m->body[om][gz] = b;
     m->gen[om][gz] = m->srv->cache_gen;
 }
@@ -194,14 +200,14 @@ static int respond_error(client *c, unsigned status, const char *text, bool clos
 
 /* Answer a parsed request: GET or HEAD, then the credentials, then the path. */
 static int answer(client *c, const http_request *rq) {
-    metrics_http *m = c->srv->metrics;
+    metrics_http *m = (metrics_http *)c->proto;
     const config *cfg = c->srv->cfg;
     bool head;
     int om, gz;
 
     if (rq->content_length > HTTP_BODY_MAX)
         return respond_error(c, 413, "request body too large\n", true);
-    c->discard = rq->content_length;
+    http(c)->discard = rq->content_length;
     head = rq->method_len == 4 && memcmp(rq->method, "HEAD", 4) == 0;
     if (!head && !(rq->method_len == 3 && memcmp(rq->method, "GET", 3) == 0)) {
         log_debug("client %s: 405 %.*s", c->peer, (int)rq->method_len, rq->method);
@@ -232,7 +238,10 @@ static int answer(client *c, const http_request *rq) {
                    NULL, m->body[om][gz], head, !rq->keep_alive);
 }
 
-int http_consume(client *c) {
+/* Answer the request at the head of c->in, if it is complete and no response is in flight (one at
+ * a time: pipelined requests are answered in order, each once the previous one is sent); -1 when
+ * the client was dropped. */
+static int http_consume(client *c) {
     http_request rq;
     ssize_t hl;
     int r;
@@ -240,12 +249,12 @@ int http_consume(client *c) {
     if (c->closing || c->close_after_flush || c->outlen > c->outoff || c->body)
         return 0;
     /* The body of the previous request, which nothing here reads. */
-    if (c->discard) {
-        size_t n = c->discard < c->inlen ? (size_t)c->discard : c->inlen;
+    if (http(c)->discard) {
+        size_t n = http(c)->discard < c->inlen ? (size_t)http(c)->discard : c->inlen;
         memmove(c->in, c->in + n, c->inlen - n);
         c->inlen -= n;
-        c->discard -= n;
-        if (c->discard)
+        http(c)->discard -= n;
+        if (http(c)->discard)
             return 0;
     }
     hl = http_parse_request(c->in, c->inlen, &rq);
@@ -265,6 +274,23 @@ int http_consume(client *c) {
     return r;
 }
 
+/* All sent: after a response that closes, the connection lingers (client_linger); after any
+ * other, the idle time starts again. */
+static int http_on_flushed(client *c, bool was_sending) {
+    if (c->close_after_flush && !c->lingering)
+        client_linger(c);
+    else if (was_sending)
+        c->since_ns = now_ns(); /* a response sent: the idle time starts again */
+    return 0;
+}
+
+/* A client that sent no complete request (slowloris), or did not read the response, in time. */
+static void http_on_idle(client *c) {
+    /* A keep-alive connection that is merely idle goes quietly, as it would with any server. */
+    client_drop(c, client_sending(c)                        ? "did not read its response in time (idle_timeout_ms)"
+                   : c->inlen || (c->tls && !c->handshaken) ? "sent no complete request in time (idle_timeout_ms)"
+                                                            : NULL);
+}
 
 /* HTTPS: the certificate and key; GnuTLS is loaded here, only when they are set. */
 static int setup_tls(metrics_http *m, const config *cfg) {
@@ -292,7 +318,7 @@ static int setup_tls(metrics_http *m, const config *cfg) {
 static void free_metrics(metrics_http *m) {
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++)
-            http_body_unref(m->body[a][b]);
+            shared_buf_unref(m->body[a][b]);
     if (m->cred)
         gnutls_certificate_free_credentials(m->cred);
     if (m->prio)
@@ -301,7 +327,7 @@ static void free_metrics(metrics_http *m) {
     free(m);
 }
 
-metrics_http *metrics_http_start(server *srv) {
+protocol *metrics_start(server *srv) {
     const config *cfg = srv->cfg;
     const char *spec = cfg->metrics_listen ? cfg->metrics_listen : "127.0.0.1:9177";
     bool explicit = cfg->metrics_listen != NULL;
@@ -314,11 +340,28 @@ metrics_http *metrics_http_start(server *srv) {
     if (streq(spec, "off"))
         return NULL;
     if (!(res = resolve_listen(spec, "metrics_listen", &host)))
-        return explicit ? METRICS_HTTP_FAILED : NULL;
+        return explicit ? PROTOCOL_FAILED : NULL;
     if (!(m = calloc(1, sizeof(*m)))) {
         freeaddrinfo(res);
-        return METRICS_HTTP_FAILED;
+        return PROTOCOL_FAILED;
     }
+    m->proto = (protocol){
+        .scheme = "http",
+        .tls_scheme = "https",
+        .max_clients = cfg->metrics_max_clients,
+        .max_clients_key = "metrics_max_clients",
+        .idle_timeout_ms = cfg->idle_timeout_ms,
+        /* Input grows a kilobyte at a time, up to the request-header limit (http_consume answers
+         * 431 there). */
+        .in_step = 1024,
+        .in_room = 1,
+        .in_max = HTTP_HEADER_MAX,
+        .serial = true,
+        .state_size = sizeof(http_state),
+        .consume = http_consume,
+        .on_flushed = http_on_flushed,
+        .on_idle = http_on_idle,
+    };
     m->srv = srv;
     n = uniConnectGetMetricDescriptors(srv->source, &m->descs, 0);
     m->ndescs = n > 0 ? (unsigned)n : 0;
@@ -340,11 +383,11 @@ metrics_http *metrics_http_start(server *srv) {
                         strerror(-fd));
         goto fail;
     }
-    if (!(l = server_add_listener(srv, fd))) {
+    if (!(l = listener_add(srv, fd, &m->proto))) {
         close(fd);
         goto fail;
     }
-    l->http = l->tcp = true;
+    l->tcp = true;
     l->tls = m->cred != NULL;
     l->cred = m->cred;
     l->prio = m->prio;
@@ -360,15 +403,15 @@ metrics_http *metrics_http_start(server *srv) {
                  cfg->metrics_basic_auth ? " (basic auth)" : "");
     }
     freeaddrinfo(res);
-    return m;
+    return &m->proto;
 fail:
     freeaddrinfo(res);
     free_metrics(m);
-    return explicit ? METRICS_HTTP_FAILED : NULL;
+    return explicit ? PROTOCOL_FAILED : NULL;
 }
 
-void metrics_http_stop(metrics_http *m) {
-    if (!m || m == METRICS_HTTP_FAILED)
+void metrics_stop(protocol *p) {
+    if (!p || p == PROTOCOL_FAILED)
         return;
-    free_metrics(m);
+    free_metrics((metrics_http *)p);
 }

@@ -1,76 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* uniserverd's internal types, shared by the I/O side (server.c) and the protocol sides: the
- * wire protocol (dispatch.c, which the fuzzer drives without sockets) and HTTP (metrics_http.c). */
+/* uniserverd's server state, shared by the I/O side (listen.c, client.c), the sampler
+ * (sampler.c), the wiring (server.c) and the protocols: the wire protocol (dispatch.c, which the
+ * fuzzer drives without sockets) and /metrics (metrics_http.c). */
 #pragma once
 
-#include <gnutls/gnutls.h>
-#include <sys/socket.h>
 #include <pthread.h>
 #include <uv.h>
 
+#include "client.h"
 #include "daemon.h"
+#include "listen.h"
 #include "rpc/wire.h"
-
-#define OUT_LIMIT (64u << 20) /* a client that does not read its replies is dropped past this */
-#define HTTP_HEADER_MAX 8192  /* an HTTP request's line and headers; larger is answered 431 */
-
-/* A rendering of /metrics, shared by the clients still sending it and the cache of renderings. */
-typedef struct http_body {
-    unsigned refs;
-    size_t len;
-    char *data;
-} http_body;
-
-typedef struct server server;
-
-typedef struct listener {
-    server *srv;
-    uv_poll_t poll;
-    int fd;
-    bool ro, tls, tcp;
-    bool http;        /* /metrics (metrics_http.c), not the wire protocol */
-    bool verify_peer; /* TLS: require a client certificate that chains to the CA */
-    gnutls_certificate_credentials_t cred;
-    gnutls_priority_t prio;
-    char *path; /* unix socket path, unlinked at exit */
-    char *name;
-} listener;
-
-typedef struct client {
-    server *srv;
-    uv_poll_t poll;
-    int fd;
-    bool ro, opened, tls, handshaken, closing, close_after_flush;
-    bool http, verify_peer;
-    bool lingering; /* HTTP: response sent, write side shut, input discarded until the client closes */
-    int events;     /* what the poll handle waits for now */
-    gnutls_session_t session;
-    struct ucred cred;
-    bool have_cred;
-    char peer[128];
-    char *in;
-    size_t inlen, incap;
-    char *out;
-    size_t outlen, outoff;
-    http_body *body; /* HTTP: sent after out (a reference to a shared rendering) */
-    size_t bodyoff;
-    uint64_t discard; /* HTTP: bytes of a request body still to skip */
-    /* Connected at; for HTTP, the last response sent (a request must come within idle_timeout_ms). */
-    uint64_t since_ns;
-    struct client *next, *prev;
-} client;
-
-typedef struct metrics_http metrics_http;
-#define METRICS_HTTP_FAILED ((metrics_http *)-1)
-
-/* One sample of the source: the host record, the domains (inactive ones too) and their records. */
-typedef struct {
-    uniRecordPtr rec;
-    uni_domain_info *dom_list;
-    size_t ndom_list;
-    uni_domain_stats *doms;
-    size_t ndoms;
-} sample;
+#include "sampler.h"
 
 struct server {
     const config *cfg;
@@ -103,48 +44,33 @@ struct server {
     listener listeners[6];
     int nlisteners;
     client *clients;
-    long nclients, nhttp; /* wire-protocol clients, HTTP clients (each with its own maximum) */
+    protocol rpc; /* the wire protocol, on the unix sockets and TLS or TCP */
     gnutls_certificate_credentials_t tls_cred;
     gnutls_priority_t tls_prio;
     uint64_t cache_gen; /* counts the cache's swaps: /metrics renders again when it moved */
-    metrics_http *metrics;
+    protocol *metrics;  /* /metrics' protocol (on its own listener), or NULL */
     /* Sample now rather than at the next tick, after a control call changed the host, so that
-     * the cache shows the change soon (server.c sets it; NULL under the fuzzer). */
+     * the cache shows the change soon (sampler.c sets it; NULL under the fuzzer). */
     void (*sample_soon)(server *srv);
     /* Take the newest finished sample into the cache, if there is one: called on the loop before
      * reading the cache (NULL under the fuzzer). */
     void (*adopt)(server *srv);
 };
 
-/* Resolve "ADDR:PORT" or "[V6]:PORT" for listening; NULL (logged, naming @what) when it is not one.
- * ret_host (may be NULL) gets the host part, to be freed. */
-struct addrinfo *resolve_listen(const char *spec, const char *what, char **ret_host);
-/* server.c: a non-blocking TCP socket listening on @res's address (SO_REUSEADDR), or -errno. */
-int listen_tcp_socket(const struct addrinfo *res);
-/* server.c: a new listener slot (zeroed but for srv and fd), or NULL when all are taken. */
-listener *server_add_listener(server *srv, int fd);
+#define PROTOCOL_FAILED ((protocol *)-1)
 
-/* metrics_http.c: NULL when off (or the default address is taken), METRICS_HTTP_FAILED when an
- * address that was asked for cannot be served. Adds its listener to srv's. */
-metrics_http *metrics_http_start(server *srv);
-void metrics_http_stop(metrics_http *m);
-/* metrics_http.c: answer the request at the head of c->in, if it is complete and no response is
- * in flight (one at a time: pipelined requests are answered in order, each once the previous one
- * is sent); -1 when the client was dropped. */
-int http_consume(client *c);
-void http_body_unref(http_body *b);
+/* metrics_http.c: /metrics' protocol, NULL when off (or the default address is taken),
+ * PROTOCOL_FAILED when an address that was asked for cannot be served. Adds its listener to srv's. */
+protocol *metrics_start(server *srv);
+void metrics_stop(protocol *p);
 
-
+/* dispatch.c: the wire protocol's hooks and limits, from srv's configuration. */
+void rpc_protocol_init(protocol *p, const config *cfg);
 /* dispatch.c: the connection HealthLog queries go through (opened when first needed), or NULL
  * with the last error set. */
 uniConnectPtr server_query_conn(server *srv);
-/* server.c (or the fuzzer): drop a client, with a reason for the log (NULL: it just left). */
-void client_drop(client *c, const char *why);
-/* dispatch.c: append to c->out; -1 when the client was dropped (over OUT_LIMIT, out of memory). */
-int client_queue(client *c, const char *buf, size_t len);
 /* dispatch.c: answer every complete message in c->in, queueing replies in c->out; -1 when the
  * client was dropped (bad length, malformed header, not a call). */
 int consume_input(client *c);
 /* dispatch.c: log every write of a control call, with its caller (the library's audit hook). */
 void dispatch_audit_setup(void);
-

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* uniserverd's listeners: the unix sockets, TCP with TLS (or plain on loopback), and accepting
+ * their clients, each for the protocol its listener serves. */
+#include <arpa/inet.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <uv.h>
+
+#include "drivers/remote/remote.h"
+#include "server_internal.h"
+
+listener *listener_add(server *srv, int fd, protocol *p) {
+    listener *l;
+    if (srv->nlisteners >= (int)ELEMENTSOF(srv->listeners))
+        return NULL;
+    l = &srv->listeners[srv->nlisteners++];
+    *l = (listener){.srv = srv, .proto = p, .fd = fd};
+    return l;
+}
+
+int listen_unix(server *srv, protocol *proto, const char *dir, const char *name, bool ro) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    listener *l;
+    int fd;
+
+    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >= sizeof(sa.sun_path)) {
+        log_error("socket path %s/%s is too long", dir, name);
+        return -1;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    /* A socket file left by a daemon that died is removed; a live daemon is not displaced. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
+        log_error("another uniserverd is listening on %s", sa.sun_path);
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    /* Bound, given its mode and listening under a temporary name, then renamed into place: the
+     * socket never appears with the wrong mode, and a client never finds it not yet listening. */
+    {
+        struct sockaddr_un tmp = sa;
+        char final_path[sizeof(sa.sun_path)];
+        snprintf(final_path, sizeof(final_path), "%s", sa.sun_path);
+        if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", final_path, (int)getpid()) >= sizeof(tmp.sun_path)) {
+            log_error("socket path %s is too long", final_path);
+            return -1;
+        }
+        unlink(tmp.sun_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0) {
+            log_error("cannot bind %s: %s", tmp.sun_path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        if (ro)
+            chmod(tmp.sun_path, 0666);
+        else if (srv->cfg->sock_group) {
+            struct group *g = getgrnam(srv->cfg->sock_group);
+            if (!g) {
+                log_error("sock_group '%s' does not exist", srv->cfg->sock_group);
+                close(fd);
+                unlink(tmp.sun_path);
+                return -1;
+            }
+            if (chown(tmp.sun_path, (uid_t)-1, g->gr_gid) < 0)
+                log_warning("cannot give %s to group %s: %s", final_path, g->gr_name, strerror(errno));
+            chmod(tmp.sun_path, 0660);
+        } else
+            chmod(tmp.sun_path, 0600);
+        if (listen(fd, 128) < 0 || rename(tmp.sun_path, final_path) < 0) {
+            log_error("cannot listen on %s: %s", final_path, strerror(errno));
+            close(fd);
+            unlink(tmp.sun_path);
+            return -1;
+        }
+    }
+    if (!(l = listener_add(srv, fd, proto))) {
+        close(fd);
+        return -1;
+    }
+    l->ro = ro;
+    l->path = strdup(sa.sun_path);
+    l->name = strdup(sa.sun_path);
+    log_info("listening on %s (%s)", sa.sun_path, ro ? "read-only" : "read-write");
+    return 0;
+}
+
+static bool is_loopback(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+    return false;
+}
+
+struct addrinfo *resolve_listen(const char *spec, const char *what, char **ret_host) {
+    _cleanup_free_ char *copy = strdup(spec);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res = NULL;
+    char *host, *port;
+
+    if (!copy)
+        return NULL;
+    port = strrchr(copy, ':');
+    if (!port || port == copy) {
+        log_error("%s '%s' is not ADDR:PORT", what, spec);
+        return NULL;
+    }
+    *port++ = 0;
+    host = copy;
+    if (*host == '[' && host[strlen(host) - 1] == ']') {
+        host[strlen(host) - 1] = 0;
+        host++;
+    }
+    if (getaddrinfo(host, port, &hints, &res) != 0 || !res) {
+        log_error("cannot resolve %s '%s'", what, spec);
+        return NULL;
+    }
+    if (ret_host && !(*ret_host = strdup(host))) {
+        freeaddrinfo(res);
+        return NULL;
+    }
+    return res;
+}
+
+int listen_tcp_socket(const struct addrinfo *res) {
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+        listen(fd, 128) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int listen_inet(server *srv, protocol *proto, const char *spec, bool tls) {
+    struct addrinfo *res = resolve_listen(spec, "listen address", NULL);
+    listener *l;
+    int fd;
+
+    if (!res)
+        return -1;
+    if (!tls && !is_loopback(res->ai_addr)) {
+        log_error("refusing plain TCP on %s: without TLS only a loopback address is allowed", spec);
+        freeaddrinfo(res);
+        return -1;
+    }
+    fd = listen_tcp_socket(res);
+    freeaddrinfo(res);
+    if (fd < 0) {
+        log_error("cannot listen on %s: %s", spec, strerror(-fd));
+        return -1;
+    }
+    if (!(l = listener_add(srv, fd, proto))) {
+        close(fd);
+        return -1;
+    }
+    l->tls = tls;
+    l->tcp = true;
+    if (tls) {
+        l->verify_peer = true;
+        l->cred = srv->tls_cred;
+        l->prio = srv->tls_prio;
+    }
+    {
+        /* Report the real port (port 0 asks the kernel for a free one: tests use it). */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char h[INET6_ADDRSTRLEN] = "?", p[8] = "?";
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), p, sizeof(p), NI_NUMERICHOST | NI_NUMERICSERV);
+        if (asprintf(&l->name, "%s %s:%s", tls ? "tls" : "tcp", h, p) < 0)
+            l->name = NULL;
+    }
+    log_info("listening on %s%s", l->name ? l->name : spec, tls ? " (client certificates required)" : " (INSECURE, loopback)");
+    return 0;
+}
+
+int listen_tls_setup(server *srv) {
+    const config *cfg = srv->cfg;
+    char ca[4096], cert[4096], key[4096];
+    int r;
+
+    snprintf(ca, sizeof(ca), "%s", cfg->tls_ca ? cfg->tls_ca : UNI_DEFAULT_PKI_DIR "/cacert.pem");
+    snprintf(cert, sizeof(cert), "%s", cfg->tls_cert ? cfg->tls_cert : UNI_DEFAULT_PKI_DIR "/servercert.pem");
+    snprintf(key, sizeof(key), "%s", cfg->tls_key ? cfg->tls_key : UNI_DEFAULT_PKI_DIR "/serverkey.pem");
+    {
+        /* GnuTLS is loaded here, not linked: a daemon without TLS never maps it. */
+        char why[300];
+        if (uni_gnutls_load(why, sizeof(why)) < 0) {
+            log_error("TLS: %s", why);
+            return -1;
+        }
+    }
+    if (gnutls_certificate_allocate_credentials(&srv->tls_cred) < 0)
+        return -1;
+    if (gnutls_certificate_set_x509_trust_file(srv->tls_cred, ca, GNUTLS_X509_FMT_PEM) <= 0) {
+        log_error("TLS: no CA certificate in %s", ca);
+        return -1;
+    }
+    if ((r = gnutls_certificate_set_x509_key_file(srv->tls_cred, cert, key, GNUTLS_X509_FMT_PEM)) < 0) {
+        log_error("TLS: cannot load %s with key %s: %s", cert, key, gnutls_strerror(r));
+        return -1;
+    }
+    if (gnutls_priority_init(&srv->tls_prio, NULL, NULL) < 0)
+        return -1;
+    return 0;
+}
+
+static void on_accept(uv_poll_t *p, int status, int events) {
+    listener *l = p->data;
+    server *srv = l->srv;
+    protocol *pr = l->proto;
+    (void)events;
+    if (status < 0)
+        return;
+    for (;;) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        int fd = accept4(l->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        client *c;
+        if (fd < 0)
+            return;
+        if (pr->nclients >= pr->max_clients) {
+            log_warning("refusing a client on %s: %ld clients already (%s)", l->name, pr->nclients, pr->max_clients_key);
+            close(fd);
+            continue;
+        }
+        c = client_new(srv, pr, fd);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->ro = l->ro;
+        c->tls = l->tls;
+        c->verify_peer = l->verify_peer;
+        if (!l->tcp) {
+            socklen_t cl = sizeof(c->cred);
+            c->have_cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &cl) == 0;
+            snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %d", l->ro ? "ro" : "rw", c->have_cred ? (int)c->cred.pid : -1,
+                     c->have_cred ? (int)c->cred.uid : -1);
+        } else {
+            char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+            int one = 1;
+            getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+            snprintf(c->peer, sizeof(c->peer), "%s %s:%s", l->tls ? pr->tls_scheme : pr->scheme, host, port);
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        }
+        if (c->tls) {
+            if (gnutls_init(&c->session, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+                close(fd);
+                free(c);
+                continue;
+            }
+            gnutls_priority_set(c->session, l->prio);
+            gnutls_credentials_set(c->session, GNUTLS_CRD_CERTIFICATE, l->cred);
+            if (l->verify_peer)
+                gnutls_certificate_server_set_request(c->session, GNUTLS_CERT_REQUIRE);
+            gnutls_transport_set_int(c->session, fd);
+        }
+        client_start(c, l->name);
+    }
+}
+
+void listeners_start(server *srv) {
+    for (int i = 0; i < srv->nlisteners; i++) {
+        uv_poll_init(srv->loop, &srv->listeners[i].poll, srv->listeners[i].fd);
+        srv->listeners[i].poll.data = &srv->listeners[i];
+        uv_poll_start(&srv->listeners[i].poll, UV_READABLE, on_accept);
+    }
+}
+
+void listeners_stop(server *srv) {
+    for (int i = 0; i < srv->nlisteners; i++) {
+        uv_poll_stop(&srv->listeners[i].poll);
+        uv_close((uv_handle_t *)&srv->listeners[i].poll, NULL);
+    }
+}
+
+void listeners_free(server *srv) {
+    for (int i = 0; i < srv->nlisteners; i++) {
+        close(srv->listeners[i].fd);
+        if (srv->listeners[i].path)
+            unlink(srv->listeners[i].path);
+        free(srv->listeners[i].path);
+        free(srv->listeners[i].name);
+    }
+    if (srv->tls_cred)
+        gnutls_certificate_free_credentials(srv->tls_cred);
+    if (srv->tls_prio)
+        gnutls_priority_deinit(srv->tls_prio);
+}
