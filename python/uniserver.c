@@ -2,31 +2,10 @@
 /* The CPython module `uniserver`: connections with the spec's methods under the spec's exact
  * names (D5.1 section 3.1.6), returning lists in the spec's order (None for an element the host
  * cannot provide, None for the whole call when it fails, as the spec says; lastError() says why).
- * Calls release the GIL; a connection is safe to share between threads. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <pythread.h>
-#include <stdbool.h>
+ * Calls release the GIL; a connection is safe to share between threads. The views are views.c. */
 #include <string.h>
 
-#include "uniserver/uniserver.h"
-
-typedef struct {
-    PyObject_HEAD
-    uniConnectPtr conn;
-    PyThread_type_lock lock; /* one call at a time, and close() waits for it */
-    PyObject *uri;
-} ConnObject;
-
-static PyTypeObject ConnType;
-static PyTypeObject DomType;
-
-/* A domain (VM): the spec's virDomain. It keeps its connection object alive. */
-typedef struct {
-    PyObject_HEAD
-    uniDomainPtr dom;
-    PyObject *conn; /* the ConnObject */
-} DomObject;
+#include "binding.h"
 
 /* ---- errors: the C library's per-thread last error, copied at once ---- */
 
@@ -53,7 +32,7 @@ static PyObject *py_error_code_name(PyObject *mod, PyObject *arg) {
 
 /* ---- values ---- */
 
-static PyObject *value_of(const uniSample *s) {
+PyObject *value_of(const uniSample *s) {
     switch (s->type) {
     case UNI_VALUE_U64:
         return PyLong_FromUnsignedLongLong(s->value.u);
@@ -64,7 +43,7 @@ static PyObject *value_of(const uniSample *s) {
     }
 }
 
-static bool key_has(const char *key, const char *placeholder) {
+bool key_has(const char *key, const char *placeholder) {
     size_t l = strlen(placeholder);
     for (const char *t = key; *t;) {
         const char *e = strchr(t, '.');
@@ -78,58 +57,6 @@ static bool key_has(const char *key, const char *placeholder) {
     return false;
 }
 
-/* A view record as the spec's list: one element per view metric, a nested list for per-core keys
- * (N), component views (C) flattened component by component; None where the host has nothing. */
-static PyObject *view_list(uniRecordPtr rec, const uniViewDesc *v) {
-    static const char *const comps[] = {"l2", "l3", "dram", "mcu"};
-    PyObject *list = PyList_New(0);
-    const uniMetricDesc *d0 = uniRecordGetDescriptor(rec, v->metrics[0]);
-    bool per_comp = d0 && key_has(d0->key, "C");
-    int ncomp = per_comp ? 4 : 1;
-
-    if (!list)
-        return NULL;
-    for (int c = 0; c < ncomp; c++)
-        for (int k = 0; k < v->nmetrics; k++) {
-            const uniMetricDesc *d = uniRecordGetDescriptor(rec, v->metrics[k]);
-            bool per_core = d && key_has(d->key, "N");
-            PyObject *el = NULL, *inner = per_core ? PyList_New(0) : NULL;
-            for (int i = 0; i < uniRecordNumSamples(rec); i++) {
-                const uniSample *s = uniRecordGetSample(rec, i);
-                if (s->metric != v->metrics[k] || (per_comp && (!s->name || strcmp(s->name, comps[c]))))
-                    continue;
-                if (per_core) {
-                    PyObject *x = value_of(s);
-                    if (!x || PyList_Append(inner, x) < 0) {
-                        Py_XDECREF(x);
-                        Py_DECREF(inner);
-                        Py_DECREF(list);
-                        return NULL;
-                    }
-                    Py_DECREF(x);
-                } else if (!el)
-                    el = value_of(s);
-            }
-            if (per_core) {
-                if (PyList_GET_SIZE(inner) == 0) {
-                    Py_DECREF(inner);
-                    inner = NULL;
-                }
-                el = inner;
-            }
-            if (!el) {
-                el = Py_None;
-                Py_INCREF(el);
-            }
-            if (PyList_Append(list, el) < 0) {
-                Py_DECREF(el);
-                Py_DECREF(list);
-                return NULL;
-            }
-            Py_DECREF(el);
-        }
-    return list;
-}
 
 /* The whole record as {dotted key: value}; absent keys are not in it. */
 static PyObject *record_dict(uniRecordPtr rec) {
@@ -190,7 +117,7 @@ static void select_free(PyObject *seq, const char **list) {
 
 /* ---- connections ---- */
 
-static int conn_enter(ConnObject *self) {
+int conn_enter(ConnObject *self) {
     if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
         Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->lock, WAIT_LOCK);
         Py_END_ALLOW_THREADS
@@ -203,7 +130,7 @@ static int conn_enter(ConnObject *self) {
     return 0;
 }
 
-static void conn_leave(ConnObject *self) {
+void conn_leave(ConnObject *self) {
     PyThread_release_lock(self->lock);
 }
 
@@ -263,113 +190,7 @@ static PyObject *conn_close(ConnObject *self, PyObject *noargs) {
     Py_RETURN_NONE;
 }
 
-static int view_index(const char *spec_name) {
-    for (int i = 0; i < uniViewCount(); i++)
-        if (strcmp(uniViewGet(i)->spec_name, spec_name) == 0)
-            return i;
-    return -1;
-}
 
-static PyObject *call_view(ConnObject *self, int vi) {
-    uniRecordPtr rec = NULL;
-    PyObject *out;
-    int r;
-
-    if (conn_enter(self) < 0)
-        return NULL;
-    Py_BEGIN_ALLOW_THREADS r = uniNodeGetView(self->conn, vi, &rec, 0);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
-    if (r < 0)
-        Py_RETURN_NONE;
-    out = view_list(rec, uniViewGet(vi));
-    uniRecordFree(rec);
-    return out;
-}
-
-/* ---- the host's views as methods named after them: one per view of the library (views.def),
- * made at import, so a new view is a new method with no edit here ---- */
-
-typedef struct {
-    PyObject_HEAD
-    int view;
-    PyObject *doc;  /* str, or NULL */
-    PyObject *conn; /* the Connection it is bound to; NULL in the class */
-} ViewMethodObject;
-
-static PyTypeObject ViewMethodType;
-
-static void vm_dealloc(ViewMethodObject *self) {
-    Py_XDECREF(self->doc);
-    Py_XDECREF(self->conn);
-    PyObject_Del(self);
-}
-
-/* conn.getHostCPUStatisticsUniserver: the method bound to conn. */
-static PyObject *vm_descr_get(PyObject *self, PyObject *obj, PyObject *type) {
-    ViewMethodObject *m = (ViewMethodObject *)self, *b;
-    (void)type;
-    if (!obj || obj == Py_None) {
-        Py_INCREF(self);
-        return self;
-    }
-    if (!PyObject_TypeCheck(obj, &ConnType))
-        return PyErr_Format(PyExc_TypeError, "%s is a method of uniserver.Connection", uniViewGet(m->view)->spec_name);
-    b = PyObject_New(ViewMethodObject, &ViewMethodType);
-    if (!b)
-        return NULL;
-    b->view = m->view;
-    b->doc = m->doc;
-    Py_XINCREF(b->doc);
-    b->conn = obj;
-    Py_INCREF(obj);
-    return (PyObject *)b;
-}
-
-static PyObject *vm_call(PyObject *self, PyObject *args, PyObject *kw) {
-    ViewMethodObject *m = (ViewMethodObject *)self;
-    const char *name = uniViewGet(m->view)->spec_name;
-    if (!m->conn)
-        return PyErr_Format(PyExc_TypeError, "%s() is called on a uniserver.Connection", name);
-    if (PyTuple_GET_SIZE(args) || (kw && PyDict_GET_SIZE(kw)))
-        return PyErr_Format(PyExc_TypeError, "%s() takes no arguments", name);
-    return call_view((ConnObject *)m->conn, m->view);
-}
-
-static PyObject *vm_get_doc(ViewMethodObject *self, void *closure) {
-    (void)closure;
-    if (!self->doc)
-        Py_RETURN_NONE;
-    Py_INCREF(self->doc);
-    return self->doc;
-}
-
-static PyObject *vm_get_name(ViewMethodObject *self, void *closure) {
-    (void)closure;
-    return PyUnicode_FromString(uniViewGet(self->view)->spec_name);
-}
-
-static PyGetSetDef vm_getset[] = {
-    {"__doc__", (getter)vm_get_doc, NULL, NULL, NULL},
-    {"__name__", (getter)vm_get_name, NULL, NULL, NULL},
-    {NULL, NULL, NULL, NULL, NULL},
-};
-
-static PyTypeObject ViewMethodType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "uniserver.ViewMethod",
-    .tp_basicsize = sizeof(ViewMethodObject),
-    .tp_dealloc = (destructor)vm_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A view of the spec (section 3.1.6) as a method of Connection: returns its list.",
-    .tp_descr_get = vm_descr_get,
-    .tp_call = vm_call,
-    .tp_getset = vm_getset,
-};
-
-/* Whether view @v is a domain's (its keys are dom.*): a method of Domain, not of Connection. */
-static bool view_is_domain(const uniViewDesc *v, const uniMetricDesc *descs, int ndescs) {
-    return v->nmetrics > 0 && (int)v->metrics[0] < ndescs && strncmp(descs[v->metrics[0]].key, "dom.", 4) == 0;
-}
 
 static PyObject *m_getHostGovernor(ConnObject *self, PyObject *noargs) {
     char *g;
@@ -765,7 +586,7 @@ static PyMethodDef dom_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject DomType = {
+PyTypeObject DomType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "uniserver.Domain",
     .tp_basicsize = sizeof(DomObject),
     .tp_dealloc = (destructor)dom_dealloc,
@@ -824,7 +645,7 @@ static PyMethodDef conn_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyTypeObject ConnType = {
+PyTypeObject ConnType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "uniserver.Connection",
     .tp_basicsize = sizeof(ConnObject),
     .tp_dealloc = (destructor)conn_dealloc,
@@ -852,39 +673,6 @@ static struct PyModuleDef moduledef = {
     -1, module_methods, NULL, NULL, NULL, NULL,
 };
 
-/* "getHostCPUStatisticsUniserver() -> list: [0] host.cpu.count (count), ..." */
-static char *view_doc(const uniViewDesc *v, const uniMetricDesc *descs, int ndescs) {
-    size_t cap = 4096, o = 0;
-    char *doc = malloc(cap);
-    bool comp = false;
-    int pos = 0;
-    if (!doc)
-        return NULL;
-    o += (size_t)snprintf(doc + o, cap - o, "%s() -> list: %s.\nElements, in the spec's order:\n", v->spec_name, v->summary);
-    if (v->nmetrics && (int)v->metrics[0] < ndescs)
-        comp = key_has(descs[v->metrics[0]].key, "C");
-    for (int c = 0; c < (comp ? 4 : 1); c++)
-        for (int k = 0; k < v->nmetrics && o < cap - 256; k++) {
-            const uniMetricDesc *d = &descs[v->metrics[k]];
-            static const char *const comps[] = {"l2", "l3", "dram", "mcu"};
-            char key[128];
-            snprintf(key, sizeof(key), "%s", d->key);
-            if (comp) {
-                char *p = strstr(key, ".C.");
-                if (p) {
-                    char tail[128];
-                    snprintf(tail, sizeof(tail), "%s", p + 2);
-                    snprintf(p, sizeof(key) - (size_t)(p - key), ".%s%s", comps[c], tail);
-                }
-            }
-            o += (size_t)snprintf(doc + o, cap - o, "  [%d] %s (%s)%s: %s\n", pos++, key, d->unit,
-                                  key_has(d->key, "N") ? ", a list with one value per online core" : "", d->help);
-        }
-    snprintf(doc + o, cap - o, "None for an element the host cannot provide; None when the call fails\n"
-                               "(uniserver.lastError() says why).");
-    return doc;
-}
-
 PyMODINIT_FUNC PyInit_uniserver(void);
 PyMODINIT_FUNC PyInit_uniserver(void) {
     PyObject *m;
@@ -894,37 +682,10 @@ PyMODINIT_FUNC PyInit_uniserver(void) {
 
     if (nd > 0)
         dom_methods[3].ml_doc = view_doc(uniViewGet(view_index("getDomainStatisticsUniserver")), descs, nd);
-    if (PyType_Ready(&ConnType) < 0 || PyType_Ready(&DomType) < 0 || PyType_Ready(&ViewMethodType) < 0) {
+    if (PyType_Ready(&ConnType) < 0 || PyType_Ready(&DomType) < 0 || views_install(&ConnType, descs, nd) < 0) {
         uniConnectClose(t);
         return NULL;
     }
-    /* Every host view the library has, under its spec name, unless Connection has a method of
-     * that name already (getHostGovernor returns a str, not a list). */
-    for (int v = 0; v < uniViewCount(); v++) {
-        const uniViewDesc *vd = uniViewGet(v);
-        ViewMethodObject *vm;
-        char *doc;
-        int k;
-        if (view_is_domain(vd, descs, nd) || PyDict_GetItemString(ConnType.tp_dict, vd->spec_name))
-            continue;
-        vm = PyObject_New(ViewMethodObject, &ViewMethodType);
-        if (!vm) {
-            uniConnectClose(t);
-            return NULL;
-        }
-        vm->view = v;
-        vm->conn = NULL;
-        doc = nd > 0 ? view_doc(vd, descs, nd) : NULL;
-        vm->doc = PyUnicode_FromString(doc ? doc : vd->summary);
-        free(doc);
-        k = vm->doc ? PyDict_SetItemString(ConnType.tp_dict, vd->spec_name, (PyObject *)vm) : -1;
-        Py_DECREF(vm);
-        if (k < 0) {
-            uniConnectClose(t);
-            return NULL;
-        }
-    }
-    PyType_Modified(&ConnType);
     uniConnectClose(t);
     uniResetLastError();
     m = PyModule_Create(&moduledef);
