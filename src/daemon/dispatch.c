@@ -514,23 +514,23 @@ static int dispatch(client *c, const char *msg, size_t len) {
     }
     if (!rpc(c)->opened && p->access != UNI_ACCESS_OPEN)
         return reply_error(c, &h, UNI_ERR_INVALID_CONN, "the connection is not open (call CONNECT_OPEN first)");
+    /* Refused before its arguments are even decoded: a read-only client reaches no control
+     * code at all, whatever it sends. */
+    if (p->access == UNI_ACCESS_CONTROL && c->ro)
+        return reply_error(c, &h, UNI_ERR_ACCESS_DENIED, "control calls are refused on a read-only connection");
     args = calloc(1, p->args_size ? p->args_size : 1);
     if (!args)
         return reply_error(c, &h, UNI_ERR_NO_MEMORY, "out of memory");
     if (wire_decode(msg, len, &h, p->args_proc, args) < 0)
         return reply_error(c, &h, UNI_ERR_RPC_FAILED, "malformed arguments");
-    if (p->access == UNI_ACCESS_CONTROL && c->ro) {
-        r = reply_error(c, &h, UNI_ERR_ACCESS_DENIED, "control calls are refused on a read-only connection");
-    } else {
-        if (p->access == UNI_ACCESS_CONTROL) {
-            log_info("control call %s from %s (pid %d uid %d)", p->name, c->peer, (int)c->cred.pid, (int)c->cred.uid);
-            /* Every change the call makes is logged under the client's identity (audit_to_log). */
-            uni_audit_set_caller(c->peer);
-        }
-        r = p->fn(c, &h, args);
-        if (p->access == UNI_ACCESS_CONTROL)
-            uni_audit_set_caller(NULL);
+    if (p->access == UNI_ACCESS_CONTROL) {
+        log_info("control call %s from %s (pid %d uid %d)", p->name, c->peer, (int)c->cred.pid, (int)c->cred.uid);
+        /* Every change the call makes is logged under the client's identity (audit_to_log). */
+        uni_audit_set_caller(c->peer);
     }
+    r = p->fn(c, &h, args);
+    if (p->access == UNI_ACCESS_CONTROL)
+        uni_audit_set_caller(NULL);
     xdr_free(p->args_proc, args);
     return r;
 }
