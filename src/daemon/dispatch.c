@@ -541,9 +541,9 @@ int consume_input(client *c) {
         uint32_t be, len;
         memcpy(&be, c->in, 4);
         len = ntohl(be);
-        if (len < WIRE_MIN_MESSAGE || len > (uint32_t)c->srv->cfg->max_call_bytes) {
+        if (len < FRAME_MIN_LEN || len > (uint32_t)c->srv->cfg->max_call_bytes) {
             char why[96];
-            snprintf(why, sizeof(why), "message length %u outside %d..%ld", len, WIRE_MIN_MESSAGE,
+            snprintf(why, sizeof(why), "message length %u outside %d..%ld", len, FRAME_MIN_LEN,
                      c->srv->cfg->max_call_bytes);
             client_drop(c, why);
             return -1;

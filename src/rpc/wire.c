@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Message framing and record/descriptor conversions for the wire protocol (uniserver_protocol.x). */
-#include <arpa/inet.h>
+/* The wire protocol's (uniserver_protocol.x) messages over frame.c, and record/descriptor conversions. */
 #include <rpc/xdr.h>
 
 #include "wire.h"
@@ -11,68 +10,43 @@ bool_t wire_xdr_void(XDR *x, void *p) {
     return TRUE;
 }
 
-int wire_encode(const uni_message_header *h, xdrproc_t body_proc, void *body, char **ret_buf, size_t *ret_len) {
-    unsigned long hs = xdr_sizeof((xdrproc_t)xdr_uni_message_header, (void *)h);
-    unsigned long bs = body ? xdr_sizeof(body_proc, body) : 0;
-    size_t total = 4 + hs + bs;
-    char *buf;
-    XDR x;
-    uint32_t be;
-
-    if (total > UNI_MESSAGE_MAX)
-        return -EMSGSIZE;
-    buf = malloc(total);
-    if (!buf)
-        return -ENOMEM;
-    be = htonl((uint32_t)total);
-    memcpy(buf, &be, 4);
-    xdrmem_create(&x, buf + 4, (u_int)(total - 4), XDR_ENCODE);
-    if (!xdr_uni_message_header(&x, (uni_message_header *)h) || (body && !body_proc(&x, body))) {
-        xdr_destroy(&x);
-        free(buf);
-        return -EBADMSG;
-    }
-    xdr_destroy(&x);
-    *ret_buf = buf;
-    *ret_len = total;
-    return 0;
+static frame_header to_frame(const uni_message_header *h) {
+    return (frame_header){.prog = h->prog, .vers = h->vers, .proc = h->proc, .type = h->type, .serial = h->serial,
+                          .status = h->status};
 }
 
-static int decode_common(const char *buf, size_t len, uni_message_header *h, xdrproc_t body_proc, void *body,
-                         bool want_body) {
-    uint32_t be;
-    XDR x;
-    bool ok;
+static void from_frame(const frame_header *f, uni_message_header *h) {
+    *h = (uni_message_header){.prog = f->prog, .vers = f->vers, .proc = f->proc, .type = (uni_message_type)f->type,
+                              .serial = f->serial, .status = (uni_message_status)f->status};
+}
 
-    if (len < WIRE_MIN_MESSAGE || len > UNI_MESSAGE_MAX)
-        return -EBADMSG;
-    memcpy(&be, buf, 4);
-    if (ntohl(be) != len)
-        return -EBADMSG;
-    memset(h, 0, sizeof(*h));
-    xdrmem_create(&x, (char *)buf + 4, (u_int)(len - 4), XDR_DECODE);
-    ok = xdr_uni_message_header(&x, h);
-    if (ok && want_body) {
-        ok = body_proc(&x, body);
-        /* Trailing bytes mean the peer and we disagree on the message: refuse it. */
-        if (ok && xdr_getpos(&x) != len - 4) {
-            xdr_destroy(&x);
-            xdr_free(body_proc, body);
-            return -EBADMSG;
-        }
-        if (!ok)
-            xdr_free(body_proc, body);
-    }
-    xdr_destroy(&x);
-    return ok ? 0 : -EBADMSG;
+int wire_encode(const uni_message_header *h, xdrproc_t body_proc, void *body, char **ret_buf, size_t *ret_len) {
+    frame_header f = to_frame(h);
+    return frame_encode(&f, body_proc, body, UNI_MESSAGE_MAX, ret_buf, ret_len);
 }
 
 int wire_decode(const char *buf, size_t len, uni_message_header *h, xdrproc_t body_proc, void *body) {
-    return decode_common(buf, len, h, body_proc, body, true);
+    frame_header f;
+    frame_msg m;
+    int r;
+
+    if (frame_open(&m, buf, len, UNI_MESSAGE_MAX, &f) < 0)
+        return -EBADMSG;
+    from_frame(&f, h);
+    r = frame_decode_body(&m, body_proc, body);
+    frame_close(&m);
+    return r;
 }
 
 int wire_decode_header(const char *buf, size_t len, uni_message_header *h) {
-    return decode_common(buf, len, h, NULL, NULL, false);
+    frame_header f;
+    frame_msg m;
+
+    if (frame_open(&m, buf, len, UNI_MESSAGE_MAX, &f) < 0)
+        return -EBADMSG;
+    from_frame(&f, h);
+    frame_close(&m);
+    return 0;
 }
 
 int wire_from_record(uniRecordPtr rec, wire_record_buf *b) {

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Message framing and conversions between records/descriptors and their XDR wire forms, shared
- * by the remote driver (client) and uniserverd (server). */
+/* The uniserver protocol's messages (framed by rpc/frame.h) and conversions between
+ * records/descriptors and their XDR wire forms, shared by the remote driver (client) and
+ * uniserverd (server). */
 #pragma once
 
 #include "lib/internal.h"
+#include "rpc/frame.h"
 #include "rpc/uniserver_protocol.h"
 
 /* The body of procedures that take or return nothing (wire_void in procs.def). */
@@ -16,14 +18,12 @@ typedef char wire_void;
 /* Who may call a procedure (procs.def's access column). */
 typedef enum { UNI_ACCESS_OPEN, UNI_ACCESS_READ, UNI_ACCESS_CONTROL } uni_access;
 
-/* Smallest possible message: the length word and a header of six 4-byte fields. */
-#define WIRE_MIN_MESSAGE (4 + 6 * 4)
-
-/* Encode length + header + body (body may be NULL with xdr_void) into a new buffer. */
+/* Encode length + header + body (body may be NULL with xdr_void) into a new buffer, at most
+ * UNI_MESSAGE_MAX bytes (frame_encode). */
 int wire_encode(const uni_message_header *h, xdrproc_t body_proc, void *body, char **ret_buf, size_t *ret_len);
-/* Decode a whole message (the length word included) into header and body; -EBADMSG when the
- * header or the body does not decode or bytes are left over. The body is freed with
- * xdr_free(body_proc, body). */
+/* Decode a whole message (the length word included) into header and body (frame_open,
+ * frame_decode_body); -EBADMSG when the header or the body does not decode or bytes are left
+ * over. The body is freed with xdr_free(body_proc, body). */
 int wire_decode(const char *buf, size_t len, uni_message_header *h, xdrproc_t body_proc, void *body);
 /* Decode the header only (to route a call before its body). */
 int wire_decode_header(const char *buf, size_t len, uni_message_header *h);

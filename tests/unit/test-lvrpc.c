@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The native libvirt client (lvrpc.c): which URIs it serves, the framing and decoding of
- * libvirtd's messages on literal bytes (typed parameters of every type, truncated, oversized,
- * another program, an error status, bytes left over), and a conversation with a fake libvirtd
- * on a unix socket (keepalive PING answered with PONG, an error reply, a lost connection opened
- * again at the next call, a server that does not answer, metadata-change events noted and the
- * registration for them made again on a new connection). */
+/* The native libvirt client (lvrpc.c): which URIs it serves, the framing (rpc/frame.c, whose
+ * header is rpcgen's of both protocols) and decoding of libvirtd's messages on literal bytes
+ * (typed parameters of every type, truncated, oversized, another program, an error status, bytes
+ * left over), and a conversation with a fake libvirtd on a unix socket (keepalive PING answered
+ * with PONG, an error reply, a lost connection opened again at the next call, a server that does
+ * not answer, metadata-change events noted and the registration for them made again on a new
+ * connection). */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "drivers/local/lvrpc.h"
+#include "rpc/uniserver_protocol.h"
 #include "util/util.h"
 
 static void test_uri(void **state) {
@@ -38,6 +40,41 @@ static void test_uri(void **state) {
     assert_false(lvrpc_uri_native("qemu+unix:///system?socket=/a&auth=sasl", sock, sizeof(sock), name, sizeof(name)));
     assert_false(lvrpc_uri_native("qemu+unix:///system?socket=rel", sock, sizeof(sock), name, sizeof(name)));
     assert_false(lvrpc_uri_native("qemu:///systemd", sock, sizeof(sock), name, sizeof(name)));
+}
+
+/* The framer's one header routine (rpc/frame.c) writes and reads the bytes rpcgen's routines for
+ * libvirt's virnet_message_header and uniserver's uni_message_header do. */
+static void test_frame_header(void **state) {
+    frame_header f = {.prog = REMOTE_PROGRAM, .vers = 7, .proc = -3, .type = VIRNET_MESSAGE, .serial = 0xfffffffeu,
+                      .status = VIRNET_CONTINUE}, back;
+    virnet_message_header v = {.prog = f.prog, .vers = f.vers, .proc = f.proc, .type = VIRNET_MESSAGE,
+                               .serial = f.serial, .status = VIRNET_CONTINUE};
+    uni_message_header u = {.prog = f.prog, .vers = f.vers, .proc = f.proc, .type = (uni_message_type)VIRNET_MESSAGE,
+                            .serial = f.serial, .status = (uni_message_status)VIRNET_CONTINUE};
+    char a[FRAME_HEADER_LEN], b[FRAME_HEADER_LEN], c[FRAME_HEADER_LEN];
+    XDR x;
+    (void)state;
+
+    xdrmem_create(&x, a, sizeof(a), XDR_ENCODE);
+    assert_true(frame_xdr_header(&x, &f));
+    assert_int_equal(xdr_getpos(&x), FRAME_HEADER_LEN);
+    xdr_destroy(&x);
+    xdrmem_create(&x, b, sizeof(b), XDR_ENCODE);
+    assert_true(xdr_virnet_message_header(&x, &v));
+    xdr_destroy(&x);
+    xdrmem_create(&x, c, sizeof(c), XDR_ENCODE);
+    assert_true(xdr_uni_message_header(&x, &u));
+    xdr_destroy(&x);
+    assert_memory_equal(a, b, sizeof(a));
+    assert_memory_equal(a, c, sizeof(a));
+    xdrmem_create(&x, b, sizeof(b), XDR_DECODE);
+    assert_true(frame_xdr_header(&x, &back));
+    xdr_destroy(&x);
+    assert_memory_equal(&back, &f, sizeof(f));
+    /* Short of a field: refused. */
+    xdrmem_create(&x, b, sizeof(b) - 4, XDR_DECODE);
+    assert_false(frame_xdr_header(&x, &back));
+    xdr_destroy(&x);
 }
 
 /* A message as libvirtd would send it: @status patched into the header lvrpc_encode wrote. */
@@ -142,12 +179,12 @@ static void test_decode_malformed(void **state) {
     copy = malloc(len + 8);
     /* Lengths: smaller than a header, larger than the maximum, not what was read. */
     set_len(word, 27);
-    assert_int_equal(lvrpc_frame_length(word, &n), -EBADMSG);
+    assert_int_equal(frame_length(word, VIRNET_MESSAGE_MAX, &n), -EBADMSG);
     set_len(word, VIRNET_MESSAGE_MAX + 1);
-    assert_int_equal(lvrpc_frame_length(word, &n), -EMSGSIZE);
+    assert_int_equal(frame_length(word, VIRNET_MESSAGE_MAX, &n), -EMSGSIZE);
     set_len(word, 0xffffffffu);
-    assert_int_equal(lvrpc_frame_length(word, &n), -EMSGSIZE);
-    assert_int_equal(lvrpc_frame_length(buf, &n), 0);
+    assert_int_equal(frame_length(word, VIRNET_MESSAGE_MAX, &n), -EMSGSIZE);
+    assert_int_equal(frame_length(buf, VIRNET_MESSAGE_MAX, &n), 0);
     assert_int_equal(n, len);
     assert_int_equal(lvrpc_decode(buf, len - 1, P, 9, proc, &out, &kind, &err), -EBADMSG);
     /* Truncated anywhere in the header or the body (the length word says so). */
@@ -371,7 +408,7 @@ typedef struct {
 static int read_msg(int fd, char **ret, size_t *ret_len) {
     char w[4];
     size_t n;
-    if (recv(fd, w, 4, MSG_WAITALL) != 4 || lvrpc_frame_length(w, &n) < 0)
+    if (recv(fd, w, 4, MSG_WAITALL) != 4 || frame_length(w, VIRNET_MESSAGE_MAX, &n) < 0)
         return -1;
     *ret = malloc(n);
     memcpy(*ret, w, 4);
@@ -613,6 +650,7 @@ static void test_conversation(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uri),
+        cmocka_unit_test(test_frame_header),
         cmocka_unit_test(test_decode_stats),
         cmocka_unit_test(test_decode_malformed),
         cmocka_unit_test(test_stats_in_place),

@@ -12,7 +12,7 @@
 #include "lvrpc.h"
 #include "util/util.h"
 
-#define HEADER_LEN (4 + VIRNET_MESSAGE_HEADER_XDR_LEN)
+_Static_assert(VIRNET_MESSAGE_HEADER_XDR_LEN == FRAME_HEADER_LEN, "virNetMessageHeader is the framer's header");
 #define VIR_CONNECT_RO 1 /* libvirt's virConnectFlags */
 #define VIR_DOMAIN_EVENT_ID_METADATA_CHANGE 23
 
@@ -57,46 +57,14 @@ bool lvrpc_uri_native(const char *uri, char *sock, size_t socklen, char *name, s
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Framing
+ * Messages (framed by rpc/frame.c)
  * ------------------------------------------------------------------------------------------- */
-
-int lvrpc_frame_length(const void *first4, size_t *ret_len) {
-    uint32_t be;
-    memcpy(&be, first4, 4);
-    be = ntohl(be);
-    if (be < HEADER_LEN)
-        return -EBADMSG;
-    if (be > VIRNET_MESSAGE_MAX)
-        return -EMSGSIZE;
-    *ret_len = be;
-    return 0;
-}
 
 int lvrpc_encode(unsigned prog, unsigned vers, int proc, virnet_message_type type, unsigned serial, xdrproc_t body_proc,
                  void *body, char **ret_buf, size_t *ret_len) {
-    virnet_message_header h = {.prog = prog, .vers = vers, .proc = proc, .type = type, .serial = serial, .status = VIRNET_OK};
-    unsigned long bs = body ? xdr_sizeof(body_proc, body) : 0;
-    size_t total = HEADER_LEN + bs;
-    uint32_t be;
-    char *buf;
-    XDR x;
-
-    if (total > VIRNET_MESSAGE_MAX)
-        return -EMSGSIZE;
-    if (!(buf = malloc(total)))
-        return -ENOMEM;
-    be = htonl((uint32_t)total);
-    memcpy(buf, &be, 4);
-    xdrmem_create(&x, buf + 4, (u_int)(total - 4), XDR_ENCODE);
-    if (!xdr_virnet_message_header(&x, &h) || (body && !body_proc(&x, body))) {
-        xdr_destroy(&x);
-        free(buf);
-        return -EBADMSG;
-    }
-    xdr_destroy(&x);
-    *ret_buf = buf;
-    *ret_len = total;
-    return 0;
+    frame_header h = {.prog = prog, .vers = vers, .proc = proc, .type = type, .serial = serial,
+                      .status = VIRNET_OK};
+    return frame_encode(&h, body_proc, body, VIRNET_MESSAGE_MAX, ret_buf, ret_len);
 }
 
 static void error_from(const remote_error *e, lvrpc_error *err) {
@@ -104,77 +72,53 @@ static void error_from(const remote_error *e, lvrpc_error *err) {
     snprintf(err->message, sizeof(err->message), "%s", e->message && *e->message ? *e->message : "unknown libvirt error");
 }
 
-/* A whole message's length word and header: 0 with @x positioned at the body (destroy it), or
- * -EBADMSG. */
-static int open_message(const void *buf, size_t len, XDR *x, virnet_message_header *h) {
-    size_t total;
-    if (len < 4 || lvrpc_frame_length(buf, &total) < 0 || total != len)
-        return -EBADMSG;
-    memset(h, 0, sizeof(*h));
-    xdrmem_create(x, (char *)buf + 4, (u_int)(len - 4), XDR_DECODE);
-    if (!xdr_virnet_message_header(x, h)) {
-        xdr_destroy(x);
-        return -EBADMSG;
-    }
-    return 0;
-}
-
 int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc_t ret_proc, void *ret,
                  lvrpc_msg_kind *kind, lvrpc_error *err) {
-    virnet_message_header h;
-    XDR x;
+    frame_header h;
+    frame_msg m;
     int r;
 
-    if (open_message(buf, len, &x, &h) < 0)
+    if (frame_open(&m, buf, len, VIRNET_MESSAGE_MAX, &h) < 0)
         return -EBADMSG;
     /* What the server sends on its own: keepalive PINGs (answered, though this client never asks
      * for them) and events (lvrpc_metadata_event tells the one asked for): neither is the reply. */
     if (h.type == VIRNET_MESSAGE) {
-        xdr_destroy(&x);
+        frame_close(&m);
         *kind = h.prog == KEEPALIVE_PROGRAM && h.proc == KEEPALIVE_PROC_PING ? LVRPC_MSG_PING : LVRPC_MSG_IGNORED;
         return 0;
     }
     if (h.type != VIRNET_REPLY || h.prog != REMOTE_PROGRAM || h.vers != REMOTE_PROTOCOL_VERSION || h.proc != proc ||
         h.serial != serial) {
-        xdr_destroy(&x);
+        frame_close(&m);
         return -EBADMSG;
     }
     *kind = LVRPC_MSG_REPLY;
     if (h.status == VIRNET_ERROR) {
         remote_error e;
         memset(&e, 0, sizeof(e));
-        if (!xdr_remote_error(&x, &e)) {
+        if (!xdr_remote_error(&m.x, &e)) {
             xdr_free((xdrproc_t)xdr_remote_error, (char *)&e);
-            xdr_destroy(&x);
+            frame_close(&m);
             return -EBADMSG;
         }
         error_from(&e, err);
         xdr_free((xdrproc_t)xdr_remote_error, (char *)&e);
-        xdr_destroy(&x);
+        frame_close(&m);
         return -EREMOTEIO;
     }
     if (h.status != VIRNET_OK) {
-        xdr_destroy(&x);
+        frame_close(&m);
         return -EBADMSG;
     }
     if (ret_proc == (xdrproc_t)lvrpc_xdr_raw) {
         lvrpc_raw *raw = ret;
-        size_t at = 4 + xdr_getpos(&x);
-        xdr_destroy(&x);
         raw->msg = NULL;
-        raw->body = (const char *)buf + at;
-        raw->len = len - at;
+        raw->body = frame_rest(&m, &raw->len);
+        frame_close(&m);
         return 0;
     }
-    if (ret_proc && !ret_proc(&x, ret)) {
-        xdr_free(ret_proc, ret);
-        xdr_destroy(&x);
-        return -EBADMSG;
-    }
-    r = xdr_getpos(&x) == len - 4 ? 0 : -EBADMSG;
-    if (r < 0 && ret_proc)
-        xdr_free(ret_proc, ret);
-    xdr_destroy(&x);
+    r = frame_decode_body(&m, ret_proc, ret);
+    frame_close(&m);
     return r;
 }
 
@@ -326,24 +270,25 @@ void lvrpc_param_at(const char *b, size_t *pos, lvrpc_param *p) {
 }
 
 int lvrpc_metadata_event(const void *buf, size_t len, unsigned char uuid[16]) {
-    virnet_message_header h;
-    remote_domain_event_callback_metadata_change_msg m;
-    XDR x;
+    remote_domain_event_callback_metadata_change_msg ev;
+    frame_header h;
+    frame_msg m;
     int r;
 
-    if (open_message(buf, len, &x, &h) < 0)
+    if (frame_open(&m, buf, len, VIRNET_MESSAGE_MAX, &h) < 0)
         return -EBADMSG;
     if (h.type != VIRNET_MESSAGE || h.prog != REMOTE_PROGRAM || h.proc != REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE) {
-        xdr_destroy(&x);
+        frame_close(&m);
         return -ENOMSG;
     }
-    memset(&m, 0, sizeof(m));
-    r = xdr_remote_domain_event_callback_metadata_change_msg(&x, &m) && xdr_getpos(&x) == len - 4 ? 0 : -EBADMSG;
-    if (r == 0)
-        memcpy(uuid, m.msg.dom.uuid, 16);
-    xdr_free((xdrproc_t)xdr_remote_domain_event_callback_metadata_change_msg, (char *)&m);
-    xdr_destroy(&x);
-    return r;
+    memset(&ev, 0, sizeof(ev));
+    r = frame_decode_body(&m, (xdrproc_t)xdr_remote_domain_event_callback_metadata_change_msg, &ev);
+    frame_close(&m);
+    if (r < 0)
+        return r;
+    memcpy(uuid, ev.msg.dom.uuid, 16);
+    xdr_free((xdrproc_t)xdr_remote_domain_event_callback_metadata_change_msg, (char *)&ev);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -417,7 +362,7 @@ static int recv_message(int fd, char **ret, size_t *ret_len, uint64_t deadline) 
 
     if ((r = io_all(fd, first, 4, false, deadline)) < 0)
         return r;
-    if ((r = lvrpc_frame_length(first, &total)) < 0)
+    if ((r = frame_length(first, VIRNET_MESSAGE_MAX, &total)) < 0)
         return r;
     if (!(buf = malloc(total)))
         return -ENOMEM;

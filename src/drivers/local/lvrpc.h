@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A native client of libvirtd's remote protocol on its local unix socket (lvrpc.c): the few
- * read-only calls libvirt.c makes, without loading libvirt.so and its dependencies. The message
- * framing and decoding are pure functions, tested on literal bytes (tests/unit/test-lvrpc.c). */
+ * read-only calls libvirt.c makes, without loading libvirt.so and its dependencies. Encoding and
+ * decoding messages (over rpc/frame.h) are pure functions, tested on literal bytes
+ * (tests/unit/test-lvrpc.c). */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rpc/frame.h"
 #include "rpc/libvirt_remote_protocol.h"
 
 /* How long one call may wait for libvirtd (sending and the whole reply). */
@@ -27,11 +29,11 @@ typedef struct {
  * unless ?socket= says otherwise) and the name to open on it in @name. */
 bool lvrpc_uri_native(const char *uri, char *sock, size_t socklen, char *name, size_t namelen);
 
-/* ---- framing (pure) ---- */
-/* The total length a message announces in its first 4 bytes: -EBADMSG when smaller than a
- * header, -EMSGSIZE when larger than VIRNET_MESSAGE_MAX. */
-int lvrpc_frame_length(const void *first4, size_t *ret_len);
-/* Encode length + header + body (@body NULL: none) into a new buffer. */
+/* ---- messages (pure) ----
+ * Framed by rpc/frame.h (libvirt's virNetMessageHeader is its header), at most
+ * VIRNET_MESSAGE_MAX bytes: a message's length is frame_length(first4, VIRNET_MESSAGE_MAX, &n). */
+/* Encode length + header (status OK) + body (@body NULL: none) into a new buffer
+ * (frame_encode). */
 int lvrpc_encode(unsigned prog, unsigned vers, int proc, virnet_message_type type, unsigned serial, xdrproc_t body_proc,
                  void *body, char **ret_buf, size_t *ret_len);
 typedef enum {

@@ -3,7 +3,6 @@
  * (uniserver+unix:///system, ?mode=ro or uniserver+unix:///ro), TCP (uniserver+tcp://, loopback
  * and insecure) or TLS with client certificates (uniserver+tls://host[:port]/system).
  * One call at a time per connection; a lost daemon is a clear error and the next call reconnects. */
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -286,7 +285,8 @@ static int call(remote_state *s, int proc, xdrproc_t args_proc, void *args, xdrp
                             .serial = ++s->serial, .status = UNI_STATUS_OK};
     _cleanup_free_ char *out = NULL, *in = NULL;
     size_t outlen;
-    uint32_t be, len = 0;
+    char first[4];
+    size_t len = 0;
     int r;
 
     if (proc != UNI_PROC_CONNECT_OPEN && ensure_connected(s) < 0)
@@ -299,15 +299,14 @@ static int call(remote_state *s, int proc, xdrproc_t args_proc, void *args, xdrp
     }
     r = send_all(s, out, outlen, deadline);
     if (r == 0)
-        r = recv_all(s, (char *)&be, 4, deadline);
+        r = recv_all(s, first, 4, deadline);
     if (r == 0) {
-        len = ntohl(be);
-        if (len < WIRE_MIN_MESSAGE || len > UNI_MESSAGE_MAX)
+        if (frame_length(first, UNI_MESSAGE_MAX, &len) < 0)
             r = -EBADMSG;
         else if (!(in = malloc(len)))
             r = -ENOMEM;
         else {
-            memcpy(in, &be, 4);
+            memcpy(in, first, 4);
             r = recv_all(s, in + 4, len - 4, deadline);
         }
     }
