@@ -8,6 +8,7 @@
 #   make asan    the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
+#   make format  format the C sources with the tree's .clang-format (the 'format' test checks it)
 #   make fuzz    fuzz uniserverd's RPC decoder and dispatcher, its HTTP request parser and the QMP reader with libFuzzer (FUZZ_SECONDS, default 30)
 #   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
 
@@ -18,13 +19,13 @@ DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python
         prometheus-node-exporter python3-prometheus-client collectd-core python3-dev python3-pytest \
         python3-ceilometer python3-gnocchi gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql \
         libfuse3-dev fuse3 libjson-c-dev libvirt-dev libvirt-clients libvirt-daemon \
-        libvirt-daemon-driver-qemu qemu-system-x86 libncurses-dev tmux libsqlite3-dev
+        libvirt-daemon-driver-qemu qemu-system-x86 libncurses-dev tmux libsqlite3-dev clang-format
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build deps check run asan bench golden fuzz demo clean
+.PHONY: all build deps check run asan bench golden format fuzz demo clean
 
 all: build
 
@@ -73,6 +74,9 @@ bench: deps
 
 golden: build
 	tests/regen-golden $(BUILD)
+
+format:
+	git ls-files '*.c' '*.h' | grep -v '^tests/fixtures/' | xargs clang-format -i
 
 fuzz: deps
 	fuzz/run $(FUZZ_SECONDS)

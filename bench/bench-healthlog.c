@@ -125,7 +125,8 @@ int main(int argc, char **argv) {
     printf("-- ingestion (durable: each commit on disk; %s)\n", dir);
     snprintf(path, sizeof(path), "%s/ingest.db", dir);
     for (int b = 1; b <= 100; b *= 10)
-        printf("HealthLog, %3d event%s per commit: %9.0f events/s\n", b, b == 1 ? " " : "s", ingest(path, b, b == 1 ? 2000 : 20000));
+        printf("HealthLog, %3d event%s per commit: %9.0f events/s\n", b, b == 1 ? " " : "s",
+               ingest(path, b, b == 1 ? 2000 : 20000));
     snprintf(path, sizeof(path), "%s/rasdaemon.db", dir);
     printf("rasdaemon's storage (autocommit INSERT, rollback journal): %9.0f events/s\n", ingest_rasdaemon(path, 2000));
 
@@ -208,7 +209,8 @@ int main(int argc, char **argv) {
                 sqlite3_reset(st);
                 t[i] = now_ns() - t0;
             }
-            printf("peer: the counts by scanning the events table: %lld groups, median %8.1f us\n", (long long)groups, median_us(t, 5));
+            printf("peer: the counts by scanning the events table: %lld groups, median %8.1f us\n", (long long)groups,
+                   median_us(t, 5));
             sqlite3_finalize(st);
             sqlite3_close(raw);
         }

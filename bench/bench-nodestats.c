@@ -88,7 +88,8 @@ int main(int argc, char **argv) {
     if (rounds < 10)
         rounds = 10;
     printf("median of %d rounds each; floor = pread of the same kept-open files and one listing of /proc (VM\n"
-           "discovery), same process, interleaved\n", rounds);
+           "discovery), same process, interleaved\n",
+           rounds);
     if (argc > 1) {
         for (int i = 1; i < argc; i++)
             r |= bench(argv[i], "/proc", rounds);
@@ -101,9 +102,10 @@ int main(int argc, char **argv) {
     {
         char uri[8192];
         const char *src = getenv("SRCDIR") ? getenv("SRCDIR") : ".";
-        snprintf(uri, sizeof(uri), "uniserver:///system?procfs=%s/tests/fixtures/many256/proc&sysfs=%s/tests/fixtures/many256/sys", src, src);
-        if (access(uri + strlen("uniserver:///system?procfs="), F_OK) == 0 || 1)
-        {
+        snprintf(uri, sizeof(uri),
+                 "uniserver:///system?procfs=%s/tests/fixtures/many256/proc&sysfs=%s/tests/fixtures/many256/sys", src,
+                 src);
+        if (access(uri + strlen("uniserver:///system?procfs="), F_OK) == 0 || 1) {
             char pd[4096];
             snprintf(pd, sizeof(pd), "%s/tests/fixtures/many256/proc", src);
             r |= bench(uri, pd, rounds / 4);

@@ -65,7 +65,8 @@ static void *libvirt_open(const char *uri) {
     lv.open_ro = (void *(*)(const char *))dlsym(lib, "virConnectOpenReadOnly");
     lv.close = (int (*)(void *))dlsym(lib, "virConnectClose");
     lv.cpustats = (int (*)(void *, int, virNodeCPUStats *, int *, unsigned))dlsym(lib, "virNodeGetCPUStats");
-    lv.alldom = (int (*)(void *, unsigned, virDomainStatsRecord ***, unsigned))dlsym(lib, "virConnectGetAllDomainStats");
+    lv.alldom =
+        (int (*)(void *, unsigned, virDomainStatsRecord ***, unsigned))dlsym(lib, "virConnectGetAllDomainStats");
     lv.alldom_free = (void (*)(virDomainStatsRecord **))dlsym(lib, "virDomainStatsRecordListFree");
     if (!lv.open_ro || !lv.close || !lv.cpustats || !lv.alldom || !lv.alldom_free) {
         printf("libvirt: a call is missing from libvirt.so.0\n");

@@ -138,7 +138,8 @@ int main(int argc, char **argv) {
     }
     c1 = proc_cpu_ns(pid);
     qsort(t, (size_t)n, sizeof(*t), cmp);
-    printf("%-14s %6ld bytes %4ld series  scrape median %7.1f us  p99 %7.1f us  CPU/scrape %7.1f us  RSS %6ld kB  PSS %6ld kB  anon %6ld kB\n",
+    printf("%-14s %6ld bytes %4ld series  scrape median %7.1f us  p99 %7.1f us  CPU/scrape %7.1f us  RSS %6ld kB  PSS "
+           "%6ld kB  anon %6ld kB\n",
            argv[1], size, series, (double)t[n / 2] / 1000.0, (double)t[n * 99 / 100] / 1000.0,
            (double)(c1 - c0) / 1e3 / n, mem_kb(pid, "status", "VmRSS:"), mem_kb(pid, "smaps_rollup", "Pss:"),
            mem_kb(pid, "status", "RssAnon:"));

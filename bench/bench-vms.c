@@ -177,17 +177,18 @@ static int measure(uniDomainPtr *doms, const char *const *select, int reps, uint
 
 /* @cpu: the collector's CPU (this process; for libvirt, its client here and libvirtd); @qemu:
  * the guests' QEMUs answering it. */
-static void row(int n, const char *path, uint64_t med, uint64_t p90, uint64_t cpu, uint64_t qemu, int samples, const char *note) {
+static void row(int n, const char *path, uint64_t med, uint64_t p90, uint64_t cpu, uint64_t qemu, int samples,
+                const char *note) {
     printf("%4d  %-36s %9.3f ms %9.3f ms %9.1f us/VM %9.1f us/VM %9.1f us/VM %6d  %s\n", n, path, med / 1e6, p90 / 1e6,
            med / 1e3 / n, cpu / 1e3 / n, qemu / 1e3 / n, samples, note);
 }
 
 /* ---- libvirt: the same guests run by libvirtd ---- */
 
-#define LIBVIRT_XML                                                                                \
-    "<domain type='kvm'><name>%s</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"                \
-    "<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type><loader type='rom'>/usr/share/qemu/qboot.rom</loader>" \
-    "<kernel>%s</kernel><cmdline>" IDLE "</cmdline></os>"                                          \
+#define LIBVIRT_XML                                                                                                    \
+    "<domain type='kvm'><name>%s</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"                                   \
+    "<os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type><loader type='rom'>/usr/share/qemu/qboot.rom</loader>"  \
+    "<kernel>%s</kernel><cmdline>" IDLE "</cmdline></os>"                                                              \
     "<devices><memballoon model='none'/></devices></domain>"
 
 static pid_t libvirtd_pid(void) {
@@ -207,8 +208,8 @@ static void bench_libvirt(int n, int reps, uint64_t ours_med, uint64_t ours_cpu,
     int nrec = 0, nparams = 0;
 
     if (access("/run/libvirt/libvirt-sock", F_OK) != 0) {
-        printf("%4d  %-34s  skipped: no libvirt daemon (/run/libvirt/libvirt-sock); see README for libvirtd by hand\n", n,
-               "libvirt GetAllDomainStats vm+vcpu");
+        printf("%4d  %-34s  skipped: no libvirt daemon (/run/libvirt/libvirt-sock); see README for libvirtd by hand\n",
+               n, "libvirt GetAllDomainStats vm+vcpu");
         return;
     }
     c = virConnectOpen("qemu:///system");
@@ -261,7 +262,8 @@ static void bench_libvirt(int n, int reps, uint64_t ours_med, uint64_t ours_cpu,
     {
         char note[160];
         uint64_t lc = cpu[reps / 2], lq = q[reps / 2];
-        snprintf(note, sizeof(note), "uniserver QMP: %.1fx less wall, %.1fx less collector CPU, %.1fx less CPU with QEMU's%s",
+        snprintf(note, sizeof(note),
+                 "uniserver QMP: %.1fx less wall, %.1fx less collector CPU, %.1fx less CPU with QEMU's%s",
                  (double)t[reps / 2] / (double)ours_med, (double)lc / (double)(ours_cpu ? ours_cpu : 1),
                  (double)(lc + lq) / (double)(ours_cpu + ours_qemu ? ours_cpu + ours_qemu : 1),
                  lpid ? "" : " (libvirtd's own CPU not counted: no /run/libvirtd.pid)");
@@ -358,7 +360,8 @@ int main(int argc, char **argv) {
         bench_libvirt(n, reps, qmp_med, qmp_cpu, qmp_qemu);
         fflush(stdout);
     }
-    printf("kvm_stat one-shot: not run (not packaged in Debian 12; its debugfs counters are blocked by kernel lockdown here)\n");
+    printf("kvm_stat one-shot: not run (not packaged in Debian 12; its debugfs counters are blocked by kernel lockdown "
+           "here)\n");
     free(list);
     return 0;
 }

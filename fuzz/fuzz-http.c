@@ -10,10 +10,10 @@
 #include "daemon/http_request.h"
 
 /* Not CHECK(): the checks hold in every build type. */
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            abort();                                                                               \
+#define CHECK(x)                                                                                                       \
+    do {                                                                                                               \
+        if (!(x))                                                                                                      \
+            abort();                                                                                                   \
     } while (0)
 
 static void inside(const char *p, size_t n, const char *buf, size_t len) {

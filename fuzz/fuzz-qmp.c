@@ -10,10 +10,10 @@
 #include "drivers/local/vms.h"
 
 /* Not assert(): the checks hold in every build type. */
-#define CHECK(x)                                                                                   \
-    do {                                                                                           \
-        if (!(x))                                                                                  \
-            abort();                                                                               \
+#define CHECK(x)                                                                                                       \
+    do {                                                                                                               \
+        if (!(x))                                                                                                      \
+            abort();                                                                                                   \
     } while (0)
 
 static void count_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, uint64_t value) {
@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(r >= -EBADMSG && r <= 1);
     if (r == 1) {
         CHECK(ret >= buf && ret + len <= buf + size && len > 0);
-        int a = qmp_parse_stats(ret, len, NULL, 0, count_cb, &n1), b = qmp_parse_stats(ret, len, NULL, 0, count_cb, &n2);
+        int a = qmp_parse_stats(ret, len, NULL, 0, count_cb, &n1),
+            b = qmp_parse_stats(ret, len, NULL, 0, count_cb, &n2);
         CHECK(a == b && n1 == n2);
         n1 = n2 = 0;
         a = qmp_parse_stats(ret, len, paths, 2, count_cb, &n1);

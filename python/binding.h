@@ -11,8 +11,7 @@
 #include "uniserver/uniserver.h"
 
 typedef struct {
-    PyObject_HEAD
-    uniConnectPtr conn;
+    PyObject_HEAD uniConnectPtr conn;
     PyThread_type_lock lock; /* one call at a time, and close() waits for it */
     PyObject *uri;
 } ConnObject;
@@ -21,8 +20,7 @@ extern PyTypeObject ConnType, DomType;
 
 /* A domain (VM): the spec's virDomain. It keeps its connection object alive. */
 typedef struct {
-    PyObject_HEAD
-    uniDomainPtr dom;
+    PyObject_HEAD uniDomainPtr dom;
     PyObject *conn; /* the ConnObject */
 } DomObject;
 

@@ -57,7 +57,6 @@ bool key_has(const char *key, const char *placeholder) {
     return false;
 }
 
-
 /* The whole record as {dotted key: value}; absent keys are not in it. */
 static PyObject *record_dict(uniRecordPtr rec) {
     PyObject *d = PyDict_New();
@@ -142,8 +141,7 @@ static PyObject *do_open(PyObject *args, unsigned flags) {
     if (!PyArg_ParseTuple(args, "|z", &uri))
         return NULL;
     Py_BEGIN_ALLOW_THREADS c = uniConnectOpen(uri, flags);
-    Py_END_ALLOW_THREADS
-    if (!c)
+    Py_END_ALLOW_THREADS if (!c)
         Py_RETURN_NONE; /* libvirt-python raises; the spec's interface returns None: lastError() says why */
     o = PyObject_New(ConnObject, &ConnType);
     if (!o) {
@@ -185,12 +183,9 @@ static PyObject *conn_close(ConnObject *self, PyObject *noargs) {
     c = self->conn;
     self->conn = NULL;
     Py_BEGIN_ALLOW_THREADS uniConnectClose(c);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     Py_RETURN_NONE;
 }
-
-
 
 static PyObject *m_getHostGovernor(ConnObject *self, PyObject *noargs) {
     char *g;
@@ -199,8 +194,7 @@ static PyObject *m_getHostGovernor(ConnObject *self, PyObject *noargs) {
     if (conn_enter(self) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS g = uniNodeGetGovernor(self->conn, 0);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     if (!g)
         Py_RETURN_NONE;
     out = PyUnicode_FromString(g);
@@ -227,8 +221,7 @@ static PyObject *m_nodeSetFrequency(ConnObject *self, PyObject *args) {
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS r = uniNodeSetFrequencyEx(self->conn, core, freq, cores, 256, 0);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     Py_DECREF(str);
     if (r < 0)
         Py_RETURN_NONE;
@@ -247,10 +240,9 @@ static PyObject *set_text(ConnObject *self, PyObject *args, PyObject *kw, int wh
         return NULL;
     if (conn_enter(self) < 0)
         return NULL;
-    Py_BEGIN_ALLOW_THREADS r = which ? uniNodeSetPowerPolicy(self->conn, core, value, 0)
-                                     : uniNodeSetGovernor(self->conn, core, value, 0);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_BEGIN_ALLOW_THREADS r =
+        which ? uniNodeSetPowerPolicy(self->conn, core, value, 0) : uniNodeSetGovernor(self->conn, core, value, 0);
+    Py_END_ALLOW_THREADS conn_leave(self);
     if (r < 0)
         Py_RETURN_NONE;
     return PyLong_FromLong(r);
@@ -279,8 +271,7 @@ static PyObject *m_getStats(ConnObject *self, PyObject *args, PyObject *kw) {
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS r = uniNodeGetStats(self->conn, list, &rec, flags);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     select_free(seq, list);
     if (r < 0)
         Py_RETURN_NONE;
@@ -336,8 +327,7 @@ static PyObject *m_get_healthlog_memory(ConnObject *self, PyObject *args, PyObje
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|zLI", kwlist, &dimm, &since, &flags) || conn_enter(self) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryMemory(self->conn, dimm, since, &ev, flags);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     if (n < 0)
         Py_RETURN_NONE;
     return events_list(ev, n);
@@ -354,8 +344,7 @@ static PyObject *m_get_healthlog_cpu(ConnObject *self, PyObject *args, PyObject 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|iLI", kwlist, &core, &since, &flags) || conn_enter(self) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryCPU(self->conn, core, since, &ev, flags);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     if (n < 0)
         Py_RETURN_NONE;
     return events_list(ev, n);
@@ -427,9 +416,9 @@ static PyObject *m_lookup(ConnObject *self, PyObject *args, bool by_uuid) {
         return NULL;
     if (conn_enter(self) < 0)
         return NULL;
-    Py_BEGIN_ALLOW_THREADS d = by_uuid ? uniDomainLookupByUUIDString(self->conn, key, 0) : uniDomainLookupByName(self->conn, key, 0);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_BEGIN_ALLOW_THREADS d =
+        by_uuid ? uniDomainLookupByUUIDString(self->conn, key, 0) : uniDomainLookupByName(self->conn, key, 0);
+    Py_END_ALLOW_THREADS conn_leave(self);
     if (!d)
         Py_RETURN_NONE;
     return dom_wrap(self, d);
@@ -453,8 +442,7 @@ static PyObject *m_listAllDomains(ConnObject *self, PyObject *args) {
     if (conn_enter(self) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS n = uniConnectListAllDomains(self->conn, &doms, flags);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     if (n < 0)
         Py_RETURN_NONE;
     list = PyList_New(0);
@@ -489,8 +477,7 @@ static PyObject *m_getAllDomainStats(ConnObject *self, PyObject *args, PyObject 
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS r = uniConnectGetAllDomainStats(self->conn, list, &stats, flags);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     select_free(seq, list);
     if (r < 0)
         Py_RETURN_NONE;
@@ -541,8 +528,7 @@ static PyObject *d_getDomainStatisticsUniserver(DomObject *self, PyObject *noarg
     if (conn_enter(c) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS r = uniDomainGetStatistics(self->dom, &rec, 0);
-    Py_END_ALLOW_THREADS
-    conn_leave(c);
+    Py_END_ALLOW_THREADS conn_leave(c);
     if (r < 0)
         Py_RETURN_NONE;
     out = view_list(rec, uniViewGet(view_index("getDomainStatisticsUniserver")));
@@ -565,8 +551,7 @@ static PyObject *d_getStats(DomObject *self, PyObject *args) {
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS r = uniDomainListGetStats(doms, list, &stats, 0);
-    Py_END_ALLOW_THREADS
-    conn_leave(c);
+    Py_END_ALLOW_THREADS conn_leave(c);
     select_free(seq, list);
     if (r < 0)
         Py_RETURN_NONE;
@@ -618,7 +603,8 @@ static PyMethodDef conn_methods[] = {
      "metricDescriptors() -> list of dict(id, key, kind, unit, group, source, help)."},
     {"get_healthlog_memory", (PyCFunction)(void (*)(void))m_get_healthlog_memory, METH_VARARGS | METH_KEYWORDS,
      "get_healthlog_memory(dimm=None, since_ms=0, flags=0) -> list or None: the memory events of a DIMM (spec 3.2.2;\n"
-     "every DIMM when None), oldest first, each a dict {'event.time_ms': ..., 'event.severity': ..., 'event.vms': ...}.\n"
+     "every DIMM when None), oldest first, each a dict {'event.time_ms': ..., 'event.severity': ..., 'event.vms': "
+     "...}.\n"
      "flags: HEALTHLOG_CORRECTED, HEALTHLOG_UNCORRECTED, HEALTHLOG_ACTIONS (uniHealthLogQueryMemory)."},
     {"get_healthlog_cpu", (PyCFunction)(void (*)(void))m_get_healthlog_cpu, METH_VARARGS | METH_KEYWORDS,
      "get_healthlog_cpu(core=-1, since_ms=0, flags=0) -> list or None: the CPU events a core reported (every core\n"
@@ -658,7 +644,8 @@ static PyMethodDef module_methods[] = {
     {"open", py_open, METH_VARARGS,
      "open(uri=None) -> Connection or None: uniserver:///system (this host), test:///default,\n"
      "uniserver+unix:///system (through uniserverd) ... None on failure: lastError() says why."},
-    {"openReadOnly", py_open_ro, METH_VARARGS, "openReadOnly(uri=None) -> Connection or None: read-only: control refused."},
+    {"openReadOnly", py_open_ro, METH_VARARGS,
+     "openReadOnly(uri=None) -> Connection or None: read-only: control refused."},
     {"lastError", py_last_error, METH_NOARGS,
      "lastError() -> (code, message) of the last failed call in this thread, or None."},
     {"errorCodeName", py_error_code_name, METH_O, "errorCodeName(code) -> str ('INVALID_URI', ...)."},
@@ -666,11 +653,17 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef moduledef = {
-    PyModuleDef_HEAD_INIT, "uniserver",
+    PyModuleDef_HEAD_INIT,
+    "uniserver",
     "uniserver: reliability-aware telemetry and control of KVM hosts (UniServer D5.1 section 3.1.6).\n"
     "Every method of the spec returns a list in the spec's order (None for an element the host\n"
     "cannot provide; None for the whole call when it fails, with lastError()).",
-    -1, module_methods, NULL, NULL, NULL, NULL,
+    -1,
+    module_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 PyMODINIT_FUNC PyInit_uniserver(void);

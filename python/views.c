@@ -72,8 +72,7 @@ static PyObject *call_view(ConnObject *self, int vi) {
     if (conn_enter(self) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS r = uniNodeGetView(self->conn, vi, &rec, 0);
-    Py_END_ALLOW_THREADS
-    conn_leave(self);
+    Py_END_ALLOW_THREADS conn_leave(self);
     if (r < 0)
         Py_RETURN_NONE;
     out = view_list(rec, uniViewGet(vi));
@@ -85,8 +84,7 @@ static PyObject *call_view(ConnObject *self, int vi) {
  * made at import, so a new view is a new method with no edit here ---- */
 
 typedef struct {
-    PyObject_HEAD
-    int view;
+    PyObject_HEAD int view;
     PyObject *doc;  /* str, or NULL */
     PyObject *conn; /* the Connection it is bound to; NULL in the class */
 } ViewMethodObject;
@@ -173,7 +171,8 @@ char *view_doc(const uniViewDesc *v, const uniMetricDesc *descs, int ndescs) {
     int pos = 0;
     if (!doc)
         return NULL;
-    o += (size_t)snprintf(doc + o, cap - o, "%s() -> list: %s.\nElements, in the spec's order:\n", v->spec_name, v->summary);
+    o += (size_t)snprintf(doc + o, cap - o, "%s() -> list: %s.\nElements, in the spec's order:\n", v->spec_name,
+                          v->summary);
     if (v->nmetrics && (int)v->metrics[0] < ndescs)
         comp = key_has(descs[v->metrics[0]].key, "C");
     for (int c = 0; c < (comp ? 4 : 1); c++)
@@ -193,8 +192,9 @@ char *view_doc(const uniViewDesc *v, const uniMetricDesc *descs, int ndescs) {
             o += (size_t)snprintf(doc + o, cap - o, "  [%d] %s (%s)%s: %s\n", pos++, key, d->unit,
                                   key_has(d->key, "N") ? ", a list with one value per online core" : "", d->help);
         }
-    snprintf(doc + o, cap - o, "None for an element the host cannot provide; None when the call fails\n"
-                               "(uniserver.lastError() says why).");
+    snprintf(doc + o, cap - o,
+             "None for an element the host cannot provide; None when the call fails\n"
+             "(uniserver.lastError() says why).");
     return doc;
 }
 

@@ -23,26 +23,26 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 /* X(name, number, summary): the numbers are stable and append-only; they travel over the wire. */
-#define UNI_ERROR_CODES(X)                                                                         \
-    X(OK, 0, "no error")                                                                           \
-    X(INTERNAL_ERROR, 1, "internal error")                                                         \
-    X(NO_MEMORY, 2, "out of memory")                                                               \
-    X(INVALID_ARG, 3, "invalid argument")                                                          \
-    X(INVALID_URI, 4, "invalid connection URI")                                                    \
-    X(NO_DRIVER, 5, "no driver for this URI scheme")                                               \
-    X(INVALID_CONN, 6, "invalid connection object")                                                \
-    X(NO_SUPPORT, 7, "operation not supported by this driver")                                     \
-    X(SYSTEM_ERROR, 8, "system call failed")                                                       \
-    X(PARSE_FAILED, 9, "malformed source data")                                                    \
-    X(NO_SOURCE, 10, "source tree or file not found")                                              \
-    X(UNKNOWN_METRIC, 11, "unknown metric, group or key")                                          \
-    X(NO_DATA, 12, "the host cannot provide this value")                                           \
-    X(OUT_OF_RANGE, 13, "value out of range")                                                      \
-    X(ACCESS_DENIED, 14, "operation not allowed on this connection")                               \
-    X(NO_DOMAIN, 15, "no such domain")                                                             \
-    X(RPC_FAILED, 16, "remote procedure call failed")                                              \
-    X(TIMEOUT, 17, "operation timed out")                                                          \
-    X(NO_CORE, 18, "no such core, or the core is offline")                                         \
+#define UNI_ERROR_CODES(X)                                                                                             \
+    X(OK, 0, "no error")                                                                                               \
+    X(INTERNAL_ERROR, 1, "internal error")                                                                             \
+    X(NO_MEMORY, 2, "out of memory")                                                                                   \
+    X(INVALID_ARG, 3, "invalid argument")                                                                              \
+    X(INVALID_URI, 4, "invalid connection URI")                                                                        \
+    X(NO_DRIVER, 5, "no driver for this URI scheme")                                                                   \
+    X(INVALID_CONN, 6, "invalid connection object")                                                                    \
+    X(NO_SUPPORT, 7, "operation not supported by this driver")                                                         \
+    X(SYSTEM_ERROR, 8, "system call failed")                                                                           \
+    X(PARSE_FAILED, 9, "malformed source data")                                                                        \
+    X(NO_SOURCE, 10, "source tree or file not found")                                                                  \
+    X(UNKNOWN_METRIC, 11, "unknown metric, group or key")                                                              \
+    X(NO_DATA, 12, "the host cannot provide this value")                                                               \
+    X(OUT_OF_RANGE, 13, "value out of range")                                                                          \
+    X(ACCESS_DENIED, 14, "operation not allowed on this connection")                                                   \
+    X(NO_DOMAIN, 15, "no such domain")                                                                                 \
+    X(RPC_FAILED, 16, "remote procedure call failed")                                                                  \
+    X(TIMEOUT, 17, "operation timed out")                                                                              \
+    X(NO_CORE, 18, "no such core, or the core is offline")                                                             \
     X(NOT_APPLIED, 19, "the hardware did not take the value (it reads back different)")
 
 typedef enum {
@@ -154,8 +154,7 @@ typedef struct {
  * @flags: must be 0
  * Returns: the number of descriptors, or -1. Since: 0.1
  */
-int uniConnectGetMetricDescriptors(uniConnectPtr conn, const uniMetricDesc **ret_descs,
-                                   unsigned int flags);
+int uniConnectGetMetricDescriptors(uniConnectPtr conn, const uniMetricDesc **ret_descs, unsigned int flags);
 
 /* ---------------------------------------------------------------------------------------------
  * Records: typed samples of one collection
@@ -263,8 +262,7 @@ void uniRecordFree(uniRecordPtr rec);
  * same connection; the first call has none (uniRecordGetWindowMs returns -1).
  * Returns: 0, or -1 (UNI_ERR_UNKNOWN_METRIC for a selection that names nothing). Since: 0.1
  */
-int uniNodeGetStats(uniConnectPtr conn, const char *const *select, uniRecordPtr *ret,
-                    unsigned int flags);
+int uniNodeGetStats(uniConnectPtr conn, const char *const *select, uniRecordPtr *ret, unsigned int flags);
 
 typedef enum {
     UNI_NODE_STATS_BEST_EFFORT = 1 << 0, /* a failing source is absent, not an error */
@@ -383,24 +381,24 @@ typedef enum {
 
 /* One settable quantity of a domain. Values are integers in the parameter's unit. */
 typedef struct {
-    const char *name;    /* "voltage_mv", "frequency_mhz", "refresh_ms" */
-    const char *unit;    /* "mV", "MHz", "ms" */
-    long long current;   /* the value now */
-    long long nominal;   /* the vendor's (guard-banded) value; -1 when unknown */
-    long long min, max;  /* what the hardware accepts (inclusive) */
-    long long step;      /* values are min + k x step; 0 or 1: any integer */
-    unsigned int flags;  /* uniOppParamFlags */
+    const char *name;   /* "voltage_mv", "frequency_mhz", "refresh_ms" */
+    const char *unit;   /* "mV", "MHz", "ms" */
+    long long current;  /* the value now */
+    long long nominal;  /* the vendor's (guard-banded) value; -1 when unknown */
+    long long min, max; /* what the hardware accepts (inclusive) */
+    long long step;     /* values are min + k x step; 0 or 1: any integer */
+    unsigned int flags; /* uniOppParamFlags */
 } uniOppParam;
 
 typedef struct {
-    int kind;                  /* a uniOppKind */
-    int id;                    /* PMD or channel number */
-    const char *name;          /* "pmd2", "mc1": what uniNodeSetOperatingPoint takes */
-    int ncores;                /* UNI_OPP_CPU: the cores of the domain */
+    int kind;         /* a uniOppKind */
+    int id;           /* PMD or channel number */
+    const char *name; /* "pmd2", "mc1": what uniNodeSetOperatingPoint takes */
+    int ncores;       /* UNI_OPP_CPU: the cores of the domain */
     const int *cores;
-    int nmembers;              /* UNI_OPP_MEMORY: the DIMMs of the channel ("DIMM2A") */
+    int nmembers; /* UNI_OPP_MEMORY: the DIMMs of the channel ("DIMM2A") */
     const char *const *members;
-    int nparams;               /* parameters: uniOppListGetParam(list, i, 0 .. nparams-1) */
+    int nparams; /* parameters: uniOppListGetParam(list, i, 0 .. nparams-1) */
 } uniOppDomain;
 
 typedef struct _uniOppList uniOppList;
@@ -573,15 +571,15 @@ void uniDomainStatsRecordListFree(uniDomainStatsRecordPtr *stats);
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct {
-    const char *spec_name;   /* "getHostCPUStatisticsUniserver" */
-    const char *c_name;      /* "uniNodeGetCPUStatistics" */
-    const char *command;     /* "hostcpustats" */
-    const char *summary;     /* one line */
+    const char *spec_name;       /* "getHostCPUStatisticsUniserver" */
+    const char *c_name;          /* "uniNodeGetCPUStatistics" */
+    const char *command;         /* "hostcpustats" */
+    const char *summary;         /* one line */
     const unsigned int *metrics; /* metric ids in the spec's order */
     int nmetrics;
     /* Since 0.3: */
-    long long window_ms;     /* the window a shell waits between two samples for the view's rates (0: none) */
-    const char *details;     /* more for a shell's help, or NULL */
+    long long window_ms; /* the window a shell waits between two samples for the view's rates (0: none) */
+    const char *details; /* more for a shell's help, or NULL */
 } uniViewDesc;
 
 /** uniViewCount: Returns: the number of views. Since: 0.1 */
@@ -636,7 +634,8 @@ int uniHealthLogQueryMemory(uniConnectPtr conn, const char *dimm, long long sinc
  * The same as uniHealthLogQueryMemory for CPU errors (caches, TLB, bus, core) reported by @core.
  * Returns: the number of events, or -1. Since: 0.2
  */
-int uniHealthLogQueryCPU(uniConnectPtr conn, int core, long long since_ms, uniRecordPtr **ret_events, unsigned int flags);
+int uniHealthLogQueryCPU(uniConnectPtr conn, int core, long long since_ms, uniRecordPtr **ret_events,
+                         unsigned int flags);
 
 /**
  * uniHealthLogWait:

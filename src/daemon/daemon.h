@@ -12,23 +12,23 @@
 
 typedef struct {
     char *config_file;
-    char *runtime_dir;   /* the sockets' directory */
-    char *source_uri;    /* what the daemon samples: uniserver:///system, test:///default, a fixture */
-    long interval_ms;    /* sampling interval */
-    char *listen_tls;    /* ADDR:PORT, or NULL: no TLS */
-    char *listen_tcp;    /* ADDR:PORT, plain TCP: only with insecure_tcp and only on loopback */
+    char *runtime_dir; /* the sockets' directory */
+    char *source_uri;  /* what the daemon samples: uniserver:///system, test:///default, a fixture */
+    long interval_ms;  /* sampling interval */
+    char *listen_tls;  /* ADDR:PORT, or NULL: no TLS */
+    char *listen_tcp;  /* ADDR:PORT, plain TCP: only with insecure_tcp and only on loopback */
     bool insecure_tcp;
     char *tls_cert, *tls_key, *tls_ca;
-    char *sock_group;    /* group allowed on the read-write socket (mode 0660), or NULL (0600) */
+    char *sock_group; /* group allowed on the read-write socket (mode 0660), or NULL (0600) */
     long max_clients;
-    long max_call_bytes; /* the largest call a client may send */
+    long max_call_bytes;  /* the largest call a client may send */
     long idle_timeout_ms; /* a client that has not opened (or finished TLS), or an HTTP client that
                            * has sent no complete request, by then is dropped */
     log_level level;
     bool syslog;
     bool foreground;
     char *pid_file;
-    char *metrics_listen;     /* ADDR:PORT of /metrics (default 127.0.0.1:9177), or "off" */
+    char *metrics_listen; /* ADDR:PORT of /metrics (default 127.0.0.1:9177), or "off" */
     char *metrics_tls_cert, *metrics_tls_key;
     char *metrics_basic_auth; /* user:password, or NULL */
     long metrics_max_clients; /* HTTP clients at once; more are refused */

@@ -47,9 +47,9 @@ static int reply_error(client *c, const uni_message_header *call, int code, cons
 }
 
 /* reply_STEM(c, h, ret): a procedure's reply, typed by procs.def. */
-#define REPLY_(NAME, stem, args, ret, access)                                                      \
-    static inline int reply_##stem(client *c, const uni_message_header *h, ret *r) {               \
-        return reply(c, h, (xdrproc_t)xdr_##ret, r);                                               \
+#define REPLY_(NAME, stem, args, ret, access)                                                                          \
+    static inline int reply_##stem(client *c, const uni_message_header *h, ret *r) {                                   \
+        return reply(c, h, (xdrproc_t)xdr_##ret, r);                                                                   \
     }
 UNI_PROCS(REPLY_)
 #undef REPLY_
@@ -162,8 +162,8 @@ static int h_node_get_view(client *c, const uni_message_header *h, uni_node_get_
     int view = uni_view_find(a->name);
     char m[160];
     if (view < 0 || uni_view_is_domain(view)) {
-        snprintf(m, sizeof(m), "%s view '%.64s'", view < 0 ? "no" : "a domain's view is asked of a domain, not the host:",
-                 a->name);
+        snprintf(m, sizeof(m), "%s view '%.64s'",
+                 view < 0 ? "no" : "a domain's view is asked of a domain, not the host:", a->name);
         return reply_error(c, h, UNI_ERR_INVALID_ARG, m);
     }
     return h_view(c, h, view, a->flags);
@@ -253,8 +253,13 @@ static int h_node_get_operating_points(client *c, const uni_message_header *h, u
             k = -1;
         for (int p = 0; p < d->nparams && k == 0; p++) {
             const uniOppParam *q = uniOppListGetParam(l, i, p);
-            w->params.params_val[p] = (uni_opp_param){.name = (char *)q->name, .unit = (char *)q->unit, .current = q->current,
-                                                      .nominal = q->nominal, .min = q->min, .max = q->max, .step = q->step,
+            w->params.params_val[p] = (uni_opp_param){.name = (char *)q->name,
+                                                      .unit = (char *)q->unit,
+                                                      .current = q->current,
+                                                      .nominal = q->nominal,
+                                                      .min = q->min,
+                                                      .max = q->max,
+                                                      .step = q->step,
                                                       .flags = q->flags};
         }
         w->params.params_len = (u_int)d->nparams;
@@ -289,7 +294,9 @@ static void audit_to_log(const uni_audit_event *ev, void *userdata) {
     (void)userdata;
     log_info("audit: %s by %s: %s %s: '%s' -> '%s'%s%s%s", ev->call, ev->caller, ev->object, ev->attribute, ev->before,
              ev->after, ev->rollback ? " (rollback)" : "", ev->error ? ": " : "",
-             ev->error == -EREMOTEIO ? "reads back different" : ev->error ? strerror(-ev->error) : "");
+             ev->error == -EREMOTEIO ? "reads back different"
+             : ev->error             ? strerror(-ev->error)
+                                     : "");
 }
 
 void dispatch_audit_setup(void) {
@@ -336,7 +343,8 @@ static int h_domain_stats(client *c, const uni_message_header *h, uni_domain_sta
     if (a->flags)
         return reply_error(c, h, UNI_ERR_INVALID_ARG, "unsupported flags");
     uniResetLastError();
-    if (select_from_wire(a->has_select, a->select.select_val, a->select.select_len, &list, &sel, uni_select_parse_domain) < 0)
+    if (select_from_wire(a->has_select, a->select.select_val, a->select.select_len, &list, &sel,
+                         uni_select_parse_domain) < 0)
         return reply_last_error(c, h);
     memset(&r, 0, sizeof(r));
     r.stats.stats_val = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(uni_wire_domain_stats));
@@ -409,7 +417,8 @@ static int h_healthlog(client *c, const uni_message_header *h, bool cpu, const c
     int n;
     if (!q)
         return reply_last_error(c, h);
-    n = cpu ? uniHealthLogQueryCPU(q, core, since, &list, flags) : uniHealthLogQueryMemory(q, dimm, since, &list, flags);
+    n = cpu ? uniHealthLogQueryCPU(q, core, since, &list, flags)
+            : uniHealthLogQueryMemory(q, dimm, since, &list, flags);
     return reply_events(c, h, list, n);
 }
 
@@ -434,15 +443,15 @@ typedef struct {
 } proc_def;
 
 /* Each handler takes its own argument type; the table holds them behind one signature. */
-#define THUNK_(NAME, stem, args, ret, access)                                                      \
-    static int t_##stem(client *c, const uni_message_header *h, void *a) {                         \
-        return h_##stem(c, h, a);                                                                  \
+#define THUNK_(NAME, stem, args, ret, access)                                                                          \
+    static int t_##stem(client *c, const uni_message_header *h, void *a) {                                             \
+        return h_##stem(c, h, a);                                                                                      \
     }
 UNI_PROCS(THUNK_)
 #undef THUNK_
 
 static const proc_def procs[] = {
-#define ROW_(NAME, stem, args, ret, access)                                                        \
+#define ROW_(NAME, stem, args, ret, access)                                                                            \
     {UNI_PROC_##NAME, #NAME, (xdrproc_t)xdr_##args, sizeof(args), t_##stem, UNI_ACCESS_##access},
     UNI_PROCS(ROW_)
 #undef ROW_
@@ -464,8 +473,9 @@ static const proc_def *find_proc(int proc, proc_def *buf) {
             return &procs[i];
     for (int v = 0; v < uniViewCount(); v++)
         if (uni_view_proc(v) == proc) {
-            *buf = (proc_def){proc, uniViewGet(v)->spec_name, (xdrproc_t)xdr_uni_node_get_view_args,
-                              sizeof(uni_node_get_view_args), t_view, UNI_ACCESS_READ};
+            *buf = (proc_def){
+                proc,   uniViewGet(v)->spec_name, (xdrproc_t)xdr_uni_node_get_view_args, sizeof(uni_node_get_view_args),
+                t_view, UNI_ACCESS_READ};
             return buf;
         }
     return NULL;

@@ -11,7 +11,8 @@
 
 /* RFC 9110 5.6.2: the characters of a token (methods, header names). */
 static bool is_tchar(char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 static bool is_ows(char ch) {
@@ -121,7 +122,7 @@ static int parse_request_line(const char *p, const char *end, http_request *r) {
     r->method = m;
     r->method_len = (size_t)(p - m);
     t = ++p;
-    while (p < end && *p > ' ' && *p < 0x7f)
+    while (p<end && * p> ' ' && *p < 0x7f)
         p++;
     if (p == t || p == end || *p != ' ' || parse_target(t, (size_t)(p - t), r) < 0)
         return -EBADMSG;

@@ -12,10 +12,10 @@ typedef struct {
     size_t method_len;
     const char *path; /* the path of the target, without its query */
     size_t path_len;
-    unsigned minor;   /* HTTP/1.minor */
-    bool keep_alive;  /* the connection stays open after the response */
-    bool openmetrics; /* Accept names application/openmetrics-text (q > 0) */
-    bool gzip;        /* Accept-Encoding names gzip (q > 0) */
+    unsigned minor;            /* HTTP/1.minor */
+    bool keep_alive;           /* the connection stays open after the response */
+    bool openmetrics;          /* Accept names application/openmetrics-text (q > 0) */
+    bool gzip;                 /* Accept-Encoding names gzip (q > 0) */
     const char *authorization; /* the first Authorization header's value, or NULL */
     size_t authorization_len;
     uint64_t content_length; /* a body to skip */

@@ -48,7 +48,8 @@ int listen_unix(server *srv, protocol *proto, const char *dir, const char *name,
         struct sockaddr_un tmp = sa;
         char final_path[sizeof(sa.sun_path)];
         snprintf(final_path, sizeof(final_path), "%s", sa.sun_path);
-        if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", final_path, (int)getpid()) >= sizeof(tmp.sun_path)) {
+        if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", final_path, (int)getpid()) >=
+            sizeof(tmp.sun_path)) {
             log_error("socket path %s is too long", final_path);
             return -1;
         }
@@ -134,8 +135,8 @@ int listen_tcp_socket(const struct addrinfo *res) {
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
     if (fd < 0)
         return -errno;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
-        listen(fd, 128) < 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
         int r = -errno;
         close(fd);
         return r;
@@ -182,7 +183,8 @@ int listen_inet(server *srv, protocol *proto, const char *spec, bool tls) {
         if (asprintf(&l->name, "%s %s:%s", tls ? "tls" : "tcp", h, p) < 0)
             l->name = NULL;
     }
-    log_info("listening on %s%s", l->name ? l->name : spec, tls ? " (client certificates required)" : " (INSECURE, loopback)");
+    log_info("listening on %s%s", l->name ? l->name : spec,
+             tls ? " (client certificates required)" : " (INSECURE, loopback)");
     return 0;
 }
 
@@ -232,7 +234,8 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         if (fd < 0)
             return;
         if (pr->nclients >= pr->max_clients) {
-            log_warning("refusing a client on %s: %ld clients already (%s)", l->name, pr->nclients, pr->max_clients_key);
+            log_warning("refusing a client on %s: %ld clients already (%s)", l->name, pr->nclients,
+                        pr->max_clients_key);
             close(fd);
             continue;
         }
@@ -247,12 +250,13 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         if (!l->tcp) {
             socklen_t cl = sizeof(c->cred);
             c->have_cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &cl) == 0;
-            snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %d", l->ro ? "ro" : "rw", c->have_cred ? (int)c->cred.pid : -1,
-                     c->have_cred ? (int)c->cred.uid : -1);
+            snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %d", l->ro ? "ro" : "rw",
+                     c->have_cred ? (int)c->cred.pid : -1, c->have_cred ? (int)c->cred.uid : -1);
         } else {
             char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
             int one = 1;
-            getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+            getnameinfo((struct sockaddr *)&sa, sl, host, sizeof(host), port, sizeof(port),
+                        NI_NUMERICHOST | NI_NUMERICSERV);
             snprintf(c->peer, sizeof(c->peer), "%s %s:%s", l->tls ? pr->tls_scheme : pr->scheme, host, port);
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         }

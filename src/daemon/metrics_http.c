@@ -175,10 +175,9 @@ static int respond(client *c, unsigned status, const char *headers, const char *
                    bool close) {
     char h[1024];
     size_t len = body ? body->len : strlen(text);
-    int n = snprintf(h, sizeof(h),
-                     "HTTP/1.1 %u %s\r\nDate: %s\r\n%sContent-Length: %zu\r\n%s\r\n", status, reason(status),
-                     http_date(), headers ? headers : "Content-Type: text/plain; charset=utf-8\r\n", len,
-                     close ? "Connection: close\r\n" : "");
+    int n = snprintf(h, sizeof(h), "HTTP/1.1 %u %s\r\nDate: %s\r\n%sContent-Length: %zu\r\n%s\r\n", status,
+                     reason(status), http_date(), headers ? headers : "Content-Type: text/plain; charset=utf-8\r\n",
+                     len, close ? "Connection: close\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(h) || client_queue(c, h, (size_t)n) < 0)
         return -1;
     if (!head && len > 0) {
@@ -214,9 +213,11 @@ static int answer(client *c, const http_request *rq) {
         return respond(c, 405, "Allow: GET, HEAD\r\nContent-Type: text/plain; charset=utf-8\r\n", "only GET /metrics\n",
                        NULL, false, !rq->keep_alive);
     }
-    if (cfg->metrics_basic_auth && !http_basic_auth_ok(rq->authorization, rq->authorization_len, cfg->metrics_basic_auth))
-        return respond(c, 401, "WWW-Authenticate: Basic realm=\"uniserverd\", charset=\"UTF-8\"\r\n"
-                               "Content-Type: text/plain; charset=utf-8\r\n",
+    if (cfg->metrics_basic_auth &&
+        !http_basic_auth_ok(rq->authorization, rq->authorization_len, cfg->metrics_basic_auth))
+        return respond(c, 401,
+                       "WWW-Authenticate: Basic realm=\"uniserverd\", charset=\"UTF-8\"\r\n"
+                       "Content-Type: text/plain; charset=utf-8\r\n",
                        "authentication required\n", NULL, head, !rq->keep_alive);
     if (rq->path_len == 1 && rq->path[0] == '/')
         return respond(c, 200, NULL, "uniserverd: the host record is at /metrics\n", NULL, head, !rq->keep_alive);

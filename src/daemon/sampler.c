@@ -53,8 +53,9 @@ static void sample_finish(server *srv) {
         srv->samples_failed++;
         /* Log when it starts failing, then once a minute of failures, not at every interval. */
         if (!srv->failing || srv->samples_failed % (uint64_t)(60000 / srv->cfg->interval_ms + 1) == 0)
-            log_error("sampling %s failed: %s (%llu failures so far; serving the last good record)", srv->cfg->source_uri,
-                      srv->work_error ? srv->work_error : "unknown error", (unsigned long long)srv->samples_failed);
+            log_error("sampling %s failed: %s (%llu failures so far; serving the last good record)",
+                      srv->cfg->source_uri, srv->work_error ? srv->work_error : "unknown error",
+                      (unsigned long long)srv->samples_failed);
         srv->failing = true;
         free(srv->work_error);
         srv->work_error = NULL;
@@ -191,7 +192,8 @@ static void on_healthlog_change(uv_poll_t *p, int status, int events) {
     server *srv = p->data;
     (void)status;
     (void)events;
-    if (hl_watch_drain(srv->hl_fd, uni_local_healthlog_path(srv->source)) > 0 && !uv_is_active((uv_handle_t *)&srv->hl_timer))
+    if (hl_watch_drain(srv->hl_fd, uni_local_healthlog_path(srv->source)) > 0 &&
+        !uv_is_active((uv_handle_t *)&srv->hl_timer))
         uv_timer_start(&srv->hl_timer, on_healthlog_settled, 20, 0);
 }
 

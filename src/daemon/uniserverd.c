@@ -69,21 +69,31 @@ static int daemonize(void) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"foreground", no_argument, NULL, 'f'},   {"config", required_argument, NULL, 'c'},
-        {"runtime-dir", required_argument, NULL, 1}, {"uri", required_argument, NULL, 2},
-        {"interval", required_argument, NULL, 3}, {"listen-tls", required_argument, NULL, 4},
-        {"listen-tcp", required_argument, NULL, 5}, {"insecure-tcp", no_argument, NULL, 6},
-        {"tls-cert", required_argument, NULL, 7}, {"tls-key", required_argument, NULL, 8},
-        {"tls-ca", required_argument, NULL, 9},   {"sock-group", required_argument, NULL, 10},
-        {"log-level", required_argument, NULL, 11}, {"syslog", no_argument, NULL, 12},
-        {"pid-file", required_argument, NULL, 13}, {"metrics-listen", required_argument, NULL, 14},
-        {"help", no_argument, NULL, 'h'},         {"list-procedures", no_argument, NULL, 15},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"foreground", no_argument, NULL, 'f'},
+        {"config", required_argument, NULL, 'c'},
+        {"runtime-dir", required_argument, NULL, 1},
+        {"uri", required_argument, NULL, 2},
+        {"interval", required_argument, NULL, 3},
+        {"listen-tls", required_argument, NULL, 4},
+        {"listen-tcp", required_argument, NULL, 5},
+        {"insecure-tcp", no_argument, NULL, 6},
+        {"tls-cert", required_argument, NULL, 7},
+        {"tls-key", required_argument, NULL, 8},
+        {"tls-ca", required_argument, NULL, 9},
+        {"sock-group", required_argument, NULL, 10},
+        {"log-level", required_argument, NULL, 11},
+        {"syslog", no_argument, NULL, 12},
+        {"pid-file", required_argument, NULL, 13},
+        {"metrics-listen", required_argument, NULL, 14},
+        {"help", no_argument, NULL, 'h'},
+        {"list-procedures", no_argument, NULL, 15},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
-    static const char *const keyof[] = {[1] = "runtime_dir", [2] = "uri", [3] = "interval_ms", [4] = "listen_tls",
-                                        [5] = "listen_tcp", [6] = "insecure_tcp", [7] = "tls_cert", [8] = "tls_key",
-                                        [9] = "tls_ca", [10] = "sock_group", [11] = "log_level", [12] = "syslog",
-                                        [13] = "pid_file", [14] = "metrics_listen"};
+    static const char *const keyof[] = {
+        [1] = "runtime_dir",  [2] = "uri",      [3] = "interval_ms", [4] = "listen_tls",     [5] = "listen_tcp",
+        [6] = "insecure_tcp", [7] = "tls_cert", [8] = "tls_key",     [9] = "tls_ca",         [10] = "sock_group",
+        [11] = "log_level",   [12] = "syslog",  [13] = "pid_file",   [14] = "metrics_listen"};
     config cfg, flags;
     const char *config_path = NULL;
     char *set_keys[32], *set_vals[32];

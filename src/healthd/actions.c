@@ -94,7 +94,8 @@ int actions_check(hl_db *db, const act_config *c, const hl_event *ev, int64_t no
         if (hl_count(db, &f, &n) == 0 && n >= c->page.threshold &&
             !acted(db, &f, c->page.action == ACT_SOFT_OFFLINE ? "soft_offline_page" : "page_threshold",
                    c->page.action == ACT_SOFT_OFFLINE ? INT64_MIN : now_ms - c->page.window_ms)) {
-            pending *p = action_event(out, nout, ev, now_ms, c->page.action == ACT_SOFT_OFFLINE ? "soft_offline_page" : "page_threshold", n);
+            pending *p = action_event(out, nout, ev, now_ms,
+                                      c->page.action == ACT_SOFT_OFFLINE ? "soft_offline_page" : "page_threshold", n);
             if (!p)
                 return -ENOMEM;
             HL_SET(&p->r.ev, address, base);
@@ -107,13 +108,16 @@ int actions_check(hl_db *db, const act_config *c, const hl_event *ev, int64_t no
                 int r;
                 snprintf(v, sizeof(v), "0x%llx\n", (unsigned long long)base);
                 r = write_sysfs(c->sys_fd, "devices/system/memory/soft_offline_page", v);
-                snprintf(p->r.message, sizeof(p->r.message), "page 0x%llx had %lld corrected errors in %s (threshold %lld): %s",
-                         (unsigned long long)base, (long long)n, window_text(c->page.window_ms, win, sizeof(win)),
-                         (long long)c->page.threshold, r < 0 ? "soft-offlining it failed" : "soft-offlined");
-                snprintf(p->r.detail, sizeof(p->r.detail), "wrote 0x%llx to %s/devices/system/memory/soft_offline_page: %s",
-                         (unsigned long long)base, c->sysfs, r < 0 ? strerror(-r) : "ok");
+                snprintf(p->r.message, sizeof(p->r.message),
+                         "page 0x%llx had %lld corrected errors in %s (threshold %lld): %s", (unsigned long long)base,
+                         (long long)n, window_text(c->page.window_ms, win, sizeof(win)), (long long)c->page.threshold,
+                         r < 0 ? "soft-offlining it failed" : "soft-offlined");
+                snprintf(p->r.detail, sizeof(p->r.detail),
+                         "wrote 0x%llx to %s/devices/system/memory/soft_offline_page: %s", (unsigned long long)base,
+                         c->sysfs, r < 0 ? strerror(-r) : "ok");
             } else {
-                snprintf(p->r.message, sizeof(p->r.message), "page 0x%llx had %lld corrected errors in %s (threshold %lld): logged",
+                snprintf(p->r.message, sizeof(p->r.message),
+                         "page 0x%llx had %lld corrected errors in %s (threshold %lld): logged",
                          (unsigned long long)base, (long long)n, window_text(c->page.window_ms, win, sizeof(win)),
                          (long long)c->page.threshold);
                 snprintf(p->r.detail, sizeof(p->r.detail), "page_action = %s", act_names[c->page.action]);
@@ -127,14 +131,16 @@ int actions_check(hl_db *db, const act_config *c, const hl_event *ev, int64_t no
         f.since_ms = now_ms - c->dimm.window_ms;
         f.severities = HL_SEV_CORRECTED;
         f.counted_only = true;
-        if (hl_count(db, &f, &n) == 0 && n >= c->dimm.threshold && !acted(db, &f, "dimm_threshold", now_ms - c->dimm.window_ms)) {
+        if (hl_count(db, &f, &n) == 0 && n >= c->dimm.threshold &&
+            !acted(db, &f, "dimm_threshold", now_ms - c->dimm.window_ms)) {
             pending *p = action_event(out, nout, ev, now_ms, "dimm_threshold", n);
             if (!p)
                 return -ENOMEM;
             snprintf(p->r.dimm, sizeof(p->r.dimm), "%s", ev->dimm);
             p->r.ev.dimm = p->r.dimm;
-            snprintf(p->r.message, sizeof(p->r.message), "DIMM %s had %lld corrected errors in %s (threshold %lld): logged", ev->dimm,
-                     (long long)n, window_text(c->dimm.window_ms, win, sizeof(win)), (long long)c->dimm.threshold);
+            snprintf(p->r.message, sizeof(p->r.message),
+                     "DIMM %s had %lld corrected errors in %s (threshold %lld): logged", ev->dimm, (long long)n,
+                     window_text(c->dimm.window_ms, win, sizeof(win)), (long long)c->dimm.threshold);
             snprintf(p->r.detail, sizeof(p->r.detail), "dimm_action = log");
         }
     }
@@ -148,7 +154,9 @@ int actions_check(hl_db *db, const act_config *c, const hl_event *ev, int64_t no
         f.counted_only = true;
         if (hl_count(db, &f, &n) == 0 && n >= c->core.threshold) {
             hl_filter a = f;
-            const char *what = c->core.action == ACT_OFFLINE ? "core_offline" : c->core.action == ACT_DEGRADE ? "core_degraded" : "core_threshold";
+            const char *what = c->core.action == ACT_OFFLINE   ? "core_offline"
+                               : c->core.action == ACT_DEGRADE ? "core_degraded"
+                                                               : "core_threshold";
             a.class = NULL;
             if (!acted(db, &a, what, c->core.action == ACT_LOG ? now_ms - c->core.window_ms : INT64_MIN)) {
                 pending *p = action_event(out, nout, ev, now_ms, what, n);
@@ -160,13 +168,14 @@ int actions_check(hl_db *db, const act_config *c, const hl_event *ev, int64_t no
                 if (c->core.action == ACT_OFFLINE) {
                     snprintf(path, sizeof(path), "devices/system/cpu/cpu%lld/online", (long long)ev->cpu);
                     r = write_sysfs(c->sys_fd, path, "0\n");
-                    snprintf(p->r.detail, sizeof(p->r.detail), "wrote 0 to %s/%s: %s", c->sysfs, path, r < 0 ? strerror(-r) : "ok");
+                    snprintf(p->r.detail, sizeof(p->r.detail), "wrote 0 to %s/%s: %s", c->sysfs, path,
+                             r < 0 ? strerror(-r) : "ok");
                 } else
                     snprintf(p->r.detail, sizeof(p->r.detail), "core_action = %s", act_names[c->core.action]);
-                snprintf(p->r.message, sizeof(p->r.message), "core %lld had %lld corrected errors in %s (threshold %lld): %s",
-                         (long long)ev->cpu, (long long)n, window_text(c->core.window_ms, win, sizeof(win)),
-                         (long long)c->core.threshold,
-                         c->core.action == ACT_OFFLINE ? (r < 0 ? "taking it offline failed" : "taken offline")
+                snprintf(p->r.message, sizeof(p->r.message),
+                         "core %lld had %lld corrected errors in %s (threshold %lld): %s", (long long)ev->cpu,
+                         (long long)n, window_text(c->core.window_ms, win, sizeof(win)), (long long)c->core.threshold,
+                         c->core.action == ACT_OFFLINE   ? (r < 0 ? "taking it offline failed" : "taken offline")
                          : c->core.action == ACT_DEGRADE ? "marked degraded"
                                                          : "logged");
             }

@@ -69,13 +69,15 @@ static int insert_links(hd *h, const hl_event *e, vm_info **vms, size_t *nvm, bo
     r = cpu ? vmlink_cpu(h->proc_fd, *vms, *nvm, (int)e->cpu, h->ncpu, &hits, &nhits)
             : vmlink_memory(h->proc_fd, *vms, *nvm, (uint64_t)e->address, &hits, &nhits);
     if (r == -EPERM) {
-        log_debug("cannot read the page frames of QEMU processes (needs CAP_SYS_ADMIN): memory error %lld not linked to VMs",
-                  (long long)e->id);
+        log_debug(
+            "cannot read the page frames of QEMU processes (needs CAP_SYS_ADMIN): memory error %lld not linked to VMs",
+            (long long)e->id);
         return 0;
     }
     for (size_t k = 0; r >= 0 && k < nhits; k++) {
         const vm_info *v = &(*vms)[hits[k].vm];
-        hl_link l = {.event_id = e->id, .vm = v->name, .pid = v->pid, .how = (char *)hits[k].how, .set = 1ull << 0 | 1ull << 2};
+        hl_link l = {
+            .event_id = e->id, .vm = v->name, .pid = v->pid, .how = (char *)hits[k].how, .set = 1ull << 0 | 1ull << 2};
         if (hits[k].vcpu >= 0) {
             l.vcpu = hits[k].vcpu;
             l.set |= 1ull << 3;

@@ -102,7 +102,9 @@ int hd_config_finish(hd_config *c, act_config *a) {
     static const struct {
         const char *what;
         size_t off;
-    } acts[] = {{"page", offsetof(act_config, page)}, {"dimm", offsetof(act_config, dimm)}, {"core", offsetof(act_config, core)}};
+    } acts[] = {{"page", offsetof(act_config, page)},
+                {"dimm", offsetof(act_config, dimm)},
+                {"core", offsetof(act_config, core)}};
     char **names[] = {&c->page_action, &c->dimm_action, &c->core_action};
     const long thr[] = {c->page_ce_threshold, c->dimm_ce_threshold, c->core_ce_threshold};
     const long win[] = {c->page_ce_window_s, c->dimm_ce_window_s, c->core_ce_window_s};
@@ -119,7 +121,8 @@ int hd_config_finish(hd_config *c, act_config *a) {
             if (asprintf(&c->tracefs, "%s/kernel/tracing", c->sysfs) < 0)
                 c->tracefs = NULL;
         } else
-            c->tracefs = strdup(stat("/sys/kernel/tracing/events", &st) == 0 ? "/sys/kernel/tracing" : "/sys/kernel/debug/tracing");
+            c->tracefs = strdup(stat("/sys/kernel/tracing/events", &st) == 0 ? "/sys/kernel/tracing"
+                                                                             : "/sys/kernel/debug/tracing");
     }
     if (!c->db || !c->procfs || !c->sysfs || !c->tracefs)
         return -ENOMEM;
@@ -143,7 +146,9 @@ int hd_config_finish(hd_config *c, act_config *a) {
             return -ENOMEM;
         if (act_parse(acts[i].what, *names[i], &r->action) < 0) {
             fprintf(stderr, "uni-healthd: %s_action = '%s': %s\n", acts[i].what, *names[i],
-                    i == 0 ? "log or soft_offline" : i == 1 ? "log" : "log, degrade or offline");
+                    i == 0   ? "log or soft_offline"
+                    : i == 1 ? "log"
+                             : "log, degrade or offline");
             return -EINVAL;
         }
         r->threshold = thr[i];

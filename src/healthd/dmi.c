@@ -38,24 +38,42 @@ static void string_at(const uint8_t *raw, size_t len, size_t hlen, unsigned n, c
 
 static const char *mem_type(unsigned t) {
     switch (t) {
-    case 0x0f: return "SDRAM";
-    case 0x12: return "DDR";
-    case 0x13: return "DDR2";
-    case 0x14: return "DDR2 FB-DIMM";
-    case 0x18: return "DDR3";
-    case 0x1a: return "DDR4";
-    case 0x1b: return "LPDDR";
-    case 0x1c: return "LPDDR2";
-    case 0x1d: return "LPDDR3";
-    case 0x1e: return "LPDDR4";
-    case 0x1f: return "Logical non-volatile device";
-    case 0x20: return "HBM";
-    case 0x21: return "HBM2";
-    case 0x22: return "DDR5";
-    case 0x23: return "LPDDR5";
-    case 0x24: return "HBM3";
-    case 0x02: return "Unknown";
-    default: return "Other";
+    case 0x0f:
+        return "SDRAM";
+    case 0x12:
+        return "DDR";
+    case 0x13:
+        return "DDR2";
+    case 0x14:
+        return "DDR2 FB-DIMM";
+    case 0x18:
+        return "DDR3";
+    case 0x1a:
+        return "DDR4";
+    case 0x1b:
+        return "LPDDR";
+    case 0x1c:
+        return "LPDDR2";
+    case 0x1d:
+        return "LPDDR3";
+    case 0x1e:
+        return "LPDDR4";
+    case 0x1f:
+        return "Logical non-volatile device";
+    case 0x20:
+        return "HBM";
+    case 0x21:
+        return "HBM2";
+    case 0x22:
+        return "DDR5";
+    case 0x23:
+        return "LPDDR5";
+    case 0x24:
+        return "HBM3";
+    case 0x02:
+        return "Unknown";
+    default:
+        return "Other";
     }
 }
 

@@ -411,8 +411,8 @@ int edac_cache_cpus(int sys_fd, const edac_counter *c, uint8_t *bitmap, unsigned
                 continue;
             snprintf(path, sizeof(path), "%.32s/cache/index%d/shared_cpu_list", cpus[i]->d_name, idx);
             memset(map, 0, bytes);
-            if ((l = read_line_at(cfd, path, list, sizeof(list))) < 0 || parse_cpu_list(list, (size_t)l, map, max, &cnt) < 0 ||
-                cnt == 0)
+            if ((l = read_line_at(cfd, path, list, sizeof(list))) < 0 ||
+                parse_cpu_list(list, (size_t)l, map, max, &cnt) < 0 || cnt == 0)
                 continue;
             /* An L1's data and instruction halves share one list: each cache once, in the
              * order of their first CPU. */

@@ -13,9 +13,9 @@ typedef struct {
     unsigned mcacod, mscod;
     unsigned corrected_count; /* Intel: bits 52:38 with CMCI, else 0 */
     bool have_count;
-    const char *component;    /* l1 l2 l3 dram mcu tlb bus core */
-    const char *severity;     /* corrected uncorrected deferred fatal, or info when not valid */
-    char desc[192];           /* "cache hierarchy error: L2, data, data read" */
+    const char *component; /* l1 l2 l3 dram mcu tlb bus core */
+    const char *severity;  /* corrected uncorrected deferred fatal, or info when not valid */
+    char desc[192];        /* "cache hierarchy error: L2, data, data read" */
 } mca_decoded;
 /* Decode MCi_STATUS. @mcgcap tells whether the corrected-error count is there (MCG_CMCI_P);
  * @ipid (AMD SMCA MCA_IPID, 0 when none) names the bank's unit on AMD. */
@@ -28,7 +28,7 @@ typedef struct {
     char *location; /* "mc0 csrow1 channel0", "mc0 dimm3 (channel 1 slot 0)", "l2c2/l2c20/l2c2" */
     int mc;         /* -1: an edac_device counter */
     bool uncorrected;
-    bool noinfo;    /* *_noinfo_count: errors the driver could not place */
+    bool noinfo; /* *_noinfo_count: errors the driver could not place */
     uint64_t value;
     /* edac_device counters: the cache level its names tell ("l2c2" -> 2; 0: not a cache), and
      * which of the host's @cache_count instances of that level it is, in sysfs order. */
@@ -44,10 +44,10 @@ typedef struct {
     size_t n;
     edac_dimm *d;
     size_t nd;
-    unsigned nmc;  /* memory controllers seen */
-    unsigned ndev; /* edac_device controllers seen */
-    unsigned nskipped;  /* edac_device counters that exist but could not be read */
-    char skipped[160];  /* the first of them and why */
+    unsigned nmc;      /* memory controllers seen */
+    unsigned ndev;     /* edac_device controllers seen */
+    unsigned nskipped; /* edac_device counters that exist but could not be read */
+    char skipped[160]; /* the first of them and why */
 } edac_scan;
 /* Read every counter under sysfs devices/system/edac/mc (dimmN/rankN, else csrowN/chN) and of
  * every edac_device (devices/system/edac/DEV/INSTANCE[/BLOCK]/{ce,ue}_count: the blocks' counters
@@ -67,7 +67,7 @@ typedef struct {
     char *name;
     unsigned offset, size;
     bool is_signed;
-    tf_kind kind; /* TF_STR: __data_loc char[] or char[N]; TF_ARRAY: other arrays */
+    tf_kind kind;  /* TF_STR: __data_loc char[] or char[N]; TF_ARRAY: other arrays */
     bool data_loc; /* __data_loc (or __rel_loc: offset from the field's end) */
     bool rel_loc;
 } trace_field;
@@ -115,10 +115,10 @@ const char *ras_bits_from_text(const char *s);
 /* ---- dmi.c: SMBIOS type 17 (Memory Device) ---- */
 typedef struct {
     char locator[64], bank[64], manufacturer[64], part[64];
-    int64_t size_mb;     /* 0: empty slot */
-    int64_t speed_mts;   /* 0: unknown */
+    int64_t size_mb;   /* 0: empty slot */
+    int64_t speed_mts; /* 0: unknown */
     int64_t configured_mts;
-    const char *type;    /* "DDR4" ... */
+    const char *type; /* "DDR4" ... */
 } dmi_memdev;
 int dmi_parse_type17(const uint8_t *raw, size_t len, dmi_memdev *out);
 
@@ -132,8 +132,8 @@ typedef struct {
     size_t nram;
 } vm_info;
 typedef struct {
-    int vm;   /* index in the list */
-    int vcpu; /* -1 for memory links */
+    int vm;          /* index in the list */
+    int vcpu;        /* -1 for memory links */
     const char *how; /* "ran_on", "pinned", "maps_page" */
 } vm_hit;
 /* CPU error on @cpu: VMs with a vCPU thread that last ran on it (/proc/PID/task/TID/stat field

@@ -9,8 +9,10 @@
 
 static const char *const tt_names[4] = {"instruction", "data", "generic", "reserved"};
 static const char *const ll_names[4] = {"L0", "L1", "L2", "generic level"};
-static const char *const rrrr_names[16] = {"generic", "read", "write", "data read", "data write", "instruction fetch",
-                                           "prefetch", "eviction", "snoop", "9", "10", "11", "12", "13", "14", "15"};
+static const char *const rrrr_names[16] = {
+    "generic",  "read",     "write", "data read", "data write", "instruction fetch",
+    "prefetch", "eviction", "snoop", "9",         "10",         "11",
+    "12",       "13",       "14",    "15"};
 static const char *const pp_names[4] = {"local processor originated", "responding", "observed", "generic"};
 static const char *const ii_names[4] = {"memory access", "reserved", "I/O", "other transaction"};
 static const char *const mmm_names[8] = {"generic", "read", "write", "address/command", "scrubbing", "5", "6", "7"};
@@ -42,11 +44,16 @@ static const char *smca_component(uint64_t ipid, const char **ret_unit) {
         unsigned hwid, type;
         const char *unit, *component;
     } units[] = {
-        {0xb0, 0x0, "load-store unit", "l1"}, {0xb0, 0x1, "instruction fetch unit", "l1"},
-        {0xb0, 0x2, "L2 cache", "l2"},        {0xb0, 0x3, "decode unit", "core"},
-        {0xb0, 0x5, "execution unit", "core"}, {0xb0, 0x6, "floating point unit", "core"},
-        {0xb0, 0x7, "L3 cache", "l3"},        {0x96, 0x0, "unified memory controller", "dram"},
-        {0x2e, 0x0, "coherent slave (data fabric)", "bus"}, {0x2e, 0x1, "power, interrupts etc. (data fabric)", "bus"},
+        {0xb0, 0x0, "load-store unit", "l1"},
+        {0xb0, 0x1, "instruction fetch unit", "l1"},
+        {0xb0, 0x2, "L2 cache", "l2"},
+        {0xb0, 0x3, "decode unit", "core"},
+        {0xb0, 0x5, "execution unit", "core"},
+        {0xb0, 0x6, "floating point unit", "core"},
+        {0xb0, 0x7, "L3 cache", "l3"},
+        {0x96, 0x0, "unified memory controller", "dram"},
+        {0x2e, 0x0, "coherent slave (data fabric)", "bus"},
+        {0x2e, 0x1, "power, interrupts etc. (data fabric)", "bus"},
         {0x2e, 0x2, "coherent slave (data fabric)", "bus"},
     };
     unsigned hwid = (unsigned)((ipid >> 32) & 0xfff), type = (unsigned)(ipid >> 48);
@@ -130,7 +137,8 @@ void mca_decode(uint64_t status, uint64_t mcgcap, uint64_t ipid, int vendor, mca
     } else if ((c & 0xff00) == 0x0100) {
         unsigned rrrr = (c >> 4) & 0xf, tt = (c >> 2) & 3, ll = c & 3;
         o->component = level_component(ll);
-        snprintf(o->desc, sizeof(o->desc), "cache hierarchy error: %s, %s, %s", ll_names[ll], tt_names[tt], rrrr_names[rrrr]);
+        snprintf(o->desc, sizeof(o->desc), "cache hierarchy error: %s, %s, %s", ll_names[ll], tt_names[tt],
+                 rrrr_names[rrrr]);
     } else if ((c & 0xf800) == 0x0800) {
         unsigned pp = (c >> 9) & 3, t = (c >> 8) & 1, rrrr = (c >> 4) & 0xf, ii = (c >> 2) & 3, ll = c & 3;
         o->component = "bus";

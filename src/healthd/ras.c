@@ -12,8 +12,8 @@
 /* The words EDAC drivers and firmware use to say how many bits were wrong. */
 const char *ras_bits_from_text(const char *s) {
     static const char *const single[] = {"single-bit", "single bit", "single_bit", "1-bit", "sbe"};
-    static const char *const multi[] = {"multi-bit", "multi bit", "multiple-bit", "multiple bit", "multi_bit", "double-bit",
-                                        "double bit", "2-bit", "mbe", "dbe"};
+    static const char *const multi[] = {"multi-bit",  "multi bit",  "multiple-bit", "multiple bit", "multi_bit",
+                                        "double-bit", "double bit", "2-bit",        "mbe",          "dbe"};
     char low[512];
     size_t i;
     if (!s)
@@ -49,10 +49,14 @@ static int gets(const trace_format *f, const char *name, const uint8_t *rec, siz
 /* GHES severities (include/acpi/ghes.h): no, corrected, recoverable, panic. */
 static const char *ghes_severity(int64_t sev) {
     switch (sev) {
-    case 1: return "corrected";
-    case 2: return "uncorrected";
-    case 3: return "fatal";
-    default: return "info";
+    case 1:
+        return "corrected";
+    case 2:
+        return "uncorrected";
+    case 3:
+        return "fatal";
+    default:
+        return "info";
     }
 }
 
@@ -64,7 +68,8 @@ static int conv_mc_event(const trace_format *f, const uint8_t *rec, size_t len, 
     int64_t mc = geti(f, "mc_index", rec, len, &ok), layer[3], v;
     size_t l = 0;
 
-    if (!ok || gets(f, "msg", rec, len, msg, sizeof(msg)) < 0 || gets(f, "label", rec, len, o->dimm, sizeof(o->dimm)) < 0)
+    if (!ok || gets(f, "msg", rec, len, msg, sizeof(msg)) < 0 ||
+        gets(f, "label", rec, len, o->dimm, sizeof(o->dimm)) < 0)
         return -EBADMSG;
     (void)gets(f, "driver_detail", rec, len, detail, sizeof(detail));
     o->ev.source = "mc_event";
@@ -87,7 +92,8 @@ static int conv_mc_event(const trace_format *f, const uint8_t *rec, size_t len, 
     l = (size_t)snprintf(o->location, sizeof(o->location), "mc%lld", (long long)mc);
     for (int i = 0; ok && i < 3 && l < sizeof(o->location); i++)
         if (layer[i] >= 0)
-            l += (size_t)snprintf(o->location + l, sizeof(o->location) - l, "%s%lld", i == 0 ? " layers " : ":", (long long)layer[i]);
+            l += (size_t)snprintf(o->location + l, sizeof(o->location) - l, "%s%lld", i == 0 ? " layers " : ":",
+                                  (long long)layer[i]);
     o->ev.location = o->location;
     if (geti_opt(f, "address", rec, len, &v) && v != 0)
         HL_SET(&o->ev, address, v);
@@ -140,13 +146,15 @@ static int conv_mce(const trace_format *f, const uint8_t *rec, size_t len, bool 
     HL_SET(&o->ev, counted, counted);
     snprintf(o->message, sizeof(o->message), "%s%s", d.desc, d.over ? " (overflow: more errors were lost)" : "");
     o->ev.message = o->message;
-    l = (size_t)snprintf(o->detail, sizeof(o->detail), "bank %lld status 0x%016llx", (long long)bank, (unsigned long long)status);
+    l = (size_t)snprintf(o->detail, sizeof(o->detail), "bank %lld status 0x%016llx", (long long)bank,
+                         (unsigned long long)status);
     if (d.addrv)
         l += (size_t)snprintf(o->detail + l, sizeof(o->detail) - l, " addr 0x%llx", (unsigned long long)addr);
     if (d.miscv)
         l += (size_t)snprintf(o->detail + l, sizeof(o->detail) - l, " misc 0x%llx", (unsigned long long)misc);
     l += (size_t)snprintf(o->detail + l, sizeof(o->detail) - l, " mcgstatus 0x%llx mcacod 0x%04x mscod 0x%04x%s%s%s",
-                          (unsigned long long)mcgstatus, d.mcacod, d.mscod, d.pcc ? " PCC" : "", d.s ? " S" : "", d.ar ? " AR" : "");
+                          (unsigned long long)mcgstatus, d.mcacod, d.mscod, d.pcc ? " PCC" : "", d.s ? " S" : "",
+                          d.ar ? " AR" : "");
     if (ipid && l < sizeof(o->detail))
         l += (size_t)snprintf(o->detail + l, sizeof(o->detail) - l, " ipid 0x%llx", (unsigned long long)ipid);
     if (!counted && d.val && l < sizeof(o->detail))
@@ -156,15 +164,30 @@ static int conv_mce(const trace_format *f, const uint8_t *rec, size_t len, bool 
 }
 
 static int conv_aer(const trace_format *f, const uint8_t *rec, size_t len, ras_record *o) {
-    static const char *const ce_bits[32] = {[0] = "Receiver Error", [6] = "Bad TLP", [7] = "Bad DLLP", [8] = "RELAY_NUM Rollover",
-                                            [12] = "Replay Timer Timeout", [13] = "Advisory Non-Fatal", [14] = "Corrected Internal Error",
+    static const char *const ce_bits[32] = {[0] = "Receiver Error",
+                                            [6] = "Bad TLP",
+                                            [7] = "Bad DLLP",
+                                            [8] = "RELAY_NUM Rollover",
+                                            [12] = "Replay Timer Timeout",
+                                            [13] = "Advisory Non-Fatal",
+                                            [14] = "Corrected Internal Error",
                                             [15] = "Header Log Overflow"};
-    static const char *const ue_bits[32] = {[4] = "Data Link Protocol", [5] = "Surprise Down Error", [12] = "Poisoned TLP",
-                                            [13] = "Flow Control Protocol", [14] = "Completion Timeout", [15] = "Completer Abort",
-                                            [16] = "Unexpected Completion", [17] = "Receiver Overflow", [18] = "Malformed TLP",
-                                            [19] = "ECRC", [20] = "Unsupported Request", [21] = "ACS Violation",
-                                            [22] = "Uncorrectable Internal Error", [23] = "MC Blocked TLP",
-                                            [24] = "AtomicOp Egress Blocked", [25] = "TLP Prefix Blocked Error"};
+    static const char *const ue_bits[32] = {[4] = "Data Link Protocol",
+                                            [5] = "Surprise Down Error",
+                                            [12] = "Poisoned TLP",
+                                            [13] = "Flow Control Protocol",
+                                            [14] = "Completion Timeout",
+                                            [15] = "Completer Abort",
+                                            [16] = "Unexpected Completion",
+                                            [17] = "Receiver Overflow",
+                                            [18] = "Malformed TLP",
+                                            [19] = "ECRC",
+                                            [20] = "Unsupported Request",
+                                            [21] = "ACS Violation",
+                                            [22] = "Uncorrectable Internal Error",
+                                            [23] = "MC Blocked TLP",
+                                            [24] = "AtomicOp Egress Blocked",
+                                            [25] = "TLP Prefix Blocked Error"};
     bool ok = true;
     uint32_t status = (uint32_t)geti(f, "status", rec, len, &ok);
     int64_t sev = geti(f, "severity", rec, len, &ok);
@@ -208,16 +231,18 @@ static int conv_arm(const trace_format *f, const uint8_t *rec, size_t len, ras_r
         aff = -1;
     snprintf(o->message, sizeof(o->message), "ARM processor error on MPIDR 0x%llx", (unsigned long long)mpidr);
     o->ev.message = o->message;
-    snprintf(o->detail, sizeof(o->detail), "mpidr 0x%llx midr 0x%llx affinity level %lld running state %lld psci state 0x%llx",
-             (unsigned long long)mpidr, (unsigned long long)midr, (long long)aff, (long long)running, (unsigned long long)psci);
+    snprintf(o->detail, sizeof(o->detail),
+             "mpidr 0x%llx midr 0x%llx affinity level %lld running state %lld psci state 0x%llx",
+             (unsigned long long)mpidr, (unsigned long long)midr, (long long)aff, (long long)running,
+             (unsigned long long)psci);
     o->ev.detail = o->detail;
     return 0;
 }
 
 static void uuid_text(const uint8_t *b, char *out, size_t len) {
     /* guid_t byte order: the first three groups are little-endian. */
-    snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[3], b[2], b[1], b[0], b[5], b[4],
-             b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    snprintf(out, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[3], b[2], b[1], b[0],
+             b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static int conv_non_standard(const trace_format *f, const uint8_t *rec, size_t len, ras_record *o) {
@@ -263,8 +288,8 @@ static int conv_memory_failure(const trace_format *f, const uint8_t *rec, size_t
     o->ev.severity = "info";
     HL_SET(&o->ev, counted, 0);
     HL_SET(&o->ev, address, pfn * (page > 0 ? page : 4096));
-    snprintf(o->message, sizeof(o->message), "the kernel's memory-failure recovery of page frame 0x%llx: %s", (unsigned long long)pfn,
-             result >= 0 && result < 4 ? results[result] : "unknown result");
+    snprintf(o->message, sizeof(o->message), "the kernel's memory-failure recovery of page frame 0x%llx: %s",
+             (unsigned long long)pfn, result >= 0 && result < 4 ? results[result] : "unknown result");
     o->ev.message = o->message;
     snprintf(o->detail, sizeof(o->detail), "page type %lld", (long long)type);
     o->ev.detail = o->detail;

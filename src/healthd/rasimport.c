@@ -97,7 +97,8 @@ static void convert(const char *table, const row *rw, ras_record *o) {
             HL_SET(e, count, v);
         if (get_i(rw, "mc", &v))
             HL_SET(e, mc, v);
-        if (label && *label && !strstr(label, "any memory") && !strstr(label, "unknown memory") && !strstr(label, " or ")) {
+        if (label && *label && !strstr(label, "any memory") && !strstr(label, "unknown memory") &&
+            !strstr(label, " or ")) {
             copy(o->dimm, sizeof(o->dimm), label);
             hl_label_sanitize(o->dimm);
             e->dimm = o->dimm;
@@ -108,8 +109,9 @@ static void convert(const char *table, const row *rw, ras_record *o) {
             HL_SET(e, syndrome, v);
         copy(o->message, sizeof(o->message), get_s(rw, "err_msg"));
         e->bits = ras_bits_from_text(o->message);
-        snprintf(o->location, sizeof(o->location), "mc%lld layers %lld:%lld:%lld", (long long)(get_i(rw, "mc", &v) ? v : -1),
-                 (long long)(get_i(rw, "top_layer", &v) ? v : -1), (long long)(get_i(rw, "middle_layer", &v) ? v : -1),
+        snprintf(o->location, sizeof(o->location), "mc%lld layers %lld:%lld:%lld",
+                 (long long)(get_i(rw, "mc", &v) ? v : -1), (long long)(get_i(rw, "top_layer", &v) ? v : -1),
+                 (long long)(get_i(rw, "middle_layer", &v) ? v : -1),
                  (long long)(get_i(rw, "lower_layer", &v) ? v : -1));
         e->location = o->location;
     } else if (streq(table, "mce_record")) {
@@ -176,7 +178,8 @@ static void convert(const char *table, const row *rw, ras_record *o) {
 }
 
 int64_t rasdaemon_import(hl_db *db, const char *path, char *why, size_t wl) {
-    static const char *const tables[] = {"mc_event", "mce_record", "aer_event", "arm_event", "non_standard_event", "mf_event"};
+    static const char *const tables[] = {"mc_event",  "mce_record",         "aer_event",
+                                         "arm_event", "non_standard_event", "mf_event"};
     sqlite3 *src = NULL;
     int64_t total = 0;
     int r = 0;

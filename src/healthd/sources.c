@@ -74,8 +74,8 @@ static void edac_event(hd *h, const edac_counter *c, int64_t delta, int64_t when
     snprintf(p->r.location, sizeof(p->r.location), "%s", c->location);
     e->location = p->r.location;
     snprintf(p->r.message, sizeof(p->r.message), "%lld %s error%s %s%s (%s)", (long long)delta,
-             c->uncorrected ? "uncorrected" : "corrected", delta == 1 ? "" : "s", c->label ? "on DIMM " : "not placed on a DIMM",
-             c->label ? c->label : "", why);
+             c->uncorrected ? "uncorrected" : "corrected", delta == 1 ? "" : "s",
+             c->label ? "on DIMM " : "not placed on a DIMM", c->label ? c->label : "", why);
     e->message = p->r.message;
 }
 
@@ -83,8 +83,12 @@ static void upsert_edac_dimms(hd *h, const edac_scan *s) {
     if (s->nd == h->ndimms)
         return;
     for (size_t i = 0; i < s->nd; i++) {
-        hl_dimm d = {.source = (char *)"edac", .label = s->d[i].label, .location = s->d[i].location,
-                     .mem_type = s->d[i].mem_type, .size_mb = s->d[i].size_mb, .set = 1ull << 3};
+        hl_dimm d = {.source = (char *)"edac",
+                     .label = s->d[i].label,
+                     .location = s->d[i].location,
+                     .mem_type = s->d[i].mem_type,
+                     .size_mb = s->d[i].size_mb,
+                     .set = 1ull << 3};
         if (hl_upsert_dimm(h->db, &d) < 0)
             log_warning("recording DIMM %s: %s", s->d[i].label, hl_errmsg(h->db));
     }
@@ -111,8 +115,8 @@ void hd_edac_cycle(hd *h, bool startup, int64_t now) {
     h->edac_present = true;
     if (s.nskipped != h->edac_skipped) {
         if (s.nskipped)
-            log_warning("EDAC: %u edac_device counter%s skipped: %s%s", s.nskipped, s.nskipped == 1 ? "" : "s", s.skipped,
-                        s.nskipped > 1 ? " ..." : "");
+            log_warning("EDAC: %u edac_device counter%s skipped: %s%s", s.nskipped, s.nskipped == 1 ? "" : "s",
+                        s.skipped, s.nskipped > 1 ? " ..." : "");
         h->edac_skipped = s.nskipped;
     }
     if (s.nd != h->ndimms && hl_begin(h->db) == 0) {
@@ -132,14 +136,16 @@ void hd_edac_cycle(hd *h, bool startup, int64_t now) {
         if (!have) {
             if (c->value > 0)
                 edac_event(h, c, (int64_t)c->value, h->boot_ms,
-                           h->rebooted ? "counted by EDAC since boot" : "counted by EDAC since boot, before uni-healthd first ran");
+                           h->rebooted ? "counted by EDAC since boot"
+                                       : "counted by EDAC since boot, before uni-healthd first ran");
         } else if ((int64_t)c->value < base) {
             if (c->value > 0)
                 edac_event(h, c, (int64_t)c->value, now, "counted by EDAC since its counters were reset");
         } else if ((int64_t)c->value > base) {
             int64_t d = (int64_t)c->value - base;
             if (startup && !c_gap)
-                edac_event(h, c, d, h->last_seen_ms > 0 ? h->last_seen_ms : now, "counted by EDAC while uni-healthd was not running");
+                edac_event(h, c, d, h->last_seen_ms > 0 ? h->last_seen_ms : now,
+                           "counted by EDAC while uni-healthd was not running");
             else if (!startup && !c_traced)
                 edac_event(h, c, d, now, "EDAC counter");
         }
@@ -194,7 +200,8 @@ void hd_trace_lost(void *u, int cpu) {
     HL_SET(&p->r.ev, time_ms, wall_ms());
     HL_SET(&p->r.ev, counted, 0);
     HL_SET(&p->r.ev, cpu, cpu);
-    snprintf(p->r.message, sizeof(p->r.message), "the RAS trace ring buffer of CPU %d overflowed: events were lost", cpu);
+    snprintf(p->r.message, sizeof(p->r.message), "the RAS trace ring buffer of CPU %d overflowed: events were lost",
+             cpu);
     p->r.ev.message = p->r.message;
     log_warning("%s", p->r.message);
 }
@@ -217,7 +224,8 @@ void hd_sample_sensors(hd *h, int64_t now) {
             const uniSample *s = uniRecordGetSample(rec, i);
             char key[256];
             hl_sample hs = {.time_ms = now, .key = key, .set = 1ull << 0 | 1ull << 2};
-            if (s->type == UNI_VALUE_STRING || startswith(uniRecordGetDescriptor(rec, s->metric)->key, "host.source.") ||
+            if (s->type == UNI_VALUE_STRING ||
+                startswith(uniRecordGetDescriptor(rec, s->metric)->key, "host.source.") ||
                 uniRecordFormatKey(rec, i, key, sizeof(key)) < 0)
                 continue;
             hs.value = s->type == UNI_VALUE_U64 ? (double)s->value.u : s->value.d;
@@ -255,9 +263,16 @@ void hd_read_smbios(hd *h) {
             }
             {
                 char label[64];
-                hl_dimm d = {.source = (char *)"smbios", .label = label, .location = m.bank, .mem_type = (char *)m.type,
-                             .size_mb = m.size_mb, .speed_mts = m.speed_mts, .configured_mts = m.configured_mts,
-                             .manufacturer = m.manufacturer, .part = m.part, .set = 1ull << 3 | 1ull << 5 | 1ull << 6};
+                hl_dimm d = {.source = (char *)"smbios",
+                             .label = label,
+                             .location = m.bank,
+                             .mem_type = (char *)m.type,
+                             .size_mb = m.size_mb,
+                             .speed_mts = m.speed_mts,
+                             .configured_mts = m.configured_mts,
+                             .manufacturer = m.manufacturer,
+                             .part = m.part,
+                             .set = 1ull << 3 | 1ull << 5 | 1ull << 6};
                 snprintf(label, sizeof(label), "%.60s", *m.locator ? m.locator : ents[i]->d_name);
                 hl_label_sanitize(label);
                 if (r >= 0)

@@ -71,7 +71,8 @@ int trace_src_open(trace_src *t, const char *dir, char *why, size_t wl) {
     }
     if (mkdirat(t->root_fd, "instances/" TRACE_INSTANCE, 0755) < 0 && errno != EEXIST) {
         r = -errno;
-        snprintf(why, wl, "cannot create the tracefs instance %s/instances/" TRACE_INSTANCE ": %s", dir, strerror(errno));
+        snprintf(why, wl, "cannot create the tracefs instance %s/instances/" TRACE_INSTANCE ": %s", dir,
+                 strerror(errno));
         return r;
     }
     t->inst_fd = openat(t->root_fd, "instances/" TRACE_INSTANCE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

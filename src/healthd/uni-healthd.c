@@ -130,8 +130,14 @@ static int hd_start(hd *h) {
         (void)hl_state_get(h->db, "cap.memory.imported", &imp_mem);
         (void)hl_state_get(h->db, "cap.cpu.imported", &imp_cpu);
         /* What this host can report: counts are zeros where a source exists, absent where none. */
-        (void)hd_state_later(h, "cap.memory", edac_mem || (h->have_trace && (h->trace.live[TRACE_MC_EVENT] || h->trace.live[TRACE_MCE_RECORD])) || imp_mem);
-        (void)hd_state_later(h, "cap.cpu", edac_cpu || (h->have_trace && (h->trace.live[TRACE_MCE_RECORD] || h->trace.live[TRACE_ARM_EVENT])) || imp_cpu);
+        (void)hd_state_later(
+            h, "cap.memory",
+            edac_mem || (h->have_trace && (h->trace.live[TRACE_MC_EVENT] || h->trace.live[TRACE_MCE_RECORD])) ||
+                imp_mem);
+        (void)hd_state_later(
+            h, "cap.cpu",
+            edac_cpu || (h->have_trace && (h->trace.live[TRACE_MCE_RECORD] || h->trace.live[TRACE_ARM_EVENT])) ||
+                imp_cpu);
         if (h->boot_ms)
             (void)hd_state_later(h, "boot.btime_ms", h->boot_ms);
         if (edac)
@@ -205,17 +211,18 @@ static int run_loop(hd *h) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 1},          {"procfs", required_argument, NULL, 2},
-        {"sysfs", required_argument, NULL, 3},       {"tracefs", required_argument, NULL, 4},
-        {"interval", required_argument, NULL, 5},    {"import-rasdaemon", required_argument, NULL, 6},
-        {"log-level", required_argument, NULL, 7},   {"pid-file", required_argument, NULL, 8},
-        {"syslog", no_argument, NULL, 9},            {"once", no_argument, NULL, 'o'},
-        {"foreground", no_argument, NULL, 'f'},      {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},       {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 1},        {"procfs", required_argument, NULL, 2},
+        {"sysfs", required_argument, NULL, 3},     {"tracefs", required_argument, NULL, 4},
+        {"interval", required_argument, NULL, 5},  {"import-rasdaemon", required_argument, NULL, 6},
+        {"log-level", required_argument, NULL, 7}, {"pid-file", required_argument, NULL, 8},
+        {"syslog", no_argument, NULL, 9},          {"once", no_argument, NULL, 'o'},
+        {"foreground", no_argument, NULL, 'f'},    {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},     {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
     };
-    static const char *const keyof[] = {[1] = "db", [2] = "procfs", [3] = "sysfs", [4] = "tracefs", [5] = "interval_ms",
-                                        [6] = "import_rasdaemon", [7] = "log_level", [8] = "pid_file", [9] = "syslog"};
+    static const char *const keyof[] = {[1] = "db",        [2] = "procfs",      [3] = "sysfs",
+                                        [4] = "tracefs",   [5] = "interval_ms", [6] = "import_rasdaemon",
+                                        [7] = "log_level", [8] = "pid_file",    [9] = "syslog"};
     hd_config cfg;
     hd h = {.proc_fd = -1, .sys_fd = -1};
     const char *config_path = NULL;

@@ -79,7 +79,7 @@ typedef struct {
 } act_rule;
 typedef struct {
     act_rule page, dimm, core;
-    int sys_fd;       /* the configured sysfs root: soft_offline_page, cpuN/online */
+    int sys_fd; /* the configured sysfs root: soft_offline_page, cpuN/online */
     const char *sysfs;
 } act_config;
 /* Parse "log", "soft_offline", "degrade", "offline" for a rule of @what ("page", "dimm", "core"). */

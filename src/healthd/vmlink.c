@@ -144,7 +144,8 @@ int vmlink_guest_ram(int proc_fd, int pid, uint64_t min_bytes, uint64_t (**ret)[
         /* Guest RAM: large, readable and writable; anonymous, or a memfd / hugetlbfs / shm
          * backing file (memory-backend-memfd, -mem-path). */
         if (perms[0] == 'r' && perms[1] == 'w' && hi - lo >= min_bytes &&
-            (!*pathname || startswith(pathname, "/memfd:") || strstr(pathname, "huge") || startswith(pathname, "/dev/shm/"))) {
+            (!*pathname || startswith(pathname, "/memfd:") || strstr(pathname, "huge") ||
+             startswith(pathname, "/dev/shm/"))) {
             uint64_t(*nr)[2] = realloc(ram, (nram + 1) * sizeof(*nr));
             if (!nr) {
                 free(ram);
@@ -290,7 +291,8 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
                     continue;
                 snprintf(path, sizeof(path), "%u/task/%u/comm", pid, tid);
                 /* vCPU threads are "CPU N/KVM" with -name ...,debug-threads=on (libvirt sets it). */
-                if (read_line_at(proc_fd, path, tc, sizeof(tc)) < 0 || parse_vcpu_thread_name(tc, &idx) < 0 || idx > 4096)
+                if (read_line_at(proc_fd, path, tc, sizeof(tc)) < 0 || parse_vcpu_thread_name(tc, &idx) < 0 ||
+                    idx > 4096)
                     continue;
                 if (idx >= vi.nvcpus) {
                     int *nt = realloc(vi.vcpu_tids, (idx + 1) * sizeof(int));

@@ -36,10 +36,10 @@ typedef struct {
 #undef HL_EV_MEMBER_
 } hl_event;
 
-#define HL_SET(e, f, v)                                                                            \
-    do {                                                                                           \
-        (e)->f = (v);                                                                              \
-        (e)->set |= 1ull << HL_F_##f;                                                              \
+#define HL_SET(e, f, v)                                                                                                \
+    do {                                                                                                               \
+        (e)->f = (v);                                                                                                  \
+        (e)->set |= 1ull << HL_F_##f;                                                                                  \
     } while (0)
 #define HL_HAS(e, f) (((e)->set >> HL_F_##f) & 1)
 void hl_event_clear(hl_event *e);
@@ -108,17 +108,17 @@ int64_t hl_retention(hl_db *db, int64_t min_time_ms, int64_t max_events, int64_t
 
 /* Reader side. */
 typedef struct {
-    const char *dimm;     /* NULL: any */
-    int64_t cpu;          /* -1: any */
-    const char *class;    /* "memory", "cpu" ...; NULL: any */
-    const char *action;   /* action events of this kind only; NULL: any */
-    int64_t since_ms;     /* INT64_MIN: from the start */
-    int64_t after_id;     /* only events with a larger id (0: all) */
+    const char *dimm;         /* NULL: any */
+    int64_t cpu;              /* -1: any */
+    const char *class;        /* "memory", "cpu" ...; NULL: any */
+    const char *action;       /* action events of this kind only; NULL: any */
+    int64_t since_ms;         /* INT64_MIN: from the start */
+    int64_t after_id;         /* only events with a larger id (0: all) */
     int64_t addr_lo, addr_hi; /* address range [lo, hi) when hi > lo */
-    unsigned severities;  /* HL_SEV_* bits; 0: any */
-    bool with_actions;    /* also action events about the same DIMM / core */
+    unsigned severities;      /* HL_SEV_* bits; 0: any */
+    bool with_actions;        /* also action events about the same DIMM / core */
     bool counted_only;
-    size_t limit;         /* 0: no limit; more matches fail with -E2BIG */
+    size_t limit; /* 0: no limit; more matches fail with -E2BIG */
 } hl_filter;
 enum { HL_SEV_CORRECTED = 1 << 0, HL_SEV_UNCORRECTED = 1 << 1 /* uncorrected, deferred, fatal */ };
 void hl_filter_init(hl_filter *f);

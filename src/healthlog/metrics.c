@@ -36,7 +36,8 @@ const char *hl_class_of_component(const char *c) {
     return NULL;
 }
 
-static void acc_add(err_acc *a, const char *cls, const char *comp, const char *sev, const char *bits, int w, int64_t n) {
+static void acc_add(err_acc *a, const char *cls, const char *comp, const char *sev, const char *bits, int w,
+                    int64_t n) {
     int ci, k = (int)NCOMP - 1, s, b;
     if (!cls)
         return;
@@ -61,14 +62,15 @@ static int64_t acc_sum(const err_acc *a, int cls, int comp, int sev, int bits, i
         for (int k = 0; k < (int)NCOMP; k++)
             for (int s = 0; s < NSEV; s++)
                 for (int b = 0; b < NBITS; b++)
-                    if ((cls < 0 || c == cls) && (comp < 0 || k == comp) && (sev < 0 || s == sev) && (bits < 0 || b == bits))
+                    if ((cls < 0 || c == cls) && (comp < 0 || k == comp) && (sev < 0 || s == sev) &&
+                        (bits < 0 || b == bits))
                         t += a->v[c][k][s][b][w];
     return t;
 }
 
 /* A count and its three rates: the metric ids of count (or -1), rate over 1, 5 and 60 minutes. */
-static void emit(uniRecordPtr rec, const err_acc *a, int count_id, const int rate_ids[3], const char *name, int cls, int comp,
-                 int sev, int bits) {
+static void emit(uniRecordPtr rec, const err_acc *a, int count_id, const int rate_ids[3], const char *name, int cls,
+                 int comp, int sev, int bits) {
     if (count_id >= 0)
         rec_u64(rec, (unsigned)count_id, -1, name, (uint64_t)acc_sum(a, cls, comp, sev, bits, W_TOTAL));
     for (int w = W_1; w <= W_60; w++)
@@ -103,13 +105,14 @@ static int read_totals(hl_db *db, err_acc *a, uniRecordPtr rec) {
         return r;
     /* Per DIMM: every DIMM EDAC describes and every label an error named; corrected and
      * uncorrected, summed over the severities. */
-    if ((r = hl_prepare(db,
-                     "WITH t AS (SELECT name, sum(CASE WHEN severity = 'corrected' THEN count ELSE 0 END) AS ce, "
-                     "sum(CASE WHEN severity IN ('uncorrected', 'deferred', 'fatal') THEN count ELSE 0 END) AS ue "
-                     "FROM totals WHERE scope = 'dimm' GROUP BY name), "
-                     "n AS (SELECT name FROM t UNION SELECT label FROM dimms WHERE source = 'edac' AND label IS NOT NULL) "
-                     "SELECT n.name, coalesce(t.ce, 0), coalesce(t.ue, 0) FROM n LEFT JOIN t USING (name) ORDER BY n.name",
-                     &st)) < 0)
+    if ((r = hl_prepare(
+             db,
+             "WITH t AS (SELECT name, sum(CASE WHEN severity = 'corrected' THEN count ELSE 0 END) AS ce, "
+             "sum(CASE WHEN severity IN ('uncorrected', 'deferred', 'fatal') THEN count ELSE 0 END) AS ue "
+             "FROM totals WHERE scope = 'dimm' GROUP BY name), "
+             "n AS (SELECT name FROM t UNION SELECT label FROM dimms WHERE source = 'edac' AND label IS NOT NULL) "
+             "SELECT n.name, coalesce(t.ce, 0), coalesce(t.ue, 0) FROM n LEFT JOIN t USING (name) ORDER BY n.name",
+             &st)) < 0)
         return r;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
@@ -130,11 +133,12 @@ static int read_core_totals(hl_db *db, uniRecordPtr rec, const uint8_t *online, 
     int r, rc;
     unsigned next = 0;
 
-    if ((r = hl_prepare(db,
-                     "SELECT CAST(name AS INTEGER) AS cpu, sum(CASE WHEN severity = 'corrected' THEN count ELSE 0 END), "
-                     "sum(CASE WHEN severity IN ('uncorrected', 'deferred', 'fatal') THEN count ELSE 0 END) "
-                     "FROM totals WHERE scope = 'core' GROUP BY cpu ORDER BY cpu",
-                     &st)) < 0)
+    if ((r = hl_prepare(
+             db,
+             "SELECT CAST(name AS INTEGER) AS cpu, sum(CASE WHEN severity = 'corrected' THEN count ELSE 0 END), "
+             "sum(CASE WHEN severity IN ('uncorrected', 'deferred', 'fatal') THEN count ELSE 0 END) "
+             "FROM totals WHERE scope = 'core' GROUP BY cpu ORDER BY cpu",
+             &st)) < 0)
         return r;
     for (;;) {
         int64_t cpu;
@@ -167,11 +171,11 @@ static int read_windows(hl_db *db, err_acc *a, int64_t now_ms) {
     int r, rc;
     /* One range scan of the covering index over the last hour, summed into three windows. */
     if ((r = hl_prepare(db,
-                     "SELECT class, component, severity, bits, "
-                     "sum(CASE WHEN time_ms > ?1 THEN coalesce(count, 1) ELSE 0 END), "
-                     "sum(CASE WHEN time_ms > ?2 THEN coalesce(count, 1) ELSE 0 END), sum(coalesce(count, 1)) "
-                     "FROM events WHERE counted = 1 AND time_ms > ?3 AND time_ms <= ?4 GROUP BY 1, 2, 3, 4",
-                     &st)) < 0)
+                        "SELECT class, component, severity, bits, "
+                        "sum(CASE WHEN time_ms > ?1 THEN coalesce(count, 1) ELSE 0 END), "
+                        "sum(CASE WHEN time_ms > ?2 THEN coalesce(count, 1) ELSE 0 END), sum(coalesce(count, 1)) "
+                        "FROM events WHERE counted = 1 AND time_ms > ?3 AND time_ms <= ?4 GROUP BY 1, 2, 3, 4",
+                        &st)) < 0)
         return r;
     sqlite3_bind_int64(st, 1, now_ms - 60000);
     sqlite3_bind_int64(st, 2, now_ms - 300000);
@@ -203,8 +207,11 @@ int hl_collect(hl_db *db, uniRecordPtr rec, int64_t now_ms, const uint8_t *onlin
     int64_t mts;
     int r;
     /* The metric ids of a count's rates over 1, 5 and 60 minutes. */
-#define RATES(p)                                                                                   \
-    {UNI_M_HOST_ERRORS_##p##_RATE_PER_MIN, UNI_M_HOST_ERRORS_##p##_RATE_5M_PER_MIN, UNI_M_HOST_ERRORS_##p##_RATE_60M_PER_MIN}
+#define RATES(p)                                                                                                       \
+    {                                                                                                                  \
+        UNI_M_HOST_ERRORS_##p##_RATE_PER_MIN, UNI_M_HOST_ERRORS_##p##_RATE_5M_PER_MIN,                                 \
+            UNI_M_HOST_ERRORS_##p##_RATE_60M_PER_MIN                                                                   \
+    }
     static const int l_rates[3] = RATES(L);
     static const int ls_rates[3] = RATES(L_SBIT);
     static const int lm_rates[3] = RATES(L_MBIT);

@@ -162,11 +162,11 @@ int hl_vm_counts(hl_db *db, const char *vm, int64_t since_ms, int64_t *ret_ce, i
 
     /* The errors (not actions, not informational events) linked to the VM named @vm. */
     r = hl_prepare(db,
-                "SELECT coalesce(sum(CASE WHEN severity = 'corrected' THEN coalesce(count, 1) ELSE 0 END), 0), "
-                "coalesce(sum(CASE WHEN severity IN ('uncorrected', 'deferred', 'fatal') THEN coalesce(count, 1) "
-                "ELSE 0 END), 0) FROM events WHERE time_ms >= ?2 AND (class IS NULL OR class <> 'action') "
-                "AND id IN (SELECT event_id FROM links WHERE vm = ?1)",
-                &st);
+                   "SELECT coalesce(sum(CASE WHEN severity = 'corrected' THEN coalesce(count, 1) ELSE 0 END), 0), "
+                   "coalesce(sum(CASE WHEN severity IN ('uncorrected', 'deferred', 'fatal') THEN coalesce(count, 1) "
+                   "ELSE 0 END), 0) FROM events WHERE time_ms >= ?2 AND (class IS NULL OR class <> 'action') "
+                   "AND id IN (SELECT event_id FROM links WHERE vm = ?1)",
+                   &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, vm, -1, SQLITE_STATIC);
@@ -235,7 +235,8 @@ int hl_links_text(hl_db *db, int64_t id, char **ret) {
     if (r < 0 || n == 0)
         return r;
     for (size_t i = 0; i < n; i++) {
-        hl_sb_add(&b, "%s%s (pid %lld): %s", i ? "; " : "", l[i].vm ? l[i].vm : "?", (long long)l[i].pid, l[i].how ? l[i].how : "?");
+        hl_sb_add(&b, "%s%s (pid %lld): %s", i ? "; " : "", l[i].vm ? l[i].vm : "?", (long long)l[i].pid,
+                  l[i].how ? l[i].how : "?");
         if ((l[i].set >> 3) & 1)
             hl_sb_add(&b, " vcpu %lld", (long long)l[i].vcpu);
     }
@@ -254,9 +255,9 @@ int hl_mem_speed(hl_db *db, int64_t *ret) {
     if (!(db->present[TAB_DIMMS] & (1ull << 6)))
         return -ENOENT;
     if ((r = hl_prepare(db,
-                     "SELECT min(CASE WHEN configured_mts > 0 THEN configured_mts ELSE speed_mts END) FROM dimms "
-                     "WHERE source = 'smbios' AND size_mb > 0 AND (configured_mts > 0 OR speed_mts > 0)",
-                     &st)) < 0)
+                        "SELECT min(CASE WHEN configured_mts > 0 THEN configured_mts ELSE speed_mts END) FROM dimms "
+                        "WHERE source = 'smbios' AND size_mb > 0 AND (configured_mts > 0 OR speed_mts > 0)",
+                        &st)) < 0)
         return r;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
@@ -286,9 +287,15 @@ int64_t hl_data_version(hl_db *db) {
 #define KIND_I64 UNI_METRIC_GAUGE
 #define KIND_STR UNI_METRIC_TEXT
 const uniMetricDesc uni_event_catalog[HL_NFIELDS] = {
-#define HL_DESC_(n, id_, ct, col, unit_, help_)                                                    \
-    [id_] = {.id = id_, .key = "event." #n, .kind = KIND_##ct, .unit = unit_, .group = "event", .spec = "3.2.2",    \
-             .source = "HealthLog", .help = help_},
+#define HL_DESC_(n, id_, ct, col, unit_, help_)                                                                        \
+    [id_] = {.id = id_,                                                                                                \
+             .key = "event." #n,                                                                                       \
+             .kind = KIND_##ct,                                                                                        \
+             .unit = unit_,                                                                                            \
+             .group = "event",                                                                                         \
+             .spec = "3.2.2",                                                                                          \
+             .source = "HealthLog",                                                                                    \
+             .help = help_},
     UNI_EVENT_FIELDS(HL_DESC_)
 #undef HL_DESC_
 };
@@ -302,7 +309,9 @@ int hl_event_to_record(const hl_event *e, uniRecordPtr *ret) {
         rec->timestamp = e->time_ms;
 #define HL_REC_I64_(n) (HL_HAS(e, n) ? rec_u64(rec, HL_F_##n, -1, NULL, (uint64_t)e->n) : 0)
 #define HL_REC_STR_(n) (e->n ? rec_str(rec, HL_F_##n, -1, NULL, e->n) : 0)
-#define HL_REC_(n, id, ct, ...) if (r >= 0) r = HL_REC_##ct##_(n);
+#define HL_REC_(n, id, ct, ...)                                                                                        \
+    if (r >= 0)                                                                                                        \
+        r = HL_REC_##ct##_(n);
     UNI_EVENT_FIELDS(HL_REC_)
 #undef HL_REC_
 #undef HL_REC_I64_

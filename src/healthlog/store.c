@@ -28,9 +28,9 @@ typedef struct {
     const column *cols;
     size_t ncols;
     size_t set_offset;
-    const char *autoinc;     /* the INTEGER PRIMARY KEY AUTOINCREMENT column, or NULL */
-    const char *constraints; /* inside CREATE TABLE (...), after the columns */
-    const char *insert_tail; /* after INSERT ... VALUES (...) */
+    const char *autoinc;        /* the INTEGER PRIMARY KEY AUTOINCREMENT column, or NULL */
+    const char *constraints;    /* inside CREATE TABLE (...), after the columns */
+    const char *insert_tail;    /* after INSERT ... VALUES (...) */
     const char *const *indexes; /* "name(columns)", NULL-terminated */
 } table;
 
@@ -40,17 +40,20 @@ typedef struct {
 static const column event_cols[] = {UNI_EVENT_FIELDS(EV_COL_)};
 #undef EV_COL_
 
-#define COL(st, n, ct, bit) {#n, T_##ct, offsetof(st, n), bit}
+#define COL(st, n, ct, bit)                                                                                            \
+    { #n, T_##ct, offsetof(st, n), bit }
 static const column link_cols[] = {
-    COL(hl_link, event_id, I64, 0), COL(hl_link, vm, STR, 1), COL(hl_link, pid, I64, 2),
-    COL(hl_link, vcpu, I64, 3), COL(hl_link, how, STR, 4), COL(hl_link, detail, STR, 5),
+    COL(hl_link, event_id, I64, 0), COL(hl_link, vm, STR, 1),  COL(hl_link, pid, I64, 2),
+    COL(hl_link, vcpu, I64, 3),     COL(hl_link, how, STR, 4), COL(hl_link, detail, STR, 5),
 };
 static const column sample_cols[] = {
-    COL(hl_sample, time_ms, I64, 0), COL(hl_sample, key, STR, 1), COL(hl_sample, value, DBL, 2),
+    COL(hl_sample, time_ms, I64, 0),
+    COL(hl_sample, key, STR, 1),
+    COL(hl_sample, value, DBL, 2),
 };
 static const column dimm_cols[] = {
-    COL(hl_dimm, source, STR, 0), COL(hl_dimm, label, STR, 1), COL(hl_dimm, location, STR, 2),
-    COL(hl_dimm, size_mb, I64, 3), COL(hl_dimm, mem_type, STR, 4), COL(hl_dimm, speed_mts, I64, 5),
+    COL(hl_dimm, source, STR, 0),         COL(hl_dimm, label, STR, 1),        COL(hl_dimm, location, STR, 2),
+    COL(hl_dimm, size_mb, I64, 3),        COL(hl_dimm, mem_type, STR, 4),     COL(hl_dimm, speed_mts, I64, 5),
     COL(hl_dimm, configured_mts, I64, 6), COL(hl_dimm, manufacturer, STR, 7), COL(hl_dimm, part, STR, 8),
 };
 
@@ -68,8 +71,8 @@ typedef struct {
 } hl_total_row;
 static const column state_cols[] = {COL(hl_state_row, key, STR, 0), COL(hl_state_row, value, I64, 1)};
 static const column total_cols[] = {
-    COL(hl_total_row, scope, STR, 0), COL(hl_total_row, name, STR, 1), COL(hl_total_row, severity, STR, 2),
-    COL(hl_total_row, bits, STR, 3), COL(hl_total_row, count, I64, 4),
+    COL(hl_total_row, scope, STR, 0), COL(hl_total_row, name, STR, 1),  COL(hl_total_row, severity, STR, 2),
+    COL(hl_total_row, bits, STR, 3),  COL(hl_total_row, count, I64, 4),
 };
 #undef COL
 
@@ -87,18 +90,23 @@ static const char *const sample_indexes[] = {"samples_time(time_ms)", NULL};
 static const char *const no_indexes[] = {NULL};
 
 static const table tables[NTABLES] = {
-    [TAB_EVENTS] = {"events", event_cols, ELEMENTSOF(event_cols), offsetof(hl_event, set), "id", NULL, NULL, event_indexes},
+    [TAB_EVENTS] = {"events", event_cols, ELEMENTSOF(event_cols), offsetof(hl_event, set), "id", NULL, NULL,
+                    event_indexes},
     [TAB_LINKS] = {"links", link_cols, ELEMENTSOF(link_cols), offsetof(hl_link, set), NULL, NULL, NULL, link_indexes},
-    [TAB_SAMPLES] = {"samples", sample_cols, ELEMENTSOF(sample_cols), offsetof(hl_sample, set), NULL, NULL, NULL, sample_indexes},
-    [TAB_DIMMS] = {"dimms", dimm_cols, ELEMENTSOF(dimm_cols), offsetof(hl_dimm, set), NULL, "PRIMARY KEY (source, label)",
-                   "ON CONFLICT (source, label) DO UPDATE SET location = excluded.location, size_mb = excluded.size_mb, "
-                   "mem_type = excluded.mem_type, speed_mts = excluded.speed_mts, configured_mts = excluded.configured_mts, "
-                   "manufacturer = excluded.manufacturer, part = excluded.part", no_indexes},
+    [TAB_SAMPLES] = {"samples", sample_cols, ELEMENTSOF(sample_cols), offsetof(hl_sample, set), NULL, NULL, NULL,
+                     sample_indexes},
+    [TAB_DIMMS] =
+        {"dimms", dimm_cols, ELEMENTSOF(dimm_cols), offsetof(hl_dimm, set), NULL, "PRIMARY KEY (source, label)",
+         "ON CONFLICT (source, label) DO UPDATE SET location = excluded.location, size_mb = excluded.size_mb, "
+         "mem_type = excluded.mem_type, speed_mts = excluded.speed_mts, configured_mts = excluded.configured_mts, "
+         "manufacturer = excluded.manufacturer, part = excluded.part",
+         no_indexes},
     [TAB_STATE] = {"state", state_cols, ELEMENTSOF(state_cols), offsetof(hl_state_row, set), NULL, "PRIMARY KEY (key)",
                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", no_indexes},
     [TAB_TOTALS] = {"totals", total_cols, ELEMENTSOF(total_cols), offsetof(hl_total_row, set), NULL,
                     "PRIMARY KEY (scope, name, severity, bits)",
-                    "ON CONFLICT (scope, name, severity, bits) DO UPDATE SET count = count + excluded.count", no_indexes},
+                    "ON CONFLICT (scope, name, severity, bits) DO UPDATE SET count = count + excluded.count",
+                    no_indexes},
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -213,7 +221,7 @@ static int create_table(hl_db *db, int ti) {
     hl_sb_add(&b, "CREATE TABLE IF NOT EXISTS %s (", t->name);
     for (size_t i = 0; i < t->ncols; i++)
         hl_sb_add(&b, "%s%s %s", i ? ", " : "", t->cols[i].name,
-               col_is_key(t, &t->cols[i]) ? "INTEGER PRIMARY KEY AUTOINCREMENT" : sql_type(t->cols[i].type));
+                  col_is_key(t, &t->cols[i]) ? "INTEGER PRIMARY KEY AUTOINCREMENT" : sql_type(t->cols[i].type));
     if (t->constraints)
         hl_sb_add(&b, ", %s", t->constraints);
     hl_sb_add(&b, ")");
@@ -229,7 +237,8 @@ static int create_table(hl_db *db, int ti) {
         char sql[256];
         if (db->present[ti] & (1ull << i))
             continue;
-        snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", t->name, t->cols[i].name, sql_type(t->cols[i].type));
+        snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", t->name, t->cols[i].name,
+                 sql_type(t->cols[i].type));
         if ((r = exec(db, sql)) < 0)
             return r;
         db->present[ti] |= 1ull << i;
@@ -428,7 +437,8 @@ static int open_writer(hl_db *db) {
         snprintf(db->err, sizeof(db->err), "%s: another uni-healthd writes this HealthLog", db->path);
         return r;
     }
-    if (sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK)
         return hl_sql_fail(db, SQLITE_CANTOPEN, "open");
     sqlite3_busy_timeout(db->db, 5000);
     /* Keep the -wal and -shm files when the writer closes, so that read-only readers can open the
@@ -451,8 +461,8 @@ static int open_reader(hl_db *db) {
 
     if (stat(db->path, &st) < 0) {
         r = -errno;
-        snprintf(db->err, sizeof(db->err), "no HealthLog at %s (%s): start uni-healthd --db %s", db->path, strerror(errno),
-                 db->path);
+        snprintf(db->err, sizeof(db->err), "no HealthLog at %s (%s): start uni-healthd --db %s", db->path,
+                 strerror(errno), db->path);
         return r;
     }
     if (sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
@@ -470,8 +480,8 @@ static int open_reader(hl_db *db) {
     }
     sqlite3_finalize(s);
     if (version == 0) {
-        snprintf(db->err, sizeof(db->err), "%s is not a HealthLog yet (no schema): is uni-healthd --db %s starting?", db->path,
-                 db->path);
+        snprintf(db->err, sizeof(db->err), "%s is not a HealthLog yet (no schema): is uni-healthd --db %s starting?",
+                 db->path, db->path);
         return -ENODATA;
     }
     for (int ti = 0; ti < NTABLES; ti++)
@@ -543,8 +553,12 @@ void hl_rollback(hl_db *db) {
  * ------------------------------------------------------------------------------------------- */
 
 static int add_total(hl_db *db, const char *scope, const char *name, const char *sev, const char *bits, int64_t n) {
-    hl_total_row t = {.scope = (char *)scope, .name = (char *)name, .severity = (char *)(sev ? sev : ""),
-                      .bits = (char *)(bits ? bits : ""), .count = n, .set = 1ull << 4};
+    hl_total_row t = {.scope = (char *)scope,
+                      .name = (char *)name,
+                      .severity = (char *)(sev ? sev : ""),
+                      .bits = (char *)(bits ? bits : ""),
+                      .count = n,
+                      .set = 1ull << 4};
     return insert_row(db, TAB_TOTALS, &t);
 }
 
@@ -628,7 +642,8 @@ int64_t hl_retention(hl_db *db, int64_t min_time_ms, int64_t max_events, int64_t
     int64_t total = 0, n;
     /* Oldest first, in batches, each its own transaction: the writer never stalls for long. The
      * running totals are kept: counts are since the HealthLog began. */
-    n = exec_changes(db, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?1 ORDER BY id LIMIT ?2)",
+    n = exec_changes(db,
+                     "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?1 ORDER BY id LIMIT ?2)",
                      min_time_ms, batch);
     if (n < 0)
         return n;
@@ -644,7 +659,8 @@ int64_t hl_retention(hl_db *db, int64_t min_time_ms, int64_t max_events, int64_t
         total += n;
     }
     if (total > 0 &&
-        (n = exec_changes(db, "DELETE FROM links WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = links.event_id)", 0, 0)) < 0)
+        (n = exec_changes(db, "DELETE FROM links WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = links.event_id)", 0,
+                          0)) < 0)
         return n;
     n = exec_changes(db, "DELETE FROM samples WHERE rowid IN (SELECT rowid FROM samples WHERE time_ms < ?1 LIMIT ?2)",
                      sample_min_time_ms, batch);

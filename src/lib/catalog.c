@@ -19,9 +19,15 @@
 #define GS_SOURCES "sources"
 
 const uniMetricDesc uni_catalog[UNI_NMETRICS] = {
-#define UNI_M_DESC_(e, id_, key_, kind_, unit_, group_, spec_, source_, help_)                     \
-    [id_] = {.id = id_, .key = key_, .kind = UNI_METRIC_##kind_, .unit = unit_,                    \
-             .group = GS_##group_, .spec = spec_, .source = source_, .help = help_},
+#define UNI_M_DESC_(e, id_, key_, kind_, unit_, group_, spec_, source_, help_)                                         \
+    [id_] = {.id = id_,                                                                                                \
+             .key = key_,                                                                                              \
+             .kind = UNI_METRIC_##kind_,                                                                               \
+             .unit = unit_,                                                                                            \
+             .group = GS_##group_,                                                                                     \
+             .spec = spec_,                                                                                            \
+             .source = source_,                                                                                        \
+             .help = help_},
     UNI_METRICS(UNI_M_DESC_)
 #undef UNI_M_DESC_
 };
@@ -158,7 +164,8 @@ static int select_parse(uni_select *s, const char *const *list, bool dom) {
             uni_select_done(s);
             if (dom)
                 uni_error_set(UNI_ERR_UNKNOWN_METRIC,
-                              "'%s' is neither a domain group (dom, kvm) nor the prefix of a domain metric key (dom.)", item);
+                              "'%s' is neither a domain group (dom, kvm) nor the prefix of a domain metric key (dom.)",
+                              item);
             else
                 uni_error_set(UNI_ERR_UNKNOWN_METRIC,
                               "'%s' is neither a metric group nor the prefix of a host metric key%s", item,

@@ -27,17 +27,20 @@ enum {
 #define UNI_V_ENUM_(e, ...) UNI_VIEW_##e,
     UNI_VIEWS(UNI_V_ENUM_)
 #undef UNI_V_ENUM_
-    UNI_NVIEWS
+        UNI_NVIEWS
 };
 
-#define UNI_GROUPS(G) G(CPU, "cpu") G(FREQ, "freq") G(CONTENTION, "contention") G(MEM, "mem") \
-    G(MEMHW, "memhw") G(TEMP, "temp") G(POWER, "power") G(PSI, "psi") G(ERRORS, "errors") \
-    G(VMS, "vms") G(DOM, "dom") G(KVM, "kvm") G(SOURCES, "sources")
+/* clang-format off */
+#define UNI_GROUPS(G) \
+    G(CPU, "cpu") G(FREQ, "freq") G(CONTENTION, "contention") G(MEM, "mem") G(MEMHW, "memhw") \
+    G(TEMP, "temp") G(POWER, "power") G(PSI, "psi") G(ERRORS, "errors") G(VMS, "vms") G(DOM, "dom") \
+    G(KVM, "kvm") G(SOURCES, "sources")
+/* clang-format on */
 typedef enum {
 #define UNI_G_ENUM_(e, s) UNI_GROUP_##e,
     UNI_GROUPS(UNI_G_ENUM_)
 #undef UNI_G_ENUM_
-    UNI_NGROUPS
+        UNI_NGROUPS
 } uni_group;
 
 extern const uniMetricDesc uni_catalog[UNI_NMETRICS];

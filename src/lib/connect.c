@@ -29,7 +29,9 @@ uniConnectPtr uniConnectOpen(const char *uri, unsigned int flags) {
         if (streq(u.scheme, drivers[i]->scheme))
             drv = drivers[i];
     if (!drv) {
-        uni_error_set(UNI_ERR_NO_DRIVER, "no driver for URI scheme '%s%s%s' in '%s' (known: uniserver, uniserver+unix, uniserver+tcp, uniserver+tls, test)",
+        uni_error_set(UNI_ERR_NO_DRIVER,
+                      "no driver for URI scheme '%s%s%s' in '%s' (known: uniserver, uniserver+unix, uniserver+tcp, "
+                      "uniserver+tls, test)",
                       u.scheme, u.transport ? "+" : "", u.transport ? u.transport : "", uri);
         uni_uri_done(&u);
         return NULL;
@@ -144,14 +146,13 @@ int uniNodeGetStats(uniConnectPtr conn, const char *const *select, uniRecordPtr 
 
 /* ---- views ---- */
 
-
-#define UNI_V_IDS_(e, spec, cname, cmd, summary, proc, window, note, ...)                          \
+#define UNI_V_IDS_(e, spec, cname, cmd, summary, proc, window, note, ...)                                              \
     static const unsigned view_ids_##e[] = {__VA_ARGS__};
 UNI_VIEWS(UNI_V_IDS_)
 #undef UNI_V_IDS_
 
 static const uniViewDesc views[] = {
-#define UNI_V_DESC_(e, spec, cname, cmd, summary, proc, window, note, ...)                         \
+#define UNI_V_DESC_(e, spec, cname, cmd, summary, proc, window, note, ...)                                             \
     {spec, cname, cmd, summary, view_ids_##e, (int)ELEMENTSOF(view_ids_##e), window, note},
     UNI_VIEWS(UNI_V_DESC_)
 #undef UNI_V_DESC_
@@ -299,9 +300,9 @@ int uniNodeGetView(uniConnectPtr conn, int i, uniRecordPtr *ret, unsigned int fl
     return 0;
 }
 
-#define NAMED_VIEW_(fn, e)                                                                         \
-    int fn(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags) {                            \
-        return uniNodeGetView(conn, UNI_VIEW_##e, ret, flags);                                     \
+#define NAMED_VIEW_(fn, e)                                                                                             \
+    int fn(uniConnectPtr conn, uniRecordPtr *ret, unsigned int flags) {                                                \
+        return uniNodeGetView(conn, UNI_VIEW_##e, ret, flags);                                                         \
     }
 NAMED_VIEW_(uniNodeGetCPUStatistics, HOST_CPU)
 NAMED_VIEW_(uniNodeGetMemoryStatistics, HOST_MEMORY)
@@ -356,20 +357,25 @@ int uniHealthLogQueryMemory(uniConnectPtr conn, const char *dimm, long long sinc
     CHECK_FLAGS(flags, HEALTHLOG_FLAGS, -1);
     if (!ret_events || since_ms < 0 || (dimm && (!*dimm || strlen(dimm) > 255))) {
         uni_error_set(UNI_ERR_INVALID_ARG, "%s: %s", __func__,
-                      !ret_events ? "ret_events is NULL" : since_ms < 0 ? "since_ms is negative" : "a DIMM label is 1 to 255 characters");
+                      !ret_events    ? "ret_events is NULL"
+                      : since_ms < 0 ? "since_ms is negative"
+                                     : "a DIMM label is 1 to 255 characters");
         return -1;
     }
     return healthlog_query(conn, &q, ret_events);
 }
 
-int uniHealthLogQueryCPU(uniConnectPtr conn, int core, long long since_ms, uniRecordPtr **ret_events, unsigned int flags) {
+int uniHealthLogQueryCPU(uniConnectPtr conn, int core, long long since_ms, uniRecordPtr **ret_events,
+                         unsigned int flags) {
     uni_healthlog_query q = {.cpu = true, .core = core, .since_ms = since_ms, .flags = flags};
     uniResetLastError();
     CHECK_CONN(conn, -1);
     CHECK_FLAGS(flags, HEALTHLOG_FLAGS, -1);
     if (!ret_events || since_ms < 0 || core < -1) {
         uni_error_set(UNI_ERR_INVALID_ARG, "%s: %s", __func__,
-                      !ret_events ? "ret_events is NULL" : since_ms < 0 ? "since_ms is negative" : "core is a CPU number or -1");
+                      !ret_events    ? "ret_events is NULL"
+                      : since_ms < 0 ? "since_ms is negative"
+                                     : "core is a CPU number or -1");
         return -1;
     }
     return healthlog_query(conn, &q, ret_events);
@@ -381,11 +387,13 @@ int uniHealthLogWait(uniConnectPtr conn, int timeout_ms, unsigned int flags) {
     CHECK_CONN(conn, -1);
     CHECK_FLAGS(flags, 0, -1);
     if (timeout_ms < -1) {
-        uni_error_set(UNI_ERR_INVALID_ARG, "%s: timeout_ms %d (milliseconds, or -1 for no limit)", __func__, timeout_ms);
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: timeout_ms %d (milliseconds, or -1 for no limit)", __func__,
+                      timeout_ms);
         return -1;
     }
     if (!conn->driver->healthlog_wait) {
-        uni_error_set(UNI_ERR_NO_SUPPORT, "driver '%s' cannot wait for the HealthLog (connect to the host itself)", conn->driver->name);
+        uni_error_set(UNI_ERR_NO_SUPPORT, "driver '%s' cannot wait for the HealthLog (connect to the host itself)",
+                      conn->driver->name);
         return -1;
     }
     /* No connection lock: waiting must not block the connection's other calls. */

@@ -81,8 +81,9 @@ int uni_check_frequency(int core, uint64_t khz, const char *text, uint64_t min_k
     size_t len = 0;
 
     if (khz < min_khz || khz > max_khz) {
-        uni_error_set(UNI_ERR_OUT_OF_RANGE, "frequency %s (%" PRIu64 " kHz) is outside core %d's limits %" PRIu64 "-%" PRIu64 " kHz",
-                      text, khz, core, min_khz, max_khz);
+        uni_error_set(UNI_ERR_OUT_OF_RANGE,
+                      "frequency %s (%" PRIu64 " kHz) is outside core %d's limits %" PRIu64 "-%" PRIu64 " kHz", text,
+                      khz, core, min_khz, max_khz);
         return -1;
     }
     if (navail == 0)
@@ -93,8 +94,9 @@ int uni_check_frequency(int core, uint64_t khz, const char *text, uint64_t min_k
     list[0] = 0;
     for (size_t i = 0; i < navail && len < sizeof(list); i++)
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%" PRIu64, i ? " " : "", avail[i]);
-    uni_error_set(UNI_ERR_OUT_OF_RANGE, "frequency %s (%" PRIu64 " kHz) is not one of core %d's available frequencies (%s kHz)",
-                  text, khz, core, list);
+    uni_error_set(UNI_ERR_OUT_OF_RANGE,
+                  "frequency %s (%" PRIu64 " kHz) is not one of core %d's available frequencies (%s kHz)", text, khz,
+                  core, list);
     return -1;
 }
 
@@ -118,7 +120,8 @@ bool uni_word_in_list(const char *name, const char *list) {
 int uni_check_listed(const char *what, const char *name, int core, const char *available) {
     if (uni_word_in_list(name, available))
         return 0;
-    uni_error_set(UNI_ERR_INVALID_ARG, "%s '%s' is not available for core %d (available: %s)", what, name, core, available);
+    uni_error_set(UNI_ERR_INVALID_ARG, "%s '%s' is not available for core %d (available: %s)", what, name, core,
+                  available);
     return -1;
 }
 
@@ -167,8 +170,9 @@ const char *uni_policy_to_epp(const char *policy, int core, const char *availabl
         v = policy;
     if (v)
         return v;
-    uni_error_set(UNI_ERR_INVALID_ARG, "power policy '%s' is not available for core %d (power, balanced, performance, or one of %s)",
-                  policy, core, available);
+    uni_error_set(UNI_ERR_INVALID_ARG,
+                  "power policy '%s' is not available for core %d (power, balanced, performance, or one of %s)", policy,
+                  core, available);
     return NULL;
 }
 
@@ -177,8 +181,10 @@ const char *uni_policy_to_governor(const char *policy, int core, const char *cur
     const char *v = NULL;
 
     if (!is_spec_policy(policy)) {
-        uni_error_set(UNI_ERR_INVALID_ARG, "power policy '%s' is not one of power, balanced, performance "
-                      "(core %d has no energy_performance_preference, so raw EPP names do not apply)", policy, core);
+        uni_error_set(UNI_ERR_INVALID_ARG,
+                      "power policy '%s' is not one of power, balanced, performance "
+                      "(core %d has no energy_performance_preference, so raw EPP names do not apply)",
+                      policy, core);
         return NULL;
     }
     if (current && streq(uni_policy_of_governor(current), policy))
@@ -191,8 +197,8 @@ const char *uni_policy_to_governor(const char *policy, int core, const char *cur
     }
     if (v)
         return v;
-    uni_error_set(UNI_ERR_NO_SUPPORT, "power policy '%s' needs a governor core %d does not have (available: %s)", policy, core,
-                  available);
+    uni_error_set(UNI_ERR_NO_SUPPORT, "power policy '%s' needs a governor core %d does not have (available: %s)",
+                  policy, core, available);
     return NULL;
 }
 
@@ -279,8 +285,13 @@ int uni_opp_add_domain(uniOppListPtr l, int kind, int id, const char *name, cons
     for (int i = 0; i < nmembers; i++)
         if (!(d->members[i] = strdup(members[i])))
             return -ENOMEM;
-    d->pub = (uniOppDomain){.kind = kind, .id = id, .name = d->name, .ncores = ncores, .cores = d->cores,
-                            .nmembers = nmembers, .members = (const char *const *)d->members};
+    d->pub = (uniOppDomain){.kind = kind,
+                            .id = id,
+                            .name = d->name,
+                            .ncores = ncores,
+                            .cores = d->cores,
+                            .nmembers = nmembers,
+                            .members = (const char *const *)d->members};
     return l->n - 1;
 }
 
@@ -363,13 +374,13 @@ int uni_opp_check(const uniOppDomain *d, const uniOppParam *p, long long value) 
         return -1;
     }
     if (value < p->min || value > p->max) {
-        uni_error_set(UNI_ERR_OUT_OF_RANGE, "%s %s %lld is outside the domain's limits %lld-%lld %s", d->name, p->name, value,
-                      p->min, p->max, p->unit);
+        uni_error_set(UNI_ERR_OUT_OF_RANGE, "%s %s %lld is outside the domain's limits %lld-%lld %s", d->name, p->name,
+                      value, p->min, p->max, p->unit);
         return -1;
     }
     if (p->step > 1 && (value - p->min) % p->step) {
-        uni_error_set(UNI_ERR_OUT_OF_RANGE, "%s %s %lld is not on the domain's %lld %s steps from %lld", d->name, p->name,
-                      value, p->step, p->unit, p->min);
+        uni_error_set(UNI_ERR_OUT_OF_RANGE, "%s %s %lld is not on the domain's %lld %s steps from %lld", d->name,
+                      p->name, value, p->step, p->unit, p->min);
         return -1;
     }
     return 0;
@@ -393,8 +404,8 @@ static int control_begin(uniConnectPtr conn, unsigned flags, const char *call, b
         return -1;
     }
     if (conn->flags & UNI_CONNECT_RO) {
-        uni_error_set(UNI_ERR_ACCESS_DENIED, "%s: the connection to %s is read-only (control needs a read-write connection)",
-                      call, conn->uri);
+        uni_error_set(UNI_ERR_ACCESS_DENIED,
+                      "%s: the connection to %s is read-only (control needs a read-write connection)", call, conn->uri);
         return -1;
     }
     if (!has_verb) {
@@ -414,7 +425,8 @@ static int control_end(uniConnectPtr conn, int r) {
 static int check_core(const char *call, int core, bool allow_all) {
     if (core >= 0 || (allow_all && core == -1))
         return 0;
-    uni_error_set(UNI_ERR_INVALID_ARG, "%s: core %d: expected a core number >= 0%s", call, core, allow_all ? " or -1 (all)" : "");
+    uni_error_set(UNI_ERR_INVALID_ARG, "%s: core %d: expected a core number >= 0%s", call, core,
+                  allow_all ? " or -1 (all)" : "");
     return -1;
 }
 
@@ -436,17 +448,21 @@ int uniNodeSetFrequencyEx(uniConnectPtr conn, int core, const char *frequency, i
     if (check_core("uniNodeSetFrequency", core, false) < 0)
         return -1;
     if (maxcores < 0 || (maxcores > 0 && !ret_cores)) {
-        uni_error_set(UNI_ERR_INVALID_ARG, "uniNodeSetFrequencyEx: maxcores %d with ret_cores %p", maxcores, (void *)ret_cores);
+        uni_error_set(UNI_ERR_INVALID_ARG, "uniNodeSetFrequencyEx: maxcores %d with ret_cores %p", maxcores,
+                      (void *)ret_cores);
         return -1;
     }
     r = uni_parse_frequency_khz(frequency, &khz);
     if (r == -EDOM)
         uni_error_set(UNI_ERR_INVALID_ARG, "invalid frequency '%s': not a whole number of kHz", frequency);
     else if (r == -ERANGE)
-        uni_error_set(UNI_ERR_INVALID_ARG, "invalid frequency '%s': out of range (above 0, at most %u kHz)", frequency, UINT32_MAX);
+        uni_error_set(UNI_ERR_INVALID_ARG, "invalid frequency '%s': out of range (above 0, at most %u kHz)", frequency,
+                      UINT32_MAX);
     else if (r < 0)
-        uni_error_set(UNI_ERR_INVALID_ARG, "invalid frequency '%s': expected kHz (2400000) or a number with a unit "
-                      "Hz, kHz, MHz or GHz (2400MHz, 2.4GHz)", frequency ? frequency : "(null)");
+        uni_error_set(UNI_ERR_INVALID_ARG,
+                      "invalid frequency '%s': expected kHz (2400000) or a number with a unit "
+                      "Hz, kHz, MHz or GHz (2400MHz, 2.4GHz)",
+                      frequency ? frequency : "(null)");
     if (r < 0)
         return -1;
     pthread_mutex_lock(&conn->lock);
@@ -536,7 +552,8 @@ static void opp_names(uniOppListPtr l, int d, char *buf, size_t len) {
     int n = d < 0 ? l->n : l->d[d].pub.nparams;
     buf[0] = 0;
     for (int i = 0; i < n && o < len; i++)
-        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? " " : "", d < 0 ? l->d[i].pub.name : l->d[d].params[i].name);
+        o +=
+            (size_t)snprintf(buf + o, len - o, "%s%s", i ? " " : "", d < 0 ? l->d[i].pub.name : l->d[d].params[i].name);
 }
 
 int uniNodeSetOperatingPoint(uniConnectPtr conn, const char *domain, const uniOppSetting *settings, int nsettings,
@@ -547,8 +564,9 @@ int uniNodeSetOperatingPoint(uniConnectPtr conn, const char *domain, const uniOp
     char names[512];
     int r = -1, di;
 
-    if (control_begin(conn, flags, call, conn && conn->driver && conn->driver->node_set_operating_point &&
-                                             conn->driver->node_get_operating_points) < 0 ||
+    if (control_begin(conn, flags, call,
+                      conn && conn->driver && conn->driver->node_set_operating_point &&
+                          conn->driver->node_get_operating_points) < 0 ||
         check_name(call, "domain", domain) < 0)
         return -1;
     if (nsettings <= 0 || !settings) {
@@ -576,7 +594,8 @@ int uniNodeSetOperatingPoint(uniConnectPtr conn, const char *domain, const uniOp
         const uniOppParam *p = uni_opp_find_param(l, di, settings[i].name);
         if (!p) {
             opp_names(l, di, names, sizeof(names));
-            uni_error_set(UNI_ERR_INVALID_ARG, "%s has no parameter '%s' (parameters: %s)", domain, settings[i].name, names);
+            uni_error_set(UNI_ERR_INVALID_ARG, "%s has no parameter '%s' (parameters: %s)", domain, settings[i].name,
+                          names);
             goto out;
         }
         if (uni_opp_check(d, p, settings[i].value) < 0)

@@ -8,12 +8,12 @@
 
 #include "internal.h"
 
-#define CHECK_DOM(dom, ret)                                                                        \
-    do {                                                                                           \
-        if (!(dom) || !(dom)->conn) {                                                              \
-            uni_error_set(UNI_ERR_INVALID_ARG, "%s: invalid domain", __func__);                    \
-            return ret;                                                                            \
-        }                                                                                          \
+#define CHECK_DOM(dom, ret)                                                                                            \
+    do {                                                                                                               \
+        if (!(dom) || !(dom)->conn) {                                                                                  \
+            uni_error_set(UNI_ERR_INVALID_ARG, "%s: invalid domain", __func__);                                        \
+            return ret;                                                                                                \
+        }                                                                                                              \
     } while (0)
 
 void uni_domain_info_done(uni_domain_info *d) {
@@ -96,7 +96,8 @@ int uni_domain_list(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) {
     pthread_mutex_unlock(&conn->lock);
     if (r < 0) {
         if (!uniGetLastError())
-            uni_error_set(UNI_ERR_INTERNAL_ERROR, "driver '%s' failed to list domains without saying why", conn->driver->name);
+            uni_error_set(UNI_ERR_INTERNAL_ERROR, "driver '%s' failed to list domains without saying why",
+                          conn->driver->name);
         uni_domain_infos_free(*ret, *ret_n);
         return -1;
     }
@@ -160,8 +161,8 @@ static uniDomainPtr lookup(uniConnectPtr conn, const char *name, const char *uui
         }
     uni_domain_infos_free(infos, n);
     if (!d)
-        uni_error_set(UNI_ERR_NO_DOMAIN, "no domain %s '%s' on %s (unish list shows them)", uuid ? "with UUID" : "named",
-                      uuid ? uuid : name, conn->uri);
+        uni_error_set(UNI_ERR_NO_DOMAIN, "no domain %s '%s' on %s (unish list shows them)",
+                      uuid ? "with UUID" : "named", uuid ? uuid : name, conn->uri);
     return d;
 }
 
@@ -190,7 +191,8 @@ uniDomainPtr uniDomainLookupByUUIDString(uniConnectPtr conn, const char *uuid, u
     CHECK_CONN(conn, NULL);
     CHECK_FLAGS(flags, 0, NULL);
     if (!uuid || !uuid_valid(uuid)) {
-        uni_error_set(UNI_ERR_INVALID_ARG, "%s: '%s' is not a UUID (8-4-4-4-12 hex digits)", __func__, uuid ? uuid : "(null)");
+        uni_error_set(UNI_ERR_INVALID_ARG, "%s: '%s' is not a UUID (8-4-4-4-12 hex digits)", __func__,
+                      uuid ? uuid : "(null)");
         return NULL;
     }
     return lookup(conn, NULL, uuid);
@@ -261,7 +263,8 @@ void uniDomainStatsRecordListFree(uniDomainStatsRecordPtr *stats) {
 }
 
 /* Turn driver records into the public list, keeping those the flags want. */
-static int stats_list(uniConnectPtr conn, uni_domain_stats *v, size_t n, unsigned flags, uniDomainStatsRecordPtr **ret) {
+static int stats_list(uniConnectPtr conn, uni_domain_stats *v, size_t n, unsigned flags,
+                      uniDomainStatsRecordPtr **ret) {
     uniDomainStatsRecordPtr *out = calloc(n + 1, sizeof(*out));
     size_t k = 0;
 

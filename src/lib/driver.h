@@ -73,21 +73,21 @@ struct _uniDomain {
 };
 
 /* Argument checks of the public entry points: set the error and return @ret. */
-#define CHECK_FLAGS(flags, allowed, ret)                                                           \
-    do {                                                                                           \
-        if ((flags) & ~(unsigned)(allowed)) {                                                      \
-            uni_error_set(UNI_ERR_INVALID_ARG, "%s: unsupported flags 0x%x", __func__,             \
-                          (flags) & ~(unsigned)(allowed));                                         \
-            return ret;                                                                            \
-        }                                                                                          \
+#define CHECK_FLAGS(flags, allowed, ret)                                                                               \
+    do {                                                                                                               \
+        if ((flags) & ~(unsigned)(allowed)) {                                                                          \
+            uni_error_set(UNI_ERR_INVALID_ARG, "%s: unsupported flags 0x%x", __func__,                                 \
+                          (flags) & ~(unsigned)(allowed));                                                             \
+            return ret;                                                                                                \
+        }                                                                                                              \
     } while (0)
 
-#define CHECK_CONN(conn, ret)                                                                      \
-    do {                                                                                           \
-        if (!(conn) || !(conn)->driver) {                                                          \
-            uni_error_set(UNI_ERR_INVALID_CONN, "%s: invalid connection", __func__);               \
-            return ret;                                                                            \
-        }                                                                                          \
+#define CHECK_CONN(conn, ret)                                                                                          \
+    do {                                                                                                               \
+        if (!(conn) || !(conn)->driver) {                                                                              \
+            uni_error_set(UNI_ERR_INVALID_CONN, "%s: invalid connection", __func__);                                   \
+            return ret;                                                                                                \
+        }                                                                                                              \
     } while (0)
 
 /* Drop a reference; the last one closes the driver and frees the connection. Returns the

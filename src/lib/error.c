@@ -22,7 +22,9 @@ void uniResetLastError(void) {
 
 const char *uniErrorCodeName(int code) {
     switch (code) {
-#define UNI_ERR_NAME_(name, num, summary) case num: return #name;
+#define UNI_ERR_NAME_(name, num, summary)                                                                              \
+    case num:                                                                                                          \
+        return #name;
         UNI_ERROR_CODES(UNI_ERR_NAME_)
 #undef UNI_ERR_NAME_
     }

@@ -116,7 +116,8 @@ static void family_name(const uniMetricDesc *d, bool insert_words, bool keep_uni
                 memcmp(t + l - strlen(rule_strip), rule_strip, strlen(rule_strip)) == 0)
                 keep = l - strlen(rule_strip);
             /* "count" and a counter's "total" are what _total already says. */
-            if (last && d->kind == UNI_METRIC_COUNTER && ((keep == 5 && memcmp(t, "count", 5) == 0) || (keep == 5 && memcmp(t, "total", 5) == 0)))
+            if (last && d->kind == UNI_METRIC_COUNTER &&
+                ((keep == 5 && memcmp(t, "count", 5) == 0) || (keep == 5 && memcmp(t, "total", 5) == 0)))
                 keep = 0;
             if (last && d->kind == UNI_METRIC_GAUGE && keep == 5 && memcmp(t, "count", 5) == 0) {
                 /* Prometheus reserves _count for histograms and summaries. */
@@ -137,7 +138,8 @@ static void family_name(const uniMetricDesc *d, bool insert_words, bool keep_uni
         append(out, sizeof(out), &o, p->unit, strlen(p->unit));
     }
     for (size_t i = 0; i < o; i++)
-        if (!((out[i] >= 'a' && out[i] <= 'z') || (out[i] >= 'A' && out[i] <= 'Z') || (out[i] >= '0' && out[i] <= '9') || out[i] == '_'))
+        if (!((out[i] >= 'a' && out[i] <= 'z') || (out[i] >= 'A' && out[i] <= 'Z') ||
+              (out[i] >= '0' && out[i] <= '9') || out[i] == '_'))
             out[i] = '_';
     snprintf(p->name, sizeof(p->name), "%s", out);
     p->kvm_name = kvm_name;
@@ -300,12 +302,17 @@ static void sample_family(const prom_desc *p, const uniSample *s, char *out, siz
 }
 
 static void header(sbuf *b, const char *family, const prom_desc *p, const uniMetricDesc *d, bool om) {
-    const char *type = p->type == UNI_METRIC_COUNTER ? "counter" : p->type == UNI_METRIC_TEXT ? (om ? "info" : "gauge") : "gauge";
-    const char *tail = !om && p->type == UNI_METRIC_COUNTER ? "_total" : !om && p->type == UNI_METRIC_TEXT ? "_info" : "";
+    const char *type = p->type == UNI_METRIC_COUNTER ? "counter"
+                       : p->type == UNI_METRIC_TEXT  ? (om ? "info" : "gauge")
+                                                     : "gauge";
+    const char *tail = !om && p->type == UNI_METRIC_COUNTER ? "_total"
+                       : !om && p->type == UNI_METRIC_TEXT  ? "_info"
+                                                            : "";
 
     sb_fmt(b, "# HELP %s%s ", family, tail);
     sb_escaped(b, d->help, false);
-    if (strcmp(d->unit, "-") && p->unit == NULL && strcmp(d->unit, "count") && strcmp(d->unit, "bool") && strcmp(d->unit, "index")) {
+    if (strcmp(d->unit, "-") && p->unit == NULL && strcmp(d->unit, "count") && strcmp(d->unit, "bool") &&
+        strcmp(d->unit, "index")) {
         sb_str(b, " (");
         sb_escaped(b, d->unit, false);
         sb_str(b, ")");
@@ -319,14 +326,14 @@ static void sample_line(sbuf *b, const char *family, const prom_desc *p, const u
     bool any = false;
     sb_str(b, family);
     sb_str(b, p->type == UNI_METRIC_COUNTER ? "_total" : p->type == UNI_METRIC_TEXT ? "_info" : "");
-#define LABEL(k, v)                                                                                \
-    do {                                                                                           \
-        sb_str(b, any ? "," : "{");                                                                \
-        any = true;                                                                                \
-        sb_str(b, k);                                                                              \
-        sb_str(b, "=\"");                                                                          \
-        sb_escaped(b, v, true);                                                                    \
-        sb_str(b, "\"");                                                                           \
+#define LABEL(k, v)                                                                                                    \
+    do {                                                                                                               \
+        sb_str(b, any ? "," : "{");                                                                                    \
+        any = true;                                                                                                    \
+        sb_str(b, k);                                                                                                  \
+        sb_str(b, "=\"");                                                                                              \
+        sb_escaped(b, v, true);                                                                                        \
+        sb_str(b, "\"");                                                                                               \
     } while (0)
     for (size_t i = 0; extra && i < extra->n; i++)
         LABEL(extra->keys[i], extra->values[i]);
@@ -361,8 +368,8 @@ static int cmp_item(const void *a, const void *b) {
     return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-int prom_render(const prom_record *recs, size_t nrecs, const uniMetricDesc *d, const prom_desc *p, unsigned ndescs, bool om,
-                char **ret, size_t *ret_len) {
+int prom_render(const prom_record *recs, size_t nrecs, const uniMetricDesc *d, const prom_desc *p, unsigned ndescs,
+                bool om, char **ret, size_t *ret_len) {
     sbuf b = {0};
     /* Samples grouped by metric, across records (a family spans every VM's record). */
     size_t total = 0, *start = calloc(ndescs + 1, sizeof(size_t)), *fill = calloc(ndescs + 1, sizeof(size_t));

@@ -105,7 +105,8 @@ const char *rec_intern(const char *name) {
     /* At most half full: the probe ends at the name or at an empty slot. */
     for (size_t m = interned.nslots - 1, k = h & m; interned.nslots; k = (k + 1) & m) {
         if (!interned.slot[k]) {
-            if (interned.n < INTERN_MAX && 2 * (interned.n + 1) <= interned.nslots && (interned.slot[k] = strdup(name))) {
+            if (interned.n < INTERN_MAX && 2 * (interned.n + 1) <= interned.nslots &&
+                (interned.slot[k] = strdup(name))) {
                 interned.n++;
                 ret = interned.slot[k];
             }

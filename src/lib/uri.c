@@ -72,7 +72,8 @@ int uni_uri_parse(const char *s, uni_uri *u) {
         if (colon) {
             uint64_t port;
             if (safe_atou64_n(colon + 1, (size_t)(auth_end - colon - 1), &port) < 0 || port == 0 || port > 65535) {
-                uni_error_set(UNI_ERR_INVALID_URI, "'%s': invalid port '%.*s'", s, (int)(auth_end - colon - 1), colon + 1);
+                uni_error_set(UNI_ERR_INVALID_URI, "'%s': invalid port '%.*s'", s, (int)(auth_end - colon - 1),
+                              colon + 1);
                 uni_uri_done(u);
                 return -1;
             }
@@ -93,7 +94,8 @@ int uni_uri_parse(const char *s, uni_uri *u) {
             const char *eq = memchr(p, '=', (size_t)(amp - p));
             char *k, *v;
             if (!eq || eq == p) {
-                uni_error_set(UNI_ERR_INVALID_URI, "'%s': query parameter '%.*s' is not key=value", s, (int)(amp - p), p);
+                uni_error_set(UNI_ERR_INVALID_URI, "'%s': query parameter '%.*s' is not key=value", s, (int)(amp - p),
+                              p);
                 uni_uri_done(u);
                 return -1;
             }

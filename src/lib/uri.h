@@ -6,11 +6,11 @@
 
 /* ---- URIs ---- */
 typedef struct {
-    char *scheme;    /* "uniserver", "test" */
-    char *transport; /* after '+', or NULL */
-    char *host;      /* may be NULL */
-    int port;        /* -1 when none */
-    char *path;      /* "/system" */
+    char *scheme;          /* "uniserver", "test" */
+    char *transport;       /* after '+', or NULL */
+    char *host;            /* may be NULL */
+    int port;              /* -1 when none */
+    char *path;            /* "/system" */
     char **keys, **values; /* decoded query parameters */
     size_t nparams;
 } uni_uri;

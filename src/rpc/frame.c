@@ -25,8 +25,7 @@ int frame_length(const void *first4, size_t max, size_t *ret_len) {
     return 0;
 }
 
-int frame_encode(const frame_header *h, xdrproc_t body_proc, void *body, size_t max, char **ret_buf,
-                 size_t *ret_len) {
+int frame_encode(const frame_header *h, xdrproc_t body_proc, void *body, size_t max, char **ret_buf, size_t *ret_len) {
     unsigned long bs = body ? xdr_sizeof(body_proc, body) : 0;
     size_t total = FRAME_MIN_LEN + bs;
     frame_header hh = *h;

@@ -30,8 +30,7 @@ int frame_length(const void *first4, size_t max, size_t *ret_len);
 /* Encode the length word, @h and the body (@body NULL: none) into a new buffer (*@ret_buf, free
  * it). -EMSGSIZE when the message would be larger than @max, -ENOMEM, -EBADMSG when @body_proc
  * fails. */
-int frame_encode(const frame_header *h, xdrproc_t body_proc, void *body, size_t max, char **ret_buf,
-                 size_t *ret_len);
+int frame_encode(const frame_header *h, xdrproc_t body_proc, void *body, size_t max, char **ret_buf, size_t *ret_len);
 
 /* A whole message opened at its body (frame_open); frame_close destroys it. */
 typedef struct {
@@ -50,4 +49,3 @@ int frame_decode_body(frame_msg *m, xdrproc_t body_proc, void *body);
 /* The bytes from @m's position to the end of the message, where they lie in the buffer (a body
  * read in place rather than decoded). */
 const char *frame_rest(frame_msg *m, size_t *ret_len);
-

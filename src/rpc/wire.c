@@ -11,13 +11,17 @@ bool_t wire_xdr_void(XDR *x, void *p) {
 }
 
 static frame_header to_frame(const uni_message_header *h) {
-    return (frame_header){.prog = h->prog, .vers = h->vers, .proc = h->proc, .type = h->type, .serial = h->serial,
-                          .status = h->status};
+    return (frame_header){
+        .prog = h->prog, .vers = h->vers, .proc = h->proc, .type = h->type, .serial = h->serial, .status = h->status};
 }
 
 static void from_frame(const frame_header *f, uni_message_header *h) {
-    *h = (uni_message_header){.prog = f->prog, .vers = f->vers, .proc = f->proc, .type = (uni_message_type)f->type,
-                              .serial = f->serial, .status = (uni_message_status)f->status};
+    *h = (uni_message_header){.prog = f->prog,
+                              .vers = f->vers,
+                              .proc = f->proc,
+                              .type = (uni_message_type)f->type,
+                              .serial = f->serial,
+                              .status = (uni_message_status)f->status};
 }
 
 int wire_encode(const uni_message_header *h, xdrproc_t body_proc, void *body, char **ret_buf, size_t *ret_len) {
@@ -179,12 +183,12 @@ int descs_from_wire(const uni_connect_get_metric_descriptors_ret *w, uniMetricDe
     if (!d)
         return -ENOMEM;
     p = (char *)(d + n);
-#define COPY(field)                                                                                \
-    do {                                                                                           \
-        size_t l_ = strlen(x->field) + 1;                                                          \
-        memcpy(p, x->field, l_);                                                                   \
-        d[i].field = p;                                                                            \
-        p += l_;                                                                                   \
+#define COPY(field)                                                                                                    \
+    do {                                                                                                               \
+        size_t l_ = strlen(x->field) + 1;                                                                              \
+        memcpy(p, x->field, l_);                                                                                       \
+        d[i].field = p;                                                                                                \
+        p += l_;                                                                                                       \
     } while (0)
     for (unsigned i = 0; i < n; i++) {
         const uni_wire_desc *x = &w->descs.descs_val[i];
@@ -243,7 +247,8 @@ int events_from_wire(const uni_healthlog_query_ret *w, uniMetricDesc **descs, un
     int r = 0;
 
     if (!*descs) {
-        uni_connect_get_metric_descriptors_ret d = {.descs = {.descs_len = w->fields.fields_len, .descs_val = w->fields.fields_val}};
+        uni_connect_get_metric_descriptors_ret d = {
+            .descs = {.descs_len = w->fields.fields_len, .descs_val = w->fields.fields_val}};
         if ((r = descs_from_wire(&d, descs, ndescs)) < 0)
             return r;
     }

@@ -71,7 +71,8 @@ int cmd_setfrequency(shell *sh, const cmd_def *cmd, int argc, char **argv) {
 
 /* setgovernor and setpowerpolicy: [--core N] VALUE. */
 int cmd_setpolicy(shell *sh, const cmd_def *cmd, int argc, char **argv) {
-    const char *core_s = NULL, *value = NULL, *what = strcmp(cmd->name, "setgovernor") == 0 ? "governor" : "power_policy";
+    const char *core_s = NULL, *value = NULL,
+               *what = strcmp(cmd->name, "setgovernor") == 0 ? "governor" : "power_policy";
     int core = -1, n;
 
     for (int i = 1; i < argc; i++) {

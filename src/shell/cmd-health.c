@@ -12,7 +12,11 @@
 
 /* "s", "m", "h", "d" after a number: its unit in ms; 0 for anything else. */
 static long long streq_unit(const char *u) {
-    return strcmp(u, "s") == 0 ? 1000LL : strcmp(u, "m") == 0 ? 60000LL : strcmp(u, "h") == 0 ? 3600000LL : strcmp(u, "d") == 0 ? 86400000LL : 0;
+    return strcmp(u, "s") == 0   ? 1000LL
+           : strcmp(u, "m") == 0 ? 60000LL
+           : strcmp(u, "h") == 0 ? 3600000LL
+           : strcmp(u, "d") == 0 ? 86400000LL
+                                 : 0;
 }
 
 /* --since: ms since the Epoch, a time ago ("90s", "30m", "2h", "7d", with or without a leading
@@ -62,7 +66,8 @@ static void print_events(shell *sh, uniRecordPtr *ev, int n) {
 }
 
 /* Events of the one DIMM or core asked for, from @since on; -1 after printing the error. */
-static int query_events(shell *sh, const char *dimm, int core, bool cpu, long long since, unsigned flags, uniRecordPtr **ret) {
+static int query_events(shell *sh, const char *dimm, int core, bool cpu, long long since, unsigned flags,
+                        uniRecordPtr **ret) {
     int n = cpu ? uniHealthLogQueryCPU(sh->conn, core, since, ret, flags)
                 : uniHealthLogQueryMemory(sh->conn, dimm, since, ret, flags);
     if (n < 0)
@@ -102,7 +107,9 @@ int cmd_healthlog(shell *sh, const cmd_def *cmd, int argc, char **argv) {
             summary = true;
         else if (strcmp(a, "--since") == 0 && i + 1 < argc) {
             if (parse_since(argv[++i], &since) < 0)
-                return usage_error(cmd, "--since takes ms since the Epoch, a time ago (30m, 2h, 7d) or a UTC date (2026-11-25T10:00), not '%s'",
+                return usage_error(cmd,
+                                   "--since takes ms since the Epoch, a time ago (30m, 2h, 7d) or a UTC date "
+                                   "(2026-11-25T10:00), not '%s'",
                                    argv[i]);
         } else if (strcmp(a, "--corrected") == 0)
             flags |= UNI_HEALTHLOG_CORRECTED;

@@ -197,8 +197,8 @@ static void opp_members(const uniOppDomain *d, char *buf, size_t len) {
 }
 
 void fmt_opp_text(FILE *f, uniOppListPtr l) {
-    fprintf(f, "%-8s %-7s %-16s %-14s %7s %8s %7s %7s %5s  %s\n", "domain", "kind", "members", "parameter", "value", "nominal",
-            "min", "max", "step", "unit");
+    fprintf(f, "%-8s %-7s %-16s %-14s %7s %8s %7s %7s %5s  %s\n", "domain", "kind", "members", "parameter", "value",
+            "nominal", "min", "max", "step", "unit");
     for (int i = 0; i < uniOppListNumDomains(l); i++) {
         const uniOppDomain *d = uniOppListGetDomain(l, i);
         char members[128];
@@ -210,8 +210,8 @@ void fmt_opp_text(FILE *f, uniOppListPtr l) {
                 snprintf(nominal, sizeof(nominal), "%lld", p->nominal);
             else
                 snprintf(nominal, sizeof(nominal), "-");
-            fprintf(f, "%-8s %-7s %-16s %-14s %7lld %8s %7lld %7lld %5lld  %s%s\n", d->name, opp_kind_name(d->kind), members,
-                    p->name, p->current, nominal, p->min, p->max, p->step, p->unit,
+            fprintf(f, "%-8s %-7s %-16s %-14s %7lld %8s %7lld %7lld %5lld  %s%s\n", d->name, opp_kind_name(d->kind),
+                    members, p->name, p->current, nominal, p->min, p->max, p->step, p->unit,
                     p->flags & UNI_OPP_PARAM_READONLY ? " (read-only)" : "");
         }
     }
@@ -295,11 +295,15 @@ void fmt_events_text(FILE *f, uniRecordPtr *ev, int n) {
             snprintf(where, sizeof(where), "%s", ev_str(r, "event.device"));
         if (ev_num(r, "event.address", &v))
             snprintf(addr, sizeof(addr), "0x%llx", v);
-        fprintf(f, "%s  %-12s %-5s %-11s %-6s %5llu  %-32s %-14s %s%s%s\n", when, ev_str(r, "event.source") ? ev_str(r, "event.source") : "-",
+        fprintf(f, "%s  %-12s %-5s %-11s %-6s %5llu  %-32s %-14s %s%s%s\n", when,
+                ev_str(r, "event.source") ? ev_str(r, "event.source") : "-",
                 ev_str(r, "event.component") ? ev_str(r, "event.component") : "-",
-                action ? "action" : ev_str(r, "event.severity") ? ev_str(r, "event.severity") : "-",
-                ev_str(r, "event.bits") ? ev_str(r, "event.bits") : "-", count, *where ? where : "-", *addr ? addr : "-",
-                action ? action : "", action ? ": " : "", ev_str(r, "event.message") ? ev_str(r, "event.message") : "");
+                action                        ? "action"
+                : ev_str(r, "event.severity") ? ev_str(r, "event.severity")
+                                              : "-",
+                ev_str(r, "event.bits") ? ev_str(r, "event.bits") : "-", count, *where ? where : "-",
+                *addr ? addr : "-", action ? action : "", action ? ": " : "",
+                ev_str(r, "event.message") ? ev_str(r, "event.message") : "");
         if (vms)
             fprintf(f, "    may have touched: %s\n", vms);
     }
@@ -345,8 +349,9 @@ static void summary_part(FILE *f, uniRecordPtr rec, bool dimms, bool json) {
     int n = uniRecordNumSamples(rec), rows = 0;
     const char *why = uniRecordAbsentReason(rec, dimms ? "host.errors.dimm.D.ce.count" : "host.errors.core.N.ce.count");
     if (!json)
-        fprintf(f, dimms ? "Memory errors per DIMM, since the HealthLog began:\n  %-40s %11s %11s\n"
-                         : "CPU errors per core, since the HealthLog began:\n  %-40s %11s %11s\n",
+        fprintf(f,
+                dimms ? "Memory errors per DIMM, since the HealthLog began:\n  %-40s %11s %11s\n"
+                      : "CPU errors per core, since the HealthLog began:\n  %-40s %11s %11s\n",
                 dimms ? "DIMM" : "core", "corrected", "uncorrected");
     for (int i = 0; i < n; i++) {
         bool ue;
@@ -363,9 +368,11 @@ static void summary_part(FILE *f, uniRecordPtr rec, bool dimms, bool json) {
         if (json) {
             fputs(rows ? ", " : "", f);
             fmt_json_string(f, name);
-            fprintf(f, ": {\"ce\": %llu, \"ue\": %llu}", (unsigned long long)s->value.u, u ? (unsigned long long)u->value.u : 0ull);
+            fprintf(f, ": {\"ce\": %llu, \"ue\": %llu}", (unsigned long long)s->value.u,
+                    u ? (unsigned long long)u->value.u : 0ull);
         } else
-            fprintf(f, "  %-40s %11llu %11llu\n", name, (unsigned long long)s->value.u, u ? (unsigned long long)u->value.u : 0ull);
+            fprintf(f, "  %-40s %11llu %11llu\n", name, (unsigned long long)s->value.u,
+                    u ? (unsigned long long)u->value.u : 0ull);
         rows++;
     }
     if (!json && rows == 0)

@@ -49,7 +49,8 @@ static const char *const table2[][2] = {
 
 /* One sample of the counters: the VM's dom.kvm.NAME (--guest), else the host's kvm.NAME. The
  * record's window (ms since the previous sample, -1 for none) goes to *ret_window_ms. */
-static int kv_sample(shell *sh, uniDomainPtr dom, kv_set *set, const regex_t *re, bool only_table2, long long *ret_window_ms) {
+static int kv_sample(shell *sh, uniDomainPtr dom, kv_set *set, const regex_t *re, bool only_table2,
+                     long long *ret_window_ms) {
     uniRecordPtr rec = NULL;
     uniDomainStatsRecordPtr *st = NULL;
     int n;
@@ -102,8 +103,8 @@ static int kv_cmp_name(const void *a, const void *b) {
 }
 
 /* kv_sample, then the counters in name order (the columns of --log); -1 after printing the error. */
-static int kv_sample_sorted(shell *sh, const cmd_def *cmd, uniDomainPtr dom, kv_set *set, const regex_t *re, bool only_table2,
-                            long long *ret_window_ms) {
+static int kv_sample_sorted(shell *sh, const cmd_def *cmd, uniDomainPtr dom, kv_set *set, const regex_t *re,
+                            bool only_table2, long long *ret_window_ms) {
     int r = kv_sample(sh, dom, set, re, only_table2, ret_window_ms);
     if (r < 0) {
         if (r == -1)
@@ -179,7 +180,8 @@ static void kv_print_table(shell *sh, kv_set *set, double win_s, bool first, boo
         if (kv_is_time(f->name) || !sum)
             printf(" %-36s %14llu %7s ", label, (unsigned long long)f->total, "-");
         else
-            printf(" %-36s %14llu %6.1f%% ", label, (unsigned long long)f->total, 100.0 * (double)f->total / (double)sum);
+            printf(" %-36s %14llu %6.1f%% ", label, (unsigned long long)f->total,
+                   100.0 * (double)f->total / (double)sum);
         if (first || f->total < f->prev)
             printf("%12s\n", "-");
         else
@@ -272,14 +274,15 @@ int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv) {
                 strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", localtime(&now));
                 printf("%s", ts);
                 for (size_t i = 0; i < set.n; i++)
-                    printf(",%llu", (unsigned long long)(set.f[i].total >= set.f[i].prev ? set.f[i].total - set.f[i].prev : 0));
+                    printf(",%llu",
+                           (unsigned long long)(set.f[i].total >= set.f[i].prev ? set.f[i].total - set.f[i].prev : 0));
                 printf("\n");
             } else {
                 if (!once && !log && !sh->json && isatty(STDOUT_FILENO))
                     printf("\033[H\033[2J");
                 if (!sh->json)
-                    printf("kvm statistics - %s%s (%.1f s)\n\n", dom ? "VM " : "summary", dom ? uniDomainGetName(dom) : "",
-                           win_s);
+                    printf("kvm statistics - %s%s (%.1f s)\n\n", dom ? "VM " : "summary",
+                           dom ? uniDomainGetName(dom) : "", win_s);
                 kv_print_table(sh, &set, win_s, false, table2_view);
             }
             fflush(stdout);

@@ -24,8 +24,8 @@ struct cmd_def {
     const char *summary; /* one line */
     const char *details; /* more, for help CMD */
     int (*run)(shell *sh, const cmd_def *cmd, int argc, char **argv);
-    const char *view;         /* spec method name of the view this command shows, or NULL */
-    long default_window_ms;   /* for stats commands */
+    const char *view;       /* spec method name of the view this command shows, or NULL */
+    long default_window_ms; /* for stats commands */
 };
 
 /* shell.c */

@@ -33,11 +33,19 @@ static int top_cmp(const void *a, const void *b) {
     const top_row *x = a, *y = b;
     double u, v;
     switch (top_sort_key) {
-    case 'm': u = x->mem, v = y->mem; break;
-    case 'e': u = x->exits, v = y->exits; break;
-    case 'h': u = x->halts, v = y->halts; break;
-    case 'n': return strcmp(x->name, y->name);
-    default: u = x->cpu, v = y->cpu;
+    case 'm':
+        u = x->mem, v = y->mem;
+        break;
+    case 'e':
+        u = x->exits, v = y->exits;
+        break;
+    case 'h':
+        u = x->halts, v = y->halts;
+        break;
+    case 'n':
+        return strcmp(x->name, y->name);
+    default:
+        u = x->cpu, v = y->cpu;
     }
     if (isnan(u) != isnan(v))
         return isnan(u) ? 1 : -1;
@@ -64,8 +72,9 @@ static void top_cell(char *buf, size_t len, double v, int decimals) {
 /* One frame: the host line and a row per VM into @out (rows malloc'd); rates from @prev. */
 static int top_sample(shell *sh, char *host, size_t hostlen, top_row **ret_rows, size_t *ret_n, top_prev *prev) {
     static const char *const hsel[] = {"cpu", "mem", "contention", "power", "errors", NULL};
-    static const char *const dsel[] = {"dom.state", "dom.stale", "dom.cpu.count", "dom.cpu.util_pct", "dom.mem_mb",
-                                       "dom.swap_wait_pct", "dom.kvm.exits", "dom.kvm.halt_exits", NULL};
+    static const char *const dsel[] = {"dom.state",        "dom.stale",          "dom.cpu.count",
+                                       "dom.cpu.util_pct", "dom.mem_mb",         "dom.swap_wait_pct",
+                                       "dom.kvm.exits",    "dom.kvm.halt_exits", NULL};
     uniRecordPtr h = NULL;
     uniDomainStatsRecordPtr *st = NULL;
     top_row *rows;
@@ -82,9 +91,10 @@ static int top_sample(shell *sh, char *host, size_t hostlen, top_row **ret_rows,
         top_cell(b, sizeof(b), rec_num(h, "host.mem.available_pct"), 0);
         top_cell(c, sizeof(c), rec_num(h, "host.cpu.contention_ratio"), 2);
         top_cell(d, sizeof(d), rec_num(h, "host.power.total_w"), 1);
-        top_cell(e, sizeof(e), rec_num(h, "host.errors.mem.rate_per_min") + rec_num(h, "host.errors.cpu.rate_per_min"), 1);
-        snprintf(host, hostlen, "host: CPU %s %%  memory %s %% available  contention %s  power %s W  errors %s /min", a, b,
-                 c, d, e);
+        top_cell(e, sizeof(e), rec_num(h, "host.errors.mem.rate_per_min") + rec_num(h, "host.errors.cpu.rate_per_min"),
+                 1);
+        snprintf(host, hostlen, "host: CPU %s %%  memory %s %% available  contention %s  power %s W  errors %s /min", a,
+                 b, c, d, e);
     }
     uniRecordFree(h);
     n = uniConnectGetAllDomainStats(sh->conn, dsel, &st, UNI_DOMAIN_STATS_ACTIVE);
@@ -146,17 +156,17 @@ static int top_sample(shell *sh, char *host, size_t hostlen, top_row **ret_rows,
 }
 
 /* The frame as lines of text (the same for the terminal and for --batch). */
-static void top_lines(const char *host, top_row *rows, size_t n, void (*line)(void *ud, int y, const char *s, bool bold),
-                      void *ud) {
+static void top_lines(const char *host, top_row *rows, size_t n,
+                      void (*line)(void *ud, int y, const char *s, bool bold), void *ud) {
     char buf[512];
     int y = 0;
-    snprintf(buf, sizeof(buf), "unish top - %zu VMs; sort: %c (c cpu, m memory, e exits/s, h halts/s, n name; q quits)", n,
-             top_sort_key);
+    snprintf(buf, sizeof(buf), "unish top - %zu VMs; sort: %c (c cpu, m memory, e exits/s, h halts/s, n name; q quits)",
+             n, top_sort_key);
     line(ud, y++, buf, true);
     line(ud, y++, host, false);
     line(ud, y++, "", false);
-    snprintf(buf, sizeof(buf), "%-24s %2s %5s %8s %10s %12s %12s %8s", "NAME", "ST", "VCPU", "%CPU", "MEM MB", "EXITS/s",
-             "HALTS/s", "SWAP%");
+    snprintf(buf, sizeof(buf), "%-24s %2s %5s %8s %10s %12s %12s %8s", "NAME", "ST", "VCPU", "%CPU", "MEM MB",
+             "EXITS/s", "HALTS/s", "SWAP%");
     line(ud, y++, buf, true);
     for (size_t i = 0; i < n; i++) {
         char c[16], m[16], e[24], h[24], sw[16];

@@ -57,30 +57,36 @@ static const cmd_def base_commands[] = {
      "sort by CPU, memory, exits, halts or name; q quits. --batch (or output not to a terminal)\n"
      "prints plain frames, --count N of them.",
      cmd_top, NULL, 0},
-    {"errors", "--correctable|--uncorrectable", "L2, L3, DRAM, MCU error counts and rates (get[Un]CorrectableErrorsUniserver)",
-     NULL, cmd_errors, NULL, 0},
+    {"errors", "--correctable|--uncorrectable",
+     "L2, L3, DRAM, MCU error counts and rates (get[Un]CorrectableErrorsUniserver)", NULL, cmd_errors, NULL, 0},
     {"nodesetfrequency", "--core N --frequency F", "set the frequency of a core's clock domain (nodeSetFrequency)",
      "F is kHz (2400000) or a number with a unit Hz, kHz, MHz or GHz (2400MHz, 2.4GHz). Every core\n"
      "of N's clock domain (its cpufreq policy; an X-Gene2 PMD) moves: they are printed. Uses the\n"
      "userspace governor and scaling_setspeed where the domain has them, else pins scaling_min_freq\n"
      "and scaling_max_freq. A failed change is undone. Needs a read-write connection.",
      cmd_setfrequency, NULL, 0},
-    {"setgovernor", "[--core N] GOVERNOR", "set the cpufreq governor of a core's clock domain, or of all (uniNodeSetGovernor)",
+    {"setgovernor", "[--core N] GOVERNOR",
+     "set the cpufreq governor of a core's clock domain, or of all (uniNodeSetGovernor)",
      "Without --core every online core. GOVERNOR must be in scaling_available_governors.", cmd_setpolicy, NULL, 0},
-    {"setpowerpolicy", "[--core N] POLICY", "set the power policy: power, balanced or performance (uniNodeSetPowerPolicy)",
+    {"setpowerpolicy", "[--core N] POLICY",
+     "set the power policy: power, balanced or performance (uniNodeSetPowerPolicy)",
      "Writes energy_performance_preference where cpufreq has one (a raw EPP name is accepted too);\n"
      "elsewhere sets the governor the policy reads from (power: powersave, performance: performance,\n"
      "balanced: schedutil, ondemand or conservative). Without --core every online core.",
      cmd_setpolicy, NULL, 0},
     {"oppoints", "", "operating-point domains (PMD voltage/frequency, memory channel refresh/voltage) and limits",
      "uniNodeGetOperatingPoints. On generic Linux there are none beyond cpufreq (NO_SUPPORT); the\n"
-     "test driver and uni-simboard's trees have them.", cmd_oppoints, NULL, 0},
+     "test driver and uni-simboard's trees have them.",
+     cmd_oppoints, NULL, 0},
     {"setoppoint", "DOMAIN PARAM=VALUE...", "set a domain's operating point (uniNodeSetOperatingPoint)",
      "Example: setoppoint pmd2 voltage_mv=930 frequency_mhz=1800; setoppoint mc1 refresh_ms=512.\n"
      "Values are integers in the parameter's unit (oppoints lists them with their limits). The\n"
      "parameters are set as one change: a voltage rise before a frequency rise, a frequency drop\n"
-     "before a voltage drop; a failure undoes it.", cmd_setoppoint, NULL, 0},
-    {"healthlog", "--dimm LABEL | --core N | --memory | --cpu | --summary [--since TIME] [--corrected|--uncorrected] [--actions] [--follow]",
+     "before a voltage drop; a failure undoes it.",
+     cmd_setoppoint, NULL, 0},
+    {"healthlog",
+     "--dimm LABEL | --core N | --memory | --cpu | --summary [--since TIME] [--corrected|--uncorrected] [--actions] "
+     "[--follow]",
      "hardware events of a DIMM or core from uni-healthd's HealthLog (uniHealthLogQueryMemory/CPU)",
      "--dimm LABEL: the memory events of one DIMM (labels as in host.errors.dimm.LABEL.*); --core N: the\n"
      "CPU events a core reported; --memory, --cpu: all of them; --summary: corrected and uncorrected\n"
@@ -122,7 +128,8 @@ static int build_commands(void) {
             continue;
         if (asprintf(&summary, "%s (%s)", vd->summary, vd->spec_name) < 0)
             return -1;
-        commands[n++] = (cmd_def){vd->command, "[--window MS]", summary, NULL, cmd_view, vd->spec_name, (long)vd->window_ms};
+        commands[n++] =
+            (cmd_def){vd->command, "[--window MS]", summary, NULL, cmd_view, vd->spec_name, (long)vd->window_ms};
     }
     for (size_t i = 1; i < nbase; i++)
         commands[n++] = base_commands[i];
@@ -138,25 +145,26 @@ static const cmd_def *find_cmd(const char *name) {
 }
 
 static void print_usage(FILE *f) {
-    fprintf(f,
-            "usage: unish [-c URI] [--json] [-r] COMMAND [ARGS] [\\; COMMAND [ARGS] ...]\n"
-            "\n"
-            "The uniserver shell: host health and load, as the spec's views and as whole records.\n"
-            "\n"
-            "options:\n"
-            "  -c, --connect URI  connection URI (default $UNISERVER_DEFAULT_URI, else uniserver:///system):\n"
-            "                     uniserver:///system            this host's /proc and /sys\n"
-            "                     uniserver:///system?procfs=DIR&sysfs=DIR   other trees (fixtures)\n"
-            "                     uniserver:///system?libvirt=URI&vm_deadline_ms=MS&kvmstats=qmp|binary|off\n"
-            "                                                    VMs: libvirt's too, each VM's deadline, KVM stats source\n"
-            "                     test:///default                a simulated X-Gene2-like node with 3 VMs\n"
-            "  --json             print one JSON object keyed by the dotted metric keys\n"
-            "  --prometheus, --openmetrics   print records as uniserverd's /metrics does (e.g. for\n"
-            "                     node_exporter's textfile collector)\n"
-            "  -r, --readonly     open the connection read-only\n"
-            "  -h, --help         this help;  -V, --version  the version\n"
-            "Commands separated by a ';' argument run in turn on one connection, up to the first failure.\n"
-            "\ncommands:\n");
+    fprintf(
+        f,
+        "usage: unish [-c URI] [--json] [-r] COMMAND [ARGS] [\\; COMMAND [ARGS] ...]\n"
+        "\n"
+        "The uniserver shell: host health and load, as the spec's views and as whole records.\n"
+        "\n"
+        "options:\n"
+        "  -c, --connect URI  connection URI (default $UNISERVER_DEFAULT_URI, else uniserver:///system):\n"
+        "                     uniserver:///system            this host's /proc and /sys\n"
+        "                     uniserver:///system?procfs=DIR&sysfs=DIR   other trees (fixtures)\n"
+        "                     uniserver:///system?libvirt=URI&vm_deadline_ms=MS&kvmstats=qmp|binary|off\n"
+        "                                                    VMs: libvirt's too, each VM's deadline, KVM stats source\n"
+        "                     test:///default                a simulated X-Gene2-like node with 3 VMs\n"
+        "  --json             print one JSON object keyed by the dotted metric keys\n"
+        "  --prometheus, --openmetrics   print records as uniserverd's /metrics does (e.g. for\n"
+        "                     node_exporter's textfile collector)\n"
+        "  -r, --readonly     open the connection read-only\n"
+        "  -h, --help         this help;  -V, --version  the version\n"
+        "Commands separated by a ';' argument run in turn on one connection, up to the first failure.\n"
+        "\ncommands:\n");
     for (size_t i = 0; i < ncommands; i++)
         fprintf(f, "  %-17s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'unish help COMMAND' describes a command; man unish has the rest.\n");

@@ -26,7 +26,8 @@ int sb_governor_of(const char *name) {
 }
 
 const sb_param sb_pmd_params[SB_PMD_NPARAM] = {
-    [SB_PMD_FREQ] = {"frequency_mhz", "MHz", SB_MAX_KHZ / 1000, SB_MIN_KHZ / 1000, SB_MAX_KHZ / 1000, SB_STEP_KHZ / 1000},
+    [SB_PMD_FREQ] = {"frequency_mhz", "MHz", SB_MAX_KHZ / 1000, SB_MIN_KHZ / 1000, SB_MAX_KHZ / 1000,
+                     SB_STEP_KHZ / 1000},
     [SB_PMD_MV] = {"voltage_mv", "mV", SB_PMD_MV_NOMINAL, SB_PMD_MV_MIN, SB_PMD_MV_MAX, SB_PMD_MV_STEP},
 };
 const sb_param sb_mc_params[SB_MC_NPARAM] = {
@@ -225,7 +226,8 @@ double sb_mc_ue_rate(const sb_model *m, int c) {
 
 void sb_init(sb_model *m, uint64_t seed) {
     static const unsigned setspeed0[SB_NPMD] = {2400000, 2400000, 1200000, 1800000};
-    static const sb_governor gov0[SB_NPMD] = {SB_GOV_PERFORMANCE, SB_GOV_PERFORMANCE, SB_GOV_USERSPACE, SB_GOV_USERSPACE};
+    static const sb_governor gov0[SB_NPMD] = {SB_GOV_PERFORMANCE, SB_GOV_PERFORMANCE, SB_GOV_USERSPACE,
+                                              SB_GOV_USERSPACE};
     uint64_t s = seed;
 
     memset(m, 0, sizeof(*m));

@@ -37,13 +37,16 @@
 #define SB_DRAM_MV_STEP 5
 
 /* The governors of a 4.14 arm64 kernel, in scaling_available_governors' order. */
-#define SB_GOVERNORS(X) X(CONSERVATIVE, "conservative") X(ONDEMAND, "ondemand") X(USERSPACE, "userspace") \
+/* clang-format off */
+#define SB_GOVERNORS(X) \
+    X(CONSERVATIVE, "conservative") X(ONDEMAND, "ondemand") X(USERSPACE, "userspace") \
     X(POWERSAVE, "powersave") X(PERFORMANCE, "performance") X(SCHEDUTIL, "schedutil")
+/* clang-format on */
 #define SB_GOV_ENUM_(id, name) SB_GOV_##id,
 typedef enum { SB_GOVERNORS(SB_GOV_ENUM_) SB_NGOV } sb_governor;
 extern const char *const sb_governor_names[SB_NGOV];
 extern const char *const sb_governor_list; /* the names, space-separated */
-int sb_governor_of(const char *name);     /* its sb_governor, or -1 */
+int sb_governor_of(const char *name);      /* its sb_governor, or -1 */
 
 /* The operating-point domains' parameters (sys/class/uniserver-opp/, uniNodeGetOperatingPoints):
  * a PMD's frequency (cpufreq's, in MHz) and voltage, a channel's refresh period and voltage. */
@@ -69,7 +72,7 @@ typedef struct {
 
     /* Per-part variation drawn from the seed: the hidden truth the margins depend on. */
     uint64_t seed;
-    double vmin2400_mv[SB_NPMD];  /* safe PMD voltage at 2.4 GHz */
+    double vmin2400_mv[SB_NPMD];   /* safe PMD voltage at 2.4 GHz */
     double retention45_ms[SB_NMC]; /* weakest cell's retention at 45 C, nominal DRAM voltage */
     double ce_share_a[SB_NMC];     /* share of a channel's errors on its first DIMM */
     double dimm_offset_c[SB_NMC];  /* DIMM temperature offset */

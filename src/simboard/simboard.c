@@ -25,13 +25,34 @@
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum {
-    N_DIR, N_LINK, F_TEXT, /* static */
-    F_STAT, F_LOADAVG,
-    F_POL_CUR, F_POL_GOV, F_POL_SETSPEED, F_POL_MIN, F_POL_MAX,
-    F_HW_TEMP, F_HW_CPU_UW, F_HW_IO_UW, F_DRAM_UJ,
-    F_MC_CE, F_MC_UE, F_DIMM_CE, F_DIMM_UE, F_PMD_CE, F_PMD_UE, F_ZERO, F_MC_SECONDS,
-    F_PMD_PARAM, F_MC_PARAM, /* b: the parameter (SB_PMD_*, SB_MC_*) */
-    F_SIM_LOAD, F_SIM_TIME, F_SIM_ADVANCE, F_SIM_TRUTH,
+    N_DIR,
+    N_LINK,
+    F_TEXT, /* static */
+    F_STAT,
+    F_LOADAVG,
+    F_POL_CUR,
+    F_POL_GOV,
+    F_POL_SETSPEED,
+    F_POL_MIN,
+    F_POL_MAX,
+    F_HW_TEMP,
+    F_HW_CPU_UW,
+    F_HW_IO_UW,
+    F_DRAM_UJ,
+    F_MC_CE,
+    F_MC_UE,
+    F_DIMM_CE,
+    F_DIMM_UE,
+    F_PMD_CE,
+    F_PMD_UE,
+    F_ZERO,
+    F_MC_SECONDS,
+    F_PMD_PARAM,
+    F_MC_PARAM, /* b: the parameter (SB_PMD_*, SB_MC_*) */
+    F_SIM_LOAD,
+    F_SIM_TIME,
+    F_SIM_ADVANCE,
+    F_SIM_TRUTH,
 } kind;
 
 typedef struct node {
@@ -143,7 +164,8 @@ static void param_limits(const char *dir, int id, const sb_param *param) {
 /* An edac_device controller's own attributes (drivers/edac/edac_device_sysfs.c), at @dir<id>
  * (@id < 0: at @dir). */
 static void edac_device_ctl(const char *dir, int id) {
-    static const char *const attr[][2] = {{"log_ce", "1\n"}, {"log_ue", "1\n"}, {"panic_on_ue", "0\n"}, {"poll_msec", "1000\n"}};
+    static const char *const attr[][2] = {
+        {"log_ce", "1\n"}, {"log_ue", "1\n"}, {"panic_on_ue", "0\n"}, {"poll_msec", "1000\n"}};
     char path[128];
     if (id < 0)
         fmtbuf(path, sizeof(path), "%s", dir);
@@ -159,12 +181,16 @@ static void build_tree(void) {
 
     /* /proc: what a 4.14 arm64 kernel shows (no PSI, cpuinfo without MHz). */
     for (int c = 0; c < SB_NCPU; c++)
-        o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-                              "processor\t: %d\nBogoMIPS\t: 100.00\nFeatures\t: fp asimd evtstrm cpuid\nCPU implementer\t: 0x50\n"
-                              "CPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: 0x000\nCPU revision\t: 0\n\n", c);
+        o += (size_t)snprintf(
+            buf + o, sizeof(buf) - o,
+            "processor\t: %d\nBogoMIPS\t: 100.00\nFeatures\t: fp asimd evtstrm cpuid\nCPU implementer\t: 0x50\n"
+            "CPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: 0x000\nCPU revision\t: 0\n\n",
+            c);
     TEXT(buf, "proc/cpuinfo");
-    TEXT("MemTotal:       16645824 kB\nMemFree:         9123456 kB\nMemAvailable:   13456789 kB\nBuffers:           12544 kB\n"
-         "Cached:          4567890 kB\nSwapCached:            0 kB\nActive:          3456789 kB\nInactive:        2345678 kB\n"
+    TEXT("MemTotal:       16645824 kB\nMemFree:         9123456 kB\nMemAvailable:   13456789 kB\nBuffers:           "
+         "12544 kB\n"
+         "Cached:          4567890 kB\nSwapCached:            0 kB\nActive:          3456789 kB\nInactive:        "
+         "2345678 kB\n"
          "SwapTotal:       4194240 kB\nSwapFree:        4194240 kB\nDirty:               128 kB\n",
          "proc/meminfo");
     LIVE(F_STAT, 0, 0, "proc/stat");
@@ -192,7 +218,8 @@ static void build_tree(void) {
         /* cacheinfo (drivers/base/cacheinfo.c): X-Gene2's 32K L1 I and D per core, 256K L2
          * per PMD, 8M L3 shared by all. */
         for (int i = 0; i < 4; i++) {
-            static const char *const level[] = {"1", "1", "2", "3"}, *const type[] = {"Data", "Instruction", "Unified", "Unified"};
+            static const char *const level[] = {"1", "1", "2", "3"}, *const type[] = {"Data", "Instruction", "Unified",
+                                                                                      "Unified"};
             static const char *const size[] = {"32K", "32K", "256K", "8192K"};
             const char *d = "sys/devices/system/cpu/cpu";
             fmtbuf(buf, sizeof(buf), "%s\n", level[i]);
@@ -370,19 +397,22 @@ static int render(const node *n, char *buf, size_t len) {
             o += (size_t)snprintf(buf + o, len - o, "cpu%d %llu 0 %llu %llu %llu 0 0 0 0 0\n", c,
                                   (unsigned long long)m->jiffies[c][0], (unsigned long long)m->jiffies[c][1],
                                   (unsigned long long)m->jiffies[c][2], (unsigned long long)m->jiffies[c][3]);
-        o += (size_t)snprintf(buf + o, len - o, "intr 0\nctxt 0\nbtime 1764000000\nprocesses 9876\nprocs_running %d\nprocs_blocked 0\n",
+        o += (size_t)snprintf(buf + o, len - o,
+                              "intr 0\nctxt 0\nbtime 1764000000\nprocesses 9876\nprocs_running %d\nprocs_blocked 0\n",
                               (int)lround(m->load1) + 1);
         return (int)o;
     }
     case F_LOADAVG:
-        return snprintf(buf, len, "%.2f %.2f %.2f %d/412 9876\n", m->load1, m->load1, m->load1, (int)lround(m->load1) + 1);
+        return snprintf(buf, len, "%.2f %.2f %.2f %d/412 9876\n", m->load1, m->load1, m->load1,
+                        (int)lround(m->load1) + 1);
     case F_POL_CUR:
         return snprintf(buf, len, "%u\n", sb_pmd_khz(m, p));
     case F_POL_GOV:
         return snprintf(buf, len, "%s\n", sb_governor_names[m->gov[p]]);
     case F_POL_SETSPEED:
         /* cpufreq shows the current frequency under userspace, else nothing to show. */
-        return m->gov[p] == SB_GOV_USERSPACE ? snprintf(buf, len, "%u\n", sb_pmd_khz(m, p)) : snprintf(buf, len, "<unsupported>\n");
+        return m->gov[p] == SB_GOV_USERSPACE ? snprintf(buf, len, "%u\n", sb_pmd_khz(m, p))
+                                             : snprintf(buf, len, "<unsupported>\n");
     case F_POL_MIN:
         return snprintf(buf, len, "%u\n", m->min_khz[p] < m->max_khz[p] ? m->min_khz[p] : m->max_khz[p]);
     case F_POL_MAX:
@@ -425,15 +455,17 @@ static int render(const node *n, char *buf, size_t len) {
         return snprintf(buf, len, "%s\n", manual_clock ? "manual" : "real-time");
     case F_SIM_TRUTH:
         for (int q = 0; q < SB_NPMD; q++)
-            o += (size_t)snprintf(buf + o, len - o, "pmd%d khz %u vmin_mv %.1f margin_mv %.1f util %.2f ce_per_s %.4g ue_per_s %.4g\n", q,
-                                  sb_pmd_khz(m, q), sb_pmd_vmin_mv(m, q), m->pmd_mv[q] - sb_pmd_vmin_mv(m, q), sb_pmd_util(m, q),
-                                  sb_pmd_ce_rate(m, q), sb_pmd_ue_rate(m, q));
+            o += (size_t)snprintf(buf + o, len - o,
+                                  "pmd%d khz %u vmin_mv %.1f margin_mv %.1f util %.2f ce_per_s %.4g ue_per_s %.4g\n", q,
+                                  sb_pmd_khz(m, q), sb_pmd_vmin_mv(m, q), m->pmd_mv[q] - sb_pmd_vmin_mv(m, q),
+                                  sb_pmd_util(m, q), sb_pmd_ce_rate(m, q), sb_pmd_ue_rate(m, q));
         for (int c = 0; c < SB_NMC; c++)
-            o += (size_t)snprintf(buf + o, len - o, "mc%d temp_c %.1f retention_ms %.0f refresh_ms %d ce_per_s %.4g ue_per_s %.4g\n", c,
+            o += (size_t)snprintf(buf + o, len - o,
+                                  "mc%d temp_c %.1f retention_ms %.0f refresh_ms %d ce_per_s %.4g ue_per_s %.4g\n", c,
                                   sb_dimm_temp_c(m, c), sb_retention_ms(m, c), m->refresh_ms[c], sb_mc_ce_rate(m, c),
                                   sb_mc_ue_rate(m, c));
-        o += (size_t)snprintf(buf + o, len - o, "power_w cpu %.3f io %.3f dram %.3f soc_c %.2f\n", sb_cpu_power_w(m), sb_io_power_w(m),
-                              sb_dram_power_w(m), m->soc_c);
+        o += (size_t)snprintf(buf + o, len - o, "power_w cpu %.3f io %.3f dram %.3f soc_c %.2f\n", sb_cpu_power_w(m),
+                              sb_io_power_w(m), sb_dram_power_w(m), m->soc_c);
         return (int)o;
     default:
         return -EIO;
@@ -683,8 +715,11 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     static const struct option longopts[] = {
-        {"seed", required_argument, NULL, 's'}, {"manual-clock", no_argument, NULL, 'm'},
-        {"speed", required_argument, NULL, 'x'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"seed", required_argument, NULL, 's'},
+        {"manual-clock", no_argument, NULL, 'm'},
+        {"speed", required_argument, NULL, 'x'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     unsigned long long seed = 1;
     char *fargv[8], *end;

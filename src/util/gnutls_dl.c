@@ -26,10 +26,10 @@ int uni_gnutls_load(char *why, size_t len) {
         loaded = h ? 1 : -1;
         if (!h)
             snprintf(failure, sizeof(failure), "GnuTLS is not installed (libgnutls30): %s", dlerror());
-#define LOAD(f)                                                                                    \
-    if (h && !(uni_gnutls.f = (__typeof__(uni_gnutls.f))dlsym(h, #f))) {                           \
-        snprintf(failure, sizeof(failure), "GnuTLS is too old (libgnutls30): it lacks %s", #f);     \
-        loaded = -1;                                                                               \
+#define LOAD(f)                                                                                                        \
+    if (h && !(uni_gnutls.f = (__typeof__(uni_gnutls.f))dlsym(h, #f))) {                                               \
+        snprintf(failure, sizeof(failure), "GnuTLS is too old (libgnutls30): it lacks %s", #f);                        \
+        loaded = -1;                                                                                                   \
     }
         UNI_GNUTLS_FUNCS(LOAD)
 #undef LOAD

@@ -8,28 +8,28 @@
 
 /* Every GnuTLS call uniserver makes. A macro (gnutls_transport_set_int) is listed as the
  * function it expands to. */
-#define UNI_GNUTLS_FUNCS(X)                                                                        \
-    X(gnutls_certificate_allocate_credentials)                                                     \
-    X(gnutls_certificate_free_credentials)                                                         \
-    X(gnutls_certificate_server_set_request)                                                       \
-    X(gnutls_certificate_set_x509_key_file)                                                        \
-    X(gnutls_certificate_set_x509_trust_file)                                                      \
-    X(gnutls_certificate_verify_peers2)                                                            \
-    X(gnutls_credentials_set)                                                                      \
-    X(gnutls_deinit)                                                                               \
-    X(gnutls_handshake)                                                                            \
-    X(gnutls_init)                                                                                 \
-    X(gnutls_priority_deinit)                                                                      \
-    X(gnutls_priority_init)                                                                        \
-    X(gnutls_priority_set)                                                                         \
-    X(gnutls_record_check_pending)                                                                 \
-    X(gnutls_record_get_direction)                                                                 \
-    X(gnutls_record_recv)                                                                          \
-    X(gnutls_record_send)                                                                          \
-    X(gnutls_server_name_set)                                                                      \
-    X(gnutls_session_set_verify_cert)                                                              \
-    X(gnutls_set_default_priority)                                                                 \
-    X(gnutls_strerror)                                                                             \
+#define UNI_GNUTLS_FUNCS(X)                                                                                            \
+    X(gnutls_certificate_allocate_credentials)                                                                         \
+    X(gnutls_certificate_free_credentials)                                                                             \
+    X(gnutls_certificate_server_set_request)                                                                           \
+    X(gnutls_certificate_set_x509_key_file)                                                                            \
+    X(gnutls_certificate_set_x509_trust_file)                                                                          \
+    X(gnutls_certificate_verify_peers2)                                                                                \
+    X(gnutls_credentials_set)                                                                                          \
+    X(gnutls_deinit)                                                                                                   \
+    X(gnutls_handshake)                                                                                                \
+    X(gnutls_init)                                                                                                     \
+    X(gnutls_priority_deinit)                                                                                          \
+    X(gnutls_priority_init)                                                                                            \
+    X(gnutls_priority_set)                                                                                             \
+    X(gnutls_record_check_pending)                                                                                     \
+    X(gnutls_record_get_direction)                                                                                     \
+    X(gnutls_record_recv)                                                                                              \
+    X(gnutls_record_send)                                                                                              \
+    X(gnutls_server_name_set)                                                                                          \
+    X(gnutls_session_set_verify_cert)                                                                                  \
+    X(gnutls_set_default_priority)                                                                                     \
+    X(gnutls_strerror)                                                                                                 \
     X(gnutls_transport_set_int2)
 
 #define UNI_GNUTLS_FIELD(f) __typeof__(f) *f;

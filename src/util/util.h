@@ -38,17 +38,17 @@ static inline void closedirp(DIR **d) {
 #define _cleanup_closedir_ _cleanup_(closedirp)
 
 /* Hand ownership out of a cleanup variable. */
-#define TAKE_PTR(p)                                                                                \
-    ({                                                                                             \
-        __typeof__(p) _p = (p);                                                                    \
-        (p) = NULL;                                                                                \
-        _p;                                                                                        \
+#define TAKE_PTR(p)                                                                                                    \
+    ({                                                                                                                 \
+        __typeof__(p) _p = (p);                                                                                        \
+        (p) = NULL;                                                                                                    \
+        _p;                                                                                                            \
     })
-#define TAKE_FD(fd)                                                                                \
-    ({                                                                                             \
-        int _fd = (fd);                                                                            \
-        (fd) = -1;                                                                                 \
-        _fd;                                                                                       \
+#define TAKE_FD(fd)                                                                                                    \
+    ({                                                                                                                 \
+        int _fd = (fd);                                                                                                \
+        (fd) = -1;                                                                                                     \
+        _fd;                                                                                                           \
     })
 
 static inline bool streq(const char *a, const char *b) {
@@ -59,7 +59,10 @@ static inline bool startswith(const char *s, const char *prefix) {
 }
 /* The value of hexadecimal digit @c, or -1 (URIs' percent escapes, JSON's \u escapes). */
 static inline int hexval(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Strict number parsing (parse.c): the whole token must be a number that fits, else -EINVAL

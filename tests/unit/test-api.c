@@ -167,7 +167,8 @@ static void test_views(void **state) {
 
     assert_int_equal(uniNodeGetContentionStatistics(c, &r, 0), 0);
     view_keys(r, keys, sizeof(keys));
-    assert_string_equal(keys, "host.mem.contention_pct host.mem.contention_mb host.cpu.contention_pct host.cpu.contention_ms");
+    assert_string_equal(
+        keys, "host.mem.contention_pct host.mem.contention_mb host.cpu.contention_pct host.cpu.contention_ms");
     /* Third call on this connection (t = 3 s): the board is overloaded at t % 10 < 3 only. */
     assert_double_equal(num(r, "host.cpu.contention_pct"), 0.0, 0);
     assert_double_equal(num(r, "host.cpu.contention_ms"), 1000.0, 0);
@@ -175,9 +176,10 @@ static void test_views(void **state) {
 
     assert_int_equal(uniNodeGetCorrectableErrors(c, &r, 0), 0);
     view_keys(r, keys, sizeof(keys));
-    assert_string_equal(keys, "host.errors.l2.ce.count host.errors.l2.ce.rate_per_min host.errors.l3.ce.count "
-                              "host.errors.l3.ce.rate_per_min host.errors.dram.ce.count host.errors.dram.ce.rate_per_min "
-                              "host.errors.mcu.ce.count host.errors.mcu.ce.rate_per_min");
+    assert_string_equal(keys,
+                        "host.errors.l2.ce.count host.errors.l2.ce.rate_per_min host.errors.l3.ce.count "
+                        "host.errors.l3.ce.rate_per_min host.errors.dram.ce.count host.errors.dram.ce.rate_per_min "
+                        "host.errors.mcu.ce.count host.errors.mcu.ce.rate_per_min");
     uniRecordFree(r);
     assert_int_equal(uniNodeGetUncorrectableErrors(c, &r, 0), 0);
     assert_int_equal(uniRecordNumSamples(r), 8);
@@ -226,8 +228,8 @@ static void test_descriptors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_uris),  cmocka_unit_test(test_errors_api), cmocka_unit_test(test_windows_and_rates),
-        cmocka_unit_test(test_select),    cmocka_unit_test(test_views),      cmocka_unit_test(test_descriptors),
+        cmocka_unit_test(test_bad_uris), cmocka_unit_test(test_errors_api), cmocka_unit_test(test_windows_and_rates),
+        cmocka_unit_test(test_select),   cmocka_unit_test(test_views),      cmocka_unit_test(test_descriptors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

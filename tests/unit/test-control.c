@@ -23,17 +23,43 @@ static void test_parse_frequency(void **state) {
         int r;
         uint64_t khz;
     } cases[] = {
-        {"2400000", 0, 2400000},   {"2400MHz", 0, 2400000},    {"2.4GHz", 0, 2400000},  {"2.4ghz", 0, 2400000},
-        {"2400mhz", 0, 2400000},   {"2400000kHz", 0, 2400000}, {"2400000KHZ", 0, 2400000},
-        {"2400000000Hz", 0, 2400000}, {"2.40GHz", 0, 2400000}, {"1.8GHz", 0, 1800000}, {"2400.5MHz", 0, 2400500},
-        {"0.3GHz", 0, 300000},     {"4294967295", 0, 4294967295u},
-        {"fast", -EINVAL, 0},      {"-1", -EINVAL, 0},        {"2.4THz", -EINVAL, 0},   {"", -EINVAL, 0},
-        {" 2400000", -EINVAL, 0},  {"2400000 ", -EINVAL, 0},  {"2.4 GHz", -EINVAL, 0},  {"+2400000", -EINVAL, 0},
-        {"2.", -EINVAL, 0},        {".5GHz", -EINVAL, 0},     {"2..4GHz", -EINVAL, 0},  {"2.4.1GHz", -EINVAL, 0},
-        {"1e6", -EINVAL, 0},       {"0x10", -EINVAL, 0},      {"GHz", -EINVAL, 0},      {"2400M", -EINVAL, 0},
-        {"1.0000005GHz", -EDOM, 0}, {"2400000001Hz", -EDOM, 0}, {"0.5", -EDOM, 0},
-        {"0", -ERANGE, 0},         {"0GHz", -ERANGE, 0},      {"4294967296", -ERANGE, 0},
-        {"99999999999999999999999", -ERANGE, 0}, {"18446744073709551615GHz", -ERANGE, 0},
+        {"2400000", 0, 2400000},
+        {"2400MHz", 0, 2400000},
+        {"2.4GHz", 0, 2400000},
+        {"2.4ghz", 0, 2400000},
+        {"2400mhz", 0, 2400000},
+        {"2400000kHz", 0, 2400000},
+        {"2400000KHZ", 0, 2400000},
+        {"2400000000Hz", 0, 2400000},
+        {"2.40GHz", 0, 2400000},
+        {"1.8GHz", 0, 1800000},
+        {"2400.5MHz", 0, 2400500},
+        {"0.3GHz", 0, 300000},
+        {"4294967295", 0, 4294967295u},
+        {"fast", -EINVAL, 0},
+        {"-1", -EINVAL, 0},
+        {"2.4THz", -EINVAL, 0},
+        {"", -EINVAL, 0},
+        {" 2400000", -EINVAL, 0},
+        {"2400000 ", -EINVAL, 0},
+        {"2.4 GHz", -EINVAL, 0},
+        {"+2400000", -EINVAL, 0},
+        {"2.", -EINVAL, 0},
+        {".5GHz", -EINVAL, 0},
+        {"2..4GHz", -EINVAL, 0},
+        {"2.4.1GHz", -EINVAL, 0},
+        {"1e6", -EINVAL, 0},
+        {"0x10", -EINVAL, 0},
+        {"GHz", -EINVAL, 0},
+        {"2400M", -EINVAL, 0},
+        {"1.0000005GHz", -EDOM, 0},
+        {"2400000001Hz", -EDOM, 0},
+        {"0.5", -EDOM, 0},
+        {"0", -ERANGE, 0},
+        {"0GHz", -ERANGE, 0},
+        {"4294967296", -ERANGE, 0},
+        {"99999999999999999999999", -ERANGE, 0},
+        {"18446744073709551615GHz", -ERANGE, 0},
     };
     (void)state;
     for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -80,7 +106,8 @@ static void test_policy_mapping(void **state) {
     assert_non_null(strstr(uniGetLastError()->message, "'turbo'"));
     assert_string_equal(uni_policy_to_governor("power", 0, "ondemand", "ondemand powersave performance"), "powersave");
     assert_string_equal(uni_policy_to_governor("balanced", 0, "ondemand", "schedutil ondemand"), "ondemand");
-    assert_string_equal(uni_policy_to_governor("balanced", 0, "performance", "ondemand schedutil performance"), "schedutil");
+    assert_string_equal(uni_policy_to_governor("balanced", 0, "performance", "ondemand schedutil performance"),
+                        "schedutil");
     assert_null(uni_policy_to_governor("balance_power", 0, "ondemand", "ondemand"));
     assert_int_equal(uniGetLastError()->code, UNI_ERR_INVALID_ARG);
     assert_null(uni_policy_to_governor("power", 2, "performance", "performance"));
@@ -174,15 +201,18 @@ static void test_board_frequency(void **state) {
     assert_string_equal(str_sample(c, "host.cpu.0.reserved_pct"), "87.5");
     assert_int_equal(uniNodeSetFrequency(c, 7, "600000", 0), 2);
 
-    expect_error(uniNodeSetFrequency(c, 12, "2.4GHz", 0), UNI_ERR_NO_CORE, "core 12 does not exist (0-7 online)", "core 12");
+    expect_error(uniNodeSetFrequency(c, 12, "2.4GHz", 0), UNI_ERR_NO_CORE, "core 12 does not exist (0-7 online)",
+                 "core 12");
     expect_error(uniNodeSetFrequency(c, -1, "2.4GHz", 0), UNI_ERR_INVALID_ARG, "core -1", "core -1");
-    expect_error(uniNodeSetFrequency(c, 0, "2.7GHz", 0), UNI_ERR_OUT_OF_RANGE, "outside core 0's limits 300000-2400000 kHz", "2.7GHz");
-    expect_error(uniNodeSetFrequency(c, 0, "1000MHz", 0), UNI_ERR_OUT_OF_RANGE, "not one of core 0's available frequencies",
-                 "1000MHz");
+    expect_error(uniNodeSetFrequency(c, 0, "2.7GHz", 0), UNI_ERR_OUT_OF_RANGE,
+                 "outside core 0's limits 300000-2400000 kHz", "2.7GHz");
+    expect_error(uniNodeSetFrequency(c, 0, "1000MHz", 0), UNI_ERR_OUT_OF_RANGE,
+                 "not one of core 0's available frequencies", "1000MHz");
     expect_error(uniNodeSetFrequency(c, 0, "fast", 0), UNI_ERR_INVALID_ARG, "'fast'", "fast");
     expect_error(uniNodeSetFrequency(c, 0, "-1", 0), UNI_ERR_INVALID_ARG, "'-1'", "-1");
     expect_error(uniNodeSetFrequency(c, 0, "2.4THz", 0), UNI_ERR_INVALID_ARG, "'2.4THz'", "THz");
-    expect_error(uniNodeSetFrequency(c, 0, "99999999999999999999999", 0), UNI_ERR_INVALID_ARG, "out of range", "overflow");
+    expect_error(uniNodeSetFrequency(c, 0, "99999999999999999999999", 0), UNI_ERR_INVALID_ARG, "out of range",
+                 "overflow");
     expect_error(uniNodeSetFrequency(c, 0, "1.0000005GHz", 0), UNI_ERR_INVALID_ARG, "whole number of kHz", "sub-kHz");
     expect_error(uniNodeSetFrequency(c, 0, NULL, 0), UNI_ERR_INVALID_ARG, NULL, "NULL");
     expect_error(uniNodeSetFrequency(c, 0, "2.4GHz", 4), UNI_ERR_INVALID_ARG, "0x4", "flags");
@@ -207,7 +237,8 @@ static void test_board_governor_policy(void **state) {
     assert_int_equal(uniNodeSetGovernor(c, 3, "performance", 0), 2);
     assert_string_equal(str_sample(c, "host.cpu.2.governor"), "performance");
     assert_string_equal(str_sample(c, "host.cpu.governor"), "mixed");
-    expect_error(uniNodeSetGovernor(c, 0, "turbo", 0), UNI_ERR_INVALID_ARG, "governor 'turbo' is not available", "turbo");
+    expect_error(uniNodeSetGovernor(c, 0, "turbo", 0), UNI_ERR_INVALID_ARG, "governor 'turbo' is not available",
+                 "turbo");
     expect_error(uniNodeSetGovernor(c, 8, "ondemand", 0), UNI_ERR_NO_CORE, "core 8 does not exist", "core 8");
     expect_error(uniNodeSetGovernor(c, -2, "ondemand", 0), UNI_ERR_INVALID_ARG, "-1 (all)", "core -2");
     expect_error(uniNodeSetGovernor(c, 0, "", 0), UNI_ERR_INVALID_ARG, NULL, "empty");
@@ -280,7 +311,8 @@ static void test_board_operating_points(void **state) {
     w0 = uniRecordLookup(r, "host.power.cpu_w")->value.d;
     uniRecordFree(r);
     /* Undervolt and slow PMD2 together: CPU power falls as V^2 x f. */
-    assert_int_equal(uniNodeSetOperatingPoint(c, "pmd2", (uniOppSetting[]){{"voltage_mv", 900}, {"frequency_mhz", 900}}, 2, 0), 0);
+    assert_int_equal(
+        uniNodeSetOperatingPoint(c, "pmd2", (uniOppSetting[]){{"voltage_mv", 900}, {"frequency_mhz", 900}}, 2, 0), 0);
     assert_int_equal(uniNodeSetOperatingPoint(c, "mc3", (uniOppSetting[]){{"refresh_ms", 512}}, 1, 0), 0);
     assert_int_equal(uniNodeGetStats(c, power, &r, 0), 0);
     w1 = uniRecordLookup(r, "host.power.cpu_w")->value.d;
@@ -294,8 +326,8 @@ static void test_board_operating_points(void **state) {
 
     expect_error(uniNodeSetOperatingPoint(c, "pmd2", &(uniOppSetting){"voltage_mv", 700}, 1, 0), UNI_ERR_OUT_OF_RANGE,
                  "pmd2 voltage_mv 700 is outside the domain's limits 800-1000 mV", "700 mV");
-    expect_error(uniNodeSetOperatingPoint(c, "pmd2", &(uniOppSetting){"voltage_mv", 903}, 1, 0), UNI_ERR_OUT_OF_RANGE, "steps",
-                 "903 mV");
+    expect_error(uniNodeSetOperatingPoint(c, "pmd2", &(uniOppSetting){"voltage_mv", 903}, 1, 0), UNI_ERR_OUT_OF_RANGE,
+                 "steps", "903 mV");
     expect_error(uniNodeSetOperatingPoint(c, "mc0", &(uniOppSetting){"refresh_ms", 5000}, 1, 0), UNI_ERR_OUT_OF_RANGE,
                  "32-4096 ms", "refresh");
     expect_error(uniNodeSetOperatingPoint(c, "pmd9", &(uniOppSetting){"voltage_mv", 900}, 1, 0), UNI_ERR_INVALID_ARG,
@@ -306,8 +338,9 @@ static void test_board_operating_points(void **state) {
                  UNI_ERR_INVALID_ARG, "twice", "twice");
     expect_error(uniNodeSetOperatingPoint(c, "pmd1", NULL, 0, 0), UNI_ERR_INVALID_ARG, "no settings", "none");
     /* One bad setting refuses the whole change. */
-    expect_error(uniNodeSetOperatingPoint(c, "pmd1", (uniOppSetting[]){{"voltage_mv", 900}, {"frequency_mhz", 2500}}, 2, 0),
-                 UNI_ERR_OUT_OF_RANGE, "frequency_mhz 2500", "partly bad");
+    expect_error(
+        uniNodeSetOperatingPoint(c, "pmd1", (uniOppSetting[]){{"voltage_mv", 900}, {"frequency_mhz", 2500}}, 2, 0),
+        UNI_ERR_OUT_OF_RANGE, "frequency_mhz 2500", "partly bad");
     assert_int_equal(uniNodeGetOperatingPoints(c, &l, 0), 8);
     assert_int_equal(uniOppListGetParam(l, 1, 1)->current, 980);
     uniOppListFree(l);
@@ -464,11 +497,11 @@ static void read_attr(const char *dir, const char *rel, char *buf, size_t len) {
     buf[n < 0 ? 0 : n] = 0;
 }
 
-#define ASSERT_ATTR(dir, rel, expect)                                                              \
-    do {                                                                                           \
-        char b_[256];                                                                              \
-        read_attr(dir, rel, b_, sizeof(b_));                                                       \
-        assert_string_equal(b_, expect);                                                           \
+#define ASSERT_ATTR(dir, rel, expect)                                                                                  \
+    do {                                                                                                               \
+        char b_[256];                                                                                                  \
+        read_attr(dir, rel, b_, sizeof(b_));                                                                           \
+        assert_string_equal(b_, expect);                                                                               \
     } while (0)
 
 /* Count the lines that differ between two snapshots (changed files). */
@@ -535,9 +568,11 @@ static void test_local_refusals_change_nothing(void **state) {
         {"x86-acpi", 9, "2.4GHz", UNI_ERR_NO_CORE, "core 9 does not exist (0-7 online)"},
         {"x86-acpi", 100000, "2.4GHz", UNI_ERR_NO_CORE, "core 100000 does not exist"},
         {"x86-pstate", 7, "2.4GHz", UNI_ERR_NO_CORE, "core 7 is offline (0-6 online)"},
-        {"x86-acpi", 0, "2.8GHz", UNI_ERR_OUT_OF_RANGE, "frequency 2.8GHz (2800000 kHz) is outside core 0's limits 1200000-2600000 kHz"},
+        {"x86-acpi", 0, "2.8GHz", UNI_ERR_OUT_OF_RANGE,
+         "frequency 2.8GHz (2800000 kHz) is outside core 0's limits 1200000-2600000 kHz"},
         {"x86-acpi", 0, "1GHz", UNI_ERR_OUT_OF_RANGE, "outside core 0's limits"},
-        {"x86-acpi", 0, "1900MHz", UNI_ERR_OUT_OF_RANGE, "is not one of core 0's available frequencies (2600000 2400000"},
+        {"x86-acpi", 0, "1900MHz", UNI_ERR_OUT_OF_RANGE,
+         "is not one of core 0's available frequencies (2600000 2400000"},
         {"x86-pstate", 0, "4GHz", UNI_ERR_OUT_OF_RANGE, "limits 800000-3900000 kHz"},
         {"xgene2", 0, "200MHz", UNI_ERR_OUT_OF_RANGE, "limits 300000-2400000 kHz"},
         {"x86-acpi", 0, "fast", UNI_ERR_INVALID_ARG, "invalid frequency 'fast'"},
@@ -652,8 +687,8 @@ static void test_local_rollback(void **state) {
     replace_by_link(dir, "cpufreq/policy3/scaling_setspeed", ro_attr);
     before = snapshot(dir);
     c = open_copy(dir, 0);
-    expect_error(uniNodeSetFrequency(c, 3, "1.8GHz", 0), UNI_ERR_SYSTEM_ERROR, "rolled back: 1 write of this call undone",
-                 "setspeed refused");
+    expect_error(uniNodeSetFrequency(c, 3, "1.8GHz", 0), UNI_ERR_SYSTEM_ERROR,
+                 "rolled back: 1 write of this call undone", "setspeed refused");
     assert_non_null(strstr(uniGetLastError()->message, "writing '1800000' to"));
     assert_same_tree(before, dir, "setspeed refused");
     assert_int_equal(nevents, 3);
@@ -669,7 +704,8 @@ static void test_local_rollback(void **state) {
     replace_by_link(dir, "cpufreq/policy3/scaling_setspeed", "/dev/null");
     before = snapshot(dir);
     c = open_copy(dir, 0);
-    expect_error(uniNodeSetFrequency(c, 3, "1.8GHz", 0), UNI_ERR_NOT_APPLIED, "wrote '1800000', reads back ''", "not applied");
+    expect_error(uniNodeSetFrequency(c, 3, "1.8GHz", 0), UNI_ERR_NOT_APPLIED, "wrote '1800000', reads back ''",
+                 "not applied");
     assert_non_null(strstr(uniGetLastError()->message, "rolled back"));
     assert_same_tree(before, dir, "not applied");
     uniConnectClose(c);
@@ -680,8 +716,8 @@ static void test_local_rollback(void **state) {
     replace_by_link(dir, "cpufreq/policy5/scaling_governor", ro_attr);
     before = snapshot(dir);
     c = open_copy(dir, 0);
-    expect_error(uniNodeSetGovernor(c, -1, "performance", 0), UNI_ERR_SYSTEM_ERROR, "rolled back: 5 writes of this call undone",
-                 "governor all");
+    expect_error(uniNodeSetGovernor(c, -1, "performance", 0), UNI_ERR_SYSTEM_ERROR,
+                 "rolled back: 5 writes of this call undone", "governor all");
     assert_same_tree(before, dir, "governor all");
     uniConnectClose(c);
     free(before);

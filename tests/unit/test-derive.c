@@ -65,9 +65,8 @@ static void test_counter_delta(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reserved),       cmocka_unit_test(test_mem_contention),
-        cmocka_unit_test(test_cpu_contention), cmocka_unit_test(test_max_util),
-        cmocka_unit_test(test_counter_delta),
+        cmocka_unit_test(test_reserved), cmocka_unit_test(test_mem_contention), cmocka_unit_test(test_cpu_contention),
+        cmocka_unit_test(test_max_util), cmocka_unit_test(test_counter_delta),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,7 +34,8 @@ static void expect_error(int code, const char *needle) {
 static double num(uniRecordPtr rec, const char *key) {
     const uniSample *s = uniRecordLookup(rec, key);
     if (!s)
-        fail_msg("%s is not in the record (%s)", key, uniRecordAbsentReason(rec, key) ? uniRecordAbsentReason(rec, key) : "no reason");
+        fail_msg("%s is not in the record (%s)", key,
+                 uniRecordAbsentReason(rec, key) ? uniRecordAbsentReason(rec, key) : "no reason");
     return s->type == UNI_VALUE_U64 ? (double)s->value.u : s->value.d;
 }
 
@@ -230,10 +231,14 @@ static void test_host_kvm(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list),           cmocka_unit_test(test_lookup),
-        cmocka_unit_test(test_domain_outlives_close), cmocka_unit_test(test_domain_view),
-        cmocka_unit_test(test_domains_view),   cmocka_unit_test(test_all_stats),
-        cmocka_unit_test(test_list_get_stats), cmocka_unit_test(test_host_kvm),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_domain_outlives_close),
+        cmocka_unit_test(test_domain_view),
+        cmocka_unit_test(test_domains_view),
+        cmocka_unit_test(test_all_stats),
+        cmocka_unit_test(test_list_get_stats),
+        cmocka_unit_test(test_host_kvm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

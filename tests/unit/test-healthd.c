@@ -121,35 +121,33 @@ static void test_mca_amd(void **state) {
 
 /* ---- tracefs ---- */
 
-static const char mc_event_format[] =
-    "name: mc_event\n"
-    "ID: 1234\n"
-    "format:\n"
-    "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-    "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
-    "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
-    "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
-    "\n"
-    "\tfield:unsigned int error_type;\toffset:8;\tsize:4;\tsigned:0;\n"
-    "\tfield:__data_loc char[] msg;\toffset:12;\tsize:4;\tsigned:0;\n"
-    "\tfield:__data_loc char[] label;\toffset:16;\tsize:4;\tsigned:0;\n"
-    "\tfield:u16 error_count;\toffset:20;\tsize:2;\tsigned:0;\n"
-    "\tfield:u8 mc_index;\toffset:22;\tsize:1;\tsigned:0;\n"
-    "\tfield:s8 top_layer;\toffset:23;\tsize:1;\tsigned:1;\n"
-    "\tfield:s8 middle_layer;\toffset:24;\tsize:1;\tsigned:1;\n"
-    "\tfield:s8 lower_layer;\toffset:25;\tsize:1;\tsigned:1;\n"
-    "\tfield:long address;\toffset:32;\tsize:8;\tsigned:1;\n"
-    "\tfield:u8 grain_bits;\toffset:40;\tsize:1;\tsigned:0;\n"
-    "\tfield:long syndrome;\toffset:48;\tsize:8;\tsigned:1;\n"
-    "\tfield:__data_loc char[] driver_detail;\toffset:56;\tsize:4;\tsigned:0;\n"
-    "\n"
-    "print fmt: \"%d %s error%s:%s%s on %s\", REC->error_count, ...\n";
+static const char mc_event_format[] = "name: mc_event\n"
+                                      "ID: 1234\n"
+                                      "format:\n"
+                                      "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+                                      "\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n"
+                                      "\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n"
+                                      "\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n"
+                                      "\n"
+                                      "\tfield:unsigned int error_type;\toffset:8;\tsize:4;\tsigned:0;\n"
+                                      "\tfield:__data_loc char[] msg;\toffset:12;\tsize:4;\tsigned:0;\n"
+                                      "\tfield:__data_loc char[] label;\toffset:16;\tsize:4;\tsigned:0;\n"
+                                      "\tfield:u16 error_count;\toffset:20;\tsize:2;\tsigned:0;\n"
+                                      "\tfield:u8 mc_index;\toffset:22;\tsize:1;\tsigned:0;\n"
+                                      "\tfield:s8 top_layer;\toffset:23;\tsize:1;\tsigned:1;\n"
+                                      "\tfield:s8 middle_layer;\toffset:24;\tsize:1;\tsigned:1;\n"
+                                      "\tfield:s8 lower_layer;\toffset:25;\tsize:1;\tsigned:1;\n"
+                                      "\tfield:long address;\toffset:32;\tsize:8;\tsigned:1;\n"
+                                      "\tfield:u8 grain_bits;\toffset:40;\tsize:1;\tsigned:0;\n"
+                                      "\tfield:long syndrome;\toffset:48;\tsize:8;\tsigned:1;\n"
+                                      "\tfield:__data_loc char[] driver_detail;\toffset:56;\tsize:4;\tsigned:0;\n"
+                                      "\n"
+                                      "print fmt: \"%d %s error%s:%s%s on %s\", REC->error_count, ...\n";
 
-static const char header_page[] =
-    "\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
-    "\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
-    "\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
-    "\tfield: char data;\toffset:16;\tsize:4080;\tsigned:1;\n";
+static const char header_page[] = "\tfield: u64 timestamp;\toffset:0;\tsize:8;\tsigned:0;\n"
+                                  "\tfield: local_t commit;\toffset:8;\tsize:8;\tsigned:1;\n"
+                                  "\tfield: int overwrite;\toffset:8;\tsize:1;\tsigned:1;\n"
+                                  "\tfield: char data;\toffset:16;\tsize:4080;\tsigned:1;\n";
 
 static void put32(uint8_t *p, uint32_t v) {
     memcpy(p, &v, 4);
@@ -208,9 +206,10 @@ static void test_trace_format(void **state) {
         assert_int_equal(trace_format_parse(bad, strlen(bad), &f), -EBADMSG);
     }
     {
-        static const char arr[] = "name: non_standard_event\nID: 9\n\tfield:char sec_type[16];\toffset:8;\tsize:16;\tsigned:0;\n"
-                                  "\tfield:u32 tlp_header[4];\toffset:24;\tsize:16;\tsigned:0;\n"
-                                  "\tfield:__rel_loc char[] rel;\toffset:40;\tsize:4;\tsigned:0;\n";
+        static const char arr[] =
+            "name: non_standard_event\nID: 9\n\tfield:char sec_type[16];\toffset:8;\tsize:16;\tsigned:0;\n"
+            "\tfield:u32 tlp_header[4];\toffset:24;\tsize:16;\tsigned:0;\n"
+            "\tfield:__rel_loc char[] rel;\toffset:40;\tsize:4;\tsigned:0;\n";
         assert_int_equal(trace_format_parse(arr, strlen(arr), &f), 0);
         assert_int_equal(trace_field_find(&f, "sec_type")->kind, TF_STR);
         assert_int_equal(trace_field_find(&f, "sec_type")->size, 16);
@@ -367,20 +366,19 @@ static void test_ras_mc_event(void **state) {
 }
 
 static void test_ras_mce(void **state) {
-    static const char fmt[] =
-        "name: mce_record\nID: 99\nformat:\n"
-        "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
-        "\tfield:u64 mcgcap;\toffset:8;\tsize:8;\tsigned:0;\n"
-        "\tfield:u64 mcgstatus;\toffset:16;\tsize:8;\tsigned:0;\n"
-        "\tfield:u64 status;\toffset:24;\tsize:8;\tsigned:0;\n"
-        "\tfield:u64 addr;\toffset:32;\tsize:8;\tsigned:0;\n"
-        "\tfield:u64 misc;\toffset:40;\tsize:8;\tsigned:0;\n"
-        "\tfield:u64 ipid;\toffset:48;\tsize:8;\tsigned:0;\n"
-        "\tfield:u64 walltime;\toffset:56;\tsize:8;\tsigned:0;\n"
-        "\tfield:u32 cpu;\toffset:64;\tsize:4;\tsigned:0;\n"
-        "\tfield:u32 socketid;\toffset:68;\tsize:4;\tsigned:0;\n"
-        "\tfield:u8 bank;\toffset:72;\tsize:1;\tsigned:0;\n"
-        "\tfield:u8 cpuvendor;\toffset:73;\tsize:1;\tsigned:0;\n";
+    static const char fmt[] = "name: mce_record\nID: 99\nformat:\n"
+                              "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+                              "\tfield:u64 mcgcap;\toffset:8;\tsize:8;\tsigned:0;\n"
+                              "\tfield:u64 mcgstatus;\toffset:16;\tsize:8;\tsigned:0;\n"
+                              "\tfield:u64 status;\toffset:24;\tsize:8;\tsigned:0;\n"
+                              "\tfield:u64 addr;\toffset:32;\tsize:8;\tsigned:0;\n"
+                              "\tfield:u64 misc;\toffset:40;\tsize:8;\tsigned:0;\n"
+                              "\tfield:u64 ipid;\toffset:48;\tsize:8;\tsigned:0;\n"
+                              "\tfield:u64 walltime;\toffset:56;\tsize:8;\tsigned:0;\n"
+                              "\tfield:u32 cpu;\toffset:64;\tsize:4;\tsigned:0;\n"
+                              "\tfield:u32 socketid;\toffset:68;\tsize:4;\tsigned:0;\n"
+                              "\tfield:u8 bank;\toffset:72;\tsize:1;\tsigned:0;\n"
+                              "\tfield:u8 cpuvendor;\toffset:73;\tsize:1;\tsigned:0;\n";
     trace_format f;
     uint8_t rec[80] = {0};
     uint64_t v;
@@ -644,10 +642,11 @@ static void test_rasdaemon_time(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mca_intel),    cmocka_unit_test(test_mca_amd),      cmocka_unit_test(test_trace_format),
-        cmocka_unit_test(test_trace_pages),  cmocka_unit_test(test_ras_mc_event), cmocka_unit_test(test_ras_mce),
-        cmocka_unit_test(test_dmi),          cmocka_unit_test(test_edac_layouts), cmocka_unit_test(test_edac_devices),
-        cmocka_unit_test(test_rasdaemon_time),
+        cmocka_unit_test(test_mca_intel),    cmocka_unit_test(test_mca_amd),
+        cmocka_unit_test(test_trace_format), cmocka_unit_test(test_trace_pages),
+        cmocka_unit_test(test_ras_mc_event), cmocka_unit_test(test_ras_mce),
+        cmocka_unit_test(test_dmi),          cmocka_unit_test(test_edac_layouts),
+        cmocka_unit_test(test_edac_devices), cmocka_unit_test(test_rasdaemon_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

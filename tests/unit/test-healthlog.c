@@ -39,8 +39,8 @@ static hl_db *writer(void) {
     return db;
 }
 
-static void add(hl_db *db, const char *cls, const char *comp, const char *sev, const char *bits, int64_t count, int64_t ago_s,
-                const char *dimm, int cpu, int counted) {
+static void add(hl_db *db, const char *cls, const char *comp, const char *sev, const char *bits, int64_t count,
+                int64_t ago_s, const char *dimm, int cpu, int counted) {
     hl_event e = {0};
     e.source = "test";
     e.class = cls;
@@ -58,9 +58,17 @@ static void add(hl_db *db, const char *cls, const char *comp, const char *sev, c
 }
 
 static void inject(hl_db *db) {
-    hl_dimm d1 = {.source = (char *)"smbios", .label = (char *)"DIMM_A1", .size_mb = 16384, .speed_mts = 2933, .configured_mts = 2666,
+    hl_dimm d1 = {.source = (char *)"smbios",
+                  .label = (char *)"DIMM_A1",
+                  .size_mb = 16384,
+                  .speed_mts = 2933,
+                  .configured_mts = 2666,
                   .set = 1ull << 3 | 1ull << 5 | 1ull << 6};
-    hl_dimm d2 = {.source = (char *)"smbios", .label = (char *)"DIMM_A2", .size_mb = 16384, .speed_mts = 2933, .configured_mts = 2400,
+    hl_dimm d2 = {.source = (char *)"smbios",
+                  .label = (char *)"DIMM_A2",
+                  .size_mb = 16384,
+                  .speed_mts = 2933,
+                  .configured_mts = 2400,
                   .set = 1ull << 3 | 1ull << 5 | 1ull << 6};
     hl_dimm d3 = {.source = (char *)"smbios", .label = (char *)"DIMM_A3", .size_mb = 0, .set = 1ull << 3};
     hl_dimm d4 = {.source = (char *)"edac", .label = (char *)"DIMM_C", .size_mb = 8192, .set = 1ull << 3};
@@ -86,7 +94,8 @@ static void inject(hl_db *db) {
 static double num(uniRecordPtr r, const char *key) {
     const uniSample *s = uniRecordLookup(r, key);
     if (!s)
-        fail_msg("%s is not in the record (%s)", key, uniRecordAbsentReason(r, key) ? uniRecordAbsentReason(r, key) : "no reason");
+        fail_msg("%s is not in the record (%s)", key,
+                 uniRecordAbsentReason(r, key) ? uniRecordAbsentReason(r, key) : "no reason");
     return s->type == UNI_VALUE_U64 ? (double)s->value.u : s->value.d;
 }
 
@@ -117,7 +126,8 @@ static void test_schema_and_writer(void **state) {
     assert_int_equal(sqlite3_column_int(st, 0), HL_SCHEMA_VERSION);
     sqlite3_finalize(st);
     /* Every described column is there, by name. */
-    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT count(*) FROM pragma_table_info('events')", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT count(*) FROM pragma_table_info('events')", -1, &st, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), HL_NFIELDS - 1); /* vms is derived */
     sqlite3_finalize(st);
@@ -210,7 +220,11 @@ static void test_query(void **state) {
     hl_event *ev = NULL;
     size_t n = 0;
     hl_filter f;
-    hl_link l = {.vm = (char *)"vm-1", .pid = 4242, .how = (char *)"ran_on", .vcpu = 1, .set = 1ull << 0 | 1ull << 2 | 1ull << 3};
+    hl_link l = {.vm = (char *)"vm-1",
+                 .pid = 4242,
+                 .how = (char *)"ran_on",
+                 .vcpu = 1,
+                 .set = 1ull << 0 | 1ull << 2 | 1ull << 3};
     int64_t c;
     uniRecordPtr r = NULL;
     (void)state;
@@ -319,22 +333,24 @@ static void test_readers(void **state) {
     close(fd);
     assert_int_equal(hl_open(empty, 0, &rd, err, sizeof(err)), -ENODATA);
     fd = open(empty, O_WRONLY | O_TRUNC);
-    assert_int_equal(write(fd, "this is not sqlite, this is not sqlite, this is not sqlite, this is not sqlite, "
-                               "this is not sqlite, this is not sqlite",
+    assert_int_equal(write(fd,
+                           "this is not sqlite, this is not sqlite, this is not sqlite, this is not sqlite, "
+                           "this is not sqlite, this is not sqlite",
                            118),
                      118);
     close(fd);
     assert_true(hl_open(empty, 0, &rd, err, sizeof(err)) < 0);
     /* A file of an older schema, with fewer columns: read what it has; a writer adds the rest. */
     assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(raw,
-                                  "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER, class TEXT, "
-                                  "component TEXT, severity TEXT, count INTEGER, dimm TEXT, counted INTEGER);"
-                                  "INSERT INTO events (time_ms, class, component, severity, count, dimm, counted) "
-                                  "VALUES (1, 'memory', 'dram', 'corrected', 2, 'DIMM_X', 1);"
-                                  "PRAGMA user_version = 1;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(raw,
+                     "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER, class TEXT, "
+                     "component TEXT, severity TEXT, count INTEGER, dimm TEXT, counted INTEGER);"
+                     "INSERT INTO events (time_ms, class, component, severity, count, dimm, counted) "
+                     "VALUES (1, 'memory', 'dram', 'corrected', 2, 'DIMM_X', 1);"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(raw);
     assert_int_equal(hl_open(path, 0, &rd, err, sizeof(err)), 0);
     hl_filter_init(&f);
@@ -353,7 +369,8 @@ static void test_readers(void **state) {
     assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
     {
         sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(raw, "SELECT count(*) FROM pragma_table_info('events')", -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(raw, "SELECT count(*) FROM pragma_table_info('events')", -1, &st, NULL),
+                         SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), HL_NFIELDS - 1);
         sqlite3_finalize(st);

@@ -17,8 +17,9 @@ static ssize_t parse(const char *s, http_request *r) {
 }
 
 static void test_complete(void **state) {
-    const char *s = "GET /metrics?x=1 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\nAccept: application/openmetrics-text;"
-                    "version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3\r\n\r\nGET / HTTP/1.1\r\n\r\n";
+    const char *s =
+        "GET /metrics?x=1 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\nAccept: application/openmetrics-text;"
+        "version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3\r\n\r\nGET / HTTP/1.1\r\n\r\n";
     http_request r;
     (void)state;
     assert_int_equal(parse(s, &r), strstr(s, "\r\n\r\n") + 4 - s);
@@ -90,8 +91,8 @@ static void test_lists(void **state) {
     assert_false(http_list_has("x-gzip", 6, "gzip"));
     assert_false(http_list_has("gzipx", 5, "gzip"));
     assert_false(http_list_has("", 0, "gzip"));
-    assert_true(http_list_has("text/plain, application/openmetrics-text; version=1.0.0", 56,
-                              "application/openmetrics-text"));
+    assert_true(
+        http_list_has("text/plain, application/openmetrics-text; version=1.0.0", 56, "application/openmetrics-text"));
 }
 
 static void test_basic_auth(void **state) {

@@ -45,12 +45,25 @@ static void test_uri(void **state) {
 /* The framer's one header routine (rpc/frame.c) writes and reads the bytes rpcgen's routines for
  * libvirt's virnet_message_header and uniserver's uni_message_header do. */
 static void test_frame_header(void **state) {
-    frame_header f = {.prog = REMOTE_PROGRAM, .vers = 7, .proc = -3, .type = VIRNET_MESSAGE, .serial = 0xfffffffeu,
-                      .status = VIRNET_CONTINUE}, back;
-    virnet_message_header v = {.prog = f.prog, .vers = f.vers, .proc = f.proc, .type = VIRNET_MESSAGE,
-                               .serial = f.serial, .status = VIRNET_CONTINUE};
-    uni_message_header u = {.prog = f.prog, .vers = f.vers, .proc = f.proc, .type = (uni_message_type)VIRNET_MESSAGE,
-                            .serial = f.serial, .status = (uni_message_status)VIRNET_CONTINUE};
+    frame_header f = {.prog = REMOTE_PROGRAM,
+                      .vers = 7,
+                      .proc = -3,
+                      .type = VIRNET_MESSAGE,
+                      .serial = 0xfffffffeu,
+                      .status = VIRNET_CONTINUE},
+                 back;
+    virnet_message_header v = {.prog = f.prog,
+                               .vers = f.vers,
+                               .proc = f.proc,
+                               .type = VIRNET_MESSAGE,
+                               .serial = f.serial,
+                               .status = VIRNET_CONTINUE};
+    uni_message_header u = {.prog = f.prog,
+                            .vers = f.vers,
+                            .proc = f.proc,
+                            .type = (uni_message_type)VIRNET_MESSAGE,
+                            .serial = f.serial,
+                            .status = (uni_message_status)VIRNET_CONTINUE};
     char a[FRAME_HEADER_LEN], b[FRAME_HEADER_LEN], c[FRAME_HEADER_LEN];
     XDR x;
     (void)state;
@@ -78,8 +91,8 @@ static void test_frame_header(void **state) {
 }
 
 /* A message as libvirtd would send it: @status patched into the header lvrpc_encode wrote. */
-static char *message(unsigned prog, int proc, virnet_message_type type, unsigned serial, unsigned status, xdrproc_t body_proc,
-                     void *body, size_t *len) {
+static char *message(unsigned prog, int proc, virnet_message_type type, unsigned serial, unsigned status,
+                     xdrproc_t body_proc, void *body, size_t *len) {
     char *buf = NULL;
     uint32_t be = htonl(status);
     assert_int_equal(lvrpc_encode(prog, REMOTE_PROTOCOL_VERSION, proc, type, serial, body_proc, body, &buf, len), 0);
@@ -93,10 +106,11 @@ static void set_len(char *buf, size_t len) {
 }
 
 /* Statistics with one parameter of each of libvirt's seven types. */
-static void stats_reply(remote_connect_get_all_domain_stats_ret *r, remote_domain_stats_record *rec, remote_typed_param *p) {
+static void stats_reply(remote_connect_get_all_domain_stats_ret *r, remote_domain_stats_record *rec,
+                        remote_typed_param *p) {
     static char name[] = "vm1", s[] = "vda";
-    static char *fields[] = {"state.state", "vcpu.current", "vm.exits.sum", "cpu.time", "x.ratio", "vcpu.0.guest_mode.cur",
-                             "block.0.name"};
+    static char *fields[] = {"state.state", "vcpu.current",          "vm.exits.sum", "cpu.time",
+                             "x.ratio",     "vcpu.0.guest_mode.cur", "block.0.name"};
     memset(rec, 0, sizeof(*rec));
     rec->dom.name = name;
     for (int i = 0; i < 16; i++)
@@ -201,7 +215,8 @@ static void test_decode_malformed(void **state) {
     memset(&out, 0, sizeof(out));
     assert_int_equal(lvrpc_decode(copy, len + 8, P, 9, proc, &out, &kind, &err), -EBADMSG);
     /* A reply of another call, serial, program. */
-    assert_int_equal(lvrpc_decode(buf, len, REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, 9, proc, &out, &kind, &err), -EBADMSG);
+    assert_int_equal(lvrpc_decode(buf, len, REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, 9, proc, &out, &kind, &err),
+                     -EBADMSG);
     assert_int_equal(lvrpc_decode(buf, len, P, 10, proc, &out, &kind, &err), -EBADMSG);
     free(buf);
     buf = message(KEEPALIVE_PROGRAM, P, VIRNET_REPLY, 9, VIRNET_OK, proc, &in, &len);
@@ -249,7 +264,8 @@ static void test_stats_in_place(void **state) {
     rec[1].params.params_len = 0;
     in.retStats.retStats_len = 2;
     in.retStats.retStats_val = rec;
-    buf = message(REMOTE_PROGRAM, P, VIRNET_REPLY, 9, VIRNET_OK, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret, &in, &len);
+    buf = message(REMOTE_PROGRAM, P, VIRNET_REPLY, 9, VIRNET_OK, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_ret,
+                  &in, &len);
     assert_int_equal(lvrpc_decode(buf, len, P, 9, (xdrproc_t)lvrpc_xdr_raw, &raw, &kind, &err), 0);
     assert_int_equal(kind, LVRPC_MSG_REPLY);
     assert_int_equal(raw.len, len - 28);
@@ -331,11 +347,11 @@ static void test_stats_in_place(void **state) {
  * metadata-change` while `virsh metadata uni-g-1 urn:test:x ... --set` ran). */
 static void test_metadata_event(void **state) {
     static const unsigned char ev[] = {
-        0x00, 0x00, 0x00, 0x58, 0x20, 0x00, 0x80, 0x86, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x7b, 0x00, 0x00, 0x00, 0x02,
-        0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x75, 0x6e, 0x69, 0x2d,
-        0x67, 0x2d, 0x31, 0x00, 0x04, 0x00, 0x45, 0xca, 0x77, 0x8e, 0x4d, 0x20, 0xbc, 0xe7, 0x12, 0x2a, 0xdb, 0x05, 0x5d, 0xa3,
-        0x00, 0x00, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x0a, 0x75, 0x72, 0x6e, 0x3a,
-        0x74, 0x65, 0x73, 0x74, 0x3a, 0x78, 0x00, 0x00};
+        0x00, 0x00, 0x00, 0x58, 0x20, 0x00, 0x80, 0x86, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x01, 0x7b, 0x00, 0x00,
+        0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07,
+        0x75, 0x6e, 0x69, 0x2d, 0x67, 0x2d, 0x31, 0x00, 0x04, 0x00, 0x45, 0xca, 0x77, 0x8e, 0x4d, 0x20, 0xbc, 0xe7,
+        0x12, 0x2a, 0xdb, 0x05, 0x5d, 0xa3, 0x00, 0x00, 0x00, 0x0f, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01,
+        0x00, 0x00, 0x00, 0x0a, 0x75, 0x72, 0x6e, 0x3a, 0x74, 0x65, 0x73, 0x74, 0x3a, 0x78, 0x00, 0x00};
     static const unsigned char uuid[16] = {0x04, 0x00, 0x45, 0xca, 0x77, 0x8e, 0x4d, 0x20,
                                            0xbc, 0xe7, 0x12, 0x2a, 0xdb, 0x05, 0x5d, 0xa3};
     unsigned char u[16], copy[sizeof(ev)];
@@ -368,16 +384,17 @@ static void test_decode_error_and_others(void **state) {
     _cleanup_free_ char *buf = NULL;
     (void)state;
 
-    buf = message(REMOTE_PROGRAM, REMOTE_PROC_DOMAIN_GET_METADATA, VIRNET_REPLY, 3, VIRNET_ERROR, (xdrproc_t)xdr_remote_error, &e, &len);
-    assert_int_equal(lvrpc_decode(buf, len, REMOTE_PROC_DOMAIN_GET_METADATA, 3, (xdrproc_t)xdr_remote_domain_get_metadata_ret, &out,
-                                  &kind, &err),
+    buf = message(REMOTE_PROGRAM, REMOTE_PROC_DOMAIN_GET_METADATA, VIRNET_REPLY, 3, VIRNET_ERROR,
+                  (xdrproc_t)xdr_remote_error, &e, &len);
+    assert_int_equal(lvrpc_decode(buf, len, REMOTE_PROC_DOMAIN_GET_METADATA, 3,
+                                  (xdrproc_t)xdr_remote_domain_get_metadata_ret, &out, &kind, &err),
                      -EREMOTEIO);
     assert_int_equal(err.code, LVRPC_ERR_NO_DOMAIN);
     assert_string_equal(err.message, msg);
     /* An error whose body is cut short is malformed, not an error. */
     set_len(buf, len - 4);
-    assert_int_equal(lvrpc_decode(buf, len - 4, REMOTE_PROC_DOMAIN_GET_METADATA, 3, (xdrproc_t)xdr_remote_domain_get_metadata_ret,
-                                  &out, &kind, &err),
+    assert_int_equal(lvrpc_decode(buf, len - 4, REMOTE_PROC_DOMAIN_GET_METADATA, 3,
+                                  (xdrproc_t)xdr_remote_domain_get_metadata_ret, &out, &kind, &err),
                      -EBADMSG);
     free(buf);
     /* What the server sends unasked: a keepalive PING, an event. */
@@ -449,12 +466,14 @@ static void *fake_run(void *arg) {
             case REMOTE_PROC_AUTH_LIST: {
                 remote_auth_type t = (remote_auth_type)(f->auth - 1);
                 remote_auth_list_ret r = {.types = {.types_len = f->auth ? 1 : 0, .types_val = &t}};
-                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK, (xdrproc_t)xdr_remote_auth_list_ret, &r, &olen);
+                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK,
+                              (xdrproc_t)xdr_remote_auth_list_ret, &r, &olen);
                 break;
             }
             case REMOTE_PROC_AUTH_POLKIT: {
                 remote_auth_polkit_ret r = {.complete = 1};
-                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK, (xdrproc_t)xdr_remote_auth_polkit_ret, &r, &olen);
+                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK,
+                              (xdrproc_t)xdr_remote_auth_polkit_ret, &r, &olen);
                 break;
             }
             case REMOTE_PROC_CONNECT_OPEN:
@@ -469,8 +488,8 @@ static void *fake_run(void *arg) {
                 if (f->old) {
                     char msg[] = "unknown procedure: 316", *m = msg;
                     remote_error e = {.code = 1, .message = &m};
-                    out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_ERROR, (xdrproc_t)xdr_remote_error, &e,
-                                  &olen);
+                    out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_ERROR,
+                                  (xdrproc_t)xdr_remote_error, &e, &olen);
                     break;
                 }
                 f->registered++;
@@ -488,8 +507,9 @@ static void *fake_run(void *arg) {
                     char ns[] = "urn:x", *nsp = ns;
                     remote_domain_event_callback_metadata_change_msg ev = {.msg = {.dom = d, .type = 2, .nsuri = &nsp}};
                     ev.msg.dom.uuid[0] = (char)0xab;
-                    out = message(REMOTE_PROGRAM, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE, VIRNET_MESSAGE, 1, VIRNET_OK,
-                                  (xdrproc_t)xdr_remote_domain_event_callback_metadata_change_msg, &ev, &olen);
+                    out =
+                        message(REMOTE_PROGRAM, REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE, VIRNET_MESSAGE, 1,
+                                VIRNET_OK, (xdrproc_t)xdr_remote_domain_event_callback_metadata_change_msg, &ev, &olen);
                     send_msg(fd, out, olen);
                 }
                 /* A keepalive PING and an event before the reply. */
@@ -497,14 +517,15 @@ static void *fake_run(void *arg) {
                 send_msg(fd, out, olen);
                 out = message(REMOTE_PROGRAM, 315, VIRNET_MESSAGE, 0, VIRNET_OK, NULL, NULL, &olen);
                 send_msg(fd, out, olen);
-                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK, (xdrproc_t)xdr_remote_connect_list_all_domains_ret,
-                              &r, &olen);
+                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_OK,
+                              (xdrproc_t)xdr_remote_connect_list_all_domains_ret, &r, &olen);
                 break;
             }
             default: {
                 char msg[] = "Requested metadata element is not present", *m = msg;
                 remote_error e = {.code = LVRPC_ERR_NO_DOMAIN_METADATA, .message = &m};
-                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_ERROR, (xdrproc_t)xdr_remote_error, &e, &olen);
+                out = message(REMOTE_PROGRAM, h.proc, VIRNET_REPLY, h.serial, VIRNET_ERROR, (xdrproc_t)xdr_remote_error,
+                              &e, &olen);
             }
             }
             send_msg(fd, out, olen);
@@ -561,7 +582,7 @@ static void test_conversation(void **state) {
     remote_domain_get_metadata_args ma = {0};
     char name[] = "vm1", *ns = "urn:x";
     u_int n = 0;
-    unsigned char (*changed)[16] = NULL;
+    unsigned char(*changed)[16] = NULL;
     size_t nchanged;
     bool all;
     (void)state;

@@ -51,17 +51,16 @@ static void test_cpu_list(void **state) {
     assert_int_equal(parse_cpu_list("0-40", 4, bm, 32, &n), -ERANGE);
 }
 
-static const char stat_text[] =
-    "cpu  836 0 790 9640 161 0 18 5 0 0\n"
-    "cpu0 283 0 259 5201 1 0 4 1 0 0\n"
-    "cpu1 552 0 530 4438 159 0 13 4 0 0\n"
-    "intr 89220 0 0 0\n"
-    "ctxt 204972\n"
-    "btime 1764093600\n"
-    "processes 1890\n"
-    "procs_running 3\n"
-    "procs_blocked 1\n"
-    "softirq 1 2 3\n";
+static const char stat_text[] = "cpu  836 0 790 9640 161 0 18 5 0 0\n"
+                                "cpu0 283 0 259 5201 1 0 4 1 0 0\n"
+                                "cpu1 552 0 530 4438 159 0 13 4 0 0\n"
+                                "intr 89220 0 0 0\n"
+                                "ctxt 204972\n"
+                                "btime 1764093600\n"
+                                "processes 1890\n"
+                                "procs_running 3\n"
+                                "procs_blocked 1\n"
+                                "softirq 1 2 3\n";
 
 static void test_proc_stat(void **state) {
     cpu_times cpus[4];
@@ -84,7 +83,8 @@ static void test_proc_stat_columns(void **state) {
     proc_stat ps = {.cpu = cpus, .ncpu_max = 2};
     (void)state;
     /* A future kernel's extra columns are ignored; an old kernel's 4 columns are enough. */
-    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7 8 9 10 11 12\ncpu0 1 2 3 4 5 6 7 8 9 10 11 12\n", &ps), 0);
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7 8 9 10 11 12\ncpu0 1 2 3 4 5 6 7 8 9 10 11 12\n", &ps),
+                     0);
     assert_true(ps.all.t[CPUT_GUEST_NICE] == 10);
     assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4\n", &ps), 0);
     assert_true(ps.all.t[CPUT_IOWAIT] == 0);
@@ -108,18 +108,17 @@ static void test_proc_stat_bad(void **state) {
     assert_int_equal(parse_proc_stat(stat_text, 12, &ps), -EBADMSG);
 }
 
-static const char meminfo_text[] =
-    "MemTotal:       24684092 kB\n"
-    "MemFree:        23439596 kB\n"
-    "MemAvailable:   24336376 kB\n"
-    "Buffers:           39680 kB\n"
-    "Cached:          1047068 kB\n"
-    "SwapCached:            0 kB\n"
-    "SwapTotal:       2097148 kB\n"
-    "SwapFree:        1048572 kB\n"
-    "HugePages_Total:       0\n"
-    "Hugepagesize:       2048 kB\n"
-    "SomeNewField:        17 kB\n";
+static const char meminfo_text[] = "MemTotal:       24684092 kB\n"
+                                   "MemFree:        23439596 kB\n"
+                                   "MemAvailable:   24336376 kB\n"
+                                   "Buffers:           39680 kB\n"
+                                   "Cached:          1047068 kB\n"
+                                   "SwapCached:            0 kB\n"
+                                   "SwapTotal:       2097148 kB\n"
+                                   "SwapFree:        1048572 kB\n"
+                                   "HugePages_Total:       0\n"
+                                   "Hugepagesize:       2048 kB\n"
+                                   "SomeNewField:        17 kB\n";
 
 static void test_meminfo(void **state) {
     meminfo m;
@@ -164,8 +163,11 @@ static void test_loadavg(void **state) {
 static void test_psi(void **state) {
     psi p;
     (void)state;
-    assert_int_equal(PARSE(parse_psi, "some avg10=2.29 avg60=1.85 avg300=0.57 total=2163112\n"
-                                      "full avg10=0.00 avg60=0.00 avg300=0.00 total=7\n", &p), 0);
+    assert_int_equal(PARSE(parse_psi,
+                           "some avg10=2.29 avg60=1.85 avg300=0.57 total=2163112\n"
+                           "full avg10=0.00 avg60=0.00 avg300=0.00 total=7\n",
+                           &p),
+                     0);
     assert_true(p.some_us == 2163112 && p.full_us == 7 && p.have_full);
     assert_int_equal(PARSE(parse_psi, "some avg10=0.00 avg60=0.00 avg300=0.00 total=5\n", &p), 0);
     assert_false(p.have_full);
@@ -179,8 +181,11 @@ static void test_cpuinfo(void **state) {
     double mhz[4];
     cpuinfo ci = {.mhz = mhz, .ncpu_max = 4};
     (void)state;
-    assert_int_equal(PARSE(parse_cpuinfo, "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu MHz\t\t: 2596.122\n\n"
-                                          "processor\t: 1\ncpu MHz\t\t: 1200.000\n\n", &ci), 0);
+    assert_int_equal(PARSE(parse_cpuinfo,
+                           "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu MHz\t\t: 2596.122\n\n"
+                           "processor\t: 1\ncpu MHz\t\t: 1200.000\n\n",
+                           &ci),
+                     0);
     assert_int_equal(ci.nprocessors, 2);
     assert_true(mhz[0] == 2596.122 && mhz[1] == 1200.0 && isnan(mhz[2]));
     /* arm64: no MHz at all. */
@@ -214,11 +219,16 @@ static void test_sensor_classes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_safe_ato),      cmocka_unit_test(test_cpu_list),
-        cmocka_unit_test(test_proc_stat),     cmocka_unit_test(test_proc_stat_columns),
-        cmocka_unit_test(test_proc_stat_bad), cmocka_unit_test(test_meminfo),
-        cmocka_unit_test(test_meminfo_bad),   cmocka_unit_test(test_loadavg),
-        cmocka_unit_test(test_psi),           cmocka_unit_test(test_cpuinfo),
+        cmocka_unit_test(test_safe_ato),
+        cmocka_unit_test(test_cpu_list),
+        cmocka_unit_test(test_proc_stat),
+        cmocka_unit_test(test_proc_stat_columns),
+        cmocka_unit_test(test_proc_stat_bad),
+        cmocka_unit_test(test_meminfo),
+        cmocka_unit_test(test_meminfo_bad),
+        cmocka_unit_test(test_loadavg),
+        cmocka_unit_test(test_psi),
+        cmocka_unit_test(test_cpuinfo),
         cmocka_unit_test(test_sensor_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,8 +23,17 @@ static pid_t daemon_pid = -1;
 static void start_daemon(void) {
     char daemon[4096], rd[300];
     const char *b = getenv("BUILDDIR");
-    char *argv[] = {daemon, (char *)"-f", (char *)"--runtime-dir", rd, (char *)"--uri", (char *)"test:///default",
-                    (char *)"--interval", (char *)"100", (char *)"--log-level", (char *)"warning", NULL};
+    char *argv[] = {daemon,
+                    (char *)"-f",
+                    (char *)"--runtime-dir",
+                    rd,
+                    (char *)"--uri",
+                    (char *)"test:///default",
+                    (char *)"--interval",
+                    (char *)"100",
+                    (char *)"--log-level",
+                    (char *)"warning",
+                    NULL};
     snprintf(daemon, sizeof(daemon), "%s/bin/uniserverd", b ? b : "build");
     snprintf(rd, sizeof(rd), "%s", rundir);
     assert_int_equal(posix_spawn(&daemon_pid, daemon, NULL, NULL, argv, environ), 0);

@@ -189,9 +189,12 @@ static void test_governors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deterministic),     cmocka_unit_test(test_nominal_is_error_free),
-        cmocka_unit_test(test_errors_grow_below_vmin), cmocka_unit_test(test_vmin_follows_frequency),
-        cmocka_unit_test(test_dram_refresh),      cmocka_unit_test(test_power),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_nominal_is_error_free),
+        cmocka_unit_test(test_errors_grow_below_vmin),
+        cmocka_unit_test(test_vmin_follows_frequency),
+        cmocka_unit_test(test_dram_refresh),
+        cmocka_unit_test(test_power),
         cmocka_unit_test(test_governors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

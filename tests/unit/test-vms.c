@@ -58,9 +58,9 @@ static void test_pid_stat_bad(void **state) {
         "",
         "1 noparens S 1 2 3",
         "1 (unclosed S 1 2 3",
-        "1 (x) S 1 2 3 4 5 6 7 8 9 10\n",                                             /* too short */
-        "1 (x) S 1 2 3 4 5 6 7 8 9 10 x 12 13 14 15 16 17 18 19 20 21\n",             /* utime not a number */
-        "1 (x) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n",           /* state */
+        "1 (x) S 1 2 3 4 5 6 7 8 9 10\n",                                                       /* too short */
+        "1 (x) S 1 2 3 4 5 6 7 8 9 10 x 12 13 14 15 16 17 18 19 20 21\n",                       /* utime not a number */
+        "1 (x) SS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21\n",                     /* state */
         "1 (x) S 1 2 3 4 5 6 7 8 9 10 99999999999999999999999 12 13 14 15 16 17 18 19 20 21\n", /* overflow */
     };
     pid_stat p;
@@ -127,10 +127,27 @@ static void test_cmdline_forms(void **state) {
 
     /* tinyguest as the tests boot it: -name NAME,debug-threads=on and -qmp unix:PATH,... */
     {
-        const char *argv[] = {"qemu-system-x86_64", "-accel", "kvm", "-M", "microvm", "-m", "64", "-smp", "2",
-                              "-name", "g1,debug-threads=on", "-nodefaults", "-uuid",
-                              "6695EB01-F6A4-8304-79AA-97F2502E193F", "-qmp", "unix:/tmp/g1.qmp,server=on,wait=off",
-                              "-kernel", "tinyguest.elf", "-append", "-name evil -qmp unix:/x", NULL};
+        const char *argv[] = {"qemu-system-x86_64",
+                              "-accel",
+                              "kvm",
+                              "-M",
+                              "microvm",
+                              "-m",
+                              "64",
+                              "-smp",
+                              "2",
+                              "-name",
+                              "g1,debug-threads=on",
+                              "-nodefaults",
+                              "-uuid",
+                              "6695EB01-F6A4-8304-79AA-97F2502E193F",
+                              "-qmp",
+                              "unix:/tmp/g1.qmp,server=on,wait=off",
+                              "-kernel",
+                              "tinyguest.elf",
+                              "-append",
+                              "-name evil -qmp unix:/x",
+                              NULL};
         n = argv_buf(buf, sizeof(buf), argv);
         assert_int_equal(parse_qemu_cmdline(buf, n, &c), 0);
         assert_true(c.is_qemu);
@@ -145,12 +162,22 @@ static void test_cmdline_forms(void **state) {
     }
     /* libvirt's form: guest=NAME,debug-threads=on; the monitor on a passed fd. */
     {
-        const char *argv[] = {"/usr/bin/qemu-system-x86_64", "-name", "guest=vm-a,debug-threads=on", "-m",
-                              "size=1048576k", "-smp", "4,sockets=4,cores=1,threads=1", "-chardev",
-                              "socket,id=charmonitor,fd=23,server=on,wait=off", "-mon",
-                              "chardev=charmonitor,id=monitor,mode=control", "-netdev",
-                              "tap,fd=30,vhost=on,vhostfd=31,id=hostnet0", "-device",
-                              "virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:aa:bb:cc,bus=pci.0", NULL};
+        const char *argv[] = {"/usr/bin/qemu-system-x86_64",
+                              "-name",
+                              "guest=vm-a,debug-threads=on",
+                              "-m",
+                              "size=1048576k",
+                              "-smp",
+                              "4,sockets=4,cores=1,threads=1",
+                              "-chardev",
+                              "socket,id=charmonitor,fd=23,server=on,wait=off",
+                              "-mon",
+                              "chardev=charmonitor,id=monitor,mode=control",
+                              "-netdev",
+                              "tap,fd=30,vhost=on,vhostfd=31,id=hostnet0",
+                              "-device",
+                              "virtio-net-pci,netdev=hostnet0,id=net0,mac=52:54:00:aa:bb:cc,bus=pci.0",
+                              NULL};
         n = argv_buf(buf, sizeof(buf), argv);
         assert_int_equal(parse_qemu_cmdline(buf, n, &c), 0);
         assert_string_equal(c.name, "vm-a");
@@ -170,11 +197,26 @@ static void test_cmdline_forms(void **state) {
     /* -chardev socket,path= + -mon mode=control (the HMP monitor before it does not count),
      * --long options, topology -smp, G suffix, -nic with ifname and mac. */
     {
-        const char *argv[] = {"qemu-kvm", "--name", "plain", "-chardev", "socket,id=hmp,path=/run/hmp.sock,server=on",
-                              "-mon", "chardev=hmp,mode=readline", "-chardev",
-                              "socket,id=qmp0,path=rel/q,,mp.sock,server=on,wait=off", "-mon", "chardev=qmp0,mode=control",
-                              "-smp", "sockets=2,cores=3,threads=2", "-m", "2G", "-nic",
-                              "tap,ifname=tap7,script=no,mac=52:54:00:00:00:07", "-netdev", "user,id=u0", NULL};
+        const char *argv[] = {"qemu-kvm",
+                              "--name",
+                              "plain",
+                              "-chardev",
+                              "socket,id=hmp,path=/run/hmp.sock,server=on",
+                              "-mon",
+                              "chardev=hmp,mode=readline",
+                              "-chardev",
+                              "socket,id=qmp0,path=rel/q,,mp.sock,server=on,wait=off",
+                              "-mon",
+                              "chardev=qmp0,mode=control",
+                              "-smp",
+                              "sockets=2,cores=3,threads=2",
+                              "-m",
+                              "2G",
+                              "-nic",
+                              "tap,ifname=tap7,script=no,mac=52:54:00:00:00:07",
+                              "-netdev",
+                              "user,id=u0",
+                              NULL};
         n = argv_buf(buf, sizeof(buf), argv);
         assert_int_equal(parse_qemu_cmdline(buf, n, &c), 0);
         assert_true(c.is_qemu);
@@ -269,8 +311,9 @@ static void test_qemu_proc(void **state) {
     assert_true(qemu_proc_is_qemu(fd, "12"));
     assert_false(qemu_proc_is_qemu(fd, "13"));
     /* Field 39 of a thread's stat. */
-    put(fd, "10/stat", "10 (CPU 0/KVM) S 1 1 1 0 -1 4194368 0 0 0 0 5 6 0 0 20 0 3 0 77 0 0 "
-                       "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 -1 3 0 0 0 9 0\n");
+    put(fd, "10/stat",
+        "10 (CPU 0/KVM) S 1 1 1 0 -1 4194368 0 0 0 0 5 6 0 0 20 0 3 0 77 0 0 "
+        "18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 -1 3 0 0 0 9 0\n");
     assert_int_equal(qemu_proc_read_stat(fd, "10/stat", &ps), 0);
     assert_int_equal(ps.processor, 3);
     assert_int_equal(qemu_proc_read_stat(fd, "11/stat", &ps), -ENOENT);
@@ -291,12 +334,13 @@ static void test_qemu_proc(void **state) {
 /* ---- /proc/net/dev ---- */
 
 static void test_net_dev(void **state) {
-    static const char s[] =
-        "Inter-|   Receive                                                |  Transmit\n"
-        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
-        "    lo:  123456     789    0    0    0     0          0         0   123456     789    0    0    0     0       0          0\n"
-        "unitap0: 1000 10 0 0 0 0 0 0 5000 50 0 0 0 0 0 0\n"
-        "  tap1: 1 2 3\n";
+    static const char s[] = "Inter-|   Receive                                                |  Transmit\n"
+                            " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs "
+                            "drop fifo colls carrier compressed\n"
+                            "    lo:  123456     789    0    0    0     0          0         0   123456     789    0   "
+                            " 0    0     0       0          0\n"
+                            "unitap0: 1000 10 0 0 0 0 0 0 5000 50 0 0 0 0 0 0\n"
+                            "  tap1: 1 2 3\n";
     netdev_counters c;
     (void)state;
     assert_int_equal(parse_net_dev(s, sizeof(s) - 1, "unitap0", &c), 0);
@@ -456,10 +500,11 @@ static void test_qmp_stats(void **state) {
     /* The path before the statistics, the value before the name, escapes in names and paths,
      * pretty-printed white space, a negative value (no counter's: left out). */
     memset(&sink, 0, sizeof(sink));
-    assert_int_equal(stats_text("{\"return\":[ {\"qom-path\" : \"/machine/unattached/device\\u005b0]\",\n \"stats\":[{\"value\":5,"
-                                "\"name\":\"ex\\u0069ts\"}, {\"name\": \"x\", \"value\": -3}]}\r\n]}",
-                                paths, 2, &sink),
-                     1);
+    assert_int_equal(
+        stats_text("{\"return\":[ {\"qom-path\" : \"/machine/unattached/device\\u005b0]\",\n \"stats\":[{\"value\":5,"
+                   "\"name\":\"ex\\u0069ts\"}, {\"name\": \"x\", \"value\": -3}]}\r\n]}",
+                   paths, 2, &sink),
+        1);
     assert_int_equal(sink.n, 1);
     assert_int_equal(sink.exits0, 5);
     /* Malformed: not an array, a stat without a value, a string value, a fraction, no stats,
@@ -546,14 +591,16 @@ static int cpus_fn(json_object *ret, void *ud) {
 }
 
 static void test_qmp_cpus(void **state) {
-    static const char s[] = "{\"return\": [{\"thread-id\": 13510, \"props\": {\"core-id\": 0}, \"qom-path\": "
-                            "\"/machine/unattached/device[0]\", \"cpu-index\": 0, \"target\": \"x86_64\"}, "
-                            "{\"thread-id\": 13511, \"qom-path\": \"/machine/unattached/device[2]\", \"cpu-index\": 1}]}";
+    static const char s[] =
+        "{\"return\": [{\"thread-id\": 13510, \"props\": {\"core-id\": 0}, \"qom-path\": "
+        "\"/machine/unattached/device[0]\", \"cpu-index\": 0, \"target\": \"x86_64\"}, "
+        "{\"thread-id\": 13511, \"qom-path\": \"/machine/unattached/device[2]\", \"cpu-index\": 1}]}";
     size_t n = 0;
     (void)state;
     assert_int_equal(qmp_parse_reply_text(s, cpus_fn, &n), 0);
     assert_int_equal(n, 2);
-    assert_int_equal(qmp_parse_reply_text("{\"return\": [{\"cpu-index\": 0, \"qom-path\": \"/x\"}]}", cpus_fn, &n), -EBADMSG);
+    assert_int_equal(qmp_parse_reply_text("{\"return\": [{\"cpu-index\": 0, \"qom-path\": \"/x\"}]}", cpus_fn, &n),
+                     -EBADMSG);
     assert_int_equal(qmp_parse_reply_text("{\"return\": [{\"cpu-index\": -1, \"thread-id\": 5, \"qom-path\": \"/x\"}]}",
                                           cpus_fn, &n),
                      -EBADMSG);
@@ -594,10 +641,12 @@ static int disks_fn(json_object *ret, void *ud) {
 
 static void test_qmp_disks(void **state) {
     static const char s[] =
-        "{\"return\": [{\"device\": \"drive0\", \"node-name\": \"#block1\", \"stats\": {\"rd_bytes\": 512, \"wr_bytes\": 0, "
+        "{\"return\": [{\"device\": \"drive0\", \"node-name\": \"#block1\", \"stats\": {\"rd_bytes\": 512, "
+        "\"wr_bytes\": 0, "
         "\"rd_operations\": 1, \"wr_operations\": 3, \"failed_rd_operations\": 1, \"failed_wr_operations\": 0, "
         "\"rd_total_time_ns\": 1000, \"wr_total_time_ns\": 0}}, {\"device\": \"\", \"qdev\": \"disk1\", \"stats\": "
-        "{\"rd_bytes\": 0, \"wr_bytes\": 0, \"rd_operations\": 0, \"wr_operations\": 0}}, {\"device\": \"\", \"stats\": "
+        "{\"rd_bytes\": 0, \"wr_bytes\": 0, \"rd_operations\": 0, \"wr_operations\": 0}}, {\"device\": \"\", "
+        "\"stats\": "
         "{\"rd_bytes\": 0, \"wr_bytes\": 0, \"rd_operations\": 0, \"wr_operations\": 0}}]}";
     static const char block[] = "{\"return\": [{\"device\": \"drive0\", \"inserted\": {\"image\": {\"virtual-size\": "
                                 "1048576, \"actual-size\": 4096}}}, {\"device\": \"\", \"qdev\": \"disk1\"}]}";
@@ -605,8 +654,9 @@ static void test_qmp_disks(void **state) {
     (void)state;
     assert_int_equal(qmp_parse_reply_text(s, disks_fn, &a), 0);
     assert_int_equal(qmp_parse_reply_text("{\"return\": [{\"device\": \"d\"}]}", disks_fn, NULL), -EBADMSG);
-    assert_int_equal(qmp_parse_reply_text("{\"return\": [{\"device\": \"d\", \"stats\": {\"rd_bytes\": 1}}]}", disks_fn, NULL),
-                     -EBADMSG);
+    assert_int_equal(
+        qmp_parse_reply_text("{\"return\": [{\"device\": \"d\", \"stats\": {\"rd_bytes\": 1}}]}", disks_fn, NULL),
+        -EBADMSG);
 }
 
 static int status_fn(json_object *ret, void *ud) {
@@ -621,7 +671,8 @@ static void test_qmp_status_balloon(void **state) {
     const char *st = NULL;
     uint64_t b = 0;
     (void)state;
-    assert_int_equal(qmp_parse_reply_text("{\"return\": {\"status\": \"running\", \"running\": true}}", status_fn, &st), 0);
+    assert_int_equal(qmp_parse_reply_text("{\"return\": {\"status\": \"running\", \"running\": true}}", status_fn, &st),
+                     0);
     assert_string_equal(st, "running");
     assert_int_equal(qmp_parse_reply_text("{\"return\": {\"status\": \"inmigrate\"}}", status_fn, &st), 0);
     assert_string_equal(st, "paused");
@@ -711,7 +762,8 @@ typedef struct {
 
 static void *monitor_run(void *arg) {
     monitor *m = arg;
-    static const char greeting[] = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, \"capabilities\": []}}\r\n";
+    static const char greeting[] =
+        "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, \"capabilities\": []}}\r\n";
     int fd = accept(m->lfd, NULL, NULL);
     size_t n = 0, want = strlen(m->expect);
     char b[64];
@@ -775,8 +827,9 @@ static void test_qmp_conversation(void **state) {
     qmp_job j = {.want = 1u << QMP_Q_STATUS | 1u << QMP_Q_STATS_VM | 1u << QMP_Q_BALLOON};
     const char *st = NULL;
     uint64_t b = 0;
-    static const char sent[] = "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}"
-                               "{\"execute\":\"query-stats\",\"arguments\":{\"target\":\"vm\"}}{\"execute\":\"query-balloon\"}";
+    static const char sent[] =
+        "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}"
+        "{\"execute\":\"query-stats\",\"arguments\":{\"target\":\"vm\"}}{\"execute\":\"query-balloon\"}";
     (void)state;
 
     /* Answers go to the commands in order; an event between them is no answer; an error is the
@@ -802,7 +855,8 @@ static void test_qmp_conversation(void **state) {
      * strings are text, not structure. */
     memset(&j, 0, sizeof(j));
     j.want = 1u << QMP_Q_STATUS | 1u << QMP_Q_BALLOON;
-    converse_chunked(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}{\"execute\":\"query-balloon\"}",
+    converse_chunked(&j,
+                     "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}{\"execute\":\"query-balloon\"}",
                      "{\n    \"return\": {\n    }\n}\n{\n    \"return\": {\n        \"status\": \"running\"\n    }\n}\n"
                      "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no \\\"balloon\\\" }] here \\u00e9\"}}\n",
                      3, 2000);
@@ -825,7 +879,8 @@ static void test_qmp_conversation(void **state) {
     /* Malformed JSON. */
     memset(&j, 0, sizeof(j));
     j.want = 1u << QMP_Q_STATUS;
-    converse(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}", "{\"return\": {}}\r\n{\"return\": [}\r\n", 2000);
+    converse(&j, "{\"execute\":\"qmp_capabilities\"}{\"execute\":\"query-status\"}",
+             "{\"return\": {}}\r\n{\"return\": [}\r\n", 2000);
     assert_int_equal(j.err, -EBADMSG);
     assert_null(j.text[QMP_Q_STATUS]);
     qmp_job_done(&j);
@@ -877,15 +932,22 @@ static void test_qmp_conversation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pid_stat),         cmocka_unit_test(test_pid_stat_bad),
+        cmocka_unit_test(test_pid_stat),
+        cmocka_unit_test(test_pid_stat_bad),
         cmocka_unit_test(test_vcpu_names),
-        cmocka_unit_test(test_qemu_opts),        cmocka_unit_test(test_cmdline_forms),
-        cmocka_unit_test(test_uuid_and_cpulist), cmocka_unit_test(test_net_dev),
+        cmocka_unit_test(test_qemu_opts),
+        cmocka_unit_test(test_cmdline_forms),
+        cmocka_unit_test(test_uuid_and_cpulist),
+        cmocka_unit_test(test_net_dev),
         cmocka_unit_test(test_qemu_proc),
-        cmocka_unit_test(test_taskstats),        cmocka_unit_test(test_genl_family),
-        cmocka_unit_test(test_qmp_stats),        cmocka_unit_test(test_qmp_schemas),
-        cmocka_unit_test(test_qmp_cpus),         cmocka_unit_test(test_qmp_disks),
-        cmocka_unit_test(test_qmp_status_balloon), cmocka_unit_test(test_kvm_binary_stats),
+        cmocka_unit_test(test_taskstats),
+        cmocka_unit_test(test_genl_family),
+        cmocka_unit_test(test_qmp_stats),
+        cmocka_unit_test(test_qmp_schemas),
+        cmocka_unit_test(test_qmp_cpus),
+        cmocka_unit_test(test_qmp_disks),
+        cmocka_unit_test(test_qmp_status_balloon),
+        cmocka_unit_test(test_kvm_binary_stats),
         cmocka_unit_test(test_qmp_conversation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,7 +38,8 @@ int collect_cpu(local_state *s, uniRecordPtr rec, uint64_t now) {
     if (have_cap)
         rec_dbl(rec, UNI_M_HOST_CPU_CAPACITY_MHZ, -1, NULL, cap);
     else
-        rec_absent(rec, UNI_M_HOST_CPU_CAPACITY_MHZ, "no cpufreq and no 'cpu MHz' in %s/cpuinfo: core frequencies unknown", s->procfs);
+        rec_absent(rec, UNI_M_HOST_CPU_CAPACITY_MHZ,
+                   "no cpufreq and no 'cpu MHz' in %s/cpuinfo: core frequencies unknown", s->procfs);
 
     n = pread_buf(s, s->stat_fd);
     if (n < 0) {

@@ -11,7 +11,8 @@ int collect_freq(local_state *s, uniRecordPtr rec) {
     bool gov_mixed = false, pol_mixed = false, have_gov = false, have_pol = false;
     char why_nofreq[512];
 
-    snprintf(why_nofreq, sizeof(why_nofreq), "no cpufreq on this host (%s/devices/system/cpu/cpuN/cpufreq missing)", s->sysfs);
+    snprintf(why_nofreq, sizeof(why_nofreq), "no cpufreq on this host (%s/devices/system/cpu/cpuN/cpufreq missing)",
+             s->sysfs);
     for (unsigned c = 0; c < s->ncpu; c++) {
         int pi = s->cpu_policy[c];
         freq_policy *p = pi >= 0 ? &s->policies[pi] : NULL;
@@ -84,7 +85,8 @@ int collect_freq(local_state *s, uniRecordPtr rec) {
         rec_absent(rec, UNI_M_HOST_CPU_RESERVED_MHZ, "cpufreq has no cpuinfo_max_freq or scaling_cur_freq");
         rec_absent(rec, UNI_M_HOST_CPU_N_GOVERNOR, "cpufreq has no scaling_governor");
         rec_absent(rec, UNI_M_HOST_CPU_GOVERNOR, "cpufreq has no scaling_governor");
-        rec_absent(rec, UNI_M_HOST_CPU_POWER_POLICY, "cpufreq has no scaling_governor or energy_performance_preference");
+        rec_absent(rec, UNI_M_HOST_CPU_POWER_POLICY,
+                   "cpufreq has no scaling_governor or energy_performance_preference");
     }
     return 0;
 }

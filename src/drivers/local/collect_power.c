@@ -49,7 +49,8 @@ void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
         bool rapl_only = s->nrapl > 0 && !have_rapl_rate;
         if (s->nrapl == 0 && s->npowers == 0) {
             char why[512];
-            snprintf(why, sizeof(why), "no power source (no RAPL zone in %s/class/powercap readable, no hwmon power*_input)", s->sysfs);
+            snprintf(why, sizeof(why),
+                     "no power source (no RAPL zone in %s/class/powercap readable, no hwmon power*_input)", s->sysfs);
             rec_absent(rec, UNI_M_HOST_POWER_CPU_W, "%s", why);
             rec_absent(rec, UNI_M_HOST_POWER_MEM_W, "%s", why);
             rec_absent(rec, UNI_M_HOST_POWER_TOTAL_W, "%s", why);
@@ -61,7 +62,8 @@ void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
         }
         rec_absent(rec, UNI_M_HOST_POWER_CPU_W, "no CPU power domain (RAPL package, hwmon CPU power)");
         rec_absent(rec, UNI_M_HOST_POWER_MEM_W, "no memory power domain (RAPL dram, hwmon DRAM power)");
-        rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, "first sample: energy is integrated over the connection's windows");
+        rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH,
+                   "first sample: energy is integrated over the connection's windows");
     }
     s->power_ns = now;
     s->have_power_prev = true;

@@ -3,7 +3,8 @@
 #include "local_internal.h"
 
 void collect_psi(local_state *s, uniRecordPtr rec) {
-    static const unsigned some_ids[3] = {UNI_M_HOST_PSI_CPU_SOME_MS, UNI_M_HOST_PSI_MEM_SOME_MS, UNI_M_HOST_PSI_IO_SOME_MS};
+    static const unsigned some_ids[3] = {UNI_M_HOST_PSI_CPU_SOME_MS, UNI_M_HOST_PSI_MEM_SOME_MS,
+                                         UNI_M_HOST_PSI_IO_SOME_MS};
     static const int full_ids[3] = {-1, UNI_M_HOST_PSI_MEM_FULL_MS, UNI_M_HOST_PSI_IO_FULL_MS};
     static const char *const files[3] = {"cpu", "memory", "io"};
 

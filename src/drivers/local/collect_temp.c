@@ -45,8 +45,9 @@ void collect_temp(local_state *s, uniRecordPtr rec) {
         rec_dbl(rec, UNI_M_HOST_TEMP_CPU_AVG_C, -1, NULL, pkg_sum / npkg);
     else
         rec_absent(rec, UNI_M_HOST_TEMP_CPU_AVG_C,
-                   "no CPU temperature sensor (no coretemp, k10temp or X-Gene hwmon chip in %s/class/hwmon, no CPU thermal zone in %s/class/thermal)",
+                   "no CPU temperature sensor (no coretemp, k10temp or X-Gene hwmon chip in %s/class/hwmon, no CPU "
+                   "thermal zone in %s/class/thermal)",
                    s->sysfs, s->sysfs);
-    rec_absent(rec, UNI_M_HOST_CPU_N_TEMP_C, "no per-core temperature sensor (coretemp 'Core N' channels) in %s/class/hwmon",
-               s->sysfs);
+    rec_absent(rec, UNI_M_HOST_CPU_N_TEMP_C,
+               "no per-core temperature sensor (coretemp 'Core N' channels) in %s/class/hwmon", s->sysfs);
 }

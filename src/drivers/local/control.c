@@ -20,9 +20,9 @@ typedef struct {
 
 /* One clock domain (cpufreq policy) and what a call reads of it. */
 typedef struct {
-    int core; /* the CPU through which it is reached */
-    char dir[64];     /* "devices/system/cpu/cpu4/cpufreq" */
-    char object[96];  /* "cpus 4-5" (its online CPUs) */
+    int core;                                 /* the CPU through which it is reached */
+    char dir[64];                             /* "devices/system/cpu/cpu4/cpufreq" */
+    char object[96];                          /* "cpus 4-5" (its online CPUs) */
     uint8_t cpus[UNI_BITMAP_BYTES(MAX_CPUS)]; /* its online CPUs */
     dev_t dev;
     ino_t ino;
@@ -97,8 +97,8 @@ static int domain_of(const sysfs_root *root, const cpu_state *cs, int core, freq
     d->core = core;
     snprintf(d->dir, sizeof(d->dir), "devices/system/cpu/cpu%d/cpufreq", core);
     if (fstatat(root->sys_fd, d->dir, &st, 0) < 0 || !S_ISDIR(st.st_mode)) {
-        uni_error_set(UNI_ERR_NO_SUPPORT, "core %d has no cpufreq (%s/%s missing): its frequency cannot be controlled", core,
-                      root->sysfs, d->dir);
+        uni_error_set(UNI_ERR_NO_SUPPORT, "core %d has no cpufreq (%s/%s missing): its frequency cannot be controlled",
+                      core, root->sysfs, d->dir);
         return -1;
     }
     d->dev = st.st_dev;
@@ -172,7 +172,8 @@ static int collect_domains(const sysfs_root *root, cpu_state *cs, int core, doma
         out->d[out->n++] = d;
     }
     if (out->n == 0) {
-        uni_error_set(UNI_ERR_NO_SUPPORT, "no online core has cpufreq (%s/devices/system/cpu/cpuN/cpufreq missing)", root->sysfs);
+        uni_error_set(UNI_ERR_NO_SUPPORT, "no online core has cpufreq (%s/devices/system/cpu/cpuN/cpufreq missing)",
+                      root->sysfs);
         return -1;
     }
     return 0;
@@ -265,7 +266,8 @@ static int read_freq_list(const sysfs_root *root, const freq_domain *d, uint64_t
         if (len == 0)
             break;
         if (n == MAX_FREQS || safe_atou64_n(p, len, &out[n]) < 0) {
-            uni_error_set(UNI_ERR_PARSE_FAILED, "%s/%s/scaling_available_frequencies: malformed list '%s'", root->sysfs, d->dir, buf);
+            uni_error_set(UNI_ERR_PARSE_FAILED, "%s/%s/scaling_available_frequencies: malformed list '%s'", root->sysfs,
+                          d->dir, buf);
             return -1;
         }
         n++;
@@ -291,23 +293,26 @@ int local_frequency_writes(journal *j, int core, uint64_t khz, const char *text,
     if (collect_domains(root, &cs, core, &dl) < 0)
         goto out;
     d = &dl.d[0];
-    if (domain_read_u64(root, d, "cpuinfo_min_freq", &min) < 0 || domain_read_u64(root, d, "cpuinfo_max_freq", &max) < 0 ||
-        read_freq_list(root, d, avail, &navail) < 0)
+    if (domain_read_u64(root, d, "cpuinfo_min_freq", &min) < 0 ||
+        domain_read_u64(root, d, "cpuinfo_max_freq", &max) < 0 || read_freq_list(root, d, avail, &navail) < 0)
         goto out;
     if (uni_check_frequency(core, khz, text, min, max, avail, navail) < 0)
         goto out;
-    if (domain_has(root, d, "scaling_available_governors") && domain_read(root, d, "scaling_available_governors", govs, sizeof(govs)) < 0)
+    if (domain_has(root, d, "scaling_available_governors") &&
+        domain_read(root, d, "scaling_available_governors", govs, sizeof(govs)) < 0)
         goto out;
     if (domain_read(root, d, "scaling_governor", gov, sizeof(gov)) < 0)
         goto out;
     setspeed = uni_word_in_list("userspace", govs) && domain_has(root, d, "scaling_setspeed");
     have_limits = domain_has(root, d, "scaling_min_freq") && domain_has(root, d, "scaling_max_freq");
-    if (have_limits &&
-        (domain_read_u64(root, d, "scaling_min_freq", &cur_min) < 0 || domain_read_u64(root, d, "scaling_max_freq", &cur_max) < 0))
+    if (have_limits && (domain_read_u64(root, d, "scaling_min_freq", &cur_min) < 0 ||
+                        domain_read_u64(root, d, "scaling_max_freq", &cur_max) < 0))
         goto out;
     if (!setspeed && !have_limits) {
-        uni_error_set(UNI_ERR_NO_SUPPORT, "core %d's cpufreq has neither the userspace governor nor scaling_min_freq and "
-                      "scaling_max_freq (%s/%s)", core, root->sysfs, d->dir);
+        uni_error_set(UNI_ERR_NO_SUPPORT,
+                      "core %d's cpufreq has neither the userspace governor nor scaling_min_freq and "
+                      "scaling_max_freq (%s/%s)",
+                      core, root->sysfs, d->dir);
         goto out;
     }
     if (setspeed) {
@@ -348,7 +353,8 @@ int local_set_frequency(const sysfs_root *root, int core, uint64_t khz, const ch
  * then all applied as one change. */
 typedef int (*domain_planner)(const sysfs_root *root, const freq_domain *d, const char *value, plan *p);
 
-static int change_domains(const sysfs_root *root, int core, const char *value, domain_planner plan_one, uni_core_set *ret) {
+static int change_domains(const sysfs_root *root, int core, const char *value, domain_planner plan_one,
+                          uni_core_set *ret) {
     cpu_state cs;
     domain_list dl = {0};
     _cleanup_(plan_done) plan p = {.n = 0};

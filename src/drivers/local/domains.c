@@ -97,7 +97,8 @@ int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, c
             goto oom;
         if (!*lv)
             snprintf(s->lv_why, sizeof(s->lv_why), "libvirt turned off (?libvirt=)");
-    } else if (host_proc && (socket_listening("/run/libvirt/libvirt-sock") || socket_listening("/run/libvirt/virtqemud-sock"))) {
+    } else if (host_proc &&
+               (socket_listening("/run/libvirt/libvirt-sock") || socket_listening("/run/libvirt/virtqemud-sock"))) {
         if (!(s->lv_uri = strdup("qemu:///system")))
             goto oom;
     } else

@@ -18,8 +18,9 @@ static unsigned qmp_wants(vms_state *s, const vm *v, const uni_select *sel) {
     unsigned w = 0;
     if (uni_select_has(sel, UNI_M_DOM_STATE))
         w |= 1u << QMP_Q_STATUS;
-    if (!v->cmd.debug_threads && (sel_any(sel, vcpu_metrics, ELEMENTSOF(vcpu_metrics)) || uni_select_has(sel, UNI_M_DOM_CPU_UTIL_PCT) ||
-                                  sel_any(sel, perf_metrics, ELEMENTSOF(perf_metrics))))
+    if (!v->cmd.debug_threads &&
+        (sel_any(sel, vcpu_metrics, ELEMENTSOF(vcpu_metrics)) || uni_select_has(sel, UNI_M_DOM_CPU_UTIL_PCT) ||
+         sel_any(sel, perf_metrics, ELEMENTSOF(perf_metrics))))
         w |= 1u << QMP_Q_CPUS;
     if (s->ksrc == KSRC_QMP && sel_any(sel, kvm_metrics, ELEMENTSOF(kvm_metrics))) {
         w |= 1u << QMP_Q_STATS_VM | 1u << QMP_Q_STATS_VCPU;
@@ -53,8 +54,8 @@ static bool stopped_now(vms_state *s, vm *v) {
     return read_vm_stat(s, v, &ps) == 0 && (ps.state == 'T' || ps.state == 't');
 }
 
-int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info *only, size_t nonly, double mem_total_mb,
-                     uni_domain_stats **ret, size_t *ret_n) {
+int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info *only, size_t nonly,
+                     double mem_total_mb, uni_domain_stats **ret, size_t *ret_n) {
     vm **pick = NULL;
     qmp_job *jobs = NULL;
     bool *stopped = NULL;
@@ -117,9 +118,16 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
                 netdev_len = read_file_at_alloc(s->proc_fd, "net/dev", &netdev);
     now = uni_clock_ns();
     for (size_t i = 0; i < np && r >= 0; i++) {
-        vm_ctx c = {.s = s, .v = pick[i], .sel = sel, .job = jobs[i].want ? &jobs[i] : NULL, .now = now, .lvst = lvst,
-                    .mem_total_mb = mem_total_mb, .netdev = netdev_len >= 0 ? netdev : NULL,
-                    .netdev_len = netdev_len >= 0 ? (size_t)netdev_len : 0, .stopped = stopped[i]};
+        vm_ctx c = {.s = s,
+                    .v = pick[i],
+                    .sel = sel,
+                    .job = jobs[i].want ? &jobs[i] : NULL,
+                    .now = now,
+                    .lvst = lvst,
+                    .mem_total_mb = mem_total_mb,
+                    .netdev = netdev_len >= 0 ? netdev : NULL,
+                    .netdev_len = netdev_len >= 0 ? (size_t)netdev_len : 0,
+                    .stopped = stopped[i]};
         uniRecordPtr rec = uni_record_new(uni_catalog, UNI_NMETRICS);
         if (!rec || vm_info(pick[i], &out[i].info) < 0) {
             uniRecordFree(rec);

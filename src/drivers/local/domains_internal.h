@@ -25,8 +25,8 @@ typedef struct {
 typedef struct {
     pid_t tid;
     int index;
-    int fd;        /* /proc/PID/task/TID/stat */
-    cpu_set_t pin; /* its affinity when last read, */
+    int fd;         /* /proc/PID/task/TID/stat */
+    cpu_set_t pin;  /* its affinity when last read, */
     char *pin_list; /* as text (NULL: not yet) */
 } vcpu_thread_fd;
 typedef struct {
@@ -42,7 +42,7 @@ typedef struct {
     bool owned;
     kvm_stat_kind kind; /* a statistic's kind does not change: given when the entry is made, */
     bool kind_fixed;    /* and put right once from QEMU's schemas */
-    uint32_t vm_round; /* the round (kstats.round) vm_value was given in */
+    uint32_t vm_round;  /* the round (kstats.round) vm_value was given in */
     uint64_t vm_value;
     uint64_t *vcpu; /* per vCPU index, nvcpu entries */
     uint32_t *vcpu_round;
@@ -52,9 +52,9 @@ typedef struct {
     kstat *e;
     size_t n;
     unsigned nvcpu;
-    size_t nseen; /* values given since kstats_begin */
+    size_t nseen;   /* values given since kstats_begin */
     uint32_t round; /* counts kstats_begin: a value of another round is an old one */
-    size_t guess; /* the entry kstat_get tries first */
+    size_t guess;   /* the entry kstat_get tries first */
     int err;
     uint32_t *slot; /* open-addressing index of e by name: entry + 1, 0 empty */
     size_t nslots;
@@ -67,18 +67,18 @@ typedef struct vm {
     bool have_proc;
     pid_t pid;
     uint64_t starttime;
-    ino_t ino;        /* of /proc/PID as readdir gave it: a new process under the same PID has another */
-    int stat_fd;      /* /proc/PID/stat, kept open and read with pread */
-    int pidfd;        /* pidfd_open(PID): says when the process has exited; -1 on fixture trees */
-    vcpu_cache vc;    /* the vCPU threads last found */
+    ino_t ino;     /* of /proc/PID as readdir gave it: a new process under the same PID has another */
+    int stat_fd;   /* /proc/PID/stat, kept open and read with pread */
+    int pidfd;     /* pidfd_open(PID): says when the process has exited; -1 on fixture trees */
+    vcpu_cache vc; /* the vCPU threads last found */
     qemu_cmdline cmd;
     char *qmp; /* the QMP socket to use, or NULL */
     /* libvirt's view, when libvirt knows the domain */
     bool in_libvirt;
     int lv_id;
     bool lv_active;
-    lv_meta meta;      /* its metadata (Nova's, the reliability requirement) */
-    uint64_t meta_ns;  /* when it was read; 0: never */
+    lv_meta meta;     /* its metadata (Nova's, the reliability requirement) */
+    uint64_t meta_ns; /* when it was read; 0: never */
     bool seen;
     /* the previous sample of each source, for rates: its time and values */
     uint64_t prev_ns; /* the previous collection of this VM, whatever it read */
@@ -89,12 +89,12 @@ typedef struct vm {
     perf_vm *perf;
     kvm_binstats *bin;
     char *bin_why;
-    char **qom;       /* the vCPUs' QOM paths by index (query-cpus-fast), kept for query-stats */
+    char **qom; /* the vCPUs' QOM paths by index (query-cpus-fast), kept for query-stats */
     size_t nqom;
-    bool qom_stale;   /* query-stats named a vCPU the map lacks: ask again */
-    kstats ks;        /* its KVM statistics */
+    bool qom_stale;            /* query-stats named a vCPU the map lacks: ask again */
+    kstats ks;                 /* its KVM statistics */
     size_t rec_n, rec_nabsent; /* the size of its record to make room for (the last one's) */
-    lv_layout *lvl;   /* what libvirt's statistics of it look like (libvirt.c) */
+    lv_layout *lvl;            /* what libvirt's statistics of it look like (libvirt.c) */
 } vm;
 
 /* A /proc entry seen by the last scan: whether it is a QEMU process, so that each process's
@@ -147,11 +147,11 @@ struct vms_state {
     bool perf_probed;
     int perf_err;
     char perf_why[256];
-    json_object *schemas; /* query-stats-schemas, asked once */
-    vms_summary last; /* sums of the last full collection, for the host record after it */
+    json_object *schemas;      /* query-stats-schemas, asked once */
+    vms_summary last;          /* sums of the last full collection, for the host record after it */
     bool dacct_read, dacct_on; /* kernel.task_delayacct, read once per collection */
     int dacct_err;
-    int dacct_fd;              /* /proc/sys/kernel/task_delayacct kept open; -1 until first opened */
+    int dacct_fd; /* /proc/sys/kernel/task_delayacct kept open; -1 until first opened */
     lv_conn *lv;
     char *lv_uri;     /* asked for (?libvirt=) or the default */
     char lv_why[256]; /* why libvirt is not used, or "" */
@@ -170,15 +170,15 @@ typedef struct {
     vm *v;
     uniRecordPtr rec;
     const uni_select *sel;
-    qmp_job *job;          /* this VM's QMP answers, or NULL */
+    qmp_job *job; /* this VM's QMP answers, or NULL */
     uint64_t now;
     double mem_total_mb;
-    const char *netdev;    /* /proc/net/dev of this sample, or NULL */
+    const char *netdev; /* /proc/net/dev of this sample, or NULL */
     size_t netdev_len;
-    lv_stats *lvst;        /* libvirt's statistics of this collection, or NULL */
-    thread_info *threads;  /* vCPU threads by index (index -1: not found) */
+    lv_stats *lvst;       /* libvirt's statistics of this collection, or NULL */
+    thread_info *threads; /* vCPU threads by index (index -1: not found) */
     unsigned nvcpu;
-    bool stopped;          /* the QEMU process is stopped (SIGSTOP, tracer) */
+    bool stopped; /* the QEMU process is stopped (SIGSTOP, tracer) */
 } vm_ctx;
 
 /* ---- domains.c: opening and closing ---- */

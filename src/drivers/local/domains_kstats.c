@@ -64,7 +64,8 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
     ne->kind = kind;
     if (!(ne->name = keep_name(name, &ne->owned)))
         return NULL;
-    if (k->nvcpu && (!(ne->vcpu = calloc(k->nvcpu, sizeof(uint64_t))) || !(ne->vcpu_round = calloc(k->nvcpu, sizeof(uint32_t))))) {
+    if (k->nvcpu &&
+        (!(ne->vcpu = calloc(k->nvcpu, sizeof(uint64_t))) || !(ne->vcpu_round = calloc(k->nvcpu, sizeof(uint32_t))))) {
         if (ne->owned)
             free((char *)ne->name);
         free(ne->vcpu);

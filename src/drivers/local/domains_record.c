@@ -28,25 +28,33 @@ static void absent_all(vm_ctx *c, const unsigned *ms, size_t n, const char *why)
 }
 
 static const unsigned proc_metrics[] = {
-    UNI_M_DOM_CPU_TIME_MS, UNI_M_DOM_CPU_UTIL_PCT, UNI_M_DOM_MEM_MB, UNI_M_DOM_MEM_PCT, UNI_M_DOM_MEM_RESIDENT_MB,
-    UNI_M_DOM_INTERRUPT_MS, UNI_M_DOM_PID, UNI_M_DOM_SWAP_WAIT_MS, UNI_M_DOM_SWAP_WAIT_PCT,
+    UNI_M_DOM_CPU_TIME_MS, UNI_M_DOM_CPU_UTIL_PCT,    UNI_M_DOM_MEM_MB,
+    UNI_M_DOM_MEM_PCT,     UNI_M_DOM_MEM_RESIDENT_MB, UNI_M_DOM_INTERRUPT_MS,
+    UNI_M_DOM_PID,         UNI_M_DOM_SWAP_WAIT_MS,    UNI_M_DOM_SWAP_WAIT_PCT,
 };
 const unsigned vcpu_metrics[] = {
     UNI_M_DOM_CPU_COUNT, UNI_M_DOM_VCPU_V_TIME_MS, UNI_M_DOM_VCPU_V_CPU, UNI_M_DOM_VCPU_V_PINNING, UNI_M_DOM_VCPU_V_TID,
 };
 const unsigned perf_metrics[] = {
-    UNI_M_DOM_PERF_CYCLES, UNI_M_DOM_PERF_INSTRUCTIONS, UNI_M_DOM_PERF_CACHE_REFERENCES, UNI_M_DOM_PERF_CACHE_MISSES,
+    UNI_M_DOM_PERF_CYCLES,
+    UNI_M_DOM_PERF_INSTRUCTIONS,
+    UNI_M_DOM_PERF_CACHE_REFERENCES,
+    UNI_M_DOM_PERF_CACHE_MISSES,
 };
 const unsigned net_metrics[] = {
-    UNI_M_DOM_NET_I_NAME, UNI_M_DOM_NET_I_MAC, UNI_M_DOM_NET_I_FREF, UNI_M_DOM_NET_I_RX_BYTES, UNI_M_DOM_NET_I_RX_PACKETS,
-    UNI_M_DOM_NET_I_TX_BYTES, UNI_M_DOM_NET_I_TX_PACKETS, UNI_M_DOM_NET_I_RX_BYTES_RATE, UNI_M_DOM_NET_I_TX_BYTES_RATE,
+    UNI_M_DOM_NET_I_NAME,       UNI_M_DOM_NET_I_MAC,           UNI_M_DOM_NET_I_FREF,
+    UNI_M_DOM_NET_I_RX_BYTES,   UNI_M_DOM_NET_I_RX_PACKETS,    UNI_M_DOM_NET_I_TX_BYTES,
+    UNI_M_DOM_NET_I_TX_PACKETS, UNI_M_DOM_NET_I_RX_BYTES_RATE, UNI_M_DOM_NET_I_TX_BYTES_RATE,
 };
 const unsigned disk_metrics[] = {
-    UNI_M_DOM_DISK_I_DEVICE, UNI_M_DOM_DISK_I_READ_BYTES, UNI_M_DOM_DISK_I_READ_REQUESTS, UNI_M_DOM_DISK_I_WRITE_BYTES,
-    UNI_M_DOM_DISK_I_WRITE_REQUESTS, UNI_M_DOM_DISK_I_ERRORS, UNI_M_DOM_DISK_I_READ_BYTES_RATE,
-    UNI_M_DOM_DISK_I_READ_REQUESTS_RATE, UNI_M_DOM_DISK_I_WRITE_BYTES_RATE, UNI_M_DOM_DISK_I_WRITE_REQUESTS_RATE,
-    UNI_M_DOM_DISK_I_LATENCY_MS, UNI_M_DOM_DISK_I_IOPS, UNI_M_DOM_DISK_I_CAPACITY_BYTES,
-    UNI_M_DOM_DISK_I_ALLOCATION_BYTES, UNI_M_DOM_DISK_I_PHYSICAL_BYTES,
+    UNI_M_DOM_DISK_I_DEVICE,           UNI_M_DOM_DISK_I_READ_BYTES,
+    UNI_M_DOM_DISK_I_READ_REQUESTS,    UNI_M_DOM_DISK_I_WRITE_BYTES,
+    UNI_M_DOM_DISK_I_WRITE_REQUESTS,   UNI_M_DOM_DISK_I_ERRORS,
+    UNI_M_DOM_DISK_I_READ_BYTES_RATE,  UNI_M_DOM_DISK_I_READ_REQUESTS_RATE,
+    UNI_M_DOM_DISK_I_WRITE_BYTES_RATE, UNI_M_DOM_DISK_I_WRITE_REQUESTS_RATE,
+    UNI_M_DOM_DISK_I_LATENCY_MS,       UNI_M_DOM_DISK_I_IOPS,
+    UNI_M_DOM_DISK_I_CAPACITY_BYTES,   UNI_M_DOM_DISK_I_ALLOCATION_BYTES,
+    UNI_M_DOM_DISK_I_PHYSICAL_BYTES,
 };
 const unsigned kvm_metrics[] = {UNI_M_DOM_KVM_NAME, UNI_M_DOM_VCPU_V_KVM_NAME, UNI_M_DOM_KVMSTATS_SOURCE};
 
@@ -228,7 +236,8 @@ static void collect_vcpus(vm_ctx *c) {
             }
         }
         if (!c->s->host_proc)
-            rec_absent(c->rec, UNI_M_DOM_VCPU_V_PINNING, "pinning is read with sched_getaffinity(), on this host's /proc only");
+            rec_absent(c->rec, UNI_M_DOM_VCPU_V_PINNING,
+                       "pinning is read with sched_getaffinity(), on this host's /proc only");
         else
             rec_absent(c->rec, UNI_M_DOM_VCPU_V_PINNING, "sched_getaffinity() failed for the vCPU threads");
         return;
@@ -236,8 +245,10 @@ static void collect_vcpus(vm_ctx *c) {
     /* No vCPU thread could be told apart: the count from the command line. */
     rec_u64(c->rec, UNI_M_DOM_CPU_COUNT, -1, NULL, c->v->cmd.smp ? c->v->cmd.smp : 1);
     {
-        const char *why = c->v->qmp ? "vCPU threads are not named (QEMU without -name ...,debug-threads=on) and QMP did not list them"
-                                    : "vCPU threads are not named (QEMU without -name ...,debug-threads=on) and there is no QMP socket to ask";
+        const char *why =
+            c->v->qmp ? "vCPU threads are not named (QEMU without -name ...,debug-threads=on) and QMP did not list them"
+                      : "vCPU threads are not named (QEMU without -name ...,debug-threads=on) and there is no QMP "
+                        "socket to ask";
         for (size_t i = 1; i < ELEMENTSOF(vcpu_metrics); i++)
             rec_absent(c->rec, vcpu_metrics[i], "%s", why);
     }
@@ -253,9 +264,11 @@ static void collect_proc(vm_ctx *c, const pid_stat *ps) {
      * (its /proc/PID/stat sums every thread, vCPUs included, live and exited). utime includes
      * guest time. */
     if (ps->have_guest_time)
-        rec_u64(c->rec, UNI_M_DOM_INTERRUPT_MS, -1, NULL, ticks_ms(c, exec > ps->guest_time ? exec - ps->guest_time : 0));
+        rec_u64(c->rec, UNI_M_DOM_INTERRUPT_MS, -1, NULL,
+                ticks_ms(c, exec > ps->guest_time ? exec - ps->guest_time : 0));
     else
-        rec_absent(c->rec, UNI_M_DOM_INTERRUPT_MS, "no guest_time in /proc/%d/stat (kernel before 2.6.24)", (int)c->v->pid);
+        rec_absent(c->rec, UNI_M_DOM_INTERRUPT_MS, "no guest_time in /proc/%d/stat (kernel before 2.6.24)",
+                   (int)c->v->pid);
     rec_dbl(c->rec, UNI_M_DOM_MEM_MB, -1, NULL, mem_mb);
     if (!isnan(c->mem_total_mb) && c->mem_total_mb > 0)
         rec_dbl(c->rec, UNI_M_DOM_MEM_PCT, -1, NULL, 100.0 * mem_mb / c->mem_total_mb);
@@ -308,8 +321,11 @@ static void collect_swap(vm_ctx *c) {
         return;
     }
     if (!delayacct_on(s, &dr)) {
-        const char *why = dr == 0 ? "delay accounting is off: swap-in wait is not measured (sysctl kernel.task_delayacct=1 turns it on, or boot with delayacct)"
-                                  : "no /proc/sys/kernel/task_delayacct: this kernel has no delay accounting (CONFIG_TASK_DELAY_ACCT)";
+        const char *why =
+            dr == 0
+                ? "delay accounting is off: swap-in wait is not measured (sysctl kernel.task_delayacct=1 turns it on, "
+                  "or boot with delayacct)"
+                : "no /proc/sys/kernel/task_delayacct: this kernel has no delay accounting (CONFIG_TASK_DELAY_ACCT)";
         absent_all(c, (const unsigned[]){UNI_M_DOM_SWAP_WAIT_MS, UNI_M_DOM_SWAP_WAIT_PCT}, 2, why);
         return;
     }
@@ -328,7 +344,8 @@ static void collect_swap(vm_ctx *c) {
     rec_u64(c->rec, UNI_M_DOM_SWAP_WAIT_MS, -1, NULL, d.swapin_delay_total_ns / 1000000);
     if (c->v->have_prev_swap && c->now > c->v->prev_swap_t_ns && d.swapin_delay_total_ns >= c->v->prev_swap_ns)
         rec_dbl(c->rec, UNI_M_DOM_SWAP_WAIT_PCT, -1, NULL,
-                100.0 * (double)(d.swapin_delay_total_ns - c->v->prev_swap_ns) / (double)(c->now - c->v->prev_swap_t_ns));
+                100.0 * (double)(d.swapin_delay_total_ns - c->v->prev_swap_ns) /
+                    (double)(c->now - c->v->prev_swap_t_ns));
     else
         rec_absent(c->rec, UNI_M_DOM_SWAP_WAIT_PCT, "first sample: rates need a second sample (a window)");
     c->v->prev_swap_ns = d.swapin_delay_total_ns;
@@ -346,7 +363,8 @@ static void collect_perf(vm_ctx *c) {
     if (!wants_any(c, perf_metrics, ELEMENTSOF(perf_metrics)))
         return;
     if (!s->host_proc) {
-        absent_all(c, perf_metrics, ELEMENTSOF(perf_metrics), "perf counters are read with perf_event_open(), on this host only");
+        absent_all(c, perf_metrics, ELEMENTSOF(perf_metrics),
+                   "perf counters are read with perf_event_open(), on this host only");
         return;
     }
     if (!s->perf_probed) {
@@ -442,12 +460,14 @@ static void collect_net(vm_ctx *c) {
     v->nnet_prev = nn;
     v->net_prev_ns = c->now;
     rec_absent(c->rec, UNI_M_DOM_NET_I_MAC, "no MAC address on the command line (QEMU picks one)");
-    rec_absent(c->rec, UNI_M_DOM_NET_I_FREF, "filter references are libvirt's (nwfilter); this VM's NICs have none here");
+    rec_absent(c->rec, UNI_M_DOM_NET_I_FREF,
+               "filter references are libvirt's (nwfilter); this VM's NICs have none here");
     if (counted) {
         rec_absent(c->rec, UNI_M_DOM_NET_I_RX_BYTES_RATE, "first sample: rates need a second sample (a window)");
         rec_absent(c->rec, UNI_M_DOM_NET_I_TX_BYTES_RATE, "first sample: rates need a second sample (a window)");
     } else {
-        const char *why = "no host tap interface (ifname=) for the VM's NICs in /proc/net/dev (user-mode or passed-fd networking)";
+        const char *why =
+            "no host tap interface (ifname=) for the VM's NICs in /proc/net/dev (user-mode or passed-fd networking)";
         for (size_t i = 3; i < ELEMENTSOF(net_metrics); i++)
             rec_absent(c->rec, net_metrics[i], "%s", why);
     }
@@ -467,7 +487,8 @@ static const char *qmp_failure(const vm_ctx *c, qmp_query q, char *buf, size_t l
     if (!c->job)
         return "QMP was not asked";
     if (c->job->error[q]) {
-        snprintf(buf, len, "QMP %s failed: %s", q == QMP_Q_STATS_VM || q == QMP_Q_STATS_VCPU ? "query-stats (QEMU >= 7.1)" : "query",
+        snprintf(buf, len, "QMP %s failed: %s",
+                 q == QMP_Q_STATS_VM || q == QMP_Q_STATS_VCPU ? "query-stats (QEMU >= 7.1)" : "query",
                  c->job->error[q]);
         return buf;
     }
@@ -544,7 +565,8 @@ static void collect_disks(vm_ctx *c) {
     {
         const char *first = "first sample: rates need a second sample (a window)";
         for (size_t i = 6; i < 12; i++)
-            rec_absent(c->rec, disk_metrics[i], "%s", i == 10 ? "no I/O in the window (latency is time per request)" : first);
+            rec_absent(c->rec, disk_metrics[i], "%s",
+                       i == 10 ? "no I/O in the window (latency is time per request)" : first);
     }
     rec_absent(c->rec, UNI_M_DOM_DISK_I_CAPACITY_BYTES, "no medium in the drive (QMP query-block)");
     rec_absent(c->rec, UNI_M_DOM_DISK_I_ALLOCATION_BYTES, "no medium in the drive (QMP query-block)");
@@ -589,13 +611,15 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
     if (!wants_any(c, kvm_metrics, ELEMENTSOF(kvm_metrics)) || rec_has(c->rec, UNI_M_DOM_KVMSTATS_SOURCE))
         return;
     if (s->ksrc == KSRC_OFF) {
-        absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), "KVM statistics are turned off on this connection (?kvmstats=off)");
+        absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics),
+                   "KVM statistics are turned off on this connection (?kvmstats=off)");
         return;
     }
     if (s->ksrc == KSRC_BINARY) {
         int r;
         if (!c->v->have_proc) {
-            absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), "binary KVM statistics need the VM's QEMU process on this host");
+            absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics),
+                       "binary KVM statistics need the VM's QEMU process on this host");
             return;
         }
         if (!s->host_proc) {
@@ -624,7 +648,8 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
     if (!c->job || (!c->job->text[QMP_Q_STATS_VM] && !c->job->text[QMP_Q_STATS_VCPU])) {
         const char *w = qmp_failure(c, QMP_Q_STATS_VM, why, sizeof(why));
         if (c->v->in_libvirt && !c->v->qmp)
-            w = "libvirt holds this VM's QMP monitor: KVM statistics through libvirt need a libvirtd (?libvirt=qemu:///system) "
+            w = "libvirt holds this VM's QMP monitor: KVM statistics through libvirt need a libvirtd "
+                "(?libvirt=qemu:///system) "
                 "with the vm/vcpu stats groups, or ?kvmstats=binary";
         absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), w);
         return;
@@ -655,7 +680,8 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
             c->v->qom_stale = true;
     }
     if (k->err < 0) {
-        absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), k->err == -ENOMEM ? "out of memory" : "malformed QMP query-stats reply");
+        absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics),
+                   k->err == -ENOMEM ? "out of memory" : "malformed QMP query-stats reply");
         kstats_begin(k, k->nvcpu);
         return;
     }
@@ -694,7 +720,7 @@ static void collect_meta(vm_ctx *c) {
         {UNI_M_DOM_OPENSTACK_PROJECT_ID, v->meta.project_id},
         {UNI_M_DOM_OPENSTACK_PROJECT_NAME, v->meta.project_name},
     };
-    const char *why = !v->in_libvirt ? "not a libvirt domain (Nova's metadata is kept in libvirt's domain XML)"
+    const char *why = !v->in_libvirt  ? "not a libvirt domain (Nova's metadata is kept in libvirt's domain XML)"
                       : !v->meta.nova ? "the libvirt domain has no Nova metadata (not an OpenStack instance)"
                                       : "Nova's metadata of the domain does not say";
     for (size_t i = 0; i < ELEMENTSOF(nova); i++) {
@@ -707,10 +733,11 @@ static void collect_meta(vm_ctx *c) {
         rec_str(c->rec, UNI_M_DOM_RELIABILITY, -1, NULL, v->meta.reliability);
     else if (v->in_libvirt)
         rec_absent(c->rec, UNI_M_DOM_RELIABILITY,
-                   "no reliability requirement has been set for this VM (libvirt metadata element <reliability> of namespace "
-                   LV_UNISERVER_NS ")");
+                   "no reliability requirement has been set for this VM (libvirt metadata element <reliability> of "
+                   "namespace " LV_UNISERVER_NS ")");
     else
-        rec_absent(c->rec, UNI_M_DOM_RELIABILITY, "no reliability requirement has been set for this VM (not a libvirt domain)");
+        rec_absent(c->rec, UNI_M_DOM_RELIABILITY,
+                   "no reliability requirement has been set for this VM (not a libvirt domain)");
 }
 
 /* What libvirt says of the VM (lv_fill), and its KVM statistics through libvirt when @kvm, for
@@ -736,18 +763,25 @@ int collect_vm(vm_ctx *c) {
     const char *state = NULL;
     bool stale = false, need_stat;
 
-    rec_str(c->rec, UNI_M_DOM_SOURCE, -1, NULL, v->have_proc && v->in_libvirt ? "process+libvirt" : v->have_proc ? "process" : "libvirt");
+    rec_str(c->rec, UNI_M_DOM_SOURCE, -1, NULL,
+            v->have_proc && v->in_libvirt ? "process+libvirt"
+            : v->have_proc                ? "process"
+                                          : "libvirt");
     if (v->uuid[0])
         rec_str(c->rec, UNI_M_DOM_UUID, -1, NULL, v->uuid);
     else
         rec_absent(c->rec, UNI_M_DOM_UUID, "QEMU %d was started without -uuid", (int)v->pid);
-    rec_absent(c->rec, UNI_M_DOM_CPU_L3_CACHE_USAGE_KB, "no resctrl (Intel RDT CMT / AMD PQoS) monitoring group for this VM");
-    rec_absent(c->rec, UNI_M_DOM_MEM_BANDWIDTH_TOTAL_MBPS, "no resctrl (Intel RDT MBM / AMD PQoS) monitoring group for this VM");
-    rec_absent(c->rec, UNI_M_DOM_MEM_BANDWIDTH_LOCAL_MBPS, "no resctrl (Intel RDT MBM / AMD PQoS) monitoring group for this VM");
+    rec_absent(c->rec, UNI_M_DOM_CPU_L3_CACHE_USAGE_KB,
+               "no resctrl (Intel RDT CMT / AMD PQoS) monitoring group for this VM");
+    rec_absent(c->rec, UNI_M_DOM_MEM_BANDWIDTH_TOTAL_MBPS,
+               "no resctrl (Intel RDT MBM / AMD PQoS) monitoring group for this VM");
+    rec_absent(c->rec, UNI_M_DOM_MEM_BANDWIDTH_LOCAL_MBPS,
+               "no resctrl (Intel RDT MBM / AMD PQoS) monitoring group for this VM");
     collect_meta(c);
     if (!v->have_proc) {
-        const char *w = v->lv_active ? "libvirt does not report it for this domain, and it has no QEMU process on this host"
-                                     : "the domain is not running";
+        const char *w = v->lv_active
+                            ? "libvirt does not report it for this domain, and it has no QEMU process on this host"
+                            : "the domain is not running";
         int found = 0;
         if (v->in_libvirt) {
             found = fill_libvirt(c, 256, v->lv_active && wants_any(c, kvm_metrics, 2));
@@ -768,8 +802,9 @@ int collect_vm(vm_ctx *c) {
     }
     /* /proc/PID/stat only when the selection needs what it says (a KVM-only collection through
      * the binary stats reads nothing else); the pidfd says whether the process is still there. */
-    need_stat = wants_any(c, proc_metrics, ELEMENTSOF(proc_metrics)) || wants_any(c, vcpu_metrics, ELEMENTSOF(vcpu_metrics)) ||
-                wants_any(c, perf_metrics, ELEMENTSOF(perf_metrics)) || wants(c, UNI_M_DOM_STATE) || wants(c, UNI_M_DOM_STALE);
+    need_stat =
+        wants_any(c, proc_metrics, ELEMENTSOF(proc_metrics)) || wants_any(c, vcpu_metrics, ELEMENTSOF(vcpu_metrics)) ||
+        wants_any(c, perf_metrics, ELEMENTSOF(perf_metrics)) || wants(c, UNI_M_DOM_STATE) || wants(c, UNI_M_DOM_STALE);
     memset(&ps, 0, sizeof(ps));
     if (need_stat ? read_vm_stat(c->s, v, &ps) < 0 || ps.starttime != v->starttime : vm_exited(v)) {
         const char *w = "the QEMU process exited during the collection";
@@ -815,10 +850,12 @@ int collect_vm(vm_ctx *c) {
         if (c->job && qmp_reply(c->job, QMP_Q_BALLOON) && qmp_parse_balloon(qmp_reply(c->job, QMP_Q_BALLOON), &b) == 0)
             rec_dbl(c->rec, UNI_M_DOM_MEM_USAGE_MB, -1, NULL, (double)b / 1048576.0);
         else if (c->job && c->job->error[QMP_Q_BALLOON])
-            rec_absent(c->rec, UNI_M_DOM_MEM_USAGE_MB, "no balloon device (QMP: %s); dom.mem_mb is the QEMU process's RSS",
+            rec_absent(c->rec, UNI_M_DOM_MEM_USAGE_MB,
+                       "no balloon device (QMP: %s); dom.mem_mb is the QEMU process's RSS",
                        c->job->error[QMP_Q_BALLOON]);
         else
-            rec_absent(c->rec, UNI_M_DOM_MEM_USAGE_MB, "the guest's memory use comes from its balloon (QMP query-balloon): %s",
+            rec_absent(c->rec, UNI_M_DOM_MEM_USAGE_MB,
+                       "the guest's memory use comes from its balloon (QMP query-balloon): %s",
                        qmp_failure(c, QMP_Q_BALLOON, why, sizeof(why)));
     }
     stale = stale || c->stopped || (c->job && c->job->unanswered);

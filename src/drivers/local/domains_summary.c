@@ -53,7 +53,8 @@ static int summarize(const uni_domain_stats *v, size_t n, vms_summary *m) {
                 bool peak = startswith(smp->name, "max_");
                 /* Every VM lists the statistics in the same order: look after the last match. */
                 for (size_t x = 0; x < m->nhk; x++)
-                    if (m->hk[(hint + x) % m->nhk].name == smp->name || streq(m->hk[(hint + x) % m->nhk].name, smp->name)) {
+                    if (m->hk[(hint + x) % m->nhk].name == smp->name ||
+                        streq(m->hk[(hint + x) % m->nhk].name, smp->name)) {
                         j = (hint + x) % m->nhk;
                         break;
                     }
@@ -111,7 +112,9 @@ static void summary_emit(const vms_state *s, const vms_summary *m, uniRecordPtr 
         rec_dbl(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, -1, NULL, m->swap_pct / (double)m->nswap_pct);
     else
         rec_absent(rec, UNI_M_HOST_VMS_SWAP_WAIT_PCT, "%s",
-                   m->why_swap ? m->why_swap : m->nswap ? "first sample: rates need a second sample (a window)" : "no running VM");
+                   m->why_swap ? m->why_swap
+                   : m->nswap  ? "first sample: rates need a second sample (a window)"
+                               : "no running VM");
     size_t nseen = 0;
     for (size_t j = 0; j < m->nhk; j++)
         if (m->hk[j].seen) {
@@ -127,7 +130,8 @@ static void summary_emit(const vms_state *s, const vms_summary *m, uniRecordPtr 
  * much again (QMP, libvirt) and shorten the next window of the VMs' rates to milliseconds. */
 #define SUMMARY_REUSE_NS (250ull * 1000000ull)
 void keep_summary(vms_state *s, const uni_select *sel, const uni_domain_stats *v, size_t n) {
-    static const unsigned needed[] = {UNI_M_DOM_MEM_MB, UNI_M_DOM_SWAP_WAIT_MS, UNI_M_DOM_SWAP_WAIT_PCT, UNI_M_DOM_KVM_NAME};
+    static const unsigned needed[] = {UNI_M_DOM_MEM_MB, UNI_M_DOM_SWAP_WAIT_MS, UNI_M_DOM_SWAP_WAIT_PCT,
+                                      UNI_M_DOM_KVM_NAME};
     bool all = !sel->nprefixes;
     for (size_t i = 0; i < ELEMENTSOF(needed) && all; i++)
         all = uni_select_has(sel, needed[i]);

@@ -63,8 +63,8 @@ int journal_write(journal *j, const char *object, const char *path, const char *
     uni_audit(root->conn, object, path, e.before, value, r, false);
     if (r == -EREMOTEIO) {
         /* The file may hold something else now: restoring it is part of the rollback. */
-        uni_error_set(UNI_ERR_NOT_APPLIED, "%s/%s: wrote '%s', reads back '%s' (the hardware did not take it)", root->sysfs,
-                      path, value, back);
+        uni_error_set(UNI_ERR_NOT_APPLIED, "%s/%s: wrote '%s', reads back '%s' (the hardware did not take it)",
+                      root->sysfs, path, value, back);
     } else if (r < 0)
         uni_error_set(UNI_ERR_SYSTEM_ERROR, "writing '%s' to %s/%s: %s", value, root->sysfs, path, strerror(-r));
     if (r == 0 || r == -EREMOTEIO) {
@@ -102,8 +102,9 @@ void journal_rollback(journal *j) {
         if (r == 0 || placeholder(x->before))
             restored++;
         else if (o < sizeof(failed))
-            o += (size_t)snprintf(failed + o, sizeof(failed) - o, "%s%s/%s back to '%s': %s", o ? "; " : "", j->root->sysfs,
-                                  x->path, x->before, r == -EREMOTEIO ? "reads back different" : strerror(-r));
+            o += (size_t)snprintf(failed + o, sizeof(failed) - o, "%s%s/%s back to '%s': %s", o ? "; " : "",
+                                  j->root->sysfs, x->path, x->before,
+                                  r == -EREMOTEIO ? "reads back different" : strerror(-r));
     }
     if (o)
         uni_error_set(code, "%s; restoring failed for %s (the host may be left changed)", msg ? msg : "failed", failed);

@@ -125,8 +125,8 @@ int kvm_stats_parse(const void *buf, size_t len, int vcpu, kvm_stat_cb cb, void 
  * ------------------------------------------------------------------------------------------- */
 
 typedef struct {
-    int fd;    /* ours */
-    int vcpu;  /* -1 for the VM */
+    int fd;   /* ours */
+    int vcpu; /* -1 for the VM */
     klayout layout;
     uint8_t *data;
 } kfile;
@@ -215,7 +215,8 @@ static int pick_threads(pid_t pid, pid_t *tids, size_t max, size_t *ret_n) {
             continue;
         snprintf(p, sizeof(p), "%s/%u/stat", path, tid);
         l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
-        if (l <= 0 || parse_pid_stat(buf, (size_t)l, &st) < 0 || (st.flags & (PF_IO_WORKER_ | PF_USER_WORKER_ | PF_KTHREAD_)) ||
+        if (l <= 0 || parse_pid_stat(buf, (size_t)l, &st) < 0 ||
+            (st.flags & (PF_IO_WORKER_ | PF_USER_WORKER_ | PF_KTHREAD_)) ||
             parse_vcpu_thread_name(st.comm, &idx) == 0 || st.state == 'T' || st.state == 't' || st.state == 'Z')
             continue;
         snprintf(p, sizeof(p), "%s/%u/syscall", path, tid);
@@ -255,7 +256,8 @@ static pid_t vcpu_thread(pid_t pid, int qfd, int vcpu) {
             continue;
         snprintf(p, sizeof(p), "%s/%u/stat", path, tid);
         l = read_file_at(AT_FDCWD, p, buf, sizeof(buf));
-        if (l <= 0 || parse_pid_stat(buf, (size_t)l, &st) < 0 || (st.flags & (PF_IO_WORKER_ | PF_USER_WORKER_ | PF_KTHREAD_)))
+        if (l <= 0 || parse_pid_stat(buf, (size_t)l, &st) < 0 ||
+            (st.flags & (PF_IO_WORKER_ | PF_USER_WORKER_ | PF_KTHREAD_)))
             continue;
         if (parse_vcpu_thread_name(st.comm, &idx) == 0 && (int)idx == vcpu)
             by_name = (pid_t)tid;
@@ -485,8 +487,9 @@ static int fetch_stats_fd(pid_t tid, int pidfd, int qfd, int *ret_mine, char *wh
     (void)pidfd;
     (void)qfd;
     (void)ret_mine;
-    snprintf(why, whylen, "binary KVM statistics are fetched out of QEMU by injecting x86_64 system calls; "
-                          "this architecture is not supported yet (use QMP: ?kvmstats=qmp)");
+    snprintf(why, whylen,
+             "binary KVM statistics are fetched out of QEMU by injecting x86_64 system calls; "
+             "this architecture is not supported yet (use QMP: ?kvmstats=qmp)");
     return -EOPNOTSUPP;
 }
 #endif
@@ -501,7 +504,8 @@ int kvm_binstats_open(pid_t pid, kvm_binstats **ret, char *why, size_t whylen) {
         why[0] = 0;
     r = find_kvm_fds(pid, &qfds, &nq);
     if (r < 0 || nq == 0) {
-        snprintf(why, whylen, "no KVM file descriptors in /proc/%d/fd (%s)", (int)pid, r < 0 ? strerror(-r) : "not a KVM VM");
+        snprintf(why, whylen, "no KVM file descriptors in /proc/%d/fd (%s)", (int)pid,
+                 r < 0 ? strerror(-r) : "not a KVM VM");
         free(qfds);
         return r < 0 ? r : -ENOENT;
     }
@@ -533,8 +537,8 @@ int kvm_binstats_open(pid_t pid, kvm_binstats **ret, char *why, size_t whylen) {
             }
             if (!tid) {
                 r = -ESRCH;
-                snprintf(why, whylen, "no thread of QEMU %d runs vCPU %d (not in KVM_RUN, no 'CPU %d/KVM' name)", (int)pid,
-                         qfds[i].vcpu, qfds[i].vcpu);
+                snprintf(why, whylen, "no thread of QEMU %d runs vCPU %d (not in KVM_RUN, no 'CPU %d/KVM' name)",
+                         (int)pid, qfds[i].vcpu, qfds[i].vcpu);
                 break;
             }
             r = fetch_stats_fd(tid, pidfd, qfds[i].qfd, &mine, why, whylen);

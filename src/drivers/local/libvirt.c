@@ -14,7 +14,6 @@
 
 #include "libvirt_internal.h"
 
-
 /* libvirt prints errors on stderr unless a handler takes them; ours keeps them quiet (the
  * caller reads virGetLastError). */
 static void quiet(void *userdata, virErrorPtr err) {
@@ -204,7 +203,6 @@ static char *xml_get(const char *xml, const char *tag, const char *attr) {
 static const char *const nova_ns[] = {"http://openstack.org/xmlns/libvirt/nova/1.1",
                                       "http://openstack.org/xmlns/libvirt/nova/1.0"};
 
-
 static char *metadata(lv_conn *c, const lv_dom *d, const char *ns) {
     char *x;
     if (c->rpc) {
@@ -212,7 +210,7 @@ static char *metadata(lv_conn *c, const lv_dom *d, const char *ns) {
         remote_domain_get_metadata_ret r = {0};
         if (lvrpc_call(c->rpc, REMOTE_PROC_DOMAIN_GET_METADATA, (xdrproc_t)xdr_remote_domain_get_metadata_args, &a,
                        (xdrproc_t)xdr_remote_domain_get_metadata_ret, &r, NULL) < 0)
-            return NULL; /* VIR_ERR_NO_DOMAIN_METADATA: the domain has none of it */
+            return NULL;   /* VIR_ERR_NO_DOMAIN_METADATA: the domain has none of it */
         return r.metadata; /* the decoded string, ours */
     }
     x = virDomainGetMetadata(d->d, VIR_DOMAIN_METADATA_ELEMENT, ns, 0);
@@ -257,7 +255,7 @@ static void uuid_format(const unsigned char u[16], char out[UUID_STRING_LEN + 1]
  * gives it: @rd's UUID and id (-1: inactive, as through libvirt.so), @name (taken; NULL when it
  * could not be made: -ENOMEM), and its metadata when @meta_due asks. */
 int lv_info_native(lv_conn *c, const remote_nonnull_domain *rd, char *name, lv_meta_due_fn meta_due, void *ud,
-                       lv_dom_info *out) {
+                   lv_dom_info *out) {
     lv_dom d = {.rd = rd};
     if (!(out->name = name))
         return -ENOMEM;
@@ -278,8 +276,8 @@ static int list_native(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_inf
     size_t n;
 
     memset(&r, 0, sizeof(r));
-    if (lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, (xdrproc_t)xdr_remote_connect_list_all_domains_args, &a,
-                   (xdrproc_t)xdr_remote_connect_list_all_domains_ret, &r, NULL) < 0)
+    if (lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_LIST_ALL_DOMAINS, (xdrproc_t)xdr_remote_connect_list_all_domains_args,
+                   &a, (xdrproc_t)xdr_remote_connect_list_all_domains_ret, &r, NULL) < 0)
         return -EIO;
     lv_meta_take(c);
     n = r.domains.domains_len;
@@ -343,4 +341,3 @@ int lv_list(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, si
     *ret_n = (size_t)n;
     return 0;
 }
-

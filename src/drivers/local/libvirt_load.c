@@ -24,37 +24,38 @@ int lv_load(char *why, size_t len) {
     loaded = -1;
     if (h) {
         loaded = 1;
-#define LOAD(f)                                                                                    \
-    do {                                                                                           \
-        if (!(lv_api.f = (__typeof__(lv_api.f))dlsym(h, #f)))                                      \
-            loaded = -1;                                                                           \
+#define LOAD(f)                                                                                                        \
+    do {                                                                                                               \
+        if (!(lv_api.f = (__typeof__(lv_api.f))dlsym(h, #f)))                                                          \
+            loaded = -1;                                                                                               \
     } while (0)
-    LOAD(virConnSetErrorFunc);
-    LOAD(virConnectClose);
-    LOAD(virConnectGetAllDomainStats);
-    LOAD(virConnectListAllDomains);
-    LOAD(virConnectOpenReadOnly);
-    LOAD(virDomainFree);
-    LOAD(virDomainGetConnect);
-    LOAD(virDomainGetID);
-    LOAD(virDomainGetInfo);
-    LOAD(virDomainGetMetadata);
-    LOAD(virDomainGetName);
-    LOAD(virDomainGetUUIDString);
-    LOAD(virDomainGetVcpus);
-    LOAD(virDomainIsActive);
-    LOAD(virDomainLookupByUUIDString);
-    LOAD(virDomainMemoryStats);
-    LOAD(virDomainStatsRecordListFree);
-    LOAD(virGetLastError);
-    LOAD(virInitialize);
-    LOAD(virNodeGetCPUMap);
-    LOAD(virResetLastError);
-    LOAD(virSetErrorFunc);
+        LOAD(virConnSetErrorFunc);
+        LOAD(virConnectClose);
+        LOAD(virConnectGetAllDomainStats);
+        LOAD(virConnectListAllDomains);
+        LOAD(virConnectOpenReadOnly);
+        LOAD(virDomainFree);
+        LOAD(virDomainGetConnect);
+        LOAD(virDomainGetID);
+        LOAD(virDomainGetInfo);
+        LOAD(virDomainGetMetadata);
+        LOAD(virDomainGetName);
+        LOAD(virDomainGetUUIDString);
+        LOAD(virDomainGetVcpus);
+        LOAD(virDomainIsActive);
+        LOAD(virDomainLookupByUUIDString);
+        LOAD(virDomainMemoryStats);
+        LOAD(virDomainStatsRecordListFree);
+        LOAD(virGetLastError);
+        LOAD(virInitialize);
+        LOAD(virNodeGetCPUMap);
+        LOAD(virResetLastError);
+        LOAD(virSetErrorFunc);
 #undef LOAD
     }
     pthread_mutex_unlock(&lock);
     if (loaded < 0)
-        snprintf(why, len, "libvirt is not installed or too old (libvirt.so.0: %s)", h ? "a symbol is missing" : dlerror());
+        snprintf(why, len, "libvirt is not installed or too old (libvirt.so.0: %s)",
+                 h ? "a symbol is missing" : dlerror());
     return loaded > 0 ? 0 : -ENOENT;
 }

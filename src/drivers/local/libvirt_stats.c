@@ -28,21 +28,20 @@ static int uuid_parse_bytes(const char *s, unsigned char out[16]) {
  * Statistics
  * ------------------------------------------------------------------------------------------- */
 
-
 struct lv_stats {
     virDomainStatsRecordPtr *recs; /* libvirt.so's */
     int n;
-    lvrpc_raw raw;                 /* the native client's: the reply as it came, */
-    lvrpc_stats_rec *idx;          /* and its records */
+    lvrpc_raw raw;        /* the native client's: the reply as it came, */
+    lvrpc_stats_rec *idx; /* and its records */
     size_t nidx;
-    bool native_ok;                /* the native call succeeded: its records are every domain */
+    bool native_ok; /* the native call succeeded: its records are every domain */
 };
 
 /* The groups the records use: not iothread, memory bandwidth or dirty rate, which cost libvirtd
  * (and QEMU) a query per domain and nothing here reads. A libvirt without a group (VM before 8.9)
  * leaves it out without failing (no ..._ENFORCE_STATS). */
-#define LV_GROUPS                                                                                  \
-    (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |             \
+#define LV_GROUPS                                                                                                      \
+    (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |          \
      VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK | VIR_DOMAIN_STATS_PERF | VIR_DOMAIN_STATS_VM)
 
 int lv_stats_get(lv_conn *c, lv_stats **ret) {
@@ -52,9 +51,11 @@ int lv_stats_get(lv_conn *c, lv_stats **ret) {
     if (c->rpc) {
         /* The same call as virConnectGetAllDomainStats: no domains named (all of them). Its
          * reply is read in place (a hundred typed parameters per domain, each sample). */
-        remote_connect_get_all_domain_stats_args a = {.stats = LV_GROUPS, .flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT};
-        int r = lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS, (xdrproc_t)xdr_remote_connect_get_all_domain_stats_args,
-                           &a, (xdrproc_t)lvrpc_xdr_raw, &s->raw, NULL);
+        remote_connect_get_all_domain_stats_args a = {.stats = LV_GROUPS,
+                                                      .flags = VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT};
+        int r = lvrpc_call(c->rpc, REMOTE_PROC_CONNECT_GET_ALL_DOMAIN_STATS,
+                           (xdrproc_t)xdr_remote_connect_get_all_domain_stats_args, &a, (xdrproc_t)lvrpc_xdr_raw,
+                           &s->raw, NULL);
         if (r == 0)
             r = lvrpc_stats_index(s->raw.body, s->raw.len, &s->idx, &s->nidx);
         if (r == -ENOMEM) {
@@ -138,7 +139,8 @@ static bool param_u64(const virTypedParameter *p, uint64_t *ret) {
 }
 
 const char *lv_state_name(int st) {
-    static const char *const names[] = {"no state", "running", "blocked", "paused", "shutdown", "shut off", "crashed", "pmsuspended"};
+    static const char *const names[] = {"no state", "running",  "blocked", "paused",
+                                        "shutdown", "shut off", "crashed", "pmsuspended"};
     return st >= 0 && (size_t)st < ELEMENTSOF(names) ? names[st] : "no state";
 }
 
@@ -231,8 +233,10 @@ static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, 
         static const struct {
             const char *key;
             unsigned m;
-        } map[] = {{"rx.bytes", UNI_M_DOM_NET_I_RX_BYTES}, {"rx.pkts", UNI_M_DOM_NET_I_RX_PACKETS},
-                   {"tx.bytes", UNI_M_DOM_NET_I_TX_BYTES}, {"tx.pkts", UNI_M_DOM_NET_I_TX_PACKETS}};
+        } map[] = {{"rx.bytes", UNI_M_DOM_NET_I_RX_BYTES},
+                   {"rx.pkts", UNI_M_DOM_NET_I_RX_PACKETS},
+                   {"tx.bytes", UNI_M_DOM_NET_I_TX_BYTES},
+                   {"tx.pkts", UNI_M_DOM_NET_I_TX_PACKETS}};
         if (streq(rest, "name") && p->type == VIR_TYPED_PARAM_STRING)
             rec_str(rec, UNI_M_DOM_NET_I_NAME, (int)n, NULL, p->value.s);
         for (size_t i = 0; i < ELEMENTSOF(map); i++)
@@ -242,10 +246,14 @@ static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, 
         static const struct {
             const char *key;
             unsigned m;
-        } map[] = {{"rd.bytes", UNI_M_DOM_DISK_I_READ_BYTES}, {"rd.reqs", UNI_M_DOM_DISK_I_READ_REQUESTS},
-                   {"wr.bytes", UNI_M_DOM_DISK_I_WRITE_BYTES}, {"wr.reqs", UNI_M_DOM_DISK_I_WRITE_REQUESTS},
-                   {"errors", UNI_M_DOM_DISK_I_ERRORS}, {"capacity", UNI_M_DOM_DISK_I_CAPACITY_BYTES},
-                   {"allocation", UNI_M_DOM_DISK_I_ALLOCATION_BYTES}, {"physical", UNI_M_DOM_DISK_I_PHYSICAL_BYTES}};
+        } map[] = {{"rd.bytes", UNI_M_DOM_DISK_I_READ_BYTES},
+                   {"rd.reqs", UNI_M_DOM_DISK_I_READ_REQUESTS},
+                   {"wr.bytes", UNI_M_DOM_DISK_I_WRITE_BYTES},
+                   {"wr.reqs", UNI_M_DOM_DISK_I_WRITE_REQUESTS},
+                   {"errors", UNI_M_DOM_DISK_I_ERRORS},
+                   {"capacity", UNI_M_DOM_DISK_I_CAPACITY_BYTES},
+                   {"allocation", UNI_M_DOM_DISK_I_ALLOCATION_BYTES},
+                   {"physical", UNI_M_DOM_DISK_I_PHYSICAL_BYTES}};
         if (streq(rest, "name") && p->type == VIR_TYPED_PARAM_STRING)
             rec_str(rec, UNI_M_DOM_DISK_I_DEVICE, (int)n, NULL, p->value.s);
         for (size_t i = 0; i < ELEMENTSOF(map); i++)
@@ -255,8 +263,10 @@ static void fill_param(fill_ctx *f, const virTypedParameter *p, kvm_stat_cb cb, 
         static const struct {
             const char *key;
             unsigned m;
-        } map[] = {{"perf.cycles", UNI_M_DOM_PERF_CYCLES}, {"perf.instructions", UNI_M_DOM_PERF_INSTRUCTIONS},
-                   {"perf.cache_references", UNI_M_DOM_PERF_CACHE_REFERENCES}, {"perf.cache_misses", UNI_M_DOM_PERF_CACHE_MISSES}};
+        } map[] = {{"perf.cycles", UNI_M_DOM_PERF_CYCLES},
+                   {"perf.instructions", UNI_M_DOM_PERF_INSTRUCTIONS},
+                   {"perf.cache_references", UNI_M_DOM_PERF_CACHE_REFERENCES},
+                   {"perf.cache_misses", UNI_M_DOM_PERF_CACHE_MISSES}};
         for (size_t i = 0; i < ELEMENTSOF(map); i++)
             if (streq(k, map[i].key))
                 rec_u64(rec, map[i].m, -1, NULL, v);
@@ -274,7 +284,8 @@ static int dom_info(lv_conn *c, const lv_dom *d, virDomainInfo *info) {
     if (lvrpc_call(c->rpc, REMOTE_PROC_DOMAIN_GET_INFO, (xdrproc_t)xdr_remote_domain_get_info_args, &a,
                    (xdrproc_t)xdr_remote_domain_get_info_ret, &r, NULL) < 0)
         return -1;
-    *info = (virDomainInfo){.state = r.state, .maxMem = r.maxMem, .memory = r.memory, .nrVirtCpu = r.nrVirtCpu, .cpuTime = r.cpuTime};
+    *info = (virDomainInfo){
+        .state = r.state, .maxMem = r.maxMem, .memory = r.memory, .nrVirtCpu = r.nrVirtCpu, .cpuTime = r.cpuTime};
     return 0;
 }
 
@@ -338,8 +349,10 @@ static int dom_vcpus(lv_conn *c, const lv_dom *d, virVcpuInfo *vi, int maxinfo, 
     }
     n = (int)r.info.info_len;
     for (int i = 0; i < n; i++)
-        vi[i] = (virVcpuInfo){.number = r.info.info_val[i].number, .state = r.info.info_val[i].state,
-                              .cpuTime = r.info.info_val[i].cpu_time, .cpu = r.info.info_val[i].cpu};
+        vi[i] = (virVcpuInfo){.number = r.info.info_val[i].number,
+                              .state = r.info.info_val[i].state,
+                              .cpuTime = r.info.info_val[i].cpu_time,
+                              .cpu = r.info.info_val[i].cpu};
     memset(maps, 0, (size_t)maxinfo * (size_t)maplen);
     memcpy(maps, r.cpumaps.cpumaps_val, r.cpumaps.cpumaps_len);
     xdr_free((xdrproc_t)xdr_remote_domain_get_vcpus_ret, (char *)&r);
@@ -373,7 +386,8 @@ static void fill_fallback(lv_conn *c, const lv_dom *d, fill_ctx *f) {
             rec_dbl(rec, UNI_M_DOM_MEM_USAGE_MB, -1, NULL, (double)info.memory / 1024.0);
     }
     /* An inactive domain has no memory statistics: not asked (a round trip each sample). */
-    if (!rec_has(rec, UNI_M_DOM_MEM_MB) && dom_is_active(c, d) == 1 && (nms = dom_memory_stats(c, d, ms, VIR_DOMAIN_MEMORY_STAT_NR)) > 0)
+    if (!rec_has(rec, UNI_M_DOM_MEM_MB) && dom_is_active(c, d) == 1 &&
+        (nms = dom_memory_stats(c, d, ms, VIR_DOMAIN_MEMORY_STAT_NR)) > 0)
         for (int i = 0; i < nms; i++)
             if (ms[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) {
                 rec_dbl(rec, UNI_M_DOM_MEM_MB, -1, NULL, (double)ms[i].val / 1024.0);
@@ -506,7 +520,8 @@ static bool raw_u64(const lvrpc_param *w, uint64_t *ret) {
     return value_from_raw(w, &p) && param_u64(&p, ret);
 }
 
-static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, kvm_stat_cb cb, void *ud, lv_layout **layout) {
+static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, kvm_stat_cb cb, void *ud,
+                       lv_layout **layout) {
     remote_domain_lookup_by_uuid_args a;
     remote_domain_lookup_by_uuid_ret r;
     lv_dom d = {0};
@@ -555,7 +570,8 @@ static int fill_native(lv_conn *c, lv_stats *st, const char *uuid, fill_ctx *f, 
     return 0;
 }
 
-int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud, lv_layout **layout) {
+int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_stat_cb cb, void *ud,
+            lv_layout **layout) {
     fill_ctx f = {.rec = rec};
     lv_dom d = {0};
     int found = 0;

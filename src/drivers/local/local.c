@@ -74,7 +74,8 @@ static int open_root(const char *dir, const char *what) {
  * (QMP sockets, taskstats, perf, sched_getaffinity, libvirt) belong? */
 static bool is_host_proc(int proc_fd) {
     struct stat a, b;
-    return fstatat(proc_fd, "self", &a, 0) == 0 && stat("/proc/self", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return fstatat(proc_fd, "self", &a, 0) == 0 && stat("/proc/self", &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
 }
 
 static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
@@ -85,7 +86,8 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
 
     (void)flags;
     if (uri->host && *uri->host) {
-        uni_error_set(UNI_ERR_INVALID_URI, "uniserver:// with host '%s' is remote: use uniserver+tls://%s/system", uri->host, uri->host);
+        uni_error_set(UNI_ERR_INVALID_URI, "uniserver:// with host '%s' is remote: use uniserver+tls://%s/system",
+                      uri->host, uri->host);
         return -1;
     }
     if (!streq(uri->path, "/system")) {
@@ -173,8 +175,20 @@ ssize_t pread_buf(local_state *s, int fd) {
 }
 
 /* The sources of a sample, for their health metrics (host.source.NAME.*). */
-enum { SRC_STAT, SRC_CPUFREQ, SRC_MEMINFO, SRC_LOADAVG, SRC_PSI, SRC_SENSORS, SRC_POWER, SRC_HEALTHLOG, SRC_VMS, SRC_MAX };
-static const char *const source_names[SRC_MAX] = {"stat", "cpufreq", "meminfo", "loadavg", "psi", "sensors", "power", "healthlog", "vms"};
+enum {
+    SRC_STAT,
+    SRC_CPUFREQ,
+    SRC_MEMINFO,
+    SRC_LOADAVG,
+    SRC_PSI,
+    SRC_SENSORS,
+    SRC_POWER,
+    SRC_HEALTHLOG,
+    SRC_VMS,
+    SRC_MAX
+};
+static const char *const source_names[SRC_MAX] = {"stat",    "cpufreq", "meminfo",   "loadavg", "psi",
+                                                  "sensors", "power",   "healthlog", "vms"};
 
 /* Account for one source's collection. On failure with best effort, its groups' metrics are
  * absent with the error as the reason and the call goes on; otherwise the call fails. */
@@ -201,12 +215,12 @@ static int source_done(local_state *s, uniRecordPtr rec, int src, int r, uint64_
     return 0;
 }
 
-#define RUN(src, groups, expr)                                                                     \
-    do {                                                                                           \
-        uint64_t t0_ = uni_clock_ns();                                                                 \
-        int r_ = (expr);                                                                           \
-        if (source_done(s, rec, (src), r_, t0_, best, (groups)) < 0)                               \
-            return -1;                                                                             \
+#define RUN(src, groups, expr)                                                                                         \
+    do {                                                                                                               \
+        uint64_t t0_ = uni_clock_ns();                                                                                 \
+        int r_ = (expr);                                                                                               \
+        if (source_done(s, rec, (src), r_, t0_, best, (groups)) < 0)                                                   \
+            return -1;                                                                                                 \
     } while (0)
 
 static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr rec, unsigned flags) {
@@ -265,10 +279,10 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
 size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max) {
     local_state *s = conn->priv;
     size_t n = 0;
-#define ADD(fd)                                                                                    \
-    do {                                                                                           \
-        if ((fd) >= 0 && n < max)                                                                  \
-            fds[n++] = (fd);                                                                       \
+#define ADD(fd)                                                                                                        \
+    do {                                                                                                               \
+        if ((fd) >= 0 && n < max)                                                                                      \
+            fds[n++] = (fd);                                                                                           \
     } while (0)
     ADD(s->online_fd);
     ADD(s->stat_fd);
@@ -307,7 +321,8 @@ static int local_domain_stats(uniConnectPtr conn, const uni_select *sel, const u
     /* Spec: every hardware error is tied to the VMs it may have touched (uni-healthd links them);
      * each VM's record counts its own. */
     if (uni_select_has(sel, UNI_M_DOM_ERRORS_CE_COUNT) || uni_select_has(sel, UNI_M_DOM_ERRORS_UE_COUNT) ||
-        uni_select_has(sel, UNI_M_DOM_ERRORS_CE_RATE_PER_MIN) || uni_select_has(sel, UNI_M_DOM_ERRORS_UE_RATE_PER_MIN)) {
+        uni_select_has(sel, UNI_M_DOM_ERRORS_CE_RATE_PER_MIN) ||
+        uni_select_has(sel, UNI_M_DOM_ERRORS_UE_RATE_PER_MIN)) {
         char why[512] = "";
         bool have = ensure_healthlog(s, why, sizeof(why)) == 0;
         int64_t now = uni_clock_wall_ms();

@@ -33,7 +33,7 @@ int local_node_get_operating_points(uniConnectPtr conn, uniOppListPtr list) {
 }
 
 int local_node_set_operating_point(uniConnectPtr conn, uniOppListPtr list, int domain, const uniOppSetting *settings,
-                                          int n) {
+                                   int n) {
     sysfs_root r = root_of(conn);
     return local_set_operating_point(&r, list, domain, settings, n);
 }

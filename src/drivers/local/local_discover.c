@@ -93,15 +93,15 @@ int discover_cpus(local_state *s) {
         s->stat[i].cpu = calloc(max, sizeof(cpu_times));
         s->stat[i].ncpu_max = max;
     }
-    if (!s->online || !s->core_id || !s->pkg_id || !s->cpuinfo_mhz || !s->cpu_policy || !s->cpu_temp || !s->stat[0].cpu ||
-        !s->stat[1].cpu)
+    if (!s->online || !s->core_id || !s->pkg_id || !s->cpuinfo_mhz || !s->cpu_policy || !s->cpu_temp ||
+        !s->stat[0].cpu || !s->stat[1].cpu)
         return -ENOMEM;
     s->online_fd = open_ro(s->sys_fd, "devices/system/cpu/online");
     if (read_online(s) < 0) {
         /* Without the online mask every CPU /proc/stat lists counts as online. */
         memset(s->online, 0xff, UNI_BITMAP_BYTES(max));
         for (unsigned i = max; i < UNI_BITMAP_BYTES(max) * 8; i++)
-            s->online[i / 8] &= (uint8_t)~(1u << (i % 8));
+            s->online[i / 8] &= (uint8_t) ~(1u << (i % 8));
         s->n_online = max;
         for (unsigned c = 0; c < max; c++)
             read_topology(s, c);

@@ -26,7 +26,8 @@ int ensure_healthlog(local_state *s, char *why, size_t len) {
     else if (!recent)
         s->hl_missing_ns = now;
     if (r == -ENOENT)
-        snprintf(why, len, "no HealthLog at %s: start uni-healthd --db %s (or give ?healthlog=PATH)", s->hl_path, s->hl_path);
+        snprintf(why, len, "no HealthLog at %s: start uni-healthd --db %s (or give ?healthlog=PATH)", s->hl_path,
+                 s->hl_path);
     return r;
 }
 
@@ -56,11 +57,15 @@ int collect_healthlog(local_state *s, uniRecordPtr rec) {
         s->hl = NULL;
         return -1;
     }
-    rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "no memory speed in the HealthLog %s (uni-healthd reads SMBIOS type 17 from sysfs firmware/dmi/entries/17-*/raw, root only)",
+    rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ,
+               "no memory speed in the HealthLog %s (uni-healthd reads SMBIOS type 17 from sysfs "
+               "firmware/dmi/entries/17-*/raw, root only)",
                s->hl_path);
     {
-        const char *no_mem = "uni-healthd has no source of memory errors on this host (no EDAC memory controller, no ras:mc_event or mce:mce_record tracepoint)";
-        const char *no_cpu = "uni-healthd has no source of CPU errors on this host (no mce:mce_record or ras:arm_event tracepoint)";
+        const char *no_mem = "uni-healthd has no source of memory errors on this host (no EDAC memory controller, no "
+                             "ras:mc_event or mce:mce_record tracepoint)";
+        const char *no_cpu =
+            "uni-healthd has no source of CPU errors on this host (no mce:mce_record or ras:arm_event tracepoint)";
         bool have_mem = caps & HL_CAP_MEMORY, have_cpu = caps & HL_CAP_CPU;
         for (unsigned m = 0; m < UNI_NMETRICS; m++) {
             const char *key = uni_catalog[m].key;
@@ -68,7 +73,9 @@ int collect_healthlog(local_state *s, uniRecordPtr rec) {
             if (uni_catalog_group[m] != UNI_GROUP_ERRORS)
                 continue;
             if (m == UNI_M_HOST_ERRORS_DIMM_D_CE_COUNT || m == UNI_M_HOST_ERRORS_DIMM_D_UE_COUNT)
-                rec_absent(rec, m, "no DIMM known to the HealthLog %s (no EDAC memory controller, no error with a DIMM label)", s->hl_path);
+                rec_absent(rec, m,
+                           "no DIMM known to the HealthLog %s (no EDAC memory controller, no error with a DIMM label)",
+                           s->hl_path);
             else if (comp && have_mem != have_cpu) /* the spec's components of the class without a source */
                 rec_absent_partial(rec, m, "%s; HealthLog %s", have_mem ? no_cpu : no_mem, s->hl_path);
             else if (startswith(key, "host.errors.mem.") || comp)
@@ -91,8 +98,8 @@ int local_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniR
     }
     r = hl_query_records(s->hl, q, ret);
     if (r == -E2BIG)
-        uni_error_set(UNI_ERR_OUT_OF_RANGE, "more than %d events in %s match: give a later since_ms", UNI_HEALTHLOG_MAX_EVENTS,
-                      s->hl_path);
+        uni_error_set(UNI_ERR_OUT_OF_RANGE, "more than %d events in %s match: give a later since_ms",
+                      UNI_HEALTHLOG_MAX_EVENTS, s->hl_path);
     else if (r < 0) {
         uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));
         hl_close(s->hl);

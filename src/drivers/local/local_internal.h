@@ -77,10 +77,10 @@ typedef struct {
     bool have_last;
     uint64_t psi_cpu_prev_us;
     bool have_psi_prev;
-    psi psi_cpu;        /* pressure/cpu as collect_contention read it, */
-    bool psi_cpu_fresh; /* for collect_psi in the same sample */
-    uint64_t cont_ns;       /* derived contention time when PSI is absent */
-    uint64_t cont_prev_ms;  /* contention_ms at the previous sample */
+    psi psi_cpu;           /* pressure/cpu as collect_contention read it, */
+    bool psi_cpu_fresh;    /* for collect_psi in the same sample */
+    uint64_t cont_ns;      /* derived contention time when PSI is absent */
+    uint64_t cont_prev_ms; /* contention_ms at the previous sample */
     bool have_cont_prev;
     max_util_state maxu;
     uint64_t power_ns;
@@ -88,13 +88,13 @@ typedef struct {
     double energy_j;
     uint64_t src_errors[9]; /* failed collections per source (SRC_*) */
 
-    vms_state *vms; /* the VMs of this host (domains.c) */
-    char *hl_path; /* the HealthLog (uni-healthd's database) */
-    hl_db *hl;     /* opened read-only when first needed */
+    vms_state *vms;         /* the VMs of this host (domains.c) */
+    char *hl_path;          /* the HealthLog (uni-healthd's database) */
+    hl_db *hl;              /* opened read-only when first needed */
     uint64_t hl_missing_ns; /* when opening it last found none (0: not missing) */
-    int hl_watch;  /* its change notification, made by the first uniHealthLogWait */
-    hl_db *hl_wait; /* uniHealthLogWait's own reader (no connection lock while waiting) */
-    int64_t wait_version; /* PRAGMA data_version at the end of the previous wait */
+    int hl_watch;           /* its change notification, made by the first uniHealthLogWait */
+    hl_db *hl_wait;         /* uniHealthLogWait's own reader (no connection lock while waiting) */
+    int64_t wait_version;   /* PRAGMA data_version at the end of the previous wait */
     bool have_wait_version;
     pthread_mutex_t watch_lock;
 } local_state;

@@ -50,7 +50,8 @@ bool lvrpc_uri_native(const char *uri, char *sock, size_t socklen, char *name, s
         if ((size_t)snprintf(sock, socklen, "%s", path + 7) >= socklen)
             return false;
     } else
-        snprintf(sock, socklen, "%s", is_socket(SOCK_RO_LIBVIRTD) || !is_socket(SOCK_RO_VIRTQEMUD) ? SOCK_RO_LIBVIRTD : SOCK_RO_VIRTQEMUD);
+        snprintf(sock, socklen, "%s",
+                 is_socket(SOCK_RO_LIBVIRTD) || !is_socket(SOCK_RO_VIRTQEMUD) ? SOCK_RO_LIBVIRTD : SOCK_RO_VIRTQEMUD);
     /* libvirt's remote driver opens the URI without its transport and its own parameters. */
     snprintf(name, namelen, "qemu:///system");
     return true;
@@ -62,14 +63,14 @@ bool lvrpc_uri_native(const char *uri, char *sock, size_t socklen, char *name, s
 
 int lvrpc_encode(unsigned prog, unsigned vers, int proc, virnet_message_type type, unsigned serial, xdrproc_t body_proc,
                  void *body, char **ret_buf, size_t *ret_len) {
-    frame_header h = {.prog = prog, .vers = vers, .proc = proc, .type = type, .serial = serial,
-                      .status = VIRNET_OK};
+    frame_header h = {.prog = prog, .vers = vers, .proc = proc, .type = type, .serial = serial, .status = VIRNET_OK};
     return frame_encode(&h, body_proc, body, VIRNET_MESSAGE_MAX, ret_buf, ret_len);
 }
 
 static void error_from(const remote_error *e, lvrpc_error *err) {
     err->code = e->code;
-    snprintf(err->message, sizeof(err->message), "%s", e->message && *e->message ? *e->message : "unknown libvirt error");
+    snprintf(err->message, sizeof(err->message), "%s",
+             e->message && *e->message ? *e->message : "unknown libvirt error");
 }
 
 int lvrpc_decode(const void *buf, size_t len, int proc, unsigned serial, xdrproc_t ret_proc, void *ret,
@@ -277,7 +278,8 @@ int lvrpc_metadata_event(const void *buf, size_t len, unsigned char uuid[16]) {
 
     if (frame_open(&m, buf, len, VIRNET_MESSAGE_MAX, &h) < 0)
         return -EBADMSG;
-    if (h.type != VIRNET_MESSAGE || h.prog != REMOTE_PROGRAM || h.proc != REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE) {
+    if (h.type != VIRNET_MESSAGE || h.prog != REMOTE_PROGRAM ||
+        h.proc != REMOTE_PROC_DOMAIN_EVENT_CALLBACK_METADATA_CHANGE) {
         frame_close(&m);
         return -ENOMSG;
     }
@@ -296,13 +298,13 @@ int lvrpc_metadata_event(const void *buf, size_t len, unsigned char uuid[16]) {
  * ------------------------------------------------------------------------------------------- */
 
 struct lvrpc {
-    pthread_mutex_t lock; /* one call at a time on the socket */
-    bool watch_meta;      /* metadata-change events asked for (lvrpc_watch_metadata) */
-    bool meta_events;     /* and registered on the current connection */
-    bool meta_all;        /* a connection was opened since the last drain */
+    pthread_mutex_t lock;              /* one call at a time on the socket */
+    bool watch_meta;                   /* metadata-change events asked for (lvrpc_watch_metadata) */
+    bool meta_events;                  /* and registered on the current connection */
+    bool meta_all;                     /* a connection was opened since the last drain */
     unsigned char (*meta_changed)[16]; /* domains announced since the last drain */
     size_t nmeta_changed;
-    int fd;               /* -1 between a lost connection and the next call */
+    int fd; /* -1 between a lost connection and the next call */
     unsigned serial;
     unsigned timeout_ms;
     char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -377,14 +379,16 @@ static int recv_message(int fd, char **ret, size_t *ret_len, uint64_t deadline) 
 }
 
 /* A call on the open socket; the caller holds the lock. */
-static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret, lvrpc_error *err) {
+static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret,
+                       lvrpc_error *err) {
     uint64_t deadline = now_ns() + (uint64_t)c->timeout_ms * 1000000;
     unsigned serial = ++c->serial;
     _cleanup_free_ char *out = NULL;
     size_t outlen;
     int r;
 
-    if ((r = lvrpc_encode(REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, proc, VIRNET_CALL, serial, args_proc, args, &out, &outlen)) < 0)
+    if ((r = lvrpc_encode(REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, proc, VIRNET_CALL, serial, args_proc, args, &out,
+                          &outlen)) < 0)
         return r;
     if ((r = io_all(c->fd, out, outlen, true, deadline)) < 0)
         return r;
@@ -408,8 +412,8 @@ static int call_locked(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrp
         if (kind == LVRPC_MSG_PING) {
             _cleanup_free_ char *pong = NULL;
             size_t ponglen;
-            if ((r = lvrpc_encode(KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION, KEEPALIVE_PROC_PONG, VIRNET_MESSAGE, 0, NULL,
-                                  NULL, &pong, &ponglen)) < 0 ||
+            if ((r = lvrpc_encode(KEEPALIVE_PROGRAM, KEEPALIVE_PROTOCOL_VERSION, KEEPALIVE_PROC_PONG, VIRNET_MESSAGE, 0,
+                                  NULL, NULL, &pong, &ponglen)) < 0 ||
                 (r = io_all(c->fd, pong, ponglen, true, deadline)) < 0)
                 return r;
         }
@@ -432,7 +436,8 @@ static bool_t xdr_nothing(XDR *x, void *p) {
 /* Register for metadata-change events on the open connection: 0, -EREMOTEIO when libvirtd
  * refused (it is too old: announcements are then not made), or a failure of the connection. */
 static int register_meta_locked(lvrpc *c) {
-    remote_connect_domain_event_callback_register_any_args a = {.eventID = VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, .dom = NULL};
+    remote_connect_domain_event_callback_register_any_args a = {.eventID = VIR_DOMAIN_EVENT_ID_METADATA_CHANGE,
+                                                                .dom = NULL};
     remote_connect_domain_event_callback_register_any_ret rr = {0};
     lvrpc_error err = {0};
     int r = call_locked(c, REMOTE_PROC_CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY,
@@ -466,7 +471,8 @@ static int connect_locked(lvrpc *c, char *why, size_t whylen) {
     memset(&auth, 0, sizeof(auth));
     r = call_locked(c, REMOTE_PROC_AUTH_LIST, NULL, NULL, (xdrproc_t)xdr_remote_auth_list_ret, &auth, &err);
     if (r < 0) {
-        snprintf(why, whylen, "%s: listing authentication types: %s", c->sock, r == -EREMOTEIO ? err.message : strerror(-r));
+        snprintf(why, whylen, "%s: listing authentication types: %s", c->sock,
+                 r == -EREMOTEIO ? err.message : strerror(-r));
         drop(c);
         return r;
     }
@@ -481,7 +487,8 @@ static int connect_locked(lvrpc *c, char *why, size_t whylen) {
             remote_auth_polkit_ret pk = {0};
             r = call_locked(c, REMOTE_PROC_AUTH_POLKIT, NULL, NULL, (xdrproc_t)xdr_remote_auth_polkit_ret, &pk, &err);
             if (r < 0)
-                snprintf(why, whylen, "%s: polkit authentication failed: %s", c->sock, r == -EREMOTEIO ? err.message : strerror(-r));
+                snprintf(why, whylen, "%s: polkit authentication failed: %s", c->sock,
+                         r == -EREMOTEIO ? err.message : strerror(-r));
             if (r == -EREMOTEIO)
                 r = -EACCES;
             break;
@@ -497,8 +504,8 @@ static int connect_locked(lvrpc *c, char *why, size_t whylen) {
         return r;
     }
     open_args = (remote_connect_open_args){.name = &name, .flags = VIR_CONNECT_RO};
-    r = call_locked(c, REMOTE_PROC_CONNECT_OPEN, (xdrproc_t)xdr_remote_connect_open_args, &open_args, (xdrproc_t)xdr_nothing,
-                    NULL, &err);
+    r = call_locked(c, REMOTE_PROC_CONNECT_OPEN, (xdrproc_t)xdr_remote_connect_open_args, &open_args,
+                    (xdrproc_t)xdr_nothing, NULL, &err);
     if (r < 0) {
         snprintf(why, whylen, "%s: opening %s: %s", c->sock, c->name, r == -EREMOTEIO ? err.message : strerror(-r));
         drop(c);

@@ -21,10 +21,10 @@ int parse_meminfo(const char *buf, size_t len, meminfo *out) {
         if (!colon)
             return -EBADMSG;
         nl = (size_t)(colon - p);
-#define FIELD(name, field, fl)                                                                     \
-    else if (nl == sizeof(name) - 1 && memcmp(p, name, nl) == 0) {                                 \
-        dst = &out->field;                                                                         \
-        flag = fl;                                                                                 \
+#define FIELD(name, field, fl)                                                                                         \
+    else if (nl == sizeof(name) - 1 && memcmp(p, name, nl) == 0) {                                                     \
+        dst = &out->field;                                                                                             \
+        flag = fl;                                                                                                     \
     }
         if (0) {
         }

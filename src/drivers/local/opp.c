@@ -65,8 +65,8 @@ static int read_ll(int dfd, const char *name, long long *ret) {
 }
 
 /* One board parameter: the value and its limits. */
-static int add_board_param(const sysfs_root *root, uniOppListPtr l, int di, int dfd, const char *dname, const char *name,
-                           const char *unit) {
+static int add_board_param(const sysfs_root *root, uniOppListPtr l, int di, int dfd, const char *dname,
+                           const char *name, const char *unit) {
     char lim[96];
     struct stat st;
     uniOppParam p = {.name = name, .unit = unit, .nominal = -1, .step = 0};
@@ -138,7 +138,8 @@ static int add_domain(const sysfs_root *root, uniOppListPtr l, int odfd, const c
         return 0; /* not a domain directory */
     cpu = streq(kind, "cpu");
     if (!cpu && !streq(kind, "memory")) {
-        uni_error_set(UNI_ERR_PARSE_FAILED, "%s/" OPP_DIR "/%s/kind: unknown kind '%s' (cpu, memory)", root->sysfs, dname, kind);
+        uni_error_set(UNI_ERR_PARSE_FAILED, "%s/" OPP_DIR "/%s/kind: unknown kind '%s' (cpu, memory)", root->sysfs,
+                      dname, kind);
         return -1;
     }
     if (!streq(kind, want))
@@ -150,8 +151,10 @@ static int add_domain(const sysfs_root *root, uniOppListPtr l, int odfd, const c
     if (cpu) {
         uint8_t bm[UNI_BITMAP_BYTES(MAX_CORES)];
         unsigned count;
-        if (read_line_at(dfd, "cpus", buf, sizeof(buf)) < 0 || parse_cpu_words(buf, bm, MAX_CORES, &count) < 0 || count == 0) {
-            uni_error_set(UNI_ERR_PARSE_FAILED, "%s/" OPP_DIR "/%s/cpus: missing or malformed CPU list", root->sysfs, dname);
+        if (read_line_at(dfd, "cpus", buf, sizeof(buf)) < 0 || parse_cpu_words(buf, bm, MAX_CORES, &count) < 0 ||
+            count == 0) {
+            uni_error_set(UNI_ERR_PARSE_FAILED, "%s/" OPP_DIR "/%s/cpus: missing or malformed CPU list", root->sysfs,
+                          dname);
             return -1;
         }
         for (int c = 0; c < MAX_CORES; c++)
@@ -185,7 +188,8 @@ int local_get_operating_points(const sysfs_root *root, uniOppListPtr l) {
     int n, r = 0;
 
     if (odfd < 0) {
-        uni_error_set(UNI_ERR_NO_SUPPORT, "this host has no operating points beyond cpufreq: no board interface at %s/" OPP_DIR
+        uni_error_set(UNI_ERR_NO_SUPPORT,
+                      "this host has no operating points beyond cpufreq: no board interface at %s/" OPP_DIR
                       " (per-PMD voltage and per-channel DRAM refresh need a board driver; uni-simboard provides one)",
                       root->sysfs);
         return -1;

@@ -7,8 +7,17 @@
 
 /* ---- /proc/stat ---- */
 enum {
-    CPUT_USER, CPUT_NICE, CPUT_SYSTEM, CPUT_IDLE, CPUT_IOWAIT, CPUT_IRQ, CPUT_SOFTIRQ, CPUT_STEAL,
-    CPUT_GUEST, CPUT_GUEST_NICE, CPUT_MAX
+    CPUT_USER,
+    CPUT_NICE,
+    CPUT_SYSTEM,
+    CPUT_IDLE,
+    CPUT_IOWAIT,
+    CPUT_IRQ,
+    CPUT_SOFTIRQ,
+    CPUT_STEAL,
+    CPUT_GUEST,
+    CPUT_GUEST_NICE,
+    CPUT_MAX
 };
 typedef struct {
     uint64_t t[CPUT_MAX]; /* jiffies (USER_HZ) */
@@ -18,7 +27,7 @@ typedef struct {
     cpu_times all;
     cpu_times *cpu; /* indexed by CPU number, ncpu_max entries, caller-allocated */
     unsigned ncpu_max;
-    unsigned ncpu_seen;  /* per-CPU lines parsed */
+    unsigned ncpu_seen;    /* per-CPU lines parsed */
     unsigned max_cpu_seen; /* highest CPU number + 1 */
     uint64_t procs_running, procs_blocked;
     bool have_procs_running;

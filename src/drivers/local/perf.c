@@ -38,7 +38,9 @@ int perf_probe(char *why, size_t whylen) {
     switch (-fd) {
     case ENOENT:
     case EOPNOTSUPP:
-        snprintf(why, whylen, "no hardware PMU: perf_event_open(PERF_TYPE_HARDWARE) fails with %s (a virtual machine without PMU passthrough?)",
+        snprintf(why, whylen,
+                 "no hardware PMU: perf_event_open(PERF_TYPE_HARDWARE) fails with %s (a virtual machine without PMU "
+                 "passthrough?)",
                  strerror(-fd));
         break;
     case EACCES:

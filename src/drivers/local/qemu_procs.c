@@ -51,17 +51,30 @@ int parse_pid_stat(const char *buf, size_t len, pid_stat *out) {
             if (r < 0 || v > INT32_MAX)
                 return -EBADMSG;
             out->processor = (int)v;
-        } else if (field == 9 || field == 14 || field == 15 || field == 20 || field == 22 || field == 24 || field == 43) {
+        } else if (field == 9 || field == 14 || field == 15 || field == 20 || field == 22 || field == 24 ||
+                   field == 43) {
             r = safe_atou64_n(tok, tl, &v);
             if (r < 0)
                 return -EBADMSG;
             switch (field) {
-            case 9: out->flags = v; break;
-            case 14: out->utime = v; break;
-            case 15: out->stime = v; break;
-            case 20: out->num_threads = v; break;
-            case 22: out->starttime = v; break;
-            case 24: out->rss_pages = v; break;
+            case 9:
+                out->flags = v;
+                break;
+            case 14:
+                out->utime = v;
+                break;
+            case 15:
+                out->stime = v;
+                break;
+            case 20:
+                out->num_threads = v;
+                break;
+            case 22:
+                out->starttime = v;
+                break;
+            case 24:
+                out->rss_pages = v;
+                break;
             default:
                 out->guest_time = v;
                 out->have_guest_time = true;
@@ -163,16 +176,97 @@ static bool opt_is_on(const char *opts, const char *key) {
 /* Options whose value is the next argument (QEMU 7.2's qemu-options.hx, HAS_ARG). Only these are
  * skipped over as values, so that a value is never read as an option ("-append '-name x'"). */
 static const char *const opts_with_arg[] = {
-    "D", "L", "accel", "acpitable", "action", "add-fd", "append", "audio", "audiodev", "bios",
-    "blockdev", "boot", "cdrom", "chardev", "chroot", "compat", "cpu", "d", "debugcon", "device",
-    "dfilter", "display", "drive", "dump-vmstate", "echr", "fsdev", "fw_cfg", "gdb", "global",
-    "icount", "incoming", "initrd", "iscsi", "k", "kernel", "loadvm", "m", "machine", "mem-path",
-    "mon", "monitor", "msg", "mtdblock", "name", "net", "netdev", "nic", "numa", "object",
-    "option-rom", "overcommit", "parallel", "pflash", "pidfile", "plugin", "qmp", "qmp-pretty",
-    "readconfig", "rotate", "rtc", "runas", "sandbox", "sd", "seed", "serial", "set", "smbios",
-    "smp", "spice", "tpmdev", "trace", "usbdevice", "uuid", "vga", "virtfs", "vnc",
-    "watchdog-action", "xen-domid", "M", "hda", "hdb", "hdc", "hdd", "fda", "fdb",
-    "semihosting-config", "g", "prom-env", "qtest", "qtest-log", "tb-size",
+    "D",
+    "L",
+    "accel",
+    "acpitable",
+    "action",
+    "add-fd",
+    "append",
+    "audio",
+    "audiodev",
+    "bios",
+    "blockdev",
+    "boot",
+    "cdrom",
+    "chardev",
+    "chroot",
+    "compat",
+    "cpu",
+    "d",
+    "debugcon",
+    "device",
+    "dfilter",
+    "display",
+    "drive",
+    "dump-vmstate",
+    "echr",
+    "fsdev",
+    "fw_cfg",
+    "gdb",
+    "global",
+    "icount",
+    "incoming",
+    "initrd",
+    "iscsi",
+    "k",
+    "kernel",
+    "loadvm",
+    "m",
+    "machine",
+    "mem-path",
+    "mon",
+    "monitor",
+    "msg",
+    "mtdblock",
+    "name",
+    "net",
+    "netdev",
+    "nic",
+    "numa",
+    "object",
+    "option-rom",
+    "overcommit",
+    "parallel",
+    "pflash",
+    "pidfile",
+    "plugin",
+    "qmp",
+    "qmp-pretty",
+    "readconfig",
+    "rotate",
+    "rtc",
+    "runas",
+    "sandbox",
+    "sd",
+    "seed",
+    "serial",
+    "set",
+    "smbios",
+    "smp",
+    "spice",
+    "tpmdev",
+    "trace",
+    "usbdevice",
+    "uuid",
+    "vga",
+    "virtfs",
+    "vnc",
+    "watchdog-action",
+    "xen-domid",
+    "M",
+    "hda",
+    "hdb",
+    "hdc",
+    "hdd",
+    "fda",
+    "fdb",
+    "semihosting-config",
+    "g",
+    "prom-env",
+    "qtest",
+    "qtest-log",
+    "tb-size",
 };
 
 static bool takes_arg(const char *opt) {
@@ -202,12 +296,23 @@ static uint64_t parse_mem_mb(const char *val) {
     if (!isdigit((unsigned char)suf)) {
         n--;
         switch (suf) {
-        case 'k': mul = 0; break; /* KiB: below one MiB unless large */
-        case 'm': mul = 1; break;
-        case 'g': mul = 1024; break;
-        case 't': mul = 1024 * 1024; break;
-        case 'b': mul = 0; break;
-        default: return 0;
+        case 'k':
+            mul = 0;
+            break; /* KiB: below one MiB unless large */
+        case 'm':
+            mul = 1;
+            break;
+        case 'g':
+            mul = 1024;
+            break;
+        case 't':
+            mul = 1024 * 1024;
+            break;
+        case 'b':
+            mul = 0;
+            break;
+        default:
+            return 0;
         }
     }
     if (safe_atou64_n(size, n, &v) < 0)
@@ -484,7 +589,8 @@ bool qemu_proc_is_qemu(int proc_fd, const char *pid) {
     }
     /* exe is unreadable without ptrace rights over the process: its name will do. */
     snprintf(path, sizeof(path), "%s/comm", pid);
-    return read_line_at(proc_fd, path, buf, sizeof(buf)) > 0 && (startswith(buf, "qemu-system-") || streq(buf, "qemu-kvm"));
+    return read_line_at(proc_fd, path, buf, sizeof(buf)) > 0 &&
+           (startswith(buf, "qemu-system-") || streq(buf, "qemu-kvm"));
 }
 
 int qemu_proc_read_stat(int proc_fd, const char *rel, pid_stat *ps) {

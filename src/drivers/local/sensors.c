@@ -46,8 +46,8 @@ temp_class classify_hwmon_temp(const char *chip, const char *label, int *ret_id)
 }
 
 bool thermal_zone_is_cpu(const char *type) {
-    return streq(type, "x86_pkg_temp") || has_ci(type, "cpu") || has_ci(type, "soc") ||
-           has_ci(type, "pkg") || startswith(type, "Tctl");
+    return streq(type, "x86_pkg_temp") || has_ci(type, "cpu") || has_ci(type, "soc") || has_ci(type, "pkg") ||
+           startswith(type, "Tctl");
 }
 
 power_class classify_hwmon_power(const char *chip, const char *label) {
@@ -56,8 +56,8 @@ power_class classify_hwmon_power(const char *chip, const char *label) {
     if (has_ci(label, "cpu") || has_ci(label, "pmd") || has_ci(label, "core") || has_ci(label, "package") ||
         has_ci(label, "soc") || has_ci(chip, "amd_energy") || has_ci(label, "socket"))
         return POWER_CPU;
-    if (has_ci(label, "total") || has_ci(label, "system") || has_ci(label, "node") || has_ci(chip, "acpi_power_meter") ||
-        has_ci(chip, "power_meter"))
+    if (has_ci(label, "total") || has_ci(label, "system") || has_ci(label, "node") ||
+        has_ci(chip, "acpi_power_meter") || has_ci(chip, "power_meter"))
         return POWER_TOTAL;
     return POWER_OTHER;
 }

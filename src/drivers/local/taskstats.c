@@ -17,8 +17,8 @@ struct taskstats_conn {
 };
 
 /* Walk netlink attributes in [p, p+len): calls fn for each; -EBADMSG when one overruns. */
-static int walk_attrs(const uint8_t *p, size_t len, int (*fn)(uint16_t type, const uint8_t *data, size_t dlen, void *ud),
-                      void *ud) {
+static int walk_attrs(const uint8_t *p, size_t len,
+                      int (*fn)(uint16_t type, const uint8_t *data, size_t dlen, void *ud), void *ud) {
     while (len >= NLA_HDRLEN) {
         struct nlattr a;
         size_t alen, step;
@@ -88,11 +88,11 @@ typedef struct {
     taskstats_delays *out;
 } aggr_ctx;
 
-#define TS_FIELD(buf, len, field, dst)                                                             \
-    do {                                                                                           \
-        if ((len) < offsetof(struct taskstats, field) + sizeof(dst))                               \
-            return -EBADMSG;                                                                       \
-        memcpy(&(dst), (buf) + offsetof(struct taskstats, field), sizeof(dst));                    \
+#define TS_FIELD(buf, len, field, dst)                                                                                 \
+    do {                                                                                                               \
+        if ((len) < offsetof(struct taskstats, field) + sizeof(dst))                                                   \
+            return -EBADMSG;                                                                                           \
+        memcpy(&(dst), (buf) + offsetof(struct taskstats, field), sizeof(dst));                                        \
     } while (0)
 
 static int aggr_attr(uint16_t type, const uint8_t *data, size_t dlen, void *ud) {

@@ -14,15 +14,15 @@
 
 /* ---- /proc/PID/stat and /proc/PID/task/TID/stat ---- */
 typedef struct {
-    char comm[64];        /* between the first '(' and the last ')', cut to fit */
-    char state;           /* R S D T t Z ... */
-    uint64_t flags;       /* field 9: PF_* (PF_KTHREAD, PF_USER_WORKER ...) */
+    char comm[64];         /* between the first '(' and the last ')', cut to fit */
+    char state;            /* R S D T t Z ... */
+    uint64_t flags;        /* field 9: PF_* (PF_KTHREAD, PF_USER_WORKER ...) */
     uint64_t utime, stime; /* clock ticks; utime includes guest time (kernel/sched/cputime.c) */
-    uint64_t starttime;   /* ticks after boot: with the PID, the identity of a process */
-    uint64_t num_threads; /* field 20 */
-    uint64_t rss_pages;   /* field 24 */
-    int processor;        /* field 39: the CPU the task last ran on; -1 when not given */
-    uint64_t guest_time;  /* field 43: time spent running a guest (vCPU), ticks */
+    uint64_t starttime;    /* ticks after boot: with the PID, the identity of a process */
+    uint64_t num_threads;  /* field 20 */
+    uint64_t rss_pages;    /* field 24 */
+    int processor;         /* field 39: the CPU the task last ran on; -1 when not given */
+    uint64_t guest_time;   /* field 43: time spent running a guest (vCPU), ticks */
     bool have_guest_time;
 } pid_stat;
 /* The command name may hold spaces and parentheses: fields are counted after the LAST ')'.
@@ -41,15 +41,15 @@ typedef struct {
 } qemu_nic;
 
 typedef struct {
-    bool is_qemu;         /* argv[0] is qemu-system-* or qemu-kvm */
-    char *name;           /* -name NAME, -name guest=NAME,...; NULL when not given */
-    bool debug_threads;   /* -name ...,debug-threads=on: vCPU threads are named "CPU N/KVM" */
+    bool is_qemu;                   /* argv[0] is qemu-system-* or qemu-kvm */
+    char *name;                     /* -name NAME, -name guest=NAME,...; NULL when not given */
+    bool debug_threads;             /* -name ...,debug-threads=on: vCPU threads are named "CPU N/KVM" */
     char uuid[UUID_STRING_LEN + 1]; /* -uuid, lower case; "" when not given */
-    char *qmp_path;       /* the first QMP monitor on a unix socket (-qmp unix:PATH, -qmp-pretty,
+    char *qmp_path;                 /* the first QMP monitor on a unix socket (-qmp unix:PATH, -qmp-pretty,
                            * -chardev socket,path=PATH + -mon chardev=ID,mode=control), or NULL */
-    bool qmp_fd_only;     /* a QMP monitor exists but on a passed fd (libvirt): not reachable */
-    unsigned smp;         /* -smp: vCPUs at start; 0 when not given (QEMU's default is 1) */
-    uint64_t mem_mb;      /* -m, in MiB; 0 when not given */
+    bool qmp_fd_only;               /* a QMP monitor exists but on a passed fd (libvirt): not reachable */
+    unsigned smp;                   /* -smp: vCPUs at start; 0 when not given (QEMU's default is 1) */
+    uint64_t mem_mb;                /* -m, in MiB; 0 when not given */
     qemu_nic *nics;
     size_t nnics;
 } qemu_cmdline;
@@ -111,12 +111,18 @@ int qmp_parse_stats(const char *ret, size_t len, const char *const *qom_paths, s
                     void *userdata);
 /* The member @name of the JSON object @msg (validated whole): 1 with its value's text, 0 when it
  * has none, -EBADMSG when @msg is not one well-formed object. */
+/* The JSON reader qmp.c frames messages with (qmp_parse.c): nesting it accepts, and the string
+ * at @p (its opening quote): the end past the closing quote, or NULL when malformed; with @buf,
+ * its text unescaped and NUL-terminated there (NULL when it does not fit, or has a NUL or a lone
+ * surrogate). */
+#define QMP_JSON_MAX_DEPTH 64
+const char *qmp_json_string(const char *p, const char *e, char *buf, size_t size);
 int qmp_message_member(const char *msg, size_t len, const char *name, const char **ret, size_t *ret_len);
 /* query-stats-schemas: the kind of each statistic (cumulative, instant, peak); unknown -> cumulative. */
 kvm_stat_kind qmp_stat_kind(struct json_object *schemas, const char *target, const char *name);
 typedef struct {
-    int index;   /* cpu-index */
-    pid_t tid;   /* thread-id */
+    int index; /* cpu-index */
+    pid_t tid; /* thread-id */
     char *qom_path;
 } qmp_cpu;
 /* query-cpus-fast: vCPUs in the order given; free with qmp_cpus_free. */
@@ -153,16 +159,16 @@ typedef enum {
     QMP_NQ
 } qmp_query;
 typedef struct qmp_job {
-    const char *path;              /* the monitor's unix socket */
-    unsigned want;                 /* bit (1 << qmp_query) per query */
-    char *text[QMP_NQ];            /* the text of each answered query's "return" (owned), or NULL */
+    const char *path;   /* the monitor's unix socket */
+    unsigned want;      /* bit (1 << qmp_query) per query */
+    char *text[QMP_NQ]; /* the text of each answered query's "return" (owned), or NULL */
     size_t len[QMP_NQ];
     struct json_object *reply[QMP_NQ]; /* text parsed by qmp_reply, when asked */
-    char *error[QMP_NQ];           /* QEMU's error for a query that failed, or NULL */
-    int err;                       /* -errno when the conversation failed */
-    bool unanswered;               /* the monitor did not answer: the deadline passed before every
+    char *error[QMP_NQ];               /* QEMU's error for a query that failed, or NULL */
+    int err;                           /* -errno when the conversation failed */
+    bool unanswered;                   /* the monitor did not answer: the deadline passed before every
                                     * answer came, or it accepts no connection (its queue is full) */
-    char why[160];                 /* what failed, for the absence reasons */
+    char why[160];                     /* what failed, for the absence reasons */
     uint64_t elapsed_ns;
 } qmp_job;
 /* Run every job's conversation concurrently (at most 64 sockets at a time, in one poll()), each job under its
@@ -267,4 +273,3 @@ int lv_fill(lv_conn *c, lv_stats *st, const char *uuid, uniRecordPtr rec, kvm_st
  * calls on the same domain: NULL at first; free with lv_layout_free. A KVM statistic's name
  * then reaches @cb as rec_intern's pointer. */
 void lv_layout_free(lv_layout *l);
-

@@ -221,9 +221,9 @@ static int start_tls(remote_state *s, uint64_t deadline) {
 static int call(remote_state *s, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret);
 
 /* call_STEM(s, args, ret): each procedure of procs.def, typed. */
-#define CALL_(NAME, stem, args, ret, access)                                                       \
-    static inline int call_##stem(remote_state *s, args *a, ret *r) {                              \
-        return call(s, UNI_PROC_##NAME, (xdrproc_t)xdr_##args, a, (xdrproc_t)xdr_##ret, r);        \
+#define CALL_(NAME, stem, args, ret, access)                                                                           \
+    static inline int call_##stem(remote_state *s, args *a, ret *r) {                                                  \
+        return call(s, UNI_PROC_##NAME, (xdrproc_t)xdr_##args, a, (xdrproc_t)xdr_##ret, r);                            \
     }
 UNI_PROCS(CALL_)
 #undef CALL_
@@ -281,8 +281,12 @@ static int ensure_connected(remote_state *s) {
 
 static int call(remote_state *s, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret) {
     uint64_t deadline = now_ns() + (uint64_t)s->timeout_ms * 1000000;
-    uni_message_header h = {.prog = UNI_PROGRAM, .vers = UNI_PROTOCOL_VERSION, .proc = proc, .type = UNI_CALL,
-                            .serial = ++s->serial, .status = UNI_STATUS_OK};
+    uni_message_header h = {.prog = UNI_PROGRAM,
+                            .vers = UNI_PROTOCOL_VERSION,
+                            .proc = proc,
+                            .type = UNI_CALL,
+                            .serial = ++s->serial,
+                            .status = UNI_STATUS_OK};
     _cleanup_free_ char *out = NULL, *in = NULL;
     size_t outlen;
     char first[4];
@@ -423,7 +427,8 @@ static int remote_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         }
         if (sock)
             s->socket_path = strdup(sock);
-        else if (asprintf(&s->socket_path, "%s/%s", uni_default_runtime_dir(), s->ro ? "uniserver-sock-ro" : "uniserver-sock") < 0)
+        else if (asprintf(&s->socket_path, "%s/%s", uni_default_runtime_dir(),
+                          s->ro ? "uniserver-sock-ro" : "uniserver-sock") < 0)
             s->socket_path = NULL;
         if (!s->socket_path || asprintf(&s->where, "socket %s", s->socket_path) < 0) {
             uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
@@ -437,7 +442,8 @@ static int remote_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
             goto fail;
         }
         if (!streq(uri->path, "/system")) {
-            uni_error_set(UNI_ERR_INVALID_URI, "unknown path '%s' for uniserver+%s:// (only /system)", uri->path, uri->transport);
+            uni_error_set(UNI_ERR_INVALID_URI, "unknown path '%s' for uniserver+%s:// (only /system)", uri->path,
+                          uri->transport);
             goto fail;
         }
         s->host = strdup(uri->host);
@@ -590,8 +596,14 @@ static int remote_node_get_operating_points(uniConnectPtr conn, uniOppListPtr l)
         r = d;
         for (u_int k = 0; k < w->params.params_len && r >= 0; k++) {
             const uni_opp_param *wp = &w->params.params_val[k];
-            uniOppParam p = {.name = wp->name, .unit = wp->unit, .current = wp->current, .nominal = wp->nominal,
-                             .min = wp->min, .max = wp->max, .step = wp->step, .flags = wp->flags};
+            uniOppParam p = {.name = wp->name,
+                             .unit = wp->unit,
+                             .current = wp->current,
+                             .nominal = wp->nominal,
+                             .min = wp->min,
+                             .max = wp->max,
+                             .step = wp->step,
+                             .flags = wp->flags};
             r = uni_opp_add_param(l, d, &p);
         }
     }
@@ -603,7 +615,8 @@ static int remote_node_get_operating_points(uniConnectPtr conn, uniOppListPtr l)
     return 0;
 }
 
-static int remote_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, int di, const uniOppSetting *set, int n) {
+static int remote_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, int di, const uniOppSetting *set,
+                                           int n) {
     remote_state *s = conn->priv;
     uni_node_set_operating_point_args a = {.domain = (char *)uniOppListGetDomain(l, di)->name};
     _cleanup_free_ uni_opp_setting *w = calloc((size_t)n, sizeof(*w));
@@ -726,7 +739,8 @@ static int remote_healthlog_query(uniConnectPtr conn, const uni_healthlog_query 
             return -1;
     } else {
         char *dimm = (char *)q->dimm;
-        uni_healthlog_query_memory_args a = {.dimm = q->dimm ? &dimm : NULL, .since_ms = q->since_ms, .flags = q->flags};
+        uni_healthlog_query_memory_args a = {
+            .dimm = q->dimm ? &dimm : NULL, .since_ms = q->since_ms, .flags = q->flags};
         if (call_healthlog_query_memory(s, &a, &r) < 0)
             return -1;
     }

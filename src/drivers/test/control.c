@@ -117,7 +117,8 @@ int test_node_get_operating_points(uniConnectPtr conn, uniOppListPtr l) {
             const sb_param *b = &sb_pmd_params[q];
             int *v = sb_pmd_setting(&s->board, p, q);
             long long cur = v ? *v : (long long)sim_pmd_mhz(s, p);
-            if (uni_opp_add_param(l, d, &(uniOppParam){b->name, b->unit, cur, b->nominal, b->min, b->max, b->step, 0}) < 0)
+            if (uni_opp_add_param(l, d, &(uniOppParam){b->name, b->unit, cur, b->nominal, b->min, b->max, b->step, 0}) <
+                0)
                 goto oom;
         }
     }
@@ -134,8 +135,9 @@ int test_node_get_operating_points(uniConnectPtr conn, uniOppListPtr l) {
             goto oom;
         for (int q = 0; q < SB_MC_NPARAM; q++) {
             const sb_param *b = &sb_mc_params[q];
-            if (uni_opp_add_param(l, d, &(uniOppParam){b->name, b->unit, *sb_mc_setting(&s->board, c, q), b->nominal, b->min,
-                                                       b->max, b->step, 0}) < 0)
+            if (uni_opp_add_param(l, d,
+                                  &(uniOppParam){b->name, b->unit, *sb_mc_setting(&s->board, c, q), b->nominal, b->min,
+                                                 b->max, b->step, 0}) < 0)
                 goto oom;
         }
     }

@@ -26,7 +26,11 @@ static double sim_rate(uint64_t (*f)(uint64_t, uint64_t), uint64_t k, uint64_t t
 }
 
 /* A count's rates over the 1, 5 and 60 minute windows, as the metric ids of each window. */
-#define RATE_IDS(p) {UNI_M_HOST_ERRORS_##p##_RATE_PER_MIN, UNI_M_HOST_ERRORS_##p##_RATE_5M_PER_MIN, UNI_M_HOST_ERRORS_##p##_RATE_60M_PER_MIN}
+#define RATE_IDS(p)                                                                                                    \
+    {                                                                                                                  \
+        UNI_M_HOST_ERRORS_##p##_RATE_PER_MIN, UNI_M_HOST_ERRORS_##p##_RATE_5M_PER_MIN,                                 \
+            UNI_M_HOST_ERRORS_##p##_RATE_60M_PER_MIN                                                                   \
+    }
 static void rates3(uniRecordPtr rec, const unsigned ids[3], const char *name, const double r[3]) {
     for (int w = 0; w < 3; w++)
         rec_dbl(rec, ids[w], -1, name, r[w]);

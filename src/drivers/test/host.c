@@ -108,7 +108,7 @@ int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr 
             rec_dbl(rec, UNI_M_HOST_CPU_IDLE_PCT, -1, NULL, pct_of(all_b.t[CPUT_IDLE] - all_a.t[CPUT_IDLE], dt));
             rec_dbl(rec, UNI_M_HOST_CPU_SYSTEM_PCT, -1, NULL, pct_of(all_b.t[CPUT_SYSTEM] - all_a.t[CPUT_SYSTEM], dt));
         } else {
-            unsigned ids[] = {UNI_M_HOST_CPU_UTIL_PCT, UNI_M_HOST_CPU_UTIL_MHZ, UNI_M_HOST_CPU_N_UTIL_PCT,
+            unsigned ids[] = {UNI_M_HOST_CPU_UTIL_PCT,   UNI_M_HOST_CPU_UTIL_MHZ,   UNI_M_HOST_CPU_N_UTIL_PCT,
                               UNI_M_HOST_CPU_N_UTIL_MHZ, UNI_M_HOST_CPU_IOWAIT_PCT, UNI_M_HOST_CPU_IDLE_PCT,
                               UNI_M_HOST_CPU_SYSTEM_PCT};
             for (size_t i = 0; i < ELEMENTSOF(ids); i++)
@@ -139,9 +139,15 @@ int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr 
     }
     if (uni_select_group(sel, UNI_GROUP_MEM) || uni_select_group(sel, UNI_GROUP_CONTENTION)) {
         /* 16 GiB board; 1 GiB of swap of which 256 MiB is used; a VM is growing by 16 MiB/s. */
-        meminfo m = {.mem_total_kb = (uint64_t)SB_NMC * SB_DIMMS * SB_DIMM_MB * 1024, .mem_free_kb = 4194304 - (t % 60) * 16384,
-                     .mem_available_kb = 8388608, .cached_kb = 3145728, .swap_total_kb = 1048576,
-                     .swap_free_kb = 786432, .have_available = true, .have_cached = true, .have_swap = true};
+        meminfo m = {.mem_total_kb = (uint64_t)SB_NMC * SB_DIMMS * SB_DIMM_MB * 1024,
+                     .mem_free_kb = 4194304 - (t % 60) * 16384,
+                     .mem_available_kb = 8388608,
+                     .cached_kb = 3145728,
+                     .swap_total_kb = 1048576,
+                     .swap_free_kb = 786432,
+                     .have_available = true,
+                     .have_cached = true,
+                     .have_swap = true};
         rec_dbl(rec, UNI_M_HOST_MEM_TOTAL_MB, -1, NULL, (double)m.mem_total_kb / 1024);
         rec_dbl(rec, UNI_M_HOST_MEM_AVAILABLE_MB, -1, NULL, (double)m.mem_available_kb / 1024);
         rec_dbl(rec, UNI_M_HOST_MEM_AVAILABLE_PCT, -1, NULL, pct_of(m.mem_available_kb, m.mem_total_kb));
@@ -204,11 +210,12 @@ int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr 
         if (!first)
             rec_dbl(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, -1, NULL, sim_energy_j(s, t) / 3.6e6);
         else
-            rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, "first sample: energy is integrated over the connection's windows");
+            rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH,
+                       "first sample: energy is integrated over the connection's windows");
     }
     if (uni_select_group(sel, UNI_GROUP_ERRORS))
-    if (uni_select_group(sel, UNI_GROUP_ERRORS))
-        sim_errors(rec, t);
+        if (uni_select_group(sel, UNI_GROUP_ERRORS))
+            sim_errors(rec, t);
     sim_vms_host(rec, sel, t, first);
     return 0;
 }

@@ -10,16 +10,16 @@ typedef struct {
     const char *name, *uuid, *tap, *mac;
     unsigned vcpus;
     double mem_mb;
-    unsigned util_pct;       /* of its vCPUs */
-    uint64_t swap_ms_per_s;  /* swap-in wait */
+    unsigned util_pct;      /* of its vCPUs */
+    uint64_t swap_ms_per_s; /* swap-in wait */
     bool active;
     const char *os_name, *os_flavor, *os_user_id, *os_project_id, *os_project_name; /* Nova's */
     const char *reliability;
 } sim_vm;
 static const sim_vm sim_vms[] = {
     {"vm-1", "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61", "vnet0", "52:54:00:00:00:01", 2, 2048, 50, 8, true},
-    {"vm-2", "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62", "vnet1", "52:54:00:00:00:02", 1, 1024, 25, 4, true, "db-1", "m1.small",
-     "a1b2c3d4e5f60718293a4b5c6d7e8f90", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "webteam", "high"},
+    {"vm-2", "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a62", "vnet1", "52:54:00:00:00:02", 1, 1024, 25, 4, true, "db-1",
+     "m1.small", "a1b2c3d4e5f60718293a4b5c6d7e8f90", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "webteam", "high"},
     {"vm-3", "7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a63", "vnet2", "52:54:00:00:00:03", 4, 4096, 0, 0, false},
 };
 /* kvm_stat's counters of a simulated vCPU per second (VM-scope ones: per_vcpu 0, per VM). */
@@ -28,8 +28,8 @@ static const struct {
     uint64_t per_vcpu_per_s; /* 0: a VM-scope statistic */
     bool per_vcpu;
 } sim_kvm[] = {
-    {"exits", 12000, true}, {"halt_exits", 800, true}, {"mmio_exits", 3000, true}, {"io_exits", 1500, true},
-    {"irq_injections", 1000, true}, {"irq_exits", 400, true}, {"remote_tlb_flush", 0, false},
+    {"exits", 12000, true},         {"halt_exits", 800, true}, {"mmio_exits", 3000, true},     {"io_exits", 1500, true},
+    {"irq_injections", 1000, true}, {"irq_exits", 400, true},  {"remote_tlb_flush", 0, false},
 };
 /* dom.kvm.NAME of VM v after t seconds: per-vCPU counters summed, VM-scope ones 5 per second. */
 static uint64_t sim_kvm_vm(const sim_vm *v, size_t k, uint64_t t) {
@@ -110,7 +110,8 @@ int test_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) 
  * outside the guest: the interruption time), one NIC, one disk, kvm_stat's counters per vCPU. */
 static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t prev_t, uniRecordPtr rec) {
     bool first = prev_t == 0;
-    uint64_t cpu_ms = t * 10 * v->util_pct * v->vcpus, cycles = cpu_ms * SB_MAX_KHZ; /* at full speed: kHz is cycles per ms */
+    uint64_t cpu_ms = t * 10 * v->util_pct * v->vcpus,
+             cycles = cpu_ms * SB_MAX_KHZ; /* at full speed: kHz is cycles per ms */
 
     /* The window since the previous domain collection on this connection, in virtual time. */
     rec->window_ms = first ? -1 : (long long)((t - prev_t) * TICK_MS);
@@ -118,8 +119,10 @@ static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t pr
     rec_str(rec, UNI_M_DOM_UUID, -1, NULL, v->uuid);
     rec_u64(rec, UNI_M_DOM_CPU_COUNT, -1, NULL, v->vcpus);
     rec_absent(rec, UNI_M_DOM_CPU_L3_CACHE_USAGE_KB, "the simulated X-Gene2 has no cache monitoring (resctrl)");
-    rec_absent(rec, UNI_M_DOM_MEM_BANDWIDTH_TOTAL_MBPS, "the simulated X-Gene2 has no memory bandwidth monitoring (resctrl)");
-    rec_absent(rec, UNI_M_DOM_MEM_BANDWIDTH_LOCAL_MBPS, "the simulated X-Gene2 has no memory bandwidth monitoring (resctrl)");
+    rec_absent(rec, UNI_M_DOM_MEM_BANDWIDTH_TOTAL_MBPS,
+               "the simulated X-Gene2 has no memory bandwidth monitoring (resctrl)");
+    rec_absent(rec, UNI_M_DOM_MEM_BANDWIDTH_LOCAL_MBPS,
+               "the simulated X-Gene2 has no memory bandwidth monitoring (resctrl)");
     {
         const struct {
             unsigned metric;
@@ -206,10 +209,10 @@ static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t pr
         rec_dbl(rec, UNI_M_DOM_DISK_I_LATENCY_MS, 0, NULL, 2);
         rec_dbl(rec, UNI_M_DOM_DISK_I_IOPS, 0, NULL, 50);
     } else {
-        static const unsigned rates[] = {UNI_M_DOM_NET_I_RX_BYTES_RATE, UNI_M_DOM_NET_I_TX_BYTES_RATE,
-                                         UNI_M_DOM_DISK_I_READ_BYTES_RATE, UNI_M_DOM_DISK_I_READ_REQUESTS_RATE,
+        static const unsigned rates[] = {UNI_M_DOM_NET_I_RX_BYTES_RATE,     UNI_M_DOM_NET_I_TX_BYTES_RATE,
+                                         UNI_M_DOM_DISK_I_READ_BYTES_RATE,  UNI_M_DOM_DISK_I_READ_REQUESTS_RATE,
                                          UNI_M_DOM_DISK_I_WRITE_BYTES_RATE, UNI_M_DOM_DISK_I_WRITE_REQUESTS_RATE,
-                                         UNI_M_DOM_DISK_I_LATENCY_MS, UNI_M_DOM_DISK_I_IOPS};
+                                         UNI_M_DOM_DISK_I_LATENCY_MS,       UNI_M_DOM_DISK_I_IOPS};
         for (size_t i = 0; i < ELEMENTSOF(rates); i++)
             rec_absent(rec, rates[i], "%s", WHY_FIRST);
     }
