@@ -8,6 +8,8 @@
 #   make asan    the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
+#   make deb     the Debian packages from this tree into build-deb/ (dpkg-buildpackage -b; lintian)
+#   make deb-test  make deb, then install, upgrade and purge the packages in a debootstrap chroot (~5 min)
 #   make format  format the C sources with the tree's .clang-format (the 'format' test checks it)
 #   make fuzz    fuzz uniserverd's RPC decoder and dispatcher, its HTTP request parser and the QMP reader with libFuzzer (FUZZ_SECONDS, default 30)
 #   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
@@ -25,7 +27,7 @@ MESON_OPTS ?= -Dwerror=true
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build deps check run asan bench golden format fuzz demo clean
+.PHONY: all build deps check run asan bench golden format deb deb-test fuzz demo clean
 
 all: build
 
@@ -75,6 +77,21 @@ bench: deps
 golden: build
 	tests/regen-golden $(BUILD)
 
+# The packages' build tools (debhelper, dh-python) and lintian, only for make deb.
+DEB_TOOLS := debhelper dh-python lintian dpkg-dev
+
+deb: deps
+	@$(MAKE) --no-print-directory deps DEBS="$(DEB_TOOLS)"
+	rm -rf build-deb && mkdir -p build-deb/uniserver-0.1.0
+	tar --exclude-vcs --exclude='./build*' --exclude='./fuzz/crash-*' -cf - . | tar -xf - -C build-deb/uniserver-0.1.0
+	cd build-deb/uniserver-0.1.0 && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error,warning --suppress-tags-from-file debian/lintian-explained build-deb/*.changes
+	@ls -1 build-deb/*.deb
+
+deb-test: deb
+	@$(MAKE) --no-print-directory deps DEBS="debootstrap"
+	tests/deb-install-test build-deb
+
 format:
 	git ls-files '*.c' '*.h' | grep -v '^tests/fixtures/' | xargs clang-format -i
 
@@ -86,4 +103,4 @@ demo: deps
 	demo/simboard-demo $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-deb

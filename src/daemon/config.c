@@ -36,6 +36,7 @@ const char *const config_keys_help =
     "  interval_ms = MS        sampling interval (default 1000)\n"
     "  listen_tls = ADDR:PORT  TLS listener, client certificates required (default off)\n"
     "  listen_tcp = ADDR:PORT  plain TCP listener: needs insecure_tcp = yes, loopback only (default off)\n"
+    "  insecure_tcp = yes|no   allow listen_tcp's unauthenticated clients (default no)\n"
     "  tls_cert, tls_key, tls_ca = FILE   (default " UNI_DEFAULT_PKI_DIR "/servercert.pem, serverkey.pem, cacert.pem)\n"
     "  sock_group = GROUP      group allowed on the read-write socket (mode 0660; default root only, 0600)\n"
     "  max_clients = N         (default 1024)   max_call_bytes = N (default 1048576)\n"
