@@ -51,3 +51,6 @@ static inline bool uni_cpumap_has(const unsigned char *map, int maplen, int cpu)
     return cpu >= 0 && cpu / 8 < maplen && ((map[cpu / 8] >> (cpu % 8)) & 1);
 }
 void uni_cpumap_format(const unsigned char *map, int maplen, char *buf, size_t len);
+static inline void uni_domain_freep(uniDomainPtr *p) {
+    uniDomainFree(*p);
+}
