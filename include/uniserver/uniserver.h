@@ -643,7 +643,7 @@ int uniConnectGetAllDomainInfo(uniConnectPtr conn, uniDomainPtr **ret_domains, u
  * @flags: must be 0
  * The spec's get_xml_desc (virDomainGetXMLDesc). For libvirt's domains, libvirt's XML. For a VM
  * found from its QEMU process, a libvirt-shaped description built from its command line (name,
- * uuid, memory, vCPUs, disks, NICs: docs/domain-xml.md); it is not a definition libvirt could
+ * uuid, memory, vCPUs, disks, NICs: docs/domains.md); it is not a definition libvirt could
  * start, and says so in a comment.
  * Returns: a new string (free with free()), or NULL. Since: 0.3
  */
@@ -737,7 +737,7 @@ int uniDomainPinVcpu(uniDomainPtr dom, unsigned int vcpu, const unsigned char *c
  */
 int uniDomainGetCPUStats(uniDomainPtr dom, unsigned long long **ret_cpu_time, unsigned int flags);
 
-/* Reliability classes (spec 1.1; docs/reliability.md says what each may be placed on). */
+/* Reliability classes (spec 1.1; docs/domains.md says what each may be placed on). */
 typedef enum {
     UNI_RELIABILITY_NORMAL = 0, /* the default */
     UNI_RELIABILITY_HIGH = 1,

@@ -44,7 +44,7 @@ static const cmd_def base_commands[] = {
     {"maxvcpus", "DOMAIN", "the vCPUs a domain may have (get_max_vCPUs)", NULL, cmd_maxvcpus, NULL, 0},
     {"dumpxml", "DOMAIN", "the domain's XML (get_xml_desc)",
      "libvirt's XML for its domains; for a VM found from its QEMU process a libvirt-shaped description "
-     "built from its command line (docs/domain-xml.md).",
+     "built from its command line (docs/domains.md).",
      cmd_dumpxml, NULL, 0},
     {"schedinfo", "DOMAIN", "scheduler type and parameters: CPU shares, quota, period (get_scheduler_parameters)", NULL,
      cmd_schedinfo, NULL, 0},
@@ -54,7 +54,7 @@ static const cmd_def base_commands[] = {
     {"cpu-stats", "DOMAIN", "the domain's CPU time on each host CPU (get_pCPU_stats)", NULL, cmd_cpustats, NULL, 0},
     {"reliability", "DOMAIN", "the domain's reliability class: high, normal or low", NULL, cmd_reliability, NULL, 0},
     {"setreliability", "DOMAIN CLASS", "set the domain's reliability class: high, normal or low (a control call)",
-     "docs/reliability.md says what each class may be placed on.", cmd_setreliability, NULL, 0},
+     "docs/domains.md says what each class may be placed on.", cmd_setreliability, NULL, 0},
     {"kvmstat", "[--once|--log] [--guest DOMAIN] [--fields REGEX] [--interval MS] [--count N] [--table2]",
      "KVM statistics as kvm_stat shows them: counts and rates per second, host-wide or per VM",
      "Host-wide sums over the VMs (kvm.NAME), or one VM's (--guest: dom.kvm.NAME), each statistic\n"
