@@ -396,21 +396,26 @@ int test_domain_get_sched(uniConnectPtr conn, const uni_domain_info *dom, char *
     return (int)ELEMENTSOF(params);
 }
 
-static int sim_not_running(const sim_vm *v) {
-    uni_error_set(UNI_ERR_NO_DATA, "domain '%s' is not running: it has no vCPU threads", v->name);
-    return -1;
+/* The running simulated VM @dom denotes (its index in *@ret_i), or NULL with the error set. */
+static const sim_vm *sim_running(const uni_domain_info *dom, int *ret_i) {
+    int i = sim_find(dom);
+    if (i < 0)
+        return NULL;
+    if (!sim_vms[i].active) {
+        uni_error_set(UNI_ERR_NO_DATA, "domain '%s' is not running: it has no vCPU threads", sim_vms[i].name);
+        return NULL;
+    }
+    *ret_i = i;
+    return &sim_vms[i];
 }
 
 int test_domain_get_vcpus(uniConnectPtr conn, const uni_domain_info *dom, uniVcpuInfo **ret_info,
                           unsigned char **ret_maps, int *ret_ncpus) {
     const test_state *s = conn->priv;
-    int i = sim_find(dom);
-    const sim_vm *v;
-    if (i < 0)
+    int i = -1;
+    const sim_vm *v = sim_running(dom, &i);
+    if (!v)
         return -1;
-    v = &sim_vms[i];
-    if (!v->active)
-        return sim_not_running(v);
     *ret_info = calloc(v->vcpus, sizeof(**ret_info));
     *ret_maps = calloc(v->vcpus, UNI_CPU_MAPLEN(SB_NCPU));
     if (!*ret_info || !*ret_maps) {
@@ -431,15 +436,12 @@ int test_domain_pin_vcpu(uniConnectPtr conn, const uni_domain_info *dom, unsigne
     test_state *s = conn->priv;
     unsigned char before = 0, after = 0;
     char obj[96], b[32], a[32];
-    int i = sim_find(dom);
-    const sim_vm *v;
+    int i = -1;
+    /* Everything is checked before the change: the VM runs, the vCPU, then each CPU of the map. */
+    const sim_vm *v = sim_running(dom, &i);
 
-    if (i < 0)
+    if (!v)
         return -1;
-    v = &sim_vms[i];
-    /* Everything is checked before the change: the vCPU, then each CPU of the map. */
-    if (!v->active)
-        return sim_not_running(v);
     if (vcpu >= v->vcpus) {
         uni_error_set(UNI_ERR_INVALID_ARG, "vCPU %u of '%s' does not exist (it has %u: 0-%u)", vcpu, v->name, v->vcpus,
                       v->vcpus - 1);
