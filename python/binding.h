@@ -38,3 +38,10 @@ PyObject *view_list(uniRecordPtr rec, const uniViewDesc *v);
 int view_index(const char *spec_name);
 char *view_doc(const uniViewDesc *v, const uniMetricDesc *descs, int ndescs);
 int views_install(PyTypeObject *type, const uniMetricDesc *descs, int nd);
+
+/* uniserver.c: a Domain object taking over @d (NULL with an exception set). */
+PyObject *dom_wrap(ConnObject *conn, uniDomainPtr d);
+
+/* domain.c: the spec's Table 4 and the reliability class, under libvirt-python's names, added to
+ * Domain and Connection once they are ready. */
+int domain_ops_install(PyTypeObject *dom_type, PyTypeObject *conn_type);

@@ -390,7 +390,7 @@ static PyObject *m_exit(ConnObject *self, PyObject *args) {
 
 /* ---- domains ---- */
 
-static PyObject *dom_wrap(ConnObject *conn, uniDomainPtr d) {
+PyObject *dom_wrap(ConnObject *conn, uniDomainPtr d) {
     DomObject *o = PyObject_New(DomObject, &DomType);
     if (!o) {
         uniDomainFree(d);
@@ -675,7 +675,8 @@ PyMODINIT_FUNC PyInit_uniserver(void) {
 
     if (nd > 0)
         dom_methods[3].ml_doc = view_doc(uniViewGet(view_index("getDomainStatisticsUniserver")), descs, nd);
-    if (PyType_Ready(&ConnType) < 0 || PyType_Ready(&DomType) < 0 || views_install(&ConnType, descs, nd) < 0) {
+    if (PyType_Ready(&ConnType) < 0 || PyType_Ready(&DomType) < 0 || views_install(&ConnType, descs, nd) < 0 ||
+        domain_ops_install(&DomType, &ConnType) < 0) {
         uniConnectClose(t);
         return NULL;
     }

@@ -323,6 +323,64 @@ class DaemonLifecycle(unittest.TestCase):
         finally:
             d.stop()
 
+    def test_table4_through_the_daemon(self):
+        # The spec's Table 4 and the reliability class over the wire, as in process, on the
+        # test driver's VMs; pinning and the class are control calls: audited with the caller,
+        # refused on the read-only socket, bad input a clear error with nothing changed.
+        d = Daemon("test:///default")
+
+        def pinning():
+            rc, out, err = unish(d.uri(True), "--json", "domstats", "vm-1", "--record", "--select", "dom.vcpu.1.pinning")
+            self.assertEqual(rc, 0, err)
+            return json.loads(out)["vm-1"].get("dom.vcpu.1.pinning")
+
+        try:
+            for args in (["dominfo", "vm-2"], ["dominfo", "--all"], ["schedinfo", "vm-1"], ["dumpxml", "vm-2"],
+                         ["maxvcpus", "vm-1"], ["reliability", "vm-2"]):
+                rc1, out1, err1 = unish("test:///default", "--json", *args)
+                rc2, out2, err2 = unish(d.uri(True), "--json", *args)
+                self.assertEqual((rc1, rc2), (0, 0), err1 + err2)
+                # The CPU time is the simulated clock's, which each connection's calls advance.
+                self.assertEqual(re.sub(r'"cpu_time_ns": \d+', "", out1), re.sub(r'"cpu_time_ns": \d+', "", out2), args)
+            rc, out, _ = unish(d.uri(True), "--json", "dominfo", "--all")
+            self.assertEqual([(x["name"], x["state"], x["vcpus"]) for x in json.loads(out)],
+                             [("vm-1", "running", 2), ("vm-2", "running", 1), ("vm-3", "shut off", 4)])
+            self.assertEqual(pinning(), "0-1")
+            rc, out, err = unish(d.uri(), "vcpupin", "vm-1", "1", "5-6")
+            self.assertEqual(rc, 0, err)
+            rc, out, err = unish(d.uri(True), "--json", "vcpuinfo", "vm-1")
+            self.assertEqual([(v["cpu"], v["affinity"]) for v in json.loads(out)], [(0, "0-1"), (5, "5-6")])
+            deadline = time.monotonic() + 5
+            while pinning() != "5-6" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(pinning(), "5-6")  # the record after the next sample
+            for args, code in ((["vcpupin", "vm-1", "0", "9"], "NO_CORE"), (["vcpupin", "vm-1", "7", "2"], "INVALID_ARG"),
+                               (["vcpupin", "vm-9", "0", "2"], "NO_DOMAIN"), (["setreliability", "vm-1", "gold"], "INVALID_ARG")):
+                rc, _, err = unish(d.uri(), *args)
+                self.assertEqual(rc, 1, args)
+                self.assertIn(code, err)
+            for args in (["vcpupin", "vm-1", "1", "2"], ["setreliability", "vm-1", "high"]):
+                rc, _, err = unish(d.uri(True), *args)
+                self.assertEqual(rc, 1)
+                self.assertIn("ACCESS_DENIED", err)
+            self.assertEqual(pinning(), "5-6")
+            self.assertEqual(unish(d.uri(), "reliability", "vm-1")[1], "normal\n")
+            self.assertEqual(unish(d.uri(), "setreliability", "vm-1", "low")[0], 0)
+            self.assertEqual(unish(d.uri(True), "reliability", "vm-1")[1], "low\n")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                rc, out, _ = unish(d.uri(True), "--json", "domstats", "vm-1", "--record", "--select", "dom.reliability")
+                if json.loads(out)["vm-1"].get("dom.reliability") == "low":
+                    break
+                time.sleep(0.05)
+            self.assertEqual(json.loads(out)["vm-1"].get("dom.reliability"), "low")
+            log = d.log_text()
+            self.assertRegex(log, r"audit: uniDomainPinVcpu by rw pid \d+ uid \d+: domain vm-1 vcpu 1 affinity: '0-1' -> '5-6'")
+            self.assertRegex(log, r"audit: uniDomainSetReliability by rw pid \d+ uid \d+: domain vm-1 reliability: '' -> 'low'")
+            self.assertEqual(log.count("audit: uniDomain"), 2)  # the refused and bad calls changed nothing
+        finally:
+            d.stop()
+
     def test_second_daemon_refused(self):
         d = Daemon("test:///default")
         p = subprocess.run([DAEMON, "-f", "--runtime-dir", d.dir, "--uri", "test:///default"], capture_output=True,

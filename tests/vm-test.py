@@ -428,6 +428,80 @@ class RealVMs(unittest.TestCase):
                 p.wait()
             d.stop()
 
+    def test_12_table4_and_reliability(self):
+        # The spec's Table 4 on real guests found from their QEMU process, and the reliability
+        # class in the state file; each checked against what the kernel says.
+        g = GUESTS["busy"]
+        info = unish_json("dominfo", g.name)
+        self.assertEqual((info["state"], info["vcpus"], info["max_memory_kib"]), ("running", 2, 64 * 1024))
+        self.assertGreater(info["cpu_time_ns"], 0)
+        self.assertEqual(unish("maxvcpus", g.name).stdout, "2\n")
+        everyone = {d["name"]: d for d in unish_json("dominfo", "--all")}
+        self.assertEqual(everyone[GUESTS["mixed"].name]["vcpus"], 4)
+        xml = unish("dumpxml", GUESTS["mixed"].name).stdout
+        self.assertIn(f"<name>{GUESTS['mixed'].name}</name>", xml)
+        self.assertIn(f"<uuid>{GUESTS['mixed'].uuid.lower()}</uuid>", xml)
+        self.assertIn(f"<source file='{TMP}/disk.img'/>", xml)
+        if TAP:
+            self.assertIn("<mac address='52:54:00:12:34:56'/>", xml)
+        # The scheduler's parameters are those of the cgroup the process is in.
+        cg = dict(l.split(":", 2)[1:] for l in lines(f"/proc/{g.pid}/cgroup"))
+        sched = unish_json("schedinfo", g.name)
+        cpu = next((k for k in cg if "cpu" in k.split(",")), None)
+        if cpu is not None:
+            d = f"/sys/fs/cgroup/{cpu}{cg[cpu]}"
+            self.assertEqual(sched["cpu_shares"], int(rd(f"{d}/cpu.shares")))
+            self.assertEqual(sched["global_quota"], int(rd(f"{d}/cpu.cfs_quota_us")))
+        # vCPU affinities are the threads' (Cpus_allowed_list).
+        def allowed(tid):
+            return next(l.split(":")[1].strip() for l in lines(f"/proc/{g.pid}/task/{tid}/status")
+                        if l.startswith("Cpus_allowed_list"))
+        tids = [int(t) for t in os.listdir(f"/proc/{g.pid}/task")
+                if rd(f"/proc/{g.pid}/task/{t}/comm").strip() == "CPU 1/KVM"]
+        tid = tids[0]
+        vc = unish_json("vcpuinfo", g.name)
+        self.assertEqual(len(vc), 2)
+        self.assertEqual(vc[1]["affinity"], allowed(tid))
+        before = allowed(tid)
+        # Pin vCPU 1 to CPU 0: the thread's affinity moves and the record shows it.
+        unish("vcpupin", g.name, "1", "0")
+        self.assertEqual(allowed(tid), "0")
+        rec = unish_json("domstats", g.name, "--record", "--select", "dom.vcpu.1.pinning")[g.name]
+        self.assertEqual(rec["dom.vcpu.1.pinning"], "0")
+        self.assertEqual(unish_json("vcpuinfo", g.name)[1]["affinity"], "0")
+        # Bad input: a clear error with a code, nothing changed.
+        ncpu = os.cpu_count()
+        for args, code in ((["vcpupin", g.name, "1", str(ncpu + 3)], "NO_CORE"),
+                           (["vcpupin", g.name, "5", "0"], "INVALID_ARG"),
+                           (["vcpupin", f"{TAG}-nosuch", "0", "0"], "NO_DOMAIN"),
+                           (["setreliability", g.name, "gold"], "INVALID_ARG")):
+            p = unish(*args, check=False)
+            self.assertEqual(p.returncode, 1, args)
+            self.assertIn(code, p.stderr)
+        p = unish("-r", "vcpupin", g.name, "1", "1", check=False)
+        self.assertIn("ACCESS_DENIED", p.stderr)
+        self.assertEqual(allowed(tid), "0")
+        unish("vcpupin", g.name, "1", before)
+        self.assertEqual(allowed(tid), before)
+        # Per-CPU time: cgroup v1's cpuacct of the VM's own cgroup; a guest in the host's root
+        # cgroup has none of its own, and the error says so.
+        p = unish("cpu-stats", g.name, check=False)
+        if p.returncode:
+            self.assertIn("NO_DATA", p.stderr)
+            self.assertRegex(p.stderr, "root cpuacct cgroup|cgroup v2")
+        # The class: in a state file that a new process (a restarted daemon) reads.
+        state = os.path.join(TMP, "reliability.state")
+        uri = f"uniserver:///system?reliability_state={state}"
+        self.assertEqual(unish("reliability", g.name, uri=uri).stdout, "normal\n")
+        unish("setreliability", g.name, "high", uri=uri)
+        self.assertEqual(rd(state), f"{g.uuid} high\n")
+        self.assertEqual(unish("reliability", g.name, uri=uri).stdout, "high\n")
+        rec = unish_json("domstats", g.name, "--record", "--select", "dom.reliability", uri=uri)[g.name]
+        self.assertEqual(rec["dom.reliability"], "high")
+        p = unish("setreliability", g.name, "gold", uri=uri, check=False)
+        self.assertIn("INVALID_ARG", p.stderr)
+        self.assertEqual(rd(state), f"{g.uuid} high\n")
+
 
 def main():
     if not os.path.exists("/dev/kvm") or not os.access("/dev/kvm", os.R_OK | os.W_OK):

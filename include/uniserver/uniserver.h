@@ -567,6 +567,204 @@ int uniDomainListGetStats(uniDomainPtr *doms, const char *const *select, uniDoma
 void uniDomainStatsRecordListFree(uniDomainStatsRecordPtr *stats);
 
 /* ---------------------------------------------------------------------------------------------
+ * Domains: the spec's Table 4 (the libvirt calls that collect and act on VM information) and each
+ * VM's reliability class (spec 1.1). Since 0.3. The names and shapes are libvirt's where they can
+ * be (virDomainGetInfo, virDomainPinVcpu ...), so that code written for libvirt reads naturally;
+ * where libvirt fills caller-sized buffers these calls allocate. For libvirt's domains each call
+ * goes to libvirt; for VMs found from their QEMU process it reads (and, to pin, writes) what the
+ * kernel keeps of the process: /proc, sched_setaffinity and its cgroups (v1 and v2).
+ * ------------------------------------------------------------------------------------------- */
+
+/* libvirt's virDomainState numbers. */
+typedef enum {
+    UNI_DOMAIN_NOSTATE = 0,
+    UNI_DOMAIN_RUNNING = 1,
+    UNI_DOMAIN_BLOCKED = 2,
+    UNI_DOMAIN_PAUSED = 3,
+    UNI_DOMAIN_SHUTDOWN = 4,
+    UNI_DOMAIN_SHUTOFF = 5,
+    UNI_DOMAIN_CRASHED = 6,
+    UNI_DOMAIN_PMSUSPENDED = 7,
+} uniDomainState;
+
+/* virDomainInfo's fields, plus the maximum vCPUs (virDomainGetMaxVcpus). */
+typedef struct {
+    unsigned char state;        /* a uniDomainState */
+    unsigned long long maxMem;  /* the most memory the guest may have, KiB */
+    unsigned long long memory;  /* the memory it has now, KiB */
+    unsigned short nrVirtCpu;   /* vCPUs now */
+    unsigned long long cpuTime; /* CPU time used, ns */
+    unsigned int maxVcpus;      /* vCPUs it may have (hot-plug), >= nrVirtCpu */
+} uniDomainInfo;
+typedef uniDomainInfo *uniDomainInfoPtr;
+
+/**
+ * uniDomainGetInfo:
+ * @dom: a domain
+ * @info: filled with the domain's state, memory, vCPUs and CPU time
+ * @flags: must be 0
+ * The spec's get_info (virDomainGetInfo). For a VM found from its QEMU process: the state from
+ * /proc/PID/stat, maxMem from -m (KiB), memory its resident set, vCPUs from -smp and its vCPU
+ * threads, cpuTime utime+stime.
+ * Returns: 0, or -1 (UNI_ERR_NO_DOMAIN when the domain is gone). Since: 0.3
+ */
+int uniDomainGetInfo(uniDomainPtr dom, uniDomainInfoPtr info, unsigned int flags);
+
+/**
+ * uniDomainGetMaxMemory:
+ * The spec's get_max_memory (virDomainGetMaxMemory): the most memory the domain may have, KiB.
+ * Returns: the size, or 0 on failure (the error says why). Since: 0.3
+ */
+unsigned long long uniDomainGetMaxMemory(uniDomainPtr dom, unsigned int flags);
+
+/**
+ * uniDomainGetMaxVcpus:
+ * The spec's get_max_vCPUs (virDomainGetMaxVcpus): the vCPUs the domain may have.
+ * Returns: the count, or -1. Since: 0.3
+ */
+int uniDomainGetMaxVcpus(uniDomainPtr dom, unsigned int flags);
+
+/**
+ * uniConnectGetAllDomainInfo:
+ * @conn: a connection
+ * @ret_domains: set to a new NULL-terminated array of domains (free each with uniDomainFree, the
+ *               array with free())
+ * @ret_infos: set to a new array, one info per domain in the same order (free with free())
+ * @flags: UNI_CONNECT_LIST_DOMAINS_ACTIVE and/or _INACTIVE; 0 for both
+ * The spec's get_domains_and_infos: the list and each domain's uniDomainGetInfo in one call (one
+ * round trip through uniserverd).
+ * Returns: the number of domains, or -1. Since: 0.3
+ */
+int uniConnectGetAllDomainInfo(uniConnectPtr conn, uniDomainPtr **ret_domains, uniDomainInfoPtr *ret_infos,
+                               unsigned int flags);
+
+/**
+ * uniDomainGetXMLDesc:
+ * @flags: must be 0
+ * The spec's get_xml_desc (virDomainGetXMLDesc). For libvirt's domains, libvirt's XML. For a VM
+ * found from its QEMU process, a libvirt-shaped description built from its command line (name,
+ * uuid, memory, vCPUs, disks, NICs: docs/domains.md); it is not a definition libvirt could
+ * start, and says so in a comment.
+ * Returns: a new string (free with free()), or NULL. Since: 0.3
+ */
+char *uniDomainGetXMLDesc(uniDomainPtr dom, unsigned int flags);
+
+/* A scheduler parameter, by libvirt's field names (VIR_DOMAIN_SCHEDULER_*): "cpu_shares",
+ * "vcpu_period", "vcpu_quota", "global_period", "global_quota" ... A quota of -1 is no limit. */
+#define UNI_FIELD_LENGTH 80
+typedef struct {
+    char field[UNI_FIELD_LENGTH];
+    long long value;
+} uniSchedParam;
+typedef uniSchedParam *uniSchedParamPtr;
+
+/**
+ * uniDomainGetSchedulerType:
+ * @nparams: set to the number of parameters uniDomainGetSchedulerParameters gives (may be NULL)
+ * @flags: must be 0
+ * The spec's get_scheduler_type: "posix" for KVM's (CFS) domains.
+ * Returns: a new string (free with free()), or NULL. Since: 0.3
+ */
+char *uniDomainGetSchedulerType(uniDomainPtr dom, int *nparams, unsigned int flags);
+
+/**
+ * uniDomainGetSchedulerParameters:
+ * @ret_params: set to a new array (free with free())
+ * @flags: must be 0
+ * The spec's get_scheduler_parameters. For libvirt's domains libvirt's. For a VM found from its
+ * QEMU process the cgroup it runs in: cgroup v1 cpu.shares, cpu.cfs_period_us, cpu.cfs_quota_us
+ * as cpu_shares, global_period, global_quota; cgroup v2 cpu.weight as cpu_shares (libvirt's
+ * conversion: shares = weight * 1024 / 100) and cpu.max as global_quota and global_period.
+ * Returns: the number of parameters, or -1. Since: 0.3
+ */
+int uniDomainGetSchedulerParameters(uniDomainPtr dom, uniSchedParamPtr *ret_params, unsigned int flags);
+
+/* libvirt's vCPU states (virVcpuState). */
+typedef enum { UNI_VCPU_OFFLINE = 0, UNI_VCPU_RUNNING = 1, UNI_VCPU_BLOCKED = 2 } uniVcpuState;
+typedef struct {
+    unsigned int number;        /* the vCPU's index */
+    int state;                  /* a uniVcpuState */
+    unsigned long long cpuTime; /* ns */
+    int cpu;                    /* the host CPU it runs (or last ran) on, -1 when offline */
+} uniVcpuInfo;
+typedef uniVcpuInfo *uniVcpuInfoPtr;
+
+/* CPU maps, as libvirt's: bit c of byte c/8 is host CPU c. */
+#define UNI_CPU_MAPLEN(cpus) (((cpus) + 7) / 8)
+#define UNI_CPU_USABLE(maps, maplen, vcpu, cpu) (((maps)[(vcpu) * (maplen) + (cpu) / 8] >> ((cpu) % 8)) & 1)
+#define UNI_USE_CPU(map, cpu) ((map)[(cpu) / 8] |= (unsigned char)(1 << ((cpu) % 8)))
+
+/**
+ * uniDomainGetVcpus:
+ * @ret_info: set to a new array, one entry per vCPU (free with free())
+ * @ret_cpumaps: set to a new array of the vCPUs' affinities, UNI_CPU_MAPLEN(*ret_ncpus) bytes each
+ *               (free with free()); may be NULL
+ * @ret_ncpus: set to the number of host CPUs the maps cover
+ * @flags: must be 0
+ * The spec's get_vCPUs (virDomainGetVcpus): per vCPU its state, CPU time, current CPU and
+ * affinity. For a VM found from its QEMU process: the vCPU threads' /proc/PID/task/TID/stat and
+ * sched_getaffinity.
+ * Returns: the number of vCPUs, or -1 (UNI_ERR_NO_DATA for a domain that is not running). Since: 0.3
+ */
+int uniDomainGetVcpus(uniDomainPtr dom, uniVcpuInfoPtr *ret_info, unsigned char **ret_cpumaps, int *ret_ncpus,
+                      unsigned int flags);
+
+/**
+ * uniDomainPinVcpu:
+ * @vcpu: the vCPU's index
+ * @cpumap: the host CPUs it may run on (UNI_USE_CPU)
+ * @maplen: bytes in @cpumap
+ * @flags: must be 0
+ * The spec's pin_vCPU (virDomainPinVcpu). A control call: refused on read-only connections
+ * (UNI_ERR_ACCESS_DENIED), audited with the caller, read back (UNI_ERR_NOT_APPLIED when the
+ * kernel or libvirt shows another affinity, which is then restored). For a VM found from its
+ * QEMU process it sets the vCPU thread's affinity (sched_setaffinity), within the CPUs of the
+ * VM's cpuset cgroup; for libvirt's domains libvirt pins (its cgroups and the thread).
+ * Returns: 0, or -1: UNI_ERR_INVALID_ARG (an empty map, a vCPU that does not exist),
+ * UNI_ERR_NO_CORE (a CPU that does not exist or is offline), UNI_ERR_OUT_OF_RANGE (a CPU outside
+ * the VM's cpuset), UNI_ERR_NO_DOMAIN; nothing is changed then. Since: 0.3
+ */
+int uniDomainPinVcpu(uniDomainPtr dom, unsigned int vcpu, const unsigned char *cpumap, int maplen, unsigned int flags);
+
+/**
+ * uniDomainGetCPUStats:
+ * @ret_cpu_time: set to a new array, the domain's CPU time on each host CPU in ns (free with free())
+ * @flags: must be 0
+ * The spec's get_pCPU_stats (virDomainGetCPUStats' per-CPU cpu_time). For a VM found from its
+ * QEMU process: cgroup v1 cpuacct.usage_percpu of the VM's own cgroup. cgroup v2 keeps no per-CPU
+ * time, and a VM in the host's root cgroup has none of its own: UNI_ERR_NO_DATA says so.
+ * Returns: the number of host CPUs, or -1. Since: 0.3
+ */
+int uniDomainGetCPUStats(uniDomainPtr dom, unsigned long long **ret_cpu_time, unsigned int flags);
+
+/* Reliability classes (spec 1.1; docs/domains.md says what each may be placed on). */
+typedef enum {
+    UNI_RELIABILITY_NORMAL = 0, /* the default */
+    UNI_RELIABILITY_HIGH = 1,
+    UNI_RELIABILITY_LOW = 2,
+} uniReliabilityClass;
+
+/**
+ * uniDomainSetReliability:
+ * @reliability: "high", "normal" or "low"
+ * @flags: must be 0
+ * Sets the domain's reliability class, the allocator's input. A control call (refused on
+ * read-only connections, audited, read back and restored on failure). libvirt's domains keep it
+ * in their metadata (element <reliability> of namespace urn:uniserver:libvirt:1, through libvirt);
+ * a VM found from its QEMU process in uniserver's state file (reliability.state, kept across
+ * restarts). The VM's record shows it (dom.reliability) from the next sample.
+ * Returns: 0, or -1 (UNI_ERR_INVALID_ARG for an unknown class). Since: 0.3
+ */
+int uniDomainSetReliability(uniDomainPtr dom, const char *reliability, unsigned int flags);
+
+/**
+ * uniDomainGetReliability:
+ * Returns: the domain's reliability class, "high", "normal" (also when none was set) or "low"
+ * (static), or NULL. Since: 0.3
+ */
+const char *uniDomainGetReliability(uniDomainPtr dom, unsigned int flags);
+
+/* ---------------------------------------------------------------------------------------------
  * Views, described (for bindings and shells that render any view generically)
  * ------------------------------------------------------------------------------------------- */
 

@@ -430,6 +430,180 @@ static int h_healthlog_query_cpu(client *c, const uni_message_header *h, uni_hea
     return h_healthlog(c, h, true, NULL, a->core, a->since_ms, a->flags);
 }
 
+/* ---- the spec's Table 4 and the reliability class: the public calls on the source connection ---- */
+
+/* A domain object on the daemon's source connection for the client's wire domain; NULL after
+ * replying with the error. */
+static uniDomainPtr wire_dom(client *c, const uni_message_header *h, const uni_wire_domain *w) {
+    uni_domain_info info = {.active = w->active != 0, .id = w->id};
+    uniDomainPtr d;
+    if (strlen(w->uuid) >= sizeof(info.uuid)) {
+        reply_error(c, h, UNI_ERR_INVALID_ARG, "malformed domain UUID");
+        return NULL;
+    }
+    snprintf(info.uuid, sizeof(info.uuid), "%s", w->uuid);
+    if (!(info.name = strdup(w->name)) || !(d = uni_domain_new(c->srv->source, &info))) {
+        free(info.name);
+        reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    return d;
+}
+
+static void wire_info(const uniDomainInfo *i, uni_wire_domain_info *w) {
+    *w = (uni_wire_domain_info){.state = i->state,
+                                .max_mem = i->maxMem,
+                                .memory = i->memory,
+                                .nr_virt_cpu = i->nrVirtCpu,
+                                .cpu_time = i->cpuTime,
+                                .max_vcpus = i->maxVcpus};
+}
+
+static int h_domain_get_info(client *c, const uni_message_header *h, uni_domain_args *a) {
+    uni_domain_get_info_ret r = {0};
+    uniDomainInfo info;
+    _cleanup_(uni_domain_freep) uniDomainPtr d = wire_dom(c, h, &a->dom);
+    if (!d)
+        return 0;
+    if (uniDomainGetInfo(d, &info, a->flags) < 0)
+        return reply_last_error(c, h);
+    wire_info(&info, &r.info);
+    return reply_domain_get_info(c, h, &r);
+}
+
+static int h_list_domains_info(client *c, const uni_message_header *h, uni_connect_list_domains_args *a) {
+    uni_connect_list_domains_info_ret r = {0};
+    uniDomainPtr *doms = NULL;
+    uniDomainInfo *infos = NULL;
+    int n = uniConnectGetAllDomainInfo(c->srv->source, &doms, &infos, a->flags), k;
+
+    if (n < 0)
+        return reply_last_error(c, h);
+    r.domains.domains_val = calloc((size_t)n + 1, sizeof(uni_wire_domain));
+    r.infos.infos_val = calloc((size_t)n + 1, sizeof(uni_wire_domain_info));
+    if (!r.domains.domains_val || !r.infos.infos_val)
+        k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    else {
+        for (int i = 0; i < n; i++) {
+            wire_domain(&doms[i]->info, &r.domains.domains_val[i]);
+            wire_info(&infos[i], &r.infos.infos_val[i]);
+        }
+        r.domains.domains_len = r.infos.infos_len = (u_int)n;
+        k = reply_list_domains_info(c, h, &r);
+    }
+    free(r.domains.domains_val);
+    free(r.infos.infos_val);
+    for (int i = 0; i < n; i++)
+        uniDomainFree(doms[i]);
+    free(doms);
+    free(infos);
+    return k;
+}
+
+static int h_domain_get_xml_desc(client *c, const uni_message_header *h, uni_domain_args *a) {
+    _cleanup_(uni_domain_freep) uniDomainPtr d = wire_dom(c, h, &a->dom);
+    _cleanup_free_ char *xml = NULL;
+    uni_domain_get_xml_desc_ret r;
+    if (!d)
+        return 0;
+    if (!(xml = uniDomainGetXMLDesc(d, a->flags)))
+        return reply_last_error(c, h);
+    r.xml = xml;
+    return reply_domain_get_xml_desc(c, h, &r);
+}
+
+static int h_domain_get_scheduler(client *c, const uni_message_header *h, uni_domain_args *a) {
+    _cleanup_(uni_domain_freep) uniDomainPtr d = wire_dom(c, h, &a->dom);
+    _cleanup_free_ char *type = NULL;
+    _cleanup_free_ uniSchedParam *p = NULL;
+    _cleanup_free_ uni_sched_param *w = NULL;
+    uni_domain_get_scheduler_ret r = {0};
+    int n;
+    if (!d)
+        return 0;
+    if (!(type = uniDomainGetSchedulerType(d, NULL, a->flags)) || (n = uniDomainGetSchedulerParameters(d, &p, 0)) < 0)
+        return reply_last_error(c, h);
+    if (!(w = calloc((size_t)n + 1, sizeof(*w))))
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; i < n; i++)
+        w[i] = (uni_sched_param){.field = p[i].field, .value = p[i].value};
+    r.type = type;
+    r.params.params_len = (u_int)n;
+    r.params.params_val = w;
+    return reply_domain_get_scheduler(c, h, &r);
+}
+
+static int h_domain_get_vcpus(client *c, const uni_message_header *h, uni_domain_args *a) {
+    _cleanup_(uni_domain_freep) uniDomainPtr d = wire_dom(c, h, &a->dom);
+    _cleanup_free_ uniVcpuInfo *info = NULL;
+    _cleanup_free_ unsigned char *maps = NULL;
+    _cleanup_free_ uni_wire_vcpu *w = NULL;
+    uni_domain_get_vcpus_ret r = {0};
+    int ncpus = 0, n;
+    if (!d)
+        return 0;
+    if ((n = uniDomainGetVcpus(d, &info, &maps, &ncpus, a->flags)) < 0)
+        return reply_last_error(c, h);
+    if (!(w = calloc((size_t)n + 1, sizeof(*w))))
+        return reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; i < n; i++)
+        w[i] = (uni_wire_vcpu){
+            .number = info[i].number, .state = info[i].state, .cpu_time = info[i].cpuTime, .cpu = info[i].cpu};
+    r.ncpus = ncpus;
+    r.vcpus.vcpus_len = (u_int)n;
+    r.vcpus.vcpus_val = w;
+    r.cpumaps.cpumaps_len = (u_int)(n * UNI_CPU_MAPLEN(ncpus));
+    r.cpumaps.cpumaps_val = (char *)maps;
+    return reply_domain_get_vcpus(c, h, &r);
+}
+
+static int h_domain_pin_vcpu(client *c, const uni_message_header *h, uni_domain_pin_vcpu_args *a) {
+    _cleanup_(uni_domain_freep) uniDomainPtr d = wire_dom(c, h, &a->dom);
+    if (!d)
+        return 0;
+    if (uniDomainPinVcpu(d, a->vcpu, (const unsigned char *)a->cpumap.cpumap_val, (int)a->cpumap.cpumap_len, a->flags) <
+        0)
+        return reply_last_error(c, h);
+    host_changed(c);
+    return reply_domain_pin_vcpu(c, h, NULL);
+}
+
+static int h_domain_get_cpu_stats(client *c, const uni_message_header *h, uni_domain_args *a) {
+    _cleanup_(uni_domain_freep) uniDomainPtr d = wire_dom(c, h, &a->dom);
+    _cleanup_free_ unsigned long long *t = NULL;
+    uni_domain_get_cpu_stats_ret r = {0};
+    int n;
+    if (!d)
+        return 0;
+    if ((n = uniDomainGetCPUStats(d, &t, a->flags)) < 0)
+        return reply_last_error(c, h);
+    r.cpu_time.cpu_time_len = (u_int)n;
+    r.cpu_time.cpu_time_val = (u_quad_t *)t;
+    return reply_domain_get_cpu_stats(c, h, &r);
+}
+
+static int h_domain_get_reliability(client *c, const uni_message_header *h, uni_domain_args *a) {
+    _cleanup_(uni_domain_freep) uniDomainPtr d = wire_dom(c, h, &a->dom);
+    uni_domain_get_reliability_ret r;
+    const char *cls;
+    if (!d)
+        return 0;
+    if (!(cls = uniDomainGetReliability(d, a->flags)))
+        return reply_last_error(c, h);
+    r.reliability = uni_reliability_parse(cls);
+    return reply_domain_get_reliability(c, h, &r);
+}
+
+static int h_domain_set_reliability(client *c, const uni_message_header *h, uni_domain_set_reliability_args *a) {
+    _cleanup_(uni_domain_freep) uniDomainPtr d = wire_dom(c, h, &a->dom);
+    if (!d)
+        return 0;
+    if (uniDomainSetReliability(d, a->reliability, a->flags) < 0)
+        return reply_last_error(c, h);
+    host_changed(c);
+    return reply_domain_set_reliability(c, h, NULL);
+}
+
 /* ---- the procedure table, from procs.def and views.def ---- */
 
 typedef int (*handler_fn)(client *c, const uni_message_header *h, void *args);

@@ -392,7 +392,7 @@ int uni_opp_check(const uniOppDomain *d, const uniOppParam *p, long long value) 
 
 /* What every control call checks first: a connection, known flags, a read-write connection,
  * a driver that implements the verb. Sets the call's name for the audit events. */
-static int control_begin(uniConnectPtr conn, unsigned flags, const char *call, bool has_verb) {
+int uni_control_begin(uniConnectPtr conn, unsigned flags, const char *call, bool has_verb) {
     uniResetLastError();
     audit_call = call;
     if (!conn || !conn->driver) {
@@ -415,7 +415,7 @@ static int control_begin(uniConnectPtr conn, unsigned flags, const char *call, b
     return 0;
 }
 
-static int control_end(uniConnectPtr conn, int r) {
+int uni_control_end(uniConnectPtr conn, int r) {
     audit_call = NULL;
     if (r < 0 && !uniGetLastError())
         uni_error_set(UNI_ERR_INTERNAL_ERROR, "driver '%s' failed without saying why", conn->driver->name);
@@ -443,7 +443,8 @@ int uniNodeSetFrequencyEx(uniConnectPtr conn, int core, const char *frequency, i
     uint64_t khz = 0;
     int r;
 
-    if (control_begin(conn, flags, "uniNodeSetFrequency", conn && conn->driver && conn->driver->node_set_frequency) < 0)
+    if (uni_control_begin(conn, flags, "uniNodeSetFrequency",
+                          conn && conn->driver && conn->driver->node_set_frequency) < 0)
         return -1;
     if (check_core("uniNodeSetFrequency", core, false) < 0)
         return -1;
@@ -468,7 +469,7 @@ int uniNodeSetFrequencyEx(uniConnectPtr conn, int core, const char *frequency, i
     pthread_mutex_lock(&conn->lock);
     r = conn->driver->node_set_frequency(conn, core, khz, frequency, &set);
     pthread_mutex_unlock(&conn->lock);
-    return control_end(conn, r);
+    return uni_control_end(conn, r);
 }
 
 int uniNodeSetFrequency(uniConnectPtr conn, int core, const char *frequency, unsigned int flags) {
@@ -484,13 +485,13 @@ static int set_named(uniConnectPtr conn, int core, const char *value, unsigned f
 
     if (conn && conn->driver)
         verb = governor ? conn->driver->node_set_governor : conn->driver->node_set_power_policy;
-    if (control_begin(conn, flags, call, verb != NULL) < 0 || check_core(call, core, true) < 0 ||
+    if (uni_control_begin(conn, flags, call, verb != NULL) < 0 || check_core(call, core, true) < 0 ||
         check_name(call, governor ? "governor" : "power policy", value) < 0)
         return -1;
     pthread_mutex_lock(&conn->lock);
     r = verb(conn, core, value, &set);
     pthread_mutex_unlock(&conn->lock);
-    return control_end(conn, r);
+    return uni_control_end(conn, r);
 }
 
 int uniNodeSetGovernor(uniConnectPtr conn, int core, const char *governor, unsigned int flags) {
@@ -541,7 +542,7 @@ int uniNodeGetOperatingPoints(uniConnectPtr conn, uniOppListPtr *ret, unsigned i
     r = get_opp(conn, &l);
     pthread_mutex_unlock(&conn->lock);
     if (r < 0)
-        return control_end(conn, r);
+        return uni_control_end(conn, r);
     *ret = l;
     return l->n;
 }
@@ -564,9 +565,9 @@ int uniNodeSetOperatingPoint(uniConnectPtr conn, const char *domain, const uniOp
     char names[512];
     int r = -1, di;
 
-    if (control_begin(conn, flags, call,
-                      conn && conn->driver && conn->driver->node_set_operating_point &&
-                          conn->driver->node_get_operating_points) < 0 ||
+    if (uni_control_begin(conn, flags, call,
+                          conn && conn->driver && conn->driver->node_set_operating_point &&
+                              conn->driver->node_get_operating_points) < 0 ||
         check_name(call, "domain", domain) < 0)
         return -1;
     if (nsettings <= 0 || !settings) {
@@ -605,5 +606,5 @@ int uniNodeSetOperatingPoint(uniConnectPtr conn, const char *domain, const uniOp
 out:
     pthread_mutex_unlock(&conn->lock);
     uniOppListFree(l);
-    return control_end(conn, r < 0 ? r : 0);
+    return uni_control_end(conn, r < 0 ? r : 0);
 }

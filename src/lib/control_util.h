@@ -80,6 +80,11 @@ void uni_set_audit_hook(uni_audit_fn fn, void *userdata);
 /* The identity of whoever this thread is serving now ("uid 1000 pid 4242 on the rw socket");
  * NULL resets to the in-process default. The string is copied. */
 void uni_audit_set_caller(const char *identity);
+/* The entry points of control calls (control.c, domain_ops.c): uni_control_begin checks a
+ * connection, @flags == 0, a read-write connection and @has_verb, and names @call for the audit
+ * events; uni_control_end ends the call, returning -1 (with an error set) or @r. */
+int uni_control_begin(uniConnectPtr conn, unsigned flags, const char *call, bool has_verb);
+int uni_control_end(uniConnectPtr conn, int r);
 /* Drivers: report one write. */
 void uni_audit(uniConnectPtr conn, const char *object, const char *attribute, const char *before, const char *after,
                int error, bool rollback);

@@ -8,14 +8,6 @@
 
 #include "internal.h"
 
-#define CHECK_DOM(dom, ret)                                                                                            \
-    do {                                                                                                               \
-        if (!(dom) || !(dom)->conn) {                                                                                  \
-            uni_error_set(UNI_ERR_INVALID_ARG, "%s: invalid domain", __func__);                                        \
-            return ret;                                                                                                \
-        }                                                                                                              \
-    } while (0)
-
 void uni_domain_info_done(uni_domain_info *d) {
     free(d->name);
     d->name = NULL;
@@ -58,8 +50,7 @@ int uni_domain_infos_copy(const uni_domain_stats *v, size_t n, uni_domain_info *
     return 0;
 }
 
-/* A new domain object taking @info's contents (and a reference on @conn). */
-static uniDomainPtr domain_new(uniConnectPtr conn, uni_domain_info *info) {
+uniDomainPtr uni_domain_new(uniConnectPtr conn, uni_domain_info *info) {
     uniDomainPtr d = calloc(1, sizeof(*d));
     if (!d) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
@@ -128,7 +119,7 @@ int uniConnectListAllDomains(uniConnectPtr conn, uniDomainPtr **ret_domains, uns
     for (size_t i = 0; i < n; i++) {
         if (!state_wanted(infos[i].active, flags, UNI_CONNECT_LIST_DOMAINS_ACTIVE, UNI_CONNECT_LIST_DOMAINS_INACTIVE))
             continue;
-        if (out && !(out[k] = domain_new(conn, &infos[i]))) {
+        if (out && !(out[k] = uni_domain_new(conn, &infos[i]))) {
             for (size_t j = 0; j < k; j++)
                 uniDomainFree(out[j]);
             free(out);
@@ -153,7 +144,7 @@ static uniDomainPtr lookup(uniConnectPtr conn, const char *name, const char *uui
         return NULL;
     for (size_t i = 0; i < n && !d; i++)
         if (uuid ? strcasecmp(infos[i].uuid, uuid) == 0 : streq(infos[i].name, name)) {
-            d = domain_new(conn, &infos[i]);
+            d = uni_domain_new(conn, &infos[i]);
             if (!d) {
                 uni_domain_infos_free(infos, n);
                 return NULL;
@@ -275,7 +266,7 @@ static int stats_list(uniConnectPtr conn, uni_domain_stats *v, size_t n, unsigne
             continue;
         if (!(out[k] = calloc(1, sizeof(*out[k]))))
             goto oom;
-        if (!(out[k]->dom = domain_new(conn, &v[i].info))) {
+        if (!(out[k]->dom = uni_domain_new(conn, &v[i].info))) {
             free(out[k]);
             out[k] = NULL;
             goto oom;

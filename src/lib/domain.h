@@ -35,3 +35,22 @@ int uni_domain_collect(uniConnectPtr conn, const uni_select *sel, const uni_doma
 /* Selections over the domain record (dom.*): groups "dom" and "kvm", dotted prefixes; NULL for
  * every domain metric. -1 with UNI_ERR_UNKNOWN_METRIC on a name that matches nothing. */
 int uni_select_parse_domain(uni_select *s, const char *const *list);
+
+/* Domain objects (domain.c) for domain_ops.c: a new one taking @info's contents and a reference
+ * on @conn; NULL with the error set. */
+uniDomainPtr uni_domain_new(uniConnectPtr conn, uni_domain_info *info);
+
+/* Reliability classes: the name of a uniReliabilityClass ("normal" for an unknown one), and a
+ * name's class (-1 when it is none). */
+const char *uni_reliability_name(int cls);
+int uni_reliability_parse(const char *name);
+
+/* CPU maps: whether host CPU @cpu is set in @map of @maplen bytes; the CPUs of @map as a list
+ * ("0-2,5") into @buf. */
+static inline bool uni_cpumap_has(const unsigned char *map, int maplen, int cpu) {
+    return cpu >= 0 && cpu / 8 < maplen && ((map[cpu / 8] >> (cpu % 8)) & 1);
+}
+void uni_cpumap_format(const unsigned char *map, int maplen, char *buf, size_t len);
+static inline void uni_domain_freep(uniDomainPtr *p) {
+    uniDomainFree(*p);
+}

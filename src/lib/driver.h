@@ -50,6 +50,27 @@ typedef struct uni_driver {
     int (*domain_stats)(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
                         uni_domain_stats **ret, size_t *ret_n);
 
+    /* Table 4 (domain_ops.c calls these holding conn->lock, after checking the arguments'
+     * form; @dom is the domain object's identity). Each returns >= 0, or -1 with the error set
+     * (UNI_ERR_NO_DOMAIN when @dom is gone). */
+    int (*domain_get_info)(uniConnectPtr conn, const uni_domain_info *dom, uniDomainInfo *ret);
+    /* Optional: every domain with its info in one step (else list_domains, then domain_get_info). */
+    int (*domain_list_info)(uniConnectPtr conn, uni_domain_info **ret, uniDomainInfo **ret_infos, size_t *ret_n);
+    int (*domain_get_xml)(uniConnectPtr conn, const uni_domain_info *dom, char **ret);
+    /* The scheduler's name (*ret_type, new) and its parameters (new array); returns their count. */
+    int (*domain_get_sched)(uniConnectPtr conn, const uni_domain_info *dom, char **ret_type, uniSchedParam **ret);
+    /* Per vCPU its info and affinity (UNI_CPU_MAPLEN(*ret_ncpus) bytes each); returns the count. */
+    int (*domain_get_vcpus)(uniConnectPtr conn, const uni_domain_info *dom, uniVcpuInfo **ret_info,
+                            unsigned char **ret_maps, int *ret_ncpus);
+    /* Control: @map (@maplen bytes, not empty) checked against the host's CPUs by the driver. */
+    int (*domain_pin_vcpu)(uniConnectPtr conn, const uni_domain_info *dom, unsigned vcpu, const unsigned char *map,
+                           int maplen);
+    /* The domain's CPU time per host CPU, ns (new array); returns the count. */
+    int (*domain_get_cpu_stats)(uniConnectPtr conn, const uni_domain_info *dom, unsigned long long **ret);
+    /* A uniReliabilityClass; set is a control call. */
+    int (*domain_get_reliability)(uniConnectPtr conn, const uni_domain_info *dom);
+    int (*domain_set_reliability)(uniConnectPtr conn, const uni_domain_info *dom, int cls);
+
     /* HealthLog events as records (NULL-terminated array); returns the count. */
     int (*healthlog_query)(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
     /* Wait for the HealthLog to change: 1 changed, 0 timeout. */
@@ -86,6 +107,14 @@ struct _uniDomain {
     do {                                                                                                               \
         if (!(conn) || !(conn)->driver) {                                                                              \
             uni_error_set(UNI_ERR_INVALID_CONN, "%s: invalid connection", __func__);                                   \
+            return ret;                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+#define CHECK_DOM(dom, ret)                                                                                            \
+    do {                                                                                                               \
+        if (!(dom) || !(dom)->conn) {                                                                                  \
+            uni_error_set(UNI_ERR_INVALID_ARG, "%s: invalid domain", __func__);                                        \
             return ret;                                                                                                \
         }                                                                                                              \
     } while (0)

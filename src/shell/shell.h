@@ -61,6 +61,17 @@ int cmd_setoppoint(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_list(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_domstats(shell *sh, const cmd_def *cmd, int argc, char **argv);
 
+/* cmd-vm.c */
+int cmd_dominfo(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_maxvcpus(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_dumpxml(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_schedinfo(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_vcpuinfo(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_vcpupin(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_cpustats(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_reliability(shell *sh, const cmd_def *cmd, int argc, char **argv);
+int cmd_setreliability(shell *sh, const cmd_def *cmd, int argc, char **argv);
+
 /* kvmstat.c */
 int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv);
 

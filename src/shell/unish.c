@@ -39,6 +39,22 @@ static const cmd_def base_commands[] = {
      "QMP monitor does not answer in time shows dom.stale 1. --json: an object keyed by domain name,\n"
      "each an object keyed by the dotted keys.",
      cmd_domstats, NULL, 0},
+    {"dominfo", "DOMAIN | --all", "state, memory, vCPUs, CPU time of a domain, or of all in one call (get_info)", NULL,
+     cmd_dominfo, NULL, 0},
+    {"maxvcpus", "DOMAIN", "the vCPUs a domain may have (get_max_vCPUs)", NULL, cmd_maxvcpus, NULL, 0},
+    {"dumpxml", "DOMAIN", "the domain's XML (get_xml_desc)",
+     "libvirt's XML for its domains; for a VM found from its QEMU process a libvirt-shaped description "
+     "built from its command line (docs/domains.md).",
+     cmd_dumpxml, NULL, 0},
+    {"schedinfo", "DOMAIN", "scheduler type and parameters: CPU shares, quota, period (get_scheduler_parameters)", NULL,
+     cmd_schedinfo, NULL, 0},
+    {"vcpuinfo", "DOMAIN", "per vCPU: state, CPU, CPU time, affinity (get_vCPUs)", NULL, cmd_vcpuinfo, NULL, 0},
+    {"vcpupin", "DOMAIN VCPU CPULIST", "pin a vCPU to host CPUs such as 0-2,5 (pin_vCPU; a control call)", NULL,
+     cmd_vcpupin, NULL, 0},
+    {"cpu-stats", "DOMAIN", "the domain's CPU time on each host CPU (get_pCPU_stats)", NULL, cmd_cpustats, NULL, 0},
+    {"reliability", "DOMAIN", "the domain's reliability class: high, normal or low", NULL, cmd_reliability, NULL, 0},
+    {"setreliability", "DOMAIN CLASS", "set the domain's reliability class: high, normal or low (a control call)",
+     "docs/domains.md says what each class may be placed on.", cmd_setreliability, NULL, 0},
     {"kvmstat", "[--once|--log] [--guest DOMAIN] [--fields REGEX] [--interval MS] [--count N] [--table2]",
      "KVM statistics as kvm_stat shows them: counts and rates per second, host-wide or per VM",
      "Host-wide sums over the VMs (kvm.NAME), or one VM's (--guest: dom.kvm.NAME), each statistic\n"

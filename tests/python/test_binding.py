@@ -239,3 +239,32 @@ def test_healthlog():
     assert none.get_healthlog_memory() is None
     assert "no HealthLog at" in uniserver.lastError()[1]
     none.close()
+
+
+def test_table4_and_reliability_under_libvirt_python_names():
+    # The spec's Table 4 as libvirt-python names it, on the test driver's simulated VMs.
+    c = uniserver.open("test:///default")
+    d = c.lookupByName("vm-1")
+    state, maxmem, mem, nvcpu, cputime = d.info()
+    assert (state, maxmem, mem, nvcpu) == (1, 2048 * 1024, 2048 * 1024, 2)
+    assert d.maxMemory() == 2048 * 1024 and d.maxVcpus() == 4
+    assert "<name>vm-1</name>" in d.XMLDesc(0)
+    assert d.schedulerType() == ["posix", 3]
+    assert d.schedulerParameters() == {"cpu_shares": 1024, "vcpu_period": 100000, "vcpu_quota": -1}
+    infos, maps = d.vcpus()
+    assert [i[3] for i in infos] == [0, 1] and maps[1] == (True, True, False, False, False, False, False, False)
+    assert d.pinVcpu(1, (False,) * 5 + (True,)) == 0
+    infos, maps = d.vcpus()
+    assert infos[1][3] == 5 and maps[1][5] and not maps[1][0]
+    assert len(d.getCPUStats(False)) == 8 and "cpu_time" in d.getCPUStats(True)[0]
+    assert d.pinVcpu(1, (False,) * 8) == -1 and uniserver.errorCodeName(uniserver.lastError()[0]) == "INVALID_ARG"
+    assert d.pinVcpu(1, (False,) * 9 + (True,)) == -1 and uniserver.errorCodeName(uniserver.lastError()[0]) == "NO_CORE"
+    assert d.reliability() == "normal"
+    assert d.setReliability("gold") == -1 and "gold" in uniserver.lastError()[1]
+    assert d.setReliability("high") == 0 and d.reliability() == "high"
+    assert d.getStats(["dom.reliability"])["dom.reliability"] == "high"
+    listed = c.listAllDomainsInfo()
+    assert [(x.name(), i[0]) for x, i in listed] == [("vm-1", 1), ("vm-2", 1), ("vm-3", 5)]
+    ro = uniserver.openReadOnly("test:///default")
+    assert ro.lookupByName("vm-1").setReliability("low") == -1
+    assert uniserver.errorCodeName(uniserver.lastError()[0]) == "ACCESS_DENIED"

@@ -45,7 +45,7 @@ static bool socket_listening(const char *path) {
 int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, const uni_uri *uri) {
     vms_state *s = calloc(1, sizeof(*s));
     const char *lv = uni_uri_param(uri, "libvirt"), *dl = uni_uri_param(uri, "vm_deadline_ms"),
-               *ks = uni_uri_param(uri, "kvmstats");
+               *ks = uni_uri_param(uri, "kvmstats"), *rs = uni_uri_param(uri, "reliability_state");
 
     if (!s) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
@@ -82,7 +82,13 @@ int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, c
         free(s);
         return -1;
     }
+    if (rs && (!*rs || !(s->rel_state = strdup(rs)))) {
+        uni_error_set(*rs ? UNI_ERR_NO_MEMORY : UNI_ERR_INVALID_URI, "reliability_state takes a file's path");
+        free(s);
+        return -1;
+    }
     if (!(s->procfs = strdup(procfs))) {
+        free(s->rel_state);
         free(s);
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
@@ -177,6 +183,7 @@ void vms_close(vms_state *s) {
     summary_done(&s->last);
     lv_close(s->lv);
     free(s->lv_uri);
+    free(s->rel_state);
     free(s->procfs);
     free(s->seen);
     free(s);

@@ -156,6 +156,7 @@ struct vms_state {
     char *lv_uri;     /* asked for (?libvirt=) or the default */
     char lv_why[256]; /* why libvirt is not used, or "" */
     bool lv_explicit;
+    char *rel_state; /* ?reliability_state=FILE, or NULL: the default */
 };
 
 typedef struct {

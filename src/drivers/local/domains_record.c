@@ -729,8 +729,11 @@ static void collect_meta(vm_ctx *c) {
         else
             rec_absent(c->rec, nova[i].metric, "%s", why);
     }
+    const char *cls = v->in_libvirt ? NULL : vms_reliability_of(c->s, v);
     if (v->meta.reliability)
         rec_str(c->rec, UNI_M_DOM_RELIABILITY, -1, NULL, v->meta.reliability);
+    else if (cls) /* uniDomainSetReliability's, in the state file */
+        rec_str(c->rec, UNI_M_DOM_RELIABILITY, -1, NULL, cls);
     else if (v->in_libvirt)
         rec_absent(c->rec, UNI_M_DOM_RELIABILITY,
                    "no reliability requirement has been set for this VM (libvirt metadata element <reliability> of "

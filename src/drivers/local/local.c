@@ -310,6 +310,34 @@ static int local_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t 
     return vms_list(s->vms, ret, ret_n);
 }
 
+static int local_domain_get_info(uniConnectPtr conn, const uni_domain_info *dom, uniDomainInfo *ret) {
+    return vms_domain_get_info(((local_state *)conn->priv)->vms, dom, ret);
+}
+static int local_domain_get_xml(uniConnectPtr conn, const uni_domain_info *dom, char **ret) {
+    return vms_domain_get_xml(((local_state *)conn->priv)->vms, dom, ret);
+}
+static int local_domain_get_sched(uniConnectPtr conn, const uni_domain_info *dom, char **ret_type,
+                                  uniSchedParam **ret) {
+    return vms_domain_get_sched(((local_state *)conn->priv)->vms, dom, ret_type, ret);
+}
+static int local_domain_get_vcpus(uniConnectPtr conn, const uni_domain_info *dom, uniVcpuInfo **ret_info,
+                                  unsigned char **ret_maps, int *ret_ncpus) {
+    return vms_domain_get_vcpus(((local_state *)conn->priv)->vms, dom, ret_info, ret_maps, ret_ncpus);
+}
+static int local_domain_pin_vcpu(uniConnectPtr conn, const uni_domain_info *dom, unsigned vcpu,
+                                 const unsigned char *map, int maplen) {
+    return vms_domain_pin_vcpu(conn, ((local_state *)conn->priv)->vms, dom, vcpu, map, maplen);
+}
+static int local_domain_get_cpu_stats(uniConnectPtr conn, const uni_domain_info *dom, unsigned long long **ret) {
+    return vms_domain_get_cpu_stats(((local_state *)conn->priv)->vms, dom, ret);
+}
+static int local_domain_get_reliability(uniConnectPtr conn, const uni_domain_info *dom) {
+    return vms_domain_get_reliability(((local_state *)conn->priv)->vms, dom);
+}
+static int local_domain_set_reliability(uniConnectPtr conn, const uni_domain_info *dom, int cls) {
+    return vms_domain_set_reliability(conn, ((local_state *)conn->priv)->vms, dom, cls);
+}
+
 static int local_domain_stats(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
                               uni_domain_stats **ret, size_t *ret_n) {
     local_state *s = conn->priv;
@@ -362,6 +390,14 @@ const uni_driver uni_local_driver = {
     .node_set_operating_point = local_node_set_operating_point,
     .list_domains = local_list_domains,
     .domain_stats = local_domain_stats,
+    .domain_get_info = local_domain_get_info,
+    .domain_get_xml = local_domain_get_xml,
+    .domain_get_sched = local_domain_get_sched,
+    .domain_get_vcpus = local_domain_get_vcpus,
+    .domain_pin_vcpu = local_domain_pin_vcpu,
+    .domain_get_cpu_stats = local_domain_get_cpu_stats,
+    .domain_get_reliability = local_domain_get_reliability,
+    .domain_set_reliability = local_domain_set_reliability,
     .healthlog_query = local_healthlog_query,
     .healthlog_wait = local_healthlog_wait,
 };

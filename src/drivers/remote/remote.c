@@ -11,31 +11,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "remote.h"
-#include "rpc/wire.h"
-#include "util/gnutls_dl.h"
-
-typedef enum { T_UNIX, T_TCP, T_TLS } transport;
-
-typedef struct {
-    transport t;
-    char *socket_path; /* unix */
-    char *host;        /* tcp, tls */
-    int port;
-    char *pkipath;
-    int timeout_ms;
-    bool ro;
-    int fd;
-    gnutls_session_t tls;
-    gnutls_certificate_credentials_t cred;
-    unsigned serial;
-    uniMetricDesc *descs; /* from the daemon, owned here */
-    unsigned ndescs;
-    bool have_descs;
-    uniMetricDesc *event_descs; /* the HealthLog's event fields, from the first query's reply */
-    unsigned nevent_descs;
-    char *where; /* "socket /run/uniserver/uniserver-sock" for messages */
-} remote_state;
+#include "remote_internal.h"
 
 static void disconnect(remote_state *s) {
     if (s->tls) {
@@ -216,18 +192,6 @@ static int start_tls(remote_state *s, uint64_t deadline) {
     return 0;
 }
 
-/* Send one call and wait for its reply. On a transport failure the connection is dropped and
- * the error says so; the next call reconnects. */
-static int call(remote_state *s, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret);
-
-/* call_STEM(s, args, ret): each procedure of procs.def, typed. */
-#define CALL_(NAME, stem, args, ret, access)                                                                           \
-    static inline int call_##stem(remote_state *s, args *a, ret *r) {                                                  \
-        return call(s, UNI_PROC_##NAME, (xdrproc_t)xdr_##args, a, (xdrproc_t)xdr_##ret, r);                            \
-    }
-UNI_PROCS(CALL_)
-#undef CALL_
-
 static int ensure_connected(remote_state *s) {
     uint64_t deadline = now_ns() + (uint64_t)s->timeout_ms * 1000000;
     uni_connect_open_args oa = {.flags = s->ro ? UNI_CONNECT_RO : 0};
@@ -279,7 +243,7 @@ static int ensure_connected(remote_state *s) {
     return 0;
 }
 
-static int call(remote_state *s, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret) {
+int remote_call(remote_state *s, int proc, xdrproc_t args_proc, void *args, xdrproc_t ret_proc, void *ret) {
     uint64_t deadline = now_ns() + (uint64_t)s->timeout_ms * 1000000;
     uni_message_header h = {.prog = UNI_PROGRAM,
                             .vers = UNI_PROTOCOL_VERSION,
@@ -534,7 +498,8 @@ static int remote_node_get_view(uniConnectPtr conn, int view, uniRecordPtr *ret)
         memset(&vr, 0, sizeof(vr));
         /* A released view has its own procedure (older daemons know only those); any other
          * goes by its name. */
-        if ((proc ? call(s, proc, (xdrproc_t)xdr_uni_node_get_view_args, &a, (xdrproc_t)xdr_uni_node_get_view_ret, &vr)
+        if ((proc ? remote_call(s, proc, (xdrproc_t)xdr_uni_node_get_view_args, &a,
+                                (xdrproc_t)xdr_uni_node_get_view_ret, &vr)
                   : call_node_get_view(s, &na, &vr)) < 0)
             return -1;
         r = record_from_wire(&vr.rec, conn->descs, conn->ndescs, ret);
@@ -634,7 +599,7 @@ static int remote_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, 
 
 /* ---- domains: the two driver verbs, answered from the daemon's cache ---- */
 
-static int info_from_wire(const uni_wire_domain *w, uni_domain_info *d) {
+int remote_info_from_wire(const uni_wire_domain *w, uni_domain_info *d) {
     memset(d, 0, sizeof(*d));
     if (strlen(w->uuid) >= sizeof(d->uuid) || !(d->name = strdup(w->name)))
         return -1;
@@ -657,7 +622,7 @@ static int remote_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t
     n = r.domains.domains_len;
     v = calloc(n ? n : 1, sizeof(*v));
     for (u_int i = 0; v && i < n; i++)
-        if (info_from_wire(&r.domains.domains_val[i], &v[i]) < 0) {
+        if (remote_info_from_wire(&r.domains.domains_val[i], &v[i]) < 0) {
             uni_domain_infos_free(v, i);
             v = NULL;
         }
@@ -710,7 +675,7 @@ static int remote_domain_stats(uniConnectPtr conn, const uni_select *sel, const 
     n = r.stats.stats_len;
     v = calloc(n ? n : 1, sizeof(*v));
     for (size_t i = 0; v && i < n && k >= 0; i++) {
-        k = info_from_wire(&r.stats.stats_val[i].dom, &v[i].info);
+        k = remote_info_from_wire(&r.stats.stats_val[i].dom, &v[i].info);
         if (k >= 0)
             k = record_from_wire(&r.stats.stats_val[i].rec, conn->descs, conn->ndescs, &v[i].rec);
         if (k >= 0)
@@ -768,4 +733,13 @@ const uni_driver uni_remote_driver = {
     .list_domains = remote_list_domains,
     .domain_stats = remote_domain_stats,
     .healthlog_query = remote_healthlog_query,
+    .domain_get_info = remote_domain_get_info,
+    .domain_list_info = remote_domain_list_info,
+    .domain_get_xml = remote_domain_get_xml,
+    .domain_get_sched = remote_domain_get_sched,
+    .domain_get_vcpus = remote_domain_get_vcpus,
+    .domain_pin_vcpu = remote_domain_pin_vcpu,
+    .domain_get_cpu_stats = remote_domain_get_cpu_stats,
+    .domain_get_reliability = remote_domain_get_reliability,
+    .domain_set_reliability = remote_domain_set_reliability,
 };

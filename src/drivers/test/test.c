@@ -66,5 +66,13 @@ const uni_driver uni_test_driver = {
     .node_set_operating_point = test_node_set_operating_point,
     .list_domains = test_list_domains,
     .domain_stats = test_domain_stats,
+    .domain_get_info = test_domain_get_info,
+    .domain_get_xml = test_domain_get_xml,
+    .domain_get_sched = test_domain_get_sched,
+    .domain_get_vcpus = test_domain_get_vcpus,
+    .domain_pin_vcpu = test_domain_pin_vcpu,
+    .domain_get_cpu_stats = test_domain_get_cpu_stats,
+    .domain_get_reliability = test_domain_get_reliability,
+    .domain_set_reliability = test_domain_set_reliability,
     .healthlog_query = test_healthlog_query,
 };

@@ -5,7 +5,9 @@
 #include "lib/internal.h"
 #include "simboard/model.h"
 
-#define TICK_MS 1000 /* virtual time a call advances */
+#define TICK_MS 1000     /* virtual time a call advances */
+#define TEST_NVMS 3      /* the simulated VMs (vms.c) */
+#define TEST_MAX_VCPUS 4 /* the most vCPUs one of them has */
 #define WHY_FIRST "first sample: rates need a second sample (a window)"
 
 typedef struct {
@@ -19,6 +21,11 @@ typedef struct {
     uint64_t energy_base_t;
     uint64_t dom_tick; /* the previous domain collection's tick (0: none yet) */
     int64_t open_ms;   /* wall time at open: the simulated HealthLog's time 0 */
+    /* The simulated VMs' settings changed by control calls (vms.c): each vCPU's affinity (a
+     * mask of the board's 8 cores; 0: as at start) and each VM's reliability class
+     * (uniReliabilityClass + 1; 0: as at start). */
+    uint8_t vm_pin[TEST_NVMS][TEST_MAX_VCPUS];
+    int8_t vm_reliability[TEST_NVMS];
 } test_state;
 
 /* host.c */
@@ -31,6 +38,18 @@ void sim_vms_host(uniRecordPtr rec, const uni_select *sel, uint64_t t, bool firs
 int test_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n);
 int test_domain_stats(uniConnectPtr conn, const uni_select *sel, const uni_domain_info *only, size_t nonly,
                       uni_domain_stats **ret, size_t *ret_n);
+
+/* vms.c: the spec's Table 4 and the reliability class on the simulated VMs */
+int test_domain_get_info(uniConnectPtr conn, const uni_domain_info *dom, uniDomainInfo *ret);
+int test_domain_get_xml(uniConnectPtr conn, const uni_domain_info *dom, char **ret);
+int test_domain_get_sched(uniConnectPtr conn, const uni_domain_info *dom, char **ret_type, uniSchedParam **ret);
+int test_domain_get_vcpus(uniConnectPtr conn, const uni_domain_info *dom, uniVcpuInfo **ret_info,
+                          unsigned char **ret_maps, int *ret_ncpus);
+int test_domain_pin_vcpu(uniConnectPtr conn, const uni_domain_info *dom, unsigned vcpu, const unsigned char *map,
+                         int maplen);
+int test_domain_get_cpu_stats(uniConnectPtr conn, const uni_domain_info *dom, unsigned long long **ret);
+int test_domain_get_reliability(uniConnectPtr conn, const uni_domain_info *dom);
+int test_domain_set_reliability(uniConnectPtr conn, const uni_domain_info *dom, int cls);
 
 /* errors.c */
 void sim_errors(uniRecordPtr rec, uint64_t t);

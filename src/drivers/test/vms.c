@@ -75,6 +75,31 @@ void sim_vms_host(uniRecordPtr rec, const uni_select *sel, uint64_t t, bool firs
 
 /* ---- the VMs' own records ---- */
 
+_Static_assert(ELEMENTSOF(sim_vms) == TEST_NVMS, "test.h's TEST_NVMS");
+
+/* Where vCPU @c of VM @idx runs and may run (*@ret_map): at start core (2 idx + c) % 8 and its
+ * PMD's two cores; once pinned, the pinned cores and, when its core is not among them, the
+ * first of them. */
+static int sim_vcpu_place(const test_state *s, unsigned idx, unsigned c, unsigned char *ret_map) {
+    int core = (int)((2 * idx + c) % SB_NCPU);
+    unsigned char pin = s->vm_pin[idx][c];
+    if (!pin) {
+        *ret_map = (unsigned char)(3u << (core & ~1));
+        return core;
+    }
+    *ret_map = pin;
+    if (!((pin >> core) & 1))
+        core = __builtin_ctz(pin);
+    return core;
+}
+
+/* The VM's reliability class as its record names it, or NULL when none was ever set. */
+static const char *sim_reliability(const test_state *s, unsigned idx) {
+    if (s->vm_reliability[idx])
+        return uni_reliability_name(s->vm_reliability[idx] - 1);
+    return sim_vms[idx].reliability;
+}
+
 static const char *const sim_dom_sources[] = {"simulated"};
 
 static void sim_vm_info(const sim_vm *v, unsigned i, uni_domain_info *out) {
@@ -108,7 +133,8 @@ int test_list_domains(uniConnectPtr conn, uni_domain_info **ret, size_t *ret_n) 
 
 /* One simulated VM's record after t seconds: vCPUs busy util_pct % of the time (a tenth of it
  * outside the guest: the interruption time), one NIC, one disk, kvm_stat's counters per vCPU. */
-static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t prev_t, uniRecordPtr rec) {
+static void sim_vm_record(const test_state *s, const sim_vm *v, unsigned idx, uint64_t t, uint64_t prev_t,
+                          uniRecordPtr rec) {
     bool first = prev_t == 0;
     uint64_t cpu_ms = t * 10 * v->util_pct * v->vcpus,
              cycles = cpu_ms * SB_MAX_KHZ; /* at full speed: kHz is cycles per ms */
@@ -132,7 +158,7 @@ static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t pr
                   {UNI_M_DOM_OPENSTACK_USER_ID, v->os_user_id},
                   {UNI_M_DOM_OPENSTACK_PROJECT_ID, v->os_project_id},
                   {UNI_M_DOM_OPENSTACK_PROJECT_NAME, v->os_project_name},
-                  {UNI_M_DOM_RELIABILITY, v->reliability}};
+                  {UNI_M_DOM_RELIABILITY, sim_reliability(s, idx)}};
         for (size_t i = 0; i < ELEMENTSOF(os); i++) {
             if (os[i].value)
                 rec_str(rec, os[i].metric, -1, NULL, os[i].value);
@@ -216,13 +242,15 @@ static void sim_vm_record(const sim_vm *v, unsigned idx, uint64_t t, uint64_t pr
         for (size_t i = 0; i < ELEMENTSOF(rates); i++)
             rec_absent(rec, rates[i], "%s", WHY_FIRST);
     }
-    /* vCPU c of VM idx runs on core (2 idx + c) % 8, pinned to its PMD's two cores. */
+    /* vCPU c of VM idx runs on core (2 idx + c) % 8, pinned to its PMD's two cores, until
+     * uniDomainPinVcpu places it elsewhere (sim_vcpu_place). */
     for (unsigned c = 0; c < v->vcpus; c++) {
-        unsigned core = (2 * idx + c) % SB_NCPU;
-        char pin[16];
-        snprintf(pin, sizeof(pin), "%u-%u", core & ~1u, (core & ~1u) + 1);
+        unsigned char map = 0;
+        int core = sim_vcpu_place(s, idx, c, &map);
+        char pin[32];
+        uni_cpumap_format(&map, 1, pin, sizeof(pin));
         rec_u64(rec, UNI_M_DOM_VCPU_V_TIME_MS, (int)c, NULL, cpu_ms / v->vcpus);
-        rec_u64(rec, UNI_M_DOM_VCPU_V_CPU, (int)c, NULL, core);
+        rec_u64(rec, UNI_M_DOM_VCPU_V_CPU, (int)c, NULL, (uint64_t)core);
         rec_str(rec, UNI_M_DOM_VCPU_V_PINNING, (int)c, NULL, pin);
         rec_u64(rec, UNI_M_DOM_VCPU_V_TID, (int)c, NULL, 4100 + 10 * idx + c);
     }
@@ -268,10 +296,211 @@ int test_domain_stats(uniConnectPtr conn, const uni_select *sel, const uni_domai
             }
             out[n].info = info;
             out[n].rec->sel = sel;
-            sim_vm_record(&sim_vms[i], i, t, s->dom_tick, out[n].rec);
+            sim_vm_record(s, &sim_vms[i], i, t, s->dom_tick, out[n].rec);
             n++;
         }
     *ret_n = n;
     s->dom_tick = t;
+    return 0;
+}
+
+/* ---- the spec's Table 4 and the reliability class ---- */
+
+/* The simulated VM @dom denotes, or -1 with UNI_ERR_NO_DOMAIN. */
+static int sim_find(const uni_domain_info *dom) {
+    for (unsigned i = 0; i < ELEMENTSOF(sim_vms); i++) {
+        uni_domain_info info = {.name = (char *)sim_vms[i].name, .active = sim_vms[i].active};
+        memcpy(info.uuid, sim_vms[i].uuid, sizeof(info.uuid));
+        if (uni_domain_info_matches(&info, dom))
+            return (int)i;
+    }
+    uni_error_set(UNI_ERR_NO_DOMAIN, "no domain '%s' on test:///default (vm-1, vm-2, vm-3)", dom->name);
+    return -1;
+}
+
+/* CPU time of a simulated VM at the current virtual time, ns (as its record's dom.cpu.time_ms). */
+static uint64_t sim_cpu_ns(const test_state *s, const sim_vm *v) {
+    return v->active ? s->tick * 10 * v->util_pct * v->vcpus * 1000000ull : 0;
+}
+
+int test_domain_get_info(uniConnectPtr conn, const uni_domain_info *dom, uniDomainInfo *ret) {
+    const test_state *s = conn->priv;
+    int i = sim_find(dom);
+    const sim_vm *v;
+    if (i < 0)
+        return -1;
+    v = &sim_vms[i];
+    /* Started as "-smp N,maxcpus=2N -m M": as much memory as its maximum. */
+    *ret = (uniDomainInfo){.state = v->active ? UNI_DOMAIN_RUNNING : UNI_DOMAIN_SHUTOFF,
+                           .maxMem = (unsigned long long)v->mem_mb * 1024,
+                           .memory = (unsigned long long)v->mem_mb * 1024,
+                           .nrVirtCpu = (unsigned short)v->vcpus,
+                           .cpuTime = sim_cpu_ns(s, v),
+                           .maxVcpus = 2 * v->vcpus};
+    return 0;
+}
+
+int test_domain_get_xml(uniConnectPtr conn, const uni_domain_info *dom, char **ret) {
+    int i = sim_find(dom), n;
+    const sim_vm *v;
+    char id[32] = "";
+    (void)conn;
+    if (i < 0)
+        return -1;
+    v = &sim_vms[i];
+    if (v->active) /* libvirt's id of a running domain (its record's dom.pid) */
+        snprintf(id, sizeof(id), " id='%d'", 4000 + i);
+    n = asprintf(ret,
+                 "<domain type='kvm'%s>\n"
+                 "  <name>%s</name>\n"
+                 "  <uuid>%s</uuid>\n"
+                 "  <memory unit='KiB'>%llu</memory>\n"
+                 "  <currentMemory unit='KiB'>%llu</currentMemory>\n"
+                 "  <vcpu placement='static' current='%u'>%u</vcpu>\n"
+                 "  <os>\n    <type arch='aarch64' machine='virt'>hvm</type>\n  </os>\n"
+                 "  <devices>\n"
+                 "    <disk type='file' device='disk'>\n"
+                 "      <source file='/var/lib/uniserver/sim/%s.qcow2'/>\n"
+                 "      <target dev='vda' bus='virtio'/>\n"
+                 "    </disk>\n"
+                 "    <interface type='ethernet'>\n"
+                 "      <mac address='%s'/>\n"
+                 "      <target dev='%s'/>\n"
+                 "      <model type='virtio'/>\n"
+                 "    </interface>\n"
+                 "  </devices>\n"
+                 "</domain>\n",
+                 id, v->name, v->uuid, (unsigned long long)v->mem_mb * 1024, (unsigned long long)v->mem_mb * 1024,
+                 v->vcpus, 2 * v->vcpus, v->name, v->mac, v->tap);
+    if (n < 0) {
+        *ret = NULL;
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The simulated VMs run under CFS with libvirt's defaults: 1024 shares, no quota. */
+int test_domain_get_sched(uniConnectPtr conn, const uni_domain_info *dom, char **ret_type, uniSchedParam **ret) {
+    static const uniSchedParam params[] = {{"cpu_shares", 1024}, {"vcpu_period", 100000}, {"vcpu_quota", -1}};
+    (void)conn;
+    if (sim_find(dom) < 0)
+        return -1;
+    *ret_type = strdup("posix");
+    *ret = malloc(sizeof(params));
+    if (!*ret_type || !*ret) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    memcpy(*ret, params, sizeof(params));
+    return (int)ELEMENTSOF(params);
+}
+
+/* The running simulated VM @dom denotes (its index in *@ret_i), or NULL with the error set. */
+static const sim_vm *sim_running(const uni_domain_info *dom, int *ret_i) {
+    int i = sim_find(dom);
+    if (i < 0)
+        return NULL;
+    if (!sim_vms[i].active) {
+        uni_error_set(UNI_ERR_NO_DATA, "domain '%s' is not running: it has no vCPU threads", sim_vms[i].name);
+        return NULL;
+    }
+    *ret_i = i;
+    return &sim_vms[i];
+}
+
+int test_domain_get_vcpus(uniConnectPtr conn, const uni_domain_info *dom, uniVcpuInfo **ret_info,
+                          unsigned char **ret_maps, int *ret_ncpus) {
+    const test_state *s = conn->priv;
+    int i = -1;
+    const sim_vm *v = sim_running(dom, &i);
+    if (!v)
+        return -1;
+    *ret_info = calloc(v->vcpus, sizeof(**ret_info));
+    *ret_maps = calloc(v->vcpus, UNI_CPU_MAPLEN(SB_NCPU));
+    if (!*ret_info || !*ret_maps) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    for (unsigned c = 0; c < v->vcpus; c++) {
+        int core = sim_vcpu_place(s, (unsigned)i, c, &(*ret_maps)[c * UNI_CPU_MAPLEN(SB_NCPU)]);
+        (*ret_info)[c] =
+            (uniVcpuInfo){.number = c, .state = UNI_VCPU_RUNNING, .cpuTime = sim_cpu_ns(s, v) / v->vcpus, .cpu = core};
+    }
+    *ret_ncpus = SB_NCPU;
+    return (int)v->vcpus;
+}
+
+int test_domain_pin_vcpu(uniConnectPtr conn, const uni_domain_info *dom, unsigned vcpu, const unsigned char *map,
+                         int maplen) {
+    test_state *s = conn->priv;
+    unsigned char before = 0, after = 0;
+    char obj[96], b[32], a[32];
+    int i = -1;
+    /* Everything is checked before the change: the VM runs, the vCPU, then each CPU of the map. */
+    const sim_vm *v = sim_running(dom, &i);
+
+    if (!v)
+        return -1;
+    if (vcpu >= v->vcpus) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "vCPU %u of '%s' does not exist (it has %u: 0-%u)", vcpu, v->name, v->vcpus,
+                      v->vcpus - 1);
+        return -1;
+    }
+    for (int c = 0; c < maplen * 8; c++)
+        if (uni_cpumap_has(map, maplen, c)) {
+            if (c >= SB_NCPU)
+                return uni_error_no_core(c, false, "0-7");
+            after |= (unsigned char)(1u << c);
+        }
+    sim_vcpu_place(s, (unsigned)i, vcpu, &before);
+    uni_cpumap_format(&before, 1, b, sizeof(b));
+    uni_cpumap_format(&after, 1, a, sizeof(a));
+    snprintf(obj, sizeof(obj), "domain %s vcpu %u", v->name, vcpu);
+    s->vm_pin[i][vcpu] = after;
+    uni_audit(conn, obj, "affinity", b, a, 0, false);
+    return 0;
+}
+
+/* Each vCPU's time on the core it runs on. */
+int test_domain_get_cpu_stats(uniConnectPtr conn, const uni_domain_info *dom, unsigned long long **ret) {
+    const test_state *s = conn->priv;
+    int i = sim_find(dom);
+    const sim_vm *v;
+    if (i < 0)
+        return -1;
+    v = &sim_vms[i];
+    if (!(*ret = calloc(SB_NCPU, sizeof(**ret)))) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    for (unsigned c = 0; v->active && c < v->vcpus; c++) {
+        unsigned char map;
+        (*ret)[sim_vcpu_place(s, (unsigned)i, c, &map)] += sim_cpu_ns(s, v) / v->vcpus;
+    }
+    return SB_NCPU;
+}
+
+int test_domain_get_reliability(uniConnectPtr conn, const uni_domain_info *dom) {
+    const test_state *s = conn->priv;
+    int i = sim_find(dom);
+    const char *name;
+    if (i < 0)
+        return -1;
+    name = sim_reliability(s, (unsigned)i);
+    return name ? uni_reliability_parse(name) : UNI_RELIABILITY_NORMAL;
+}
+
+int test_domain_set_reliability(uniConnectPtr conn, const uni_domain_info *dom, int cls) {
+    test_state *s = conn->priv;
+    int i = sim_find(dom);
+    const char *before;
+    char obj[96];
+    if (i < 0)
+        return -1;
+    before = sim_reliability(s, (unsigned)i);
+    snprintf(obj, sizeof(obj), "domain %s", sim_vms[i].name);
+    s->vm_reliability[i] = (int8_t)(cls + 1);
+    uni_audit(conn, obj, "reliability", before ? before : "", uni_reliability_name(cls), 0, false);
     return 0;
 }
