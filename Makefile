@@ -3,7 +3,8 @@
 #   make run     install what is needed, build, start uniserverd in the foreground on this host
 #                (RUNTIME_DIR=DIR for the sockets; default /run/uniserver as root, else build/run)
 #   make check   install what is needed, build, run the whole test suite
-#   make deps    install the Debian packages (idempotent, quick when present)
+#   make deps    install the Debian packages building and running need (idempotent, quick when present)
+#   make deps-test  and those the tests, benchmarks and fuzzers use (make check installs them)
 #   make         build into build/ (programs in build/bin/)
 #   make asan    the whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
@@ -14,20 +15,24 @@
 #   make fuzz    fuzz uniserverd's RPC decoder and dispatcher, its HTTP request parser and the QMP reader with libFuzzer (FUZZ_SECONDS, default 30)
 #   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
 
-# libgnutls28-dev for GnuTLS' headers only (the library is loaded when TLS is used); /metrics has
-# its own HTTP server, so libmicrohttpd-dev is no longer needed.
-DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 libtirpc-dev libgnutls28-dev \
-        gnutls-bin libuv1-dev clang libclang-rt-14-dev zlib1g-dev prometheus \
-        prometheus-node-exporter python3-prometheus-client collectd-core python3-dev python3-pytest \
-        python3-ceilometer python3-gnocchi gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql \
-        libfuse3-dev fuse3 libjson-c-dev libvirt-dev libvirt-clients libvirt-daemon \
-        libvirt-daemon-driver-qemu qemu-system-x86 libncurses-dev tmux libsqlite3-dev clang-format
+# What building and running need (make deps; make run installs only these). libgnutls28-dev for
+# GnuTLS' headers only (the library is loaded when TLS is used); libcmocka-dev because meson
+# configures the unit tests with the build.
+DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 python3-dev libtirpc-dev \
+        libgnutls28-dev libuv1-dev zlib1g-dev libfuse3-dev fuse3 libjson-c-dev libvirt-dev libncurses-dev \
+        libsqlite3-dev
+# What the tests, the benchmarks and the fuzzers start or check with (make deps-test; make check,
+# asan, bench and fuzz install these too): real peers and components, never mocks.
+DEBS_TEST := gnutls-bin clang libclang-rt-14-dev clang-format bash-completion tmux prometheus \
+        prometheus-node-exporter python3-prometheus-client collectd-core python3-pytest python3-ceilometer \
+        python3-gnocchi gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql libvirt-clients libvirt-daemon \
+        libvirt-daemon-driver-qemu qemu-system-x86
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build deps check run asan bench golden format deb deb-test fuzz demo clean
+.PHONY: all build deps deps-test check run asan bench golden format deb deb-test fuzz demo clean
 
 all: build
 
@@ -41,13 +46,16 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+deps-test: deps
+	@$(MAKE) --no-print-directory deps DEBS="$(DEBS_TEST)"
+
 $(BUILD)/build.ninja:
 	meson setup $(BUILD) $(MESON_OPTS)
 
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-check: deps
+check: deps-test
 	$(MAKE) build
 	tests/run-suite $(BUILD)
 
@@ -65,11 +73,11 @@ run: deps
 build-asan/build.ninja:
 	meson setup build-asan $(MESON_OPTS) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 
-asan: deps build-asan/build.ninja
+asan: deps-test build-asan/build.ninja
 	ninja -C build-asan
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 tests/run-suite build-asan
 
-bench: deps
+bench: deps-test
 	$(MAKE) build
 	bench/run $(CURDIR)/$(BUILD)
 	$(BUILD)/bench/bench-vms
@@ -95,7 +103,7 @@ deb-test: deb
 format:
 	git ls-files '*.c' '*.h' | grep -v '^tests/fixtures/' | xargs clang-format -i
 
-fuzz: deps
+fuzz: deps-test
 	fuzz/run $(FUZZ_SECONDS)
 
 demo: deps
