@@ -246,7 +246,7 @@ static bool overlaps(const sl_target *t, const char *cpulist) {
 /* A VM whose vCPUs may run on a domain's cores (or, for a memory channel, any running VM: its
  * memory may be interleaved over every channel) refuses the domain unless forced. */
 int sl_check_vms(uniConnectPtr conn, const sl_target *t, int n, bool force) {
-    const char *sel[] = {"dom.vcpu.", "dom.name", NULL};
+    const char *sel[] = {"dom.vcpu.", NULL};
     uniDomainStatsRecordPtr *st = NULL;
     int nvm = uniConnectGetAllDomainStats(conn, sel, &st, UNI_DOMAIN_STATS_ACTIVE), refused = 0;
 

@@ -47,6 +47,29 @@ static void pause_s(double s) {
         ;
 }
 
+/* Waits for the HealthLog to hold the errors of the stress that just ended: until uni-healthd
+ * has committed three times (with its sensors sampled every cycle, that is one whole cycle begun
+ * after the stress: the first two may both be the end of a cycle begun before it), at most
+ * --settle seconds. Where the connection cannot wait on the HealthLog (over uniserverd), or
+ * uni-healthd commits only when there are errors, it is the whole --settle. */
+static void settle(uniConnectPtr conn, double seconds) {
+    double end = now_s() + seconds;
+    for (int changes = 0; changes < 3 && !sl_stop;) {
+        double left = end - now_s();
+        int r;
+        if (left <= 0)
+            return;
+        r = uniHealthLogWait(conn, (int)(left * 1000) + 1, 0);
+        if (r < 0) {
+            pause_s(left);
+            return;
+        }
+        if (r == 0)
+            return;
+        changes++;
+    }
+}
+
 /* Sets @value of @t's parameter (with its frequency, for a PMD's voltage). */
 int sl_apply(uniConnectPtr conn, const sl_target *t, long long value) {
     if (t->kind == SL_KIND_CPUFREQ) {
@@ -198,7 +221,7 @@ static int run_step(uniConnectPtr conn, const sl_options *o, sl_target *t, long 
         if (one.error || one.sdc || one.crash || one.hang)
             break;
     }
-    pause_s(o->settle_s);
+    settle(conn, o->settle_s);
     if (!(r1 = sample(conn))) {
         fprintf(stderr, "\nuni-stresslog: cannot read the host record: %s\n", uniGetLastError()->message);
         return -EIO;
