@@ -19,7 +19,8 @@ DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python
         prometheus-node-exporter python3-prometheus-client collectd-core python3-dev python3-pytest \
         python3-ceilometer python3-gnocchi gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql \
         libfuse3-dev fuse3 libjson-c-dev libvirt-dev libvirt-clients libvirt-daemon \
-        libvirt-daemon-driver-qemu qemu-system-x86 libncurses-dev tmux libsqlite3-dev clang-format
+        libvirt-daemon-driver-qemu qemu-system-x86 libncurses-dev tmux libsqlite3-dev clang-format \
+        stress-ng gnuplot-nox
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 
