@@ -238,6 +238,32 @@ class OnBoard(unittest.TestCase):
             self.assertIn(needle, r.stderr)
             self.assertFalse(os.path.exists(os.path.join(self.tmp, "bad.jsonl")))
         self.assertTrue(b.at_nominal())
+        # SIGINT mid-search: partial results, the domain back at nominal, the journal gone.
+        p = subprocess.Popen([STRESSLOG, "-c", b.uri, "--workload", "simboard:" + b.mnt, "--domain", "pmd3",
+                              "--settle", "2", *self.files("int")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        raw = os.path.join(self.tmp, "int.jsonl")
+        for _ in range(400):
+            if os.path.exists(raw) and os.path.getsize(raw) > 0:
+                break
+            time.sleep(0.02)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 5, err)
+        self.assertIn("interrupted: partial results, domains restored", out)
+        self.assertTrue(b.at_nominal())
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "int.journal")))
+        e, = self.margins("int").values()
+        self.assertEqual((e["status"], e["partial"]), ("stopped", True))
+        # A budget that runs out: partial results, marked, exit 4.
+        r = stresslog("-c", b.uri, "--workload", "simboard:" + b.mnt, "--domain", "pmd3,mc0", "--budget", "0.5",
+                      "--settle", "2", *self.files("budget"))
+        self.assertEqual(r.returncode, 4, r.stderr)
+        with open(os.path.join(self.tmp, "budget.json")) as f:
+            m = json.load(f)
+        self.assertFalse(m["complete"])
+        self.assertEqual([(e["status"], e["partial"]) for e in m["margins"]], [("budget", True)] * 2)
+        self.assertTrue(b.at_nominal())
         # Without the HealthLog the search would be blind: refused, with the reason.
         uri = b.uri.split("&healthlog=")[0] + "&healthlog=" + os.path.join(self.tmp, "none.db")
         r = stresslog("-c", uri, "--workload", "simboard:" + b.mnt, "--domain", "pmd0", *self.files("blind"))
