@@ -151,6 +151,7 @@ class OnBoard(unittest.TestCase):
         """The safe value is within the truth, and two steps beyond it is not: within one step of
         the truth on the tool's grid. Returns the truth's distance below the first failing step."""
         ev = [s["value"] for s in e["evidence"]]
+        self.assertIsNotNone(e["safe"], f"no clean step at all: {e}")
         i = ev.index(e["safe"])
         self.assertEqual(e["status"], "failure", e)
         self.assertEqual(e["first_failure"]["value"], ev[-1])

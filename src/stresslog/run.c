@@ -14,6 +14,10 @@
 #include "stresslog/stresslog.h"
 #include "util/util.h"
 
+/* Set when the HealthLog does not count a cpufreq domain's errors (its sweep runs on the
+ * workload's verdicts alone). */
+static bool errors_invisible;
+
 const char *const sl_verdict_names[V_NVERDICT] = {"clean", "ce", "ue", "sdc", "hang", "crash", "error"};
 
 /* The worst signal decides: a workload that could not run is no verdict on the hardware. */
@@ -123,6 +127,28 @@ static uniRecordPtr sample(uniConnectPtr conn) {
     return rec;
 }
 
+/* A host record with the domain's error counts. A HealthLog busy with uni-healthd's commit is
+ * absent from one record and there in the next: a few tries before giving up. A domain whose
+ * errors are not counted at all (a cpufreq domain without a HealthLog) counts zero. */
+static uniRecordPtr counted_sample(uniConnectPtr conn, const sl_target *t, unsigned long long *ce,
+                                   unsigned long long *ue, char *why, size_t len) {
+    for (int tries = 0; tries < 50; tries++) {
+        uniRecordPtr rec = sample(conn);
+        if (!rec) {
+            snprintf(why, len, "%s", uniGetLastError()->message);
+        } else if (count_errors(rec, t, ce, ue, why, len) == 0) {
+            return rec;
+        } else if (t->kind == SL_KIND_CPUFREQ && errors_invisible) {
+            *ce = *ue = 0;
+            return rec;
+        } else {
+            uniRecordFree(rec);
+        }
+        pause_s(0.1);
+    }
+    return NULL;
+}
+
 /* Temperatures, power and the domain's cores' utilisation of a step, as JSON members. */
 static void conditions(uniRecordPtr rec, const sl_target *t, char *buf, size_t len) {
     static const char *const keys[][2] = {{"temp_c", "host.temp.cpu_avg_c"},
@@ -200,12 +226,11 @@ static int run_step(uniConnectPtr conn, const sl_options *o, sl_target *t, long 
         fprintf(stderr, "\nuni-stresslog: %s %s=%lld: %s\n", t->domain, t->param, value, uniGetLastError()->message);
         return -EIO;
     }
-    if (!(r0 = sample(conn))) {
-        fprintf(stderr, "\nuni-stresslog: cannot read the host record: %s\n", uniGetLastError()->message);
+    /* The baseline must be read: a count missing here would make every earlier error this step's. */
+    if ((r0 = counted_sample(conn, t, &ce0, &ue0, why, sizeof(why))) == NULL) {
+        fprintf(stderr, "\nuni-stresslog: %s: cannot read its error counts before the step: %s\n", t->domain, why);
         return -EIO;
     }
-    if (count_errors(r0, t, &ce0, &ue0, why, sizeof(why)) < 0)
-        ce0 = ue0 = 0;
     uniRecordFree(r0);
     for (int k = 0; k < o->repeats && !sl_stop; k++) {
         sl_workload_result one = {0};
@@ -222,14 +247,12 @@ static int run_step(uniConnectPtr conn, const sl_options *o, sl_target *t, long 
             break;
     }
     settle(conn, o->settle_s);
-    if (!(r1 = sample(conn))) {
-        fprintf(stderr, "\nuni-stresslog: cannot read the host record: %s\n", uniGetLastError()->message);
+    if ((r1 = counted_sample(conn, t, &ce1, &ue1, why, sizeof(why))) == NULL) {
+        fprintf(stderr, "\nuni-stresslog: %s: cannot read its error counts after the step: %s\n", t->domain, why);
         return -EIO;
     }
-    if (count_errors(r1, t, &ce1, &ue1, why, sizeof(why)) == 0) {
-        s->ce = ce1 >= ce0 ? ce1 - ce0 : 0;
-        s->ue = ue1 >= ue0 ? ue1 - ue0 : 0;
-    }
+    s->ce = ce1 >= ce0 ? ce1 - ce0 : 0;
+    s->ue = ue1 >= ue0 ? ue1 - ue0 : 0;
     conditions(r1, t, extra, len);
     uniRecordFree(r1);
     s->sdc = w.sdc;
@@ -253,6 +276,7 @@ static int check_error_source(uniConnectPtr conn, const sl_target *t) {
     uniRecordFree(rec);
     if (r < 0) {
         if (t->kind == SL_KIND_CPUFREQ) {
+            errors_invisible = true;
             fprintf(stderr,
                     "uni-stresslog: %s: corrected and uncorrected errors are not visible (%s): the verdict "
                     "is the workload's alone\n",
