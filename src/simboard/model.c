@@ -222,6 +222,33 @@ double sb_mc_ue_rate(const sb_model *m, int c) {
     return x <= 3 ? 0 : 0.0005 * (pow(x / 3.0, 4) - 1.0);
 }
 
+/* The workload's own failures: silent data corruption 5 mV below the first uncorrected errors,
+ * crashes 10 mV below; on a channel, corruption (three or more bits in one ECC word) beyond
+ * x = 4, crashes beyond x = 5. */
+double sb_pmd_sdc_rate(const sb_model *m, int p) {
+    double margin = m->pmd_mv[p] - sb_pmd_vmin_mv(m, p);
+    if (margin >= -20)
+        return 0;
+    return 0.02 * (exp((-margin - 20.0) / 6.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
+}
+
+double sb_pmd_crash_rate(const sb_model *m, int p) {
+    double margin = m->pmd_mv[p] - sb_pmd_vmin_mv(m, p);
+    if (margin >= -25)
+        return 0;
+    return 0.05 * (exp((-margin - 25.0) / 5.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
+}
+
+double sb_mc_sdc_rate(const sb_model *m, int c) {
+    double x = m->refresh_ms[c] / sb_retention_ms(m, c);
+    return x <= 4 ? 0 : 0.0005 * (pow(x / 4.0, 4) - 1.0);
+}
+
+double sb_mc_crash_rate(const sb_model *m, int c) {
+    double x = m->refresh_ms[c] / sb_retention_ms(m, c);
+    return x <= 5 ? 0 : 0.001 * (pow(x / 5.0, 4) - 1.0);
+}
+
 /* ---- state ---- */
 
 void sb_init(sb_model *m, uint64_t seed) {
@@ -250,6 +277,7 @@ void sb_init(sb_model *m, uint64_t seed) {
     for (int c = 0; c < SB_NCPU; c++)
         m->load[c] = 0.1 + 0.1 * c;
     m->rng = next_u64(&s);
+    m->fail_rng = m->rng ^ 0x5dc0ffee5dc0ffeeull; /* its own stream: the error draws do not move */
     /* Booted 1000 s ago at this load; the SoC at its steady temperature. */
     for (int c = 0; c < SB_NCPU; c++) {
         uint64_t busy = (uint64_t)(core_util(m, c) * 100000);
@@ -296,6 +324,14 @@ static void tick(sb_model *m) {
             m->dimm_ce[c][uniform(&m->rng) < m->ce_share_a[c] ? 0 : 1]++;
         for (uint64_t k = 0; k < ue; k++)
             m->dimm_ue[c][uniform(&m->rng) < m->ce_share_a[c] ? 0 : 1]++;
+    }
+    for (int p = 0; p < SB_NPMD; p++) {
+        m->pmd_sdc[p] += poisson(&m->fail_rng, sb_pmd_sdc_rate(m, p) * dt);
+        m->pmd_crash[p] += poisson(&m->fail_rng, sb_pmd_crash_rate(m, p) * dt);
+    }
+    for (int c = 0; c < SB_NMC; c++) {
+        m->mc_sdc[c] += poisson(&m->fail_rng, sb_mc_sdc_rate(m, c) * dt);
+        m->mc_crash[c] += poisson(&m->fail_rng, sb_mc_crash_rate(m, c) * dt);
     }
     m->now_ms += SB_TICK_MS;
 }

@@ -88,6 +88,13 @@ typedef struct {
     uint64_t pmd_ce[SB_NPMD][2];  /* corrected errors in L1, L2 */
     uint64_t pmd_ue[SB_NPMD];     /* uncorrected */
     uint64_t dimm_ce[SB_NMC][SB_DIMMS], dimm_ue[SB_NMC][SB_DIMMS];
+
+    /* The workload's own failure signals (what stress-ng's --verify and exit status report on a
+     * real host), drawn from a stream of their own so that the error counts above do not move:
+     * silent data corruptions and crashes of the workload running on a PMD or a channel. */
+    uint64_t fail_rng;
+    uint64_t pmd_sdc[SB_NPMD], pmd_crash[SB_NPMD];
+    uint64_t mc_sdc[SB_NMC], mc_crash[SB_NMC];
 } sb_model;
 
 void sb_init(sb_model *m, uint64_t seed);
@@ -115,3 +122,9 @@ double sb_pmd_ce_rate(const sb_model *m, int pmd);
 double sb_pmd_ue_rate(const sb_model *m, int pmd);
 double sb_mc_ce_rate(const sb_model *m, int mc);
 double sb_mc_ue_rate(const sb_model *m, int mc);
+/* The workload's failure rates now, per second: silent data corruption some mV below the first
+ * uncorrected errors, crashes lower still (PMD); on a channel beyond what ECC corrects. */
+double sb_pmd_sdc_rate(const sb_model *m, int pmd);
+double sb_pmd_crash_rate(const sb_model *m, int pmd);
+double sb_mc_sdc_rate(const sb_model *m, int mc);
+double sb_mc_crash_rate(const sb_model *m, int mc);

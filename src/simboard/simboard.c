@@ -45,6 +45,7 @@ typedef enum {
     F_DIMM_UE,
     F_PMD_CE,
     F_PMD_UE,
+    F_SIM_FAILURES,
     F_ZERO,
     F_MC_SECONDS,
     F_PMD_PARAM,
@@ -355,6 +356,7 @@ static void build_tree(void) {
     LIVE(F_SIM_TIME, 0, 0, "sim/time_ms");
     RW(F_SIM_ADVANCE, 0, 0, "sim/advance_ms");
     LIVE(F_SIM_TRUTH, 0, 0, "sim/truth");
+    LIVE(F_SIM_FAILURES, 0, 0, "sim/failures");
     fmtbuf(buf, sizeof(buf), "%llu\n", (unsigned long long)board.seed);
     TEXT(buf, "sim/seed");
 }
@@ -466,6 +468,15 @@ static int render(const node *n, char *buf, size_t len) {
                                   sb_mc_ue_rate(m, c));
         o += (size_t)snprintf(buf + o, len - o, "power_w cpu %.3f io %.3f dram %.3f soc_c %.2f\n", sb_cpu_power_w(m),
                               sb_io_power_w(m), sb_dram_power_w(m), m->soc_c);
+        return (int)o;
+    case F_SIM_FAILURES:
+        /* What a workload on each domain would report itself (stress-ng --verify, its exit status). */
+        for (int q = 0; q < SB_NPMD; q++)
+            o += (size_t)snprintf(buf + o, len - o, "pmd%d sdc %llu crash %llu\n", q, (unsigned long long)m->pmd_sdc[q],
+                                  (unsigned long long)m->pmd_crash[q]);
+        for (int c = 0; c < SB_NMC; c++)
+            o += (size_t)snprintf(buf + o, len - o, "mc%d sdc %llu crash %llu\n", c, (unsigned long long)m->mc_sdc[c],
+                                  (unsigned long long)m->mc_crash[c]);
         return (int)o;
     default:
         return -EIO;

@@ -90,6 +90,37 @@ static void test_errors_grow_below_vmin(void **state) {
     }
 }
 
+/* The workload's own failures: data corruption only below the first uncorrected errors, crashes
+ * lower still; none at the margins where corrected errors first appear; drawn from a stream of
+ * their own, so that the error counts do not depend on whether they are drawn. */
+static void test_workload_failures(void **state) {
+    sb_model m, ref;
+    (void)state;
+    sb_init(&m, 5);
+    m.load[2] = m.load[3] = 1.0;
+    m.pmd_mv[1] = (int)floor(sb_pmd_vmin_mv(&m, 1)) - 15;
+    assert_true(sb_pmd_ue_rate(&m, 1) >= 0 && sb_pmd_sdc_rate(&m, 1) == 0 && sb_pmd_crash_rate(&m, 1) == 0);
+    m.pmd_mv[1] = (int)floor(sb_pmd_vmin_mv(&m, 1)) - 22;
+    assert_true(sb_pmd_ue_rate(&m, 1) > 0 && sb_pmd_sdc_rate(&m, 1) > 0 && sb_pmd_crash_rate(&m, 1) == 0);
+    m.pmd_mv[1] = (int)floor(sb_pmd_vmin_mv(&m, 1)) - 40;
+    assert_true(sb_pmd_sdc_rate(&m, 1) > 0 && sb_pmd_crash_rate(&m, 1) > 0);
+    ref = m;
+    sb_advance(&m, 60000);
+    assert_true(m.pmd_sdc[1] > 0 && m.pmd_crash[1] > 0);
+    assert_int_equal(m.pmd_sdc[0] + m.pmd_crash[0] + m.mc_sdc[0] + m.mc_crash[0], 0);
+    /* The same draws of errors as a model that never drew failures. */
+    ref.fail_rng = 0;
+    sb_advance(&ref, 60000);
+    assert_int_equal(ref.pmd_ce[1][0] + ref.pmd_ce[1][1], m.pmd_ce[1][0] + m.pmd_ce[1][1]);
+    assert_int_equal(ref.pmd_ue[1], m.pmd_ue[1]);
+    /* A channel: corrupted words beyond four times the retention, crashes beyond five. */
+    sb_init(&m, 5);
+    m.refresh_ms[0] = (int)(sb_retention_ms(&m, 0) * 3.5);
+    assert_true(sb_mc_ue_rate(&m, 0) > 0 && sb_mc_sdc_rate(&m, 0) == 0);
+    m.refresh_ms[0] = SB_REFRESH_MAX;
+    assert_true(sb_retention_ms(&m, 0) * 5 > SB_REFRESH_MAX || sb_mc_crash_rate(&m, 0) > 0);
+}
+
 static void test_vmin_follows_frequency(void **state) {
     sb_model m;
     double at2400;
@@ -192,6 +223,7 @@ int main(void) {
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_nominal_is_error_free),
         cmocka_unit_test(test_errors_grow_below_vmin),
+        cmocka_unit_test(test_workload_failures),
         cmocka_unit_test(test_vmin_follows_frequency),
         cmocka_unit_test(test_dram_refresh),
         cmocka_unit_test(test_power),
