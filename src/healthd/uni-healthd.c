@@ -140,6 +140,9 @@ static int hd_start(hd *h) {
                 imp_cpu);
         if (h->boot_ms)
             (void)hd_state_later(h, "boot.btime_ms", h->boot_ms);
+        /* Readers tell a running writer from a stopped one by healthd.last_seen_ms, written at
+         * least every minute (commit.c) or every interval when that is longer. */
+        (void)hd_state_later(h, "healthd.heartbeat_ms", h->cfg->interval_ms > 60000 ? h->cfg->interval_ms : 60000);
         if (edac)
             log_info("EDAC: %s, %u edac_device%s%s", edac_mem ? "memory controllers" : "no memory controller", ndev,
                      ndev == 1 ? "" : "s", edac_cpu ? " (CPU caches)" : "");
@@ -162,6 +165,10 @@ static int hd_start(hd *h) {
 static void hd_stop(hd *h) {
     if (h->db)
         hd_flush(h, wall_ms());
+    /* A daemon that stops says so: readers report the HealthLog's source down at once rather
+     * than two heartbeats later. A one-shot run (--once) is not a daemon. */
+    if (h->db && !h->cfg->once && hl_state_set(h->db, "healthd.stopped_ms", wall_ms()) < 0)
+        log_warning("the HealthLog does not take the stop time: readers see it stale in two minutes");
     pending_free(h->pend, h->npend);
     hd_state_drop(h);
     if (h->have_trace)

@@ -19,6 +19,8 @@ int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint6
         const char *why = "no loadavg in procfs";
         rec_absent(rec, UNI_M_HOST_CPU_CONTENTION_RATIO, "%s", why);
         rec_absent(rec, UNI_M_HOST_CPU_MAX_UTIL_MS, "%s", why);
+        /* Every Linux since 1.3 has /proc/loadavg: a procfs without it is missing a source. */
+        source_down(s, SRC_LOADAVG, "%s/loadavg does not exist", s->procfs);
         return 0;
     }
     n = pread_line(s->loadavg_fd, buf, sizeof(buf));

@@ -25,6 +25,10 @@ void collect_psi(local_state *s, uniRecordPtr rec) {
             rec_absent(rec, some_ids[i], "%s: %s/pressure/%s %s", why, s->procfs, files[i], what);
             if (full_ids[i] >= 0)
                 rec_absent(rec, (unsigned)full_ids[i], "%s: %s/pressure/%s %s", why, s->procfs, files[i], what);
+            /* A kernel without PSI has no /proc/pressure (the source is absent); a file it has
+             * and that cannot be read or parsed is a source that is down. */
+            if (s->psi_fd[i] >= 0 && n != -EOPNOTSUPP)
+                source_down(s, SRC_PSI, "%s/pressure/%s %s", s->procfs, files[i], what);
             continue;
         }
         rec_u64(rec, some_ids[i], -1, NULL, p.some_us / 1000);
