@@ -4,7 +4,9 @@
 exit statuses (0 ok, 1 failed call, 2 bad usage), errors on stderr naming the bad value."""
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 import unittest
 
@@ -80,6 +82,39 @@ class Shell(unittest.TestCase):
         rc, _, err = unish("nodestats", "--select", "host.nothing")
         self.assertEqual(rc, 1)
         self.assertIn("host.nothing", err)
+
+    def test_cut_kernel_files_are_malformed(self):
+        """A /proc/stat whose last line is cut inside a number (no newline), or whose CPU line is short
+        of the 7 columns every kernel prints, fails with PARSE_FAILED naming the file; a cut PSI file
+        makes its metrics absent and the psi source down."""
+        tmp = tempfile.mkdtemp(prefix="uni-shell-cut-")
+        try:
+            root = os.path.join(tmp, "h")
+            shutil.copytree(os.path.join(FIX, "x86-acpi"), root, symlinks=True)
+            uri = f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys"
+            stat = open(os.path.join(root, "proc", "stat")).read()
+            lines = stat.splitlines()
+            cpu0 = next(i for i, l in enumerate(lines) if l.startswith("cpu0 "))
+            for text in ("\n".join(lines[:cpu0 + 1])[:-3],  # cut inside cpu0's last column
+                         "\n".join(lines[:cpu0]) + "\ncpu0 1 2 3 4\n"):  # cpu0 with 4 columns
+                with open(os.path.join(root, "proc", "stat"), "w") as f:
+                    f.write(text)
+                rc, out, err = unish("nodestats", "--select", "cpu", uri=uri)
+                self.assertEqual(rc, 1, out)
+                self.assertIn("PARSE_FAILED", err)
+                self.assertIn(f"{root}/proc/stat", err)
+            with open(os.path.join(root, "proc", "stat"), "w") as f:
+                f.write(stat)
+            psi = open(os.path.join(root, "proc", "pressure", "io")).read()
+            with open(os.path.join(root, "proc", "pressure", "io"), "w") as f:
+                f.write(psi.rstrip("\n")[:-2])
+            rc, out, err = unish("nodestats", "--select", "psi,sources", uri=uri)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, r"host\.psi\.io\.some_ms +- +\(.*pressure/io malformed \(cut")
+            self.assertRegex(out, r"host\.source\.psi\.state +down")
+            self.assertRegex(out, r"host\.source\.psi\.up +0")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_views_in_spec_order(self):
         views = load_views()

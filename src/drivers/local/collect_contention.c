@@ -23,7 +23,7 @@ int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint6
         source_down(s, SRC_LOADAVG, "%s/loadavg does not exist", s->procfs);
         return 0;
     }
-    n = pread_line(s->loadavg_fd, buf, sizeof(buf));
+    n = pread_full(s->loadavg_fd, buf, sizeof(buf));
     if (n < 0 || parse_loadavg(buf, (size_t)n, &la) < 0) {
         uni_error_errno(n < 0 ? (int)n : -EBADMSG, "%s/loadavg", s->procfs);
         return -1;
@@ -37,7 +37,7 @@ int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint6
      * waiting for a CPU; without PSI, the windows in which runnable tasks outnumbered cores. */
     if (s->psi_fd[0] >= 0) {
         psi p;
-        n = pread_line(s->psi_fd[0], buf, sizeof(buf));
+        n = pread_full(s->psi_fd[0], buf, sizeof(buf));
         if (n >= 0 && parse_psi(buf, (size_t)n, &p) == 0) {
             cont_ms = p.some_us / 1000;
             have_cont = true;

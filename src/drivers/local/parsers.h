@@ -5,6 +5,13 @@
 
 #include "util/util.h"
 
+/* Every parser here takes a file's whole text. The kernel ends every line with a newline: a text
+ * whose last line has none was cut (a short read, a torn copy) and is malformed (-EBADMSG), even
+ * when what is left would parse: a cut "idle" column is a small number, not the value. */
+static inline bool text_complete(const char *buf, size_t len) {
+    return len > 0 && buf[len - 1] == '\n';
+}
+
 /* ---- /proc/stat ---- */
 enum {
     CPUT_USER,
@@ -32,9 +39,11 @@ typedef struct {
     uint64_t procs_running, procs_blocked;
     bool have_procs_running;
 } proc_stat;
-/* -EBADMSG when the aggregate "cpu" line is missing or malformed or a number overflows;
- * CPU numbers >= ncpu_max are counted in max_cpu_seen but not stored. Columns beyond those the
- * kernel has today are ignored; old kernels' missing columns are 0. */
+/* -EBADMSG when the text was cut (no final newline), the aggregate "cpu" line is missing, a CPU
+ * line has fewer than the 7 columns every kernel since 2.6.0 prints (user .. softirq), or a number
+ * overflows; CPU numbers >= ncpu_max are counted in max_cpu_seen but not stored. Columns beyond
+ * those the kernel has today are ignored; steal, guest, guest_nice of kernels before 2.6.11,
+ * 2.6.24, 2.6.33 are 0. */
 int parse_proc_stat(const char *buf, size_t len, proc_stat *out);
 uint64_t cpu_times_total(const cpu_times *t);
 /* Busy = total - idle - iowait (guest time is already in user/nice). */
