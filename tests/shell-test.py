@@ -116,6 +116,47 @@ class Shell(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_hardware_counted_rightly(self):
+        """k10temp's Tctl (a fan-control value with an offset) is not averaged in where Tdie/Tccd exist;
+        an old hwmon driver's attributes under hwmonN/device/ are read; a Raspberry Pi's
+        bcm2835_thermal zone is a CPU zone; a meminfo without swap lines is missing data."""
+        tmp = tempfile.mkdtemp(prefix="uni-shell-hw-")
+        try:
+            root = os.path.join(tmp, "h")
+            shutil.copytree(os.path.join(FIX, "bare"), root, symlinks=True)
+            uri = f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys"
+
+            def put(rel, text):
+                os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+                with open(os.path.join(root, rel), "w") as f:
+                    f.write(text)
+
+            def avg():
+                rc, out, err = unish("nodestats", "--select", "host.temp.cpu_avg_c", uri=uri)
+                self.assertEqual(rc, 0, err)
+                return out.split()[1]
+            put("sys/class/hwmon/hwmon0/name", "k10temp\n")
+            for n, (label, mc) in enumerate((("Tctl", 90000), ("Tdie", 60000), ("Tccd1", 62000)), 1):
+                put(f"sys/class/hwmon/hwmon0/temp{n}_label", label + "\n")
+                put(f"sys/class/hwmon/hwmon0/temp{n}_input", f"{mc}\n")
+            self.assertEqual(float(avg()), 61.0)  # (60 + 62) / 2; with Tctl it was 70.67
+            shutil.rmtree(os.path.join(root, "sys/class/hwmon/hwmon0"))
+            put("sys/class/hwmon/hwmon1/device/name", "k10temp\n")
+            put("sys/class/hwmon/hwmon1/device/temp1_input", "55000\n")
+            self.assertEqual(float(avg()), 55.0)
+            shutil.rmtree(os.path.join(root, "sys/class/hwmon"))
+            put("sys/class/thermal/thermal_zone0/type", "bcm2835_thermal\n")
+            put("sys/class/thermal/thermal_zone0/temp", "48312\n")
+            self.assertAlmostEqual(float(avg()), 48.31, places=2)
+            meminfo = open(os.path.join(root, "proc/meminfo")).read()
+            put("proc/meminfo", "".join(l for l in meminfo.splitlines(True) if not l.startswith("Swap")))
+            rc, out, err = unish("nodestats", "--select", "mem,contention", uri=uri)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, r"host\.swap\.total_mb +- +\(no SwapTotal")
+            self.assertRegex(out, r"host\.mem\.contention_ratio +- +\(no SwapTotal/SwapFree")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_views_in_spec_order(self):
         views = load_views()
         commands = {"hostcpustats": "getHostCPUStatisticsUniserver",

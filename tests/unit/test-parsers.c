@@ -253,6 +253,13 @@ static void test_sensor_classes(void **state) {
     assert_true(thermal_zone_is_cpu("x86_pkg_temp"));
     assert_true(thermal_zone_is_cpu("cpu0-thermal"));
     assert_false(thermal_zone_is_cpu("acpitz"));
+    /* Common SoCs: the Raspberry Pi's driver name, the device tree's CPU cluster zones. */
+    assert_true(thermal_zone_is_cpu("bcm2835_thermal"));
+    assert_true(thermal_zone_is_cpu("cpu-big0-thermal"));
+    assert_true(thermal_zone_is_cpu("cluster0-thermal"));
+    assert_true(thermal_zone_is_cpu("little-core-thermal"));
+    assert_false(thermal_zone_is_cpu("gpu-thermal"));
+    assert_false(thermal_zone_is_cpu("ddr-thermal"));
     assert_int_equal(classify_hwmon_power("apm_xgene", "CPU power"), POWER_CPU);
     assert_int_equal(classify_hwmon_power("apm_xgene", "IO power"), POWER_OTHER);
     assert_int_equal(classify_hwmon_power("foo", "DRAM power"), POWER_MEM);

@@ -10,10 +10,20 @@ int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint6
     uint64_t cont_ms = 0;
     bool have_cont = false;
 
-    /* Memory contention, the spec's formula. */
-    rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_RATIO, -1, NULL, mem_contention_ratio(m));
-    rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_PCT, -1, NULL, 100.0 * mem_contention_ratio(m));
-    rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_MB, -1, NULL, mem_contention_mb(m));
+    /* Memory contention, the spec's formula. Every kernel prints SwapTotal and SwapFree, 0 without
+     * swap (fs/proc/meminfo.c): a meminfo without them is missing data, not a host without swap. */
+    if (m->have_swap) {
+        rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_RATIO, -1, NULL, mem_contention_ratio(m));
+        rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_PCT, -1, NULL, 100.0 * mem_contention_ratio(m));
+        rec_dbl(rec, UNI_M_HOST_MEM_CONTENTION_MB, -1, NULL, mem_contention_mb(m));
+    } else {
+        static const unsigned ids[] = {UNI_M_HOST_MEM_CONTENTION_RATIO, UNI_M_HOST_MEM_CONTENTION_PCT,
+                                       UNI_M_HOST_MEM_CONTENTION_MB};
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+            rec_absent(rec, ids[i],
+                       "no SwapTotal/SwapFree in %s/meminfo (every kernel prints them): the formula needs them",
+                       s->procfs);
+    }
 
     if (s->loadavg_fd < 0) {
         const char *why = "no loadavg in procfs";

@@ -90,7 +90,8 @@ typedef enum { POWER_OTHER, POWER_CPU, POWER_MEM, POWER_TOTAL } power_class;
 power_class classify_hwmon_power(const char *chip, const char *label);
 
 /* ---- derive.c: the spec's formulas (section 2.3), exact ---- */
-/* ReservedCapacity = 1 - f_cur / f_max, as a percentage. */
+/* ReservedCapacity = 1 - f_cur / f_max, as a percentage, clamped to 0..100 (turbo runs above
+ * f_max); NAN without a maximum. */
 double reserved_pct(double f_cur, double f_max);
 /* Contention_mem = 1 - (MemFree - (SwapTotal - SwapFree)) / MemTotal. */
 double mem_contention_ratio(const meminfo *m);
@@ -109,7 +110,8 @@ typedef struct {
     bool at_max;
 } max_util_state;
 uint64_t max_util_step(max_util_state *s, double load, unsigned ncpu, uint64_t now_ns);
-/* Difference of a counter that wraps at max_range (RAPL energy_uj at max_energy_range_uj). */
+/* Difference of a counter that wraps at max_range (RAPL energy_uj at max_energy_range_uj);
+ * UINT64_MAX (unknown) when it went down by less than half its range: a reset, not a wrap. */
 uint64_t counter_delta(uint64_t prev, uint64_t cur, uint64_t max_range);
 /* Jiffies to ms. */
 uint64_t jiffies_to_ms(uint64_t j, long hz);
