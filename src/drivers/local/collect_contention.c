@@ -6,6 +6,7 @@
 int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint64_t now, bool *ret_psi) {
     char buf[256];
     loadavg la;
+    uint64_t runnable;
     ssize_t n;
     uint64_t cont_ms = 0;
     bool have_cont = false;
@@ -38,7 +39,12 @@ int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint6
         uni_error_errno(n < 0 ? (int)n : -EBADMSG, "%s/loadavg", s->procfs);
         return -1;
     }
-    rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_RATIO, -1, NULL, cpu_contention_ratio(la.running, s->n_online));
+    /* loadavg's running count (nr_running, kernel/sched/loadavg.c) is taken while a process reads
+     * the file: that reader is running and is counted. It is not load of the host: an idle
+     * 2-core host read 1/2 = 0.5. Every reading of the file includes its reader (this process, or
+     * whoever captured a fixture), so one is taken off. */
+    runnable = la.running > 0 ? la.running - 1 : 0;
+    rec_dbl(rec, UNI_M_HOST_CPU_CONTENTION_RATIO, -1, NULL, cpu_contention_ratio(runnable, s->n_online));
     /* Spec 2.3: time at maximum utilisation, from the load against the number of CPUs, tracked
      * from one sample to the next (counted since this connection opened). */
     rec_u64(rec, UNI_M_HOST_CPU_MAX_UTIL_MS, -1, NULL, max_util_step(&s->maxu, la.load1, s->n_online, now) / 1000000);
@@ -57,7 +63,7 @@ int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint6
         }
     }
     if (!have_cont) {
-        if (s->have_last && la.running > s->n_online)
+        if (s->have_last && runnable > s->n_online)
             s->cont_ns += now - s->last_ns;
         cont_ms = s->cont_ns / 1000000;
         have_cont = true;
