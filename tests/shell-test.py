@@ -157,6 +157,38 @@ class Shell(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_not_found_and_missing_values_say_so(self):
+        """'Not found' is an error (exit 1) everywhere; an option without its value or with a bad one
+        says so; uni-healthd does not go to the background with an import it cannot do."""
+        bare = fixture_uri("bare")
+        for args, uri, code, what in ((["healthlog", "--dimm", "NOPE"], "test:///default", "NO_SOURCE", "'NOPE'"),
+                                      (["healthlog", "--core", "99"], "test:///default", "NO_CORE", "core 99"),
+                                      (["domstats", "--all"], bare, "NO_DOMAIN", "no domain")):
+            rc, out, err = unish(*args, uri=uri)
+            self.assertEqual((rc, out), (1, ""), args)
+            self.assertIn(code, err, args)
+            self.assertIn(what, err, args)
+        rc, out, _ = unish("healthlog", "--core", "1")
+        self.assertEqual(rc, 0)
+        for args, msg in ((["top", "--sort", "x"], "--sort takes one of"),
+                          (["nodestats", "--window"], "option '--window' needs a value"),
+                          (["healthlog", "--dimm"], "option '--dimm' needs a value")):
+            rc, out, err = unish(*args)
+            self.assertEqual(rc, 2, args)
+            self.assertIn(msg, err, args)
+        p = subprocess.run([UNISH, "-c"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("option '-c' needs a URI", p.stderr)
+        healthd = os.path.join(os.path.dirname(UNISH), "uni-healthd")
+        tmp = tempfile.mkdtemp(prefix="uni-shell-import-")
+        try:
+            p = subprocess.run([healthd, "--db", os.path.join(tmp, "h.db"), "--import-rasdaemon", "/nonexistent/ras.db"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("/nonexistent/ras.db", p.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_views_in_spec_order(self):
         views = load_views()
         commands = {"hostcpustats": "getHostCPUStatisticsUniserver",

@@ -107,9 +107,11 @@ static int hd_start(hd *h) {
     h->act.sysfs = h->cfg->sysfs;
     if (h->cfg->import_rasdaemon) {
         int64_t n = rasdaemon_import(h->db, h->cfg->import_rasdaemon, why, sizeof(why));
-        if (n < 0)
+        if (n < 0) {
+            /* Asked for and not done: the daemon does not start as though it were. */
             log_error("importing rasdaemon's %s: %s", h->cfg->import_rasdaemon, why);
-        else
+            return -1;
+        } else
             log_info("imported %lld events from rasdaemon's %s", (long long)n, h->cfg->import_rasdaemon);
     }
     hd_read_smbios(h);
@@ -285,6 +287,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     h.cfg = &cfg;
+    /* Checked before going to the background, where a failure would exit 0 to the caller. */
+    if (cfg.import_rasdaemon && access(cfg.import_rasdaemon, R_OK) < 0) {
+        fprintf(stderr, "uni-healthd: --import-rasdaemon %s: %s\n", cfg.import_rasdaemon, strerror(errno));
+        settings_free(&hd_settings, &cfg);
+        return 1;
+    }
     log_set_ident("uni-healthd");
     log_setup(cfg.level, cfg.syslog || (!cfg.foreground && !cfg.once));
     if (!cfg.foreground && !cfg.once && daemon(0, 0) < 0) {
