@@ -189,6 +189,27 @@ class Shell(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_no_silent_fallback(self):
+        """A core whose cpufreq value is malformed takes /proc/cpuinfo's frequency and says so
+        (host.cpu.N.freq_source); its maximum stays (capacity counts it); the metrics absent for it
+        name the core and why; the host-wide reserved capacity is not an average of the others."""
+        tmp = tempfile.mkdtemp(prefix="uni-shell-fallback-")
+        try:
+            root = os.path.join(tmp, "h")
+            shutil.copytree(os.path.join(FIX, "x86-acpi"), root, symlinks=True)
+            with open(os.path.join(root, "sys/devices/system/cpu/cpu3/cpufreq/scaling_cur_freq"), "w") as f:
+                f.write("12x4\n")
+            uri = f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys"
+            rc, out, err = unish("nodestats", "--select", "freq", uri=uri)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, r"host\.cpu\.3\.freq_source +cpuinfo")
+            self.assertRegex(out, r"host\.cpu\.2\.freq_source +cpufreq")
+            self.assertRegex(out, r"host\.cpu\.3\.max_mhz +2600")
+            self.assertRegex(out, r"host\.cpu\.N\.reserved_pct +- +\(core 3: scaling_cur_freq malformed\)")
+            self.assertRegex(out, r"host\.cpu\.reserved_pct +- +\(not every online core")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_views_in_spec_order(self):
         views = load_views()
         commands = {"hostcpustats": "getHostCPUStatisticsUniserver",
