@@ -152,6 +152,11 @@ void discover_cpufreq(local_state *s) {
             p->dev = st.st_dev;
             p->ino = st.st_ino;
             p->cur_fd = open_ro(dfd, "scaling_cur_freq");
+            /* Without scaling_cur_freq, the hardware's own reading (cpuinfo_cur_freq,
+             * Documentation/admin-guide/pm/cpufreq.rst; readable by root) before /proc/cpuinfo's
+             * value of open time. */
+            if (p->cur_fd < 0)
+                p->cur_fd = open_ro(dfd, "cpuinfo_cur_freq");
             p->gov_fd = open_ro(dfd, "scaling_governor");
             p->epp_fd = open_ro(dfd, "energy_performance_preference");
             if (read_u64_at(dfd, "cpuinfo_max_freq", &p->max_khz) < 0)
