@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """unish end to end: every command on the test driver and on fixtures, --json parsed strictly,
 exit statuses (0 ok, 1 failed call, 2 bad usage), errors on stderr naming the bad value."""
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,18 @@ FIX = os.path.join(SRC, "tests", "fixtures")
 
 def fixture_uri(host):
     return f"uniserver:///system?procfs={FIX}/{host}/proc&sysfs={FIX}/{host}/sys"
+
+
+@contextlib.contextmanager
+def fixture_copy(host):
+    """A writable copy of fixture HOST: (its root, its uniserver:/// URI); removed afterwards."""
+    tmp = tempfile.mkdtemp(prefix=f"uni-shell-{host}-")
+    try:
+        root = os.path.join(tmp, host)
+        shutil.copytree(os.path.join(FIX, host), root, symlinks=True)
+        yield root, f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def unish(*args, uri="test:///default"):
@@ -87,11 +100,7 @@ class Shell(unittest.TestCase):
         """A /proc/stat whose last line is cut inside a number (no newline), or whose CPU line is short
         of the 7 columns every kernel prints, fails with PARSE_FAILED naming the file; a cut PSI file
         makes its metrics absent and the psi source down."""
-        tmp = tempfile.mkdtemp(prefix="uni-shell-cut-")
-        try:
-            root = os.path.join(tmp, "h")
-            shutil.copytree(os.path.join(FIX, "x86-acpi"), root, symlinks=True)
-            uri = f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys"
+        with fixture_copy("x86-acpi") as (root, uri):
             stat = open(os.path.join(root, "proc", "stat")).read()
             lines = stat.splitlines()
             cpu0 = next(i for i, l in enumerate(lines) if l.startswith("cpu0 "))
@@ -113,18 +122,12 @@ class Shell(unittest.TestCase):
             self.assertRegex(out, r"host\.psi\.io\.some_ms +- +\(.*pressure/io malformed \(cut")
             self.assertRegex(out, r"host\.source\.psi\.state +down")
             self.assertRegex(out, r"host\.source\.psi\.up +0")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_hardware_counted_rightly(self):
         """k10temp's Tctl (a fan-control value with an offset) is not averaged in where Tdie/Tccd exist;
         an old hwmon driver's attributes under hwmonN/device/ are read; a Raspberry Pi's
         bcm2835_thermal zone is a CPU zone; a meminfo without swap lines is missing data."""
-        tmp = tempfile.mkdtemp(prefix="uni-shell-hw-")
-        try:
-            root = os.path.join(tmp, "h")
-            shutil.copytree(os.path.join(FIX, "bare"), root, symlinks=True)
-            uri = f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys"
+        with fixture_copy("bare") as (root, uri):
 
             def put(rel, text):
                 os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
@@ -154,8 +157,6 @@ class Shell(unittest.TestCase):
             self.assertEqual(rc, 0, err)
             self.assertRegex(out, r"host\.swap\.total_mb +- +\(no SwapTotal")
             self.assertRegex(out, r"host\.mem\.contention_ratio +- +\(no SwapTotal/SwapFree")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_not_found_and_missing_values_say_so(self):
         """'Not found' is an error (exit 1) everywhere; an option without its value or with a bad one
@@ -193,13 +194,9 @@ class Shell(unittest.TestCase):
         """A core whose cpufreq value is malformed takes /proc/cpuinfo's frequency and says so
         (host.cpu.N.freq_source); its maximum stays (capacity counts it); the metrics absent for it
         name the core and why; the host-wide reserved capacity is not an average of the others."""
-        tmp = tempfile.mkdtemp(prefix="uni-shell-fallback-")
-        try:
-            root = os.path.join(tmp, "h")
-            shutil.copytree(os.path.join(FIX, "x86-acpi"), root, symlinks=True)
+        with fixture_copy("x86-acpi") as (root, uri):
             with open(os.path.join(root, "sys/devices/system/cpu/cpu3/cpufreq/scaling_cur_freq"), "w") as f:
                 f.write("12x4\n")
-            uri = f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys"
             rc, out, err = unish("nodestats", "--select", "freq", uri=uri)
             self.assertEqual(rc, 0, err)
             self.assertRegex(out, r"host\.cpu\.3\.freq_source +cpuinfo")
@@ -207,8 +204,6 @@ class Shell(unittest.TestCase):
             self.assertRegex(out, r"host\.cpu\.3\.max_mhz +2600")
             self.assertRegex(out, r"host\.cpu\.N\.reserved_pct +- +\(core 3: scaling_cur_freq malformed\)")
             self.assertRegex(out, r"host\.cpu\.reserved_pct +- +\(not every online core")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_views_in_spec_order(self):
         views = load_views()
