@@ -66,10 +66,14 @@ run: deps
 	if [ "$$rt" = /run/uniserver ]; then u=uniserver+unix:///system; uro=uniserver+unix:///ro; \
 	else u="uniserver+unix:///system?socket=$$rt/uniserver-sock"; uro="uniserver+unix:///ro?socket=$$rt/uniserver-sock-ro"; fi; \
 	echo "This host's record over a 1 s window:"; $(BUILD)/bin/unish nodestats --window 1000 --select cpu,mem,contention,freq,temp,power; \
-	echo; echo "Starting uniserverd in the foreground (Ctrl-C stops it). From another terminal:"; \
+	mkdir -p "$$rt"; if [ "$$rt" = /run/uniserver ]; then db=/var/lib/uniserver/healthlog.db; mkdir -p /var/lib/uniserver; \
+	else db="$$rt/healthlog.db"; fi; \
+	echo; echo "Starting uni-healthd (HealthLog $$db) and uniserverd in the foreground (Ctrl-C stops both). From another terminal:"; \
 	echo "  $(BUILD)/bin/unish -c '$$u' nodestats          # read-write socket"; \
-	echo "  $(BUILD)/bin/unish -c '$$uro' hostcpustats     # read-only socket"; echo; \
-	exec $(BUILD)/bin/uniserverd -f --runtime-dir "$$rt"
+	echo "  $(BUILD)/bin/unish -c '$$uro' hostcpustats     # read-only socket"; \
+	echo "  $(BUILD)/bin/unish -c '$$uro' healthlog --summary   # uni-healthd's HealthLog"; echo; \
+	$(BUILD)/bin/uni-healthd -f --db "$$db" & hd=$$!; trap 'kill $$hd 2>/dev/null; wait $$hd' EXIT INT TERM; \
+	$(BUILD)/bin/uniserverd -f --runtime-dir "$$rt" --uri "uniserver:///system?healthlog=$$db"
 
 build-asan/build.ninja:
 	meson setup build-asan $(MESON_OPTS) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug

@@ -28,6 +28,9 @@ typedef struct {
  * the end of that call; a sample's value as a Python object; whether a key template has the
  * placeholder segment @placeholder ("N", "C"). */
 int conn_enter(ConnObject *self);
+/* A call failed (the library's last error says why): None, as the spec's interface returns, or
+ * with setRaiseOnError(True) a uniserver.Error(code, name, message) raised. */
+PyObject *uni_failed(void);
 void conn_leave(ConnObject *self);
 PyObject *value_of(const uniSample *s);
 bool key_has(const char *key, const char *placeholder);

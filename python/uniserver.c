@@ -16,6 +16,33 @@ static PyObject *last_error_obj(void) {
     return Py_BuildValue("(is)", e->code, e->message ? e->message : "");
 }
 
+/* uniserver.Error, and whether failures raise it (setRaiseOnError) rather than return None. */
+static PyObject *UniError;
+static int raise_on_error;
+
+PyObject *uni_failed(void) {
+    const uniError *e = uniGetLastError();
+    if (!raise_on_error)
+        Py_RETURN_NONE;
+    if (e) {
+        PyObject *v = Py_BuildValue("(iss)", e->code, uniErrorCodeName(e->code), e->message ? e->message : "");
+        if (v)
+            PyErr_SetObject(UniError, v);
+        Py_XDECREF(v);
+    } else
+        PyErr_SetString(UniError, "the call failed");
+    return NULL;
+}
+
+static PyObject *py_set_raise(PyObject *mod, PyObject *arg) {
+    int on = PyObject_IsTrue(arg);
+    (void)mod;
+    if (on < 0)
+        return NULL;
+    raise_on_error = on;
+    Py_RETURN_NONE;
+}
+
 static PyObject *py_last_error(PyObject *mod, PyObject *noargs) {
     (void)mod;
     (void)noargs;
@@ -89,7 +116,12 @@ static int select_list(PyObject *sel, PyObject **ret_seq, const char ***ret_list
     *ret_list = NULL;
     if (sel == Py_None)
         return 0;
-    if (!(seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes")))
+    /* One group or prefix is a list of one (a str is a sequence too: of its characters). */
+    if (PyUnicode_Check(sel))
+        seq = PyTuple_Pack(1, sel);
+    else
+        seq = PySequence_Fast(sel, "select must be a list of groups or key prefixes");
+    if (!seq)
         return -1;
     n = PySequence_Fast_GET_SIZE(seq);
     list = calloc((size_t)n + 1, sizeof(char *));
@@ -141,8 +173,8 @@ static PyObject *do_open(PyObject *args, unsigned flags) {
     if (!PyArg_ParseTuple(args, "|z", &uri))
         return NULL;
     Py_BEGIN_ALLOW_THREADS c = uniConnectOpen(uri, flags);
-    Py_END_ALLOW_THREADS if (!c)
-        Py_RETURN_NONE; /* libvirt-python raises; the spec's interface returns None: lastError() says why */
+    Py_END_ALLOW_THREADS if (
+        !c) return uni_failed(); /* libvirt-python raises; the spec's interface returns None: lastError() says why */
     o = PyObject_New(ConnObject, &ConnType);
     if (!o) {
         uniConnectClose(c);
@@ -196,7 +228,7 @@ static PyObject *m_getHostGovernor(ConnObject *self, PyObject *noargs) {
     Py_BEGIN_ALLOW_THREADS g = uniNodeGetGovernor(self->conn, 0);
     Py_END_ALLOW_THREADS conn_leave(self);
     if (!g)
-        Py_RETURN_NONE;
+        return uni_failed();
     out = PyUnicode_FromString(g);
     free(g);
     return out;
@@ -224,7 +256,7 @@ static PyObject *m_nodeSetFrequency(ConnObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS conn_leave(self);
     Py_DECREF(str);
     if (r < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     n = r < 256 ? r : 256;
     out = PyList_New(n);
     for (int i = 0; out && i < n; i++)
@@ -244,7 +276,7 @@ static PyObject *set_text(ConnObject *self, PyObject *args, PyObject *kw, int wh
         which ? uniNodeSetPowerPolicy(self->conn, core, value, 0) : uniNodeSetGovernor(self->conn, core, value, 0);
     Py_END_ALLOW_THREADS conn_leave(self);
     if (r < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     return PyLong_FromLong(r);
 }
 
@@ -274,7 +306,7 @@ static PyObject *m_getStats(ConnObject *self, PyObject *args, PyObject *kw) {
     Py_END_ALLOW_THREADS conn_leave(self);
     select_free(seq, list);
     if (r < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     out = record_dict(rec);
     if (out) {
         long long w = uniRecordGetWindowMs(rec);
@@ -329,7 +361,7 @@ static PyObject *m_get_healthlog_memory(ConnObject *self, PyObject *args, PyObje
     Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryMemory(self->conn, dimm, since, &ev, flags);
     Py_END_ALLOW_THREADS conn_leave(self);
     if (n < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     return events_list(ev, n);
 }
 
@@ -346,7 +378,7 @@ static PyObject *m_get_healthlog_cpu(ConnObject *self, PyObject *args, PyObject 
     Py_BEGIN_ALLOW_THREADS n = uniHealthLogQueryCPU(self->conn, core, since, &ev, flags);
     Py_END_ALLOW_THREADS conn_leave(self);
     if (n < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     return events_list(ev, n);
 }
 
@@ -361,7 +393,7 @@ static PyObject *m_metricDescriptors(ConnObject *self, PyObject *noargs) {
     n = uniConnectGetMetricDescriptors(self->conn, &d, 0);
     conn_leave(self);
     if (n < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     list = PyList_New(n);
     for (int i = 0; list && i < n; i++)
         PyList_SET_ITEM(list, i,
@@ -420,7 +452,7 @@ static PyObject *m_lookup(ConnObject *self, PyObject *args, bool by_uuid) {
         by_uuid ? uniDomainLookupByUUIDString(self->conn, key, 0) : uniDomainLookupByName(self->conn, key, 0);
     Py_END_ALLOW_THREADS conn_leave(self);
     if (!d)
-        Py_RETURN_NONE;
+        return uni_failed();
     return dom_wrap(self, d);
 }
 
@@ -444,7 +476,7 @@ static PyObject *m_listAllDomains(ConnObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS n = uniConnectListAllDomains(self->conn, &doms, flags);
     Py_END_ALLOW_THREADS conn_leave(self);
     if (n < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     list = PyList_New(0);
     for (int i = 0; i < n; i++) {
         PyObject *o = list ? dom_wrap(self, doms[i]) : NULL;
@@ -480,7 +512,7 @@ static PyObject *m_getAllDomainStats(ConnObject *self, PyObject *args, PyObject 
     Py_END_ALLOW_THREADS conn_leave(self);
     select_free(seq, list);
     if (r < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     out = PyList_New(0);
     for (int i = 0; out && stats[i]; i++) {
         PyObject *d = record_dict(stats[i]->record), *dom, *t;
@@ -510,7 +542,7 @@ static PyObject *d_uuid(DomObject *self, PyObject *noargs) {
     char buf[UNI_UUID_STRING_BUFLEN];
     (void)noargs;
     if (uniDomainGetUUIDString(self->dom, buf) < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     return PyUnicode_FromString(buf);
 }
 
@@ -530,7 +562,7 @@ static PyObject *d_getDomainStatisticsUniserver(DomObject *self, PyObject *noarg
     Py_BEGIN_ALLOW_THREADS r = uniDomainGetStatistics(self->dom, &rec, 0);
     Py_END_ALLOW_THREADS conn_leave(c);
     if (r < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     out = view_list(rec, uniViewGet(view_index("getDomainStatisticsUniserver")));
     uniRecordFree(rec);
     return out;
@@ -554,7 +586,7 @@ static PyObject *d_getStats(DomObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS conn_leave(c);
     select_free(seq, list);
     if (r < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     out = stats[0] ? record_dict(stats[0]->record) : (Py_INCREF(Py_None), Py_None);
     uniDomainStatsRecordListFree(stats);
     return out;
@@ -649,6 +681,9 @@ static PyMethodDef module_methods[] = {
     {"lastError", py_last_error, METH_NOARGS,
      "lastError() -> (code, message) of the last failed call in this thread, or None."},
     {"errorCodeName", py_error_code_name, METH_O, "errorCodeName(code) -> str ('INVALID_URI', ...)."},
+    {"setRaiseOnError", py_set_raise, METH_O,
+     "setRaiseOnError(flag): with True, a failing call raises uniserver.Error(code, name, message)\n"
+     "instead of returning None (the spec's interface, and the default, return None: lastError())."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -692,6 +727,13 @@ PyMODINIT_FUNC PyInit_uniserver(void) {
         return NULL;
     }
 #define CONST(name) PyModule_AddIntConstant(m, #name, name)
+    UniError = PyErr_NewExceptionWithDoc(
+        "uniserver.Error", "A failed call, with setRaiseOnError(True): args are (code, name, message).", NULL, NULL);
+    if (!UniError || PyModule_AddObject(m, "Error", UniError) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(UniError);
     Py_INCREF(&DomType);
     PyModule_AddObject(m, "Domain", (PyObject *)&DomType);
     CONST(UNI_CONNECT_RO);

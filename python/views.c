@@ -2,6 +2,8 @@
 /* The views in the binding: a view record as the spec's list, and one method of Connection per
  * host view of the library (views.def), made at import, each with a docstring written from the
  * view and the catalogue. A new view is a new method with no edit here. */
+#include <time.h>
+
 #include "binding.h"
 
 /* A view record as the spec's list: one element per view metric, a nested list for per-core keys
@@ -72,9 +74,18 @@ static PyObject *call_view(ConnObject *self, int vi) {
     if (conn_enter(self) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS r = uniNodeGetView(self->conn, vi, &rec, 0);
+    /* A view with rates needs a window: the first call on a connection has none (every rate
+     * None). It waits the view's window, as unish does, and samples again. */
+    if (r >= 0 && uniViewGet(vi)->window_ms > 0 && uniRecordGetWindowMs(rec) < 0) {
+        struct timespec ts = {uniViewGet(vi)->window_ms / 1000, (uniViewGet(vi)->window_ms % 1000) * 1000000};
+        uniRecordFree(rec);
+        rec = NULL;
+        nanosleep(&ts, NULL);
+        r = uniNodeGetView(self->conn, vi, &rec, 0);
+    }
     Py_END_ALLOW_THREADS conn_leave(self);
     if (r < 0)
-        Py_RETURN_NONE;
+        return uni_failed();
     out = view_list(rec, uniViewGet(vi));
     uniRecordFree(rec);
     return out;

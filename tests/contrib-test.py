@@ -7,13 +7,49 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
+import time
 import unittest
 
 from testlib import Uniserverd, free_port
 
 SRC = os.environ["SRCDIR"]
 UNISH = os.path.join(os.environ["BUILDDIR"], "bin", "unish")
+HEALTHD = os.path.join(os.environ["BUILDDIR"], "bin", "uni-healthd")
+ALERTS = os.path.join(SRC, "contrib", "prometheus-alerts.yml")
+
+
+def healthlog_up(d, want, timeout=10):
+    """Wait until uniserverd's /metrics says uniserver_host_source_up{source="healthlog"} WANT."""
+    end = time.monotonic() + timeout
+    while True:
+        _, _, body = d.get()
+        m = re.search(r'^uniserver_host_source_up\{source="healthlog"\} (\S+)$', body.decode(), re.M)
+        got = m.group(1) if m else None
+        if got == want or time.monotonic() > end:
+            return got, body.decode()
+        time.sleep(0.05)
+
+
+def alert_fires(tmp, value):
+    """Does UniserverHealthPipelineDown fire after 5 minutes of uniserver_host_source_up{source="healthlog"}
+    at VALUE (promtool test rules on the shipped rules, expecting no alert: what it got instead)?"""
+    test = os.path.join(tmp, "pipeline-test.yml")
+    series = 'uniserver_host_source_up{source="healthlog",instance="h"}'
+    with open(test, "w") as f:
+        f.write(f"rule_files: [{ALERTS}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
+                f"    input_series:\n      - series: '{series}'\n        values: '{value}x10'\n"
+                f"    alert_rule_test:\n      - eval_time: 5m\n        alertname: UniserverHealthPipelineDown\n"
+                f"        exp_alerts: []\n")
+    p = subprocess.run(["promtool", "test", "rules", test], capture_output=True, text=True)
+    if p.returncode == 0:
+        return False
+    got = (p.stdout + p.stderr).split("got:", 1)
+    if len(got) == 2 and 'alertname="UniserverHealthPipelineDown", instance="h", severity="critical"' in got[1]:
+        return True
+    raise AssertionError("promtool test rules failed: " + p.stdout + p.stderr)
 
 
 def daemon_metrics():
@@ -47,6 +83,42 @@ class Contrib(unittest.TestCase):
         p = subprocess.run(["promtool", "check", "rules", os.path.join(SRC, "contrib", "prometheus-alerts.yml")],
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_health_pipeline_down(self):
+        """A real uniserverd with no uni-healthd says the HealthLog source is down and the shipped alert
+        fires; with uni-healthd running it is up and the alert is silent; when uni-healthd stops it is
+        down again at once."""
+        if not shutil.which("promtool"):
+            self.skipTest("promtool (Debian prometheus) is not installed")
+        tmp = tempfile.mkdtemp(prefix="uni-contrib-")
+        root = os.path.join(tmp, "host")
+        shutil.copytree(os.path.join(SRC, "tests", "fixtures", "health-x86"), root, symlinks=True)
+        db = os.path.join(tmp, "healthlog.db")
+        uri = f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys&healthlog={db}"
+        d = Uniserverd(uri, "--interval", "100", "--log-level", "error", metrics_port=free_port(), tmp=tmp)
+        hd = None
+        try:
+            got, body = healthlog_up(d, "0")
+            self.assertEqual(got, "0", body)
+            self.assertIn('uniserver_host_source_state_info{source="healthlog",state="down"} 1', body)
+            self.assertRegex(body, r'uniserver_host_source_last_error_info\{source="healthlog",last_error="no HealthLog')
+            self.assertTrue(alert_fires(tmp, got))
+            hd = subprocess.Popen([HEALTHD, "-f", "--db", db, "--procfs", root + "/proc", "--sysfs", root + "/sys",
+                                   "--interval", "100", "--log-level", "error"], stderr=subprocess.DEVNULL)
+            got, body = healthlog_up(d, "1")
+            self.assertEqual(got, "1", body)
+            self.assertFalse(alert_fires(tmp, got))
+            hd.send_signal(signal.SIGTERM)
+            self.assertEqual(hd.wait(timeout=10), 0)
+            got, body = healthlog_up(d, "0")
+            self.assertEqual(got, "0", body)
+            self.assertRegex(body, r'last_error="uni-healthd stopped \d+ s ago')
+        finally:
+            if hd and hd.poll() is None:
+                hd.kill()
+                hd.wait()
+            d.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_names_exist(self):
         names = exported_names()

@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import shutil
+import re
 import subprocess
 import tempfile
 import time
@@ -64,6 +65,23 @@ class Exposition(OnTestDriver):
         self.assertTrue(h["Content-Type"].startswith("text/plain; version=0.0.4"))
         p = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout + p.stderr, b"", "promtool has something to say")
+        # Units said once and right: a _hertz family's HELP does not speak of MHz, a per-second
+        # family's HELP not of minutes; a rate precomputed beside its counter and the percentage
+        # copy of a ratio are not families (Prometheus computes rates).
+        helps = dict(re.findall(r"^# HELP (\S+) (.*)$", body.decode(), re.M))
+        for fam, help_ in helps.items():
+            if fam.endswith("_hertz"):
+                self.assertNotIn("MHz", help_, fam)
+                self.assertNotIn("_mhz", help_, fam)
+            if fam.endswith("_per_second"):
+                self.assertNotIn("per minute", help_, fam)
+        for gone in ("uniserver_host_mem_contention_pct_ratio", "uniserver_host_errors_ce_rate_per_second",
+                     "uniserver_host_errors_ce_rate_5m_per_second", "uniserver_vm_disk_read_bytes_per_second",
+                     "uniserver_vm_net_rx_bytes_per_second", "uniserver_vm_disk_iops_per_second",
+                     "uniserver_vm_errors_ce_rate_per_second"):
+            self.assertNotIn(gone, helps)
+        self.assertIn("uniserver_vm_disk_read_bytes_total", helps)
         s = series_of(body.decode())
         self.assertEqual(len(s), len(set(s)), "a series appears twice")
         text = body.decode()

@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """unish end to end: every command on the test driver and on fixtures, --json parsed strictly,
 exit statuses (0 ok, 1 failed call, 2 bad usage), errors on stderr naming the bad value."""
+import contextlib
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
 import unittest
 
@@ -15,6 +18,18 @@ FIX = os.path.join(SRC, "tests", "fixtures")
 
 def fixture_uri(host):
     return f"uniserver:///system?procfs={FIX}/{host}/proc&sysfs={FIX}/{host}/sys"
+
+
+@contextlib.contextmanager
+def fixture_copy(host):
+    """A writable copy of fixture HOST: (its root, its uniserver:/// URI); removed afterwards."""
+    tmp = tempfile.mkdtemp(prefix=f"uni-shell-{host}-")
+    try:
+        root = os.path.join(tmp, host)
+        shutil.copytree(os.path.join(FIX, host), root, symlinks=True)
+        yield root, f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys"
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def unish(*args, uri="test:///default"):
@@ -80,6 +95,115 @@ class Shell(unittest.TestCase):
         rc, _, err = unish("nodestats", "--select", "host.nothing")
         self.assertEqual(rc, 1)
         self.assertIn("host.nothing", err)
+
+    def test_cut_kernel_files_are_malformed(self):
+        """A /proc/stat whose last line is cut inside a number (no newline), or whose CPU line is short
+        of the 7 columns every kernel prints, fails with PARSE_FAILED naming the file; a cut PSI file
+        makes its metrics absent and the psi source down."""
+        with fixture_copy("x86-acpi") as (root, uri):
+            stat = open(os.path.join(root, "proc", "stat")).read()
+            lines = stat.splitlines()
+            cpu0 = next(i for i, l in enumerate(lines) if l.startswith("cpu0 "))
+            for text in ("\n".join(lines[:cpu0 + 1])[:-3],  # cut inside cpu0's last column
+                         "\n".join(lines[:cpu0]) + "\ncpu0 1 2 3 4\n"):  # cpu0 with 4 columns
+                with open(os.path.join(root, "proc", "stat"), "w") as f:
+                    f.write(text)
+                rc, out, err = unish("nodestats", "--select", "cpu", uri=uri)
+                self.assertEqual(rc, 1, out)
+                self.assertIn("PARSE_FAILED", err)
+                self.assertIn(f"{root}/proc/stat", err)
+            with open(os.path.join(root, "proc", "stat"), "w") as f:
+                f.write(stat)
+            psi = open(os.path.join(root, "proc", "pressure", "io")).read()
+            with open(os.path.join(root, "proc", "pressure", "io"), "w") as f:
+                f.write(psi.rstrip("\n")[:-2])
+            rc, out, err = unish("nodestats", "--select", "psi,sources", uri=uri)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, r"host\.psi\.io\.some_ms +- +\(.*pressure/io malformed \(cut")
+            self.assertRegex(out, r"host\.source\.psi\.state +down")
+            self.assertRegex(out, r"host\.source\.psi\.up +0")
+
+    def test_hardware_counted_rightly(self):
+        """k10temp's Tctl (a fan-control value with an offset) is not averaged in where Tdie/Tccd exist;
+        an old hwmon driver's attributes under hwmonN/device/ are read; a Raspberry Pi's
+        bcm2835_thermal zone is a CPU zone; a meminfo without swap lines is missing data."""
+        with fixture_copy("bare") as (root, uri):
+
+            def put(rel, text):
+                os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+                with open(os.path.join(root, rel), "w") as f:
+                    f.write(text)
+
+            def avg():
+                rc, out, err = unish("nodestats", "--select", "host.temp.cpu_avg_c", uri=uri)
+                self.assertEqual(rc, 0, err)
+                return out.split()[1]
+            put("sys/class/hwmon/hwmon0/name", "k10temp\n")
+            for n, (label, mc) in enumerate((("Tctl", 90000), ("Tdie", 60000), ("Tccd1", 62000)), 1):
+                put(f"sys/class/hwmon/hwmon0/temp{n}_label", label + "\n")
+                put(f"sys/class/hwmon/hwmon0/temp{n}_input", f"{mc}\n")
+            self.assertEqual(float(avg()), 61.0)  # (60 + 62) / 2; with Tctl it was 70.67
+            shutil.rmtree(os.path.join(root, "sys/class/hwmon/hwmon0"))
+            put("sys/class/hwmon/hwmon1/device/name", "k10temp\n")
+            put("sys/class/hwmon/hwmon1/device/temp1_input", "55000\n")
+            self.assertEqual(float(avg()), 55.0)
+            shutil.rmtree(os.path.join(root, "sys/class/hwmon"))
+            put("sys/class/thermal/thermal_zone0/type", "bcm2835_thermal\n")
+            put("sys/class/thermal/thermal_zone0/temp", "48312\n")
+            self.assertAlmostEqual(float(avg()), 48.31, places=2)
+            meminfo = open(os.path.join(root, "proc/meminfo")).read()
+            put("proc/meminfo", "".join(l for l in meminfo.splitlines(True) if not l.startswith("Swap")))
+            rc, out, err = unish("nodestats", "--select", "mem,contention", uri=uri)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, r"host\.swap\.total_mb +- +\(no SwapTotal")
+            self.assertRegex(out, r"host\.mem\.contention_ratio +- +\(no SwapTotal/SwapFree")
+
+    def test_not_found_and_missing_values_say_so(self):
+        """'Not found' is an error (exit 1) everywhere; an option without its value or with a bad one
+        says so; uni-healthd does not go to the background with an import it cannot do."""
+        bare = fixture_uri("bare")
+        for args, uri, code, what in ((["healthlog", "--dimm", "NOPE"], "test:///default", "NO_SOURCE", "'NOPE'"),
+                                      (["healthlog", "--core", "99"], "test:///default", "NO_CORE", "core 99"),
+                                      (["domstats", "--all"], bare, "NO_DOMAIN", "no domain")):
+            rc, out, err = unish(*args, uri=uri)
+            self.assertEqual((rc, out), (1, ""), args)
+            self.assertIn(code, err, args)
+            self.assertIn(what, err, args)
+        rc, out, _ = unish("healthlog", "--core", "1")
+        self.assertEqual(rc, 0)
+        for args, msg in ((["top", "--sort", "x"], "--sort takes one of"),
+                          (["nodestats", "--window"], "option '--window' needs a value"),
+                          (["healthlog", "--dimm"], "option '--dimm' needs a value")):
+            rc, out, err = unish(*args)
+            self.assertEqual(rc, 2, args)
+            self.assertIn(msg, err, args)
+        p = subprocess.run([UNISH, "-c"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("option '-c' needs a URI", p.stderr)
+        healthd = os.path.join(os.path.dirname(UNISH), "uni-healthd")
+        tmp = tempfile.mkdtemp(prefix="uni-shell-import-")
+        try:
+            p = subprocess.run([healthd, "--db", os.path.join(tmp, "h.db"), "--import-rasdaemon", "/nonexistent/ras.db"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("/nonexistent/ras.db", p.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_no_silent_fallback(self):
+        """A core whose cpufreq value is malformed takes /proc/cpuinfo's frequency and says so
+        (host.cpu.N.freq_source); its maximum stays (capacity counts it); the metrics absent for it
+        name the core and why; the host-wide reserved capacity is not an average of the others."""
+        with fixture_copy("x86-acpi") as (root, uri):
+            with open(os.path.join(root, "sys/devices/system/cpu/cpu3/cpufreq/scaling_cur_freq"), "w") as f:
+                f.write("12x4\n")
+            rc, out, err = unish("nodestats", "--select", "freq", uri=uri)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, r"host\.cpu\.3\.freq_source +cpuinfo")
+            self.assertRegex(out, r"host\.cpu\.2\.freq_source +cpufreq")
+            self.assertRegex(out, r"host\.cpu\.3\.max_mhz +2600")
+            self.assertRegex(out, r"host\.cpu\.N\.reserved_pct +- +\(core 3: scaling_cur_freq malformed\)")
+            self.assertRegex(out, r"host\.cpu\.reserved_pct +- +\(not every online core")
 
     def test_views_in_spec_order(self):
         views = load_views()

@@ -501,6 +501,45 @@ class RealVMs(unittest.TestCase):
         p = unish("setreliability", g.name, "gold", uri=uri, check=False)
         self.assertIn("INVALID_ARG", p.stderr)
         self.assertEqual(rd(state), f"{g.uuid} high\n")
+    def test_13_metrics_types_and_units(self):
+        # KVM statistics of kind instant or peak are gauges (no _total), times in ns go out in
+        # seconds, each statistic has its own HELP, and promtool has nothing to say.
+        import re
+        from testlib import Uniserverd, free_port
+        if not shutil.which("promtool"):
+            self.skipTest("promtool (Debian prometheus) is not installed")
+        d = Uniserverd("uniserver:///system?libvirt=", "--interval", "200", metrics_port=free_port(), settle_s=0.6,
+                       tmp=TMP)
+        try:
+            st, _, body = d.get()
+            self.assertEqual(st, 200)
+            text = body.decode()
+        finally:
+            d.stop()
+        lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+        self.assertEqual(lint.returncode, 0, lint.stdout.decode() + lint.stderr.decode())
+        self.assertEqual(lint.stdout.decode() + lint.stderr.decode(), "")
+        types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+        kvm = {k: v for k, v in types.items() if k.startswith("uniserver_vm_kvm_")}
+        self.assertTrue(kvm, "no KVM statistic in /metrics")
+        # The kernel's instant and peak statistics (virt/kvm/kvm_main.c, arch/x86/kvm/x86.c).
+        for level in ("uniserver_vm_kvm_pages_4k", "uniserver_vm_kvm_max_mmu_page_hash_collisions",
+                      "uniserver_vm_vcpu_kvm_guest_mode", "uniserver_vm_kvm_mmu_unsync"):
+            if level in types:
+                self.assertEqual(types[level], "gauge", level)
+        self.assertTrue(any(types.get(n) == "gauge" for n in ("uniserver_vm_kvm_pages_4k", "uniserver_vm_vcpu_kvm_guest_mode")),
+                        sorted(kvm))
+        self.assertFalse([n for n in types if n.endswith("_ns_total") or n.endswith("_ns")], "a time left in ns")
+        self.assertEqual(types.get("uniserver_vm_kvm_halt_wait_seconds_total"), "counter", sorted(kvm))
+        self.assertRegex(text, r"# HELP uniserver_vm_kvm_halt_wait_seconds_total KVM statistic halt_wait_ns \(cumulative, in seconds\)")
+        self.assertRegex(text, r"# HELP uniserver_vm_kvm_pages_4k KVM statistic pages_4k \(an instant or peak value\)")
+        # Rates beside their counters and the percentage copy of a ratio are not families.
+        for gone in ("uniserver_vm_disk_read_bytes_per_second", "uniserver_vm_disk_iops_per_second",
+                     "uniserver_host_mem_contention_pct_ratio", "uniserver_vm_errors_ce_rate_per_second"):
+            self.assertNotIn(gone, types)
+        m = re.search(r'^uniserver_vm_kvm_halt_wait_seconds_total\{[^}]*\} (\S+)$', text, re.M)
+        self.assertIsNotNone(m)
+        self.assertLess(float(m.group(1)), 1e6, "halt_wait still in nanoseconds")
 
 
 def main():

@@ -35,6 +35,8 @@ static int add_counter(edac_scan *s, const char *key, const char *label, const c
     return 0;
 }
 
+static void skip_note(edac_scan *s, const char *path, const char *attr, int err);
+
 static int add_dimm(edac_scan *s, const char *label, const char *location, const char *type, int mc, int64_t size_mb) {
     edac_dimm *n = realloc(s->d, (s->nd + 1) * sizeof(*n));
     if (!n)
@@ -103,9 +105,17 @@ static int read_dimms(edac_scan *s, int mcfd, int mc, const char *prefix) {
         const char *dn = ents[i]->d_name; /* "dimm12": short, bounded below for the compiler */
         uint64_t ce, ue, size = 0;
 
-        if (dfd < 0 || read_u64_at(dfd, "dimm_ce_count", &ce) < 0)
+        if (dfd < 0 || faccessat(dfd, "dimm_ce_count", F_OK, 0) < 0)
             continue;
+        /* The DIMM is there even when its counter does not read this time: the controller is
+         * still of the per-DIMM layout (never its totals as new errors), and this counter keeps
+         * its baseline until it reads again. */
         found++;
+        if ((r = read_u64_at(dfd, "dimm_ce_count", &ce)) < 0) {
+            skip_note(s, dn, "dimm_ce_count", r);
+            r = 0;
+            continue;
+        }
         (void)read_line_at(dfd, "dimm_label", label, sizeof(label));
         (void)read_line_at(dfd, "dimm_location", where, sizeof(where));
         if (read_line_at(dfd, "dimm_mem_type", type, sizeof(type)) < 0)
@@ -128,8 +138,9 @@ static int read_dimms(edac_scan *s, int mcfd, int mc, const char *prefix) {
 }
 
 /* The legacy csrow layout: corrected errors per channel (each channel is a DIMM with a label),
- * uncorrected per chip-select row. */
-static int read_csrows(edac_scan *s, int mcfd, int mc) {
+ * uncorrected per chip-select row. @ret_sum: what the rows and channels placed, per kind (0 CE,
+ * 1 UE); @ret_complete: false when a counter did not read (the sums are short). */
+static int read_csrows(edac_scan *s, int mcfd, int mc, uint64_t ret_sum[2], bool *ret_complete) {
     struct dirent **ents = NULL;
     int n = numbered(mcfd, "csrow", &ents), r = 0, found = 0;
 
@@ -148,9 +159,16 @@ static int read_csrows(edac_scan *s, int mcfd, int mc) {
         for (int ch = 0; ch < 64 && r >= 0; ch++) {
             char attr[64], label[128] = "";
             uint64_t ce;
+            int rr;
             snprintf(attr, sizeof(attr), "ch%d_ce_count", ch);
-            if (read_u64_at(dfd, attr, &ce) < 0)
+            if ((rr = read_u64_at(dfd, attr, &ce)) == -ENOENT)
                 break;
+            if (rr < 0) {
+                skip_note(s, dn, attr, rr);
+                *ret_complete = false;
+                continue;
+            }
+            ret_sum[0] += ce;
             nch++;
             snprintf(attr, sizeof(attr), "ch%d_dimm_label", ch);
             (void)read_line_at(dfd, attr, label, sizeof(label));
@@ -166,7 +184,10 @@ static int read_csrows(edac_scan *s, int mcfd, int mc) {
         /* The row's size is split over its channels. */
         for (size_t k = s->nd - (size_t)nch; nch > 0 && k < s->nd; k++)
             s->d[k].size_mb = (int64_t)size / nch;
-        if (r >= 0 && read_u64_at(dfd, "ue_count", &ue) == 0) {
+        if (r >= 0 && faccessat(dfd, "ue_count", F_OK, 0) == 0 && read_u64_at(dfd, "ue_count", &ue) < 0)
+            *ret_complete = false;
+        else if (r >= 0 && faccessat(dfd, "ue_count", F_OK, 0) == 0) {
+            ret_sum[1] += ue;
             /* A row with one channel is one DIMM; with more the error is not placed on a DIMM. */
             snprintf(loc, sizeof(loc), "mc%d %.32s", mc, dn);
             snprintf(key, sizeof(key), "mc%d/%.32s/ue", mc, dn);
@@ -193,6 +214,8 @@ static int read_mcs(int efd, edac_scan *out) {
         unsigned mc;
         uint64_t v;
         char key[64], loc[64];
+        uint64_t sum[2] = {0, 0};
+        bool csrows = false, complete = true;
         int placed;
 
         if (mfd < 0 || safe_atou(mcs[i]->d_name + 2, &mc) < 0)
@@ -201,12 +224,24 @@ static int read_mcs(int efd, edac_scan *out) {
         placed = read_dimms(out, mfd, (int)mc, "dimm");
         if (placed == 0)
             placed = read_dimms(out, mfd, (int)mc, "rank");
-        if (placed == 0)
-            placed = read_csrows(out, mfd, (int)mc);
+        if (placed == 0 && (placed = read_csrows(out, mfd, (int)mc, sum, &complete)) > 0)
+            csrows = true;
         if ((r = placed) < 0)
             break;
         snprintf(loc, sizeof(loc), "mc%u (not placed on a DIMM)", mc);
-        if (placed > 0) {
+        if (csrows) {
+            /* An uncorrected error whose row is known and channel is not is counted in the row
+             * AND in ue_noinfo_count (drivers/edac/edac_mc.c: edac_inc_csrow, edac_inc_ue_error):
+             * rows plus no-info counts it twice. The controller's totals are the truth, the rows
+             * the placement: what is not placed is the total less the rows. Skipped for a
+             * cycle when a row's counter did not read (the difference would be inflated). */
+            static const char *const tot[2] = {"ce_count", "ue_count"};
+            for (int u = 0; u < 2 && r >= 0 && complete; u++)
+                if (read_u64_at(mfd, tot[u], &v) == 0) {
+                    snprintf(key, sizeof(key), "mc%u/%s_unplaced", mc, u ? "ue" : "ce");
+                    r = add_counter(out, key, NULL, loc, (int)mc, u, true, v > sum[u] ? v - sum[u] : 0);
+                }
+        } else if (placed > 0) {
             /* Errors the driver could not place are in the controller's no-info counters. */
             snprintf(key, sizeof(key), "mc%u/ce_noinfo", mc);
             if (read_u64_at(mfd, "ce_noinfo_count", &v) == 0)
@@ -243,7 +278,7 @@ static bool is_dot(const char *name) {
 
 static void skip_note(edac_scan *s, const char *path, const char *attr, int err) {
     if (s->nskipped++ == 0)
-        snprintf(s->skipped, sizeof(s->skipped), "%.100s/%s: %s", path, attr, strerror(-err));
+        snprintf(s->skipped, sizeof(s->skipped), "%.80s/%.24s: %.40s", path, attr, strerror(-err));
 }
 
 /* The ce_count and ue_count of the instance or block at @dfd, named @path ("l2c2/l2c20/l2c2"). */

@@ -107,9 +107,11 @@ static int hd_start(hd *h) {
     h->act.sysfs = h->cfg->sysfs;
     if (h->cfg->import_rasdaemon) {
         int64_t n = rasdaemon_import(h->db, h->cfg->import_rasdaemon, why, sizeof(why));
-        if (n < 0)
+        if (n < 0) {
+            /* Asked for and not done: the daemon does not start as though it were. */
             log_error("importing rasdaemon's %s: %s", h->cfg->import_rasdaemon, why);
-        else
+            return -1;
+        } else
             log_info("imported %lld events from rasdaemon's %s", (long long)n, h->cfg->import_rasdaemon);
     }
     hd_read_smbios(h);
@@ -140,6 +142,9 @@ static int hd_start(hd *h) {
                 imp_cpu);
         if (h->boot_ms)
             (void)hd_state_later(h, "boot.btime_ms", h->boot_ms);
+        /* Readers tell a running writer from a stopped one by healthd.last_seen_ms, written at
+         * least every minute (commit.c) or every interval when that is longer. */
+        (void)hd_state_later(h, "healthd.heartbeat_ms", h->cfg->interval_ms > 60000 ? h->cfg->interval_ms : 60000);
         if (edac)
             log_info("EDAC: %s, %u edac_device%s%s", edac_mem ? "memory controllers" : "no memory controller", ndev,
                      ndev == 1 ? "" : "s", edac_cpu ? " (CPU caches)" : "");
@@ -162,6 +167,10 @@ static int hd_start(hd *h) {
 static void hd_stop(hd *h) {
     if (h->db)
         hd_flush(h, wall_ms());
+    /* A daemon that stops says so: readers report the HealthLog's source down at once rather
+     * than two heartbeats later. A one-shot run (--once) is not a daemon. */
+    if (h->db && !h->cfg->once && hl_state_set(h->db, "healthd.stopped_ms", wall_ms()) < 0)
+        log_warning("the HealthLog does not take the stop time: readers see it stale in two minutes");
     pending_free(h->pend, h->npend);
     hd_state_drop(h);
     if (h->have_trace)
@@ -278,6 +287,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     h.cfg = &cfg;
+    /* Checked before going to the background, where a failure would exit 0 to the caller. */
+    if (cfg.import_rasdaemon && access(cfg.import_rasdaemon, R_OK) < 0) {
+        fprintf(stderr, "uni-healthd: --import-rasdaemon %s: %s\n", cfg.import_rasdaemon, strerror(errno));
+        settings_free(&hd_settings, &cfg);
+        return 1;
+    }
     log_set_ident("uni-healthd");
     log_setup(cfg.level, cfg.syslog || (!cfg.foreground && !cfg.once));
     if (!cfg.foreground && !cfg.once && daemon(0, 0) < 0) {

@@ -174,6 +174,8 @@ int prom_map_init(const uniMetricDesc *d, unsigned n, prom_desc **ret) {
     for (unsigned i = 0; i < n; i++) {
         family_name(&d[i], false, false, &p[i]);
         p[i].type = d[i].kind;
+        /* Prometheus computes rates from counters, and one quantity is one family (metrics.def). */
+        p[i].skip = d[i].source && (startswith(d[i].source, "rate of ") || startswith(d[i].source, "alias of "));
         if (d[i].kind == UNI_METRIC_TEXT) {
             /* Text becomes an info metric; its value is a label named after the key's end. */
             const char *dot = strrchr(d[i].key, '.');
@@ -184,7 +186,8 @@ int prom_map_init(const uniMetricDesc *d, unsigned n, prom_desc **ret) {
      * takes the placeholder's word (uniserver_host_cpu_core_util_ratio{cpu=...}). */
     for (unsigned i = 0; i < n; i++)
         for (unsigned j = 0; j < n; j++)
-            if (i != j && streq(p[i].name, p[j].name) && p[i].index_label && !p[i].kvm_name) {
+            if (i != j && !p[i].skip && !p[j].skip && streq(p[i].name, p[j].name) && p[i].index_label &&
+                !p[i].kvm_name) {
                 const char *il = p[i].index_label, *nl = p[i].name_label;
                 family_name(&d[i], true, false, &p[i]);
                 p[i].index_label = il;
@@ -194,7 +197,7 @@ int prom_map_init(const uniMetricDesc *d, unsigned n, prom_desc **ret) {
      * contention_ratio, runnable per core): the percentage keeps its word. */
     for (unsigned i = 0; i < n; i++)
         for (unsigned j = 0; j < n; j++)
-            if (i != j && streq(p[i].name, p[j].name) && streq(d[i].unit, "%")) {
+            if (i != j && !p[i].skip && !p[j].skip && streq(p[i].name, p[j].name) && streq(d[i].unit, "%")) {
                 const char *il = p[i].index_label, *nl = p[i].name_label;
                 family_name(&d[i], p[i].index_label != NULL, true, &p[i]);
                 p[i].index_label = il;
@@ -202,7 +205,7 @@ int prom_map_init(const uniMetricDesc *d, unsigned n, prom_desc **ret) {
             }
     for (unsigned i = 0; i < n; i++)
         for (unsigned j = i + 1; j < n; j++)
-            if (streq(p[i].name, p[j].name) && !p[i].kvm_name) {
+            if (!p[i].skip && !p[j].skip && streq(p[i].name, p[j].name) && !p[i].kvm_name) {
                 free(p);
                 return -EEXIST; /* a catalogue change made two families collide: fix the rule */
             }
@@ -289,19 +292,32 @@ static void sb_value(sbuf *b, double v) {
     }
 }
 
-/* Family name of a sample (KVM statistics carry their own names). */
-static void sample_family(const prom_desc *p, const uniSample *s, char *out, size_t len) {
+/* Family name of a sample (KVM statistics carry their own names), and its descriptor: a KVM
+ * statistic is typed by what its source said of it (rec_name_get_kind: an instant or peak value is
+ * a gauge), and a time in nanoseconds (the kernel names every STATS_DESC_TIME_NSEC statistic
+ * *_ns, include/linux/kvm_host.h) goes out in seconds, Prometheus' base unit. */
+static void sample_family(const prom_desc *p, const uniSample *s, char *out, size_t len, prom_desc *eff) {
+    *eff = *p;
     if (p->kvm_name && s->name) {
+        size_t nl = strlen(s->name);
+        bool ns = nl > 3 && streq(s->name + nl - 3, "_ns");
         /* name_pos marks where the kernel's stat name goes. */
-        snprintf(out, len, "%.*s%s%s", (int)p->name_pos, p->name, s->name, p->name + p->name_pos);
+        snprintf(out, len, "%.*s%.*s%s%s", (int)p->name_pos, p->name, (int)(ns ? nl - 3 : nl), s->name,
+                 ns ? "_seconds" : "", p->name + p->name_pos);
         for (char *c = out; *c; c++)
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
                 *c = '_';
+        if (ns) {
+            eff->scale = 1e-9;
+            eff->unit = "seconds";
+        }
+        if (rec_name_get_kind(s->name) == REC_NAME_GAUGE)
+            eff->type = UNI_METRIC_GAUGE;
     } else
         snprintf(out, len, "%s", p->name);
 }
 
-static void header(sbuf *b, const char *family, const prom_desc *p, const uniMetricDesc *d, bool om) {
+static void header(sbuf *b, const char *family, const prom_desc *p, const uniMetricDesc *d, bool om, const char *stat) {
     const char *type = p->type == UNI_METRIC_COUNTER ? "counter"
                        : p->type == UNI_METRIC_TEXT  ? (om ? "info" : "gauge")
                                                      : "gauge";
@@ -310,6 +326,14 @@ static void header(sbuf *b, const char *family, const prom_desc *p, const uniMet
                                                             : "";
 
     sb_fmt(b, "# HELP %s%s ", family, tail);
+    if (p->kvm_name && stat) {
+        /* One HELP per statistic: the kernel's binary statistics give each a name, a kind and a
+         * unit, no description; the name is the kernel's (Documentation/virt/kvm/api.rst,
+         * KVM_GET_STATS_FD). */
+        sb_fmt(b, "KVM statistic %s (%s%s). ", stat,
+               p->type == UNI_METRIC_COUNTER ? "cumulative" : "an instant or peak value",
+               p->unit && streq(p->unit, "seconds") ? ", in seconds" : "");
+    }
     sb_escaped(b, d->help, false);
     if (strcmp(d->unit, "-") && p->unit == NULL && strcmp(d->unit, "count") && strcmp(d->unit, "bool") &&
         strcmp(d->unit, "index")) {
@@ -400,23 +424,24 @@ int prom_render(const prom_record *recs, size_t nrecs, const uniMetricDesc *d, c
     for (unsigned m = 0; m < ndescs; m++) {
         size_t a = start[m], z = start[m + 1];
         char fam[PROM_NAME_MAX * 2], prev[PROM_NAME_MAX * 2] = "";
-        if (a == z)
+        if (a == z || p[m].skip)
             continue;
         if (p[m].kvm_name)
             qsort(it + a, z - a, sizeof(*it), cmp_item);
         for (size_t i = a; i < z; i++) {
+            prom_desc eff;
             bool dup = false;
             /* A text metric the record's own labels already carry (a VM's uuid): not twice. */
             for (size_t k = 0; p[m].type == UNI_METRIC_TEXT && it[i].l && k < it[i].l->n; k++)
                 dup |= streq(it[i].l->keys[k], p[m].info_label);
             if (dup)
                 continue;
-            sample_family(&p[m], it[i].s, fam, sizeof(fam));
+            sample_family(&p[m], it[i].s, fam, sizeof(fam), &eff);
             if (strcmp(fam, prev)) {
-                header(&b, fam, &p[m], &d[m], om);
+                header(&b, fam, &eff, &d[m], om, it[i].s->name);
                 snprintf(prev, sizeof(prev), "%s", fam);
             }
-            sample_line(&b, fam, &p[m], it[i].s, it[i].l);
+            sample_line(&b, fam, &eff, it[i].s, it[i].l);
         }
     }
     if (om)

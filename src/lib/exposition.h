@@ -17,6 +17,7 @@ typedef struct {
     int type;                 /* uniMetricKind */
     bool kvm_name;            /* the NAME placeholder is part of the metric name */
     size_t name_pos;          /* where it goes in name */
+    bool skip;                /* not exported: a rate beside its counter, an alias in another unit */
 } prom_desc;
 
 /* Labels every sample of a record carries (a VM's domain and uuid). */

@@ -105,8 +105,13 @@ const char *rec_intern(const char *name) {
     /* At most half full: the probe ends at the name or at an empty slot. */
     for (size_t m = interned.nslots - 1, k = h & m; interned.nslots; k = (k + 1) & m) {
         if (!interned.slot[k]) {
-            if (interned.n < INTERN_MAX && 2 * (interned.n + 1) <= interned.nslots &&
-                (interned.slot[k] = strdup(name))) {
+            /* One byte before the text keeps what the source said of the name (rec_name_set_kind). */
+            char *t =
+                interned.n < INTERN_MAX && 2 * (interned.n + 1) <= interned.nslots ? malloc(strlen(name) + 2) : NULL;
+            if (t) {
+                t[0] = REC_NAME_UNKNOWN;
+                strcpy(t + 1, name);
+                interned.slot[k] = t + 1;
                 interned.n++;
                 ret = interned.slot[k];
             }
@@ -119,6 +124,34 @@ const char *rec_intern(const char *name) {
     }
     pthread_mutex_unlock(&interned.lock);
     return ret;
+}
+
+/* The slot of interned @name, by pointer (the caller holds the lock), or NULL. */
+static char *interned_slot(const char *name) {
+    if (!name || !interned.nslots)
+        return NULL;
+    for (size_t m = interned.nslots - 1, k = str_hash(name) & m; interned.slot[k]; k = (k + 1) & m)
+        if (interned.slot[k] == name)
+            return interned.slot[k];
+    return NULL;
+}
+
+void rec_name_set_kind(const char *name, rec_name_kind kind) {
+    char *t;
+    pthread_mutex_lock(&interned.lock);
+    if ((t = interned_slot(name)))
+        t[-1] = (char)kind;
+    pthread_mutex_unlock(&interned.lock);
+}
+
+rec_name_kind rec_name_get_kind(const char *name) {
+    rec_name_kind k = REC_NAME_UNKNOWN;
+    const char *t;
+    pthread_mutex_lock(&interned.lock);
+    if ((t = interned_slot(name)))
+        k = (rec_name_kind)t[-1];
+    pthread_mutex_unlock(&interned.lock);
+    return k;
 }
 
 void rec_reserve(uniRecordPtr r, size_t nsamples, size_t nabsent) {

@@ -30,6 +30,13 @@ int rec_u64(uniRecordPtr r, unsigned metric, int index, const char *name, uint64
  * the process: the same pointer for the same text. NULL when out of memory or past a bound on
  * their number (then copy the name into each record as usual). */
 const char *rec_intern(const char *name);
+/* The kind of a statistic whose instance name is interned, as its source described it (a KVM
+ * statistic's descriptor: cumulative, instant or peak). The catalogue has one row for every KVM
+ * statistic; the exposition asks this to type each family (counter or gauge). Names not interned
+ * (a record from the wire) are UNKNOWN: the catalogue's kind stands. */
+typedef enum { REC_NAME_UNKNOWN, REC_NAME_COUNTER, REC_NAME_GAUGE } rec_name_kind;
+void rec_name_set_kind(const char *interned, rec_name_kind kind);
+rec_name_kind rec_name_get_kind(const char *name);
 /* Room for @nsamples samples and @nabsent absences at once (a size the last record of the same
  * kind had): fewer reallocations. Best effort. */
 void rec_reserve(uniRecordPtr r, size_t nsamples, size_t nabsent);

@@ -35,13 +35,16 @@ static int parse_core(const cmd_def *cmd, const char *s, int *ret) {
     return 0;
 }
 
+/* The options of the control commands that take a value. */
+static const char *const control_valued[] = {"--core", "--frequency", "--governor", "--policy", "--domain", NULL};
+
 int cmd_setfrequency(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     const char *core_s = NULL, *freq = NULL;
     int core = 0, cores[1024], n;
 
     for (int i = 1; i < argc; i++)
         if (!opt_value(argc, argv, &i, "--core", &core_s) && !opt_value(argc, argv, &i, "--frequency", &freq))
-            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+            return arg_error(cmd, argc, argv, i, control_valued);
     if (!core_s || !freq)
         return usage_error(cmd, "both --core and --frequency are needed");
     if (parse_core(cmd, core_s, &core))
@@ -79,7 +82,7 @@ int cmd_setpolicy(shell *sh, const cmd_def *cmd, int argc, char **argv) {
         if (opt_value(argc, argv, &i, "--core", &core_s))
             continue;
         if (argv[i][0] == '-' || value)
-            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+            return arg_error(cmd, argc, argv, i, control_valued);
         value = argv[i];
     }
     if (!value)

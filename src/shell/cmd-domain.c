@@ -136,8 +136,10 @@ int cmd_domstats(shell *sh, const cmd_def *cmd, int argc, char **argv) {
                 return r;
         } else if (argv[i][0] != '-' && !name)
             name = argv[i];
-        else
-            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+        else {
+            static const char *const valued[] = {"--window", "--select", NULL};
+            return arg_error(cmd, argc, argv, i, valued);
+        }
     }
     if (all == !!name)
         return usage_error(cmd, "name one DOMAIN, or --all");
@@ -184,6 +186,15 @@ int cmd_domstats(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     }
     if (dom && n == 0) {
         fprintf(stderr, "error: %s: domain '%s' is gone\n", cmd->name, name);
+        goto out;
+    }
+    if (!dom && n == 0) {
+        /* Nothing matched: an error, as a named domain that does not exist is (NO_DOMAIN). */
+        fprintf(stderr, "error: %s: no %sdomain on %s (unish list --all shows them) (NO_DOMAIN)\n", cmd->name,
+                flags & UNI_DOMAIN_STATS_ACTIVE     ? "active "
+                : flags & UNI_DOMAIN_STATS_INACTIVE ? "inactive "
+                                                    : "",
+                uniConnectGetURI(sh->conn));
         goto out;
     }
     if (dom && !sh->json)

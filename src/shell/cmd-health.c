@@ -75,6 +75,46 @@ static int query_events(shell *sh, const char *dimm, int core, bool cpu, long lo
     return n;
 }
 
+/* No event for --dimm LABEL or --core N: is that because the DIMM or core does not exist? Then
+ * it is an error (exit 1), as a control call on core 99 is, not an empty answer. */
+static int check_exists(shell *sh, const char *dimm, long long core) {
+    static const char *const sel[] = {"host.errors.dimm.", "host.cpu.count", NULL};
+    uniRecordPtr rec = NULL;
+    const uniMetricDesc *d = NULL;
+    int nd = uniConnectGetMetricDescriptors(sh->conn, &d, 0);
+    char known[512] = "";
+    size_t o = 0;
+    bool found = false;
+    long long ncpu = -1;
+    int rc = 0;
+
+    if (uniNodeGetStats(sh->conn, sel, &rec, UNI_NODE_STATS_BEST_EFFORT) < 0) {
+        print_error("healthlog");
+        return -1;
+    }
+    for (int i = 0; i < uniRecordNumSamples(rec); i++) {
+        const uniSample *s = uniRecordGetSample(rec, i);
+        const char *key = (int)s->metric < nd ? d[s->metric].key : NULL;
+        if (key && strcmp(key, "host.cpu.count") == 0 && s->type == UNI_VALUE_U64)
+            ncpu = (long long)s->value.u;
+        else if (dimm && s->name && key && strncmp(key, "host.errors.dimm.D.", 19) == 0) {
+            found |= strcmp(s->name, dimm) == 0;
+            if (!strstr(known, s->name) && o + strlen(s->name) + 3 < sizeof(known))
+                o += (size_t)snprintf(known + o, sizeof(known) - o, "%s%s", o ? ", " : "", s->name);
+        }
+    }
+    if (dimm && !found) {
+        fprintf(stderr, "error: healthlog: no DIMM '%s' in the HealthLog (%s%s) (NO_SOURCE)\n", dimm,
+                o ? "known: " : "it knows no DIMM", known);
+        rc = -1;
+    } else if (core >= 0 && ncpu >= 0 && core >= ncpu) {
+        fprintf(stderr, "error: healthlog: core %lld does not exist (0-%lld online) (NO_CORE)\n", core, ncpu - 1);
+        rc = -1;
+    }
+    uniRecordFree(rec);
+    return rc;
+}
+
 static long long event_num(uniRecordPtr r, const char *key) {
     const uniSample *s = uniRecordLookup(r, key);
     return s && s->type == UNI_VALUE_U64 ? (long long)s->value.u : -1;
@@ -119,8 +159,10 @@ int cmd_healthlog(shell *sh, const cmd_def *cmd, int argc, char **argv) {
             flags |= UNI_HEALTHLOG_ACTIONS;
         else if (strcmp(a, "--follow") == 0)
             follow = true;
-        else
-            return usage_error(cmd, "unknown option or argument '%s'", a);
+        else {
+            static const char *const valued[] = {"--dimm", "--core", "--since", NULL};
+            return arg_error(cmd, argc, argv, i, valued);
+        }
     }
     if ((int)cpu + (int)mem + (int)summary != 1)
         return usage_error(cmd, "say which events: --dimm LABEL, --core N, --memory, --cpu or --summary");
@@ -142,6 +184,10 @@ int cmd_healthlog(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     }
     if ((n = query_events(sh, dimm, (int)core, cpu, since, flags, &ev)) < 0)
         return 1;
+    if (n == 0 && (dimm || core >= 0) && check_exists(sh, dimm, core) < 0) {
+        uniRecordListFree(ev);
+        return 1;
+    }
     print_events(sh, ev, n);
     if (follow) {
         /* Then what comes: woken by uni-healthd's commits, not by polling the HealthLog. */

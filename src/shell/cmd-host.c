@@ -23,8 +23,10 @@ static int stats_options(const cmd_def *cmd, int argc, char **argv, long *window
             *select = argv[++i];
         else if (allow_select && strncmp(argv[i], "--select=", 9) == 0)
             *select = argv[i] + 9;
-        else
-            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+        else {
+            static const char *const valued[] = {"--window", "--select", NULL};
+            return arg_error(cmd, argc, argv, i, valued);
+        }
     }
     return 0;
 }

@@ -224,8 +224,11 @@ int cmd_kvmstat(shell *sh, const cmd_def *cmd, int argc, char **argv) {
             r = parse_count(cmd, "--interval", argv[++i], 1, 3600000, &interval);
         else if ((strcmp(a, "--count") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc)
             r = parse_count(cmd, "--count", argv[++i], 1, 1000000000, &count);
-        else
-            return usage_error(cmd, "unknown option or argument '%s'", a);
+        else {
+            static const char *const valued[] = {"--guest", "-g",      "--fields", "-f", "--interval",
+                                                 "-d",      "--count", "-c",       NULL};
+            return arg_error(cmd, argc, argv, i, valued);
+        }
         if (r)
             return r;
     }

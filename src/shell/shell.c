@@ -42,6 +42,14 @@ int ensure_conn(shell *sh) {
     return 0;
 }
 
+int arg_error(const cmd_def *cmd, int argc, char **argv, int i, const char *const *with_value) {
+    for (size_t k = 0; with_value && with_value[k]; k++)
+        if (strcmp(argv[i], with_value[k]) == 0)
+            return i + 1 >= argc ? usage_error(cmd, "option '%s' needs a value", argv[i])
+                                 : usage_error(cmd, "invalid value '%s' for %s", argv[i + 1], argv[i]);
+    return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+}
+
 int parse_window(const cmd_def *cmd, const char *s, long *ret) {
     char *end;
     long v;

@@ -31,6 +31,10 @@ struct cmd_def {
 /* shell.c */
 void print_error(const char *what);
 __attribute__((format(printf, 2, 3))) int usage_error(const cmd_def *cmd, const char *fmt, ...);
+/* The usage error for argv[i] that no branch of a command's parser took: an option of
+ * @with_value (NULL-terminated) given last "needs a value", one given a value the parser refused
+ * has "an invalid value", anything else is unknown. Returns 2. */
+int arg_error(const cmd_def *cmd, int argc, char **argv, int i, const char *const *with_value);
 int ensure_conn(shell *sh);
 int parse_window(const cmd_def *cmd, const char *s, long *ret);
 uint64_t mono_ms(void);

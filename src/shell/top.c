@@ -221,8 +221,14 @@ int cmd_top(shell *sh, const cmd_def *cmd, int argc, char **argv) {
             r = parse_count(cmd, "--count", argv[++i], 1, 1000000000, &count);
         else if (strcmp(argv[i], "--sort") == 0 && i + 1 < argc && strchr("cmehn", argv[i + 1][0]) && !argv[i + 1][1])
             top_sort_key = argv[++i][0];
-        else
-            return usage_error(cmd, "unknown option or argument '%s'", argv[i]);
+        else {
+            static const char *const valued[] = {"--interval", "-d", "--count", "-n", "--sort", NULL};
+            if (strcmp(argv[i], "--sort") == 0 && i + 1 < argc)
+                return usage_error(cmd,
+                                   "--sort takes one of c (CPU), m (memory), e (exits), h (halts), n (name), not '%s'",
+                                   argv[i + 1]);
+            return arg_error(cmd, argc, argv, i, valued);
+        }
         if (r)
             return r;
     }

@@ -240,7 +240,9 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             printf("unish (uniserver) %d.%d.%d\n", UNI_VERSION_MAJOR, UNI_VERSION_MINOR, UNI_VERSION_MICRO);
             return 0;
-        } else if (a[0] == '-')
+        } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--connect") == 0))
+            return usage_error(NULL, "option '%s' needs a URI", a);
+        else if (a[0] == '-')
             return usage_error(NULL, "unknown option '%s'", a);
         else
             break;

@@ -74,7 +74,12 @@ ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret) {
     }
 }
 
+/* The kernel ends every line of a sysfs attribute and a procfs file with a newline
+ * (sysfs_emit's "%d\n", seq_printf): content without one was cut (a torn write in a copied tree, a
+ * short read) and is malformed, not a shorter value. An empty file stays empty. */
 static ssize_t strip_nl(char *buf, ssize_t n) {
+    if (n > 0 && buf[n - 1] != '\n')
+        return -EBADMSG;
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = 0;
     return n;

@@ -98,14 +98,15 @@ ssize_t pread_full(int fd, char *buf, size_t bufsz);
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t bufsz);
 /* Read a file that may be large (e.g. /proc/cpuinfo on 256 cores) into a malloc'd buffer. */
 ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret);
-/* Read a one-line sysfs attribute and strip the trailing newline. */
+/* Read a one-line sysfs attribute and strip the trailing newline; -EBADMSG when it has none (cut). */
 ssize_t read_line_at(int dirfd, const char *path, char *buf, size_t bufsz);
 int read_u64_at(int dirfd, const char *path, uint64_t *ret);
 int read_i64_at(int dirfd, const char *path, int64_t *ret);
 /* Write @value to an existing file at a root in one write(): sysfs and tracefs attributes.
  * @flags: O_TRUNC (a setting) or O_APPEND (a fixture file then keeps every write). */
 int write_file_at(int dirfd, const char *path, const char *value, int flags);
-/* A kept-open fd read again with pread(); the same contract as pread_full, trailing newline cut. */
+/* A kept-open fd read again with pread(); the same contract as pread_full, trailing newline cut
+ * (-EBADMSG when there is none: the content was cut). */
 ssize_t pread_line(int fd, char *buf, size_t bufsz);
 int pread_u64(int fd, uint64_t *ret);
 int pread_i64(int fd, int64_t *ret);

@@ -105,6 +105,35 @@ def test_failures_return_none_with_last_error():
     assert uniserver.lastError() is None  # a successful call clears it, as libvirt does
 
 
+def test_errors_as_exceptions_on_request():
+    # The spec's None stays the default; setRaiseOnError(True) raises uniserver.Error instead.
+    try:
+        uniserver.setRaiseOnError(True)
+        with pytest.raises(uniserver.Error) as e:
+            uniserver.open("bogus:///x")
+        assert e.value.args[0] == uniserver.ERR_NO_DRIVER and e.value.args[1] == "NO_DRIVER"
+        c = uniserver.open("test:///default")
+        with pytest.raises(uniserver.Error) as e:
+            c.getStats(["host.nothing"])
+        assert e.value.args[1] == "UNKNOWN_METRIC" and "host.nothing" in e.value.args[2]
+    finally:
+        uniserver.setRaiseOnError(False)
+    assert uniserver.open("bogus:///x") is None
+
+
+def test_select_one_string_is_one_group():
+    c = uniserver.open("test:///default")
+    s = c.getStats("mem")  # not the characters m, e, m
+    assert s is not None and "host.mem.total_mb" in s and not any(k.startswith("host.cpu.") for k in s)
+
+
+def test_first_windowed_view_has_its_window():
+    # The first call on a connection waits the view's window (as unish does): its rates are values.
+    c = uniserver.open("uniserver:///system")
+    v = c.getHostSystemStatisticsUniserver()
+    assert v is not None and v[0] is not None and v[1] is not None, v
+
+
 def test_docstrings_name_keys_and_units():
     doc = uniserver.Connection.getHostMemoryStatisticsUniserver.__doc__
     assert "[0] host.mem.total_mb (MB)" in doc and "[3] host.mem.speed_mhz (MHz)" in doc

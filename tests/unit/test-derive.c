@@ -17,6 +17,9 @@ static void test_reserved(void **state) {
     assert_true(reserved_pct(1200, 2400) == 50.0);
     assert_double_equal(reserved_pct(2000, 2600), 100.0 * (1.0 - 2000.0 / 2600.0), 1e-12);
     assert_true(isnan(reserved_pct(1000, 0)));
+    /* Turbo runs above cpuinfo_max_freq: nothing reserved, not -25 %. */
+    assert_true(reserved_pct(3000, 2400) == 0.0);
+    assert_true(reserved_pct(0, 2400) == 100.0);
 }
 
 static void test_mem_contention(void **state) {
@@ -60,6 +63,9 @@ static void test_counter_delta(void **state) {
     assert_true(counter_delta(100, 250, 1000) == 150);
     /* RAPL energy_uj wraps at max_energy_range_uj. */
     assert_true(counter_delta(262143328000ull, 150ull, 262143328850ull) == 850 + 150);
+    /* Down by far less than the range: a reset, not a wrap; unknown, not 262 kJ in a window. */
+    assert_true(counter_delta(5000000ull, 4999000ull, 262143328850ull) == UINT64_MAX);
+    assert_true(counter_delta(500, 100, 0) == UINT64_MAX);
     assert_true(jiffies_to_ms(161, 100) == 1610);
 }
 

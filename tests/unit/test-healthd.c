@@ -508,9 +508,12 @@ static void test_edac_layouts(void **state) {
     put_file(fd, "devices/system/edac/mc/mc0/dimm1/dimm_ce_count", "0\n");
     put_file(fd, "devices/system/edac/mc/mc0/dimm1/dimm_ue_count", "0\n");
     put_file(fd, "devices/system/edac/mc/mc0/dimm1/dimm_label", "\n");
-    /* mc1: the legacy csrow layout, two channels. */
+    /* mc1: the legacy csrow layout, two channels. 4 uncorrected errors: 3 in row 0 on no known
+     * channel (the kernel counts them in the row and in ue_noinfo_count), 1 on no known row. */
     put_file(fd, "devices/system/edac/mc/mc1/ce_noinfo_count", "0\n");
-    put_file(fd, "devices/system/edac/mc/mc1/ue_noinfo_count", "2\n");
+    put_file(fd, "devices/system/edac/mc/mc1/ue_noinfo_count", "4\n");
+    put_file(fd, "devices/system/edac/mc/mc1/ce_count", "11\n");
+    put_file(fd, "devices/system/edac/mc/mc1/ue_count", "4\n");
     put_file(fd, "devices/system/edac/mc/mc1/csrow0/ch0_ce_count", "5\n");
     put_file(fd, "devices/system/edac/mc/mc1/csrow0/ch0_dimm_label", "DIMM B1.x\n");
     put_file(fd, "devices/system/edac/mc/mc1/csrow0/ch1_ce_count", "6\n");
@@ -534,7 +537,12 @@ static void test_edac_layouts(void **state) {
     assert_string_equal(s.c[8].key, "mc1/csrow0/ue");
     assert_null(s.c[8].label); /* two channels: the row's uncorrected errors are not on one DIMM */
     assert_true(s.c[8].value == 3 && s.c[8].uncorrected);
-    assert_string_equal(s.c[10].key, "mc1/ue_noinfo");
+    /* The controller's totals are the truth, the rows the placement: 3 placed + 1 not = 4, not
+     * 3 + ue_noinfo's 4 = 7. */
+    assert_string_equal(s.c[9].key, "mc1/ce_unplaced");
+    assert_true(s.c[9].value == 0 && s.c[9].noinfo);
+    assert_string_equal(s.c[10].key, "mc1/ue_unplaced");
+    assert_true(s.c[10].value == 1 && s.c[10].noinfo && s.c[10].uncorrected);
     assert_int_equal(s.nd, 4);
     assert_string_equal(s.d[0].mem_type, "Registered-DDR4");
     assert_true(s.d[0].size_mb == 16384 && s.d[2].size_mb == 4096);
@@ -548,6 +556,17 @@ static void test_edac_layouts(void **state) {
     put_file(fd, "devices/system/edac/mc/mc0/dimm1/dimm_ce_count", "many\n");
     assert_int_equal(edac_read(fd, &s), 0);
     assert_int_equal(s.n, 9);
+    edac_scan_free(&s);
+    /* Every DIMM counter of mc0 failing at once (a transient read failure): still the per-DIMM
+     * layout, never the controller's totals counted as new errors. */
+    put_file(fd, "devices/system/edac/mc/mc0/ce_count", "11\n");
+    put_file(fd, "devices/system/edac/mc/mc0/dimm0/dimm_ce_count", "7");
+    assert_int_equal(edac_read(fd, &s), 0);
+    for (size_t i = 0; i < s.n; i++) {
+        assert_true(strcmp(s.c[i].key, "mc0/ce") != 0 && strcmp(s.c[i].key, "mc0/ue") != 0);
+        assert_true(strncmp(s.c[i].key, "mc0/dimm", 8) != 0);
+    }
+    assert_true(s.nskipped >= 2);
     edac_scan_free(&s);
     close(fd);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -82,14 +82,17 @@ static void test_proc_stat_columns(void **state) {
     cpu_times cpus[2];
     proc_stat ps = {.cpu = cpus, .ncpu_max = 2};
     (void)state;
-    /* A future kernel's extra columns are ignored; an old kernel's 4 columns are enough. */
+    /* A future kernel's extra columns are ignored; 2.6.0's 7 columns are enough (steal .. 0). */
     assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7 8 9 10 11 12\ncpu0 1 2 3 4 5 6 7 8 9 10 11 12\n", &ps),
                      0);
     assert_true(ps.all.t[CPUT_GUEST_NICE] == 10);
-    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4\n", &ps), 0);
-    assert_true(ps.all.t[CPUT_IOWAIT] == 0);
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7\n", &ps), 0);
+    assert_true(ps.all.t[CPUT_SOFTIRQ] == 7 && ps.all.t[CPUT_STEAL] == 0);
+    /* Fewer than 7 columns: no kernel prints that (fs/proc/stat.c), so it is cut or foreign. */
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4\n", &ps), -EBADMSG);
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7\ncpu0 1 2 3 4 5 6\n", &ps), -EBADMSG);
     /* CPUs beyond the arrays are counted, not stored. */
-    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4\ncpu7 1 2 3 4\n", &ps), 0);
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7\ncpu7 1 2 3 4 5 6 7\n", &ps), 0);
     assert_int_equal(ps.max_cpu_seen, 8);
 }
 
@@ -101,9 +104,12 @@ static void test_proc_stat_bad(void **state) {
     assert_int_equal(PARSE(parse_proc_stat, "cpu  abc def\n", &ps), -EBADMSG);
     assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3\n", &ps), -EBADMSG);
     assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 99999999999999999999999\n", &ps), -EBADMSG);
-    assert_int_equal(PARSE(parse_proc_stat, "cpu0 1 2 3 4\n", &ps), -EBADMSG); /* no aggregate */
-    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4\ncpuX 1 2 3 4\n", &ps), -EBADMSG);
-    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4\nprocs_running x\n", &ps), -EBADMSG);
+    assert_int_equal(PARSE(parse_proc_stat, "cpu0 1 2 3 4 5 6 7\n", &ps), -EBADMSG); /* no aggregate */
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7\ncpuX 1 2 3 4 5 6 7\n", &ps), -EBADMSG);
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7\nprocs_running x\n", &ps), -EBADMSG);
+    /* The last line cut inside the idle column, no newline: not a small idle, malformed. */
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7\ncpu0 1 2 3 4", &ps), -EBADMSG);
+    assert_int_equal(PARSE(parse_proc_stat, "cpu  1 2 3 4 5 6 7\ncpu0 1 2 3 45 6 7 8", &ps), -EBADMSG);
     /* Truncated mid-line: the aggregate line is cut to 3 numbers. */
     assert_int_equal(parse_proc_stat(stat_text, 12, &ps), -EBADMSG);
 }
@@ -196,6 +202,42 @@ static void test_cpuinfo(void **state) {
     assert_int_equal(PARSE(parse_cpuinfo, "", &ci), -EBADMSG);
 }
 
+/* Every text cut anywhere but after a newline is malformed, for every parser: the kernel ends
+ * every line with one, and what is left of a cut line may parse as a wrong value. */
+static void test_cut_anywhere(void **state) {
+    static const char loadavg_text[] = "0.41 0.10 0.03 1/79 1852\n";
+    static const char psi_text[] = "some avg10=2.29 avg60=1.85 avg300=0.57 total=2163112\n"
+                                   "full avg10=0.00 avg60=0.00 avg300=0.00 total=7\n";
+    static const char cpuinfo_text[] =
+        "processor\t: 0\ncpu MHz\t\t: 2596.122\n\nprocessor\t: 1\ncpu MHz\t\t: 1200.000\n";
+    cpu_times cpus[4];
+    proc_stat ps = {.cpu = cpus, .ncpu_max = 4};
+    meminfo m;
+    loadavg la;
+    psi p;
+    double mhz[4];
+    cpuinfo ci = {.mhz = mhz, .ncpu_max = 4};
+    unsigned cuts = 0;
+    (void)state;
+    for (size_t l = 1; l < strlen(stat_text); l++)
+        if (stat_text[l - 1] != '\n') {
+            assert_int_equal(parse_proc_stat(stat_text, l, &ps), -EBADMSG);
+            cuts++;
+        }
+    for (size_t l = 1; l < strlen(meminfo_text); l++)
+        if (meminfo_text[l - 1] != '\n')
+            assert_int_equal(parse_meminfo(meminfo_text, l, &m), -EBADMSG);
+    for (size_t l = 1; l < strlen(loadavg_text); l++)
+        assert_int_equal(parse_loadavg(loadavg_text, l, &la), -EBADMSG);
+    for (size_t l = 1; l < strlen(psi_text); l++)
+        if (psi_text[l - 1] != '\n')
+            assert_int_equal(parse_psi(psi_text, l, &p), -EBADMSG);
+    for (size_t l = 1; l < strlen(cpuinfo_text); l++)
+        if (cpuinfo_text[l - 1] != '\n')
+            assert_int_equal(parse_cpuinfo(cpuinfo_text, l, &ci), -EBADMSG);
+    assert_true(cuts > 150);
+}
+
 static void test_sensor_classes(void **state) {
     int id;
     (void)state;
@@ -211,6 +253,13 @@ static void test_sensor_classes(void **state) {
     assert_true(thermal_zone_is_cpu("x86_pkg_temp"));
     assert_true(thermal_zone_is_cpu("cpu0-thermal"));
     assert_false(thermal_zone_is_cpu("acpitz"));
+    /* Common SoCs: the Raspberry Pi's driver name, the device tree's CPU cluster zones. */
+    assert_true(thermal_zone_is_cpu("bcm2835_thermal"));
+    assert_true(thermal_zone_is_cpu("cpu-big0-thermal"));
+    assert_true(thermal_zone_is_cpu("cluster0-thermal"));
+    assert_true(thermal_zone_is_cpu("little-core-thermal"));
+    assert_false(thermal_zone_is_cpu("gpu-thermal"));
+    assert_false(thermal_zone_is_cpu("ddr-thermal"));
     assert_int_equal(classify_hwmon_power("apm_xgene", "CPU power"), POWER_CPU);
     assert_int_equal(classify_hwmon_power("apm_xgene", "IO power"), POWER_OTHER);
     assert_int_equal(classify_hwmon_power("foo", "DRAM power"), POWER_MEM);
@@ -219,17 +268,12 @@ static void test_sensor_classes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_safe_ato),
-        cmocka_unit_test(test_cpu_list),
-        cmocka_unit_test(test_proc_stat),
-        cmocka_unit_test(test_proc_stat_columns),
-        cmocka_unit_test(test_proc_stat_bad),
-        cmocka_unit_test(test_meminfo),
-        cmocka_unit_test(test_meminfo_bad),
-        cmocka_unit_test(test_loadavg),
-        cmocka_unit_test(test_psi),
-        cmocka_unit_test(test_cpuinfo),
-        cmocka_unit_test(test_sensor_classes),
+        cmocka_unit_test(test_safe_ato),      cmocka_unit_test(test_cpu_list),
+        cmocka_unit_test(test_proc_stat),     cmocka_unit_test(test_proc_stat_columns),
+        cmocka_unit_test(test_proc_stat_bad), cmocka_unit_test(test_meminfo),
+        cmocka_unit_test(test_meminfo_bad),   cmocka_unit_test(test_loadavg),
+        cmocka_unit_test(test_psi),           cmocka_unit_test(test_cpuinfo),
+        cmocka_unit_test(test_cut_anywhere),  cmocka_unit_test(test_sensor_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,5 +55,6 @@ void collect_mem(local_state *s, uniRecordPtr rec, const meminfo *m) {
     if (m->have_swap)
         rec_dbl(rec, UNI_M_HOST_SWAP_TOTAL_MB, -1, NULL, (double)m->swap_total_kb / 1024.0);
     else
-        rec_absent(rec, UNI_M_HOST_SWAP_TOTAL_MB, "no SwapTotal in %s/meminfo", s->procfs);
+        rec_absent(rec, UNI_M_HOST_SWAP_TOTAL_MB,
+                   "no SwapTotal in %s/meminfo (every kernel prints it, 0 without swap: missing data)", s->procfs);
 }

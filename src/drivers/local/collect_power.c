@@ -8,7 +8,8 @@ void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
     bool have_rapl_rate = s->have_power_prev && now > s->power_ns;
     double dt_s = have_rapl_rate ? (double)(now - s->power_ns) / 1e9 : 0;
     double total;
-    bool have_total;
+    bool have_total, unknown = false;
+    char why_unknown[256] = "";
 
     for (unsigned i = 0; i < s->nrapl; i++) {
         rapl_zone *z = &s->rapl[i];
@@ -16,8 +17,17 @@ void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
         if (pread_u64(z->fd, &uj) < 0)
             continue;
         if (z->have_prev && have_rapl_rate) {
-            w[z->cls] += (double)counter_delta(z->prev, uj, z->max_range) / 1e6 / dt_s;
-            have[z->cls] = true;
+            uint64_t d = counter_delta(z->prev, uj, z->max_range);
+            if (d == UINT64_MAX) {
+                unknown = true;
+                snprintf(why_unknown, sizeof(why_unknown),
+                         "a RAPL energy counter went down from %llu to %llu uJ (range %llu): reset, not wrapped; "
+                         "this window's power is unknown",
+                         (unsigned long long)z->prev, (unsigned long long)uj, (unsigned long long)z->max_range);
+            } else {
+                w[z->cls] += (double)d / 1e6 / dt_s;
+                have[z->cls] = true;
+            }
         }
         z->prev = uj;
         z->have_prev = true;
@@ -28,6 +38,14 @@ void collect_power(local_state *s, uniRecordPtr rec, uint64_t now) {
             continue;
         w[s->powers[i].cls] += (double)uw / 1e6;
         have[s->powers[i].cls] = true;
+    }
+    if (unknown) {
+        /* A part of the sum is unknown: so is the sum, and the energy of the window. */
+        rec_absent(rec, UNI_M_HOST_POWER_CPU_W, "%s", why_unknown);
+        rec_absent(rec, UNI_M_HOST_POWER_MEM_W, "%s", why_unknown);
+        rec_absent(rec, UNI_M_HOST_POWER_TOTAL_W, "%s", why_unknown);
+        rec_absent(rec, UNI_M_HOST_ENERGY_TOTAL_KWH, "%s", why_unknown);
+        have[POWER_CPU] = have[POWER_MEM] = have[POWER_TOTAL] = have[POWER_OTHER] = false;
     }
     if (have[POWER_CPU])
         rec_dbl(rec, UNI_M_HOST_POWER_CPU_W, -1, NULL, w[POWER_CPU]);

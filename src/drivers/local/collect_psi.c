@@ -14,17 +14,26 @@ void collect_psi(local_state *s, uniRecordPtr rec) {
         ssize_t n = 0;
         if (i == 0 && s->psi_cpu_fresh)
             p = s->psi_cpu; /* read a moment ago for the contention metrics */
-        else if ((n = s->psi_fd[i] >= 0 ? pread_line(s->psi_fd[i], buf, sizeof(buf)) : -ENOENT) >= 0 &&
+        else if ((n = s->psi_fd[i] >= 0 ? pread_full(s->psi_fd[i], buf, sizeof(buf)) : -ENOENT) >= 0 &&
                  parse_psi(buf, (size_t)n, &p) < 0)
             n = -EBADMSG;
         if (i == 0)
             s->psi_cpu_fresh = false;
         if (n < 0) {
-            const char *why = n == -EOPNOTSUPP ? "PSI disabled (boot with psi=1)" : "no PSI";
-            const char *what = n == -EBADMSG ? "malformed" : "unreadable";
+            const char *why = n == -EOPNOTSUPP   ? "PSI disabled (boot with psi=1)"
+                              : n == -EBADMSG    ? "PSI unreadable"
+                              : s->psi_fd[i] < 0 ? "no PSI"
+                                                 : "PSI unreadable";
+            const char *what = n == -EBADMSG      ? "malformed (cut, or not the kernel's format)"
+                               : s->psi_fd[i] < 0 ? "does not exist"
+                                                  : "unreadable";
             rec_absent(rec, some_ids[i], "%s: %s/pressure/%s %s", why, s->procfs, files[i], what);
             if (full_ids[i] >= 0)
                 rec_absent(rec, (unsigned)full_ids[i], "%s: %s/pressure/%s %s", why, s->procfs, files[i], what);
+            /* A kernel without PSI has no /proc/pressure (the source is absent); a file it has
+             * and that cannot be read or parsed is a source that is down. */
+            if (s->psi_fd[i] >= 0 && n != -EOPNOTSUPP)
+                source_down(s, SRC_PSI, "%s/pressure/%s %s", s->procfs, files[i], what);
             continue;
         }
         rec_u64(rec, some_ids[i], -1, NULL, p.some_us / 1000);

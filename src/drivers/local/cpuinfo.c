@@ -11,6 +11,8 @@ int parse_cpuinfo(const char *buf, size_t len, cpuinfo *out) {
     for (unsigned i = 0; i < out->ncpu_max; i++)
         out->mhz[i] = NAN;
     out->nprocessors = 0;
+    if (!text_complete(buf, len))
+        return -EBADMSG;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ke;
         size_t vl;

@@ -5,9 +5,13 @@
 #include "parsers.h"
 
 double reserved_pct(double f_cur, double f_max) {
-    if (!(f_max > 0))
+    double r;
+    if (!(f_max > 0) || !(f_cur >= 0))
         return NAN;
-    return 100.0 * (1.0 - f_cur / f_max);
+    /* Turbo runs above cpuinfo_max_freq (intel_pstate, amd-pstate report the nominal maximum):
+     * nothing is reserved then, not a negative share. */
+    r = 100.0 * (1.0 - f_cur / f_max);
+    return r < 0 ? 0 : r > 100 ? 100 : r;
 }
 
 double mem_contention_ratio(const meminfo *m) {
@@ -44,10 +48,17 @@ uint64_t max_util_step(max_util_state *s, double load, unsigned ncpu, uint64_t n
 }
 
 uint64_t counter_delta(uint64_t prev, uint64_t cur, uint64_t max_range) {
+    uint64_t d;
     if (cur >= prev)
         return cur - prev;
-    /* The counter wrapped once at max_range (turbostat does the same). */
-    return max_range >= prev ? max_range - prev + cur : cur;
+    /* The counter wrapped once at max_range (turbostat does the same)... */
+    if (max_range < prev)
+        return UINT64_MAX;
+    d = max_range - prev + cur;
+    /* ... unless that would be more than half the range in one window: a counter that went
+     * down by far less than its range was reset (or is not monotonic), and the difference over
+     * this window is unknown, not the rest of the range (131 kW). */
+    return d > max_range / 2 ? UINT64_MAX : d;
 }
 
 uint64_t jiffies_to_ms(uint64_t j, long hz) {

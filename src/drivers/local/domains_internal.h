@@ -206,6 +206,8 @@ const char *keep_name(const char *name, bool *owned);
 int rec_u64_kept(uniRecordPtr rec, unsigned metric, int index, const char *name, bool owned, uint64_t v);
 /* kvm_stat_cb into a VM's kstats. */
 void kstats_cb(void *ud, int vcpu, const char *name, kvm_stat_kind kind, uint64_t value);
+/* Set a statistic's kind, and tell the exposition (rec_name_set_kind). */
+void kstat_set_kind(kstat *e, kvm_stat_kind kind);
 void kstats_done(kstats *k);
 /* A new round of values for @n vCPU slots. */
 void kstats_begin(kstats *k, unsigned n);

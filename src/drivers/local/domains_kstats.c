@@ -20,6 +20,13 @@ int rec_u64_kept(uniRecordPtr rec, unsigned metric, int index, const char *name,
     return (owned ? rec_u64 : rec_u64_interned)(rec, metric, index, name, v);
 }
 
+void kstat_set_kind(kstat *e, kvm_stat_kind kind) {
+    e->kind = kind;
+    /* The exposition types the family by it: an instant or peak value is a gauge, not a counter. */
+    if (!e->owned)
+        rec_name_set_kind(e->name, kind == KVM_STAT_CUMULATIVE ? REC_NAME_COUNTER : REC_NAME_GAUGE);
+}
+
 /* Put entry i in the index (which has room). */
 static void kstat_index(kstats *k, size_t i) {
     size_t m = k->nslots - 1, h = str_hash(k->e[i].name) & m;
@@ -61,9 +68,9 @@ static kstat *kstat_get(kstats *k, const char *name, kvm_stat_kind kind) {
     k->e = ne;
     ne = &k->e[k->n];
     memset(ne, 0, sizeof(*ne));
-    ne->kind = kind;
     if (!(ne->name = keep_name(name, &ne->owned)))
         return NULL;
+    kstat_set_kind(ne, kind);
     if (k->nvcpu &&
         (!(ne->vcpu = calloc(k->nvcpu, sizeof(uint64_t))) || !(ne->vcpu_round = calloc(k->nvcpu, sizeof(uint32_t))))) {
         if (ne->owned)

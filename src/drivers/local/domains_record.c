@@ -599,7 +599,7 @@ static void kind_fix(kstats *k, json_object *schemas) {
         bool vcpu = k->e[i].vm_round != k->round;
         if (k->e[i].kind_fixed)
             continue;
-        k->e[i].kind = qmp_stat_kind(schemas, vcpu ? "vcpu" : "vm", k->e[i].name);
+        kstat_set_kind(&k->e[i], qmp_stat_kind(schemas, vcpu ? "vcpu" : "vm", k->e[i].name));
         k->e[i].kind_fixed = true;
     }
 }

@@ -7,7 +7,9 @@ int parse_loadavg(const char *buf, size_t len, loadavg *out) {
     double *loads[3] = {&out->load1, &out->load5, &out->load15};
     size_t l;
 
-    /* "0.41 0.10 0.03 1/79 1852" */
+    /* "0.41 0.10 0.03 1/79 1852\n" */
+    if (!text_complete(buf, len))
+        return -EBADMSG;
     for (int i = 0; i < 3; i++) {
         tok = next_token(p, end, &l);
         if (safe_atod_n(tok, l, loads[i]) < 0 || *loads[i] < 0)
@@ -30,6 +32,8 @@ int parse_psi(const char *buf, size_t len, psi *out) {
     bool have_some = false;
 
     memset(out, 0, sizeof(*out));
+    if (!text_complete(buf, len))
+        return -EBADMSG;
     /* "some avg10=0.00 avg60=0.00 avg300=0.00 total=2163112" and the same for "full". */
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p)), *t;

@@ -10,6 +10,7 @@
  * local_control.c forwards the control calls (local_internal.h: what they share). */
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "local_driver.h"
@@ -174,33 +175,62 @@ ssize_t pread_buf(local_state *s, int fd) {
     }
 }
 
-/* The sources of a sample, for their health metrics (host.source.NAME.*). */
-enum {
-    SRC_STAT,
-    SRC_CPUFREQ,
-    SRC_MEMINFO,
-    SRC_LOADAVG,
-    SRC_PSI,
-    SRC_SENSORS,
-    SRC_POWER,
-    SRC_HEALTHLOG,
-    SRC_VMS,
-    SRC_MAX
-};
 static const char *const source_names[SRC_MAX] = {"stat",    "cpufreq", "meminfo",   "loadavg", "psi",
                                                   "sensors", "power",   "healthlog", "vms"};
 
-/* Account for one source's collection. On failure with best effort, its groups' metrics are
- * absent with the error as the reason and the call goes on; otherwise the call fails. */
+void source_down(local_state *s, int src, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->src_down[src], sizeof(s->src_down[src]), fmt, ap);
+    va_end(ap);
+    if (!s->src_down[src][0])
+        snprintf(s->src_down[src], sizeof(s->src_down[src]), "down");
+}
+
+/* Why source @src is absent on this host (it has no such hardware or kernel feature, as
+ * discovery found at open), or NULL when the host has it. The sources every Linux host has
+ * (stat, meminfo, loadavg) and the HealthLog (uni-healthd belongs beside uniserverd) are never
+ * absent: missing, they are down. */
+static const char *source_absent(const local_state *s, int src) {
+    switch (src) {
+    case SRC_CPUFREQ:
+        return s->have_cpufreq ? NULL : "no cpufreq policy in sysfs (devices/system/cpu/cpufreq)";
+    case SRC_PSI:
+        return s->psi_fd[0] < 0 && s->psi_fd[1] < 0 && s->psi_fd[2] < 0
+                   ? "no /proc/pressure (a kernel without PSI, CONFIG_PSI)"
+                   : NULL;
+    case SRC_SENSORS:
+        return s->ntemps ? NULL : "no temperature sensor (hwmon temp*_input, thermal zone)";
+    case SRC_POWER:
+        return s->nrapl || s->npowers ? NULL : "no power sensor (RAPL powercap zone, hwmon power*_input)";
+    default:
+        return NULL;
+    }
+}
+
+/* Account for one source's collection: its state is up (read and produced data), absent (the
+ * host has no such source) or down (it failed, or its collector found it missing or stale). On
+ * failure with best effort, its groups' metrics are absent with the error as the reason and the
+ * call goes on; otherwise the call fails. */
 static int source_done(local_state *s, uniRecordPtr rec, int src, int r, uint64_t t0, bool best, uint32_t groups) {
-    const char *name = source_names[src];
-    rec_u64(rec, UNI_M_HOST_SOURCE_NAME_UP, -1, name, r >= 0);
+    const char *name = source_names[src], *absent = r >= 0 && !s->src_down[src][0] ? source_absent(s, src) : NULL;
+    bool down = r < 0 || s->src_down[src][0];
+
+    rec_str(rec, UNI_M_HOST_SOURCE_NAME_STATE, -1, name, down ? "down" : absent ? "absent" : "up");
+    /* An absent source is neither up nor down: an alert on up == 0 is for the ones that are. */
+    if (!absent)
+        rec_u64(rec, UNI_M_HOST_SOURCE_NAME_UP, -1, name, !down);
     rec_dbl(rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, name, (double)(uni_clock_ns() - t0) / 1e6);
-    if (r < 0)
+    if (down)
         s->src_errors[src]++;
     rec_u64(rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, name, s->src_errors[src]);
-    if (r >= 0)
+    if (r >= 0) {
+        if (s->src_down[src][0])
+            rec_str(rec, UNI_M_HOST_SOURCE_NAME_LAST_ERROR, -1, name, s->src_down[src]);
+        s->src_down[src][0] = 0;
         return 0;
+    }
+    s->src_down[src][0] = 0;
     if (!best)
         return -1;
     {

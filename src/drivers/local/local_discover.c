@@ -152,6 +152,11 @@ void discover_cpufreq(local_state *s) {
             p->dev = st.st_dev;
             p->ino = st.st_ino;
             p->cur_fd = open_ro(dfd, "scaling_cur_freq");
+            /* Without scaling_cur_freq, the hardware's own reading (cpuinfo_cur_freq,
+             * Documentation/admin-guide/pm/cpufreq.rst; readable by root) before /proc/cpuinfo's
+             * value of open time. */
+            if (p->cur_fd < 0)
+                p->cur_fd = open_ro(dfd, "cpuinfo_cur_freq");
             p->gov_fd = open_ro(dfd, "scaling_governor");
             p->epp_fd = open_ro(dfd, "energy_performance_preference");
             if (read_u64_at(dfd, "cpuinfo_max_freq", &p->max_khz) < 0)
@@ -221,13 +226,34 @@ static void discover_hwmon_chip(local_state *s, const char *dname, int *nchip_co
     int n, pkg = -1;
     unsigned first = s->ntemps;
 
+    bool has_die = false;
+
     snprintf(path, sizeof(path), "class/hwmon/%s", dname);
     hfd = open_ro(s->sys_fd, path);
-    if (hfd < 0 || read_line_at(hfd, "name", chip, sizeof(chip)) < 0)
+    if (hfd < 0)
         return;
+    /* Drivers from before the hwmon core kept their attributes (name too) on the parent device,
+     * hwmonN/device/ (Documentation/hwmon/sysfs-interface.rst): read them there. */
+    if (read_line_at(hfd, "name", chip, sizeof(chip)) < 0) {
+        int dfd = openat(hfd, "device", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        closep(&hfd);
+        hfd = dfd;
+        if (hfd < 0 || read_line_at(hfd, "name", chip, sizeof(chip)) < 0)
+            return;
+    }
     if (streq(chip, "coretemp"))
         pkg = chip_package(dname, s->sys_fd);
     n = scandirat(hfd, ".", &ents, NULL, versionsort);
+    /* k10temp's Tctl is the fan-control value, with an offset on some parts; Tdie and Tccd are
+     * the temperatures (Documentation/hwmon/k10temp.rst): Tctl counts only where it is alone. */
+    for (int i = 0; (streq(chip, "k10temp") || streq(chip, "zenpower")) && i < n; i++) {
+        char attr[64], label[64] = "";
+        int ch = channel_of(ents[i]->d_name, "temp", "_input");
+        snprintf(attr, sizeof(attr), "temp%d_label", ch);
+        if (ch >= 0 && read_line_at(hfd, attr, label, sizeof(label)) >= 0 &&
+            (streq(label, "Tdie") || startswith(label, "Tccd")))
+            has_die = true;
+    }
     for (int i = 0; i < n; i++) {
         const char *e = ents[i]->d_name;
         char attr[64], label[64] = "";
@@ -238,6 +264,8 @@ static void discover_hwmon_chip(local_state *s, const char *dname, int *nchip_co
             snprintf(attr, sizeof(attr), "temp%d_label", ch);
             (void)read_line_at(hfd, attr, label, sizeof(label));
             tc = classify_hwmon_temp(chip, label, &id);
+            if (has_die && streq(label, "Tctl"))
+                tc = TEMP_OTHER;
             if (tc == TEMP_PACKAGE && streq(chip, "coretemp") && id >= 0)
                 pkg = id;
             if (tc != TEMP_OTHER && (fd = open_ro(hfd, e)) >= 0)

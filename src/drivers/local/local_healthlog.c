@@ -31,8 +31,32 @@ int ensure_healthlog(local_state *s, char *why, size_t len) {
     return r;
 }
 
-/* The error metrics and the memory speed, from the HealthLog. No HealthLog is not a failure of
- * the source: the metrics are absent and say how to get them. */
+/* Is the HealthLog's writer alive? uni-healthd writes healthd.last_seen_ms at least every
+ * healthd.heartbeat_ms (60 s, or its interval when longer) and healthd.stopped_ms when it stops;
+ * a HealthLog older than two heartbeats, or whose writer stopped, has no writer. Returns the
+ * source down (source_down) with the reason, or nothing when the writer is alive. */
+static void check_writer(local_state *s) {
+    int64_t now = uni_clock_wall_ms(), seen = 0, beat = 0, stopped = 0;
+
+    if (hl_state_get(s->hl, "healthd.last_seen_ms", &seen) < 0) {
+        source_down(s, SRC_HEALTHLOG, "uni-healthd has never written the HealthLog %s: is it running?", s->hl_path);
+        return;
+    }
+    if (hl_state_get(s->hl, "healthd.heartbeat_ms", &beat) < 0 || beat <= 0)
+        beat = 60000; /* a writer from before the heartbeat was recorded: its fixed minute */
+    if (hl_state_get(s->hl, "healthd.stopped_ms", &stopped) == 0 && stopped >= seen)
+        source_down(s, SRC_HEALTHLOG, "uni-healthd stopped %lld s ago: the HealthLog %s has no writer",
+                    (long long)((now - stopped) / 1000), s->hl_path);
+    else if (now - seen > 2 * beat)
+        source_down(s, SRC_HEALTHLOG,
+                    "uni-healthd last wrote the HealthLog %s %lld s ago (it writes at least every %lld s): is it "
+                    "running?",
+                    s->hl_path, (long long)((now - seen) / 1000), (long long)(beat / 1000));
+}
+
+/* The error metrics and the memory speed, from the HealthLog. No HealthLog, or one whose writer
+ * is not running, does not fail the call: the source is down (its alert fires), and the metrics
+ * are absent and say how to get them (or, from a stale HealthLog, what it last knew). */
 int collect_healthlog(local_state *s, uniRecordPtr rec) {
     char why[1024];
     unsigned caps = 0;
@@ -43,12 +67,14 @@ int collect_healthlog(local_state *s, uniRecordPtr rec) {
             if (uni_catalog_group[m] == UNI_GROUP_ERRORS)
                 rec_absent(rec, m, "%s", why);
         rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "%s", why);
+        source_down(s, SRC_HEALTHLOG, "%s", why);
         return 0;
     }
     if (r < 0) {
         uni_error_errno(r, "%s", why);
         return -1;
     }
+    check_writer(s);
     r = hl_collect(s->hl, rec, uni_clock_wall_ms(), s->online, s->ncpu, &caps);
     if (r < 0) {
         uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));

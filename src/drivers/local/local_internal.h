@@ -36,6 +36,20 @@ typedef struct {
     bool have_prev;
 } rapl_zone;
 
+/* The sources of a sample, for their health metrics (host.source.NAME.*). */
+enum {
+    SRC_STAT,
+    SRC_CPUFREQ,
+    SRC_MEMINFO,
+    SRC_LOADAVG,
+    SRC_PSI,
+    SRC_SENSORS,
+    SRC_POWER,
+    SRC_HEALTHLOG,
+    SRC_VMS,
+    SRC_MAX
+};
+
 typedef struct {
     int proc_fd, sys_fd;
     char *procfs, *sysfs;
@@ -86,7 +100,10 @@ typedef struct {
     uint64_t power_ns;
     bool have_power_prev;
     double energy_j;
-    uint64_t src_errors[9]; /* failed collections per source (SRC_*) */
+    uint64_t src_errors[SRC_MAX]; /* failed collections per source (SRC_*) */
+    /* A source that should be there and is not, though its collection went on (a HealthLog whose
+     * writer stopped, a malformed PSI file): the reason, set by its collector; "" when none. */
+    char src_down[SRC_MAX][512];
 
     vms_state *vms;         /* the VMs of this host (domains.c) */
     char *hl_path;          /* the HealthLog (uni-healthd's database) */
@@ -111,6 +128,9 @@ void discover_thermal(local_state *s);
 void discover_rapl(local_state *s);
 
 /* ---- local.c: the driver's core ---- */
+/* Mark source @src down for this sample (its state "down", up 0, the reason as its last error)
+ * without failing the call: its collector made the metrics it could absent with their reasons. */
+void source_down(local_state *s, int src, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Read a kept-open file whole into the state's buffer, growing it when the file outgrew it. */
 ssize_t pread_buf(local_state *s, int fd);
 

@@ -7,6 +7,8 @@ int parse_meminfo(const char *buf, size_t len, meminfo *out) {
     bool have_total = false, have_free = false, have_sf = false;
 
     memset(out, 0, sizeof(*out));
+    if (!text_complete(buf, len))
+        return -EBADMSG;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         const char *colon;

@@ -5,6 +5,13 @@
 
 #include "util/util.h"
 
+/* Every parser here takes a file's whole text. The kernel ends every line with a newline: a text
+ * whose last line has none was cut (a short read, a torn copy) and is malformed (-EBADMSG), even
+ * when what is left would parse: a cut "idle" column is a small number, not the value. */
+static inline bool text_complete(const char *buf, size_t len) {
+    return len > 0 && buf[len - 1] == '\n';
+}
+
 /* ---- /proc/stat ---- */
 enum {
     CPUT_USER,
@@ -32,9 +39,11 @@ typedef struct {
     uint64_t procs_running, procs_blocked;
     bool have_procs_running;
 } proc_stat;
-/* -EBADMSG when the aggregate "cpu" line is missing or malformed or a number overflows;
- * CPU numbers >= ncpu_max are counted in max_cpu_seen but not stored. Columns beyond those the
- * kernel has today are ignored; old kernels' missing columns are 0. */
+/* -EBADMSG when the text was cut (no final newline), the aggregate "cpu" line is missing, a CPU
+ * line has fewer than the 7 columns every kernel since 2.6.0 prints (user .. softirq), or a number
+ * overflows; CPU numbers >= ncpu_max are counted in max_cpu_seen but not stored. Columns beyond
+ * those the kernel has today are ignored; steal, guest, guest_nice of kernels before 2.6.11,
+ * 2.6.24, 2.6.33 are 0. */
 int parse_proc_stat(const char *buf, size_t len, proc_stat *out);
 uint64_t cpu_times_total(const cpu_times *t);
 /* Busy = total - idle - iowait (guest time is already in user/nice). */
@@ -81,7 +90,8 @@ typedef enum { POWER_OTHER, POWER_CPU, POWER_MEM, POWER_TOTAL } power_class;
 power_class classify_hwmon_power(const char *chip, const char *label);
 
 /* ---- derive.c: the spec's formulas (section 2.3), exact ---- */
-/* ReservedCapacity = 1 - f_cur / f_max, as a percentage. */
+/* ReservedCapacity = 1 - f_cur / f_max, as a percentage, clamped to 0..100 (turbo runs above
+ * f_max); NAN without a maximum. */
 double reserved_pct(double f_cur, double f_max);
 /* Contention_mem = 1 - (MemFree - (SwapTotal - SwapFree)) / MemTotal. */
 double mem_contention_ratio(const meminfo *m);
@@ -100,7 +110,8 @@ typedef struct {
     bool at_max;
 } max_util_state;
 uint64_t max_util_step(max_util_state *s, double load, unsigned ncpu, uint64_t now_ns);
-/* Difference of a counter that wraps at max_range (RAPL energy_uj at max_energy_range_uj). */
+/* Difference of a counter that wraps at max_range (RAPL energy_uj at max_energy_range_uj);
+ * UINT64_MAX (unknown) when it went down by less than half its range: a reset, not a wrap. */
 uint64_t counter_delta(uint64_t prev, uint64_t cur, uint64_t max_range);
 /* Jiffies to ms. */
 uint64_t jiffies_to_ms(uint64_t j, long hz);

@@ -20,8 +20,9 @@ static int parse_times(const char *p, const char *end, cpu_times *t) {
         n++;
         p = tok + len;
     }
-    /* Kernels since 2.6 have at least user nice system idle iowait irq softirq. */
-    if (n < 4)
+    /* Kernels since 2.6.0 print at least user nice system idle iowait irq softirq
+     * (fs/proc/stat.c): fewer is a cut or foreign line, not zeros. */
+    if (n < CPUT_STEAL)
         return -EBADMSG;
     t->present = true;
     return 0;
@@ -38,10 +39,12 @@ int parse_proc_stat(const char *buf, size_t len, proc_stat *out) {
     out->have_procs_running = false;
     out->procs_running = out->procs_blocked = 0;
 
+    if (!text_complete(buf, len))
+        return -EBADMSG;
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol)
-            eol = end; /* a last line without newline: parse it, a truncated number fails below */
+            eol = end; /* not reached: the text ends with a newline */
         if (eol - p >= 4 && memcmp(p, "cpu ", 4) == 0) {
             if (parse_times(p + 4, eol, &out->all) < 0)
                 return -EBADMSG;

@@ -8,6 +8,11 @@ static bool has_ci(const char *s, const char *needle) {
     return strcasestr(s, needle) != NULL;
 }
 
+static bool endswith(const char *s, const char *suffix) {
+    size_t l = strlen(s), k = strlen(suffix);
+    return l >= k && streq(s + l - k, suffix);
+}
+
 temp_class classify_hwmon_temp(const char *chip, const char *label, int *ret_id) {
     *ret_id = -1;
     if (streq(chip, "coretemp")) {
@@ -46,8 +51,19 @@ temp_class classify_hwmon_temp(const char *chip, const char *label, int *ret_id)
 }
 
 bool thermal_zone_is_cpu(const char *type) {
-    return streq(type, "x86_pkg_temp") || has_ci(type, "cpu") || has_ci(type, "soc") || has_ci(type, "pkg") ||
-           startswith(type, "Tctl");
+    /* Arm SoCs name their zones after the block they sit on, "NAME-thermal" (device tree
+     * thermal-zones nodes): the CPU clusters' are cpu*, cluster*, big*, little*, core*, ap*; a
+     * GPU's, DRAM's or NPU's is not a CPU zone. The Raspberry Pi's is its SoC driver's name. */
+    static const char *const cpu_prefixes[] = {"cluster", "big", "little", "core", "ap-", "a53",
+                                               "a55",     "a57", "a72",    "a73",  "a76", "a78"};
+    if (streq(type, "x86_pkg_temp") || has_ci(type, "cpu") || has_ci(type, "soc") || has_ci(type, "pkg") ||
+        startswith(type, "Tctl") || streq(type, "bcm2835_thermal") || streq(type, "bcm2711_thermal"))
+        return true;
+    if (endswith(type, "-thermal") || endswith(type, "_thermal"))
+        for (size_t i = 0; i < ELEMENTSOF(cpu_prefixes); i++)
+            if (strncasecmp(type, cpu_prefixes[i], strlen(cpu_prefixes[i])) == 0)
+                return true;
+    return false;
 }
 
 power_class classify_hwmon_power(const char *chip, const char *label) {

@@ -71,6 +71,7 @@ int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr 
     uint64_t t = ++s->tick;
 
     (void)flags; /* the simulation never fails */
+    rec_str(rec, UNI_M_HOST_SOURCE_NAME_STATE, -1, "simulation", "up");
     rec_u64(rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "simulation", 1);
     rec_dbl(rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "simulation", 0);
     rec_u64(rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "simulation", 0);
