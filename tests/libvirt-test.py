@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """libvirt as a source of domains: uniserver:///system?libvirt=test:///default (libvirt's
 in-process test driver, no daemon) against what libvirt itself says of the same domain through
-virsh: name, UUID, state, vCPUs, memory, per-vCPU CPU and pinning. A libvirt URI that cannot be
+virsh: name, UUID, state, vCPUs, memory, per-vCPU CPU and pinning, and the spec's Table 4 calls
+(dominfo, dumpxml, schedinfo, vcpuinfo, cpu-stats, vcpupin, setreliability) through libvirt. A libvirt URI that cannot be
 opened is an error naming it. Without virsh: SKIP."""
 import json
 import os
@@ -90,6 +91,44 @@ class LibvirtTestDriver(unittest.TestCase):
         self.assertNotIn("dom.openstack.project_id", r)
         self.assertIn("no Nova metadata", r["absent"]["dom.openstack.project_id"])
         self.assertIn("urn:uniserver:libvirt:1", r["absent"]["dom.reliability"])
+
+    def test_table4(self):
+        """The spec's Table 4 on libvirt's test driver through libvirt, against virsh. The test
+        driver's state lives in the process, so changes are read back within one unish run."""
+        ui, vi = fields(run([UNISH, "-c", URI, "dominfo", "test"])), fields(virsh("dominfo", "test"))
+        for k in ("Name", "State", "CPU(s)", "Max memory", "Used memory"):
+            self.assertEqual(ui[k], vi[k])
+        self.assertEqual(run([UNISH, "-c", URI, "dumpxml", "test"]).strip(), virsh("dumpxml", "test").strip())
+        self.assertEqual(fields(run([UNISH, "-c", URI, "schedinfo", "test"])), fields(virsh("schedinfo", "test")))
+        self.assertEqual(run([UNISH, "-c", URI, "maxvcpus", "test"]).strip(), "2")
+        us = run([UNISH, "-c", URI, "vcpuinfo", "test"]).strip().split("\n\n")
+        for u, v in zip(us, virsh("vcpuinfo", "test").strip().split("\n\n"), strict=True):
+            u, v = fields(u), fields(v)
+            for k in ("VCPU", "CPU", "State", "CPU time"):
+                self.assertEqual(u[k], v[k])
+            self.assertEqual(u["CPU Affinity"], "0-%d" % (len(v["CPU Affinity"]) - 1))
+        cs = virsh("cpu-stats", "test")
+        self.assertEqual(run([UNISH, "-c", URI, "cpu-stats", "test"]).count("\tcpu_time"), cs.count("\tcpu_time") - 1)  # less Total
+        # Pinning and the class, read back in the same run (the test node's online CPUs: 0,2,4).
+        out = run([UNISH, "-c", URI, "vcpupin", "test", "1", "2,4", ";", "vcpuinfo", "test", ";", "setreliability",
+                   "test", "high", ";", "reliability", "test", ";", "domstats", "test", "--record", ";", "dumpxml",
+                   "test"])
+        self.assertRegex(out, r"VCPU: +1\n(.*\n){3}CPU Affinity: +2,4")
+        self.assertRegex(out, r"(?m)^high$")
+        self.assertRegex(out, r"dom.vcpu.1.pinning +2,4")
+        self.assertRegex(out, r"dom.reliability +high")
+        self.assertIn("<vcpupin vcpu='1' cpuset='2,4'/>", out)  # libvirt's own XML
+        self.assertIn('<uniserver:reliability xmlns:uniserver="urn:uniserver:libvirt:1">high</uniserver:reliability>', out)
+        # Bad input: a clear error with a code (that nothing changed is read back from the kernel
+        # and virsh on the real libvirtd: libvirtd-test.py).
+        for args, code in ((["vcpupin", "test", "1", "3"], "NO_CORE"), (["vcpupin", "test", "1", "99"], "NO_CORE"),
+                           (["vcpupin", "test", "2", "0"], "INVALID_ARG"), (["setreliability", "test", "top"], "INVALID_ARG"),
+                           (["vcpupin", "nosuch", "0", "0"], "NO_DOMAIN")):
+            p = subprocess.run([UNISH, "-c", URI, *args], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(f"({code})", p.stderr)
+        p = subprocess.run([UNISH, "-r", "-c", URI, "vcpupin", "test", "1", "0"], capture_output=True, text=True, timeout=60)
+        self.assertIn("(ACCESS_DENIED)", p.stderr)
 
     def test_bad_libvirt_uri(self):
         p = subprocess.run([UNISH, "-c", "uniserver:///system?libvirt=nosuch:///x", "list"], capture_output=True,

@@ -109,6 +109,11 @@ def cpu_list(cpus):
     return ",".join(out)
 
 
+def fields(text):
+    """'Key:   value' lines (virsh dominfo, schedinfo; unish's the same) as a dict."""
+    return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in text.splitlines() if ":" in line)}
+
+
 def qemu_pid():
     with open(f"/run/libvirt/qemu/{NAME}.pid") as f:
         return int(f.read())
@@ -232,6 +237,60 @@ class RealLibvirtd(unittest.TestCase):
             self.assertEqual(r["dom.cpu.count"], 3)
         finally:
             run("virsh", "-c", "qemu:///system", "undefine", name, check=False)
+
+    def test_table4_through_libvirt(self):
+        """The spec's Table 4 on a libvirt domain through libvirt, natively (qemu:///system) and
+        through libvirt.so (a URI parameter the native client leaves to it): what virsh says,
+        pinning that moves the vCPU thread's affinity in the kernel, the class in the domain's
+        metadata; bad input refused with a code, nothing changed."""
+        pid = qemu_pid()
+        vi = fields(run("virsh", "-c", "qemu:///system", "dominfo", NAME).stdout)
+        for uri in ("uniserver:///system", "uniserver:///system?libvirt=qemu:///system?no_tty=1"):
+            with self.subTest(uri=uri):
+                ui = fields(run(UNISH, "-c", uri, "dominfo", NAME).stdout)
+                for k in ("State", "CPU(s)", "Max memory"):
+                    self.assertEqual(ui[k], vi[k])
+                self.assertEqual(run(UNISH, "-c", uri, "dumpxml", NAME).stdout.strip(),
+                                 run("virsh", "-c", "qemu:///system", "dumpxml", NAME).stdout.strip())
+                self.assertEqual(fields(run(UNISH, "-c", uri, "schedinfo", NAME).stdout),
+                                 fields(run("virsh", "-c", "qemu:///system", "schedinfo", NAME).stdout))
+                vs = run("virsh", "-c", "qemu:///system", "cpu-stats", NAME, check=False)
+                us = subprocess.run([UNISH, "-c", uri, "cpu-stats", NAME], capture_output=True, text=True, timeout=60)
+                self.assertEqual(us.returncode, vs.returncode, us.stderr)
+                if vs.returncode == 0:
+                    self.assertEqual(us.stdout.count("CPU"), vs.stdout.count("CPU") - ("Total:" in vs.stdout))
+                else:
+                    self.assertRegex(us.stderr, r"\((NO_SUPPORT|NO_DATA|SYSTEM_ERROR)\)")
+                tid = unish_json(uri, "domstats", NAME, "--record", "--select", "dom.vcpu.")[NAME]["dom.vcpu.1.tid"]
+                before = os.sched_getaffinity(tid)
+                for cpu in (0, 1):
+                    run(UNISH, "-c", uri, "vcpupin", NAME, "1", str(cpu))
+                    self.assertEqual(os.sched_getaffinity(tid), {cpu})  # the kernel's, not a copy
+                    pins = run("virsh", "-c", "qemu:///system", "vcpupin", NAME).stdout
+                    self.assertRegex(pins, rf"(?m)^ 1 +{cpu}$")
+                    r = unish_json(uri, "domstats", NAME, "--record", "--select", "dom.vcpu.1.pinning")[NAME]
+                    self.assertEqual(r["dom.vcpu.1.pinning"], str(cpu))
+                # Bad input: a clear error with a code, nothing changed.
+                for args, code in ((["vcpupin", NAME, "5", "0"], "INVALID_ARG"),
+                                   (["vcpupin", NAME, "0", "4096"], "NO_CORE"),
+                                   (["setreliability", NAME, "bogus"], "INVALID_ARG"),
+                                   (["vcpupin", "nosuch-" + NAME, "0", "0"], "NO_DOMAIN")):
+                    p = subprocess.run([UNISH, "-c", uri, *args], capture_output=True, text=True, timeout=60)
+                    self.assertEqual(p.returncode, 1)
+                    self.assertIn(f"({code})", p.stderr)
+                p = subprocess.run([UNISH, "-r", "-c", uri, "vcpupin", NAME, "1", "0"], capture_output=True, text=True,
+                                   timeout=60)
+                self.assertIn("(ACCESS_DENIED)", p.stderr)
+                self.assertEqual(os.sched_getaffinity(tid), {1})
+                run(UNISH, "-c", uri, "vcpupin", NAME, "1", cpu_list(sorted(before)))
+                self.assertEqual(os.sched_getaffinity(tid), before)
+                # The class, in the domain's metadata as virsh reads it.
+                for cls in ("low", "high"):
+                    run(UNISH, "-c", uri, "setreliability", NAME, cls)
+                    meta = run("virsh", "-c", "qemu:///system", "metadata", NAME, "urn:uniserver:libvirt:1").stdout
+                    self.assertIn(f"<reliability>{cls}</reliability>", meta)
+                    self.assertEqual(run(UNISH, "-c", uri, "reliability", NAME).stdout.strip(), cls)
+        self.assertEqual(pid, qemu_pid())
 
     def test_binary_path_under_libvirt(self):
         r = unish_json("uniserver:///system?kvmstats=binary", "domstats", NAME, "--record", "--select", "kvm,dom.stale")[NAME]

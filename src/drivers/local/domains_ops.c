@@ -4,7 +4,7 @@
  * per-CPU time from the process's cgroups (v1 and v2), each vCPU thread's state and affinity,
  * pinning with sched_setaffinity (checked against the online CPUs and the VM's cpuset, read back,
  * restored on failure, audited), and the class in a state file that outlives uniserverd.
- * libvirt's domains are left to libvirt: their control calls say so. */
+ * libvirt's domains go to libvirt (libvirt_ops.c), whether or not their QEMU runs here. */
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -33,27 +33,14 @@ static vm *find_vm(vms_state *s, const uni_domain_info *dom) {
 static int need_proc(const vm *v, const char *what) {
     if (v->have_proc)
         return 0;
-    if (v->in_libvirt)
-        uni_error_set(UNI_ERR_NO_SUPPORT,
-                      "%s of libvirt domain '%s' %s: uniserver reads it from its QEMU process, "
-                      "and none runs on this host",
-                      what, v->name, v->lv_active ? "(running elsewhere?)" : "(shut off)");
-    else
-        uni_error_set(UNI_ERR_NO_DATA, "domain '%s' is not running", v->name);
+    (void)what;
+    uni_error_set(UNI_ERR_NO_DATA, "domain '%s' is not running", v->name);
     return -1;
 }
 
-/* Control is libvirt's for its domains: changing them behind libvirt's back would be undone by
- * libvirt and contradict its XML. */
-static int refuse_libvirt(const vm *v, const char *what) {
-    if (!v->in_libvirt)
-        return 0;
-    uni_error_set(UNI_ERR_NO_SUPPORT,
-                  "%s of libvirt domain '%s' goes through libvirt (virsh), which uniserver's libvirt connection does "
-                  "not do yet",
-                  what, v->name);
-    return -1;
-}
+/* A libvirt domain: each call goes to libvirt, which keeps its state (changing it behind
+ * libvirt's back would be undone by libvirt and contradict its XML). */
+#define LV(s, v) ((v)->in_libvirt && (s)->lv)
 
 /* The vCPU threads (index -> TID) of @v: "CPU N/KVM" threads (debug-threads=on), else those the
  * last collection found (QMP's query-cpus-fast). Returns the count of slots (highest index + 1). */
@@ -96,6 +83,8 @@ int vms_domain_get_info(vms_state *s, const uni_domain_info *dom, uniDomainInfo 
     pid_stat ps;
     vm *v = find_vm(s, dom);
     int n;
+    if (v && LV(s, v))
+        return lv_dom_get_info(s->lv, v->uuid, v->name, ret);
     if (!v || need_proc(v, "the information") < 0)
         return -1;
     if (read_vm_stat(s, v, &ps) < 0) {
@@ -148,6 +137,8 @@ int vms_domain_get_xml(vms_state *s, const uni_domain_info *dom, char **ret) {
     FILE *f;
     vm *v = find_vm(s, dom);
 
+    if (v && LV(s, v))
+        return lv_dom_get_xml(s->lv, v->uuid, v->name, ret);
     if (!v || need_proc(v, "the XML") < 0 || vms_domain_get_info(s, dom, &info) < 0)
         return -1;
     snprintf(rel, sizeof(rel), "%d/cmdline", (int)v->pid);
@@ -258,6 +249,8 @@ int vms_domain_get_sched(vms_state *s, const uni_domain_info *dom, char **ret_ty
     char dir[PATH_MAX], a[64], b[64], c[64];
     long long shares, quota, period;
     vm *v = find_vm(s, dom);
+    if (v && LV(s, v))
+        return lv_dom_get_sched(s->lv, v->uuid, v->name, ret_type, ret);
     if (!v || need_proc(v, "the scheduler parameters") < 0)
         return -1;
     if (cgroup_dir(s, v, "cpu", dir, sizeof(dir)) >= 0 && cg_read(dir, "cpu.shares", a, sizeof(a)) == 0 &&
@@ -301,6 +294,8 @@ int vms_domain_get_vcpus(vms_state *s, const uni_domain_info *dom, uniVcpuInfo *
     pid_t tids[MAX_VCPUS];
     int n, ncpus = host_ncpus(), maplen = UNI_CPU_MAPLEN(ncpus);
     vm *v = find_vm(s, dom);
+    if (v && LV(s, v))
+        return lv_dom_get_vcpus(s->lv, v->uuid, v->name, ret_info, ret_maps, ret_ncpus);
     if (!v || need_proc(v, "the vCPUs") < 0)
         return -1;
     n = vcpu_tids(s, v, tids, MAX_VCPUS);
@@ -375,7 +370,9 @@ int vms_domain_pin_vcpu(uniConnectPtr conn, vms_state *s, const uni_domain_info 
     int n, r;
     vm *v = find_vm(s, dom);
 
-    if (!v || need_proc(v, "pinning") < 0 || refuse_libvirt(v, "pinning"))
+    if (v && LV(s, v))
+        return lv_dom_pin_vcpu(conn, s->lv, v->uuid, v->name, vcpu, map, maplen);
+    if (!v || need_proc(v, "pinning") < 0)
         return -1;
     n = vcpu_tids(s, v, tids, MAX_VCPUS);
     if (vcpu >= (unsigned)n || !tids[vcpu]) {
@@ -445,6 +442,8 @@ int vms_domain_get_cpu_stats(vms_state *s, const uni_domain_info *dom, unsigned 
     char dir[PATH_MAX], path[PATH_MAX + 32];
     int root, n = 0;
     vm *v = find_vm(s, dom);
+    if (v && LV(s, v))
+        return lv_dom_get_cpu_stats(s->lv, v->uuid, v->name, ret);
     if (!v || need_proc(v, "the per-CPU time") < 0)
         return -1;
     root = cgroup_dir(s, v, "cpuacct", dir, sizeof(dir));
@@ -520,10 +519,8 @@ int vms_domain_get_reliability(vms_state *s, const uni_domain_info *dom) {
     int cls;
     if (!v)
         return -1;
-    if (v->in_libvirt)
-        return v->meta.reliability && uni_reliability_parse(v->meta.reliability) >= 0
-                   ? uni_reliability_parse(v->meta.reliability)
-                   : UNI_RELIABILITY_NORMAL;
+    if (LV(s, v))
+        return lv_dom_get_reliability(s->lv, v->uuid, v->name);
     cls = state_get(s, v);
     return cls < 0 ? UNI_RELIABILITY_NORMAL : cls;
 }
@@ -536,8 +533,16 @@ int vms_domain_set_reliability(uniConnectPtr conn, vms_state *s, const uni_domai
     FILE *f;
     vm *v = find_vm(s, dom);
 
-    if (!v || refuse_libvirt(v, "setting the reliability class") < 0)
+    if (!v)
         return -1;
+    if (LV(s, v)) {
+        if (lv_dom_set_reliability(conn, s->lv, v->uuid, v->name, cls) < 0)
+            return -1;
+        /* The next sample's record shows it, whenever the metadata is read again. */
+        free(v->meta.reliability);
+        v->meta.reliability = strdup(uni_reliability_name(cls));
+        return 0;
+    }
     path = state_file(s);
     before = state_get(s, v);
     state_key(v, key, sizeof(key));

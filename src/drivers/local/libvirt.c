@@ -199,11 +199,15 @@ static char *xml_get(const char *xml, const char *tag, const char *attr) {
     return q ? xml_unescape(end + 1, (size_t)(q - end - 1)) : NULL;
 }
 
+char *lv_xml_text(const char *xml, const char *tag) {
+    return xml_get(xml, tag, NULL);
+}
+
 /* Nova's instance element (1.1 is what Nova writes since Liberty; 1.0 before) and ours. */
 static const char *const nova_ns[] = {"http://openstack.org/xmlns/libvirt/nova/1.1",
                                       "http://openstack.org/xmlns/libvirt/nova/1.0"};
 
-static char *metadata(lv_conn *c, const lv_dom *d, const char *ns) {
+char *lv_metadata(lv_conn *c, const lv_dom *d, const char *ns) {
     char *x;
     if (c->rpc) {
         remote_domain_get_metadata_args a = {.dom = *d->rd, .type = VIR_DOMAIN_METADATA_ELEMENT, .uri = (char **)&ns};
@@ -222,7 +226,7 @@ static char *metadata(lv_conn *c, const lv_dom *d, const char *ns) {
 static void meta_get(lv_conn *c, const lv_dom *d, lv_meta *m) {
     char *x = NULL;
     for (size_t i = 0; i < ELEMENTSOF(nova_ns) && !x; i++)
-        x = metadata(c, d, nova_ns[i]);
+        x = lv_metadata(c, d, nova_ns[i]);
     if (x) {
         m->nova = true;
         m->name = xml_get(x, "name", NULL);
@@ -232,7 +236,7 @@ static void meta_get(lv_conn *c, const lv_dom *d, lv_meta *m) {
         m->project_name = xml_get(x, "project", NULL);
         free(x);
     }
-    if ((x = metadata(c, d, LV_UNISERVER_NS))) {
+    if ((x = lv_metadata(c, d, LV_UNISERVER_NS))) {
         m->reliability = xml_get(x, "reliability", NULL);
         free(x);
     }

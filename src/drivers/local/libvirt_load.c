@@ -33,24 +33,34 @@ int lv_load(char *why, size_t len) {
         LOAD(virConnectClose);
         LOAD(virConnectGetAllDomainStats);
         LOAD(virConnectListAllDomains);
+        LOAD(virConnectOpen);
         LOAD(virConnectOpenReadOnly);
         LOAD(virDomainFree);
+        LOAD(virDomainGetCPUStats);
         LOAD(virDomainGetConnect);
         LOAD(virDomainGetID);
         LOAD(virDomainGetInfo);
         LOAD(virDomainGetMetadata);
         LOAD(virDomainGetName);
+        LOAD(virDomainGetSchedulerParameters);
+        LOAD(virDomainGetSchedulerType);
         LOAD(virDomainGetUUIDString);
+        LOAD(virDomainGetVcpuPinInfo);
         LOAD(virDomainGetVcpus);
+        LOAD(virDomainGetVcpusFlags);
+        LOAD(virDomainGetXMLDesc);
         LOAD(virDomainIsActive);
         LOAD(virDomainLookupByUUIDString);
         LOAD(virDomainMemoryStats);
+        LOAD(virDomainPinVcpu);
+        LOAD(virDomainSetMetadata);
         LOAD(virDomainStatsRecordListFree);
         LOAD(virGetLastError);
         LOAD(virInitialize);
         LOAD(virNodeGetCPUMap);
         LOAD(virResetLastError);
         LOAD(virSetErrorFunc);
+        LOAD(virTypedParamsClear);
 #undef LOAD
     }
     pthread_mutex_unlock(&lock);

@@ -304,7 +304,8 @@ struct lvrpc {
     bool meta_all;                     /* a connection was opened since the last drain */
     unsigned char (*meta_changed)[16]; /* domains announced since the last drain */
     size_t nmeta_changed;
-    int fd; /* -1 between a lost connection and the next call */
+    int fd;  /* -1 between a lost connection and the next call */
+    bool rw; /* opened read-write (lvrpc_open_rw) */
     unsigned serial;
     unsigned timeout_ms;
     char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -503,7 +504,7 @@ static int connect_locked(lvrpc *c, char *why, size_t whylen) {
         drop(c);
         return r;
     }
-    open_args = (remote_connect_open_args){.name = &name, .flags = VIR_CONNECT_RO};
+    open_args = (remote_connect_open_args){.name = &name, .flags = c->rw ? 0 : VIR_CONNECT_RO};
     r = call_locked(c, REMOTE_PROC_CONNECT_OPEN, (xdrproc_t)xdr_remote_connect_open_args, &open_args,
                     (xdrproc_t)xdr_nothing, NULL, &err);
     if (r < 0) {
@@ -519,7 +520,7 @@ static int connect_locked(lvrpc *c, char *why, size_t whylen) {
     return 0;
 }
 
-int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen) {
+static int open_mode(const char *uri, bool rw, lvrpc **ret, char *why, size_t whylen) {
     lvrpc *c;
     int r;
 
@@ -535,6 +536,12 @@ int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen) {
         free(c);
         return -EINVAL;
     }
+    /* libvirtd's read-write socket lies beside its read-only one: libvirt-sock(-ro),
+     * virtqemud-sock(-ro). A socket named otherwise (?socket=) is taken as given. */
+    c->rw = rw;
+    size_t sl = strlen(c->sock);
+    if (rw && sl > 8 && streq(c->sock + sl - 8, "-sock-ro"))
+        c->sock[sl - 3] = 0;
     pthread_mutex_lock(&c->lock);
     r = connect_locked(c, why, whylen);
     pthread_mutex_unlock(&c->lock);
@@ -544,6 +551,14 @@ int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen) {
     }
     *ret = c;
     return 0;
+}
+
+int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen) {
+    return open_mode(uri, false, ret, why, whylen);
+}
+
+int lvrpc_open_rw(const char *uri, lvrpc **ret, char *why, size_t whylen) {
+    return open_mode(uri, true, ret, why, whylen);
 }
 
 void lvrpc_set_timeout(lvrpc *c, unsigned ms) {
@@ -584,7 +599,8 @@ int lvrpc_call(lvrpc *c, int proc, xdrproc_t args_proc, void *args, xdrproc_t re
         goto out;
     r = call_locked(c, proc, args_proc, args, ret_proc ? ret_proc : (xdrproc_t)xdr_nothing, ret, err);
     /* A connection kept since an earlier call may have been closed by a libvirtd that restarted
-     * since: once more on a new one (every call here is read-only, so repeating it is safe). */
+     * since: once more on a new one (the read calls are safe to repeat, and so are the two
+     * control calls, which set a state rather than change it by a step). */
     if (reused && connection_lost(r) && connect_locked(c, why, sizeof(why)) == 0)
         r = call_locked(c, proc, args_proc, args, ret_proc ? ret_proc : (xdrproc_t)xdr_nothing, ret, err);
     /* After a timeout or a malformed message the stream's position is unknown: start over at

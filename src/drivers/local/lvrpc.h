@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A native client of libvirtd's remote protocol on its local unix socket (lvrpc.c): the few
- * read-only calls libvirt.c makes, without loading libvirt.so and its dependencies. Encoding and
+ * calls libvirt*.c make (read-only, and two control calls on a read-write connection), without loading libvirt.so and its dependencies. Encoding and
  * decoding messages (over rpc/frame.h) are pure functions, tested on literal bytes
  * (tests/unit/test-lvrpc.c). */
 #pragma once
@@ -109,6 +109,10 @@ typedef struct lvrpc lvrpc;
  * and open the hypervisor connection read-only. -errno with the reason in @why: -EACCES when
  * libvirtd asks for an authentication the native client does not speak (SASL). */
 int lvrpc_open(const char *uri, lvrpc **ret, char *why, size_t whylen);
+/* The same, read-write, for a control call (libvirtd's read-write socket beside the read-only
+ * one the URI names, libvirt-sock for libvirt-sock-ro): libvirtd refuses it (-EREMOTEIO, -EACCES)
+ * to a caller who may not write. */
+int lvrpc_open_rw(const char *uri, lvrpc **ret, char *why, size_t whylen);
 /* How long each call may wait (LVRPC_TIMEOUT_MS unless set; tests). */
 void lvrpc_set_timeout(lvrpc *c, unsigned ms);
 /* Close the hypervisor connection (CONNECT_CLOSE) and the socket. */

@@ -253,6 +253,20 @@ typedef bool (*lv_meta_due_fn)(const char *uuid, bool watched, bool changed, voi
 int lv_list(lv_conn *c, lv_meta_due_fn meta_due, void *ud, lv_dom_info **ret, size_t *ret_n);
 void lv_infos_free(lv_dom_info *v, size_t n);
 
+/* The spec's Table 4 and the reliability class on libvirt domain @uuid (@name for the errors),
+ * through libvirt (libvirt_ops.c), as vms_domain_* (domains.h) give them; the control calls open
+ * a read-write connection for themselves, check, audit, read back and roll back. */
+int lv_dom_get_info(lv_conn *c, const char *uuid, const char *name, uniDomainInfo *ret);
+int lv_dom_get_xml(lv_conn *c, const char *uuid, const char *name, char **ret);
+int lv_dom_get_sched(lv_conn *c, const char *uuid, const char *name, char **ret_type, uniSchedParam **ret);
+int lv_dom_get_vcpus(lv_conn *c, const char *uuid, const char *name, uniVcpuInfo **ret_info, unsigned char **ret_maps,
+                     int *ret_ncpus);
+int lv_dom_get_cpu_stats(lv_conn *c, const char *uuid, const char *name, unsigned long long **ret);
+int lv_dom_pin_vcpu(uniConnectPtr conn, lv_conn *c, const char *uuid, const char *name, unsigned vcpu,
+                    const unsigned char *map, int maplen);
+int lv_dom_get_reliability(lv_conn *c, const char *uuid, const char *name);
+int lv_dom_set_reliability(uniConnectPtr conn, lv_conn *c, const char *uuid, const char *name, int cls);
+
 /* Statistics of libvirt's domains for one collection (one virConnectGetAllDomainStats call,
  * the groups the records use, without waiting for busy domains). */
 typedef struct lv_stats lv_stats;
