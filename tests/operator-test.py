@@ -8,8 +8,10 @@ tests/deb-install-test, make deb-test.)"""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 from testlib import Uniserverd, free_port
@@ -69,6 +71,14 @@ class Pki(unittest.TestCase):
                             os.path.join(d, "servercert.pem"), "--tls-key", os.path.join(d, "serverkey.pem"),
                             "--tls-ca", os.path.join(d, "cacert.pem"))
         try:
+            # The unix sockets are up (Uniserverd waited for them); the TLS listener may come a
+            # moment later.
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
             p = run(os.path.join(BIN, "unish"), "-c", f"uniserver+tls://localhost:{port}/system?pkipath={d}/ops",
                     "hostcpustats")
             self.assertEqual(p.returncode, 0, p.stderr)
