@@ -15,12 +15,11 @@ import tempfile
 import time
 import unittest
 
-from testlib import UNISERVERD as DAEMON, Uniserverd, free_port
+from testlib import UNISERVERD as DAEMON, Uniserverd, connect, error_of, frame, free_port, opened, read_reply
 
 SRC = os.environ["SRCDIR"]
 BUILD = os.environ["BUILDDIR"]
 UNISH = os.path.join(BUILD, "bin", "unish")
-PROG, VERS = 0x554E4953, 1
 
 
 def unish(uri, *args):
@@ -30,49 +29,6 @@ def unish(uri, *args):
 
 def Daemon(uri, *extra):
     return Uniserverd(uri, "--interval", "100", *extra, settle_s=0.25)  # a second sample, for rates
-
-
-def frame(proc, body=b"", prog=PROG, vers=VERS, mtype=0, serial=1):
-    hdr = struct.pack(">IIiiIi", prog, vers, proc, mtype, serial, 0)
-    return struct.pack(">I", 4 + len(hdr) + len(body)) + hdr + body
-
-
-def read_reply(s):
-    head = b""
-    while len(head) < 4:
-        chunk = s.recv(4 - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    (n,) = struct.unpack(">I", head)
-    data = b""
-    while len(data) < n - 4:
-        chunk = s.recv(n - 4 - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    prog, vers, proc, mtype, serial, status = struct.unpack(">IIiiIi", data[:24])
-    return {"proc": proc, "type": mtype, "serial": serial, "status": status, "body": data[24:]}
-
-
-def error_of(reply):
-    code, n = struct.unpack(">iI", reply["body"][:8])
-    return code, reply["body"][8:8 + n].decode()
-
-
-def connect(path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(path)
-    return s
-
-
-def opened(path):
-    s = connect(path)
-    s.sendall(frame(1, struct.pack(">I", 0)))
-    r = read_reply(s)
-    assert r and r["status"] == 0, r
-    return s
 
 
 class FixtureThroughDaemon(unittest.TestCase):

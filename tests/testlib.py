@@ -6,11 +6,13 @@ import http.client
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import time
 
 UNISERVERD = os.path.join(os.environ.get("BUILDDIR", os.path.join(os.path.dirname(__file__), "..", "build")), "bin", "uniserverd")
+PROG, VERS = 0x554E4953, 1
 
 
 def free_port():
@@ -96,3 +98,47 @@ class Uniserverd:
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         return rc, text
+
+
+# The wire protocol by hand: a call, a reply, an error, a socket, an opened connection.
+def frame(proc, body=b"", prog=PROG, vers=VERS, mtype=0, serial=1):
+    hdr = struct.pack(">IIiiIi", prog, vers, proc, mtype, serial, 0)
+    return struct.pack(">I", 4 + len(hdr) + len(body)) + hdr + body
+
+
+def read_reply(s):
+    head = b""
+    while len(head) < 4:
+        chunk = s.recv(4 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    (n,) = struct.unpack(">I", head)
+    data = b""
+    while len(data) < n - 4:
+        chunk = s.recv(n - 4 - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    prog, vers, proc, mtype, serial, status = struct.unpack(">IIiiIi", data[:24])
+    return {"proc": proc, "type": mtype, "serial": serial, "status": status, "body": data[24:]}
+
+
+def error_of(reply):
+    code, n = struct.unpack(">iI", reply["body"][:8])
+    return code, reply["body"][8:8 + n].decode()
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    return s
+
+
+def opened(path):
+    s = connect(path)
+    s.sendall(frame(1, struct.pack(">I", 0)))
+    r = read_reply(s)
+    assert r and r["status"] == 0, r
+    return s

@@ -31,21 +31,22 @@ int server_run(const config *cfg) {
 
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
-    srv->hl_fd = -1;
+    srv->hl_fd = srv->run_fd = srv->lock_fd = srv->pid_fd = -1;
     srv->loop = uv_default_loop();
     signal(SIGPIPE, SIG_IGN);
+    /* The instance lock first, then the pid file: a second daemon is refused before it touches
+     * anything of the first one's. */
+    if (runtime_dir_open(srv, cfg->runtime_dir) < 0 ||
+        (cfg->pid_file && (srv->pid_fd = pid_file_acquire(cfg->pid_file)) < 0))
+        goto out;
     srv->source = uniConnectOpen(cfg->source_uri, 0);
     if (!srv->source) {
         log_error("cannot open %s: %s", cfg->source_uri, uniGetLastError()->message);
-        return 1;
+        goto out;
     }
     dispatch_audit_setup();
     if (sampler_first(srv) < 0)
         goto out;
-    if (mkdir(cfg->runtime_dir, 0755) < 0 && errno != EEXIST) {
-        log_error("cannot create %s: %s", cfg->runtime_dir, strerror(errno));
-        goto out;
-    }
     rpc_protocol_init(&srv->rpc, cfg);
     if (listen_unix(srv, &srv->rpc, cfg->runtime_dir, UNI_SOCK_RW, false) < 0 ||
         listen_unix(srv, &srv->rpc, cfg->runtime_dir, UNI_SOCK_RO, true) < 0)
@@ -85,5 +86,9 @@ out:
     uniConnectClose(srv->source);
     uniConnectClose(srv->query);
     uv_loop_close(srv->loop);
+    if (cfg->pid_file)
+        pid_file_release(cfg->pid_file, srv->pid_fd);
+    closep(&srv->lock_fd);
+    closep(&srv->run_fd);
     return rc;
 }

@@ -27,6 +27,9 @@ struct server {
     uv_timer_t hl_timer;
     bool hl_watching;
     uv_signal_t sigterm, sigint;
+    int run_fd;  /* the runtime directory, opened and checked at start: the sockets are made in it */
+    int lock_fd; /* its instance lock, held for the daemon's life */
+    int pid_fd;  /* the pid file, locked, or -1 */
     /* The sampler thread: samples every interval (or at once when asked), finishes the sample
      * and leaves it pending; the loop adopts the pending sample when a client next reads the
      * cache (server_adopt). A sample costs the loop no wakeup. */

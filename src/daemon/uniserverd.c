@@ -143,15 +143,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "uniserverd: cannot become a daemon: %s\n", strerror(errno));
         return 1;
     }
-    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0)
-        return 1;
     /* Small by design: one worker samples (libuv's pool would start four), and the threads
      * share malloc's arenas instead of growing one each. */
     setenv("UV_THREADPOOL_SIZE", "1", 0);
     mallopt(M_ARENA_MAX, 1);
     rc = server_run(&cfg);
-    if (cfg.pid_file)
-        unlink(cfg.pid_file);
     config_free(&cfg);
     config_free(&flags);
     return rc;

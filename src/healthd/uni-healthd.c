@@ -227,7 +227,7 @@ int main(int argc, char **argv) {
     hd h = {.proc_fd = -1, .sys_fd = -1};
     const char *config_path = NULL;
     char *set_keys[64], *set_vals[64];
-    int nset = 0, o, rc = 0;
+    int nset = 0, o, rc = 0, pid_fd = -1;
 
     hd_config_defaults(&cfg);
     while ((o = getopt_long(argc, argv, "fc:s:hV", opts, NULL)) != -1) {
@@ -285,7 +285,7 @@ int main(int argc, char **argv) {
         settings_free(&hd_settings, &cfg);
         return 1;
     }
-    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0) {
+    if (cfg.pid_file && (pid_fd = pid_file_acquire(cfg.pid_file)) < 0) {
         settings_free(&hd_settings, &cfg);
         return 1;
     }
@@ -295,7 +295,7 @@ int main(int argc, char **argv) {
         rc = run_loop(&h);
     hd_stop(&h);
     if (cfg.pid_file)
-        unlink(cfg.pid_file);
+        pid_file_release(cfg.pid_file, pid_fd);
     settings_free(&hd_settings, &cfg);
     return rc;
 }
