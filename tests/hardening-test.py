@@ -289,5 +289,216 @@ class OneWriter(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+# As user nobody: open up to N connections on the read-only socket (CONNECT_OPEN each), say how
+# many were served, and hold them until stdin closes.
+HOLDER = r'''
+import resource, sys, testlib
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+path, n = sys.argv[1], int(sys.argv[2])
+held = []
+for i in range(n):
+    try:
+        held.append(testlib.opened(path))
+    except Exception:
+        pass
+print(len(held), flush=True)
+sys.stdin.read()
+'''
+
+# As user nobody: N read-only clients that send calls for the whole record and never read a
+# reply, until the daemon stops reading them (the send would block) or 10 s pass; then hold.
+NONREADER = r'''
+import socket, struct, sys, time, testlib
+path, n = sys.argv[1], int(sys.argv[2])
+socks = [testlib.opened(path) for _ in range(n)]
+call = b"".join(testlib.frame(4, struct.pack(">III", 0, 0, 0), serial=i) for i in range(2, 66))
+deadline = time.monotonic() + 10
+blocked = 0
+for s in socks:
+    s.setblocking(False)
+    while time.monotonic() < deadline:
+        try:
+            s.send(call)
+        except BlockingIOError:
+            blocked += 1
+            break
+        except OSError:
+            break
+print(blocked, flush=True)
+sys.stdin.read()
+'''
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def status_kb(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+
+
+class Clients(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="uni-harden-")
+        os.chmod(self.tmp, 0o755)
+        self.d = None
+
+    def tearDown(self):
+        if self.d:
+            self.d.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, *extra, **kw):
+        self.d = Daemon(os.path.join(self.tmp, "run"), *extra, **kw)
+        self.assertTrue(self.d.wait_serving(), self.d.log())
+        return self.d
+
+    def root_served(self, ro=False):
+        uri = f"uniserver+unix:///{'ro' if ro else 'system'}?socket={self.d.ro if ro else self.d.rw}&timeout=3000"
+        rc, out, err = unish(uri, "hostgovernor")
+        return rc == 0 and out == "mixed\n"
+
+    def hold(self, n):
+        h = nobody_py(HOLDER, self.d.ro, str(n), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        return h, int(h.stdout.readline())
+
+    @need_root
+    def test_unprivileged_user_cannot_lock_root_out(self):
+        # With the defaults, nobody gets its share (max_clients_per_uid) and no more; with that
+        # share lifted, the read-only socket's limit still keeps the rest for root.
+        d = self.start()
+        h, n = self.hold(1100)
+        try:
+            self.assertEqual(n, 32)
+            self.assertTrue(self.root_served(), d.log())
+            self.assertTrue(self.root_served(ro=True), d.log())
+        finally:
+            h.stdin.close()
+            h.wait()
+        d.stop()
+        d = self.start("--max-clients", "64", "--max-clients-per-uid", "1000")
+        h, n = self.hold(200)
+        try:
+            self.assertEqual(n, 48)  # 64, less a quarter kept for the read-write socket
+            self.assertTrue(self.root_served(), d.log())
+            self.assertIn("max_ro_clients is 48", d.log())
+            self.assertIn("read-only clients already (max_ro_clients)", d.log())
+        finally:
+            h.stdin.close()
+            h.wait()
+
+    def test_idle_opened_client_dropped_and_library_reconnects(self):
+        d = self.start("--client-idle-timeout", "500")
+        s = opened(d.ro)
+        time.sleep(2.5)  # the sweep runs every second
+        self.assertEqual(s.recv(16), b"")
+        s.close()
+        self.assertIn("sent no call for client_idle_timeout_ms", d.log())
+        # The library notices the closed connection before its next call and opens a new one.
+        env = dict(os.environ, PYTHONPATH=os.path.join(BUILD, "python"))
+        if os.environ.get("UNI_PYTHON_PRELOAD"):
+            env.update(LD_PRELOAD=os.environ["UNI_PYTHON_PRELOAD"], ASAN_OPTIONS="detect_leaks=0")
+        script = ("import sys, time, uniserver\n"
+                  "c = uniserver.open(sys.argv[1])\n"
+                  "a = c.getHostGovernor()\n"
+                  "time.sleep(2.5)\n"
+                  "print(a, c.getHostGovernor())\n")
+        p = subprocess.run(["/usr/bin/python3", "-c", script, f"uniserver+unix:///ro?socket={d.ro}"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.split(), ["mixed", "mixed"])
+        self.assertGreaterEqual(d.log().count("sent no call for client_idle_timeout_ms"), 2)
+
+    @need_root
+    def test_clients_that_do_not_read(self):
+        # 16 clients of nobody's call and never read: the daemon stops reading them once a
+        # client has max_client_queue unread, so its resident memory stays within 16 such
+        # queues (and a margin), where it grew by 64 MiB a client before; root is served.
+        d = self.start()
+        time.sleep(0.5)
+        base = status_kb(d.proc.pid, "VmHWM")
+        h = nobody_py(NONREADER, d.ro, "16", stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            blocked = int(h.stdout.readline())
+            self.assertTrue(self.root_served(), d.log())
+            hwm, rss = status_kb(d.proc.pid, "VmHWM"), status_kb(d.proc.pid, "VmRSS")
+            print(f"# 16 non-reading clients: daemon peak RSS {base} kB -> {hwm} kB, now {rss} kB; {blocked} of 16 "
+                  f"were stopped being read")
+            self.assertEqual(blocked, 16)
+            if os.environ.get("UNI_SANITIZED"):
+                print("# RSS not judged: ASan's quarantine keeps freed memory")
+            else:
+                self.assertLess(hwm - base, 16 * 2 * 1024 + 8192)
+        finally:
+            h.stdin.close()
+            h.wait()
+
+    @need_root
+    def test_fd_limit(self):
+        # Started with 128 fds: the client limits come down to fit, nobody holding every
+        # read-only slot leaves root served, and the daemon idles. Then the limit is cut under
+        # the fds it has: accept fails, the daemon says so and waits instead of spinning, and
+        # serves again once there are fds.
+        def low():
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+        d = self.start("--max-clients-per-uid", "1000", preexec=low)
+        self.assertIn("the file descriptor limit is 128: max_clients lowered to", d.log())
+        h, n = self.hold(200)
+        try:
+            self.assertGreater(n, 10)
+            self.assertTrue(self.root_served(), d.log())
+            t0 = cpu_ticks(d.proc.pid)
+            time.sleep(2)
+            self.assertLess(cpu_ticks(d.proc.pid) - t0, 20, "the daemon used over 10 % of a core")
+            nfd = len(os.listdir(f"/proc/{d.proc.pid}/fd"))
+            subprocess.run(["prlimit", f"--pid={d.proc.pid}", f"--nofile={nfd}:128"], check=True)
+            waiting = [connect(d.rw) for _ in range(3)]
+            time.sleep(0.5)
+            t0 = cpu_ticks(d.proc.pid)
+            time.sleep(2)
+            spent = cpu_ticks(d.proc.pid) - t0
+            self.assertLess(spent, 20, f"out of fds, the daemon used {spent} ticks in 2 s")
+            self.assertIn("not accepting for 1 s", d.log())
+            subprocess.run(["prlimit", f"--pid={d.proc.pid}", "--nofile=128:128"], check=True)
+            for s in waiting:
+                s.close()
+            time.sleep(1.5)
+            self.assertTrue(self.root_served(), d.log())
+        finally:
+            h.stdin.close()
+            h.wait()
+
+
+class Errors(unittest.TestCase):
+    def test_64k_error_answered_and_connection_kept(self):
+        tmp = tempfile.mkdtemp(prefix="uni-harden-")
+        d = Daemon(os.path.join(tmp, "run"))
+        try:
+            self.assertTrue(d.wait_serving(), d.log())
+            s = opened(d.ro)
+            name = b"x" * 65536
+            s.sendall(frame(4, struct.pack(">III", 1, 1, len(name)) + name + struct.pack(">I", 0), serial=2))
+            r = read_reply(s)
+            self.assertIsNotNone(r, "no answer to a call whose error is 64 KiB long")
+            self.assertEqual((r["status"], r["serial"]), (1, 2))
+            code, msg = error_of(r)
+            self.assertLess(len(msg), 1200)
+            self.assertRegex(msg, r"^'x+\.\.\. \[\d+ bytes cut\]$")
+            s.sendall(frame(4, struct.pack(">III", 0, 0, 0), serial=3))
+            r = read_reply(s)
+            self.assertEqual((r["status"], r["serial"]), (0, 3))
+            s.close()
+        finally:
+            d.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

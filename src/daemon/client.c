@@ -46,11 +46,16 @@ void client_drop(client *c, const char *why) {
     if (c->next)
         c->next->prev = c->prev;
     c->proto->nclients--;
+    if (c->counted_ro)
+        c->proto->nro--;
+    srv->queued -= c->outlen - c->outoff;
     uv_poll_stop(&c->poll);
     uv_close((uv_handle_t *)&c->poll, client_free_cb);
 }
 
 int client_queue(client *c, const char *buf, size_t len) {
+    /* Past out_pause nothing more is answered (client_paused), so this is reached only by one
+     * reply larger than the whole bound. */
     char *n;
     if (c->outlen - c->outoff + len > OUT_LIMIT) {
         client_drop(c, "does not read its replies (output queue over 64 MiB)");
@@ -66,7 +71,16 @@ int client_queue(client *c, const char *buf, size_t len) {
     c->out = n;
     memcpy(c->out + c->outlen, buf, len);
     c->outlen += len;
+    c->srv->queued += len;
     return 0;
+}
+
+bool client_paused(const client *c) {
+    size_t mine = c->outlen - c->outoff;
+    if (!mine)
+        return false;
+    return (c->proto->out_pause && mine >= c->proto->out_pause) ||
+           (c->srv->cfg && c->srv->queued > (size_t)c->srv->cfg->max_queued_bytes);
 }
 
 static void on_client_event(uv_poll_t *p, int status, int events);
@@ -79,7 +93,7 @@ static void update_events(client *c) {
     int ev = 0;
     /* A serial protocol's next request is read once the response to its last one is sent, so a
      * client that pipelines without reading its responses holds one response, not all of them. */
-    if (!(c->proto->serial && client_sending(c)))
+    if (!(c->proto->serial && client_sending(c)) && !client_paused(c))
         ev |= UV_READABLE | UV_DISCONNECT;
     if (client_sending(c) || (c->tls && !c->handshaken && gnutls_record_get_direction(c->session) == 1))
         ev |= UV_WRITABLE;
@@ -141,9 +155,12 @@ static int flush(client *c) {
             client_drop(c, NULL);
             return -1;
         }
-        if ((size_t)k <= hl)
+        c->since_ns = now_ns(); /* it reads: not idle */
+        if ((size_t)k <= hl) {
             c->outoff += (size_t)k;
-        else {
+            c->srv->queued -= (size_t)k;
+        } else {
+            c->srv->queued -= hl;
             c->outoff = c->outlen;
             c->bodyoff += (size_t)k - hl;
         }
@@ -208,6 +225,16 @@ static void on_readable(client *c) {
                     return;
                 continue;
             }
+        } else {
+            /* What was left unanswered while the client did not read, first; while it still does
+             * not, nothing more is read or answered (update_events stops asking). */
+            if (c->inlen && !client_paused(c) && c->proto->consume(c) < 0)
+                return;
+            if (client_paused(c)) {
+                if (flush(c) < 0 || client_paused(c))
+                    return;
+                continue;
+            }
         }
         if (input_room(c) < 0) {
             client_drop(c, "input buffer full");
@@ -260,7 +287,8 @@ static void on_client_event(uv_poll_t *p, int status, int events) {
         return;
     /* Once a serial protocol's response is sent, the next request may be waiting in c->in or in
      * GnuTLS's buffer, where no readiness event would announce it. */
-    if (events & UV_READABLE || (c->proto->serial && !client_sending(c)))
+    if (events & UV_READABLE || (c->proto->serial && !client_sending(c)) ||
+        (!c->proto->serial && c->inlen && !client_paused(c)))
         on_readable(c);
     else
         update_events(c);

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -267,6 +268,54 @@ int listen_tls_setup(server *srv) {
     return 0;
 }
 
+/* Log a refusal at most once a second per listener: a flood of connections is not a flood of log. */
+static void refuse(listener *l, int fd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refuse(listener *l, int fd, const char *fmt, ...) {
+    uint64_t now = now_ns();
+    close(fd);
+    l->refused++;
+    if (now - l->refused_logged_ns > 1000000000) {
+        char why[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        log_warning("refusing clients on %s: %s (%lu refused)", l->name, why, l->refused);
+        l->refused_logged_ns = now;
+    }
+}
+
+/* The read-only clients of @uid now. */
+static long clients_of_uid(server *srv, uid_t uid) {
+    long n = 0;
+    for (client *c = srv->clients; c; c = c->next)
+        n += c->counted_ro && c->have_cred && c->cred.uid == uid && !c->closing;
+    return n;
+}
+
+static void on_accept(uv_poll_t *p, int status, int events);
+
+static void on_accept_again(uv_timer_t *t) {
+    server *srv = t->data;
+    srv->accept_paused = false;
+    for (int i = 0; i < srv->nlisteners; i++)
+        uv_poll_start(&srv->listeners[i].poll, UV_READABLE, on_accept);
+    log_info("accepting clients again");
+}
+
+/* Out of file descriptors (or memory): the listener stays readable, so accepting again at once
+ * would spin. Every listener stops for a second, said once. */
+static void accept_pause(server *srv, int err) {
+    long n = 0;
+    for (client *c = srv->clients; c; c = c->next)
+        n++;
+    log_warning("cannot accept a client: %s (%ld clients): not accepting for 1 s", strerror(err), n);
+    srv->accept_paused = true;
+    for (int i = 0; i < srv->nlisteners; i++)
+        uv_poll_stop(&srv->listeners[i].poll);
+    uv_timer_start(&srv->accept_timer, on_accept_again, 1000, 0);
+}
+
 static void on_accept(uv_poll_t *p, int status, int events) {
     listener *l = p->data;
     server *srv = l->srv;
@@ -276,15 +325,36 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         return;
     for (;;) {
         struct sockaddr_storage sa;
-        socklen_t sl = sizeof(sa);
+        socklen_t sl = sizeof(sa), cl;
+        struct ucred cred = {0};
+        bool have_cred = false;
         int fd = accept4(l->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         client *c;
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_pause(srv, errno);
+            else if (errno == ECONNABORTED || errno == EINTR)
+                continue;
             return;
+        }
+        if (!l->tcp) {
+            cl = sizeof(cred);
+            have_cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0;
+        }
+        /* Read-only clients have their own limit under the total, so that the rest is kept for
+         * the read-write socket; and one user (root aside) may hold only a few of them. */
         if (pr->nclients >= pr->max_clients) {
-            log_warning("refusing a client on %s: %ld clients already (%s)", l->name, pr->nclients,
-                        pr->max_clients_key);
-            close(fd);
+            refuse(l, fd, "%ld clients already (%s)", pr->nclients, pr->max_clients_key);
+            continue;
+        }
+        if (l->ro && pr->max_ro && pr->nro >= pr->max_ro) {
+            refuse(l, fd, "%ld read-only clients already (max_ro_clients)", pr->nro);
+            continue;
+        }
+        if (l->ro && pr->max_per_uid && have_cred && cred.uid != 0 &&
+            clients_of_uid(srv, cred.uid) >= pr->max_per_uid) {
+            refuse(l, fd, "uid %d has %ld read-only clients already (max_clients_per_uid)", (int)cred.uid,
+                   pr->max_per_uid);
             continue;
         }
         c = client_new(srv, pr, fd);
@@ -293,13 +363,17 @@ static void on_accept(uv_poll_t *p, int status, int events) {
             continue;
         }
         c->ro = l->ro;
+        c->counted_ro = l->ro;
+        if (l->ro)
+            pr->nro++;
         c->tls = l->tls;
         c->verify_peer = l->verify_peer;
+        c->tls_ro = l->tls_ro;
         if (!l->tcp) {
-            socklen_t cl = sizeof(c->cred);
-            c->have_cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &cl) == 0;
-            snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %d", l->ro ? "ro" : "rw",
-                     c->have_cred ? (int)c->cred.pid : -1, c->have_cred ? (int)c->cred.uid : -1);
+            c->cred = cred;
+            c->have_cred = have_cred;
+            snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %d", l->ro ? "ro" : "rw", have_cred ? (int)cred.pid : -1,
+                     have_cred ? (int)cred.uid : -1);
         } else {
             char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
             int one = 1;
@@ -310,6 +384,8 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         }
         if (c->tls) {
             if (gnutls_init(&c->session, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+                if (l->ro)
+                    pr->nro--;
                 close(fd);
                 free(c);
                 continue;
@@ -325,6 +401,8 @@ static void on_accept(uv_poll_t *p, int status, int events) {
 }
 
 void listeners_start(server *srv) {
+    uv_timer_init(srv->loop, &srv->accept_timer);
+    srv->accept_timer.data = srv;
     for (int i = 0; i < srv->nlisteners; i++) {
         uv_poll_init(srv->loop, &srv->listeners[i].poll, srv->listeners[i].fd);
         srv->listeners[i].poll.data = &srv->listeners[i];
@@ -333,6 +411,8 @@ void listeners_start(server *srv) {
 }
 
 void listeners_stop(server *srv) {
+    uv_timer_stop(&srv->accept_timer);
+    uv_close((uv_handle_t *)&srv->accept_timer, NULL);
     for (int i = 0; i < srv->nlisteners; i++) {
         uv_poll_stop(&srv->listeners[i].poll);
         uv_close((uv_handle_t *)&srv->listeners[i].poll, NULL);

@@ -15,7 +15,10 @@ typedef struct listener {
     uv_poll_t poll;
     int fd;
     bool ro, tls, tcp;
-    bool verify_peer; /* TLS: require a client certificate that chains to the CA */
+    bool verify_peer;           /* TLS: require a client certificate that chains to the CA */
+    bool tls_ro;                /* TLS: its clients are read-only (tls_readonly) */
+    unsigned long refused;      /* clients refused over a limit */
+    uint64_t refused_logged_ns; /* when that was last said */
     gnutls_certificate_credentials_t cred;
     gnutls_priority_t prio;
     char *path; /* unix socket's name in the runtime directory, unlinked at exit if still ours */

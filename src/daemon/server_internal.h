@@ -47,6 +47,9 @@ struct server {
     listener listeners[6];
     int nlisteners;
     client *clients;
+    size_t queued;           /* every client's queued output (c->out), against max_queued_bytes */
+    uv_timer_t accept_timer; /* accepting again after running out of file descriptors */
+    bool accept_paused;
     protocol rpc; /* the wire protocol, on the unix sockets and TLS or TCP */
     gnutls_certificate_credentials_t tls_cred;
     gnutls_priority_t tls_prio;
