@@ -500,5 +500,46 @@ class Errors(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class DamagedHealthLog(unittest.TestCase):
+    def test_damaged_database_refused_and_moved_aside(self):
+        tmp = tempfile.mkdtemp(prefix="uni-harden-")
+        try:
+            root = os.path.join(tmp, "host")
+            shutil.copytree(os.path.join(SRC, "tests", "fixtures", "health-x86"), root, symlinks=True)
+            db = os.path.join(tmp, "healthlog.db")
+            args = [HEALTHD, "--once", "--db", db, "--procfs", os.path.join(root, "proc"), "--sysfs",
+                    os.path.join(root, "sys"), "--set", "retention_days=0"]
+            p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            # Damage a table uni-healthd does not write at start (its root page claims cells it
+            # has not): the file still opens and takes events, but quick_check fails.
+            c = sqlite3.connect(db)
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            (page,) = c.execute("SELECT rootpage FROM sqlite_master WHERE name = 'links'").fetchone()
+            (size,) = c.execute("PRAGMA page_size").fetchone()
+            c.close()
+            with open(db, "r+b") as f:
+                f.seek((page - 1) * size + 3)
+                f.write(b"\x00\x07")
+            before = open(db, "rb").read()
+            p = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(p.returncode, 0, "a damaged HealthLog was written to")
+            self.assertIn("is damaged (quick_check:", p.stderr)
+            self.assertIn("--move-damaged", p.stderr)
+            self.assertEqual(open(db, "rb").read(), before)
+            p = subprocess.run(args + ["--move-damaged"], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            aside = [n for n in os.listdir(tmp) if n.startswith("healthlog.db.damaged-") and "-wal" not in n and
+                     "-shm" not in n]
+            self.assertEqual(len(aside), 1, os.listdir(tmp))
+            self.assertEqual(open(os.path.join(tmp, aside[0]), "rb").read(), before)
+            self.assertIn("is kept as", p.stderr)
+            c = sqlite3.connect(db)
+            self.assertEqual(c.execute("PRAGMA quick_check").fetchone(), ("ok",))
+            c.close()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -77,6 +77,17 @@ static int hd_start(hd *h) {
         return -1;
     h->ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     r = hl_open(h->cfg->db, HL_OPEN_WRITE, &h->db, why, sizeof(why));
+    if (r == -EUCLEAN && h->cfg->move_damaged) {
+        /* The way out of a damaged HealthLog: kept aside for forensics, and a new one started. */
+        char aside[PATH_MAX];
+        log_error("%s", why);
+        if ((r = hl_move_aside(h->cfg->db, aside, sizeof(aside))) < 0) {
+            log_error("cannot move %s aside: %s", h->cfg->db, strerror(-r));
+            return -1;
+        }
+        log_warning("the damaged HealthLog is kept as %s; starting a new one at %s", aside, h->cfg->db);
+        r = hl_open(h->cfg->db, HL_OPEN_WRITE, &h->db, why, sizeof(why));
+    }
     if (r < 0) {
         log_error("%s", why);
         return -1;
@@ -211,18 +222,28 @@ static int run_loop(hd *h) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 1},        {"procfs", required_argument, NULL, 2},
-        {"sysfs", required_argument, NULL, 3},     {"tracefs", required_argument, NULL, 4},
-        {"interval", required_argument, NULL, 5},  {"import-rasdaemon", required_argument, NULL, 6},
-        {"log-level", required_argument, NULL, 7}, {"pid-file", required_argument, NULL, 8},
-        {"syslog", no_argument, NULL, 9},          {"once", no_argument, NULL, 'o'},
-        {"foreground", no_argument, NULL, 'f'},    {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 1},
+        {"procfs", required_argument, NULL, 2},
+        {"sysfs", required_argument, NULL, 3},
+        {"tracefs", required_argument, NULL, 4},
+        {"interval", required_argument, NULL, 5},
+        {"import-rasdaemon", required_argument, NULL, 6},
+        {"log-level", required_argument, NULL, 7},
+        {"pid-file", required_argument, NULL, 8},
+        {"syslog", no_argument, NULL, 9},
+        {"once", no_argument, NULL, 'o'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"move-damaged", no_argument, NULL, 10},
+        {NULL, 0, NULL, 0},
     };
-    static const char *const keyof[] = {[1] = "db",        [2] = "procfs",      [3] = "sysfs",
-                                        [4] = "tracefs",   [5] = "interval_ms", [6] = "import_rasdaemon",
-                                        [7] = "log_level", [8] = "pid_file",    [9] = "syslog"};
+    static const char *const keyof[] = {
+        [1] = "db",          [2] = "procfs",           [3] = "sysfs",     [4] = "tracefs",
+        [5] = "interval_ms", [6] = "import_rasdaemon", [7] = "log_level", [8] = "pid_file",
+        [9] = "syslog",      [10] = "move_damaged"};
     hd_config cfg;
     hd h = {.proc_fd = -1, .sys_fd = -1};
     const char *config_path = NULL;
@@ -259,7 +280,7 @@ int main(int argc, char **argv) {
             printf("uni-healthd (uniserver) %d.%d.%d\n", UNI_VERSION_MAJOR, UNI_VERSION_MINOR, UNI_VERSION_MICRO);
             return 0;
         default:
-            if (o >= 1 && o <= 9 && nset < 64) {
+            if (o >= 1 && o <= 10 && nset < 64) {
                 set_keys[nset] = (char *)keyof[o];
                 set_vals[nset++] = optarg ? optarg : (char *)"yes";
                 break;

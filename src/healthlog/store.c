@@ -483,6 +483,55 @@ static int writer_lock(hl_db *db, char **ret_real) {
     return 0;
 }
 
+/* A database that is damaged but still opens is refused before anything is written to it:
+ * writing on would bury the damage under new events. */
+static int check_integrity(hl_db *db) {
+    sqlite3_stmt *st = NULL;
+    const char *first = NULL;
+    int r = sqlite3_prepare_v2(db->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    char what[200];
+
+    if (r == SQLITE_OK)
+        r = sqlite3_step(st);
+    if (r == SQLITE_ROW && (first = (const char *)sqlite3_column_text(st, 0)) && !strcmp(first, "ok")) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    snprintf(what, sizeof(what), "%s", r == SQLITE_ROW && first ? first : sqlite3_errmsg(db->db));
+    what[strcspn(what, "\n")] = ' ';
+    sqlite3_finalize(st);
+    snprintf(db->err, sizeof(db->err),
+             "%s is damaged (quick_check: %.150s): refused. Move it aside and start a new one with "
+             "uni-healthd --move-damaged (the old one is kept as %s.damaged-TIME for forensics)",
+             db->path, what, db->path);
+    return -EUCLEAN;
+}
+
+int hl_move_aside(const char *path, char *ret_new, size_t len) {
+    hl_db tmp = {.path = (char *)path};
+    _cleanup_free_ char *real = real_db_path(&tmp);
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (!real)
+        return -errno;
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", gmtime_r(&now, &tm));
+    if ((size_t)snprintf(ret_new, len, "%s.damaged-%s", real, stamp) >= len)
+        return -ENAMETOOLONG;
+    if (rename(real, ret_new) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        char from[PATH_MAX], to[PATH_MAX];
+        const char *suffix = i ? "-shm" : "-wal";
+        snprintf(from, sizeof(from), "%s%s", real, suffix);
+        snprintf(to, sizeof(to), "%s%s", ret_new, suffix);
+        if (rename(from, to) < 0 && errno != ENOENT)
+            return -errno;
+    }
+    return 0;
+}
+
 static int open_writer(hl_db *db) {
     _cleanup_free_ char *real = NULL;
     int one = 1, r;
@@ -496,6 +545,8 @@ static int open_writer(hl_db *db) {
     /* Keep the -wal and -shm files when the writer closes, so that read-only readers can open the
      * file while no writer runs. */
     sqlite3_file_control(db->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+    if ((r = check_integrity(db)) < 0)
+        return r;
     if ((r = exec(db, "PRAGMA auto_vacuum = INCREMENTAL")) < 0 || (r = exec(db, "PRAGMA journal_mode = WAL")) < 0 ||
         (r = exec(db, "PRAGMA synchronous = FULL")) < 0 || (r = migrate(db)) < 0)
         return r;
