@@ -15,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from testlib import UNISERVERD as DAEMON, Uniserverd, connect, error_of, frame, free_port, opened, read_reply
+from testlib import UNISERVERD as DAEMON, Uniserverd, connect, error_of, frame, free_port, make_pki, opened, read_reply
 
 SRC = os.environ["SRCDIR"]
 BUILD = os.environ["BUILDDIR"]
@@ -296,10 +296,6 @@ class DaemonLifecycle(unittest.TestCase):
         self.assertEqual((rc, out), (0, "mixed\n"), err)
 
 
-def certtool(*args):
-    subprocess.run(["certtool", *args], check=True, capture_output=True)
-
-
 class Tls(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -307,30 +303,8 @@ class Tls(unittest.TestCase):
             raise unittest.SkipTest("certtool (gnutls-bin) is not installed")
         cls.pki = tempfile.mkdtemp(prefix="uni-pki-")
         p = lambda n: os.path.join(cls.pki, n)
-
-        def tmpl(name, text):
-            with open(p(name), "w") as f:
-                f.write(text)
-
-        def ca(prefix):
-            certtool("--generate-privkey", "--outfile", p(prefix + "cakey.pem"))
-            tmpl(prefix + "ca.info", "cn = uniserver test CA\nca\ncert_signing_key\nexpiration_days = 2\n")
-            certtool("--generate-self-signed", "--load-privkey", p(prefix + "cakey.pem"), "--template",
-                     p(prefix + "ca.info"), "--outfile", p(prefix + "cacert.pem"))
-
-        def cert(prefix, name, info, ca_prefix=""):
-            certtool("--generate-privkey", "--outfile", p(prefix + name + "key.pem"))
-            tmpl(prefix + name + ".info", info)
-            certtool("--generate-certificate", "--load-privkey", p(prefix + name + "key.pem"), "--load-ca-certificate",
-                     p(ca_prefix + "cacert.pem"), "--load-ca-privkey", p(ca_prefix + "cakey.pem"), "--template",
-                     p(prefix + name + ".info"), "--outfile", p(prefix + name + "cert.pem"))
-
-        ca("")
-        ca("other-")
-        cert("", "server", "cn = localhost\ndns_name = localhost\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n")
-        cert("", "client", "cn = client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 2\n")
-        cert("other-", "client", "cn = intruder\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 2\n",
-             ca_prefix="other-")
+        make_pki(cls.pki, {"client": "cn = client\ntls_www_client\n"})
+        make_pki(cls.pki, {"client": "cn = intruder\ntls_www_client\n"}, prefix="other-")
         # Client pki dirs: good, none (no client cert), untrusted (cert from another CA)
         for name, files in (("good", {"cacert.pem": "cacert.pem", "clientcert.pem": "clientcert.pem",
                                       "clientkey.pem": "clientkey.pem"}),

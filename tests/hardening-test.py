@@ -6,6 +6,7 @@ and one writer (simultaneous starts, the pid file, a HealthLog through a symlink
 client limits a user cannot turn against root, clients that do not read, the fd limit, an error
 too long for the wire, TLS identity, a damaged HealthLog, and the small ones. The unprivileged
 user is nobody (setpriv); the suite runs as root, and says SKIP where it does not."""
+import json
 import os
 import pwd
 import shutil
@@ -19,7 +20,7 @@ import tempfile
 import time
 import unittest
 
-from testlib import UNISERVERD as DAEMON, connect, error_of, frame, opened, read_reply
+from testlib import UNISERVERD as DAEMON, connect, error_of, frame, free_port, make_pki, opened, read_reply
 
 SRC = os.environ["SRCDIR"]
 BUILD = os.environ["BUILDDIR"]
@@ -539,6 +540,119 @@ class DamagedHealthLog(unittest.TestCase):
             c.close()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class SmallOnes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="uni-harden-")
+        cls.port = free_port()
+        cls.d = Daemon(os.path.join(cls.tmp, "run"), "--metrics-listen", f"127.0.0.1:{cls.port}")
+        assert cls.d.wait_serving(), cls.d.log()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_embedded_nul_refused(self):
+        s = opened(self.d.ro)
+        name = b"host.mem\0evil"
+        s.sendall(frame(4, struct.pack(">III", 1, 1, len(name)) + name + b"\0" * (-len(name) % 4) + struct.pack(">I", 0),
+                        serial=2))
+        r = read_reply(s)
+        self.assertEqual(r["status"], 1)
+        self.assertEqual(error_of(r)[1], "malformed arguments")
+        s.sendall(frame(4, struct.pack(">III", 0, 0, 0), serial=3))
+        self.assertEqual(read_reply(s)["status"], 0)
+        s.close()
+
+    def test_one_domain_named_four_times(self):
+        s = opened(self.d.ro)
+        dom = struct.pack(">I", 4) + b"vm-1" + struct.pack(">IIq", 0, 0, -1)  # name, uuid "", active, id
+        s.sendall(frame(21, struct.pack(">IIII", 0, 0, 1, 4) + dom * 4 + struct.pack(">I", 0), serial=2))
+        r = read_reply(s)
+        self.assertEqual(r["status"], 0, r["status"] and error_of(r))
+        self.assertEqual(struct.unpack(">I", r["body"][:4])[0], 1)  # vm-1, once
+        s.close()
+
+    def test_http11_host_header(self):
+        for head, want in ((b"GET /metrics HTTP/1.1\r\n\r\n", b" 400 "),
+                           (b"GET /metrics HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", b" 400 "),
+                           (b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", b" 200 "),
+                           (b"GET /metrics HTTP/1.0\r\n\r\n", b" 200 ")):
+            c = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+            c.sendall(head)
+            self.assertIn(want, c.recv(64), head)
+            c.close()
+
+    def test_fifo_in_a_source_tree(self):
+        tree = os.path.join(self.tmp, "tree")
+        shutil.copytree(os.path.join(SRC, "tests", "fixtures", "x86-acpi"), tree, symlinks=True)
+        os.unlink(os.path.join(tree, "proc", "meminfo"))
+        os.mkfifo(os.path.join(tree, "proc", "meminfo"))
+        uri = f"uniserver:///system?procfs={tree}/proc&sysfs={tree}/sys"
+        try:
+            rc, out, err = unish(uri, "--json", "hostmemstats")
+        except subprocess.TimeoutExpired:
+            self.fail("a FIFO in the source tree blocked the reader")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("host.mem.total_mb", json.loads(out)["absent"])
+
+
+class TlsIdentity(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not shutil.which("certtool"):
+            raise unittest.SkipTest("certtool (gnutls-bin) is not installed")
+        cls.tmp = tempfile.mkdtemp(prefix="uni-harden-pki-")
+        make_pki(cls.tmp, {"client": "cn = client\ntls_www_client\n", "ops": "cn = ops-1\no = Example\ntls_www_client\n"})
+        # Client pki directories: each with the CA and one certificate as the client's.
+        for name, cert in (("client", "client"), ("ops", "ops"), ("server", "server")):
+            os.mkdir(os.path.join(cls.tmp, "as-" + name))
+            shutil.copy(os.path.join(cls.tmp, "cacert.pem"), os.path.join(cls.tmp, "as-" + name))
+            shutil.copy(os.path.join(cls.tmp, cert + "cert.pem"), os.path.join(cls.tmp, "as-" + name, "clientcert.pem"))
+            shutil.copy(os.path.join(cls.tmp, cert + "key.pem"), os.path.join(cls.tmp, "as-" + name, "clientkey.pem"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def daemon(self, *extra):
+        self.port = free_port()
+        p = lambda n: os.path.join(self.tmp, n)
+        d = Daemon(os.path.join(self.tmp, f"run{self.port}"), "--listen-tls", f"127.0.0.1:{self.port}", "--tls-cert",
+                   p("servercert.pem"), "--tls-key", p("serverkey.pem"), "--tls-ca", p("cacert.pem"), *extra)
+        self.assertTrue(d.wait_serving(), d.log())
+        return d
+
+    def call(self, who, *args):
+        uri = f"uniserver+tls://localhost:{self.port}/system?pkipath={self.tmp}/as-{who}&timeout=5000"
+        return unish(uri, *args)
+
+    def test_server_certificate_refused_as_client(self):
+        d = self.daemon()
+        try:
+            self.assertEqual(self.call("client", "hostgovernor")[:2], (0, "mixed\n"))
+            rc, out, err = self.call("server", "hostgovernor")
+            self.assertEqual((rc, out), (1, ""), "a server's certificate was taken for a client's")
+            self.assertIn("RPC_FAILED", err)
+        finally:
+            rc, log = d.stop()
+        self.assertIn("not meant for a client", log)
+
+    def test_allowed_dn_list_and_read_only(self):
+        d = self.daemon("--tls-allowed-dn", "CN=nobody-else;O=Example,CN=ops-*", "--tls-readonly")
+        try:
+            rc, out, err = self.call("client", "hostgovernor")
+            self.assertEqual((rc, out), (1, ""), "a DN off the list was served")
+            self.assertEqual(self.call("ops", "hostgovernor")[:2], (0, "mixed\n"))
+            rc, out, err = self.call("ops", "setgovernor", "performance")
+            self.assertEqual(rc, 1)
+            self.assertIn("ACCESS_DENIED", err)
+        finally:
+            rc, log = d.stop()
+        self.assertIn("is not on tls_allowed_dn_list", log)
 
 
 if __name__ == "__main__":

@@ -142,3 +142,29 @@ def opened(path):
     r = read_reply(s)
     assert r and r["status"] == 0, r
     return s
+
+
+def make_pki(d, certs, prefix=""):
+    """In directory @d: a CA (PREFIXcacert.pem, PREFIXcakey.pem), a server certificate for localhost
+    (PREFIXservercert.pem, its key) and one certificate signed by that CA for each NAME: template
+    lines of @certs (PREFIXNAMEcert.pem, PREFIXNAMEkey.pem), by certtool (gnutls-bin)."""
+    p = lambda n: os.path.join(d, prefix + n)
+
+    def certtool(*args):
+        subprocess.run(["certtool", *args], check=True, capture_output=True)
+
+    def tmpl(name, text):
+        with open(p(name), "w") as f:
+            f.write(text + "expiration_days = 2\n")
+
+    certtool("--generate-privkey", "--outfile", p("cakey.pem"))
+    tmpl("ca.info", "cn = uniserver test CA\nca\ncert_signing_key\n")
+    certtool("--generate-self-signed", "--load-privkey", p("cakey.pem"), "--template", p("ca.info"), "--outfile",
+             p("cacert.pem"))
+    all_certs = {"server": "cn = localhost\ndns_name = localhost\ntls_www_server\n", **certs}
+    for name, info in all_certs.items():
+        certtool("--generate-privkey", "--outfile", p(name + "key.pem"))
+        tmpl(name + ".info", info + "encryption_key\nsigning_key\n")
+        certtool("--generate-certificate", "--load-privkey", p(name + "key.pem"), "--load-ca-certificate",
+                 p("cacert.pem"), "--load-ca-privkey", p("cakey.pem"), "--template", p(name + ".info"), "--outfile",
+                 p(name + "cert.pem"))

@@ -2,6 +2,7 @@
 /* uniserverd's clients: their input and output buffers, reading, writing (over TLS when their
  * listener has it) and queueing, dropping, and the sweep of idle ones; what they say is their
  * protocol's (client.h). A client that sends garbage, too much, or nothing is dropped alone. */
+#include <fnmatch.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <uv.h>
@@ -254,6 +255,48 @@ static void on_readable(client *c) {
     flush(c);
 }
 
+/* A TLS client's certificate: signed by the CA, meant for a client (a server's certificate from
+ * the same CA is no client's), and its DN on tls_allowed_dn_list when there is one. */
+static int tls_check_client(client *c, char *dn, size_t dnlen, char *why, size_t whylen) {
+    gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (void *)GNUTLS_KP_TLS_WWW_CLIENT};
+    const char *list = c->srv->cfg->tls_allowed_dn_list;
+    const gnutls_datum_t *certs;
+    gnutls_x509_crt_t crt = NULL;
+    unsigned st = 0, n = 0;
+    size_t len = dnlen;
+    int r;
+
+    if (gnutls_certificate_verify_peers(c->session, &purpose, 1, &st) < 0 || st != 0) {
+        snprintf(why, whylen, "TLS client certificate not trusted%s",
+                 st & GNUTLS_CERT_PURPOSE_MISMATCH ? " (not meant for a client: its key purpose)" : "");
+        return -1;
+    }
+    if (!(certs = gnutls_certificate_get_peers(c->session, &n)) || n == 0 || gnutls_x509_crt_init(&crt) < 0) {
+        snprintf(why, whylen, "TLS client certificate unreadable");
+        return -1;
+    }
+    r = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+    if (r >= 0)
+        r = gnutls_x509_crt_get_dn(crt, dn, &len);
+    gnutls_x509_crt_deinit(crt);
+    if (r < 0) {
+        snprintf(why, whylen, "TLS client certificate's DN unreadable");
+        return -1;
+    }
+    if (!list)
+        return 0;
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, ";");
+        char pat[512];
+        snprintf(pat, sizeof(pat), "%.*s", (int)k, p);
+        if (*pat && fnmatch(pat, dn, 0) == 0)
+            return 0;
+        p += k + (p[k] == ';');
+    }
+    snprintf(why, whylen, "TLS client certificate %.256s is not on tls_allowed_dn_list", dn);
+    return -1;
+}
+
 static void on_client_event(uv_poll_t *p, int status, int events) {
     client *c = p->data;
     if (status < 0 || (events & UV_DISCONNECT && !(events & UV_READABLE))) {
@@ -273,12 +316,13 @@ static void on_client_event(uv_poll_t *p, int status, int events) {
             return;
         }
         if (c->verify_peer) {
-            unsigned st = 0;
-            if (gnutls_certificate_verify_peers2(c->session, &st) < 0 || st != 0) {
-                client_drop(c, "TLS client certificate not trusted");
+            char why[512], dn[256] = "";
+            if (tls_check_client(c, dn, sizeof(dn), why, sizeof(why)) < 0) {
+                client_drop(c, why);
                 return;
             }
-            log_info("client %s: TLS established, client certificate verified", c->peer);
+            log_info("client %s: TLS established, client certificate %s verified%s", c->peer, dn,
+                     c->ro ? " (read-only: tls_readonly)" : "");
         } else
             log_debug("client %s: TLS established", c->peer);
         c->handshaken = true;

@@ -16,6 +16,8 @@ static const key_def keys[] = {
     {"tls_cert", K_STR, OFF(tls_cert), 0, 0},
     {"tls_key", K_STR, OFF(tls_key), 0, 0},
     {"tls_ca", K_STR, OFF(tls_ca), 0, 0},
+    {"tls_allowed_dn_list", K_STR, OFF(tls_allowed_dn_list), 0, 0},
+    {"tls_readonly", K_BOOL, OFF(tls_readonly), 0, 0},
     {"sock_group", K_STR, OFF(sock_group), 0, 0},
     {"max_clients", K_LONG, OFF(max_clients), 2, 100000},
     {"max_ro_clients", K_LONG, OFF(max_ro_clients), 1, 100000},
@@ -42,6 +44,9 @@ const char *const config_keys_help =
     "  listen_tls = ADDR:PORT  TLS listener, client certificates required (default off)\n"
     "  listen_tcp = ADDR:PORT  plain TCP listener: needs insecure_tcp = yes, loopback only (default off)\n"
     "  tls_cert, tls_key, tls_ca = FILE   (default " UNI_DEFAULT_PKI_DIR "/servercert.pem, serverkey.pem, cacert.pem)\n"
+    "  tls_allowed_dn_list = PATTERN;...  client certificates' DNs allowed (fnmatch, e.g. CN=ops-*,O=Example;\n"
+    "                          default: any the CA signed); a client certificate must be meant for a client\n"
+    "  tls_readonly = yes|no   TLS clients are read-only (default no)\n"
     "  sock_group = GROUP      group allowed on the read-write socket (mode 0660; default root only, 0600)\n"
     "  max_clients = N         wire clients at once (default 1024; lowered to fit the fd limit)\n"
     "  max_ro_clients = N      of which on the read-only socket (default 768; the rest is kept for read-write)\n"

@@ -19,6 +19,8 @@ typedef struct {
     char *listen_tcp;  /* ADDR:PORT, plain TCP: only with insecure_tcp and only on loopback */
     bool insecure_tcp;
     char *tls_cert, *tls_key, *tls_ca;
+    char *tls_allowed_dn_list;   /* ';'-separated patterns (fnmatch) a client certificate's DN must match, or NULL */
+    bool tls_readonly;           /* TLS clients are read-only */
     char *sock_group;            /* group allowed on the read-write socket (mode 0660), or NULL (0600) */
     long max_clients;            /* wire clients at once, all listeners (lowered to fit the fd limit) */
     long max_ro_clients;         /* of which on the read-only socket: the rest is kept for read-write */

@@ -351,6 +351,7 @@ static int h_domain_stats(client *c, const uni_message_header *h, uni_domain_sta
     _cleanup_free_ const char **list = NULL;
     uniRecordPtr *recs = NULL;
     wire_record_buf *bufs = NULL;
+    _cleanup_free_ bool *taken = NULL;
     uni_select sel;
     size_t n = 0;
     int k = 0;
@@ -365,13 +366,17 @@ static int h_domain_stats(client *c, const uni_message_header *h, uni_domain_sta
     r.stats.stats_val = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(uni_wire_domain_stats));
     recs = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(*recs));
     bufs = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(*bufs));
-    if (!r.stats.stats_val || !recs || !bufs) {
+    taken = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(*taken));
+    if (!r.stats.stats_val || !recs || !bufs || !taken) {
         k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
-    /* Every cached domain, or those asked for, in the asker's order. */
+    /* Every cached domain, or those asked for, in the asker's order; each once, however often it
+     * is named. */
     for (size_t o = 0; o < (a->has_only ? a->only.only_len : 1); o++)
         for (size_t i = 0; i < srv->cache.ndoms; i++) {
+            if (taken[i])
+                continue;
             if (a->has_only) {
                 uni_domain_info ref = {.name = a->only.only_val[o].name};
                 snprintf(ref.uuid, sizeof(ref.uuid), "%s", a->only.only_val[o].uuid);
@@ -385,6 +390,7 @@ static int h_domain_stats(client *c, const uni_message_header *h, uni_domain_sta
             }
             wire_domain(&srv->cache.doms[i].info, &r.stats.stats_val[n].dom);
             r.stats.stats_val[n].rec = bufs[n].rec;
+            taken[i] = true;
             n++;
         }
     r.stats.stats_len = (u_int)n;

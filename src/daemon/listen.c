@@ -219,6 +219,7 @@ int listen_inet(server *srv, protocol *proto, const char *spec, bool tls) {
     l->tcp = true;
     if (tls) {
         l->verify_peer = true;
+        l->tls_ro = srv->cfg->tls_readonly;
         l->cred = srv->tls_cred;
         l->prio = srv->tls_prio;
     }
@@ -362,7 +363,7 @@ static void on_accept(uv_poll_t *p, int status, int events) {
             close(fd);
             continue;
         }
-        c->ro = l->ro;
+        c->ro = l->ro || l->tls_ro;
         c->counted_ro = l->ro;
         if (l->ro)
             pr->nro++;

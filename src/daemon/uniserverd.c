@@ -26,6 +26,8 @@ static void usage(FILE *f) {
             "      --interval MS        sampling interval (default 1000)\n"
             "      --listen-tls ADDR:PORT   serve TLS with client certificates (--tls-cert/-key/-ca FILE)\n"
             "      --listen-tcp ADDR:PORT   plain TCP, loopback only, needs --insecure-tcp\n"
+            "      --tls-allowed-dn PATTERN;...  DNs of the client certificates allowed (fnmatch)\n"
+            "      --tls-readonly       TLS clients are read-only\n"
             "      --sock-group GROUP   group allowed on the read-write socket\n"
             "      --log-level LEVEL    error, warning, info (default), debug\n"
             "      --syslog             log to syslog\n"
@@ -96,6 +98,8 @@ int main(int argc, char **argv) {
         {"max-client-queue", required_argument, NULL, 20},
         {"max-queued-bytes", required_argument, NULL, 21},
         {"set", required_argument, NULL, 22},
+        {"tls-allowed-dn", required_argument, NULL, 23},
+        {"tls-readonly", no_argument, NULL, 24},
         {"help", no_argument, NULL, 'h'},
         {"list-procedures", no_argument, NULL, 15},
         {"version", no_argument, NULL, 'V'},
@@ -120,7 +124,9 @@ int main(int argc, char **argv) {
                                         [18] = "max_clients_per_uid",
                                         [19] = "client_idle_timeout_ms",
                                         [20] = "max_client_queue",
-                                        [21] = "max_queued_bytes"};
+                                        [21] = "max_queued_bytes",
+                                        [23] = "tls_allowed_dn_list",
+                                        [24] = "tls_readonly"};
     config cfg, flags;
     const char *config_path = NULL;
     char *set_keys[32], *set_vals[32];
@@ -158,7 +164,7 @@ int main(int argc, char **argv) {
             break;
         }
         default:
-            if (o >= 1 && o <= 21 && o != 15 && nset < 32) {
+            if (o >= 1 && o <= 24 && o != 15 && o != 22 && nset < 32) {
                 set_keys[nset] = (char *)keyof[o];
                 set_vals[nset++] = optarg ? optarg : (char *)"yes";
                 break;
