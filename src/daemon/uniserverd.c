@@ -151,18 +151,10 @@ int main(int argc, char **argv) {
         case 'V':
             printf("uniserverd (uniserver) %d.%d.%d\n", UNI_VERSION_MAJOR, UNI_VERSION_MINOR, UNI_VERSION_MICRO);
             return 0;
-        case 22: {
-            /* --set KEY=VALUE: any setting of the file. */
-            char *eq = strchr(optarg, '=');
-            if (!eq || nset >= 32) {
-                fprintf(stderr, "uniserverd: --set %s: KEY=VALUE expected\n", optarg);
+        case 22: /* --set KEY=VALUE: any setting of the file */
+            if (settings_flag_set(&uniserverd_settings, optarg, set_keys, set_vals, &nset, 32) < 0)
                 return 2;
-            }
-            *eq = 0;
-            set_keys[nset] = optarg;
-            set_vals[nset++] = eq + 1;
             break;
-        }
         default:
             if (o >= 1 && o <= 24 && o != 15 && o != 22 && nset < 32) {
                 set_keys[nset] = (char *)keyof[o];

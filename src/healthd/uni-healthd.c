@@ -262,17 +262,10 @@ int main(int argc, char **argv) {
         case 'c':
             config_path = optarg;
             break;
-        case 's': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || nset >= 64) {
-                fprintf(stderr, "uni-healthd: --set KEY=VALUE, not '%s'\n", optarg);
+        case 's':
+            if (settings_flag_set(&hd_settings, optarg, set_keys, set_vals, &nset, 64) < 0)
                 return 2;
-            }
-            *eq = 0;
-            set_keys[nset] = optarg;
-            set_vals[nset++] = eq + 1;
             break;
-        }
         case 'h':
             hd_usage(stdout);
             return 0;

@@ -123,6 +123,18 @@ int settings_apply(const settings_def *d, void *obj, const char *path, const cha
     return 0;
 }
 
+int settings_flag_set(const settings_def *d, char *arg, char **keys, char **vals, int *n, int max) {
+    char *eq = strchr(arg, '=');
+    if (!eq || *n >= max) {
+        fprintf(stderr, "%s: --set KEY=VALUE, not '%s'\n", d->prog, arg);
+        return -1;
+    }
+    *eq = 0;
+    keys[*n] = arg;
+    vals[(*n)++] = eq + 1;
+    return 0;
+}
+
 int pid_file_acquire(const char *path) {
     /* Locked for the process's life: a second instance started with the same pid file is refused
      * before it writes, so it cannot replace (or at its exit remove) the first one's pid. */
