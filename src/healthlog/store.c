@@ -468,7 +468,7 @@ static int writer_lock(hl_db *db, char **ret_real) {
         return -ENOMEM;
     db->lock_fd = lockfile_take(AT_FDCWD, lock, 0600, &holder);
     if (db->lock_fd == -EBUSY)
-        snprintf(db->err, sizeof(db->err), "%s: another uni-healthd (pid %d) writes this HealthLog (%s)", db->path,
+        snprintf(db->err, sizeof(db->err), "%s: another uni-healthd writes this HealthLog (pid %d, %s)", db->path,
                  (int)holder, real);
     else if (db->lock_fd < 0)
         snprintf(db->err, sizeof(db->err), "%s: %s", lock, strerror(-db->lock_fd));

@@ -97,8 +97,8 @@ ssize_t read_fd_full(int fd, char *buf, size_t bufsz);
 ssize_t pread_full(int fd, char *buf, size_t bufsz);
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t bufsz);
 /* fileio.c: open a source file (or directory) for reading, non-blocking, refused (-EINVAL) when it
- * is neither a regular file nor a directory (a FIFO planted in a source tree would block the
- * reader); the fd or -errno. */
+ * is a FIFO, a socket or a block device (one planted in a source tree would block the reader);
+ * the fd or -errno. */
 int open_source_at(int dirfd, const char *path);
 /* Read a file that may be large (e.g. /proc/cpuinfo on 256 cores) into a malloc'd buffer. */
 ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret);
