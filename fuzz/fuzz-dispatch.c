@@ -54,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(c->out);
         c->out = NULL;
         c->outlen = c->outoff = 0;
+        srv.queued = 0; /* what client_queue counted: nothing is queued any more */
     }
     free(c->in);
     free(c);

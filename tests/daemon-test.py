@@ -15,12 +15,11 @@ import tempfile
 import time
 import unittest
 
-from testlib import UNISERVERD as DAEMON, Uniserverd, free_port
+from testlib import UNISERVERD as DAEMON, Uniserverd, connect, error_of, frame, free_port, make_pki, opened, read_reply
 
 SRC = os.environ["SRCDIR"]
 BUILD = os.environ["BUILDDIR"]
 UNISH = os.path.join(BUILD, "bin", "unish")
-PROG, VERS = 0x554E4953, 1
 
 
 def unish(uri, *args):
@@ -30,49 +29,6 @@ def unish(uri, *args):
 
 def Daemon(uri, *extra):
     return Uniserverd(uri, "--interval", "100", *extra, settle_s=0.25)  # a second sample, for rates
-
-
-def frame(proc, body=b"", prog=PROG, vers=VERS, mtype=0, serial=1):
-    hdr = struct.pack(">IIiiIi", prog, vers, proc, mtype, serial, 0)
-    return struct.pack(">I", 4 + len(hdr) + len(body)) + hdr + body
-
-
-def read_reply(s):
-    head = b""
-    while len(head) < 4:
-        chunk = s.recv(4 - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    (n,) = struct.unpack(">I", head)
-    data = b""
-    while len(data) < n - 4:
-        chunk = s.recv(n - 4 - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    prog, vers, proc, mtype, serial, status = struct.unpack(">IIiiIi", data[:24])
-    return {"proc": proc, "type": mtype, "serial": serial, "status": status, "body": data[24:]}
-
-
-def error_of(reply):
-    code, n = struct.unpack(">iI", reply["body"][:8])
-    return code, reply["body"][8:8 + n].decode()
-
-
-def connect(path):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(path)
-    return s
-
-
-def opened(path):
-    s = connect(path)
-    s.sendall(frame(1, struct.pack(">I", 0)))
-    r = read_reply(s)
-    assert r and r["status"] == 0, r
-    return s
 
 
 class FixtureThroughDaemon(unittest.TestCase):
@@ -398,10 +354,6 @@ class DaemonLifecycle(unittest.TestCase):
         self.assertEqual((rc, out), (0, "mixed\n"), err)
 
 
-def certtool(*args):
-    subprocess.run(["certtool", *args], check=True, capture_output=True)
-
-
 class Tls(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -409,30 +361,8 @@ class Tls(unittest.TestCase):
             raise unittest.SkipTest("certtool (gnutls-bin) is not installed")
         cls.pki = tempfile.mkdtemp(prefix="uni-pki-")
         p = lambda n: os.path.join(cls.pki, n)
-
-        def tmpl(name, text):
-            with open(p(name), "w") as f:
-                f.write(text)
-
-        def ca(prefix):
-            certtool("--generate-privkey", "--outfile", p(prefix + "cakey.pem"))
-            tmpl(prefix + "ca.info", "cn = uniserver test CA\nca\ncert_signing_key\nexpiration_days = 2\n")
-            certtool("--generate-self-signed", "--load-privkey", p(prefix + "cakey.pem"), "--template",
-                     p(prefix + "ca.info"), "--outfile", p(prefix + "cacert.pem"))
-
-        def cert(prefix, name, info, ca_prefix=""):
-            certtool("--generate-privkey", "--outfile", p(prefix + name + "key.pem"))
-            tmpl(prefix + name + ".info", info)
-            certtool("--generate-certificate", "--load-privkey", p(prefix + name + "key.pem"), "--load-ca-certificate",
-                     p(ca_prefix + "cacert.pem"), "--load-ca-privkey", p(ca_prefix + "cakey.pem"), "--template",
-                     p(prefix + name + ".info"), "--outfile", p(prefix + name + "cert.pem"))
-
-        ca("")
-        ca("other-")
-        cert("", "server", "cn = localhost\ndns_name = localhost\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 2\n")
-        cert("", "client", "cn = client\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 2\n")
-        cert("other-", "client", "cn = intruder\ntls_www_client\nencryption_key\nsigning_key\nexpiration_days = 2\n",
-             ca_prefix="other-")
+        make_pki(cls.pki, {"client": "cn = client\ntls_www_client\n"})
+        make_pki(cls.pki, {"client": "cn = intruder\ntls_www_client\n"}, prefix="other-")
         # Client pki dirs: good, none (no client cert), untrusted (cert from another CA)
         for name, files in (("good", {"cacert.pem": "cacert.pem", "clientcert.pem": "clientcert.pem",
                                       "clientkey.pem": "clientkey.pem"}),

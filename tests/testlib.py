@@ -6,11 +6,13 @@ import http.client
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
 import time
 
 UNISERVERD = os.path.join(os.environ.get("BUILDDIR", os.path.join(os.path.dirname(__file__), "..", "build")), "bin", "uniserverd")
+PROG, VERS = 0x554E4953, 1
 
 
 def free_port():
@@ -96,3 +98,73 @@ class Uniserverd:
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
         return rc, text
+
+
+# The wire protocol by hand: a call, a reply, an error, a socket, an opened connection.
+def frame(proc, body=b"", prog=PROG, vers=VERS, mtype=0, serial=1):
+    hdr = struct.pack(">IIiiIi", prog, vers, proc, mtype, serial, 0)
+    return struct.pack(">I", 4 + len(hdr) + len(body)) + hdr + body
+
+
+def read_reply(s):
+    head = b""
+    while len(head) < 4:
+        chunk = s.recv(4 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    (n,) = struct.unpack(">I", head)
+    data = b""
+    while len(data) < n - 4:
+        chunk = s.recv(n - 4 - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    prog, vers, proc, mtype, serial, status = struct.unpack(">IIiiIi", data[:24])
+    return {"proc": proc, "type": mtype, "serial": serial, "status": status, "body": data[24:]}
+
+
+def error_of(reply):
+    code, n = struct.unpack(">iI", reply["body"][:8])
+    return code, reply["body"][8:8 + n].decode()
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    return s
+
+
+def opened(path):
+    s = connect(path)
+    s.sendall(frame(1, struct.pack(">I", 0)))
+    r = read_reply(s)
+    assert r and r["status"] == 0, r
+    return s
+
+
+def make_pki(d, certs, prefix=""):
+    """In directory @d: a CA (PREFIXcacert.pem, PREFIXcakey.pem), a server certificate for localhost
+    (PREFIXservercert.pem, its key) and one certificate signed by that CA for each NAME: template
+    lines of @certs (PREFIXNAMEcert.pem, PREFIXNAMEkey.pem), by certtool (gnutls-bin)."""
+    p = lambda n: os.path.join(d, prefix + n)
+
+    def certtool(*args):
+        subprocess.run(["certtool", *args], check=True, capture_output=True)
+
+    def tmpl(name, text):
+        with open(p(name), "w") as f:
+            f.write(text + "expiration_days = 2\n")
+
+    certtool("--generate-privkey", "--outfile", p("cakey.pem"))
+    tmpl("ca.info", "cn = uniserver test CA\nca\ncert_signing_key\n")
+    certtool("--generate-self-signed", "--load-privkey", p("cakey.pem"), "--template", p("ca.info"), "--outfile",
+             p("cacert.pem"))
+    all_certs = {"server": "cn = localhost\ndns_name = localhost\ntls_www_server\n", **certs}
+    for name, info in all_certs.items():
+        certtool("--generate-privkey", "--outfile", p(name + "key.pem"))
+        tmpl(name + ".info", info + "encryption_key\nsigning_key\n")
+        certtool("--generate-certificate", "--load-privkey", p(name + "key.pem"), "--load-ca-certificate",
+                 p("cacert.pem"), "--load-ca-privkey", p("cakey.pem"), "--template", p(name + ".info"), "--outfile",
+                 p(name + "cert.pem"))

@@ -2,6 +2,7 @@
 /* uniserverd's clients: their input and output buffers, reading, writing (over TLS when their
  * listener has it) and queueing, dropping, and the sweep of idle ones; what they say is their
  * protocol's (client.h). A client that sends garbage, too much, or nothing is dropped alone. */
+#include <fnmatch.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <uv.h>
@@ -46,11 +47,16 @@ void client_drop(client *c, const char *why) {
     if (c->next)
         c->next->prev = c->prev;
     c->proto->nclients--;
+    if (c->counted_ro)
+        c->proto->nro--;
+    srv->queued -= c->outlen - c->outoff;
     uv_poll_stop(&c->poll);
     uv_close((uv_handle_t *)&c->poll, client_free_cb);
 }
 
 int client_queue(client *c, const char *buf, size_t len) {
+    /* Past out_pause nothing more is answered (client_paused), so this is reached only by one
+     * reply larger than the whole bound. */
     char *n;
     if (c->outlen - c->outoff + len > OUT_LIMIT) {
         client_drop(c, "does not read its replies (output queue over 64 MiB)");
@@ -66,7 +72,16 @@ int client_queue(client *c, const char *buf, size_t len) {
     c->out = n;
     memcpy(c->out + c->outlen, buf, len);
     c->outlen += len;
+    c->srv->queued += len;
     return 0;
+}
+
+bool client_paused(const client *c) {
+    size_t mine = c->outlen - c->outoff;
+    if (!mine)
+        return false;
+    return (c->proto->out_pause && mine >= c->proto->out_pause) ||
+           (c->srv->cfg && c->srv->queued > (size_t)c->srv->cfg->max_queued_bytes);
 }
 
 static void on_client_event(uv_poll_t *p, int status, int events);
@@ -79,7 +94,7 @@ static void update_events(client *c) {
     int ev = 0;
     /* A serial protocol's next request is read once the response to its last one is sent, so a
      * client that pipelines without reading its responses holds one response, not all of them. */
-    if (!(c->proto->serial && client_sending(c)))
+    if (!(c->proto->serial && client_sending(c)) && !client_paused(c))
         ev |= UV_READABLE | UV_DISCONNECT;
     if (client_sending(c) || (c->tls && !c->handshaken && gnutls_record_get_direction(c->session) == 1))
         ev |= UV_WRITABLE;
@@ -141,9 +156,12 @@ static int flush(client *c) {
             client_drop(c, NULL);
             return -1;
         }
-        if ((size_t)k <= hl)
+        c->since_ns = now_ns(); /* it reads: not idle */
+        if ((size_t)k <= hl) {
             c->outoff += (size_t)k;
-        else {
+            c->srv->queued -= (size_t)k;
+        } else {
+            c->srv->queued -= hl;
             c->outoff = c->outlen;
             c->bodyoff += (size_t)k - hl;
         }
@@ -208,6 +226,16 @@ static void on_readable(client *c) {
                     return;
                 continue;
             }
+        } else {
+            /* What was left unanswered while the client did not read, first; while it still does
+             * not, nothing more is read or answered (update_events stops asking). */
+            if (c->inlen && !client_paused(c) && c->proto->consume(c) < 0)
+                return;
+            if (client_paused(c)) {
+                if (flush(c) < 0 || client_paused(c))
+                    return;
+                continue;
+            }
         }
         if (input_room(c) < 0) {
             client_drop(c, "input buffer full");
@@ -225,6 +253,48 @@ static void on_readable(client *c) {
             return;
     }
     flush(c);
+}
+
+/* A TLS client's certificate: signed by the CA, meant for a client (a server's certificate from
+ * the same CA is no client's), and its DN on tls_allowed_dn_list when there is one. */
+static int tls_check_client(client *c, char *dn, size_t dnlen, char *why, size_t whylen) {
+    gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (void *)GNUTLS_KP_TLS_WWW_CLIENT};
+    const char *list = c->srv->cfg->tls_allowed_dn_list;
+    const gnutls_datum_t *certs;
+    gnutls_x509_crt_t crt = NULL;
+    unsigned st = 0, n = 0;
+    size_t len = dnlen;
+    int r;
+
+    if (gnutls_certificate_verify_peers(c->session, &purpose, 1, &st) < 0 || st != 0) {
+        snprintf(why, whylen, "TLS client certificate not trusted%s",
+                 st & GNUTLS_CERT_PURPOSE_MISMATCH ? " (not meant for a client: its key purpose)" : "");
+        return -1;
+    }
+    if (!(certs = gnutls_certificate_get_peers(c->session, &n)) || n == 0 || gnutls_x509_crt_init(&crt) < 0) {
+        snprintf(why, whylen, "TLS client certificate unreadable");
+        return -1;
+    }
+    r = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+    if (r >= 0)
+        r = gnutls_x509_crt_get_dn(crt, dn, &len);
+    gnutls_x509_crt_deinit(crt);
+    if (r < 0) {
+        snprintf(why, whylen, "TLS client certificate's DN unreadable");
+        return -1;
+    }
+    if (!list)
+        return 0;
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, ";");
+        char pat[512];
+        snprintf(pat, sizeof(pat), "%.*s", (int)k, p);
+        if (*pat && fnmatch(pat, dn, 0) == 0)
+            return 0;
+        p += k + (p[k] == ';');
+    }
+    snprintf(why, whylen, "TLS client certificate %.256s is not on tls_allowed_dn_list", dn);
+    return -1;
 }
 
 static void on_client_event(uv_poll_t *p, int status, int events) {
@@ -246,12 +316,13 @@ static void on_client_event(uv_poll_t *p, int status, int events) {
             return;
         }
         if (c->verify_peer) {
-            unsigned st = 0;
-            if (gnutls_certificate_verify_peers2(c->session, &st) < 0 || st != 0) {
-                client_drop(c, "TLS client certificate not trusted");
+            char why[512], dn[256] = "";
+            if (tls_check_client(c, dn, sizeof(dn), why, sizeof(why)) < 0) {
+                client_drop(c, why);
                 return;
             }
-            log_info("client %s: TLS established, client certificate verified", c->peer);
+            log_info("client %s: TLS established, client certificate %s verified%s", c->peer, dn,
+                     c->ro ? " (read-only: tls_readonly)" : "");
         } else
             log_debug("client %s: TLS established", c->peer);
         c->handshaken = true;
@@ -260,7 +331,8 @@ static void on_client_event(uv_poll_t *p, int status, int events) {
         return;
     /* Once a serial protocol's response is sent, the next request may be waiting in c->in or in
      * GnuTLS's buffer, where no readiness event would announce it. */
-    if (events & UV_READABLE || (c->proto->serial && !client_sending(c)))
+    if (events & UV_READABLE || (c->proto->serial && !client_sending(c)) ||
+        (!c->proto->serial && c->inlen && !client_paused(c)))
         on_readable(c);
     else
         update_events(c);

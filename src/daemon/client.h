@@ -33,7 +33,12 @@ typedef struct protocol {
     long max_clients;            /* clients at once on all its listeners; more are refused */
     const char *max_clients_key; /* the setting, named when a client is refused */
     long nclients;               /* connected now */
-    long idle_timeout_ms;        /* on_idle is called on a client idle longer than this */
+    long max_ro, nro;            /* of which on read-only listeners (0: no such limit) */
+    long max_per_uid;            /* read-only unix clients of one user other than root (0: none) */
+    /* A client with this much output unread is not read from (nor its input answered) until it
+     * reads; 0: no bound (a serial protocol holds one response anyway). */
+    size_t out_pause;
+    long idle_timeout_ms; /* on_idle is called on a client idle longer than this */
     /* Input grows by doubling from in_step, up to in_max; a read needs in_room bytes free. */
     size_t in_step, in_room, in_max;
     /* One request at a time: the next request is read (and answered) once the response to the
@@ -55,8 +60,10 @@ struct client {
     int fd;
     bool ro, tls, handshaken, closing, close_after_flush;
     bool verify_peer;
-    bool lingering; /* the last response sent, write side shut, input discarded until the client closes */
-    int events;     /* what the poll handle waits for now */
+    bool tls_ro;     /* TLS: read-only once the handshake is done (tls_readonly) */
+    bool counted_ro; /* counted in proto->nro */
+    bool lingering;  /* the last response sent, write side shut, input discarded until the client closes */
+    int events;      /* what the poll handle waits for now */
     gnutls_session_t session;
     struct ucred cred;
     bool have_cred;
@@ -89,6 +96,9 @@ void client_drop(client *c, const char *why);
 int client_queue(client *c, const char *buf, size_t len);
 /* Whether anything queued is still to be sent. */
 bool client_sending(const client *c);
+/* Whether nothing more is to be read from (or answered for) @c until it reads its replies: its own
+ * queue is over its protocol's out_pause, or all clients' is over max_queued_bytes and it has some. */
+bool client_paused(const client *c);
 /* Shut the write side, and read and throw away the input until the client closes (or a second
  * passes): closing with the input unread would reset the connection, and the reset can destroy
  * the last response before the client reads it. */

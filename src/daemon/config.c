@@ -16,8 +16,15 @@ static const key_def keys[] = {
     {"tls_cert", K_STR, OFF(tls_cert), 0, 0},
     {"tls_key", K_STR, OFF(tls_key), 0, 0},
     {"tls_ca", K_STR, OFF(tls_ca), 0, 0},
+    {"tls_allowed_dn_list", K_STR, OFF(tls_allowed_dn_list), 0, 0},
+    {"tls_readonly", K_BOOL, OFF(tls_readonly), 0, 0},
     {"sock_group", K_STR, OFF(sock_group), 0, 0},
-    {"max_clients", K_LONG, OFF(max_clients), 1, 100000},
+    {"max_clients", K_LONG, OFF(max_clients), 2, 100000},
+    {"max_ro_clients", K_LONG, OFF(max_ro_clients), 1, 100000},
+    {"max_clients_per_uid", K_LONG, OFF(max_clients_per_uid), 1, 100000},
+    {"client_idle_timeout_ms", K_LONG, OFF(client_idle_timeout_ms), 100, 86400000},
+    {"max_client_queue", K_LONG, OFF(max_client_queue), 65536, UNI_MESSAGE_MAX},
+    {"max_queued_bytes", K_LONG, OFF(max_queued_bytes), 65536, 1L << 32},
     {"max_call_bytes", K_LONG, OFF(max_call_bytes), 1024, UNI_MESSAGE_MAX},
     {"idle_timeout_ms", K_LONG, OFF(idle_timeout_ms), 100, 86400000},
     {"log_level", K_LEVEL, OFF(level), 0, 0},
@@ -38,9 +45,20 @@ const char *const config_keys_help =
     "  listen_tcp = ADDR:PORT  plain TCP listener: needs insecure_tcp = yes, loopback only (default off)\n"
     "  insecure_tcp = yes|no   allow listen_tcp's unauthenticated clients (default no)\n"
     "  tls_cert, tls_key, tls_ca = FILE   (default " UNI_DEFAULT_PKI_DIR "/servercert.pem, serverkey.pem, cacert.pem)\n"
+    "  tls_allowed_dn_list = PATTERN;...  client certificates' DNs allowed (fnmatch, e.g. CN=ops-*,O=Example;\n"
+    "                          default: any the CA signed); a client certificate must be meant for a client\n"
+    "  tls_readonly = yes|no   TLS clients are read-only (default no)\n"
     "  sock_group = GROUP      group allowed on the read-write socket (mode 0660; default root only, 0600)\n"
-    "  max_clients = N         (default 1024)   max_call_bytes = N (default 1048576)\n"
-    "  idle_timeout_ms = MS    drop clients that do not open, or send no HTTP request, in time (default 30000)\n"
+    "  max_clients = N         wire clients at once (default 1024; lowered to fit the fd limit)\n"
+    "  max_ro_clients = N      of which on the read-only socket (default 768; the rest is kept for read-write)\n"
+    "  max_clients_per_uid = N read-only clients of one user, root's not counted (default 32)\n"
+    "  max_call_bytes = N      the largest call (default 1048576)\n"
+    "  idle_timeout_ms = MS    drop clients that do not open, send no HTTP request, or do not read their\n"
+    "                          replies, in time (default 30000)\n"
+    "  client_idle_timeout_ms = MS  drop an opened client that sends no call for this long (default 300000;\n"
+    "                          the library reconnects at its next call)\n"
+    "  max_client_queue = BYTES    a client's unread replies; past it nothing more is read from it (default 1048576)\n"
+    "  max_queued_bytes = BYTES    all clients' unread replies; past it no client with any is read (default 67108864)\n"
     "  log_level = error|warning|info|debug (default info)   syslog = yes|no   pid_file = FILE\n"
     "  metrics_listen = ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
     "  metrics_tls_cert, metrics_tls_key = FILE   serve /metrics over HTTPS\n"
@@ -51,6 +69,11 @@ void config_defaults(config *c) {
     memset(c, 0, sizeof(*c));
     c->interval_ms = 1000;
     c->max_clients = 1024;
+    c->max_ro_clients = 768;
+    c->max_clients_per_uid = 32;
+    c->client_idle_timeout_ms = 300000;
+    c->max_client_queue = 1 << 20;
+    c->max_queued_bytes = 64L << 20;
     c->max_call_bytes = 1 << 20;
     c->idle_timeout_ms = 30000;
     c->metrics_max_clients = 256;

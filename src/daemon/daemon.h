@@ -19,10 +19,17 @@ typedef struct {
     char *listen_tcp;  /* ADDR:PORT, plain TCP: only with insecure_tcp and only on loopback */
     bool insecure_tcp;
     char *tls_cert, *tls_key, *tls_ca;
-    char *sock_group; /* group allowed on the read-write socket (mode 0660), or NULL (0600) */
-    long max_clients;
-    long max_call_bytes;  /* the largest call a client may send */
-    long idle_timeout_ms; /* a client that has not opened (or finished TLS), or an HTTP client that
+    char *tls_allowed_dn_list;   /* ';'-separated patterns (fnmatch) a client certificate's DN must match, or NULL */
+    bool tls_readonly;           /* TLS clients are read-only */
+    char *sock_group;            /* group allowed on the read-write socket (mode 0660), or NULL (0600) */
+    long max_clients;            /* wire clients at once, all listeners (lowered to fit the fd limit) */
+    long max_ro_clients;         /* of which on the read-only socket: the rest is kept for read-write */
+    long max_clients_per_uid;    /* read-only socket clients of one user (root's are not counted) */
+    long client_idle_timeout_ms; /* an opened client that sends no call (or reads nothing) is dropped */
+    long max_client_queue;       /* a client's unread replies: past this nothing more is read from it */
+    long max_queued_bytes;       /* all clients' unread replies: past this no client with any is read */
+    long max_call_bytes;         /* the largest call a client may send */
+    long idle_timeout_ms;        /* a client that has not opened (or finished TLS), or an HTTP client that
                            * has sent no complete request, by then is dropped */
     log_level level;
     bool syslog;

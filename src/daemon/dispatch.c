@@ -15,34 +15,49 @@ static rpc_state *rpc(client *c) {
     return client_state(c);
 }
 
-static int reply(client *c, const uni_message_header *call, xdrproc_t proc, void *body) {
-    uni_message_header h = *call;
+/* An error message as long as the caller's input can be (a 64 KiB selection quoted back) would not
+ * fit the wire's string limit: it is cut, at a character's start, with a marker. */
+#define ERROR_MESSAGE_MAX 1024
+
+/* Encode and queue a reply; a reply that cannot be encoded even as an error drops the client (it
+ * would otherwise wait for an answer that never comes). -1 when the client was dropped. */
+static int queue_encoded(client *c, uni_message_header *h, xdrproc_t proc, void *body) {
     _cleanup_free_ char *buf = NULL;
     size_t len;
-    int r;
-
-    h.type = UNI_REPLY;
-    h.status = UNI_STATUS_OK;
-    r = wire_encode(&h, proc, body, &buf, &len);
-    if (r < 0) {
-        uni_error_msg e = {.code = UNI_ERR_INTERNAL_ERROR, .message = (char *)"cannot encode the reply"};
-        h.status = UNI_STATUS_ERROR;
-        if (wire_encode(&h, (xdrproc_t)xdr_uni_error_msg, &e, &buf, &len) < 0)
-            return -1;
+    if (wire_encode(h, proc, body, &buf, &len) < 0) {
+        client_drop(c, "its reply cannot be encoded");
+        return -1;
     }
     return client_queue(c, buf, len);
 }
 
 static int reply_error(client *c, const uni_message_header *call, int code, const char *msg) {
     uni_message_header h = *call;
+    char cut[ERROR_MESSAGE_MAX + 64];
     uni_error_msg e = {.code = code, .message = (char *)msg};
+    size_t n = strlen(msg);
+
+    if (n > ERROR_MESSAGE_MAX) {
+        size_t k = ERROR_MESSAGE_MAX;
+        while (k > 0 && ((unsigned char)msg[k] & 0xC0) == 0x80)
+            k--;
+        snprintf(cut, sizeof(cut), "%.*s... [%zu bytes cut]", (int)k, msg, n - k);
+        e.message = cut;
+    }
+    h.type = UNI_REPLY;
+    h.status = UNI_STATUS_ERROR;
+    return queue_encoded(c, &h, (xdrproc_t)xdr_uni_error_msg, &e);
+}
+
+static int reply(client *c, const uni_message_header *call, xdrproc_t proc, void *body) {
+    uni_message_header h = *call;
     _cleanup_free_ char *buf = NULL;
     size_t len;
 
     h.type = UNI_REPLY;
-    h.status = UNI_STATUS_ERROR;
-    if (wire_encode(&h, (xdrproc_t)xdr_uni_error_msg, &e, &buf, &len) < 0)
-        return -1;
+    h.status = UNI_STATUS_OK;
+    if (wire_encode(&h, proc, body, &buf, &len) < 0)
+        return reply_error(c, call, UNI_ERR_INTERNAL_ERROR, "cannot encode the reply");
     return client_queue(c, buf, len);
 }
 
@@ -336,6 +351,7 @@ static int h_domain_stats(client *c, const uni_message_header *h, uni_domain_sta
     _cleanup_free_ const char **list = NULL;
     uniRecordPtr *recs = NULL;
     wire_record_buf *bufs = NULL;
+    _cleanup_free_ bool *taken = NULL;
     uni_select sel;
     size_t n = 0;
     int k = 0;
@@ -350,13 +366,17 @@ static int h_domain_stats(client *c, const uni_message_header *h, uni_domain_sta
     r.stats.stats_val = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(uni_wire_domain_stats));
     recs = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(*recs));
     bufs = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(*bufs));
-    if (!r.stats.stats_val || !recs || !bufs) {
+    taken = calloc(srv->cache.ndoms ? srv->cache.ndoms : 1, sizeof(*taken));
+    if (!r.stats.stats_val || !recs || !bufs || !taken) {
         k = reply_error(c, h, UNI_ERR_NO_MEMORY, "out of memory");
         goto done;
     }
-    /* Every cached domain, or those asked for, in the asker's order. */
+    /* Every cached domain, or those asked for, in the asker's order; each once, however often it
+     * is named. */
     for (size_t o = 0; o < (a->has_only ? a->only.only_len : 1); o++)
         for (size_t i = 0; i < srv->cache.ndoms; i++) {
+            if (taken[i])
+                continue;
             if (a->has_only) {
                 uni_domain_info ref = {.name = a->only.only_val[o].name};
                 snprintf(ref.uuid, sizeof(ref.uuid), "%s", a->only.only_val[o].uuid);
@@ -370,6 +390,7 @@ static int h_domain_stats(client *c, const uni_message_header *h, uni_domain_sta
             }
             wire_domain(&srv->cache.doms[i].info, &r.stats.stats_val[n].dom);
             r.stats.stats_val[n].rec = bufs[n].rec;
+            taken[i] = true;
             n++;
         }
     r.stats.stats_len = (u_int)n;
@@ -723,6 +744,10 @@ int consume_input(client *c) {
     /* Every complete message, in order. */
     while (c->inlen >= 4 && !c->closing) {
         uint32_t be, len;
+        /* A client that does not read its replies gets no more until it does (client_paused);
+         * what it sent waits in its input, and nothing more is read from it. */
+        if (client_paused(c))
+            break;
         memcpy(&be, c->in, 4);
         len = ntohl(be);
         if (len < FRAME_MIN_LEN || len > (uint32_t)c->srv->cfg->max_call_bytes) {
@@ -734,6 +759,7 @@ int consume_input(client *c) {
         }
         if (c->inlen < len)
             break;
+        c->since_ns = now_ns(); /* a call: not idle */
         if (dispatch(c, c->in, len) < 0 || c->closing)
             return -1;
         memmove(c->in, c->in + len, c->inlen - len);
@@ -752,10 +778,17 @@ static int rpc_on_flushed(client *c, bool was_sending) {
     return 0;
 }
 
-/* A client that connected but never opened (or never finished TLS) in time. */
+/* A client that connected but never opened (or never finished TLS), or does not read its replies,
+ * within idle_timeout_ms; or an opened one that sent no call for client_idle_timeout_ms. */
 static void rpc_on_idle(client *c) {
-    if (!rpc(c)->opened)
+    const config *cfg = c->srv->cfg;
+    uint64_t idle_ms = (now_ns() - c->since_ns) / 1000000;
+    if (!rpc(c)->opened && idle_ms > (uint64_t)cfg->idle_timeout_ms)
         client_drop(c, "did not open a connection in time (idle_timeout_ms)");
+    else if (rpc(c)->opened && client_sending(c) && idle_ms > (uint64_t)cfg->idle_timeout_ms)
+        client_drop(c, "does not read its replies (idle_timeout_ms)");
+    else if (rpc(c)->opened && !client_sending(c) && idle_ms > (uint64_t)cfg->client_idle_timeout_ms)
+        client_drop(c, "sent no call for client_idle_timeout_ms");
 }
 
 void rpc_protocol_init(protocol *p, const config *cfg) {
@@ -764,7 +797,12 @@ void rpc_protocol_init(protocol *p, const config *cfg) {
         .tls_scheme = "tls",
         .max_clients = cfg->max_clients,
         .max_clients_key = "max_clients",
-        .idle_timeout_ms = cfg->idle_timeout_ms,
+        .max_ro = cfg->max_ro_clients,
+        .max_per_uid = cfg->max_clients_per_uid,
+        .out_pause = (size_t)cfg->max_client_queue,
+        /* The sweep looks at a client after the shorter of the two timeouts; rpc_on_idle says which applies. */
+        .idle_timeout_ms =
+            cfg->idle_timeout_ms < cfg->client_idle_timeout_ms ? cfg->idle_timeout_ms : cfg->client_idle_timeout_ms,
         /* Reads of up to 64 KiB; the input holds the largest call (max_call_bytes) and a read more. */
         .in_step = 65536,
         .in_room = 65536,

@@ -138,6 +138,7 @@ static int parse_request_line(const char *p, const char *end, http_request *r) {
 ssize_t http_parse_request(const char *buf, size_t len, http_request *ret) {
     const char *p = buf, *end = buf + len, *head_end = NULL, *line;
     bool conn_close = false, conn_keep = false, have_length = false;
+    unsigned hosts = 0;
     http_request r = {0};
     int k;
 
@@ -200,9 +201,14 @@ ssize_t http_parse_request(const char *buf, size_t len, http_request *ret) {
                 have_length = true;
             } else if (name_is(line, (size_t)(n - line), "Transfer-Encoding"))
                 return -EOPNOTSUPP;
+            else if (name_is(line, (size_t)(n - line), "Host"))
+                hosts++;
         }
         line = nl + 1;
     }
+    /* RFC 9112 3.2: an HTTP/1.1 request without a Host header, or with more than one, is a 400. */
+    if (r.minor >= 1 && hosts != 1)
+        return -EBADMSG;
     r.keep_alive = r.minor >= 1 ? !conn_close : conn_keep && !conn_close;
     *ret = r;
     return head_end - buf;

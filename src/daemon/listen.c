@@ -2,7 +2,9 @@
 /* uniserverd's listeners: the unix sockets, TCP with TLS (or plain on loopback), and accepting
  * their clients, each for the protocol its listener serves. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +15,7 @@
 
 #include "drivers/remote/remote.h"
 #include "server_internal.h"
+#include "util/lockfile.h"
 
 listener *listener_add(server *srv, int fd, protocol *p) {
     listener *l;
@@ -23,74 +26,120 @@ listener *listener_add(server *srv, int fd, protocol *p) {
     return l;
 }
 
+int runtime_dir_open(server *srv, const char *dir) {
+    bool created = mkdir(dir, 0755) == 0;
+    struct stat st;
+    pid_t holder = 0;
+    int fd, r;
+
+    if (!created && errno != EEXIST) {
+        log_error("cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* Never through a symlink: the directory checked below is the one the sockets go in. */
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("runtime directory %s: %s", dir,
+                  errno == ELOOP || errno == ENOTDIR ? "a symlink or not a directory: refused" : strerror(errno));
+        return -1;
+    }
+    srv->run_fd = fd;
+    if (fstat(fd, &st) < 0) {
+        log_error("runtime directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* Whoever else may write it could swap a socket for a symlink, or plant one of their own. */
+    if (st.st_uid != geteuid()) {
+        log_error("runtime directory %s is owned by uid %d, not by uniserverd's user (uid %d): refused", dir,
+                  (int)st.st_uid, (int)geteuid());
+        return -1;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        log_error("runtime directory %s is writable by others (mode %04o): refused", dir,
+                  (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    /* Made by us: 0755 whatever the umask, so that others reach the read-only socket. */
+    if (created && fchmod(fd, 0755) < 0)
+        log_warning("cannot make %s mode 0755: %s", dir, strerror(errno));
+    else if (!created && (st.st_mode & 0005) != 0005)
+        log_warning("runtime directory %s is mode %04o: others cannot reach the read-only socket", dir,
+                    (unsigned)(st.st_mode & 07777));
+    /* One instance per directory: the lock is held for the daemon's life, taken before anything in
+     * the directory is touched (and never removed: removing a lock file races with its next taker). */
+    r = lockfile_take(fd, UNI_INSTANCE_LOCK, 0600, &holder);
+    if (r == -EBUSY) {
+        log_error("another uniserverd (pid %d) runs on %s", (int)holder, dir);
+        return -1;
+    }
+    if (r < 0 || lockfile_write_pid(r) < 0) {
+        log_error("cannot lock %s/%s: %s", dir, UNI_INSTANCE_LOCK, strerror(r < 0 ? -r : errno));
+        if (r >= 0)
+            close(r);
+        return -1;
+    }
+    srv->lock_fd = r;
+    return 0;
+}
+
 int listen_unix(server *srv, protocol *proto, const char *dir, const char *name, bool ro) {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    char tmp[64], final_path[sizeof(sa.sun_path)];
+    mode_t mode = ro ? 0666 : srv->cfg->sock_group ? 0660 : 0600, old_umask;
+    struct stat st;
     listener *l;
-    int fd;
+    int fd, r;
 
-    if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, name) >= sizeof(sa.sun_path)) {
+    if ((size_t)snprintf(final_path, sizeof(final_path), "%s/%s", dir, name) >= sizeof(final_path)) {
         log_error("socket path %s/%s is too long", dir, name);
         return -1;
     }
+    /* Bound under a temporary name with its mode already (the umask around bind: no chmod that a
+     * symlink could redirect), listening, then renamed into place: the socket never appears with
+     * the wrong mode, and a client never finds it not yet listening. Bound through the directory
+     * opened and checked at start (/proc/self/fd/N: the path cannot be redirected). */
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", name, (int)getpid());
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/%s", srv->run_fd, tmp);
+    unlinkat(srv->run_fd, tmp, 0);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    /* A socket file left by a daemon that died is removed; a live daemon is not displaced. */
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 || errno == EAGAIN) {
-        log_error("another uniserverd is listening on %s", sa.sun_path);
+    old_umask = umask(~mode & 0777);
+    r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old_umask);
+    if (r < 0) {
+        log_error("cannot bind %s/%s: %s", dir, tmp, strerror(errno));
         close(fd);
         return -1;
     }
-    close(fd);
-    /* Bound, given its mode and listening under a temporary name, then renamed into place: the
-     * socket never appears with the wrong mode, and a client never finds it not yet listening. */
-    {
-        struct sockaddr_un tmp = sa;
-        char final_path[sizeof(sa.sun_path)];
-        snprintf(final_path, sizeof(final_path), "%s", sa.sun_path);
-        if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", final_path, (int)getpid()) >=
-            sizeof(tmp.sun_path)) {
-            log_error("socket path %s is too long", final_path);
-            return -1;
-        }
-        unlink(tmp.sun_path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0) {
-            log_error("cannot bind %s: %s", tmp.sun_path, strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            return -1;
-        }
-        if (ro)
-            chmod(tmp.sun_path, 0666);
-        else if (srv->cfg->sock_group) {
-            struct group *g = getgrnam(srv->cfg->sock_group);
-            if (!g) {
-                log_error("sock_group '%s' does not exist", srv->cfg->sock_group);
-                close(fd);
-                unlink(tmp.sun_path);
-                return -1;
-            }
-            if (chown(tmp.sun_path, (uid_t)-1, g->gr_gid) < 0)
-                log_warning("cannot give %s to group %s: %s", final_path, g->gr_name, strerror(errno));
-            chmod(tmp.sun_path, 0660);
-        } else
-            chmod(tmp.sun_path, 0600);
-        if (listen(fd, 128) < 0 || rename(tmp.sun_path, final_path) < 0) {
-            log_error("cannot listen on %s: %s", final_path, strerror(errno));
+    if (!ro && srv->cfg->sock_group) {
+        struct group *g = getgrnam(srv->cfg->sock_group);
+        if (!g) {
+            log_error("sock_group '%s' does not exist", srv->cfg->sock_group);
             close(fd);
-            unlink(tmp.sun_path);
+            unlinkat(srv->run_fd, tmp, 0);
             return -1;
         }
+        if (fchownat(srv->run_fd, tmp, (uid_t)-1, g->gr_gid, AT_SYMLINK_NOFOLLOW) < 0)
+            log_warning("cannot give %s to group %s: %s", final_path, g->gr_name, strerror(errno));
+    }
+    if (listen(fd, 128) < 0 || fstatat(srv->run_fd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        renameat(srv->run_fd, tmp, srv->run_fd, name) < 0) {
+        log_error("cannot listen on %s: %s", final_path, strerror(errno));
+        close(fd);
+        unlinkat(srv->run_fd, tmp, 0);
+        return -1;
     }
     if (!(l = listener_add(srv, fd, proto))) {
         close(fd);
         return -1;
     }
     l->ro = ro;
-    l->path = strdup(sa.sun_path);
-    l->name = strdup(sa.sun_path);
-    log_info("listening on %s (%s)", sa.sun_path, ro ? "read-only" : "read-write");
+    l->path = strdup(name);
+    l->name = strdup(final_path);
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
+    log_info("listening on %s (%s)", final_path, ro ? "read-only" : "read-write");
     return 0;
 }
 
@@ -170,6 +219,7 @@ int listen_inet(server *srv, protocol *proto, const char *spec, bool tls) {
     l->tcp = true;
     if (tls) {
         l->verify_peer = true;
+        l->tls_ro = srv->cfg->tls_readonly;
         l->cred = srv->tls_cred;
         l->prio = srv->tls_prio;
     }
@@ -219,6 +269,54 @@ int listen_tls_setup(server *srv) {
     return 0;
 }
 
+/* Log a refusal at most once a second per listener: a flood of connections is not a flood of log. */
+static void refuse(listener *l, int fd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refuse(listener *l, int fd, const char *fmt, ...) {
+    uint64_t now = now_ns();
+    close(fd);
+    l->refused++;
+    if (now - l->refused_logged_ns > 1000000000) {
+        char why[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        log_warning("refusing clients on %s: %s (%lu refused)", l->name, why, l->refused);
+        l->refused_logged_ns = now;
+    }
+}
+
+/* The read-only clients of @uid now. */
+static long clients_of_uid(server *srv, uid_t uid) {
+    long n = 0;
+    for (client *c = srv->clients; c; c = c->next)
+        n += c->counted_ro && c->have_cred && c->cred.uid == uid && !c->closing;
+    return n;
+}
+
+static void on_accept(uv_poll_t *p, int status, int events);
+
+static void on_accept_again(uv_timer_t *t) {
+    server *srv = t->data;
+    srv->accept_paused = false;
+    for (int i = 0; i < srv->nlisteners; i++)
+        uv_poll_start(&srv->listeners[i].poll, UV_READABLE, on_accept);
+    log_info("accepting clients again");
+}
+
+/* Out of file descriptors (or memory): the listener stays readable, so accepting again at once
+ * would spin. Every listener stops for a second, said once. */
+static void accept_pause(server *srv, int err) {
+    long n = 0;
+    for (client *c = srv->clients; c; c = c->next)
+        n++;
+    log_warning("cannot accept a client: %s (%ld clients): not accepting for 1 s", strerror(err), n);
+    srv->accept_paused = true;
+    for (int i = 0; i < srv->nlisteners; i++)
+        uv_poll_stop(&srv->listeners[i].poll);
+    uv_timer_start(&srv->accept_timer, on_accept_again, 1000, 0);
+}
+
 static void on_accept(uv_poll_t *p, int status, int events) {
     listener *l = p->data;
     server *srv = l->srv;
@@ -228,15 +326,36 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         return;
     for (;;) {
         struct sockaddr_storage sa;
-        socklen_t sl = sizeof(sa);
+        socklen_t sl = sizeof(sa), cl;
+        struct ucred cred = {0};
+        bool have_cred = false;
         int fd = accept4(l->fd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         client *c;
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_pause(srv, errno);
+            else if (errno == ECONNABORTED || errno == EINTR)
+                continue;
             return;
+        }
+        if (!l->tcp) {
+            cl = sizeof(cred);
+            have_cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0;
+        }
+        /* Read-only clients have their own limit under the total, so that the rest is kept for
+         * the read-write socket; and one user (root aside) may hold only a few of them. */
         if (pr->nclients >= pr->max_clients) {
-            log_warning("refusing a client on %s: %ld clients already (%s)", l->name, pr->nclients,
-                        pr->max_clients_key);
-            close(fd);
+            refuse(l, fd, "%ld clients already (%s)", pr->nclients, pr->max_clients_key);
+            continue;
+        }
+        if (l->ro && pr->max_ro && pr->nro >= pr->max_ro) {
+            refuse(l, fd, "%ld read-only clients already (max_ro_clients)", pr->nro);
+            continue;
+        }
+        if (l->ro && pr->max_per_uid && have_cred && cred.uid != 0 &&
+            clients_of_uid(srv, cred.uid) >= pr->max_per_uid) {
+            refuse(l, fd, "uid %d has %ld read-only clients already (max_clients_per_uid)", (int)cred.uid,
+                   pr->max_per_uid);
             continue;
         }
         c = client_new(srv, pr, fd);
@@ -244,14 +363,18 @@ static void on_accept(uv_poll_t *p, int status, int events) {
             close(fd);
             continue;
         }
-        c->ro = l->ro;
+        c->ro = l->ro || l->tls_ro;
+        c->counted_ro = l->ro;
+        if (l->ro)
+            pr->nro++;
         c->tls = l->tls;
         c->verify_peer = l->verify_peer;
+        c->tls_ro = l->tls_ro;
         if (!l->tcp) {
-            socklen_t cl = sizeof(c->cred);
-            c->have_cred = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &cl) == 0;
-            snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %d", l->ro ? "ro" : "rw",
-                     c->have_cred ? (int)c->cred.pid : -1, c->have_cred ? (int)c->cred.uid : -1);
+            c->cred = cred;
+            c->have_cred = have_cred;
+            snprintf(c->peer, sizeof(c->peer), "%s pid %d uid %d", l->ro ? "ro" : "rw", have_cred ? (int)cred.pid : -1,
+                     have_cred ? (int)cred.uid : -1);
         } else {
             char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
             int one = 1;
@@ -262,6 +385,8 @@ static void on_accept(uv_poll_t *p, int status, int events) {
         }
         if (c->tls) {
             if (gnutls_init(&c->session, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
+                if (l->ro)
+                    pr->nro--;
                 close(fd);
                 free(c);
                 continue;
@@ -277,6 +402,8 @@ static void on_accept(uv_poll_t *p, int status, int events) {
 }
 
 void listeners_start(server *srv) {
+    uv_timer_init(srv->loop, &srv->accept_timer);
+    srv->accept_timer.data = srv;
     for (int i = 0; i < srv->nlisteners; i++) {
         uv_poll_init(srv->loop, &srv->listeners[i].poll, srv->listeners[i].fd);
         srv->listeners[i].poll.data = &srv->listeners[i];
@@ -285,6 +412,8 @@ void listeners_start(server *srv) {
 }
 
 void listeners_stop(server *srv) {
+    uv_timer_stop(&srv->accept_timer);
+    uv_close((uv_handle_t *)&srv->accept_timer, NULL);
     for (int i = 0; i < srv->nlisteners; i++) {
         uv_poll_stop(&srv->listeners[i].poll);
         uv_close((uv_handle_t *)&srv->listeners[i].poll, NULL);
@@ -293,9 +422,12 @@ void listeners_stop(server *srv) {
 
 void listeners_free(server *srv) {
     for (int i = 0; i < srv->nlisteners; i++) {
+        struct stat st;
         close(srv->listeners[i].fd);
-        if (srv->listeners[i].path)
-            unlink(srv->listeners[i].path);
+        /* Only our own socket: never one a later daemon put at that name. */
+        if (srv->listeners[i].path && fstatat(srv->run_fd, srv->listeners[i].path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            st.st_dev == srv->listeners[i].dev && st.st_ino == srv->listeners[i].ino)
+            unlinkat(srv->run_fd, srv->listeners[i].path, 0);
         free(srv->listeners[i].path);
         free(srv->listeners[i].name);
     }

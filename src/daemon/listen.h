@@ -15,10 +15,15 @@ typedef struct listener {
     uv_poll_t poll;
     int fd;
     bool ro, tls, tcp;
-    bool verify_peer; /* TLS: require a client certificate that chains to the CA */
+    bool verify_peer;           /* TLS: require a client certificate that chains to the CA */
+    bool tls_ro;                /* TLS: its clients are read-only (tls_readonly) */
+    unsigned long refused;      /* clients refused over a limit */
+    uint64_t refused_logged_ns; /* when that was last said */
     gnutls_certificate_credentials_t cred;
     gnutls_priority_t prio;
-    char *path; /* unix socket path, unlinked at exit */
+    char *path; /* unix socket's name in the runtime directory, unlinked at exit if still ours */
+    dev_t dev;  /* the socket file's identity */
+    ino_t ino;
     char *name;
 } listener;
 
@@ -29,6 +34,12 @@ struct addrinfo *resolve_listen(const char *spec, const char *what, char **ret_h
 int listen_tcp_socket(const struct addrinfo *res);
 /* A new listener slot for @p's clients (zeroed but for srv, proto and fd), or NULL when all are taken. */
 listener *listener_add(server *srv, int fd, protocol *p);
+/* The lock file of one uniserverd in its runtime directory. */
+#define UNI_INSTANCE_LOCK "uniserverd.lock"
+/* Open the runtime directory @dir (made 0755 when missing; refused when a symlink, owned by another
+ * user or writable by others) into srv->run_fd, and take its instance lock (srv->lock_fd); -1
+ * after logging why (another uniserverd runs there). */
+int runtime_dir_open(server *srv, const char *dir);
 /* The unix socket @dir/@name, read-only or read-write (mode 0666, or 0660 for sock_group, else 0600). */
 int listen_unix(server *srv, protocol *proto, const char *dir, const char *name, bool ro);
 /* TCP on @spec: with TLS and client certificates, or plain and then only on loopback. */

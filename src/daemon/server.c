@@ -4,7 +4,9 @@
  * asked) and on /metrics' port (listen.c), and answers every client from the cache, so a hundred
  * clients cost what one does (client.c, with each listener's protocol). One libuv loop; this file
  * wires them together, and starts and stops them. */
+#include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -19,6 +21,57 @@ static void stop_all(server *srv) {
     uv_close((uv_handle_t *)&srv->sigint, NULL);
 }
 
+/* The fds in use now (the source's kept-open files, the listeners). */
+static long fds_in_use(void) {
+    _cleanup_closedir_ DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    long n = 0;
+    if (!d)
+        return 64;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    return n;
+}
+
+/* Every client is an fd: the soft limit goes up to the hard one, and the client limits come down
+ * to what is left of it (a margin kept for the source's files: VMs come and go), so that a full
+ * house is refused by a limit, not met by EMFILE. */
+static void fit_fd_limit(server *srv) {
+    struct rlimit rl;
+    long avail, want, http = srv->metrics ? srv->metrics->max_clients : 0;
+    protocol *p = &srv->rpc;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    avail = (rl.rlim_cur > 1L << 30 ? 1L << 30 : (long)rl.rlim_cur) - fds_in_use() - 64;
+    want = p->max_clients + http;
+    if (want <= avail)
+        return;
+    if (avail < 4)
+        avail = 4;
+    if (http) {
+        http = http * avail / want > 1 ? http * avail / want : 1;
+        srv->metrics->max_clients = http;
+    }
+    p->max_clients = avail - http > 2 ? avail - http : 2;
+    log_warning("the file descriptor limit is %ld: max_clients lowered to %ld%s", (long)rl.rlim_cur, p->max_clients,
+                http ? " and metrics_max_clients in proportion" : "");
+}
+
+/* The read-only socket's share leaves at least a quarter of max_clients (and one) to the others. */
+static void keep_reserve(protocol *p) {
+    long reserve = p->max_clients / 4 > 1 ? p->max_clients / 4 : 1;
+    if (p->max_ro > p->max_clients - reserve) {
+        p->max_ro = p->max_clients - reserve;
+        log_info("max_ro_clients is %ld: %ld clients are kept for the read-write socket", p->max_ro, reserve);
+    }
+}
+
 static void on_signal(uv_signal_t *s, int signum) {
     server *srv = s->data;
     log_info("%s: shutting down", strsignal(signum));
@@ -31,21 +84,22 @@ int server_run(const config *cfg) {
 
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
-    srv->hl_fd = -1;
+    srv->hl_fd = srv->run_fd = srv->lock_fd = srv->pid_fd = -1;
     srv->loop = uv_default_loop();
     signal(SIGPIPE, SIG_IGN);
+    /* The instance lock first, then the pid file: a second daemon is refused before it touches
+     * anything of the first one's. */
+    if (runtime_dir_open(srv, cfg->runtime_dir) < 0 ||
+        (cfg->pid_file && (srv->pid_fd = pid_file_acquire(cfg->pid_file)) < 0))
+        goto out;
     srv->source = uniConnectOpen(cfg->source_uri, 0);
     if (!srv->source) {
         log_error("cannot open %s: %s", cfg->source_uri, uniGetLastError()->message);
-        return 1;
+        goto out;
     }
     dispatch_audit_setup();
     if (sampler_first(srv) < 0)
         goto out;
-    if (mkdir(cfg->runtime_dir, 0755) < 0 && errno != EEXIST) {
-        log_error("cannot create %s: %s", cfg->runtime_dir, strerror(errno));
-        goto out;
-    }
     rpc_protocol_init(&srv->rpc, cfg);
     if (listen_unix(srv, &srv->rpc, cfg->runtime_dir, UNI_SOCK_RW, false) < 0 ||
         listen_unix(srv, &srv->rpc, cfg->runtime_dir, UNI_SOCK_RO, true) < 0)
@@ -63,6 +117,8 @@ int server_run(const config *cfg) {
     srv->metrics = metrics_start(srv);
     if (srv->metrics == PROTOCOL_FAILED)
         goto out;
+    fit_fd_limit(srv);
+    keep_reserve(&srv->rpc);
     listeners_start(srv);
     if (sampler_start(srv) < 0)
         goto out;
@@ -85,5 +141,9 @@ out:
     uniConnectClose(srv->source);
     uniConnectClose(srv->query);
     uv_loop_close(srv->loop);
+    if (cfg->pid_file)
+        pid_file_release(cfg->pid_file, srv->pid_fd);
+    closep(&srv->lock_fd);
+    closep(&srv->run_fd);
     return rc;
 }

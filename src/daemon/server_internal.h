@@ -27,6 +27,9 @@ struct server {
     uv_timer_t hl_timer;
     bool hl_watching;
     uv_signal_t sigterm, sigint;
+    int run_fd;  /* the runtime directory, opened and checked at start: the sockets are made in it */
+    int lock_fd; /* its instance lock, held for the daemon's life */
+    int pid_fd;  /* the pid file, locked, or -1 */
     /* The sampler thread: samples every interval (or at once when asked), finishes the sample
      * and leaves it pending; the loop adopts the pending sample when a client next reads the
      * cache (server_adopt). A sample costs the loop no wakeup. */
@@ -44,6 +47,9 @@ struct server {
     listener listeners[6];
     int nlisteners;
     client *clients;
+    size_t queued;           /* every client's queued output (c->out), against max_queued_bytes */
+    uv_timer_t accept_timer; /* accepting again after running out of file descriptors */
+    bool accept_paused;
     protocol rpc; /* the wire protocol, on the unix sockets and TLS or TCP */
     gnutls_certificate_credentials_t tls_cred;
     gnutls_priority_t tls_prio;

@@ -26,11 +26,17 @@ static void usage(FILE *f) {
             "      --interval MS        sampling interval (default 1000)\n"
             "      --listen-tls ADDR:PORT   serve TLS with client certificates (--tls-cert/-key/-ca FILE)\n"
             "      --listen-tcp ADDR:PORT   plain TCP, loopback only, needs --insecure-tcp\n"
+            "      --tls-allowed-dn PATTERN;...  DNs of the client certificates allowed (fnmatch)\n"
+            "      --tls-readonly       TLS clients are read-only\n"
             "      --sock-group GROUP   group allowed on the read-write socket\n"
             "      --log-level LEVEL    error, warning, info (default), debug\n"
             "      --syslog             log to syslog\n"
             "      --pid-file FILE      write the pid there\n"
             "      --metrics-listen ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
+            "      --max-clients N, --max-ro-clients N, --max-clients-per-uid N\n"
+            "      --client-idle-timeout MS, --max-client-queue BYTES, --max-queued-bytes BYTES\n"
+            "                           client limits (the settings of the same names, below)\n"
+            "      --set KEY=VALUE      any setting of the file\n"
             "      --list-procedures    print every wire procedure: number, name, access (open,\n"
             "                           read, control: refused on read-only connections)\n"
             "  -h, --help, -V, --version\n"
@@ -85,15 +91,42 @@ int main(int argc, char **argv) {
         {"syslog", no_argument, NULL, 12},
         {"pid-file", required_argument, NULL, 13},
         {"metrics-listen", required_argument, NULL, 14},
+        {"max-clients", required_argument, NULL, 16},
+        {"max-ro-clients", required_argument, NULL, 17},
+        {"max-clients-per-uid", required_argument, NULL, 18},
+        {"client-idle-timeout", required_argument, NULL, 19},
+        {"max-client-queue", required_argument, NULL, 20},
+        {"max-queued-bytes", required_argument, NULL, 21},
+        {"set", required_argument, NULL, 22},
+        {"tls-allowed-dn", required_argument, NULL, 23},
+        {"tls-readonly", no_argument, NULL, 24},
         {"help", no_argument, NULL, 'h'},
         {"list-procedures", no_argument, NULL, 15},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    static const char *const keyof[] = {
-        [1] = "runtime_dir",  [2] = "uri",      [3] = "interval_ms", [4] = "listen_tls",     [5] = "listen_tcp",
-        [6] = "insecure_tcp", [7] = "tls_cert", [8] = "tls_key",     [9] = "tls_ca",         [10] = "sock_group",
-        [11] = "log_level",   [12] = "syslog",  [13] = "pid_file",   [14] = "metrics_listen"};
+    static const char *const keyof[] = {[1] = "runtime_dir",
+                                        [2] = "uri",
+                                        [3] = "interval_ms",
+                                        [4] = "listen_tls",
+                                        [5] = "listen_tcp",
+                                        [6] = "insecure_tcp",
+                                        [7] = "tls_cert",
+                                        [8] = "tls_key",
+                                        [9] = "tls_ca",
+                                        [10] = "sock_group",
+                                        [11] = "log_level",
+                                        [12] = "syslog",
+                                        [13] = "pid_file",
+                                        [14] = "metrics_listen",
+                                        [16] = "max_clients",
+                                        [17] = "max_ro_clients",
+                                        [18] = "max_clients_per_uid",
+                                        [19] = "client_idle_timeout_ms",
+                                        [20] = "max_client_queue",
+                                        [21] = "max_queued_bytes",
+                                        [23] = "tls_allowed_dn_list",
+                                        [24] = "tls_readonly"};
     config cfg, flags;
     const char *config_path = NULL;
     char *set_keys[32], *set_vals[32];
@@ -118,8 +151,12 @@ int main(int argc, char **argv) {
         case 'V':
             printf("uniserverd (uniserver) %d.%d.%d\n", UNI_VERSION_MAJOR, UNI_VERSION_MINOR, UNI_VERSION_MICRO);
             return 0;
+        case 22: /* --set KEY=VALUE: any setting of the file */
+            if (settings_flag_set(&uniserverd_settings, optarg, set_keys, set_vals, &nset, 32) < 0)
+                return 2;
+            break;
         default:
-            if (o >= 1 && o <= 14 && nset < 32) {
+            if (o >= 1 && o <= 24 && o != 15 && o != 22 && nset < 32) {
                 set_keys[nset] = (char *)keyof[o];
                 set_vals[nset++] = optarg ? optarg : (char *)"yes";
                 break;
@@ -143,15 +180,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "uniserverd: cannot become a daemon: %s\n", strerror(errno));
         return 1;
     }
-    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0)
-        return 1;
     /* Small by design: one worker samples (libuv's pool would start four), and the threads
      * share malloc's arenas instead of growing one each. */
     setenv("UV_THREADPOOL_SIZE", "1", 0);
     mallopt(M_ARENA_MAX, 1);
     rc = server_run(&cfg);
-    if (cfg.pid_file)
-        unlink(cfg.pid_file);
     config_free(&cfg);
     config_free(&flags);
     return rc;

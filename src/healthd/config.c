@@ -32,6 +32,7 @@ static const key_def keys[] = {
     {"import_rasdaemon", K_STR, OFF(import_rasdaemon), 0, 0},
     {"log_level", K_LEVEL, OFF(level), 0, 0},
     {"syslog", K_BOOL, OFF(syslog), 0, 0},
+    {"move_damaged", K_BOOL, OFF(move_damaged), 0, 0},
     {"pid_file", K_STR, OFF(pid_file), 0, 0},
 };
 
@@ -55,7 +56,9 @@ static const char *const keys_help =
     "  trace = yes|no, edac = yes|no   the sources (default yes)\n"
     "  vm_links = yes|no         link errors to the VMs they may have touched (default yes)\n"
     "  import_rasdaemon = PATH   import a rasdaemon database at start (new rows only)\n"
-    "  log_level = error|warning|info|debug   syslog = yes|no   pid_file = FILE\n";
+    "  log_level = error|warning|info|debug   syslog = yes|no   pid_file = FILE\n"
+    "  move_damaged = yes|no     a HealthLog that fails PRAGMA quick_check at start is moved aside to\n"
+    "                            PATH.damaged-TIME and a new one started (default no: refused)\n";
 
 void hd_usage(FILE *f) {
     fprintf(f,
@@ -68,6 +71,7 @@ void hd_usage(FILE *f) {
             "  --procfs DIR, --sysfs DIR, --tracefs DIR   other trees (fixtures)\n"
             "  --interval MS            polling interval (default 1000)\n"
             "  --once                   one pass (EDAC, trace, sensors, SMBIOS), then exit\n"
+            "  --move-damaged           a damaged HealthLog is moved aside and a new one started\n"
             "  --import-rasdaemon PATH  import an existing rasdaemon database\n"
             "  -f, --foreground         stay in the foreground, log to stderr\n"
             "  -c, --config FILE        settings file (default " HD_DEFAULT_CONFIG " when it exists)\n"

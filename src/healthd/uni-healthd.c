@@ -77,6 +77,17 @@ static int hd_start(hd *h) {
         return -1;
     h->ncpu = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     r = hl_open(h->cfg->db, HL_OPEN_WRITE, &h->db, why, sizeof(why));
+    if (r == -EUCLEAN && h->cfg->move_damaged) {
+        /* The way out of a damaged HealthLog: kept aside for forensics, and a new one started. */
+        char aside[PATH_MAX];
+        log_error("%s", why);
+        if ((r = hl_move_aside(h->cfg->db, aside, sizeof(aside))) < 0) {
+            log_error("cannot move %s aside: %s", h->cfg->db, strerror(-r));
+            return -1;
+        }
+        log_warning("the damaged HealthLog is kept as %s; starting a new one at %s", aside, h->cfg->db);
+        r = hl_open(h->cfg->db, HL_OPEN_WRITE, &h->db, why, sizeof(why));
+    }
     if (r < 0) {
         log_error("%s", why);
         return -1;
@@ -220,23 +231,33 @@ static int run_loop(hd *h) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"db", required_argument, NULL, 1},        {"procfs", required_argument, NULL, 2},
-        {"sysfs", required_argument, NULL, 3},     {"tracefs", required_argument, NULL, 4},
-        {"interval", required_argument, NULL, 5},  {"import-rasdaemon", required_argument, NULL, 6},
-        {"log-level", required_argument, NULL, 7}, {"pid-file", required_argument, NULL, 8},
-        {"syslog", no_argument, NULL, 9},          {"once", no_argument, NULL, 'o'},
-        {"foreground", no_argument, NULL, 'f'},    {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},     {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 1},
+        {"procfs", required_argument, NULL, 2},
+        {"sysfs", required_argument, NULL, 3},
+        {"tracefs", required_argument, NULL, 4},
+        {"interval", required_argument, NULL, 5},
+        {"import-rasdaemon", required_argument, NULL, 6},
+        {"log-level", required_argument, NULL, 7},
+        {"pid-file", required_argument, NULL, 8},
+        {"syslog", no_argument, NULL, 9},
+        {"once", no_argument, NULL, 'o'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"move-damaged", no_argument, NULL, 10},
+        {NULL, 0, NULL, 0},
     };
-    static const char *const keyof[] = {[1] = "db",        [2] = "procfs",      [3] = "sysfs",
-                                        [4] = "tracefs",   [5] = "interval_ms", [6] = "import_rasdaemon",
-                                        [7] = "log_level", [8] = "pid_file",    [9] = "syslog"};
+    static const char *const keyof[] = {
+        [1] = "db",          [2] = "procfs",           [3] = "sysfs",     [4] = "tracefs",
+        [5] = "interval_ms", [6] = "import_rasdaemon", [7] = "log_level", [8] = "pid_file",
+        [9] = "syslog",      [10] = "move_damaged"};
     hd_config cfg;
     hd h = {.proc_fd = -1, .sys_fd = -1};
     const char *config_path = NULL;
     char *set_keys[64], *set_vals[64];
-    int nset = 0, o, rc = 0;
+    int nset = 0, o, rc = 0, pid_fd = -1;
 
     hd_config_defaults(&cfg);
     while ((o = getopt_long(argc, argv, "fc:s:hV", opts, NULL)) != -1) {
@@ -250,17 +271,10 @@ int main(int argc, char **argv) {
         case 'c':
             config_path = optarg;
             break;
-        case 's': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || nset >= 64) {
-                fprintf(stderr, "uni-healthd: --set KEY=VALUE, not '%s'\n", optarg);
+        case 's':
+            if (settings_flag_set(&hd_settings, optarg, set_keys, set_vals, &nset, 64) < 0)
                 return 2;
-            }
-            *eq = 0;
-            set_keys[nset] = optarg;
-            set_vals[nset++] = eq + 1;
             break;
-        }
         case 'h':
             hd_usage(stdout);
             return 0;
@@ -268,7 +282,7 @@ int main(int argc, char **argv) {
             printf("uni-healthd (uniserver) %d.%d.%d\n", UNI_VERSION_MAJOR, UNI_VERSION_MINOR, UNI_VERSION_MICRO);
             return 0;
         default:
-            if (o >= 1 && o <= 9 && nset < 64) {
+            if (o >= 1 && o <= 10 && nset < 64) {
                 set_keys[nset] = (char *)keyof[o];
                 set_vals[nset++] = optarg ? optarg : (char *)"yes";
                 break;
@@ -300,7 +314,7 @@ int main(int argc, char **argv) {
         settings_free(&hd_settings, &cfg);
         return 1;
     }
-    if (cfg.pid_file && pid_file_write(cfg.pid_file) < 0) {
+    if (cfg.pid_file && (pid_fd = pid_file_acquire(cfg.pid_file)) < 0) {
         settings_free(&hd_settings, &cfg);
         return 1;
     }
@@ -310,7 +324,7 @@ int main(int argc, char **argv) {
         rc = run_loop(&h);
     hd_stop(&h);
     if (cfg.pid_file)
-        unlink(cfg.pid_file);
+        pid_file_release(cfg.pid_file, pid_fd);
     settings_free(&hd_settings, &cfg);
     return rc;
 }

@@ -22,6 +22,7 @@ typedef struct {
     long retention_days, retention_max_events, sensor_retention_days;
     long page_ce_threshold, page_ce_window_s, dimm_ce_threshold, dimm_ce_window_s, core_ce_threshold, core_ce_window_s;
     bool trace, edac, vm_links, syslog, foreground, once;
+    bool move_damaged; /* a damaged HealthLog is moved aside and a new one started (else refused) */
     log_level level;
 } hd_config;
 

@@ -82,9 +82,13 @@ enum {
     HL_OPEN_WRITE = 1 << 0, /* the one writer: create, migrate, take the writer lock */
 };
 /* Open the HealthLog at @path. A reader gets -ENOENT when there is no file and -ENODATA when it
- * is not (yet) a HealthLog; a writer gets -EBUSY when another writer holds it. On failure @err
- * (may be NULL) says why, naming the path. */
+ * is not (yet) a HealthLog; a writer gets -EBUSY when another writer holds it and -EUCLEAN when
+ * the database is damaged (PRAGMA quick_check). On failure @err (may be NULL) says why, naming
+ * the path. */
 int hl_open(const char *path, unsigned flags, hl_db **ret, char *err, size_t errlen);
+/* Move the HealthLog at @path (and its -wal and -shm files) aside to REAL.damaged-TIME, kept for
+ * forensics, so that a new one can start; @ret_new (@len bytes) gets the new name. -errno. */
+int hl_move_aside(const char *path, char *ret_new, size_t len);
 void hl_close(hl_db *db);
 const char *hl_path(hl_db *db);
 const char *hl_errmsg(hl_db *db);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "healthlog_internal.h"
+#include "util/lockfile.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Tables, described once
@@ -416,34 +417,136 @@ static int migrate(hl_db *db) {
     return exec(db, "COMMIT");
 }
 
-static int open_writer(hl_db *db) {
-    int one = 1, r;
-
-    /* One writer: a lock held for the process's life, on its own file: opening and closing a
-     * second descriptor of the database file itself would drop SQLite's POSIX locks on it. */
-    {
-        _cleanup_free_ char *lock = NULL;
-        if (asprintf(&lock, "%s.lock", db->path) < 0)
-            return -ENOMEM;
-        db->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (db->lock_fd < 0) {
-            r = -errno;
-            snprintf(db->err, sizeof(db->err), "%s: %s", lock, strerror(errno));
-            return r;
-        }
+/* The database's real path (symlinks resolved; the file itself may not exist yet), or NULL with
+ * db->err set. */
+static char *real_db_path(hl_db *db) {
+    _cleanup_free_ char *copy = NULL, *dir = NULL;
+    struct stat st;
+    char *real = realpath(db->path, NULL), *base;
+    if (real || errno != ENOENT)
+        goto done;
+    if (lstat(db->path, &st) == 0) {
+        errno = ELOOP; /* a symlink to nothing: where it leads is not ours to create */
+        goto done;
     }
-    if (flock(db->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        snprintf(db->err, sizeof(db->err), "%s: another uni-healthd writes this HealthLog", db->path);
+    if (!(copy = strdup(db->path)))
+        goto done;
+    base = strrchr(copy, '/');
+    if (base)
+        *base++ = 0;
+    if ((dir = realpath(!base   ? "."
+                        : *copy ? copy
+                                : "/",
+                        NULL)) &&
+        asprintf(&real, "%s/%s", strcmp(dir, "/") ? dir : "", base ? base : copy) < 0)
+        real = NULL;
+done:
+    if (!real)
+        snprintf(db->err, sizeof(db->err), "%s: %s", db->path, strerror(errno));
+    return real;
+}
+
+/* One writer per database, whatever name it is given: the lock is REAL.lock (mode 0600, so that no
+ * reader can hold it), named after the real path, and a database with a second name (a hard link)
+ * is refused, since its -wal file would be named after each. Held for the process's life, on its
+ * own file: opening and closing a second descriptor of the database file itself would drop
+ * SQLite's POSIX locks on it. */
+static int writer_lock(hl_db *db, char **ret_real) {
+    _cleanup_free_ char *real = real_db_path(db), *lock = NULL;
+    struct stat st;
+    pid_t holder = 0;
+
+    if (!real)
+        return -errno;
+    if (stat(real, &st) == 0 && st.st_nlink > 1) {
+        snprintf(db->err, sizeof(db->err),
+                 "%s has %ju names (hard links): a HealthLog has one, so that it has one writer and one -wal file",
+                 db->path, (uintmax_t)st.st_nlink);
+        return -EMLINK;
+    }
+    if (asprintf(&lock, "%s.lock", real) < 0)
+        return -ENOMEM;
+    db->lock_fd = lockfile_take(AT_FDCWD, lock, 0600, &holder);
+    if (db->lock_fd == -EBUSY)
+        snprintf(db->err, sizeof(db->err), "%s: another uni-healthd writes this HealthLog (pid %d, %s)", db->path,
+                 (int)holder, real);
+    else if (db->lock_fd < 0)
+        snprintf(db->err, sizeof(db->err), "%s: %s", lock, strerror(-db->lock_fd));
+    if (db->lock_fd < 0) {
+        int r = db->lock_fd;
+        db->lock_fd = -1;
         return r;
     }
-    if (sqlite3_open_v2(db->path, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+    (void)fchmod(db->lock_fd, 0600); /* one made by an older uni-healthd was 0644 */
+    (void)lockfile_write_pid(db->lock_fd);
+    *ret_real = TAKE_PTR(real);
+    return 0;
+}
+
+/* A database that is damaged but still opens is refused before anything is written to it:
+ * writing on would bury the damage under new events. */
+static int check_integrity(hl_db *db) {
+    sqlite3_stmt *st = NULL;
+    const char *first = NULL;
+    int r = sqlite3_prepare_v2(db->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+    char what[200];
+
+    if (r == SQLITE_OK)
+        r = sqlite3_step(st);
+    if (r == SQLITE_ROW && (first = (const char *)sqlite3_column_text(st, 0)) && !strcmp(first, "ok")) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    snprintf(what, sizeof(what), "%s", r == SQLITE_ROW && first ? first : sqlite3_errmsg(db->db));
+    what[strcspn(what, "\n")] = ' ';
+    sqlite3_finalize(st);
+    snprintf(db->err, sizeof(db->err),
+             "%s is damaged (quick_check: %.150s): refused. Move it aside and start a new one with "
+             "uni-healthd --move-damaged (the old one is kept as %s.damaged-TIME for forensics)",
+             db->path, what, db->path);
+    return -EUCLEAN;
+}
+
+int hl_move_aside(const char *path, char *ret_new, size_t len) {
+    hl_db tmp = {.path = (char *)path};
+    _cleanup_free_ char *real = real_db_path(&tmp);
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (!real)
+        return -errno;
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", gmtime_r(&now, &tm));
+    if ((size_t)snprintf(ret_new, len, "%s.damaged-%s", real, stamp) >= len)
+        return -ENAMETOOLONG;
+    if (rename(real, ret_new) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        char from[PATH_MAX], to[PATH_MAX];
+        const char *suffix = i ? "-shm" : "-wal";
+        snprintf(from, sizeof(from), "%s%s", real, suffix);
+        snprintf(to, sizeof(to), "%s%s", ret_new, suffix);
+        if (rename(from, to) < 0 && errno != ENOENT)
+            return -errno;
+    }
+    return 0;
+}
+
+static int open_writer(hl_db *db) {
+    _cleanup_free_ char *real = NULL;
+    int one = 1, r;
+
+    if ((r = writer_lock(db, &real)) < 0)
+        return r;
+    if (sqlite3_open_v2(real, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK)
         return hl_sql_fail(db, SQLITE_CANTOPEN, "open");
     sqlite3_busy_timeout(db->db, 5000);
     /* Keep the -wal and -shm files when the writer closes, so that read-only readers can open the
      * file while no writer runs. */
     sqlite3_file_control(db->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+    if ((r = check_integrity(db)) < 0)
+        return r;
     if ((r = exec(db, "PRAGMA auto_vacuum = INCREMENTAL")) < 0 || (r = exec(db, "PRAGMA journal_mode = WAL")) < 0 ||
         (r = exec(db, "PRAGMA synchronous = FULL")) < 0 || (r = migrate(db)) < 0)
         return r;

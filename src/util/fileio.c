@@ -2,6 +2,7 @@
 /* Bounded reads of /proc and /sys files relative to a root directory fd, with truncation detected. */
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util.h"
@@ -41,20 +42,34 @@ ssize_t pread_full(int fd, char *buf, size_t bufsz) {
     return read_loop(fd, buf, bufsz, true);
 }
 
-ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t bufsz) {
-    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
+int open_source_at(int dirfd, const char *path) {
+    /* Non-blocking, and never a FIFO, a socket or a block device: one planted in a source tree
+     * would block the reader forever. /proc and /sys attributes are regular files; directories
+     * are opened here too, and a character device is let through (the tests stand /dev/null in
+     * for an attribute that takes writes and keeps nothing; reads stay bounded, 64 MiB at most). */
+    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
         return -errno;
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISBLK(st.st_mode))
+        return -EINVAL;
+    return TAKE_FD(fd);
+}
+
+ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t bufsz) {
+    _cleanup_close_ int fd = open_source_at(dirfd, path);
+    if (fd < 0)
+        return fd;
     return read_fd_full(fd, buf, bufsz);
 }
 
 ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret) {
-    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    _cleanup_close_ int fd = open_source_at(dirfd, path);
     _cleanup_free_ char *buf = NULL;
     size_t sz = 16384;
 
     if (fd < 0)
-        return -errno;
+        return fd;
     for (;;) {
         ssize_t n;
         char *nb = realloc(buf, sz);

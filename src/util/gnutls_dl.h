@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stddef.h>
 
 /* Every GnuTLS call uniserver makes. A macro (gnutls_transport_set_int) is listed as the
@@ -15,6 +16,12 @@
     X(gnutls_certificate_set_x509_key_file)                                                                            \
     X(gnutls_certificate_set_x509_trust_file)                                                                          \
     X(gnutls_certificate_verify_peers2)                                                                                \
+    X(gnutls_certificate_verify_peers)                                                                                 \
+    X(gnutls_certificate_get_peers)                                                                                    \
+    X(gnutls_x509_crt_init)                                                                                            \
+    X(gnutls_x509_crt_import)                                                                                          \
+    X(gnutls_x509_crt_get_dn)                                                                                          \
+    X(gnutls_x509_crt_deinit)                                                                                          \
     X(gnutls_credentials_set)                                                                                          \
     X(gnutls_deinit)                                                                                                   \
     X(gnutls_handshake)                                                                                                \
@@ -53,6 +60,12 @@ int uni_gnutls_load(char *why, size_t len);
 #define gnutls_certificate_set_x509_key_file (uni_gnutls.gnutls_certificate_set_x509_key_file)
 #define gnutls_certificate_set_x509_trust_file (uni_gnutls.gnutls_certificate_set_x509_trust_file)
 #define gnutls_certificate_verify_peers2 (uni_gnutls.gnutls_certificate_verify_peers2)
+#define gnutls_certificate_verify_peers (uni_gnutls.gnutls_certificate_verify_peers)
+#define gnutls_certificate_get_peers (uni_gnutls.gnutls_certificate_get_peers)
+#define gnutls_x509_crt_init (uni_gnutls.gnutls_x509_crt_init)
+#define gnutls_x509_crt_import (uni_gnutls.gnutls_x509_crt_import)
+#define gnutls_x509_crt_get_dn (uni_gnutls.gnutls_x509_crt_get_dn)
+#define gnutls_x509_crt_deinit (uni_gnutls.gnutls_x509_crt_deinit)
 #define gnutls_credentials_set (uni_gnutls.gnutls_credentials_set)
 #define gnutls_deinit (uni_gnutls.gnutls_deinit)
 #define gnutls_handshake (uni_gnutls.gnutls_handshake)

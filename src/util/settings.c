@@ -3,7 +3,9 @@
  * uni-healthd.conf) and flags, all through one table of keys per daemon, so a setting is the same
  * in the file and on the command line. */
 #include <ctype.h>
+#include <fcntl.h>
 
+#include "util/lockfile.h"
 #include "util/log.h"
 #include "util/settings.h"
 #include "util/util.h"
@@ -121,11 +123,37 @@ int settings_apply(const settings_def *d, void *obj, const char *path, const cha
     return 0;
 }
 
-int pid_file_write(const char *path) {
-    FILE *f = fopen(path, "we");
-    if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
-        log_error("cannot write %s: %s", path, strerror(errno));
+int settings_flag_set(const settings_def *d, char *arg, char **keys, char **vals, int *n, int max) {
+    char *eq = strchr(arg, '=');
+    if (!eq || *n >= max) {
+        fprintf(stderr, "%s: --set KEY=VALUE, not '%s'\n", d->prog, arg);
         return -1;
     }
+    *eq = 0;
+    keys[*n] = arg;
+    vals[(*n)++] = eq + 1;
     return 0;
+}
+
+int pid_file_acquire(const char *path) {
+    /* Locked for the process's life: a second instance started with the same pid file is refused
+     * before it writes, so it cannot replace (or at its exit remove) the first one's pid. */
+    pid_t holder = 0;
+    int fd = lockfile_take(AT_FDCWD, path, 0644, &holder), r;
+    if (fd == -EBUSY) {
+        log_error("pid file %s is held by another running instance (pid %d)", path, (int)holder);
+        return -1;
+    }
+    if (fd < 0 || (r = lockfile_write_pid(fd)) < 0) {
+        log_error("cannot write the pid file %s: %s", path,
+                  fd == -EINVAL ? "not a regular file with one name" : strerror(-(fd < 0 ? fd : r)));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void pid_file_release(const char *path, int fd) {
+    lockfile_release(AT_FDCWD, path, fd);
 }

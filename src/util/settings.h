@@ -30,5 +30,11 @@ void settings_free(const settings_def *d, void *obj);
  * -1 after a message on stderr. */
 int settings_apply(const settings_def *d, void *obj, const char *path, const char *default_path, char *const *flag_keys,
                    char *const *vals, int n);
-/* Write this process's pid to @path; -1 after logging why. */
-int pid_file_write(const char *path);
+/* A --set KEY=VALUE flag (@arg, cut at its '='): appended to @keys and @vals (*@n of @max used);
+ * -1 after a message on stderr when it is not KEY=VALUE or there is no room. */
+int settings_flag_set(const settings_def *d, char *arg, char **keys, char **vals, int *n, int max);
+/* Write this process's pid to @path, locked for the process's life (never through a symlink): the
+ * fd to keep, or -1 after logging why (another instance holds it, or it cannot be written). */
+int pid_file_acquire(const char *path);
+/* Remove the pid file if it is still ours, and close @fd (-1: nothing). */
+void pid_file_release(const char *path, int fd);

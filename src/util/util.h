@@ -96,6 +96,10 @@ int format_cpu_list(const uint8_t *bitmap, unsigned nbits, char *buf, size_t len
 ssize_t read_fd_full(int fd, char *buf, size_t bufsz);
 ssize_t pread_full(int fd, char *buf, size_t bufsz);
 ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t bufsz);
+/* fileio.c: open a source file (or directory) for reading, non-blocking, refused (-EINVAL) when it
+ * is a FIFO, a socket or a block device (one planted in a source tree would block the reader);
+ * the fd or -errno. */
+int open_source_at(int dirfd, const char *path);
 /* Read a file that may be large (e.g. /proc/cpuinfo on 256 cores) into a malloc'd buffer. */
 ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret);
 /* Read a one-line sysfs attribute and strip the trailing newline; -EBADMSG when it has none (cut). */

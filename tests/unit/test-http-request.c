@@ -36,7 +36,7 @@ static void test_complete(void **state) {
     assert_true(r.keep_alive);
     assert_true(parse("GET / HTTP/1.0\r\n\r\n", &r) > 0);
     assert_false(r.keep_alive);
-    assert_true(parse("GET / HTTP/1.1\r\nConnection: close\r\nContent-Length: 12\r\n\r\n", &r) > 0);
+    assert_true(parse("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 12\r\n\r\n", &r) > 0);
     assert_false(r.keep_alive);
     assert_int_equal(r.content_length, 12);
 }
@@ -79,7 +79,13 @@ static void test_malformed(void **state) {
     assert_int_equal(parse("GET / HTTP/2.0\r\n\r\n", &r), -EPROTONOSUPPORT);
     assert_int_equal(parse("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &r), -EOPNOTSUPP);
     /* The same length twice is one length. */
-    assert_true(parse("GET / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", &r) > 0);
+    assert_true(parse("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", &r) > 0);
+    /* RFC 9112 3.2: HTTP/1.1 needs exactly one Host header (HTTP/1.0 none). */
+    assert_int_equal(parse("GET /metrics HTTP/1.1\r\n\r\n", &r), -EBADMSG);
+    assert_int_equal(parse("GET /metrics HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", &r), -EBADMSG);
+    assert_int_equal(parse("GET /metrics HTTP/1.1\r\nhost: a\r\nHOST: a\r\n\r\n", &r), -EBADMSG);
+    assert_true(parse("GET /metrics HTTP/1.1\r\nhost: a\r\n\r\n", &r) > 0);
+    assert_true(parse("GET /metrics HTTP/1.0\r\n\r\n", &r) > 0);
 }
 
 static void test_lists(void **state) {

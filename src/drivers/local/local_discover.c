@@ -13,7 +13,12 @@
  * ------------------------------------------------------------------------------------------- */
 
 int open_ro(int dirfd, const char *path) {
-    return openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = open_source_at(dirfd, path);
+    if (fd < 0) {
+        errno = -fd;
+        return -1;
+    }
+    return fd;
 }
 
 bool cpu_online(const local_state *s, unsigned cpu) {

@@ -198,8 +198,14 @@ static int ensure_connected(remote_state *s) {
     uni_connect_open_ret orr;
     int r;
 
-    if (s->fd >= 0)
-        return 0;
+    /* A connection the daemon closed while it was idle (client_idle_timeout_ms, a restart) is
+     * shut on its side before anything is sent: it is opened again, and the call goes through. */
+    if (s->fd >= 0) {
+        struct pollfd pfd = {.fd = s->fd, .events = POLLRDHUP};
+        if (poll(&pfd, 1, 0) == 0 || !(pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            return 0;
+        disconnect(s);
+    }
     if (s->t == T_UNIX)
         r = connect_unix(s);
     else
