@@ -9,6 +9,7 @@
 #   make bench   the benchmarks under bench/ (figures as ratios against the floor and peers)
 #   make golden  regenerate tests/golden/ from tests/fixtures/ (review the diff!)
 #   make format  format the C sources with the tree's .clang-format (the 'format' test checks it)
+#   make mutate  apply each mutation of tests/mutations.txt to a copy of the tree; its tests must catch it
 #   make fuzz    fuzz uniserverd's RPC decoder and dispatcher, its HTTP request parser and the QMP reader with libFuzzer (FUZZ_SECONDS, default 30)
 #   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
 
@@ -25,7 +26,7 @@ MESON_OPTS ?= -Dwerror=true
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build deps check run asan bench golden format fuzz demo clean
+.PHONY: all build deps check run asan bench golden format fuzz demo mutate clean
 
 all: build
 
@@ -77,6 +78,9 @@ golden: build
 
 format:
 	git ls-files '*.c' '*.h' | grep -v '^tests/fixtures/' | xargs clang-format -i
+
+mutate: deps
+	tests/mutate
 
 fuzz: deps
 	fuzz/run $(FUZZ_SECONDS)
