@@ -52,9 +52,9 @@ static void test_cpu_list(void **state) {
     assert_int_equal(parse_cpu_list("0-40", 4, bm, 32, &n), -ERANGE);
 }
 
-static const char stat_text[] = "cpu  836 0 790 9640 161 0 18 5 0 0\n"
+static const char stat_text[] = "cpu  836 0 790 9640 161 0 18 5 300 0\n"
                                 "cpu0 283 0 259 5201 1 0 4 1 0 0\n"
-                                "cpu1 552 0 530 4438 159 0 13 4 0 0\n"
+                                "cpu1 552 0 530 4438 159 0 13 4 300 0\n"
                                 "intr 89220 0 0 0\n"
                                 "ctxt 204972\n"
                                 "btime 1764093600\n"
@@ -74,7 +74,8 @@ static void test_proc_stat(void **state) {
     assert_true(cpus[1].present && !cpus[2].present);
     assert_true(cpus[1].t[CPUT_SYSTEM] == 530);
     assert_true(ps.procs_running == 3 && ps.procs_blocked == 1 && ps.have_procs_running);
-    /* total excludes guest (already in user): 836+790+9640+161+18+5 */
+    /* total excludes guest (300, already in user): 836+790+9640+161+18+5 */
+    assert_true(ps.all.t[CPUT_GUEST] == 300);
     assert_true(cpu_times_total(&ps.all) == 11450);
     assert_true(cpu_times_busy(&ps.all) == 11450 - 9640 - 161);
 }
