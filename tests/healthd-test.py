@@ -615,12 +615,26 @@ class DaemonNotification(unittest.TestCase):
                 r = subprocess.run([UNISH, *remote], capture_output=True, text=True, timeout=30)
                 return json.loads(r.stdout)["host.errors.dram.ce.count"]
             self.assertEqual(dram(), 3)
+            # One unish call's own cost, to tell it from the daemon's delay.
+            t = time.time()
+            dram()
+            call = time.time() - t
             h.append_stream("every-type.raw", cpu=0)
+            # The commit is logged once it is on disk: the daemon's delay starts there (read
+            # every millisecond, so that the start is not late).
+            end = time.time() + 5
+            while "(ids 2-" not in (h.log.seek(0) or h.log.read()) and time.time() < end:
+                time.sleep(0.001)
             t0 = time.time()
             while dram() != 5 and time.time() - t0 < 5:
-                time.sleep(0.05)
+                pass
+            elapsed = time.time() - t0
             self.assertEqual(dram(), 5)
-            self.assertLess(time.time() - t0, 3)
+            print(f"# commit seen by uniserverd within {elapsed * 1000:.0f} ms (one unish call: {call * 1000:.0f} ms)")
+            # The promise: tens of milliseconds after the commit. Measured on the shared 2-core
+            # machine (load average 8-10), 20 runs: see the figures in the commit that set this.
+            # The bound is the promise's 100 ms plus one unish call (polling costs one call).
+            self.assertLess(elapsed, 0.1 + call)
         finally:
             if d:
                 d.stop()
