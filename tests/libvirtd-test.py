@@ -190,7 +190,9 @@ class RealLibvirtd(unittest.TestCase):
         if os.environ.get("UNI_SANITIZED"):
             print("SKIP-PART: resident memory under ASan (its shadow memory and quarantine) is not the daemon's")
         else:
-            self.assertLess(rss, 10 * 1024)
+            # The README's promise, libvirt included (the native client): under 5 MB resident.
+            print(f"# uniserverd with libvirt's domains: {rss} kB resident")
+            self.assertLess(rss, 5 * 1024)
         self.assertEqual(listed[NAME]["source"], "process+libvirt")
         self.assertEqual(r["dom.source"], "process+libvirt")
         self.assertEqual(r["dom.reliability"], "high")
