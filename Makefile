@@ -12,6 +12,7 @@
 #   make deb     the Debian packages from this tree into build-deb/ (dpkg-buildpackage -b; lintian)
 #   make deb-test  make deb, then install, upgrade and purge the packages in a debootstrap chroot (~5 min)
 #   make format  format the C sources with the tree's .clang-format (the 'format' test checks it)
+#   make mutate  apply each mutation of tests/mutations.txt to a copy of the tree; its tests must catch it
 #   make fuzz    fuzz uniserverd's RPC decoder and dispatcher, its HTTP request parser and the QMP reader with libFuzzer (FUZZ_SECONDS, default 30)
 #   make demo    the control loop on the simulated X-Gene2 board (uni-simboard; root, /dev/fuse)
 
@@ -33,7 +34,7 @@ MESON_OPTS ?= -Dwerror=true
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build deps deps-test check run asan bench golden format deb deb-test fuzz demo clean
+.PHONY: all build deps deps-test check run asan bench golden format deb deb-test fuzz demo mutate clean
 
 all: build
 
@@ -107,6 +108,9 @@ deb-test: deb
 
 format:
 	git ls-files '*.c' '*.h' | grep -v '^tests/fixtures/' | xargs clang-format -i
+
+mutate: deps-test
+	tests/mutate
 
 fuzz: deps-test
 	fuzz/run $(FUZZ_SECONDS)

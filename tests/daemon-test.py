@@ -204,8 +204,10 @@ class FixtureThroughDaemon(unittest.TestCase):
         rss1 = d.rss_kb()
         print(f"# daemon RSS {rss0} kB -> {rss1} kB after 180 hostile clients")
         if os.environ.get("UNI_SANITIZED"):
-            print("# RSS growth not judged: ASan's quarantine keeps freed memory")
+            print("SKIP-PART: RSS growth not judged under ASan: its quarantine keeps freed memory")
         else:
+            # The README's promise: under 5 MB resident (measured 3.9-4.1 MB on this host).
+            self.assertLess(rss0, 5 * 1024)
             self.assertLess(rss1 - rss0, 4096)
 
     def test_silent_client_does_not_block_others(self):

@@ -110,6 +110,9 @@ def trial(n, seed):
         if c.execute("PRAGMA integrity_check").fetchall() != [("ok",)]:
             problems.append("integrity_check failed")
         k = acked[0]
+        # A trial that acknowledged nothing proved nothing (the daemon may never have committed).
+        if k == 0:
+            problems.append("no event was acknowledged before the kill")
         present = c.execute("SELECT count(*) FROM events WHERE id <= ?", (k,)).fetchone()[0]
         if present != k:
             problems.append(f"{k - present} acknowledged events missing (acked up to id {k}, {present} there)")

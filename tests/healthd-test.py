@@ -63,12 +63,15 @@ class Host:
             for p in pages:
                 f.write(p)
 
-    def args(self, *extra):
+    def args(self, *extra, defaults=False):
+        # Most tests place events years back (the fixture's boot time): retention off, except
+        # where a test runs the defaults.
+        keep = [] if defaults else ["--set", "retention_days=0"]
         return [HEALTHD, "--db", self.db, "--procfs", self.path("proc"), "--sysfs", self.path("sys"),
-                "--set", "retention_days=0", "--log-level", "debug", *extra]
+                *keep, "--log-level", "debug", *extra]
 
-    def once(self, *extra):
-        r = subprocess.run(self.args("--once", *extra), capture_output=True, text=True, timeout=60)
+    def once(self, *extra, defaults=False):
+        r = subprocess.run(self.args("--once", *extra, defaults=defaults), capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
             raise AssertionError(f"uni-healthd --once failed ({r.returncode}): {r.stderr}")
         # The kernel hands each page out once: what was read is gone.
@@ -174,6 +177,39 @@ class EdacCounters(unittest.TestCase):
         self.assertIn("no source of CPU errors", rec["absent"]["host.errors.C.ce.count"])
         self.assertEqual(h.q("PRAGMA integrity_check"), [("ok",)])
 
+    def reboot(self, btime_s):
+        stat = read(self.h.path("proc/stat"))
+        self.h.write("proc/stat", stat.replace(f"btime {BTIME_MS // 1000}\n", f"btime {btime_s}\n"))
+
+    def test_reboot(self):
+        """A reboot (the boot time changed) restarts the EDAC counters from 0: what they show
+        after it was counted since that boot, whether higher or lower than before it."""
+        h = self.h
+        ce = "sys/devices/system/edac/mc/mc0/dimm0/dimm_ce_count"
+        h.once("--set", "trace=no")
+        self.assertEqual(h.q("SELECT dimm, count, time_ms FROM events"), [(D00, 3, BTIME_MS)])
+        # Rebooted, and the counter reads 5 (higher than the 3 before): 5 errors since the new
+        # boot, placed at it, not 2 at the restart.
+        boot2 = BTIME_MS // 1000 + 86400
+        self.reboot(boot2)
+        h.write(ce, "5\n")
+        h.once("--set", "trace=no")
+        self.assertEqual(h.q("SELECT dimm, count, time_ms, message FROM events WHERE id > 1"),
+                         [(D00, 5, boot2 * 1000, f"5 corrected errors on DIMM {D00} (counted by EDAC since boot)")])
+        # Rebooted again, now 2 (lower than 5): 2 since that boot, not a driver reset.
+        stat = read(h.path("proc/stat"))
+        h.write("proc/stat", stat.replace(f"btime {boot2}\n", f"btime {boot2 + 3600}\n"))
+        h.write(ce, "2\n")
+        h.once("--set", "trace=no")
+        self.assertEqual(h.q("SELECT dimm, count, time_ms, message FROM events WHERE id > 2"),
+                         [(D00, 2, (boot2 + 3600) * 1000, f"2 corrected errors on DIMM {D00} (counted by EDAC since boot)")])
+        # The same boot: only what is new since the last look.
+        h.write(ce, "4\n")
+        h.once("--set", "trace=no")
+        self.assertEqual(h.q("SELECT dimm, count FROM events WHERE id > 3"), [(D00, 2)])
+        rec = h.json("nodestats", "--select", "errors")
+        self.assertEqual(rec[f"host.errors.dimm.{D00}.ce.count"], 3 + 5 + 2 + 2)
+
     def test_csrow_layout(self):
         h = Host("health-arm64")
         try:
@@ -214,6 +250,44 @@ class EdacCounters(unittest.TestCase):
         r = subprocess.run(h.args("--once"), capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertIn("another uni-healthd writes this HealthLog", r.stderr)
+
+
+class RetentionDefaults(unittest.TestCase):
+    """uni-healthd's retention as shipped (365 days of events, at most one million, 7 days of
+    sensor samples), end to end on a HealthLog that exceeds each limit."""
+
+    def test_defaults(self):
+        h = Host("health-x86")
+        try:
+            h.once("--set", "trace=no", defaults=True)
+            now = int(time.time() * 1000)
+            day = 86400000
+            c = sqlite3.connect(h.db)
+            with c:
+                # A million and two events younger than a year (the two oldest of them beyond the
+                # million), two just older than a year, two just younger; samples of 8 and 6 days.
+                c.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000002) "
+                          "INSERT INTO events (time_ms, source, class, severity, count, counted, message) "
+                          "SELECT ? + i, 'test', 'memory', 'corrected', 1, 0, 'bulk ' || i FROM n", (now - 30 * day,))
+                for ago, m in ((365 * day + 60000, "older than a year"), (364 * day, "younger than a year")):
+                    c.execute("INSERT INTO events (time_ms, source, class, severity, count, counted, message) "
+                              "VALUES (?, 'test', 'memory', 'corrected', 1, 0, ?)", (now - ago, m))
+                for ago, m in ((8 * day, "host.temp.8d"), (6 * day, "host.temp.6d")):
+                    c.execute("INSERT INTO samples (time_ms, key, value) VALUES (?, ?, 1)", (now - ago, m))
+            c.close()
+            total = h.q("SELECT count(*) FROM events")[0][0]
+            h.once("--set", "trace=no", defaults=True)
+            # Older than 365 days: gone; then the oldest beyond a million: the first ones inserted.
+            self.assertEqual(h.q("SELECT count(*) FROM events")[0][0], 1000000)
+            self.assertEqual(h.q("SELECT count(*) FROM events WHERE message = 'older than a year'")[0][0], 0)
+            self.assertEqual(h.q("SELECT count(*) FROM events WHERE message = 'younger than a year'")[0][0], 1)
+            self.assertEqual(h.q("SELECT min(id) FROM events")[0][0], total - 1000000 + 1)
+            self.assertEqual(h.q("SELECT key FROM samples WHERE key LIKE 'host.temp.%d' ORDER BY key"), [("host.temp.6d",)])
+            # Counts are since the HealthLog began: the fixture's EDAC event counts, gone or not.
+            self.assertEqual(h.json("nodestats", "--select", "errors")[f"host.errors.dimm.{D00}.ce.count"], 3)
+            self.assertEqual(h.q("PRAGMA integrity_check"), [("ok",)])
+        finally:
+            h.close()
 
 
 XG = "sys/devices/system/edac/"
@@ -541,12 +615,26 @@ class DaemonNotification(unittest.TestCase):
                 r = subprocess.run([UNISH, *remote], capture_output=True, text=True, timeout=30)
                 return json.loads(r.stdout)["host.errors.dram.ce.count"]
             self.assertEqual(dram(), 3)
+            # One unish call's own cost, to tell it from the daemon's delay.
+            t = time.time()
+            dram()
+            call = time.time() - t
             h.append_stream("every-type.raw", cpu=0)
+            # The commit is logged once it is on disk: the daemon's delay starts there (read
+            # every millisecond, so that the start is not late).
+            end = time.time() + 5
+            while "(ids 2-" not in (h.log.seek(0) or h.log.read()) and time.time() < end:
+                time.sleep(0.001)
             t0 = time.time()
             while dram() != 5 and time.time() - t0 < 5:
-                time.sleep(0.05)
+                pass
+            elapsed = time.time() - t0
             self.assertEqual(dram(), 5)
-            self.assertLess(time.time() - t0, 3)
+            print(f"# commit seen by uniserverd within {elapsed * 1000:.0f} ms (one unish call: {call * 1000:.0f} ms)")
+            # The promise: tens of milliseconds after the commit. Measured on the shared 2-core
+            # machine under load (load average 5-10), 8 runs: 18 to 35 ms, one call 4 to 12 ms.
+            # The bound is the promise's 100 ms plus one unish call (polling costs one call).
+            self.assertLess(elapsed, 0.1 + call)
         finally:
             if d:
                 d.stop()

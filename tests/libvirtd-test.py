@@ -127,7 +127,8 @@ class RealLibvirtd(unittest.TestCase):
         p = run("virsh", "-c", "qemu:///system", "create", "/tmp/" + NAME + ".xml", check=False)
         os.unlink("/tmp/" + NAME + ".xml")
         if p.returncode != 0:
-            skip(f"libvirtd cannot run a tiny guest: {p.stderr.strip()}")
+            # libvirtd runs (checked before): a domain it refuses is this test's failure.
+            raise AssertionError(f"libvirtd refused the tiny guest: {p.stderr.strip()}")
         for _ in range(100):
             if os.path.exists(f"/run/libvirt/qemu/{NAME}.pid"):
                 break
@@ -194,7 +195,9 @@ class RealLibvirtd(unittest.TestCase):
         if os.environ.get("UNI_SANITIZED"):
             print("SKIP-PART: resident memory under ASan (its shadow memory and quarantine) is not the daemon's")
         else:
-            self.assertLess(rss, 10 * 1024)
+            # The README's promise, libvirt included (the native client): under 5 MB resident.
+            print(f"# uniserverd with libvirt's domains: {rss} kB resident")
+            self.assertLess(rss, 5 * 1024)
         self.assertEqual(listed[NAME]["source"], "process+libvirt")
         self.assertEqual(r["dom.source"], "process+libvirt")
         self.assertEqual(r["dom.reliability"], "high")

@@ -344,7 +344,9 @@ class HostileHttp(OnTestDriver):
         self.assertEqual(errors, [])
         print(f"# {nclients} keep-alive clients x {nscrapes} scrapes: RSS {before} kB before, {peak[0]} kB with all "
               f"connected, {after} kB after")
-        if not os.environ.get("UNI_SANITIZED"):
+        if os.environ.get("UNI_SANITIZED"):
+            print("SKIP-PART: RSS growth not judged under ASan: its quarantine keeps freed memory")
+        else:
             self.assertLessEqual(max(peak[0], after) - before, 1024)
         self.assertServes()
 

@@ -42,7 +42,9 @@ class Simboard(unittest.TestCase):
             if cls.proc.poll() is not None:
                 err = cls.proc.stderr.read()
                 shutil.rmtree(cls.tmp)
-                skip(f"uni-simboard could not mount: {err.strip()}")
+                # FUSE, root and the program are all here (checked before): a board that does
+                # not start is a failure, never a skip.
+                raise AssertionError(f"uni-simboard exited at start ({cls.proc.returncode}): {err.strip()}")
             time.sleep(0.05)
         cls.uri = f"uniserver:///system?procfs={cls.mnt}/proc&sysfs={cls.mnt}/sys"
 

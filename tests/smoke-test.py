@@ -21,7 +21,18 @@ def unish_json(*args):
 
 class RealHost(unittest.TestCase):
     def test_record(self):
+        hz = os.sysconf("SC_CLK_TCK")
+
+        def kernel_ms():
+            f = open("/proc/stat").readline().split()
+            return {"idle": int(f[4]) * 1000 // hz, "system": int(f[3]) * 1000 // hz, "iowait": int(f[5]) * 1000 // hz}
+        before = kernel_ms()
         j = unish_json("nodestats", "--window", "200")
+        after = kernel_ms()
+        # The counters are the kernel's, read between our two reads (utilisation + idle + iowait
+        # = 100 below holds by construction; these do not).
+        for k in ("idle", "system", "iowait"):
+            self.assertTrue(before[k] <= j[f"host.cpu.{k}_ms"] <= after[k], (k, before[k], j[f"host.cpu.{k}_ms"], after[k]))
         self.assertEqual(j["host.cpu.count"], os.cpu_count())
         memtotal = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:"))
         self.assertAlmostEqual(j["host.mem.total_mb"], memtotal / 1024, places=3)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "healthlog/healthlog.h"
+#include "healthlog/healthlog_internal.h"
 #include "testutil.h"
 
 static char dir[64], path[128];
@@ -194,6 +195,68 @@ static void test_counts_and_rates(void **state) {
     assert_null(uniRecordLookup(rec, "host.errors.core.2.ce.count"));
     uniRecordFree(rec);
     hl_close(rd);
+    hl_close(db);
+}
+
+/* Each window's edges, to the millisecond: an event exactly 1, 5 or 60 minutes old is out of
+ * that window (time_ms > now - window), one a millisecond younger is in. The counts are powers
+ * of two, so that each rate says which events it summed. */
+static void test_window_edges(void **state) {
+    static const struct {
+        int64_t ago_ms, count;
+    } ev[] = {{0, 64},       {59999, 1},    {60000, 2},    {299999, 4},   {300000, 8},
+              {3599999, 16}, {3600000, 32}, {600000, 128}, {2400000, 256}};
+    hl_db *db = writer(), *rd = NULL;
+    uniRecordPtr rec = uni_record_new(uni_catalog, UNI_NMETRICS);
+    char err[256];
+    (void)state;
+    assert_int_equal(hl_begin(db), 0);
+    for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
+        hl_event e = {0};
+        e.source = "test";
+        e.class = "memory";
+        e.component = "dram";
+        e.severity = "corrected";
+        HL_SET(&e, count, ev[i].count);
+        HL_SET(&e, time_ms, NOW - ev[i].ago_ms);
+        HL_SET(&e, counted, 1);
+        assert_int_equal(hl_insert_event(db, &e), 0);
+    }
+    assert_int_equal(hl_state_set(db, "cap.memory", 1), 0);
+    assert_int_equal(hl_commit(db), 0);
+    assert_int_equal(hl_open(path, 0, &rd, err, sizeof(err)), 0);
+    assert_int_equal(hl_collect(rd, rec, NOW, NULL, 0, NULL), 0);
+    assert_double_equal(num(rec, "host.errors.dram.ce.count"), 511, 0);
+    /* 1 minute: now and 59.999 s ago. */
+    assert_double_equal(num(rec, "host.errors.dram.ce.rate_per_min"), 64 + 1, 0);
+    /* 5 minutes: also 60 s and 299.999 s ago; not 300 s, nor 600 s (a 10-minute window). */
+    assert_double_equal(num(rec, "host.errors.dram.ce.rate_5m_per_min"), (64 + 1 + 2 + 4) / 5.0, 1e-12);
+    /* 60 minutes: also 300 s, 600 s, 2400 s and 3599.999 s ago; not 3600 s. */
+    assert_double_equal(num(rec, "host.errors.dram.ce.rate_60m_per_min"), (64 + 1 + 2 + 4 + 8 + 16 + 128 + 256) / 60.0,
+                        1e-12);
+    assert_double_equal(num(rec, "host.errors.mem.rate_5m_per_min"), (64 + 1 + 2 + 4) / 5.0, 1e-12);
+    assert_double_equal(num(rec, "host.errors.mem.rate_60m_per_min"), (64 + 1 + 2 + 4 + 8 + 16 + 128 + 256) / 60.0,
+                        1e-12);
+    uniRecordFree(rec);
+    hl_close(rd);
+    hl_close(db);
+}
+
+/* An acknowledged event is on disk: the writer's connection runs with synchronous=FULL (2) in
+ * WAL mode, read back from the connection itself (the pragma is per connection; kill -9 in
+ * healthd-durability cannot show a missing fsync, only a power cut could). */
+static void test_writer_is_synchronous(void **state) {
+    hl_db *db = writer();
+    sqlite3_stmt *st;
+    (void)state;
+    assert_int_equal(sqlite3_prepare_v2(db->db, "PRAGMA synchronous", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db->db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
     hl_close(db);
 }
 
@@ -405,6 +468,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_schema_and_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_and_rates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_edges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_is_synchronous, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_sources, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <fcntl.h>
 
 #include "drivers/local/parsers.h"
 
@@ -51,9 +52,9 @@ static void test_cpu_list(void **state) {
     assert_int_equal(parse_cpu_list("0-40", 4, bm, 32, &n), -ERANGE);
 }
 
-static const char stat_text[] = "cpu  836 0 790 9640 161 0 18 5 0 0\n"
+static const char stat_text[] = "cpu  836 0 790 9640 161 0 18 5 300 0\n"
                                 "cpu0 283 0 259 5201 1 0 4 1 0 0\n"
-                                "cpu1 552 0 530 4438 159 0 13 4 0 0\n"
+                                "cpu1 552 0 530 4438 159 0 13 4 300 0\n"
                                 "intr 89220 0 0 0\n"
                                 "ctxt 204972\n"
                                 "btime 1764093600\n"
@@ -73,7 +74,8 @@ static void test_proc_stat(void **state) {
     assert_true(cpus[1].present && !cpus[2].present);
     assert_true(cpus[1].t[CPUT_SYSTEM] == 530);
     assert_true(ps.procs_running == 3 && ps.procs_blocked == 1 && ps.have_procs_running);
-    /* total excludes guest (already in user): 836+790+9640+161+18+5 */
+    /* total excludes guest (300, already in user): 836+790+9640+161+18+5 */
+    assert_true(ps.all.t[CPUT_GUEST] == 300);
     assert_true(cpu_times_total(&ps.all) == 11450);
     assert_true(cpu_times_busy(&ps.all) == 11450 - 9640 - 161);
 }
@@ -266,14 +268,61 @@ static void test_sensor_classes(void **state) {
     assert_int_equal(classify_hwmon_power("power_meter", ""), POWER_TOTAL);
 }
 
+/* Bounded reads at their limit: a file one byte short of the buffer is read whole; one that
+ * fills it is -EFBIG, never cut (the caller grows its buffer); read_file_at_alloc grows to any
+ * size, as a 256-CPU /proc/stat with a long intr line needs. */
+static void test_read_limits(void **state) {
+    char dir[] = "/tmp/uni-read-XXXXXX", buf[64], *big = NULL;
+    int dfd, fd;
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    dfd = open(dir, O_DIRECTORY | O_RDONLY);
+    assert_true(dfd >= 0);
+    for (size_t n = sizeof(buf) - 2; n <= sizeof(buf); n++) {
+        char path[32], want[sizeof(buf) + 1];
+        snprintf(path, sizeof(path), "f%zu", n);
+        memset(want, 'x', n);
+        want[n] = 0;
+        fd = openat(dfd, path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, want, n), (ssize_t)n);
+        close(fd);
+        if (n < sizeof(buf)) {
+            assert_int_equal(read_file_at(dfd, path, buf, sizeof(buf)), (ssize_t)n);
+            assert_string_equal(buf, want);
+        } else
+            assert_int_equal(read_file_at(dfd, path, buf, sizeof(buf)), -EFBIG);
+        unlinkat(dfd, path, 0);
+    }
+    {
+        fd = openat(dfd, "big", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        size_t n = 300000;
+        char *text = malloc(n + 1);
+        assert_non_null(text);
+        for (size_t i = 0; i < n; i++)
+            text[i] = i % 61 == 60 ? '\n' : (char)('0' + i % 10);
+        text[n] = 0;
+        assert_int_equal(write(fd, text, n), (ssize_t)n);
+        close(fd);
+        assert_int_equal(read_file_at_alloc(dfd, "big", &big), (ssize_t)n);
+        assert_memory_equal(big, text, n);
+        free(big);
+        free(text);
+        unlinkat(dfd, "big", 0);
+    }
+    close(dfd);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_safe_ato),      cmocka_unit_test(test_cpu_list),
         cmocka_unit_test(test_proc_stat),     cmocka_unit_test(test_proc_stat_columns),
         cmocka_unit_test(test_proc_stat_bad), cmocka_unit_test(test_meminfo),
-        cmocka_unit_test(test_meminfo_bad),   cmocka_unit_test(test_loadavg),
-        cmocka_unit_test(test_psi),           cmocka_unit_test(test_cpuinfo),
-        cmocka_unit_test(test_cut_anywhere),  cmocka_unit_test(test_sensor_classes),
+        cmocka_unit_test(test_meminfo_bad),   cmocka_unit_test(test_read_limits),
+        cmocka_unit_test(test_loadavg),       cmocka_unit_test(test_psi),
+        cmocka_unit_test(test_cpuinfo),       cmocka_unit_test(test_cut_anywhere),
+        cmocka_unit_test(test_sensor_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
