@@ -56,7 +56,8 @@ static void test_base_units(void **state) {
         for (size_t u = 0; u < ELEMENTSOF(units); u++) {
             const char *name = pd[i].name;
             double v;
-            if (!streq(uni_catalog[i].unit, units[u].unit) || has_placeholder(uni_catalog[i].key))
+            /* Not exported: a rate beside its counter, an alias in another unit (metrics.def). */
+            if (!streq(uni_catalog[i].unit, units[u].unit) || has_placeholder(uni_catalog[i].key) || pd[i].skip)
                 continue;
             if (strlen(name) < strlen(units[u].suffix) ||
                 !streq(name + strlen(name) - strlen(units[u].suffix), units[u].suffix))
@@ -74,7 +75,7 @@ static void test_base_units(void **state) {
             checked[u]++;
         }
     /* The catalogue has metrics of these units: a rule that matched none would prove nothing. */
-    assert_true(checked[0] >= 10); /* the HealthLog's rates: host.errors.mem.rate_per_min ... */
+    assert_true(checked[0] >= 6); /* the HealthLog's memory and CPU rates over 1, 5 and 60 minutes */
     assert_true(checked[1] >= 1);
     free(text);
     free(pd);

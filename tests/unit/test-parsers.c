@@ -316,12 +316,12 @@ static void test_read_limits(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_safe_ato),      cmocka_unit_test(test_cpu_list),
-        cmocka_unit_test(test_proc_stat),     cmocka_unit_test(test_proc_stat_columns),
-        cmocka_unit_test(test_proc_stat_bad), cmocka_unit_test(test_meminfo),
-        cmocka_unit_test(test_meminfo_bad),   cmocka_unit_test(test_read_limits),
-        cmocka_unit_test(test_loadavg),       cmocka_unit_test(test_psi),
-        cmocka_unit_test(test_cpuinfo),       cmocka_unit_test(test_cut_anywhere),
+        cmocka_unit_test(test_safe_ato),       cmocka_unit_test(test_cpu_list),
+        cmocka_unit_test(test_proc_stat),      cmocka_unit_test(test_proc_stat_columns),
+        cmocka_unit_test(test_proc_stat_bad),  cmocka_unit_test(test_meminfo),
+        cmocka_unit_test(test_meminfo_bad),    cmocka_unit_test(test_read_limits),
+        cmocka_unit_test(test_loadavg),        cmocka_unit_test(test_psi),
+        cmocka_unit_test(test_cpuinfo),        cmocka_unit_test(test_cut_anywhere),
         cmocka_unit_test(test_sensor_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
