@@ -226,6 +226,10 @@ static int run_step(uniConnectPtr conn, const sl_options *o, sl_target *t, long 
         fprintf(stderr, "\nuni-stresslog: %s %s=%lld: %s\n", t->domain, t->param, value, uniGetLastError()->message);
         return -EIO;
     }
+    /* The errors of what ran before this step (the previous step's stress, a killed run's last
+     * step before the recovery) must be in the HealthLog before the baseline is read, or they
+     * would be this step's: a resumed search failed at nominal on them. */
+    settle(conn, o->settle_s);
     /* The baseline must be read: a count missing here would make every earlier error this step's. */
     if ((r0 = counted_sample(conn, t, &ce0, &ue0, why, sizeof(why))) == NULL) {
         fprintf(stderr, "\nuni-stresslog: %s: cannot read its error counts before the step: %s\n", t->domain, why);
