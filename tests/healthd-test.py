@@ -621,15 +621,20 @@ class DaemonNotification(unittest.TestCase):
             call = time.time() - t
             h.append_stream("every-type.raw", cpu=0)
             # The commit is logged once it is on disk: the daemon's delay starts there (read
-            # every millisecond, so that the start is not late).
-            end = time.time() + 5
+            # every millisecond, so that the start is not late). How long uni-healthd takes to
+            # get there on a loaded machine is not the promise; that it gets there is.
+            end = time.time() + 30
             while "(ids 2-" not in (h.log.seek(0) or h.log.read()) and time.time() < end:
                 time.sleep(0.001)
+            h.log.seek(0)
+            healthd_log = h.log.read()
+            self.assertIn("(ids 2-", healthd_log, "uni-healthd did not commit the new events within 30 s")
             t0 = time.time()
             while dram() != 5 and time.time() - t0 < 5:
                 pass
             elapsed = time.time() - t0
-            self.assertEqual(dram(), 5)
+            self.assertEqual(dram(), 5, "uniserverd did not show the commit within 5 s; its log:\n" + d.log_text() +
+                             "\nuni-healthd's:\n" + healthd_log[-3000:])
             print(f"# commit seen by uniserverd within {elapsed * 1000:.0f} ms (one unish call: {call * 1000:.0f} ms)")
             # The promise: tens of milliseconds after the commit. Measured on the shared 2-core
             # machine under load (load average 5-10), 8 runs: 18 to 35 ms, one call 4 to 12 ms.
