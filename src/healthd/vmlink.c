@@ -249,16 +249,14 @@ int vmlink_memory(int proc_fd, const vm_info *vms, size_t n, uint64_t addr, vm_h
 }
 
 int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
-    _cleanup_close_ int dfd = openat(proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    _cleanup_closedir_ DIR *d = NULL;
+    _cleanup_closedir_ DIR *d = opendir_at(proc_fd, ".");
     struct dirent *de;
     vm_info *v = NULL;
     size_t n = 0;
     int r = 0;
 
-    if (dfd < 0 || !(d = fdopendir(dfd)))
+    if (!d)
         return -errno;
-    dfd = -1;
     while ((de = readdir(d)) && r >= 0) {
         char path[300];
         _cleanup_free_ char *cmd = NULL;
@@ -267,7 +265,6 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
         qemu_cmdline qc = {0};
         vm_info vi = {0};
         _cleanup_closedir_ DIR *td = NULL;
-        int tfd;
 
         if (safe_atou(de->d_name, &pid) < 0 || !qemu_proc_is_qemu(proc_fd, de->d_name))
             continue;
@@ -281,8 +278,7 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
         vi.name = qemu_proc_name(&qc, (pid_t)pid);
         qemu_cmdline_done(&qc);
         snprintf(path, sizeof(path), "%u/task", pid);
-        tfd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (tfd >= 0 && (td = fdopendir(tfd))) {
+        if ((td = opendir_at(proc_fd, path))) {
             struct dirent *te;
             while ((te = readdir(td))) {
                 unsigned tid, idx;
@@ -304,8 +300,7 @@ int vmlink_discover(int proc_fd, vm_info **ret, size_t *ret_n) {
                 }
                 vi.vcpu_tids[idx] = (int)tid;
             }
-        } else if (tfd >= 0)
-            close(tfd);
+        }
         {
             vm_info *nv = realloc(v, (n + 1) * sizeof(*nv));
             if (nv)

@@ -104,6 +104,8 @@ int open_source_at(int dirfd, const char *path);
 ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret);
 /* Read a one-line sysfs attribute and strip the trailing newline; -EBADMSG when it has none (cut). */
 ssize_t read_line_at(int dirfd, const char *path, char *buf, size_t bufsz);
+/* The directory @path under @dirfd, opened for readdir (close-on-exec); NULL with errno set. */
+DIR *opendir_at(int dirfd, const char *path);
 int read_u64_at(int dirfd, const char *path, uint64_t *ret);
 int read_i64_at(int dirfd, const char *path, int64_t *ret);
 /* Write @value to an existing file at a root in one write(): sysfs and tracefs attributes.

@@ -315,13 +315,11 @@ void discover_hwmon(local_state *s) {
 }
 
 void discover_thermal(local_state *s) {
-    _cleanup_close_ int cfd = open_ro(s->sys_fd, "class/thermal");
-    _cleanup_closedir_ DIR *d = NULL;
+    _cleanup_closedir_ DIR *d = opendir_at(s->sys_fd, "class/thermal");
     struct dirent *de;
 
-    if (cfd < 0 || !(d = fdopendir(cfd)))
+    if (!d)
         return;
-    cfd = -1;
     while ((de = readdir(d))) {
         char path[512], type[64];
         int fd;
@@ -338,13 +336,11 @@ void discover_thermal(local_state *s) {
 }
 
 void discover_rapl(local_state *s) {
-    _cleanup_close_ int cfd = open_ro(s->sys_fd, "class/powercap");
-    _cleanup_closedir_ DIR *d = NULL;
+    _cleanup_closedir_ DIR *d = opendir_at(s->sys_fd, "class/powercap");
     struct dirent *de;
 
-    if (cfd < 0 || !(d = fdopendir(cfd)))
+    if (!d)
         return;
-    cfd = -1;
     while ((de = readdir(d))) {
         char path[512], name[64];
         rapl_zone z = {.fd = -1};
