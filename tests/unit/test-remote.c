@@ -3,6 +3,7 @@
  * errors when the daemon goes away, reconnection when it comes back, read-only connections, and
  * 64 concurrent clients making thousands of calls without an error. */
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -204,40 +205,49 @@ static long rss_kb(pid_t pid) {
     return strtol(p + 6, NULL, 10);
 }
 
-static void test_load(void **state) {
+static long load_round(void) {
     pthread_t t[NCLIENTS];
-    long errors = 0, rss0, rss1, rss2, rss3;
-    uint64_t t0;
+    long errors = 0;
+    for (int i = 0; i < NCLIENTS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, client_thread, &errors), 0);
+    for (int i = 0; i < NCLIENTS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(errors, 0);
+    /* Let the daemon see the 64 hang-ups, free their clients and, a second later, give the
+     * burst's memory back (client.c's sweep) before its memory is read. */
+    usleep(1500 * 1000);
+    return rss_kb(daemon_pid);
+}
+
+#define ROUNDS 6
+static void test_load(void **state) {
+    long rss[ROUNDS], rss0 = rss_kb(daemon_pid), early = 0, late = LONG_MAX;
+    int rounds = getenv("UNI_SANITIZED") ? 2 : ROUNDS;
+    uint64_t t0 = now_ns();
     (void)state;
-    rss0 = rss_kb(daemon_pid);
-    t0 = now_ns();
-    for (int i = 0; i < NCLIENTS; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, client_thread, &errors), 0);
-    for (int i = 0; i < NCLIENTS; i++)
-        pthread_join(t[i], NULL);
-    rss1 = rss_kb(daemon_pid);
-    printf("# %d clients x %d calls: %.0f calls/s, %ld errors, daemon RSS %ld -> %ld kB\n", NCLIENTS, NCALLS,
-           (double)(NCLIENTS * NCALLS) / ((double)(now_ns() - t0) / 1e9), errors, rss0, rss1);
-    assert_int_equal(errors, 0);
-    /* More rounds must not grow the daemon: nothing leaks per client or per call. (Where round 1
-     * ends depends on how many clients overlapped, so the third is compared with the larger of
-     * the first two.) */
-    for (int i = 0; i < NCLIENTS; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, client_thread, &errors), 0);
-    for (int i = 0; i < NCLIENTS; i++)
-        pthread_join(t[i], NULL);
-    rss2 = rss_kb(daemon_pid);
-    for (int i = 0; i < NCLIENTS; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, client_thread, &errors), 0);
-    for (int i = 0; i < NCLIENTS; i++)
-        pthread_join(t[i], NULL);
-    rss3 = rss_kb(daemon_pid);
-    printf("# second and third rounds: daemon RSS %ld, %ld kB\n", rss2, rss3);
-    assert_int_equal(errors, 0);
-    if (getenv("UNI_SANITIZED"))
+    rss[0] = load_round();
+    printf("# %d clients x %d calls: %.0f calls/s, 0 errors, daemon RSS %ld -> %ld kB\n", NCLIENTS, NCALLS,
+           (double)(NCLIENTS * NCALLS) / ((double)(now_ns() - t0) / 1e9), rss0, rss[0]);
+    for (int i = 1; i < rounds; i++)
+        rss[i] = load_round();
+    printf("# daemon RSS after each round (kB):");
+    for (int i = 0; i < rounds; i++)
+        printf(" %ld", rss[i]);
+    printf("\n");
+    if (getenv("UNI_SANITIZED")) {
         printf("# RSS growth not judged: ASan's quarantine keeps freed memory\n");
-    else
-        assert_true(rss3 <= (rss1 > rss2 ? rss1 : rss2) + 2048);
+        return;
+    }
+    /* More rounds must not grow the daemon: nothing leaks per client or per call. Once the last
+     * client has gone the daemon gives the burst's buffers back (client.c's sweep), so resident
+     * memory after a round is the daemon's own: 4476 to 4536 kB over 20 rounds here. The smallest
+     * of the last two rounds stays within 256 kB of the largest of the first three: a leak of 4
+     * bytes per call (64,000 calls a round) is over that by the fifth round. */
+    for (int i = 0; i < 3; i++)
+        early = rss[i] > early ? rss[i] : early;
+    for (int i = ROUNDS - 2; i < ROUNDS; i++)
+        late = rss[i] < late ? rss[i] : late;
+    assert_true(late <= early + 256);
 }
 
 int main(void) {
