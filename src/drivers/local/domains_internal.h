@@ -88,8 +88,9 @@ typedef struct vm {
     size_t nnet_prev, ndisk_prev;
     perf_vm *perf;
     kvm_binstats *bin;
-    char *bin_why;
-    char **qom; /* the vCPUs' QOM paths by index (query-cpus-fast), kept for query-stats */
+    char *bin_why;         /* why they could not be opened ... */
+    uint64_t bin_retry_ns; /* ... and when to try again (0: never: the failure is not transient) */
+    char **qom;            /* the vCPUs' QOM paths by index (query-cpus-fast), kept for query-stats */
     size_t nqom;
     bool qom_stale;            /* query-stats named a vCPU the map lacks: ask again */
     kstats ks;                 /* its KVM statistics */

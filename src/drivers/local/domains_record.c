@@ -626,9 +626,15 @@ static void collect_kvm(vm_ctx *c, kstats *k) {
             absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), "binary KVM statistics need this host's /proc");
             return;
         }
-        if (!c->v->bin && !c->v->bin_why) {
-            if (kvm_binstats_open(c->v->pid, &c->v->bin, why, sizeof(why)) < 0)
-                c->v->bin_why = strdup(why);
+        if (!c->v->bin && c->v->bin_why && c->v->bin_retry_ns && now_ns() >= c->v->bin_retry_ns) {
+            free(c->v->bin_why);
+            c->v->bin_why = NULL;
+        }
+        if (!c->v->bin && !c->v->bin_why && (r = kvm_binstats_open(c->v->pid, &c->v->bin, why, sizeof(why))) < 0) {
+            /* A thread that did not stop in time, or a vCPU thread not found (QEMU starting), is
+             * tried again 5 s later; a refusal (no ptrace right, an old kernel) is final. */
+            c->v->bin_why = strdup(why);
+            c->v->bin_retry_ns = r == -EAGAIN || r == -EBUSY || r == -ESRCH ? now_ns() + 5000000000ULL : 0;
         }
         if (!c->v->bin) {
             absent_all(c, kvm_metrics, ELEMENTSOF(kvm_metrics), c->v->bin_why ? c->v->bin_why : "out of memory");

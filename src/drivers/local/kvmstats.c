@@ -529,19 +529,25 @@ int kvm_binstats_open(pid_t pid, kvm_binstats **ret, char *why, size_t whylen) {
     for (size_t i = 0; i < nq && r == 0; i++) {
         int mine = -1;
         if (qfds[i].vcpu >= 0) {
-            pid_t tid = 0;
-            for (int tries = 0; !tid && tries < 20; tries++) {
-                tid = vcpu_thread(pid, qfds[i].qfd, qfds[i].vcpu);
-                if (!tid)
-                    usleep(1000);
+            /* A vCPU thread that did not stop in a system call in time (a loaded host) is found
+             * and asked again, three times in all. */
+            for (int attempt = 0; attempt < 3; attempt++) {
+                pid_t tid = 0;
+                for (int tries = 0; !tid && tries < 20; tries++) {
+                    tid = vcpu_thread(pid, qfds[i].qfd, qfds[i].vcpu);
+                    if (!tid)
+                        usleep(1000);
+                }
+                if (!tid) {
+                    r = -ESRCH;
+                    snprintf(why, whylen, "no thread of QEMU %d runs vCPU %d (not in KVM_RUN, no 'CPU %d/KVM' name)",
+                             (int)pid, qfds[i].vcpu, qfds[i].vcpu);
+                    break;
+                }
+                r = fetch_stats_fd(tid, pidfd, qfds[i].qfd, &mine, why, whylen);
+                if (r != -EAGAIN)
+                    break;
             }
-            if (!tid) {
-                r = -ESRCH;
-                snprintf(why, whylen, "no thread of QEMU %d runs vCPU %d (not in KVM_RUN, no 'CPU %d/KVM' name)",
-                         (int)pid, qfds[i].vcpu, qfds[i].vcpu);
-                break;
-            }
-            r = fetch_stats_fd(tid, pidfd, qfds[i].qfd, &mine, why, whylen);
         } else {
             /* The VM's fd: any thread of QEMU that is not a vCPU (KVM takes no lock for it). */
             pid_t tids[16];
