@@ -53,7 +53,7 @@ class Board:
             if self.proc.poll() is not None:
                 raise unittest.SkipTest(f"uni-simboard could not mount: {self.proc.stderr.read().strip()}")
             time.sleep(0.05)
-        self.healthd = subprocess.Popen([HEALTHD, "--db", self.db, "--procfs", self.mnt + "/proc", "--sysfs",
+        self.healthd = subprocess.Popen([HEALTHD, "-f", "--db", self.db, "--procfs", self.mnt + "/proc", "--sysfs",
                                          self.mnt + "/sys", "--interval", "10", "--set", "trace=no", "--set",
                                          "sensor_interval_ms=10", "--set", "retention_days=0"],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
