@@ -6,6 +6,7 @@ and one writer (simultaneous starts, the pid file, a HealthLog through a symlink
 client limits a user cannot turn against root, clients that do not read, the fd limit, an error
 too long for the wire, TLS identity, a damaged HealthLog, and the small ones. The unprivileged
 user is nobody (setpriv); the suite runs as root, and says SKIP where it does not."""
+import fcntl
 import json
 import os
 import pwd
@@ -268,6 +269,52 @@ class OneInstance(unittest.TestCase):
             rc, log = a.stop()
         self.assertEqual(rc, 0, log)
         self.assertFalse(os.path.exists(pidf))
+
+
+    def test_background_daemons_keep_no_inherited_descriptor(self):
+        # Started in the background by a script that holds a lock (flock(1) around a test suite),
+        # a daemon must not carry the lock's descriptor on: it would hold the lock for its whole
+        # life (daemon(7): close every inherited descriptor above stderr).
+        lock = os.path.join(self.tmp, "held.lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.set_inheritable(fd, True)
+        root = os.path.join(self.tmp, "tree")
+        shutil.copytree(os.path.join(SRC, "tests", "fixtures", "x86-acpi"), root, symlinks=True)
+        pids = {}
+        for name, argv in (("uniserverd", [os.path.join(BUILD, "bin", "uniserverd"), "--runtime-dir",
+                                           os.path.join(self.tmp, "run"), "--uri", "test:///default",
+                                           "--pid-file", os.path.join(self.tmp, "d.pid")]),
+                           ("uni-healthd", [HEALTHD, "--db", os.path.join(self.tmp, "h.db"), "--procfs",
+                                            root + "/proc", "--sysfs", root + "/sys", "--set", "trace=no",
+                                            "--set", "retention_days=0", "--pid-file",
+                                            os.path.join(self.tmp, "h.pid")])):
+            pidf = argv[-1]
+            r = subprocess.run(argv, pass_fds=(fd,), capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for _ in range(100):
+                if os.path.exists(pidf) and os.path.getsize(pidf):
+                    break
+                time.sleep(0.05)
+            with open(pidf) as f:
+                pids[name] = int(f.read())
+        os.close(fd)
+        try:
+            for name, pid in pids.items():
+                held = [os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")]
+                self.assertNotIn(lock, held, f"{name} kept the lock its starter held: {held}")
+            # And the lock is free again once its holder closed it.
+            fd2 = os.open(lock, os.O_RDWR)
+            fcntl.flock(fd2, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.close(fd2)
+        finally:
+            for pid in pids.values():
+                os.kill(pid, signal.SIGTERM)
+            for pid in pids.values():
+                for _ in range(100):
+                    if not os.path.exists(f"/proc/{pid}"):
+                        break
+                    time.sleep(0.05)
 
 
 class OneWriter(unittest.TestCase):

@@ -62,6 +62,7 @@ static int daemonize(void) {
         _exit(0);
     if (chdir("/") < 0)
         return -1;
+    close_inherited_fds();
     fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd >= 0) {
         dup2(fd, 0);

@@ -307,6 +307,8 @@ int main(int argc, char **argv) {
         settings_free(&hd_settings, &cfg);
         return 1;
     }
+    if (!cfg.foreground && !cfg.once)
+        close_inherited_fds();
     log_set_ident("uni-healthd");
     log_setup(cfg.level, cfg.syslog || (!cfg.foreground && !cfg.once));
     if (!cfg.foreground && !cfg.once && daemon(0, 0) < 0) {

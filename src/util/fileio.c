@@ -191,3 +191,19 @@ DIR *opendir_at(int dirfd, const char *path) {
     }
     return d;
 }
+
+void close_inherited_fds(void) {
+    DIR *d;
+    struct dirent *e;
+    if (close_range(3, ~0U, 0) == 0)
+        return;
+    /* Before Linux 5.9: each descriptor /proc/self/fd lists, but the one reading it. */
+    if (!(d = opendir("/proc/self/fd")))
+        return;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && fd != dirfd(d))
+            close(fd);
+    }
+    closedir(d);
+}

@@ -106,6 +106,9 @@ ssize_t read_file_at_alloc(int dirfd, const char *path, char **ret);
 ssize_t read_line_at(int dirfd, const char *path, char *buf, size_t bufsz);
 /* The directory @path under @dirfd, opened for readdir (close-on-exec); NULL with errno set. */
 DIR *opendir_at(int dirfd, const char *path);
+/* A daemon going to the background closes every descriptor it inherited above stderr (daemon(7)):
+ * a held lock or pipe of whoever started it must not live on in the daemon. */
+void close_inherited_fds(void);
 int read_u64_at(int dirfd, const char *path, uint64_t *ret);
 int read_i64_at(int dirfd, const char *path, int64_t *ret);
 /* Write @value to an existing file at a root in one write(): sysfs and tracefs attributes.
