@@ -21,7 +21,6 @@ libvirt packages; a libvirtd that does not start is a failure, with its log.
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
