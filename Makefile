@@ -18,10 +18,10 @@
 
 # What building and running need (make deps; make run installs only these). libgnutls28-dev for
 # GnuTLS' headers only (the library is loaded when TLS is used); libcmocka-dev because meson
-# configures the unit tests with the build.
+# configures the unit tests with the build; curl for the README's tour of /metrics.
 DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 python3-dev libtirpc-dev \
         libgnutls28-dev libuv1-dev zlib1g-dev libfuse3-dev fuse3 libjson-c-dev libvirt-dev libncurses-dev \
-        libsqlite3-dev
+        libsqlite3-dev curl
 # What the tests, the benchmarks and the fuzzers start or check with (make deps-test; make check,
 # asan, bench and fuzz install these too): real peers and components, never mocks. stress-ng is
 # uni-stresslog's workload on real hosts, gnuplot draws its report.

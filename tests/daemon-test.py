@@ -369,6 +369,9 @@ class Tls(unittest.TestCase):
         for name, files in (("good", {"cacert.pem": "cacert.pem", "clientcert.pem": "clientcert.pem",
                                       "clientkey.pem": "clientkey.pem"}),
                             ("nocert", {"cacert.pem": "cacert.pem"}),
+                            ("noca", {"clientcert.pem": "clientcert.pem", "clientkey.pem": "clientkey.pem"}),
+                            ("wrongkey", {"cacert.pem": "cacert.pem", "clientcert.pem": "clientcert.pem",
+                                          "clientkey.pem": "other-clientkey.pem"}),
                             ("untrusted", {"cacert.pem": "cacert.pem", "clientcert.pem": "other-clientcert.pem",
                                            "clientkey.pem": "other-clientkey.pem"})):
             os.mkdir(p(name))
@@ -408,6 +411,22 @@ class Tls(unittest.TestCase):
             self.assertEqual(rc, 1, why)
             self.assertEqual(out, "", why)
             self.assertIn("RPC_FAILED", err, why)
+        self.assertTrue(self.d.alive())
+
+    def test_missing_credentials_say_so(self):
+        """A pkipath without the CA (or none at all), or a client certificate with another key, is
+        TLS_CREDENTIALS naming the file: not RPC_FAILED, which says the daemon or the network failed."""
+        for pki, msg in (("noca", "TLS: no CA certificate in {}/cacert.pem"),
+                         ("nosuchdir", "TLS: no CA certificate in {}/cacert.pem"),
+                         ("wrongkey", "TLS: cannot load the client certificate {}/clientcert.pem with key "
+                                      "{}/clientkey.pem")):
+            d = os.path.join(self.pki, pki)
+            rc, out, err = unish(self.uri("localhost", pki), "hostmemstats")
+            self.assertEqual((rc, out), (1, ""), pki)
+            self.assertIn("TLS_CREDENTIALS", err, pki)
+            self.assertNotIn("RPC_FAILED", err, pki)
+            self.assertIn(msg.format(d, d), err, pki)
+        self.assertEqual(sorted(os.listdir(os.path.join(self.pki, "noca"))), ["clientcert.pem", "clientkey.pem"])
         self.assertTrue(self.d.alive())
 
 

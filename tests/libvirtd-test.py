@@ -6,16 +6,25 @@ by UUID; libvirt's KVM statistics stand in for the monitor libvirt holds; the bi
 works on libvirt's QEMU (seccomp sandbox and all). qemu:///system goes through uniserver's native
 client of libvirtd's protocol: uniserverd does not map libvirt.so.0 and reports what virsh says
 (state, vCPUs, memory, statistic names, metadata), for running and inactive domains, on the
-read-only socket and on the one ?socket= names. When no daemon runs, the test starts libvirtd
-(and virtlogd) as MACHINE.md describes and stops what it started. SKIP with the reason when
-libvirtd cannot start or cannot run a guest."""
+read-only socket and on the one ?socket= names.
+
+The test runs its own libvirtd, whatever the host has: in a private mount namespace it puts its
+own configuration over /etc/libvirt (root's QEMU, no security driver, QEMU's output to files, so no
+virtlogd), empty directories over /run/libvirt, /var/lib/libvirt, /var/cache/libvirt and
+/var/log/libvirt, and, when the host lacks it, a libvirt-qemu user in a private /etc/passwd (the
+QEMU driver looks its default user up before it reads qemu.conf; libvirt-daemon-system, which makes
+it, is not installed). Nothing of the host's /etc changes, a libvirtd of the host is neither used
+nor disturbed, and everything goes with the namespace (where the packages made none of those
+directories, an empty one is made as the mount point). SKIP only without root, KVM, QEMU or the
+libvirt packages; a libvirtd that does not start is a failure, with its log.
+"""
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import uuid
@@ -28,7 +37,7 @@ GUEST = os.path.join(BUILD, "tests", "guest", "tinyguest.elf")
 SOCK = "/run/libvirt/libvirt-sock"
 NAME = f"uni-lvd-{os.getpid()}"
 UUID = str(uuid.uuid4())
-STARTED = []  # daemons this test started: (name, pidfile)
+LIBVIRTD = []  # the libvirtd this test started (a Popen), and its log's path
 
 XML = f"""<domain type='kvm'><name>{NAME}</name><uuid>{UUID}</uuid><memory unit='MiB'>32</memory><vcpu>2</vcpu>
 <os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type><loader type='rom'>/usr/share/qemu/qboot.rom</loader>
@@ -38,7 +47,6 @@ XML = f"""<domain type='kvm'><name>{NAME}</name><uuid>{UUID}</uuid><memory unit=
 
 def skip(why):
     print(f"SKIP: {why}")
-    stop_daemons()
     sys.exit(77)
 
 
@@ -65,30 +73,79 @@ def listening(sock):
         s.close()
 
 
-def start_daemon(name, sock):
-    if listening(sock):
-        return True
-    exe = shutil.which(name) or f"/usr/sbin/{name}"
-    if not os.path.exists(exe):
-        return False
-    if subprocess.run([exe, "-d"], capture_output=True, timeout=30).returncode != 0:
-        return False
-    STARTED.append((name, f"/run/{name}.pid"))
-    for _ in range(300):
-        if listening(sock):
-            return True
-        time.sleep(0.05)
-    return False
+QEMU_CONF = """# The test's own: QEMU as root (/dev/kvm may be root's alone), no AppArmor or SELinux profile,
+# QEMU's output to /var/log/libvirt/qemu/NAME.log rather than through virtlogd.
+user = "root"
+group = "root"
+security_driver = "none"
+stdio_handler = "file"
+"""
+# No polkit (it may not run here) on sockets that only this namespace sees.
+LIBVIRTD_CONF = 'auth_unix_ro = "none"\nauth_unix_rw = "none"\n'
 
 
-def stop_daemons():
-    for name, pidfile in reversed(STARTED):
-        try:
-            with open(pidfile) as f:
-                os.kill(int(f.read()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-    STARTED.clear()
+def private_libvirt(tmp):
+    """In this process's own mount namespace: the test's /etc/libvirt, empty run, state, cache and
+    log directories, and a libvirt-qemu user if the host has none."""
+    def over(path, src=None):
+        os.makedirs(path, exist_ok=True)  # the packages make them; an empty one otherwise
+        d = src or os.path.join(tmp, path.strip("/").replace("/", "-"))
+        os.makedirs(d, exist_ok=True)
+        run("mount", "--bind", d, path)
+
+    etc = os.path.join(tmp, "etc-libvirt")
+    os.makedirs(os.path.join(etc, "qemu"))
+    with open(os.path.join(etc, "qemu.conf"), "w") as f:
+        f.write(QEMU_CONF)
+    with open(os.path.join(etc, "libvirtd.conf"), "w") as f:
+        f.write(LIBVIRTD_CONF)
+    over("/etc/libvirt", etc)
+    for d in ("/var/lib/libvirt", "/var/cache/libvirt", "/var/log/libvirt"):
+        over(d)
+    os.makedirs("/run/libvirt", exist_ok=True)
+    run("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run/libvirt")
+    for db, line in (("passwd", "libvirt-qemu:x:{id}:{id}:libvirt (uniserver's test):/var/lib/libvirt:/usr/sbin/nologin\n"),
+                     ("group", "libvirt-qemu:x:{id}:\n")):
+        with open(f"/etc/{db}") as f:
+            text = f.read()
+        if any(l.startswith("libvirt-qemu:") for l in text.splitlines()):
+            continue
+        used = {int(l.split(":")[2]) for l in text.splitlines() if l.count(":") >= 3 and l.split(":")[2].isdigit()}
+        free = next(i for i in range(64055, 65000) if i not in used)
+        path = os.path.join(tmp, db)
+        with open(path, "w") as f:
+            f.write(text + ("" if text.endswith("\n") else "\n") + line.format(id=free))
+        run("mount", "--bind", path, f"/etc/{db}")
+
+
+def start_libvirtd(tmp):
+    """libvirtd on the private directories; returns once qemu:///system answers. AssertionError
+    with libvirtd's log when it exits or does not answer within 60 s."""
+    log = os.path.join(tmp, "libvirtd.log")
+    proc = subprocess.Popen([shutil.which("libvirtd") or "/usr/sbin/libvirtd", "--pid-file", "/run/libvirt/libvirtd.pid"],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    LIBVIRTD[:] = [proc, log]
+    deadline = time.monotonic() + 60
+    while True:
+        if listening(SOCK) and run("virsh", "-c", "qemu:///system", "uri", check=False).returncode == 0:
+            return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            with open(log) as f:
+                raise AssertionError(f"the test's libvirtd did not start (exit {proc.poll()}):\n{f.read()}")
+        time.sleep(0.1)
+
+
+def stop_libvirtd():
+    if not LIBVIRTD:
+        return
+    proc, log = LIBVIRTD
+    LIBVIRTD.clear()
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def domstats(name):
@@ -305,20 +362,34 @@ class RealLibvirtd(unittest.TestCase):
 
 
 def main():
+    if os.geteuid() != 0:
+        skip("a libvirtd of the test's own, with QEMU/KVM guests, needs root")
     if not os.path.exists("/dev/kvm") or not shutil.which("qemu-system-x86_64") or not os.path.exists(GUEST):
         skip("needs /dev/kvm, qemu-system-x86_64 and the tiny guest")
     if not shutil.which("virsh"):
         skip("no virsh (libvirt-clients)")
+    if not (shutil.which("libvirtd") or os.path.exists("/usr/sbin/libvirtd")) or \
+            not os.path.exists("/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so"):
+        skip("no libvirtd with its QEMU driver (libvirt-daemon, libvirt-daemon-driver-qemu)")
     if not os.path.exists("/usr/share/qemu/qboot.rom"):
         skip("no /usr/share/qemu/qboot.rom (qemu-system-data)")
-    if not start_daemon("libvirtd", SOCK):
-        skip("libvirtd cannot start (packages libvirt-daemon libvirt-daemon-driver-qemu; a libvirt-qemu user; "
-             "user = \"root\" in /etc/libvirt/qemu.conf; see MACHINE.md)")
-    if not start_daemon("virtlogd", "/run/libvirt/virtlogd-sock"):
-        skip("virtlogd cannot start (libvirtd needs it to run guests)")
-    prog = unittest.main(verbosity=2, exit=False)
-    stop_daemons()
-    sys.exit(0 if prog.result.wasSuccessful() else 1)
+    if os.environ.get("UNI_LIBVIRTD_NS") != "1":
+        # Again in a mount namespace of its own (unshare execs: the same pid, for meson's timeout).
+        os.environ["UNI_LIBVIRTD_NS"] = "1"
+        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", "--", sys.executable,
+                              os.path.abspath(__file__)])
+    tmp = tempfile.mkdtemp(prefix="uni-libvirtd-")
+    try:
+        private_libvirt(tmp)
+        start_libvirtd(tmp)
+        ok = unittest.main(verbosity=2, exit=False).result.wasSuccessful()
+    finally:
+        stop_libvirtd()
+    if not ok:
+        with open(os.path.join(tmp, "libvirtd.log")) as f:
+            print("the test's libvirtd said:\n" + f.read())
+    shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

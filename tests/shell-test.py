@@ -3,8 +3,10 @@
 """unish end to end: every command on the test driver and on fixtures, --json parsed strictly,
 exit statuses (0 ok, 1 failed call, 2 bad usage), errors on stderr naming the bad value."""
 import contextlib
+import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -344,6 +346,17 @@ class Shell(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         frames = ["unish top -" + f for f in out.split("unish top -")[1:]]
         self.assertEqual(len(frames), 2)
+        # Each batch frame is titled with its date and time (ISO 8601, with the UTC offset), for
+        # logs, and carries no key hints: there are no keys in a batch.
+        for f in frames:
+            title = f.splitlines()[0]
+            self.assertRegex(title, r"^unish top - \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} - 2 VMs - sort: exits/s$")
+            self.assertNotIn("quit", f)
+            self.assertNotIn("help", f)
+        t0, t1 = (datetime.datetime.strptime(f.split(" - ")[1], "%Y-%m-%dT%H:%M:%S%z") for f in frames)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.assertLess(abs((now - t1).total_seconds()), 60)  # the clock is the host's, not a made-up one
+        self.assertLessEqual(t0, t1)
         self.assertIn("host: CPU", frames[1])
         self.assertRegex(frames[1], r"contention [0-9.]+  power 2[0-9.]+ W  errors [0-9.]+ /min")
         # vm-1 (2 vCPUs) makes 24000 exits/s, vm-2 12000: sorted by exits/s.
@@ -355,34 +368,79 @@ class Shell(unittest.TestCase):
         rc, _, _ = unish("--json", "top", "--batch")
         self.assertEqual(rc, 2)
 
+    def test_top_counts_vms_in_english(self):
+        """One VM is "1 VM", none "0 VMs" (a fixture host with one QEMU process, the bare host)."""
+        with fixture_copy("kvm-host") as (root, uri):
+            shutil.rmtree(os.path.join(root, "proc", "5151"))  # the paused one: fix-a is left
+            rc, out, err = unish("top", "--batch", "--count", "1", uri=uri)
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out.splitlines()[0], r" - 1 VM - sort: CPU %$")
+            self.assertRegex(out, r"(?m)^fix-a +R +2 ")
+        rc, out, err = unish("top", "--batch", "--count", "1", uri=fixture_uri("bare"))
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out.splitlines()[0], r" - 0 VMs - sort: CPU %$")
+
     def test_top_terminal(self):
-        """The curses view in a real terminal (tmux): it draws, sorts on a key and quits on q."""
-        import shutil
+        """The curses view in a real terminal (tmux): a clock, `?` lists the keys, an unknown key is
+        named and changes nothing, a key sorts, q quits and restores the terminal."""
         import time
         if not shutil.which("tmux"):
             print("SKIP-PART: no tmux: the terminal view is not driven")
             return
         sess = f"unish-top-{os.getpid()}"
-        subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120", "-y", "20",
+
+        def screen():
+            return subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
+
+        def key(k, until, timeout=5):
+            subprocess.run(["tmux", "send-keys", "-t", sess, k], check=True)
+            s = ""
+            for _ in range(int(timeout * 10)):
+                time.sleep(0.1)
+                s = screen()
+                if until(s):
+                    break
+            return s
+
+        subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120", "-y", "24",
                         f"{UNISH} -c test:///default top --interval 200; sleep 5"], check=True)
         try:
-            screen = ""
+            s = ""
             for _ in range(50):
                 time.sleep(0.1)
-                screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True,
-                                        text=True).stdout
-                if "vm-2" in screen and "24000" in screen:
+                s = screen()
+                if "vm-2" in s and "24000" in s:
                     break
-            self.assertIn("unish top - 2 VMs", screen)
-            self.assertRegex(screen, r"vm-1 +R +2 +50.0")
-            subprocess.run(["tmux", "send-keys", "-t", sess, "n"], check=True)
-            time.sleep(0.5)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
-            self.assertIn("sort: n", screen)
-            subprocess.run(["tmux", "send-keys", "-t", sess, "q"], check=True)
-            time.sleep(0.5)
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", sess], capture_output=True, text=True).stdout
-            self.assertNotIn("unish top -", screen)  # quit: the terminal is restored
+            title = s.splitlines()[0]
+            self.assertRegex(title, r"^unish top - \d\d:\d\d:\d\d - 2 VMs - sort: CPU %  \(\? help, q quit\)")
+            self.assertRegex(s, r"vm-1 +R +2 +50.0")
+            # The clock runs: a later frame shows a later time.
+            t0 = title.split(" - ")[1]
+            for _ in range(30):
+                time.sleep(0.1)
+                if screen().splitlines()[0].split(" - ")[1] != t0:
+                    break
+            self.assertNotEqual(screen().splitlines()[0].split(" - ")[1], t0)
+            # An unknown key is named, and changes nothing.
+            s = key("x", lambda s: "unknown key" in s)
+            self.assertIn("unknown key 'x': ? lists the keys", s)
+            self.assertIn("sort: CPU %", s)
+            self.assertRegex(s, r"vm-1 +R +2 +50.0")
+            # ? lists every key; any key returns (and clears the note).
+            s = key("?", lambda s: "unish top - keys" in s)
+            self.assertIn("unish top - keys", s)
+            for k, what in (("c", "CPU %"), ("m", "memory"), ("e", "KVM exits/s"), ("h", "halt exits/s"),
+                            ("n", "name"), ("?", "this help"), ("q", "quit")):
+                self.assertRegex(s, rf"(?m)^  {re.escape(k)}  .*{re.escape(what)}")
+            self.assertNotIn("vm-1", s)
+            s = key("Space", lambda s: "vm-1" in s)
+            self.assertNotIn("unish top - keys", s)
+            self.assertIn("sort: CPU %", s)  # the key that closed the help did not sort
+            self.assertNotIn("unknown key", s)
+            s = key("n", lambda s: "sort: name" in s)
+            self.assertIn("sort: name", s)
+            s = key("q", lambda s: "unish top -" not in s)
+            self.assertNotIn("unish top -", s)  # quit: the terminal is restored
         finally:
             subprocess.run(["tmux", "kill-session", "-t", sess], capture_output=True)
 

@@ -43,7 +43,8 @@ extern "C" {
     X(RPC_FAILED, 16, "remote procedure call failed")                                                                  \
     X(TIMEOUT, 17, "operation timed out")                                                                              \
     X(NO_CORE, 18, "no such core, or the core is offline")                                                             \
-    X(NOT_APPLIED, 19, "the hardware did not take the value (it reads back different)")
+    X(NOT_APPLIED, 19, "the hardware did not take the value (it reads back different)")                                \
+    X(TLS_CREDENTIALS, 20, "TLS credentials missing or unusable (CA certificate, certificate or key)")
 
 typedef enum {
 #define UNI_ERR_ENUM_(name, num, summary) UNI_ERR_##name = num,

@@ -62,7 +62,7 @@ static const char *const keys_help =
 
 void hd_usage(FILE *f) {
     fprintf(f,
-            "usage: uni-healthd --db PATH [OPTIONS]\n"
+            "usage: uni-healthd [--db PATH] [OPTIONS]\n"
             "\n"
             "The uniserver health daemon: hardware errors (EDAC counters, RAS tracepoints), sensors and\n"
             "memory speed into the HealthLog, first-level actions on thresholds.\n"

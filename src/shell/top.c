@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shell.h"
@@ -27,7 +28,24 @@ typedef struct {
     uint64_t t_ms;
 } top_prev;
 
+/* The keys that sort, once: the title names the order, `?` lists them, --sort takes them. */
+static const struct {
+    int key;
+    const char *title, *help;
+} top_sorts[] = {
+    {'c', "CPU %", "sort by CPU %"},         {'m', "memory", "sort by memory"},
+    {'e', "exits/s", "sort by KVM exits/s"}, {'h', "halts/s", "sort by halt exits/s"},
+    {'n', "name", "sort by name"},
+};
+
 static int top_sort_key = 'c';
+
+static const char *top_sort_title(int key) {
+    for (size_t i = 0; i < sizeof(top_sorts) / sizeof(top_sorts[0]); i++)
+        if (top_sorts[i].key == key)
+            return top_sorts[i].title;
+    return NULL;
+}
 
 static int top_cmp(const void *a, const void *b) {
     const top_row *x = a, *y = b;
@@ -155,16 +173,28 @@ static int top_sample(shell *sh, char *host, size_t hostlen, top_row **ret_rows,
     return 0;
 }
 
-/* The frame as lines of text (the same for the terminal and for --batch). */
-static void top_lines(const char *host, top_row *rows, size_t n,
+/* The title: the clock (a batch frame's full local time with its offset, for logs), the count of
+ * VMs and the order; the terminal adds where the keys are, a batch frame has no keys. */
+static void top_title(char *buf, size_t len, size_t n, bool batch) {
+    char clock[48] = "?";
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm))
+        strftime(clock, sizeof(clock), batch ? "%Y-%m-%dT%H:%M:%S%z" : "%H:%M:%S", &tm);
+    snprintf(buf, len, "unish top - %s - %zu VM%s - sort: %s%s", clock, n, n == 1 ? "" : "s",
+             top_sort_title(top_sort_key), batch ? "" : "  (? help, q quit)");
+}
+
+/* The frame as lines of text (the same for the terminal and for --batch); @note is the answer to
+ * the last key (the terminal's third line), or "". */
+static void top_lines(const char *host, top_row *rows, size_t n, bool batch, const char *note,
                       void (*line)(void *ud, int y, const char *s, bool bold), void *ud) {
     char buf[512];
     int y = 0;
-    snprintf(buf, sizeof(buf), "unish top - %zu VMs; sort: %c (c cpu, m memory, e exits/s, h halts/s, n name; q quits)",
-             n, top_sort_key);
+    top_title(buf, sizeof(buf), n, batch);
     line(ud, y++, buf, true);
     line(ud, y++, host, false);
-    line(ud, y++, "", false);
+    line(ud, y++, note, false);
     snprintf(buf, sizeof(buf), "%-24s %2s %5s %8s %10s %12s %12s %8s", "NAME", "ST", "VCPU", "%CPU", "MEM MB",
              "EXITS/s", "HALTS/s", "SWAP%");
     line(ud, y++, buf, true);
@@ -179,6 +209,30 @@ static void top_lines(const char *host, top_row *rows, size_t n,
                  rows[i].state, rows[i].vcpus, c, m, e, h, sw, rows[i].stale ? "  stale" : "");
         line(ud, y++, buf, false);
     }
+}
+
+/* The `?` screen: every key and what the columns mean. */
+static void top_help_lines(void (*line)(void *ud, int y, const char *s, bool bold), void *ud) {
+    static const char *const tail[] = {
+        "  ?  this help",
+        "  q  quit",
+        "",
+        "ST is R running or P paused; %CPU the VM's CPU time; MEM MB its memory; EXITS/s and HALTS/s",
+        "its KVM exits and halt exits per second; SWAP% its time waiting for swap-in; 'stale' when its",
+        "monitor did not answer in time; '-' a value the host cannot give.",
+        "",
+        "Any key returns to the view; q quits.",
+    };
+    char buf[128];
+    int y = 0;
+    line(ud, y++, "unish top - keys", true);
+    line(ud, y++, "", false);
+    for (size_t i = 0; i < sizeof(top_sorts) / sizeof(top_sorts[0]); i++) {
+        snprintf(buf, sizeof(buf), "  %c  %s", top_sorts[i].key, top_sorts[i].help);
+        line(ud, y++, buf, false);
+    }
+    for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
+        line(ud, y++, tail[i], false);
 }
 
 static void print_line(void *ud, int y, const char *s, bool bold) {
@@ -209,6 +263,8 @@ int cmd_top(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     bool batch = false;
     long interval = 1000, count = 0;
     top_prev prev = {0};
+    bool help = false;
+    char note[96] = "";
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -219,7 +275,7 @@ int cmd_top(shell *sh, const cmd_def *cmd, int argc, char **argv) {
             r = parse_count(cmd, "--interval", argv[++i], 100, 3600000, &interval);
         else if ((strcmp(argv[i], "--count") == 0 || strcmp(argv[i], "-n") == 0) && i + 1 < argc)
             r = parse_count(cmd, "--count", argv[++i], 1, 1000000000, &count);
-        else if (strcmp(argv[i], "--sort") == 0 && i + 1 < argc && strchr("cmehn", argv[i + 1][0]) && !argv[i + 1][1])
+        else if (strcmp(argv[i], "--sort") == 0 && i + 1 < argc && top_sort_title(argv[i + 1][0]) && !argv[i + 1][1])
             top_sort_key = argv[++i][0];
         else {
             static const char *const valued[] = {"--interval", "-d", "--count", "-n", "--sort", NULL};
@@ -259,7 +315,7 @@ int cmd_top(shell *sh, const cmd_def *cmd, int argc, char **argv) {
         if (batch) {
             /* The first frame has no window for rates: a batch prints from the second. */
             if (it > 0 || count == 1) {
-                top_lines(host, rows, n, print_line, NULL);
+                top_lines(host, rows, n, true, "", print_line, NULL);
                 printf("\n");
                 fflush(stdout);
             } else
@@ -269,15 +325,30 @@ int cmd_top(shell *sh, const cmd_def *cmd, int argc, char **argv) {
             continue;
         }
         erase();
-        top_lines(host, rows, n, curses_line, NULL);
+        if (help)
+            top_help_lines(curses_line, NULL);
+        else
+            top_lines(host, rows, n, false, note, curses_line, NULL);
         refresh();
         top_rows_free(rows, n);
         {
             int ch = getch();
+            /* No key in the interval, or a resized terminal: only a new frame. */
+            if (ch == ERR || ch == KEY_RESIZE)
+                continue;
+            note[0] = '\0';
             if (ch == 'q' || ch == 'Q')
                 break;
-            if (ch > 0 && ch < 256 && strchr("cmehn", ch))
+            if (help)
+                help = false;
+            else if (ch == '?')
+                help = true;
+            else if (top_sort_title(ch))
                 top_sort_key = ch;
+            else {
+                const char *k = keyname(ch);
+                snprintf(note, sizeof(note), "unknown key '%s': ? lists the keys", k ? k : "?");
+            }
         }
     }
     if (!batch)

@@ -69,9 +69,10 @@ static const cmd_def base_commands[] = {
      "a live view of the host and its VMs, like virt-top and kvm_stat",
      "One summary line for the host (CPU, memory, contention, power, errors) and a row per running\n"
      "VM: state, vCPUs, CPU %, memory, KVM exits/s and halt exits/s, swap-in wait %, 'stale' when\n"
-     "its monitor did not answer in time. Refreshes every --interval MS (1000). Keys: c, m, e, h, n\n"
-     "sort by CPU, memory, exits, halts or name; q quits. --batch (or output not to a terminal)\n"
-     "prints plain frames, --count N of them.",
+     "its monitor did not answer in time. Refreshes every --interval MS (1000); the title shows the\n"
+     "time. Keys: c, m, e, h, n sort by CPU, memory, exits, halts or name; ? lists the keys; q quits;\n"
+     "any other key is named as unknown. --batch (or output not to a terminal) prints plain frames,\n"
+     "--count N of them, each titled with its date and time (ISO 8601, local, with the UTC offset).",
      cmd_top, NULL, 0},
     {"errors", "--correctable|--uncorrectable",
      "L2, L3, DRAM, MCU error counts and rates (get[Un]CorrectableErrorsUniserver)", NULL, cmd_errors, NULL, 0},

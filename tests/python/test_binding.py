@@ -4,6 +4,7 @@ equal to the C API's values (through unish --json) for the same source; failures
 with lastError(); calls release the GIL and share a connection across threads; no leaks."""
 import json
 import os
+import socket
 import subprocess
 import threading
 
@@ -103,6 +104,20 @@ def test_failures_return_none_with_last_error():
     assert uniserver.lastError()[0] == uniserver.ERR_UNKNOWN_METRIC
     assert c.getHostCPUStatisticsUniserver() is not None
     assert uniserver.lastError() is None  # a successful call clears it, as libvirt does
+
+
+def test_missing_tls_ca_is_its_own_error(tmp_path):
+    # A listener that never speaks: the client checks its credentials before any handshake.
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        port = srv.getsockname()[1]
+        c = uniserver.open(f"uniserver+tls://localhost:{port}/system?pkipath={tmp_path}&timeout=2000")
+        if c is not None:
+            assert c.getHostCPUStatisticsUniserver() is None
+        code, msg = uniserver.lastError()
+        assert uniserver.errorCodeName(code) == "TLS_CREDENTIALS" and code == uniserver.ERR_TLS_CREDENTIALS
+        assert msg == f"TLS: no CA certificate in {tmp_path}/cacert.pem"
 
 
 def test_errors_as_exceptions_on_request():

@@ -160,12 +160,12 @@ static int start_tls(remote_state *s, uint64_t deadline) {
         if (gnutls_certificate_allocate_credentials(&s->cred) < 0)
             return -ENOMEM;
         if (gnutls_certificate_set_x509_trust_file(s->cred, ca, GNUTLS_X509_FMT_PEM) <= 0) {
-            uni_error_set(UNI_ERR_RPC_FAILED, "TLS: no CA certificate in %s", ca);
+            uni_error_set(UNI_ERR_TLS_CREDENTIALS, "TLS: no CA certificate in %s", ca);
             return -EACCES;
         }
         if (access(cert, R_OK) == 0 &&
             gnutls_certificate_set_x509_key_file(s->cred, cert, key, GNUTLS_X509_FMT_PEM) < 0) {
-            uni_error_set(UNI_ERR_RPC_FAILED, "TLS: cannot load the client certificate %s with key %s", cert, key);
+            uni_error_set(UNI_ERR_TLS_CREDENTIALS, "TLS: cannot load the client certificate %s with key %s", cert, key);
             return -EACCES;
         }
     }
