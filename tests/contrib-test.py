@@ -33,41 +33,35 @@ def healthlog_up(d, want, timeout=10):
         time.sleep(0.05)
 
 
-def alert_fires(tmp, value):
-    """Does UniserverHealthPipelineDown fire after 5 minutes of uniserver_host_source_up{source="healthlog"}
-    at VALUE (promtool test rules on the shipped rules, expecting no alert: what it got instead)?"""
-    test = os.path.join(tmp, "pipeline-test.yml")
-    series = 'uniserver_host_source_up{source="healthlog",instance="h"}'
+def promtool_fires(tmp, alert, series, value, severity, minutes):
+    """Does ALERT fire on SERIES held at VALUE for MINUTES (promtool test rules on the shipped rules,
+    expecting no alert: what it got instead)?"""
+    test = os.path.join(tmp, alert + "-test.yml")
     with open(test, "w") as f:
         f.write(f"rule_files: [{ALERTS}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
                 f"    input_series:\n      - series: '{series}'\n        values: '{value}x10'\n"
-                f"    alert_rule_test:\n      - eval_time: 5m\n        alertname: UniserverHealthPipelineDown\n"
+                f"    alert_rule_test:\n      - eval_time: {minutes}m\n        alertname: {alert}\n"
                 f"        exp_alerts: []\n")
     p = subprocess.run(["promtool", "test", "rules", test], capture_output=True, text=True)
     if p.returncode == 0:
         return False
     got = (p.stdout + p.stderr).split("got:", 1)
-    if len(got) == 2 and 'alertname="UniserverHealthPipelineDown", instance="h", severity="critical"' in got[1]:
+    if len(got) == 2 and f'alertname="{alert}", instance="h", severity="{severity}"' in got[1]:
         return True
     raise AssertionError("promtool test rules failed: " + p.stdout + p.stderr)
+
+
+def alert_fires(tmp, value):
+    """Does UniserverHealthPipelineDown fire after 5 minutes of uniserver_host_source_up{source="healthlog"}
+    at VALUE?"""
+    return promtool_fires(tmp, "UniserverHealthPipelineDown", 'uniserver_host_source_up{source="healthlog",instance="h"}',
+                          value, "critical", 5)
 
 
 def availability_alert_fires(tmp, value):
     """Does UniserverNodeAvailabilityLow fire on uniserver_host_availability_24h_ratio at VALUE?"""
-    test = os.path.join(tmp, "availability-test.yml")
-    series = 'uniserver_host_availability_24h_ratio{instance="h"}'
-    with open(test, "w") as f:
-        f.write(f"rule_files: [{ALERTS}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
-                f"    input_series:\n      - series: '{series}'\n        values: '{value}x5'\n"
-                f"    alert_rule_test:\n      - eval_time: 2m\n        alertname: UniserverNodeAvailabilityLow\n"
-                f"        exp_alerts: []\n")
-    p = subprocess.run(["promtool", "test", "rules", test], capture_output=True, text=True)
-    if p.returncode == 0:
-        return False
-    got = (p.stdout + p.stderr).split("got:", 1)
-    if len(got) == 2 and 'alertname="UniserverNodeAvailabilityLow", instance="h", severity="warning"' in got[1]:
-        return True
-    raise AssertionError("promtool test rules failed: " + p.stdout + p.stderr)
+    return promtool_fires(tmp, "UniserverNodeAvailabilityLow", 'uniserver_host_availability_24h_ratio{instance="h"}',
+                          value, "warning", 2)
 
 
 def daemon_metrics():
