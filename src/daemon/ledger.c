@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ledger.h"
 #include "util/lockfile.h"
@@ -48,6 +49,9 @@ static int span_add(ledger *l, int64_t start, int64_t end) {
 }
 
 static int mark_add(ledger *l, int64_t t, double kwh) {
+    /* Marks stay in time order (a clock stepped back adds none until it catches up). */
+    if (l->nmarks && t < l->marks[l->nmarks - 1].t_ms)
+        return 0;
     if (grow((void **)&l->marks, &l->capmarks, l->nmarks, sizeof(*l->marks)) < 0)
         return -ENOMEM;
     l->marks[l->nmarks++] = (ledger_mark){t, kwh};
@@ -70,14 +74,31 @@ int ledger_served(ledger *l, int64_t now_ms, const char *boot_id) {
     if (boot_id && *boot_id)
         snprintf(l->boot_id, sizeof(l->boot_id), "%s", boot_id);
     /* The span goes on while samples come in time; after a gap (the host suspended, the sampler
-     * stuck) or a clock stepped back, a new one begins: the time between is downtime. */
-    if (l->open && last && now_ms >= last->end_ms && now_ms - last->end_ms <= l->gap_ms)
-        last->end_ms = now_ms;
-    else {
-        (void)span_add(l, now_ms, now_ms);
+     * stuck) a new one begins: the time between is downtime. Spans never overlap: after the clock
+     * stepped back, the span waits for it to pass its end (that time was counted once already),
+     * and a new one begins no earlier than the last one ended. */
+    if (l->open && last && now_ms - last->end_ms <= l->gap_ms) {
+        if (now_ms > last->end_ms)
+            last->end_ms = now_ms;
+    } else {
+        int64_t start = last && now_ms < last->end_ms ? last->end_ms : now_ms;
+        (void)span_add(l, start, start);
         l->open = true;
     }
     return reboot;
+}
+
+void ledger_clock(ledger *l, int64_t wall_ms, int64_t boot_ms) {
+    /* CLOCK_BOOTTIME runs through suspend and is never set: wall time that moved by more than it
+     * did (beyond 2 s of slack) was stepped forward (NTP, an operator), and that is not downtime:
+     * the open span moves with it. A suspend moves both, and stays a gap. */
+    if (l->prev_boot_ms && boot_ms >= l->prev_boot_ms && l->open && l->nspans) {
+        int64_t step = (wall_ms - l->prev_wall_ms) - (boot_ms - l->prev_boot_ms);
+        if (step > 2000)
+            l->spans[l->nspans - 1].end_ms += step;
+    }
+    l->prev_wall_ms = wall_ms;
+    l->prev_boot_ms = boot_ms;
 }
 
 void ledger_failed(ledger *l) {
@@ -439,6 +460,11 @@ void ledger_file_sample(ledger_file *f, uniRecordPtr rec, int64_t now_ms) {
     if (!rec) {
         ledger_failed(&f->l);
         return;
+    }
+    {
+        struct timespec bt;
+        if (clock_gettime(CLOCK_BOOTTIME, &bt) == 0)
+            ledger_clock(&f->l, now_ms, (int64_t)bt.tv_sec * 1000 + bt.tv_nsec / 1000000);
     }
     if (f->why[0]) {
         for (size_t i = 0; i < ELEMENTSOF(avail); i++)

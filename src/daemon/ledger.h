@@ -36,6 +36,7 @@ typedef struct {
     bool fresh_counter;   /* the source's energy counter began at 0 with this run's connection */
     bool have_prev_total; /* prev_total holds this run's previous host.energy.total_kwh */
     double prev_total;
+    int64_t prev_wall_ms, prev_boot_ms; /* the last good sample's wall and CLOCK_BOOTTIME (ledger_clock) */
 } ledger;
 
 /* The windows of section 2 (ms). */
@@ -50,6 +51,9 @@ void ledger_done(ledger *l);
 /* A good sample at @now_ms of a source booted as @boot_id (NULL or "": unknown). A new boot id
  * ends the span at the sample before it: the reboot is downtime. Returns 1 when it was a reboot. */
 int ledger_served(ledger *l, int64_t now_ms, const char *boot_id);
+/* Before a good sample: its wall time and CLOCK_BOOTTIME (ms), so that a clock stepped forward is
+ * not taken for downtime. */
+void ledger_clock(ledger *l, int64_t wall_ms, int64_t boot_ms);
 /* A failed sample: the span ends at the last good one. */
 void ledger_failed(ledger *l);
 /* This sample's host.energy.total_kwh (@have false: absent). */

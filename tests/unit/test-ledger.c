@@ -76,6 +76,40 @@ static void test_reboot_and_failures(void **state) {
     ledger_done(&l);
 }
 
+static void test_clock_steps(void **state) {
+    ledger l;
+    _cleanup_free_ char *text = NULL;
+    int64_t boot = 5000 * S;
+    (void)state;
+    ledger_init(&l, GAP, true);
+    for (int64_t t = 0; t <= 100 * S; t += S)
+        ledger_clock(&l, T0 + t, boot + t), ledger_served(&l, T0 + t, "boot-a");
+    /* NTP steps the clock an hour forward between two samples a second apart: not downtime. */
+    ledger_clock(&l, T0 + 3701 * S, boot + 101 * S);
+    ledger_served(&l, T0 + 3701 * S, "boot-a");
+    assert_int_equal(l.nspans, 1);
+    near(ledger_availability(&l, T0 + 3701 * S, LEDGER_HOUR_MS), 100);
+    /* A suspend moves CLOCK_BOOTTIME too: a minute asleep is a minute down. */
+    ledger_clock(&l, T0 + 3762 * S, boot + 162 * S);
+    ledger_served(&l, T0 + 3762 * S, "boot-a");
+    assert_int_equal(l.nspans, 2);
+    /* Ten minutes back: spans never overlap, nor are times counted twice, and the file still
+     * parses (spans and marks in order). */
+    for (int64_t t = 3163; t <= 3800; t++) {
+        ledger_clock(&l, T0 + t * S, boot + (t - 3000) * S); /* a second of boot time a sample */
+        ledger_served(&l, T0 + t * S, "boot-a");
+        ledger_energy(&l, T0 + t * S, true, 0.001 * (double)(t - 3162));
+    }
+    assert_int_equal(l.nspans, 2);
+    assert_true(l.spans[1].start_ms >= l.spans[0].end_ms && l.spans[1].end_ms == T0 + 3800 * S);
+    near(ledger_availability(&l, T0 + 3800 * S, LEDGER_DAY_MS), 100.0 * (3701 + 38) / 3800);
+    text = ledger_format(&l, T0 + 3800 * S);
+    ledger_done(&l);
+    ledger_init(&l, GAP, true);
+    assert_int_equal(ledger_parse(&l, text), 0);
+    ledger_done(&l);
+}
+
 static void test_energy(void **state) {
     ledger l;
     _cleanup_free_ char *text = NULL;
@@ -186,6 +220,7 @@ int main(void) {
         cmocka_unit_test(test_energy),
         cmocka_unit_test(test_parse_and_prune),
         cmocka_unit_test(test_file),
+        cmocka_unit_test(test_clock_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
