@@ -391,7 +391,8 @@ int ledger_file_save(ledger_file *f, int64_t now_ms, bool force) {
     size_t len;
     int r = 0;
 
-    if (f->lock_fd < 0 || (!force && now_ms - f->saved_ms < f->sync_ms && now_ms >= f->saved_ms))
+    /* A ledger that could not be read is not overwritten with an empty one. */
+    if (f->lock_fd < 0 || f->why[0] || (!force && now_ms - f->saved_ms < f->sync_ms && now_ms >= f->saved_ms))
         return 0;
     ledger_prune(&f->l, now_ms);
     if (!(text = ledger_format(&f->l, now_ms)))
