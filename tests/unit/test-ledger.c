@@ -206,6 +206,20 @@ static void test_file(void **state) {
     assert_true(damaged);
     assert_int_equal(f.l.nspans, 0);
     ledger_file_close(&f);
+    /* One that cannot be read is reported, and never replaced by an empty one. */
+    {
+        char path[300];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/ledger", dir);
+        (void)unlink(path); /* set aside as damaged above */
+        assert_int_equal(mkdir(path, 0700), 0);
+        assert_true(ledger_file_open(&f, dir, GAP, 1000, true, &damaged) < 0);
+        assert_non_null(strstr(f.why, "cannot be read"));
+        assert_int_equal(ledger_file_save(&f, T0, true), 0);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISDIR(st.st_mode));
+        ledger_file_close(&f);
+    }
     {
         char cmd[300];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
