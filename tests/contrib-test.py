@@ -33,29 +33,42 @@ def healthlog_up(d, want, timeout=10):
         time.sleep(0.05)
 
 
-def alert_fires(tmp, value):
-    """Does UniserverHealthPipelineDown fire after 5 minutes of uniserver_host_source_up{source="healthlog"}
-    at VALUE (promtool test rules on the shipped rules, expecting no alert: what it got instead)?"""
-    test = os.path.join(tmp, "pipeline-test.yml")
-    series = 'uniserver_host_source_up{source="healthlog",instance="h"}'
+def promtool_fires(tmp, alert, series, value, severity, minutes):
+    """Does ALERT fire on SERIES held at VALUE for MINUTES (promtool test rules on the shipped rules,
+    expecting no alert: what it got instead)?"""
+    test = os.path.join(tmp, alert + "-test.yml")
     with open(test, "w") as f:
         f.write(f"rule_files: [{ALERTS}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
                 f"    input_series:\n      - series: '{series}'\n        values: '{value}x10'\n"
-                f"    alert_rule_test:\n      - eval_time: 5m\n        alertname: UniserverHealthPipelineDown\n"
+                f"    alert_rule_test:\n      - eval_time: {minutes}m\n        alertname: {alert}\n"
                 f"        exp_alerts: []\n")
     p = subprocess.run(["promtool", "test", "rules", test], capture_output=True, text=True)
     if p.returncode == 0:
         return False
     got = (p.stdout + p.stderr).split("got:", 1)
-    if len(got) == 2 and 'alertname="UniserverHealthPipelineDown", instance="h", severity="critical"' in got[1]:
+    if len(got) == 2 and f'alertname="{alert}", instance="h", severity="{severity}"' in got[1]:
         return True
     raise AssertionError("promtool test rules failed: " + p.stdout + p.stderr)
 
 
+def alert_fires(tmp, value):
+    """Does UniserverHealthPipelineDown fire after 5 minutes of uniserver_host_source_up{source="healthlog"}
+    at VALUE?"""
+    return promtool_fires(tmp, "UniserverHealthPipelineDown", 'uniserver_host_source_up{source="healthlog",instance="h"}',
+                          value, "critical", 5)
+
+
+def availability_alert_fires(tmp, value):
+    """Does UniserverNodeAvailabilityLow fire on uniserver_host_availability_24h_ratio at VALUE?"""
+    return promtool_fires(tmp, "UniserverNodeAvailabilityLow", 'uniserver_host_availability_24h_ratio{instance="h"}',
+                          value, "warning", 2)
+
+
 def daemon_metrics():
     """The /metrics of a uniserverd on the test driver: the host and every simulated VM."""
+    # settle: a second sample, and the ledger's availability with it (the first has no time yet).
     d = Uniserverd("test:///default", "--interval", "200", "--log-level", "error", metrics_port=free_port(),
-                   prefix="uni-contrib-")
+                   prefix="uni-contrib-", settle_s=0.5)
     try:
         st, _, body = d.get()
         assert st == 200, f"uniserverd's /metrics answered {st}"
@@ -68,7 +81,10 @@ def exported_names():
     names = set()
     out = subprocess.run([UNISH, "-c", "test:///default", "--prometheus", "nodestats", "--window", "1"], check=True,
                          capture_output=True, text=True).stdout
-    texts = [out, daemon_metrics()] + [open(p).read() for p in glob.glob(os.path.join(SRC, "tests", "golden", "*.prom"))]
+    # This host's own record too: disk utilisation is statvfs of a real host's filesystems.
+    real = subprocess.run([UNISH, "--prometheus", "nodestats", "--select", "disk"], check=True, capture_output=True,
+                          text=True).stdout
+    texts = [out, real, daemon_metrics()] + [open(p).read() for p in glob.glob(os.path.join(SRC, "tests", "golden", "*.prom"))]
     for t in texts:
         for line in t.splitlines():
             if line and not line.startswith("#"):
@@ -118,6 +134,32 @@ class Contrib(unittest.TestCase):
                 hd.kill()
                 hd.wait()
             d.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_availability_alert_fires_after_downtime(self):
+        """A real uniserverd stopped for a while and started again on the same ledger exports an
+        availability below 99 % for the last 24 hours, and the shipped alert fires on that value;
+        at 100 % it is silent."""
+        if not shutil.which("promtool"):
+            self.skipTest("promtool (Debian prometheus) is not installed")
+        tmp = tempfile.mkdtemp(prefix="uni-contrib-avail-")
+        state = os.path.join(tmp, "state")
+        try:
+            args = ("--interval", "100", "--log-level", "error", "--state-dir", state)
+            d = Uniserverd("test:///default", *args, metrics_port=free_port(), settle_s=0.5)
+            value = lambda body: float(re.search(r"^uniserver_host_availability_24h_ratio (\S+)$", body, re.M).group(1))
+            self.assertEqual(value(d.get()[2].decode()), 1.0)
+            self.assertFalse(availability_alert_fires(tmp, 1.0))
+            d.stop()
+            time.sleep(1)
+            d = Uniserverd("test:///default", *args, metrics_port=free_port(), settle_s=0.3)
+            try:
+                v = value(d.get()[2].decode())
+            finally:
+                d.stop()
+            self.assertLess(v, 0.99)
+            self.assertTrue(availability_alert_fires(tmp, v))
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def test_names_exist(self):

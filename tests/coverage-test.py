@@ -79,6 +79,7 @@ def sources(root):
     s["mem_power"] = "dram" in rapl or any("dram" in l or "mem" in l for l in plabels)
     s["any_power"] = bool(rapl) or bool(glob.glob(f"{sys_}/class/hwmon/hwmon*/power*_input"))
     s["two_samples"] = os.path.isdir(os.path.join(root, "next"))
+    s["boot_id"] = os.path.exists(f"{proc}/sys/kernel/random/boot_id")
     for f, k in (("cpu", "psi_cpu"), ("memory", "psi_mem"), ("io", "psi_io")):
         s[k] = os.path.exists(f"{proc}/pressure/{f}")
     return s
@@ -114,10 +115,16 @@ def expected(key, s):
         return s["any_power"]
     if key == "host.energy.total_kwh":
         return s["any_power"] and s["two_samples"]
+    if key == "host.boot_id":
+        return s["boot_id"]
+    if key.startswith("host.availability.") or key in ("host.energy.1h_kwh", "host.energy.24h_kwh"):
+        return False  # uniserverd's ledger, not a fixture tree's (docs/node-metrics.md)
+    if key == "host.disk.util_pct":
+        return False  # statvfs(2) of this host's filesystems: a fixture tree has none
     if key.startswith("host.psi."):
         return s["psi_" + key.split(".")[2]]
     if key.endswith("_pct") and not s["two_samples"] and key not in (
-            "host.mem.available_pct", "host.mem.cached_pct", "host.mem.contention_pct"):
+            "host.mem.available_pct", "host.mem.cached_pct", "host.mem.contention_pct", "host.mem.util_pct"):
         return False
     return True
 

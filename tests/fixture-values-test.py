@@ -45,6 +45,9 @@ class Fixtures(unittest.TestCase):
         self.eq(a, "host.mem.contention_ratio", 1 + 524288 / 131899468)
         self.eq(a, "host.mem.contention_pct", 100 * (1 + 524288 / 131899468))
         self.eq(a, "host.mem.contention_mb", 512)
+        # section 2's utilisation, occupied over capacity: (MemTotal - MemAvailable) / MemTotal
+        self.eq(a, "host.mem.util_pct", 100 * (131899468 - 10485760) / 131899468)
+        self.assertEqual(a["host.boot_id"], "3f2c8a51-6d0e-4b7a-9c1f-2e5d7b8a9c10")
         # loadavg says 9/... and 11/...: the reader of the file is one of them (not load)
         self.eq(a, "host.cpu.contention_ratio", (9 - 1) / 8)
         self.eq(b, "host.cpu.contention_ratio", (11 - 1) / 8)

@@ -231,6 +231,23 @@ class Shell(unittest.TestCase):
                                     for m in ("count", "rate_per_min")])
         self.assertEqual(self.json_of("hostgovernor"), {"host.cpu.governor": "mixed"})
 
+    def test_health(self):
+        # Section 2 on one screen: what the host has in the view's order, then each absence with
+        # its reason (in process the ledger's metrics say where they are: uniserverd).
+        j = self.json_of("health", "--window", "1")
+        # (The predictor's reliability keys are to follow these: appended to the view's row.)
+        self.assertEqual([k for k in j if k.startswith(("host.cpu.", "host.mem."))], ["host.cpu.util_pct", "host.mem.util_pct"])
+        self.assertEqual(j["host.mem.util_pct"], 50)
+        self.assertLessEqual({"host.availability.1h_pct", "host.availability.24h_pct", "host.availability.30d_pct",
+                              "host.disk.util_pct", "host.energy.1h_kwh", "host.energy.24h_kwh"}, set(j["absent"]))
+        self.assertIn("uniserverd", j["absent"]["host.energy.24h_kwh"])
+        rc, out, _ = unish("help", "health")
+        self.assertEqual(rc, 0)
+        self.assertIn("getHostMetricsOfInterestUniserver", out)
+        rc, out, _ = unish("health")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"(?m)^host.mem.util_pct +50 %$")
+
     def test_nodestats_json(self):
         j = self.json_of("nodestats")
         self.assertIsNone(j["window_ms"])

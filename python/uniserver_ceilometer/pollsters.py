@@ -63,6 +63,18 @@ METERS = [
 ] + [
     ("uniserver.host.errors.memory.rate", "host.errors.mem.rate_per_min", "error/min", G),
     ("uniserver.host.errors.cpu.rate", "host.errors.cpu.rate_per_min", "error/min", G),
+] + [
+    # Section 2's metrics of interest (docs/node-metrics.md): availability over three windows,
+    # utilisation (occupied over capacity; CPU is uniserver.host.cpu.util above), energy over an
+    # hour and a day. Availability and energy come from uniserverd's ledger: through uniserverd
+    # only (the default UNISERVER_URI).
+    ("uniserver.host.availability.1h", "host.availability.1h_pct", "%", G),
+    ("uniserver.host.availability.24h", "host.availability.24h_pct", "%", G),
+    ("uniserver.host.availability.30d", "host.availability.30d_pct", "%", G),
+    ("uniserver.host.memory.util", "host.mem.util_pct", "%", G),
+    ("uniserver.host.disk.util", "host.disk.util_pct", "%", G),
+    ("uniserver.host.energy.1h", "host.energy.1h_kwh", "kWh", G),
+    ("uniserver.host.energy.24h", "host.energy.24h_kwh", "kWh", G),
 ]
 
 # Per-instance meters: one sample per running VM, on the resource of its UUID (Nova's instance
@@ -78,6 +90,8 @@ INSTANCE_METERS = [
     ("uniserver.instance.kvm.halt_exits", "dom.kvm.halt_exits", "exit", C),
     ("uniserver.instance.kvm.mmio_exits", "dom.kvm.mmio_exits", "exit", C),
     ("uniserver.instance.kvm.irq_injections", "dom.kvm.irq_injections", "interrupt", C),
+    # Section 2: the share of the probes (QMP query-status, the process) the VM answered.
+    ("uniserver.instance.availability", "dom.availability_pct", "%", G),
 ]
 DOMAINS_KEY = "uniserver.domains"
 

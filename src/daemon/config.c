@@ -35,6 +35,8 @@ static const key_def keys[] = {
     {"metrics_tls_key", K_STR, OFF(metrics_tls_key), 0, 0},
     {"metrics_basic_auth", K_STR, OFF(metrics_basic_auth), 0, 0},
     {"metrics_max_clients", K_LONG, OFF(metrics_max_clients), 1, 100000},
+    {"state_dir", K_STR, OFF(state_dir), 0, 0},
+    {"ledger_sync_ms", K_LONG, OFF(ledger_sync_ms), 0, 3600000},
 };
 
 const char *const config_keys_help =
@@ -63,7 +65,11 @@ const char *const config_keys_help =
     "  metrics_listen = ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
     "  metrics_tls_cert, metrics_tls_key = FILE   serve /metrics over HTTPS\n"
     "  metrics_basic_auth = USER:PASSWORD          require HTTP basic auth on /metrics\n"
-    "  metrics_max_clients = N                     HTTP clients at once (default 256)\n";
+    "  metrics_max_clients = N                     HTTP clients at once (default 256)\n"
+    "  state_dir = DIR         the availability and energy ledger's directory (default " UNI_DEFAULT_STATE_DIR ";\n"
+    "                          with --runtime-dir given and no state_dir, that directory)\n"
+    "  ledger_sync_ms = MS     save the ledger at most this often, and at stop (default 1000; a crash\n"
+    "                          loses at most this much of the record of serving)\n";
 
 void config_defaults(config *c) {
     memset(c, 0, sizeof(*c));
@@ -77,6 +83,7 @@ void config_defaults(config *c) {
     c->max_call_bytes = 1 << 20;
     c->idle_timeout_ms = 30000;
     c->metrics_max_clients = 256;
+    c->ledger_sync_ms = 1000;
     c->level = LOG_LEVEL_INFO;
 }
 

@@ -39,7 +39,12 @@ typedef struct {
     char *metrics_tls_cert, *metrics_tls_key;
     char *metrics_basic_auth; /* user:password, or NULL */
     long metrics_max_clients; /* HTTP clients at once; more are refused */
+    char *state_dir;          /* the ledger's directory (ledger.c) */
+    long ledger_sync_ms;      /* the ledger is saved at most this often (and at stop) */
 } config;
+
+/* Where the ledger lives when neither state_dir nor --runtime-dir says otherwise. */
+#define UNI_DEFAULT_STATE_DIR "/var/lib/uniserver"
 
 /* uniserverd's settings table (config.c). */
 extern const settings_def uniserverd_settings;

@@ -50,6 +50,7 @@ void free_sample(sample *s) {
  * pending for the loop, in place of a pending one no client has read. */
 static void sample_finish(server *srv) {
     if (!srv->work.rec) {
+        ledger_file_sample(&srv->ledger, NULL, uni_clock_wall_ms());
         srv->samples_failed++;
         /* Log when it starts failing, then once a minute of failures, not at every interval. */
         if (!srv->failing || srv->samples_failed % (uint64_t)(60000 / srv->cfg->interval_ms + 1) == 0)
@@ -70,6 +71,8 @@ static void sample_finish(server *srv) {
     rec_u64(srv->work.rec, UNI_M_HOST_SOURCE_NAME_UP, -1, "uniserverd", 1);
     rec_dbl(srv->work.rec, UNI_M_HOST_SOURCE_NAME_DURATION_MS, -1, "uniserverd", (double)srv->work_ns / 1e6);
     rec_u64(srv->work.rec, UNI_M_HOST_SOURCE_NAME_ERRORS, -1, "uniserverd", srv->samples_failed);
+    /* Section 2's availability and energy windows, from the ledger this sample adds to. */
+    ledger_file_sample(&srv->ledger, srv->work.rec, uni_clock_wall_ms());
     pthread_mutex_lock(&srv->sample_lock);
     free_sample(&srv->pend);
     srv->pend = srv->work;

@@ -78,6 +78,33 @@ static void on_signal(uv_signal_t *s, int signum) {
     stop_all(srv);
 }
 
+/* The ledger: a daemon without one still serves, its availability and energy windows absent with
+ * the reason (an unwritable state directory, another daemon's ledger). */
+static void ledger_start(server *srv) {
+    const config *cfg = srv->cfg;
+    bool damaged = false;
+    /* Two good samples further apart than this are not one span: the sampler skips ticks when a
+     * sample overruns (QMP deadlines), so a few intervals and two seconds. */
+    int64_t gap = 3 * (int64_t)cfg->interval_ms + 2000;
+    /* A remote source's energy counter is as old as that daemon's connection, not ours. */
+    bool fresh = !startswith(cfg->source_uri, "uniserver+");
+
+    if (ledger_file_open(&srv->ledger, cfg->state_dir, gap, cfg->ledger_sync_ms, fresh, &damaged) < 0)
+        log_warning("no ledger: %s (host.availability.* and host.energy.1h_kwh, 24h_kwh are absent)", srv->ledger.why);
+    else if (damaged)
+        log_error("the ledger %s/ledger was damaged: kept as ledger.damaged, a new one begins now", cfg->state_dir);
+    else if (srv->ledger.l.since_ms)
+        log_info("ledger %s/ledger: since %lld ms, %zu spans served, %.6f kWh measured", cfg->state_dir,
+                 (long long)srv->ledger.l.since_ms, srv->ledger.l.nspans, srv->ledger.l.kwh);
+}
+
+static void ledger_stop(server *srv) {
+    int r;
+    if (srv->ledger.lock_fd >= 0 && (r = ledger_file_save(&srv->ledger, uni_clock_wall_ms(), true)) < 0)
+        log_warning("cannot save the ledger at stop: %s", strerror(-r));
+    ledger_file_close(&srv->ledger);
+}
+
 int server_run(const config *cfg) {
     server srv_, *srv = &srv_;
     int rc = 1;
@@ -85,6 +112,7 @@ int server_run(const config *cfg) {
     memset(srv, 0, sizeof(*srv));
     srv->cfg = cfg;
     srv->hl_fd = srv->run_fd = srv->lock_fd = srv->pid_fd = -1;
+    srv->ledger.lock_fd = srv->ledger.dir_fd = -1;
     srv->loop = uv_default_loop();
     signal(SIGPIPE, SIG_IGN);
     /* The instance lock first, then the pid file: a second daemon is refused before it touches
@@ -98,6 +126,7 @@ int server_run(const config *cfg) {
         goto out;
     }
     dispatch_audit_setup();
+    ledger_start(srv);
     if (sampler_first(srv) < 0)
         goto out;
     rpc_protocol_init(&srv->rpc, cfg);
@@ -135,6 +164,7 @@ int server_run(const config *cfg) {
     rc = 0;
 out:
     sampler_stop(srv);
+    ledger_stop(srv);
     metrics_stop(srv->metrics);
     listeners_free(srv);
     sampler_free(srv);

@@ -9,6 +9,7 @@
 
 #include "client.h"
 #include "daemon.h"
+#include "ledger.h"
 #include "listen.h"
 #include "rpc/wire.h"
 #include "sampler.h"
@@ -55,6 +56,7 @@ struct server {
     gnutls_priority_t tls_prio;
     uint64_t cache_gen; /* counts the cache's swaps: /metrics renders again when it moved */
     protocol *metrics;  /* /metrics' protocol (on its own listener), or NULL */
+    ledger_file ledger; /* when it served and what energy it measured (the sampler's; ledger.c) */
     /* Sample now rather than at the next tick, after a control call changed the host, so that
      * the cache shows the change soon (sampler.c sets it; NULL under the fuzzer). */
     void (*sample_soon)(server *srv);

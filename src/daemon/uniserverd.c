@@ -32,6 +32,8 @@ static void usage(FILE *f) {
             "      --log-level LEVEL    error, warning, info (default), debug\n"
             "      --syslog             log to syslog\n"
             "      --pid-file FILE      write the pid there\n"
+            "      --state-dir DIR      the availability and energy ledger's directory (default\n"
+            "                           " UNI_DEFAULT_STATE_DIR ", or --runtime-dir's when that is given)\n"
             "      --metrics-listen ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
             "      --max-clients N, --max-ro-clients N, --max-clients-per-uid N\n"
             "      --client-idle-timeout MS, --max-client-queue BYTES, --max-queued-bytes BYTES\n"
@@ -101,6 +103,7 @@ int main(int argc, char **argv) {
         {"set", required_argument, NULL, 22},
         {"tls-allowed-dn", required_argument, NULL, 23},
         {"tls-readonly", no_argument, NULL, 24},
+        {"state-dir", required_argument, NULL, 25},
         {"help", no_argument, NULL, 'h'},
         {"list-procedures", no_argument, NULL, 15},
         {"version", no_argument, NULL, 'V'},
@@ -127,7 +130,8 @@ int main(int argc, char **argv) {
                                         [20] = "max_client_queue",
                                         [21] = "max_queued_bytes",
                                         [23] = "tls_allowed_dn_list",
-                                        [24] = "tls_readonly"};
+                                        [24] = "tls_readonly",
+                                        [25] = "state_dir"};
     config cfg, flags;
     const char *config_path = NULL;
     char *set_keys[32], *set_vals[32];
@@ -157,7 +161,7 @@ int main(int argc, char **argv) {
                 return 2;
             break;
         default:
-            if (o >= 1 && o <= 24 && o != 15 && o != 22 && nset < 32) {
+            if (o >= 1 && o <= 25 && o != 15 && o != 22 && nset < 32) {
                 set_keys[nset] = (char *)keyof[o];
                 set_vals[nset++] = optarg ? optarg : (char *)"yes";
                 break;
@@ -172,6 +176,10 @@ int main(int argc, char **argv) {
     }
     if (settings_apply(&uniserverd_settings, &cfg, config_path, DEFAULT_CONFIG, set_keys, set_vals, nset) < 0)
         return 2;
+    /* A daemon in a runtime directory of its own (a test, a second instance) keeps its ledger
+     * there unless told otherwise: the host's ledger is the system daemon's. */
+    if (!cfg.state_dir)
+        cfg.state_dir = strdup(cfg.runtime_dir ? cfg.runtime_dir : UNI_DEFAULT_STATE_DIR);
     if (!cfg.runtime_dir)
         cfg.runtime_dir = strdup(UNI_DEFAULT_RUNTIME_DIR);
     if (!cfg.source_uri)

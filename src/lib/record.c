@@ -293,6 +293,26 @@ void rec_absent_partial(uniRecordPtr r, unsigned metric, const char *fmt, ...) {
     va_end(ap);
 }
 
+void rec_unabsent(uniRecordPtr r, unsigned metric) {
+    size_t w = 0;
+    for (size_t i = 0; i < r->nabsent; i++)
+        if (r->absent[i].metric != metric)
+            r->absent[w++] = r->absent[i];
+    r->nabsent = w;
+    if (metric < UNI_NMETRICS)
+        r->absentmap[metric / 8] &= (uint8_t) ~(1u << (metric % 8));
+}
+
+void rec_absent_ledger(uniRecordPtr r) {
+    static const unsigned ledger[] = {UNI_M_HOST_AVAILABILITY_1H_PCT, UNI_M_HOST_AVAILABILITY_24H_PCT,
+                                      UNI_M_HOST_AVAILABILITY_30D_PCT, UNI_M_HOST_ENERGY_1H_KWH,
+                                      UNI_M_HOST_ENERGY_24H_KWH};
+    for (size_t i = 0; i < ELEMENTSOF(ledger); i++)
+        rec_absent(r, ledger[i],
+                   "uniserverd keeps it in its ledger across restarts: ask it (uniserver+unix:///system), not "
+                   "this in-process connection");
+}
+
 int uni_format_key(const uniMetricDesc *d, int index, const char *name, char *buf, size_t len) {
     const char *t = d->key;
     size_t o = 0;

@@ -53,6 +53,11 @@ void rec_absent(uniRecordPtr r, unsigned metric, const char *fmt, ...) _printf_(
  * error views name components: l2 and l3 absent on a host with EDAC but no machine checks). */
 void rec_absent_partial(uniRecordPtr r, unsigned metric, const char *fmt, ...) _printf_(3, 4);
 bool rec_has(uniRecordPtr r, unsigned metric);
+/* Forget that @metric is absent (uniserverd fills what its source's driver left absent). */
+void rec_unabsent(uniRecordPtr r, unsigned metric);
+/* Mark absent what only uniserverd's ledger has (host.availability.*, host.energy.1h_kwh and
+ * 24h_kwh), saying so: the drivers' records made in-process. */
+void rec_absent_ledger(uniRecordPtr r);
 char *rec_strdup(uniRecordPtr r, const char *s);
 /* After a driver ran: drop samples outside instance prefixes, and give every wanted metric that
  * is neither present nor explained a reason. */

@@ -79,3 +79,35 @@ def test_instance_pollsters(agent):
     assert by_vm["vm-1"]["project_id"] is None and by_vm["vm-1"]["resource_metadata"]["display_name"] == "vm-1"
     exits = [s for s in got if s["counter_name"] == "uniserver.instance.kvm.exits"]
     assert len(exits) == 2 and all(s["counter_type"] == "cumulative" for s in exits)
+
+
+def test_section2_pollsters_through_uniserverd(agent, monkeypatch):
+    """Availability and energy are uniserverd's ledger: the pollsters read them through it."""
+    from testlib import Uniserverd
+    import uniserver_ceilometer.pollsters as p
+
+    d = Uniserverd("test:///default", "--interval", "100", "--metrics-listen", "off", "--log-level", "error",
+                   prefix="uni-ceilo-", settle_s=0.5)
+    try:
+        monkeypatch.setenv("UNISERVER_URI", d.uri(ro=True))
+        p._conn = None
+        got = []
+        agent.notifier.sample = lambda ctx, event, payload: got.extend(payload["samples"])
+        for task in agent.setup_polling_tasks().values():
+            task.poll_and_notify()
+        p._conn = None
+    finally:
+        d.stop()
+    by = {}
+    for s in got:
+        by.setdefault(s["counter_name"], []).append(s)
+    for w in ("1h", "24h", "30d"):
+        assert by[f"uniserver.host.availability.{w}"][0]["counter_volume"] == 100.0
+        assert by[f"uniserver.host.availability.{w}"][0]["counter_unit"] == "%"
+    assert by["uniserver.host.memory.util"][0]["counter_volume"] == 50.0
+    assert "uniserver.host.disk.util" not in by  # absent on the board: no sample, never a 0
+    assert by["uniserver.host.energy.24h"][0]["counter_unit"] == "kWh"
+    assert by["uniserver.host.energy.24h"][0]["counter_volume"] > 0
+    avail = sorted((s["resource_metadata"]["instance_name"], s["counter_volume"])
+                   for s in by["uniserver.instance.availability"])
+    assert avail == [("vm-1", 100.0), ("vm-2", 100.0)]  # vm-3 is shut off: no instance sample

@@ -69,10 +69,38 @@ static void test_counter_delta(void **state) {
     assert_true(jiffies_to_ms(161, 100) == 1610);
 }
 
+/* Section 2's utilisation: occupied over capacity. */
+static void test_utilisation(void **state) {
+    char l1[] = "/dev/sda1 / ext4 rw,relatime 0 0\n", l2[] = "/dev/mapper/vg-my\\040disk /srv/a\\040b xfs rw 0 0",
+         l3[] = "proc /proc", l4[] = "";
+    char *dev, *dir, *type;
+    (void)state;
+    assert_true(fabs(mem_util_pct(131899468, 10485760) - 92.0501870) < 1e-6);
+    assert_true(mem_util_pct(1000, 1000) == 0);
+    /* MemAvailable a little above MemTotal (an estimate): nothing occupied, not a negative share. */
+    assert_true(mem_util_pct(1000, 1100) == 0);
+    assert_true(isnan(mem_util_pct(0, 0)));
+    /* df's Use%: used / (used + available); the root-reserved blocks are neither. */
+    assert_true(disk_util_pct(30, 70) == 30);
+    assert_true(disk_util_pct(100, 0) == 100);
+    assert_true(isnan(disk_util_pct(0, 0)));
+    assert_int_equal(parse_mounts_line(l1, &dev, &dir, &type), 0);
+    assert_string_equal(dev, "/dev/sda1");
+    assert_string_equal(dir, "/");
+    assert_string_equal(type, "ext4");
+    /* fstab(5)'s octal escapes: a space in a path is \040. */
+    assert_int_equal(parse_mounts_line(l2, &dev, &dir, &type), 0);
+    assert_string_equal(dev, "/dev/mapper/vg-my disk");
+    assert_string_equal(dir, "/srv/a b");
+    assert_string_equal(type, "xfs");
+    assert_int_equal(parse_mounts_line(l3, &dev, &dir, &type), -EBADMSG);
+    assert_int_equal(parse_mounts_line(l4, &dev, &dir, &type), -EBADMSG);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reserved), cmocka_unit_test(test_mem_contention), cmocka_unit_test(test_cpu_contention),
-        cmocka_unit_test(test_max_util), cmocka_unit_test(test_counter_delta),
+        cmocka_unit_test(test_max_util), cmocka_unit_test(test_counter_delta),  cmocka_unit_test(test_utilisation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

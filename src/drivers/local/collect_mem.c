@@ -41,7 +41,10 @@ void collect_mem(local_state *s, uniRecordPtr rec, const meminfo *m) {
     if (m->have_available) {
         rec_dbl(rec, UNI_M_HOST_MEM_AVAILABLE_MB, -1, NULL, (double)m->mem_available_kb / 1024.0);
         rec_dbl(rec, UNI_M_HOST_MEM_AVAILABLE_PCT, -1, NULL, pct_of(m->mem_available_kb, m->mem_total_kb));
+        /* The spec's utilisation (section 2), occupied over capacity: what is not available. */
+        rec_dbl(rec, UNI_M_HOST_MEM_UTIL_PCT, -1, NULL, mem_util_pct(m->mem_total_kb, m->mem_available_kb));
     } else {
+        rec_absent(rec, UNI_M_HOST_MEM_UTIL_PCT, "no MemAvailable in %s/meminfo (kernel before 3.14)", s->procfs);
         rec_absent(rec, UNI_M_HOST_MEM_AVAILABLE_MB, "no MemAvailable in %s/meminfo (kernel before 3.14)", s->procfs);
         rec_absent(rec, UNI_M_HOST_MEM_AVAILABLE_PCT, "no MemAvailable in %s/meminfo (kernel before 3.14)", s->procfs);
     }

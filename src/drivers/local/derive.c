@@ -64,3 +64,15 @@ uint64_t counter_delta(uint64_t prev, uint64_t cur, uint64_t max_range) {
 uint64_t jiffies_to_ms(uint64_t j, long hz) {
     return hz > 0 ? j * 1000 / (uint64_t)hz : 0;
 }
+
+double mem_util_pct(uint64_t total_kb, uint64_t available_kb) {
+    if (!total_kb)
+        return NAN;
+    /* MemAvailable is an estimate that can exceed MemTotal by a little on some kernels: nothing
+     * is occupied then, not a negative share. */
+    return available_kb >= total_kb ? 0.0 : 100.0 * (double)(total_kb - available_kb) / (double)total_kb;
+}
+
+double disk_util_pct(uint64_t used, uint64_t avail) {
+    return used + avail ? 100.0 * (double)used / (double)(used + avail) : NAN;
+}

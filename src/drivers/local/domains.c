@@ -71,6 +71,10 @@ int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, c
         }
         s->deadline_ms = v;
     }
+    if (vm_availability_window_parse(uni_uri_param(uri, "vm_availability_window_s"), &s->avail_window_s) < 0) {
+        free(s);
+        return -1;
+    }
     if (!ks || streq(ks, "qmp"))
         s->ksrc = KSRC_QMP;
     else if (streq(ks, "binary"))
@@ -166,6 +170,7 @@ void vm_free(vm *v) {
     kvm_binstats_close(v->bin);
     free(v->bin_why);
     lv_meta_done(&v->meta);
+    free(v->probes);
     free(v);
 }
 

@@ -14,7 +14,7 @@ typedef struct vms_state vms_state;
 int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, const uni_uri *uri);
 void vms_close(vms_state *s);
 /* The URI parameters vms_open reads. */
-#define VMS_URI_PARAMS "libvirt", "vm_deadline_ms", "kvmstats", "reliability_state"
+#define VMS_URI_PARAMS "libvirt", "vm_deadline_ms", "kvmstats", "reliability_state", "vm_availability_window_s"
 int vms_list(vms_state *s, uni_domain_info **ret, size_t *ret_n);
 /* @mem_total_mb: the host's MemTotal (for dom.mem_pct), or NAN. */
 int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info *only, size_t nonly,

@@ -16,7 +16,7 @@ static bool sel_any(const uni_select *sel, const unsigned *ms, size_t n) {
 /* The QMP queries a selection needs from a VM. */
 static unsigned qmp_wants(vms_state *s, const vm *v, const uni_select *sel) {
     unsigned w = 0;
-    if (uni_select_has(sel, UNI_M_DOM_STATE))
+    if (uni_select_has(sel, UNI_M_DOM_STATE) || uni_select_has(sel, UNI_M_DOM_AVAILABILITY_PCT))
         w |= 1u << QMP_Q_STATUS;
     if (!v->cmd.debug_threads &&
         (sel_any(sel, vcpu_metrics, ELEMENTSOF(vcpu_metrics)) || uni_select_has(sel, UNI_M_DOM_CPU_UTIL_PCT) ||
@@ -142,6 +142,8 @@ int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info 
         if (pick[i]->prev_ns && now > pick[i]->prev_ns)
             rec->window_ms = (long long)((now - pick[i]->prev_ns) / 1000000);
         r = collect_vm(&c);
+        if (r >= 0)
+            vm_availability(&c);
         free(c.threads);
         /* Room for one more vCPU's worth next time, were the VM to grow. */
         pick[i]->rec_n = rec->n + 64;

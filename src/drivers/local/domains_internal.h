@@ -9,6 +9,7 @@
 
 #include "domains.h"
 #include "parsers.h"
+#include "util/probewin.h"
 #include "vms.h"
 
 #define DEFAULT_DEADLINE_MS 1000
@@ -96,6 +97,7 @@ typedef struct vm {
     kstats ks;                 /* its KVM statistics */
     size_t rec_n, rec_nabsent; /* the size of its record to make room for (the last one's) */
     lv_layout *lvl;            /* what libvirt's statistics of it look like (libvirt.c) */
+    probewin *probes;          /* its availability probes (domains_avail.c), or NULL */
 } vm;
 
 /* A /proc entry seen by the last scan: whether it is a QEMU process, so that each process's
@@ -157,7 +159,8 @@ struct vms_state {
     char *lv_uri;     /* asked for (?libvirt=) or the default */
     char lv_why[256]; /* why libvirt is not used, or "" */
     bool lv_explicit;
-    char *rel_state; /* ?reliability_state=FILE, or NULL: the default */
+    char *rel_state;         /* ?reliability_state=FILE, or NULL: the default */
+    unsigned avail_window_s; /* ?vm_availability_window_s=: the window of dom.availability_pct */
 };
 
 typedef struct {
@@ -225,3 +228,9 @@ int collect_vm(vm_ctx *c);
 void summary_done(vms_summary *m);
 /* After a collection of every VM, keep the sums the host record that follows needs. */
 void keep_summary(vms_state *s, const uni_select *sel, const uni_domain_stats *v, size_t n);
+
+/* ---- domains_avail.c: each VM's availability (dom.availability_pct) ---- */
+/* ?vm_availability_window_s=: seconds from 1 to 30 days (NULL: the default, 3600) into *ret. */
+int vm_availability_window_parse(const char *v, unsigned *ret);
+/* One probe of VM @c->v from the record collect_vm made, and its share of answered probes. */
+void vm_availability(vm_ctx *c);

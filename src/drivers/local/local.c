@@ -27,6 +27,7 @@ static void local_close(uniConnectPtr conn) {
     closep(&s->meminfo_fd);
     closep(&s->loadavg_fd);
     closep(&s->online_fd);
+    closep(&s->boot_id_fd);
     for (int i = 0; i < 3; i++)
         closep(&s->psi_fd[i]);
     for (unsigned i = 0; i < s->npolicies; i++) {
@@ -105,7 +106,8 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
-    s->proc_fd = s->sys_fd = s->stat_fd = s->meminfo_fd = s->loadavg_fd = s->online_fd = s->hl_watch = -1;
+    s->proc_fd = s->sys_fd = s->stat_fd = s->meminfo_fd = s->loadavg_fd = s->online_fd = s->hl_watch = s->boot_id_fd =
+        -1;
     pthread_mutex_init(&s->watch_lock, NULL);
     s->psi_fd[0] = s->psi_fd[1] = s->psi_fd[2] = -1;
     conn->priv = s;
@@ -134,6 +136,8 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         goto fail;
     }
     s->loadavg_fd = open_ro(s->proc_fd, "loadavg");
+    s->boot_id_fd = open_ro(s->proc_fd, "sys/kernel/random/boot_id");
+    s->host_proc = is_host_proc(s->proc_fd);
     s->psi_fd[0] = open_ro(s->proc_fd, "pressure/cpu");
     s->psi_fd[1] = open_ro(s->proc_fd, "pressure/memory");
     s->psi_fd[2] = open_ro(s->proc_fd, "pressure/io");
@@ -153,7 +157,7 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         goto fail;
     }
-    if (vms_open(&s->vms, s->proc_fd, s->procfs, is_host_proc(s->proc_fd), uri) < 0)
+    if (vms_open(&s->vms, s->proc_fd, s->procfs, s->host_proc, uri) < 0)
         goto fail;
     return 0;
 fail:
@@ -176,7 +180,7 @@ ssize_t pread_buf(local_state *s, int fd) {
 }
 
 static const char *const source_names[SRC_MAX] = {"stat",    "cpufreq", "meminfo",   "loadavg", "psi",
-                                                  "sensors", "power",   "healthlog", "vms"};
+                                                  "sensors", "power",   "healthlog", "vms",     "disk"};
 
 void source_down(local_state *s, int src, const char *fmt, ...) {
     va_list ap;
@@ -203,6 +207,8 @@ static const char *source_absent(const local_state *s, int src) {
         return s->ntemps ? NULL : "no temperature sensor (hwmon temp*_input, thermal zone)";
     case SRC_POWER:
         return s->nrapl || s->npowers ? NULL : "no power sensor (RAPL powercap zone, hwmon power*_input)";
+    case SRC_DISK:
+        return s->host_proc ? NULL : "statvfs(2) reads this host's filesystems, and procfs is another tree";
     default:
         return NULL;
     }
@@ -267,8 +273,10 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         rec->window_ms = (long long)((now - s->last_ns) / 1000000);
     if (!want_cpu && (want_freq || want_cont || uni_select_group(sel, UNI_GROUP_TEMP)) && s->online_fd >= 0)
         (void)read_online(s);
-    if (want_cpu)
+    if (want_cpu) {
         RUN(SRC_STAT, 1u << UNI_GROUP_CPU, collect_cpu(s, rec, now));
+        collect_boot_id(s, rec);
+    }
     if (want_freq)
         RUN(SRC_CPUFREQ, 1u << UNI_GROUP_FREQ, collect_freq(s, rec));
     if (want_mem || want_cont) {
@@ -299,6 +307,9 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         double total = mem_total_mb(s);
         RUN(SRC_VMS, (1u << UNI_GROUP_VMS) | (1u << UNI_GROUP_KVM), vms_node_stats(s->vms, sel, rec, total));
     }
+    if (uni_select_group(sel, UNI_GROUP_DISK))
+        RUN(SRC_DISK, 1u << UNI_GROUP_DISK, collect_disk(s, rec));
+    rec_absent_ledger(rec);
     rec_absent(rec, UNI_M_HOST_SOURCE_NAME_LAST_ERROR, "%s", "no source is failing");
     s->last_ns = now;
     s->have_last = true;

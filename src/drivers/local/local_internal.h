@@ -47,6 +47,7 @@ enum {
     SRC_POWER,
     SRC_HEALTHLOG,
     SRC_VMS,
+    SRC_DISK,
     SRC_MAX
 };
 
@@ -114,6 +115,8 @@ typedef struct {
     int64_t wait_version;   /* PRAGMA data_version at the end of the previous wait */
     bool have_wait_version;
     pthread_mutex_t watch_lock;
+    bool host_proc; /* procfs is this host's /proc (statvfs of its mounts means something) */
+    int boot_id_fd; /* sys/kernel/random/boot_id, or -1 */
 } local_state;
 
 /* ---- local_discover.c: the sources, found once at open ---- */
@@ -138,6 +141,10 @@ ssize_t pread_buf(local_state *s, int fd);
 int collect_cpu(local_state *s, uniRecordPtr rec, uint64_t now);
 int collect_freq(local_state *s, uniRecordPtr rec);
 int read_meminfo(local_state *s, meminfo *m);
+/* collect_disk.c: host.disk.util_pct from statvfs of the local filesystems. */
+int collect_disk(local_state *s, uniRecordPtr rec);
+/* collect_disk.c: host.boot_id. */
+void collect_boot_id(local_state *s, uniRecordPtr rec);
 /* The host's memory in MB, for the VMs' shares of it (dom.mem_pct, host.vms.mem_pct), or NAN. */
 double mem_total_mb(local_state *s);
 void collect_mem(local_state *s, uniRecordPtr rec, const meminfo *m);

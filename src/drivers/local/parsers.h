@@ -115,3 +115,15 @@ uint64_t max_util_step(max_util_state *s, double load, unsigned ncpu, uint64_t n
 uint64_t counter_delta(uint64_t prev, uint64_t cur, uint64_t max_range);
 /* Jiffies to ms. */
 uint64_t jiffies_to_ms(uint64_t j, long hz);
+
+/* ---- section 2's utilisation (derive.c, collect_disk.c) ---- */
+/* Memory occupied over capacity, percent: 100 x (MemTotal - MemAvailable) / MemTotal; NAN
+ * without a total. */
+double mem_util_pct(uint64_t total_kb, uint64_t available_kb);
+/* Disk space occupied over capacity, percent, as df's Use%: used / (used + available to users),
+ * the root-reserved blocks being neither; NAN when both are 0. */
+double disk_util_pct(uint64_t used, uint64_t avail);
+/* One line of /proc/self/mounts (fstab(5) fields, octal escapes such as \040 decoded in place):
+ * its device and mount point, and its filesystem type, pointing into @line, which is modified.
+ * -EBADMSG when it has fewer than three fields. */
+int parse_mounts_line(char *line, char **ret_dev, char **ret_dir, char **ret_type);

@@ -82,6 +82,8 @@ int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr 
     if (uni_select_group(sel, UNI_GROUP_CPU)) {
         cpu_times all_a = {0}, all_b = {0};
         rec_u64(rec, UNI_M_HOST_CPU_COUNT, -1, NULL, SB_NCPU);
+        /* The board boots with the connection: one boot, one id. */
+        rec_str(rec, UNI_M_HOST_BOOT_ID, -1, NULL, "5eb0a4d0-0000-4000-8000-000000000001");
         rec_dbl(rec, UNI_M_HOST_CPU_CAPACITY_MHZ, -1, NULL, SB_NCPU * max_mhz);
         for (unsigned c = 0; c < SB_NCPU; c++) {
             cpu_times a, b;
@@ -152,6 +154,7 @@ int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr 
         rec_dbl(rec, UNI_M_HOST_MEM_TOTAL_MB, -1, NULL, (double)m.mem_total_kb / 1024);
         rec_dbl(rec, UNI_M_HOST_MEM_AVAILABLE_MB, -1, NULL, (double)m.mem_available_kb / 1024);
         rec_dbl(rec, UNI_M_HOST_MEM_AVAILABLE_PCT, -1, NULL, pct_of(m.mem_available_kb, m.mem_total_kb));
+        rec_dbl(rec, UNI_M_HOST_MEM_UTIL_PCT, -1, NULL, mem_util_pct(m.mem_total_kb, m.mem_available_kb));
         rec_dbl(rec, UNI_M_HOST_MEM_CACHED_MB, -1, NULL, (double)m.cached_kb / 1024);
         rec_dbl(rec, UNI_M_HOST_MEM_CACHED_PCT, -1, NULL, pct_of(m.cached_kb, m.mem_total_kb));
         rec_dbl(rec, UNI_M_HOST_SWAP_TOTAL_MB, -1, NULL, (double)m.swap_total_kb / 1024);
@@ -218,5 +221,7 @@ int test_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRecordPtr 
         if (uni_select_group(sel, UNI_GROUP_ERRORS))
             sim_errors(rec, t);
     sim_vms_host(rec, sel, t, first);
+    rec_absent(rec, UNI_M_HOST_DISK_UTIL_PCT, "the simulated board has no disks");
+    rec_absent_ledger(rec);
     return 0;
 }

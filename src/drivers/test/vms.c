@@ -171,6 +171,8 @@ static void sim_vm_record(const test_state *s, const sim_vm *v, unsigned idx, ui
     if (!v->active) {
         rec_str(rec, UNI_M_DOM_STATE, -1, NULL, "shut off");
         rec_u64(rec, UNI_M_DOM_STALE, -1, NULL, 0);
+        /* Shut off all along: every probe found it down. */
+        rec_dbl(rec, UNI_M_DOM_AVAILABILITY_PCT, -1, NULL, 0);
         for (unsigned m = 0; m < UNI_NMETRICS; m++)
             if (startswith(uni_catalog[m].key, "dom."))
                 rec_absent(rec, m, "the domain is not running");
@@ -178,6 +180,7 @@ static void sim_vm_record(const test_state *s, const sim_vm *v, unsigned idx, ui
     }
     rec_str(rec, UNI_M_DOM_STATE, -1, NULL, "running");
     rec_u64(rec, UNI_M_DOM_STALE, -1, NULL, 0);
+    rec_dbl(rec, UNI_M_DOM_AVAILABILITY_PCT, -1, NULL, 100); /* a simulated VM answers every probe */
     rec_u64(rec, UNI_M_DOM_PID, -1, NULL, 4000 + idx);
     rec_u64(rec, UNI_M_DOM_CPU_TIME_MS, -1, NULL, cpu_ms);
     if (!first)
