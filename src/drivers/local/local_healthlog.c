@@ -35,7 +35,7 @@ int ensure_healthlog(local_state *s, char *why, size_t len) {
  * healthd.heartbeat_ms (60 s, or its interval when longer) and healthd.stopped_ms when it stops;
  * a HealthLog older than two heartbeats, or whose writer stopped, has no writer. Returns the
  * source down (source_down) with the reason, or nothing when the writer is alive. */
-static void check_writer(local_state *s) {
+void healthlog_check_writer(local_state *s) {
     int64_t now = uni_clock_wall_ms(), seen = 0, beat = 0, stopped = 0;
 
     if (hl_state_get(s->hl, "healthd.last_seen_ms", &seen) < 0) {
@@ -74,7 +74,7 @@ int collect_healthlog(local_state *s, uniRecordPtr rec) {
         uni_error_errno(r, "%s", why);
         return -1;
     }
-    check_writer(s);
+    healthlog_check_writer(s);
     r = hl_collect(s->hl, rec, uni_clock_wall_ms(), s->online, s->ncpu, &caps);
     if (r < 0) {
         uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));

@@ -114,6 +114,7 @@ typedef struct {
     int64_t wait_version;   /* PRAGMA data_version at the end of the previous wait */
     bool have_wait_version;
     pthread_mutex_t watch_lock;
+    struct predict_state *pred; /* the predictor's history and settings (collect_reliability.c) */
 } local_state;
 
 /* ---- local_discover.c: the sources, found once at open ---- */
@@ -146,10 +147,21 @@ void collect_psi(local_state *s, uniRecordPtr rec);
 void collect_temp(local_state *s, uniRecordPtr rec);
 void collect_power(local_state *s, uniRecordPtr rec, uint64_t now);
 
+/* ---- collect_reliability.c: the predictor's metrics (src/predict/) ---- */
+typedef struct predict_state predict_state;
+/* The predictor's settings from the URI (margins, reliability_threshold, predict_window_s,
+ * predict_short_s, predict_horizons): -1 with UNI_ERR_INVALID_ARG naming a bad one. */
+int predict_open(local_state *s, const uni_uri *uri);
+void predict_close(local_state *s);
+int collect_reliability(local_state *s, uniRecordPtr rec);
+#define PREDICT_URI_PARAMS "margins", "reliability_threshold", "predict_window_s", "predict_short_s", "predict_horizons"
+
 /* ---- local_healthlog.c: uni-healthd's HealthLog ---- */
 /* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
  * when there is none (yet), with the reason in @why. */
 int ensure_healthlog(local_state *s, char *why, size_t len);
+/* Mark the HealthLog source down when its writer stopped or went silent. */
+void healthlog_check_writer(local_state *s);
 /* The error metrics and the memory speed, from the HealthLog. */
 int collect_healthlog(local_state *s, uniRecordPtr rec);
 int local_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
