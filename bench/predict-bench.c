@@ -16,11 +16,13 @@
 #define OBS_MS 60000LL         /* the HealthLog's view: one event per minute per component with errors */
 #define EVAL_MS (15 * 60000LL) /* a prediction every 15 minutes */
 #define DAY_MS (86400000LL)
+#define EXPOSURE_H ((double)EVAL_MS / 3600e3)
 
 typedef struct {
     double x[PR_NFEAT];
     int cls;
     int y;          /* an uncorrected error within 24 h */
+    int y_next;     /* one before the next prediction (15 min): what the hazard is fitted to */
     double p;       /* the model's P(UE within 24 h) */
     int64_t ce_24h; /* the rules' score */
     int comp;
@@ -244,6 +246,7 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
             if (ue_t[s->comp][k] > s->t_ms) {
                 s->next_ue_ms = ue_t[s->comp][k];
                 s->y = ue_t[s->comp][k] <= s->t_ms + DAY_MS;
+                s->y_next = ue_t[s->comp][k] <= s->t_ms + EVAL_MS;
                 break;
             }
     }
@@ -252,7 +255,9 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
     free(ev);
 }
 
-/* ---- fitting: maximum likelihood of P = 1 - exp(-24 h x (prior + exp(b0 + b.x))) ---- */
+/* ---- fitting: the hazard now, by maximum likelihood of an uncorrected error before the next
+ * prediction, P = 1 - exp(-0.25 h x (prior + exp(b0 + b.x))); the 24 h probability is then the
+ * same hazard held for 24 h, which the evaluation tests ---- */
 
 static const bool fitted[PR_NFEAT] = {
     [PR_F_RATE] = true, [PR_F_TREND] = true, [PR_F_MARGIN] = true, [PR_F_UE] = true, [PR_F_DAY] = true};
@@ -270,13 +275,13 @@ static double loglik(const pr_coef *k, const samples *v, int cls, double *grad) 
         for (int f = 0; f < PR_NFEAT; f++)
             eta += k->b[f] * s->x[f];
         e = exp(fmin(eta, 30));
-        lam = 24 * (k->prior_per_h + e);
+        lam = EXPOSURE_H * (k->prior_per_h + e);
         p = -expm1(-lam);
         p = fmax(p, 1e-300);
-        ll += s->y ? log(p) : -lam;
+        ll += s->y_next ? log(p) : -lam;
         if (grad) {
             /* d ll / d eta */
-            double g = s->y ? 24 * e * exp(-lam) / p : -24 * e;
+            double g = s->y_next ? EXPOSURE_H * e * exp(-lam) / p : -EXPOSURE_H * e;
             grad[0] += g;
             for (int f = 0; f < PR_NFEAT; f++)
                 grad[f + 1] += g * s->x[f];
@@ -351,44 +356,47 @@ static double fpr(confusion c) {
     return c.fp + c.tn ? (double)c.fp / (double)(c.fp + c.tn) : 0;
 }
 
-/* Lead time: for each uncorrected error predicted, how long before it the alarm was first on
- * (in the 24 h before it, alarms continuing to it). The median over the errors, in minutes. */
+static int cmp_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static bool alarm_of(const sample *s, int which, double thr) {
+    return which == 0 ? s->p >= thr : (double)s->ce_24h >= thr;
+}
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Lead time: for each uncorrected error that had an alarm in the 24 h before it, how long
+ * before it the first of those alarms came. The median over the errors, in minutes. */
 static double median_lead_min(const samples *v, int cls, int which, double thr, size_t *ret_n) {
-    double *lead = malloc(v->n * sizeof(double));
+    double *lead = malloc(v->n * sizeof(double)), med = NAN;
+    int64_t seen_ue[NCOMP];
+    int seen_seed = -1;
     size_t n = 0;
     for (size_t i = 0; lead && i < v->n; i++) {
         const sample *s = &v->s[i];
-        bool alarm = which == 0 ? s->p >= thr : (double)s->ce_24h >= thr;
-        /* The earliest alarm for this error: the previous sample of the same component was not
-         * an alarm for the same error. */
-        if (!keep(s, cls) || !s->y || !alarm)
-            continue;
-        if (i >= NCOMP) {
-            const sample *q = &v->s[i - NCOMP];
-            bool qa = which == 0 ? q->p >= thr : (double)q->ce_24h >= thr;
-            if (q->seed == s->seed && q->comp == s->comp && q->y && q->next_ue_ms == s->next_ue_ms && qa)
-                continue;
+        if (s->seed != seen_seed) {
+            seen_seed = s->seed;
+            for (int c = 0; c < NCOMP; c++)
+                seen_ue[c] = -1;
         }
+        /* Samples come in time order: the first alarm for an error is the earliest. */
+        if (!keep(s, cls) || !s->y || !alarm_of(s, which, thr) || seen_ue[s->comp] == s->next_ue_ms)
+            continue;
+        seen_ue[s->comp] = s->next_ue_ms;
         lead[n++] = (double)(s->next_ue_ms - s->t_ms) / 60000.0;
     }
-    double med = NAN;
     if (n) {
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = i; j > 0 && lead[j - 1] > lead[j]; j--) {
-                double t = lead[j];
-                lead[j] = lead[j - 1];
-                lead[j - 1] = t;
-            }
+        qsort(lead, n, sizeof(double), cmp_dbl);
         med = lead[n / 2];
     }
     *ret_n = n;
     free(lead);
     return med;
-}
-
-static int cmp_desc(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
 }
 
 static double score(const sample *s, int which) {

@@ -23,8 +23,8 @@ void pr_config_default(pr_config *c) {
     /* Fitted by bench/predict-bench --fit on the simulated board (seeds 1001-1040, none of the
      * evaluation's): docs/predictor.md. The intercepts are the field rates of parts without
      * errors: about one uncorrected error per DIMM and per core complex in 50 years. */
-    static const pr_coef cpu = {2.3e-6, -16.81, {0, 0, 2.3, 1.0, 0, 0.0, 0, 1.031}};
-    static const pr_coef mem = {2.3e-6, -19.17, {1.182, 0, 2.3, 1.0, 0, 0.69, 0, 0.3884}};
+    static const pr_coef cpu = {2.3e-6, -16.65, {0.5033, 1.673, 2.3, 1.0, 0, 0.0, 0, 0.5923}};
+    static const pr_coef mem = {2.3e-6, -22.52, {1.8, 0, 2.3, 1.0, 0, 0.69, 0, 0.2508}};
     memset(c, 0, sizeof(*c));
     c->horizons_s[0] = 3600;
     c->horizons_s[1] = 86400;
