@@ -20,11 +20,15 @@ const char *const pr_risk_names[4] = {"low", "elevated", "high", "critical"};
 #define DAY_MS (24 * 3600 * 1000LL)
 
 void pr_config_default(pr_config *c) {
-    /* Fitted by bench/predict-bench --fit on the simulated board (seeds 1001-1040, none of the
-     * evaluation's): docs/predictor.md. The intercepts are the field rates of parts without
-     * errors: about one uncorrected error per DIMM and per core complex in 50 years. */
-    static const pr_coef cpu = {2.3e-6, -16.65, {0.5033, 1.673, 2.3, 1.0, 0, 0.0, 0, 0.5923}};
-    static const pr_coef mem = {2.3e-6, -22.52, {1.8, 0, 2.3, 1.0, 0, 0.69, 0, 0.2508}};
+    /* docs/predictor.md, "The coefficients". prior_per_h: about one uncorrected error per part
+     * in 50 years. b0 and the rate, trend and 24 h terms: fitted by bench/predict-bench --fit
+     * (seeds 1001-1030, none of the evaluation's). Not fitted (the board has no addresses, no
+     * DIMM temperature, and once its CE rate is known its margin adds nothing): a storm x10, a
+     * repeated page x e, a margin past the safe value e-fold per 6 mV (per doubling of the refresh
+     * period: x8, as the board's CE rate), 10 C more x2 (DRAM retention halves). The UE term's fit
+     * is 0: an uncorrected error counts in the node's history, not as a rise of the hazard. */
+    static const pr_coef cpu = {2.3e-6, -15.86, {0.811, 2.033, 2.3, 1.0, 0.1667, 0.0, 0, 0.1978}};
+    static const pr_coef mem = {2.3e-6, -25.06, {2.246, 0, 2.3, 1.0, 2.08, 0.69, 0, 0.1689}};
     memset(c, 0, sizeof(*c));
     c->horizons_s[0] = 3600;
     c->horizons_s[1] = 86400;
@@ -254,14 +258,24 @@ static void fmt_window(char *buf, size_t len, double s) {
 
 /* The human reason: the term that adds most to the hazard, in the field's words. */
 static void explain(const pr_config *cf, const pr_component *c, pr_result *r, const pr_coef *k) {
-    double best = 0;
+    double best = 0, term[PR_NFEAT];
     int which = -1;
     char w[32], sw[32];
     fmt_window(w, sizeof(w), cf->window_s);
     fmt_window(sw, sizeof(sw), cf->short_s);
     for (int f = 0; f < PR_NFEAT; f++)
-        if (k->b[f] * r->x[f] > best) {
-            best = k->b[f] * r->x[f];
+        term[f] = k->b[f] * r->x[f];
+    /* A storm is the rise that makes it: one reason. The rate over the window and the day's count
+     * are one too. */
+    if (r->x[PR_F_STORM] > 0) {
+        term[PR_F_STORM] += term[PR_F_TREND];
+        term[PR_F_TREND] = 0;
+    }
+    term[PR_F_RATE] += term[PR_F_DAY];
+    term[PR_F_DAY] = 0;
+    for (int f = 0; f < PR_NFEAT; f++)
+        if (term[f] > best) {
+            best = term[f];
             which = f;
         }
     switch (which) {
@@ -287,14 +301,11 @@ static void explain(const pr_config *cf, const pr_component *c, pr_result *r, co
     case PR_F_TEMP:
         snprintf(r->reason, sizeof(r->reason), "%s at %.0f C", c->name, c->temp_c);
         break;
-    case PR_F_DAY:
-        snprintf(r->reason, sizeof(r->reason), "%lld corrected error%s in 24 h on %s", (long long)r->ce_24h,
-                 r->ce_24h == 1 ? "" : "s", c->name);
-        break;
     case PR_F_RATE:
     case PR_F_TREND:
-        snprintf(r->reason, sizeof(r->reason), "%lld corrected error%s in %s on %s%s", (long long)r->ce_window,
-                 r->ce_window == 1 ? "" : "s", w, c->name, r->x[PR_F_TREND] > 0.7 ? ", rising" : "");
+        snprintf(r->reason, sizeof(r->reason), "%lld corrected error%s in %s (%lld in 24 h) on %s%s",
+                 (long long)r->ce_window, r->ce_window == 1 ? "" : "s", w, (long long)r->ce_24h, c->name,
+                 r->x[PR_F_TREND] > 0.7 ? ", rising" : "");
         break;
     default:
         snprintf(r->reason, sizeof(r->reason), "no errors in %s on %s", w, c->name);
@@ -354,8 +365,23 @@ static int cmp_time(const void *a, const void *b) {
 /* The node: its failures (episodes of uncorrected errors, unplanned reboots) over the history,
  * and the hazard now: its own history's rate (with a prior of one failure per prior_mtbf_h) plus
  * every component's. */
-static int rate_node(const pr_config *cf, const pr_result *res, size_t n, const pr_event *ev, size_t nev,
-                     int64_t now_ms, int64_t start_ms, pr_node *node) {
+/* Is @c part of another component of @all (a PMD's L2, a channel's DIMM)? The node counts each
+ * error once. */
+static bool nested(const pr_component *all, size_t n, const pr_component *c) {
+    if (c->kind == PR_COMP_L2)
+        return true;
+    if (c->kind != PR_COMP_DIMM)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (all[i].kind == PR_COMP_CHANNEL)
+            for (int j = 0; j < all[i].ndimms; j++)
+                if (strcmp(all[i].dimms[j], c->dimms[0]) == 0)
+                    return true;
+    return false;
+}
+
+static int rate_node(const pr_config *cf, const pr_component *comps, const pr_result *res, size_t n, const pr_event *ev,
+                     size_t nev, int64_t now_ms, int64_t start_ms, pr_node *node) {
     pr_event *f = NULL;
     size_t nf = 0;
     double down_ms = 0, worst = 0;
@@ -390,6 +416,8 @@ static int rate_node(const pr_config *cf, const pr_result *res, size_t n, const 
     node->mttr_min = node->nreboots ? down_ms / node->nreboots / 60e3 : NAN;
     node->hazard_per_h = (node->nfailures + 1.0) / (node->observed_h + cf->prior_mtbf_h);
     for (size_t i = 0; i < n; i++) {
+        if (nested(comps, n, &comps[i]))
+            continue;
         node->hazard_per_h += res[i].hazard_per_h;
         if (res[i].hazard_per_h > worst) {
             worst = res[i].hazard_per_h;
@@ -422,7 +450,7 @@ int pr_predict(const pr_config *c, const pr_component *comps, size_t n, const pr
         history_start_ms = now_ms;
     for (size_t i = 0; i < n; i++)
         rate_component(c, &comps[i], ev, nev, now_ms, history_start_ms, &ret[i]);
-    if (node && (r = rate_node(c, ret, n, ev, nev, now_ms, history_start_ms, node)) < 0)
+    if (node && (r = rate_node(c, comps, ret, n, ev, nev, now_ms, history_start_ms, node)) < 0)
         snprintf(err, errlen, "out of memory");
     return r;
 }
