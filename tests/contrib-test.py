@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """contrib/: the alert rules pass promtool, and every uniserver_* metric the rules and the Grafana
-dashboard name is one that uniserver really exports (test driver and fixture hosts)."""
+dashboard name is one that uniserver really exports (test driver, fixture hosts, and a fixture host
+with a HealthLog for the predictor's metrics); the predictor's alerts fire on the series they are
+for and stay silent on a steady risk."""
 import glob
 import json
 import os
@@ -64,11 +66,47 @@ def daemon_metrics():
         d.stop()
 
 
+def predictor_metrics():
+    """The reliability group on the health-x86 fixture with a HealthLog uni-healthd wrote once."""
+    tmp = tempfile.mkdtemp(prefix="uni-contrib-")
+    try:
+        root = os.path.join(tmp, "host")
+        shutil.copytree(os.path.join(SRC, "tests", "fixtures", "health-x86"), root, symlinks=True)
+        db = os.path.join(tmp, "healthlog.db")
+        subprocess.run([HEALTHD, "--once", "--db", db, "--procfs", root + "/proc", "--sysfs", root + "/sys",
+                        "--log-level", "error"], check=True, capture_output=True)
+        return subprocess.run([UNISH, "-c", f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys&healthlog={db}",
+                               "--prometheus", "nodestats", "--select", "reliability"], check=True,
+                              capture_output=True, text=True).stdout
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def rule_fires(alert, series, values, eval_time):
+    """Does ALERT fire at EVAL_TIME on SERIES (promtool test rules on the shipped rules)?"""
+    tmp = tempfile.mkdtemp(prefix="uni-contrib-")
+    try:
+        test = os.path.join(tmp, "rule-test.yml")
+        with open(test, "w") as f:
+            f.write(f"rule_files: [{ALERTS}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
+                    f"    input_series:\n      - series: '{series}'\n        values: '{values}'\n"
+                    f"    alert_rule_test:\n      - eval_time: {eval_time}\n        alertname: {alert}\n"
+                    f"        exp_alerts: []\n")
+        p = subprocess.run(["promtool", "test", "rules", test], capture_output=True, text=True)
+        if p.returncode == 0:
+            return False
+        if f'alertname="{alert}"' in (p.stdout + p.stderr).split("got:", 1)[-1]:
+            return True
+        raise AssertionError("promtool test rules failed: " + p.stdout + p.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def exported_names():
     names = set()
     out = subprocess.run([UNISH, "-c", "test:///default", "--prometheus", "nodestats", "--window", "1"], check=True,
                          capture_output=True, text=True).stdout
-    texts = [out, daemon_metrics()] + [open(p).read() for p in glob.glob(os.path.join(SRC, "tests", "golden", "*.prom"))]
+    texts = [out, daemon_metrics(), predictor_metrics()] + [open(p).read() for p in glob.glob(os.path.join(SRC, "tests", "golden", "*.prom"))]
     for t in texts:
         for line in t.splitlines():
             if line and not line.startswith("#"):
@@ -120,10 +158,23 @@ class Contrib(unittest.TestCase):
             d.stop()
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_predictor_alerts(self):
+        if not shutil.which("promtool"):
+            self.skipTest("promtool (Debian prometheus) is not installed")
+        unrel = 'uniserver_host_reliability_class_info{class="unreliable",instance="h"}'
+        self.assertTrue(rule_fires("UniserverNodeUnreliable", unrel, "1x10", "5m"))
+        self.assertFalse(rule_fires("UniserverNodeUnreliable", unrel, "0x10", "5m"))
+        p = 'uniserver_host_component_p_ue_24h_ratio{component="pmd2",instance="h"}'
+        # From the prior to 0.4 within the hour: rising. Steady at 0.4 for over an hour: not.
+        self.assertTrue(rule_fires("UniserverComponentRiskRising", p, "0.00006x30 0.4x30", "40m"))
+        self.assertFalse(rule_fires("UniserverComponentRiskRising", p, "0.4x90", "80m"))
+        self.assertFalse(rule_fires("UniserverComponentRiskRising", p, "0.00006x30 0.05x30", "40m"))
+
     def test_names_exist(self):
         names = exported_names()
         self.assertIn("uniserver_host_cpu_number", names)
         self.assertIn("uniserver_vm_errors_ue_total", names)
+        self.assertIn("uniserver_host_reliability_p_fail_24h_ratio", names)
         dash = json.load(open(os.path.join(SRC, "contrib", "grafana-dashboard.json")))
         exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
         exprs += re.findall(r"expr: (.*)", open(os.path.join(SRC, "contrib", "prometheus-alerts.yml")).read())

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* uniserverd's settings: its table of keys, defaults and help (the engine that reads the file and
  * the flags through the table is src/util/settings.c). */
+#include <ctype.h>
+
 #include "daemon.h"
 #include "drivers/remote/remote.h"
 #include "rpc/wire.h"
@@ -35,6 +37,9 @@ static const key_def keys[] = {
     {"metrics_tls_key", K_STR, OFF(metrics_tls_key), 0, 0},
     {"metrics_basic_auth", K_STR, OFF(metrics_basic_auth), 0, 0},
     {"metrics_max_clients", K_LONG, OFF(metrics_max_clients), 1, 100000},
+    {"reliability_threshold", K_STR, OFF(reliability_threshold), 0, 0},
+    {"predict_window_s", K_STR, OFF(predict_window_s), 0, 0},
+    {"margins", K_STR, OFF(margins), 0, 0},
 };
 
 const char *const config_keys_help =
@@ -63,7 +68,11 @@ const char *const config_keys_help =
     "  metrics_listen = ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
     "  metrics_tls_cert, metrics_tls_key = FILE   serve /metrics over HTTPS\n"
     "  metrics_basic_auth = USER:PASSWORD          require HTTP basic auth on /metrics\n"
-    "  metrics_max_clients = N                     HTTP clients at once (default 256)\n";
+    "  metrics_max_clients = N                     HTTP clients at once (default 256)\n"
+    "  reliability_threshold = P   the node is unreliable when its P(failure within 24 h) >= P (default 0.05)\n"
+    "  predict_window_s = S    the predictor's corrected-error window (default 3600)\n"
+    "  margins = FILE          uni-stresslog's margins file (default /var/lib/uniserver/margins.json)\n"
+    "                          (these three: docs/predictor.md; for a uniserver:/// source only)\n";
 
 void config_defaults(config *c) {
     memset(c, 0, sizeof(*c));
@@ -81,6 +90,40 @@ void config_defaults(config *c) {
 }
 
 const settings_def uniserverd_settings = {"uniserverd", keys, ELEMENTSOF(keys)};
+
+/* Append @key=@value to the URI being built in @b, percent-encoding what a URI's query cannot hold. */
+static int append_param(char **uri, const char *key, const char *value) {
+    size_t n = strlen(*uri), len = n + strlen(key) + 3 * strlen(value) + 3;
+    char *s = realloc(*uri, len), *p;
+    if (!s)
+        return -ENOMEM;
+    *uri = s;
+    p = s + n;
+    p += sprintf(p, "%c%s=", strchr(s, '?') ? '&' : '?', key);
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++)
+        p += isalnum(*v) || strchr("/._-~", *v) ? sprintf(p, "%c", *v) : sprintf(p, "%%%02X", *v);
+    return 0;
+}
+
+int config_source_uri(config *c) {
+    const struct {
+        const char *key, *value;
+    } p[] = {{"reliability_threshold", c->reliability_threshold},
+             {"predict_window_s", c->predict_window_s},
+             {"margins", c->margins}};
+    for (size_t i = 0; i < ELEMENTSOF(p); i++) {
+        if (!p[i].value)
+            continue;
+        if (strncmp(c->source_uri, "uniserver:///", 13) != 0) {
+            fprintf(stderr, "uniserverd: %s applies to a uniserver:/// source (this host), not %s\n", p[i].key,
+                    c->source_uri);
+            return -EINVAL;
+        }
+        if (append_param(&c->source_uri, p[i].key, p[i].value) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
 
 void config_free(config *c) {
     settings_free(&uniserverd_settings, c);
