@@ -395,7 +395,8 @@ static int rate_node(const pr_config *cf, const pr_component *comps, const pr_re
     for (size_t i = 0; i < nev; i++)
         if (ev[i].time_ms <= now_ms && ev[i].kind != PR_EV_CE)
             f[nf++] = ev[i];
-    qsort(f, nf, sizeof(*f), cmp_time);
+    if (nf)
+        qsort(f, nf, sizeof(*f), cmp_time);
     for (size_t i = 0; i < nf; i++) {
         if (f[i].kind == PR_EV_REBOOT || f[i].kind == PR_EV_UNPLANNED_REBOOT) {
             if (f[i].downtime_ms >= 0) {
