@@ -45,10 +45,7 @@ typedef struct {
 
 static uint64_t rng_state;
 static double urand(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+    return sb_uniform(&rng_state);
 }
 
 static void push(samples *v, const sample *s) {
@@ -69,26 +66,6 @@ static void push(samples *v, const sample *s) {
 static double pick(double a_lo, double a_hi, double b_lo, double b_hi, double c_lo, double c_hi) {
     double u = urand(), w = urand();
     return u < 0.5 ? a_lo + (a_hi - a_lo) * w : u < 0.8 ? b_lo + (b_hi - b_lo) * w : c_lo + (c_hi - c_lo) * w;
-}
-
-/* Events in one minute at @mean (Knuth's method for small means, normal beyond). */
-static uint64_t poisson(double mean) {
-    if (mean <= 0)
-        return 0;
-    if (mean < 30) {
-        double l = exp(-mean), p = 1;
-        uint64_t k = 0;
-        do {
-            k++;
-            p *= urand();
-        } while (p > l);
-        return k - 1;
-    }
-    {
-        double u1 = urand(), u2 = urand();
-        double g = sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2);
-        return (uint64_t)fmax(0, floor(mean + sqrt(mean) * g + 0.5));
-    }
 }
 
 static void components(pr_component *c) {
@@ -176,12 +153,13 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
                 m.refresh_ms[i - SB_NPMD] = back ? SB_REFRESH_NOMINAL : set_ref[i - SB_NPMD];
             comp[i].current = i < SB_NPMD ? m.pmd_mv[i] : m.refresh_ms[i - SB_NPMD];
         }
-        /* The board's error rates (model.c) are constant within the minute: one draw each. */
+        /* The board's error rates (model.c) are constant within the minute: one draw each, with
+         * the model's own Poisson draw. */
         for (int i = 0; i < NCOMP; i++) {
             double ce_rate = i < SB_NPMD ? sb_pmd_ce_rate(&m, i) : sb_mc_ce_rate(&m, i - SB_NPMD);
             double ue_rate = i < SB_NPMD ? sb_pmd_ue_rate(&m, i) : sb_mc_ue_rate(&m, i - SB_NPMD);
             for (int kind = 0; kind < 2; kind++) {
-                uint64_t d = poisson((kind ? ue_rate : ce_rate) * OBS_MS / 1000.0);
+                uint64_t d = sb_poisson(&rng_state, (kind ? ue_rate : ce_rate) * OBS_MS / 1000.0);
                 pr_event *e;
                 if (!d)
                     continue;

@@ -344,18 +344,13 @@ int collect_reliability(local_state *s, uniRecordPtr rec) {
     _cleanup_free_ pr_result *res = NULL;
     size_t n, k = 0;
     pr_node node;
-    int r = ensure_healthlog(s, why, sizeof(why));
+    int r = healthlog_ready(s, why, sizeof(why));
 
-    if (r == -ENOENT || r == -ENODATA) {
-        all_absent(rec, why);
-        source_down(s, SRC_HEALTHLOG, "%s", why);
-        return 0;
+    if (r <= 0) {
+        if (r == 0)
+            all_absent(rec, why);
+        return r;
     }
-    if (r < 0) {
-        uni_error_errno(r, "%s", why);
-        return -1;
-    }
-    healthlog_check_writer(s);
     if ((r = refresh_events(p, s->hl, now)) < 0) {
         uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));
         p->db = NULL;

@@ -160,8 +160,9 @@ int collect_reliability(local_state *s, uniRecordPtr rec);
 /* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
  * when there is none (yet), with the reason in @why. */
 int ensure_healthlog(local_state *s, char *why, size_t len);
-/* Mark the HealthLog source down when its writer stopped or went silent. */
-void healthlog_check_writer(local_state *s);
+/* The HealthLog for a collector, opened and its writer checked: 1 ready; 0 there is none (the
+ * source is down; the collector makes its metrics absent with @why); -1 failed (error set). */
+int healthlog_ready(local_state *s, char *why, size_t len);
 /* The error metrics and the memory speed, from the HealthLog. */
 int collect_healthlog(local_state *s, uniRecordPtr rec);
 int local_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
