@@ -266,6 +266,16 @@ static void test_node(void **state) {
         assert_false(later.unreliable);
         assert_true(r[PMD2].risk <= PR_RISK_ELEVATED);
     }
+    /* Rated at a time before the storm, the storm does not count. */
+    {
+        char err[200];
+        pr_node before;
+        assert_int_equal(
+            pr_predict(&cf, c, NCOMPS, h->ev, h->n, NOW - 3 * HOUR, NOW - 7 * 24 * HOUR, r, &before, err, sizeof(err)),
+            0);
+        assert_false(before.unreliable);
+        assert_int_equal(r[PMD2].ce_24h, 0);
+    }
     /* A lower threshold turns the quiet node unreliable: the rule is the threshold's. */
     memset(h, 0, sizeof(*h));
     cf.threshold = 1e-4;
