@@ -134,11 +134,11 @@ int pr_event_from_hl(const hl_event *e, pr_event *r) {
     r->time_ms = e->time_ms;
     r->cpu = HL_HAS(e, cpu) ? (int)e->cpu : -1;
     r->downtime_ms = -1;
-    /* A reboot uni-healthd found (source healthd, class platform, with its downtime): unplanned
-     * when the daemon did not record its stop before it (severity fatal). */
-    if (str_is(e->source, "healthd") && HL_HAS(e, downtime_ms)) {
+    /* A reboot uni-healthd found (source healthd, detail "reboot: ...", its downtime where
+     * known): unplanned when the daemon did not record its stop before it (severity fatal). */
+    if (str_is(e->source, "healthd") && e->detail && strncmp(e->detail, "reboot:", 7) == 0) {
         r->kind = str_is(e->severity, "fatal") ? PR_EV_UNPLANNED_REBOOT : PR_EV_REBOOT;
-        r->downtime_ms = e->downtime_ms;
+        r->downtime_ms = HL_HAS(e, downtime_ms) ? e->downtime_ms : -1;
         r->count = 1;
         return 0;
     }

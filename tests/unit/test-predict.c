@@ -387,11 +387,17 @@ static void test_from_healthlog(void **state) {
     e.source = "healthd";
     e.class = "platform";
     e.severity = "fatal";
+    /* Another platform event of uni-healthd's (a lost trace buffer) is not a reboot. */
+    assert_int_equal(pr_event_from_hl(&e, &p), -ENOENT);
+    e.detail = "reboot: boot 1 ms, last seen 0 ms, stop recorded 0 ms";
     assert_int_equal(pr_event_from_hl(&e, &p), 0);
     assert_true(p.kind == PR_EV_UNPLANNED_REBOOT && p.downtime_ms == 90000);
     e.severity = "info";
     assert_int_equal(pr_event_from_hl(&e, &p), 0);
     assert_int_equal(p.kind, PR_EV_REBOOT);
+    e.set &= ~(1ull << HL_F_downtime_ms); /* the downtime unknown: a reboot still */
+    assert_int_equal(pr_event_from_hl(&e, &p), 0);
+    assert_true(p.kind == PR_EV_REBOOT && p.downtime_ms == -1);
 }
 
 int main(void) {
