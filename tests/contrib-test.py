@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """contrib/: the alert rules pass promtool, and every uniserver_* metric the rules and the Grafana
-dashboard name is one that uniserver really exports (test driver and fixture hosts)."""
+dashboard name is one that uniserver really exports (test driver, fixture hosts, and a fixture host
+with a HealthLog for the predictor's metrics); the predictor's alerts fire on the series they are
+for and stay silent on a steady risk."""
 import glob
 import json
 import os
@@ -33,35 +35,19 @@ def healthlog_up(d, want, timeout=10):
         time.sleep(0.05)
 
 
-def promtool_fires(tmp, alert, series, value, severity, minutes):
-    """Does ALERT fire on SERIES held at VALUE for MINUTES (promtool test rules on the shipped rules,
-    expecting no alert: what it got instead)?"""
-    test = os.path.join(tmp, alert + "-test.yml")
-    with open(test, "w") as f:
-        f.write(f"rule_files: [{ALERTS}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
-                f"    input_series:\n      - series: '{series}'\n        values: '{value}x10'\n"
-                f"    alert_rule_test:\n      - eval_time: {minutes}m\n        alertname: {alert}\n"
-                f"        exp_alerts: []\n")
-    p = subprocess.run(["promtool", "test", "rules", test], capture_output=True, text=True)
-    if p.returncode == 0:
-        return False
-    got = (p.stdout + p.stderr).split("got:", 1)
-    if len(got) == 2 and f'alertname="{alert}", instance="h", severity="{severity}"' in got[1]:
-        return True
-    raise AssertionError("promtool test rules failed: " + p.stdout + p.stderr)
-
-
 def alert_fires(tmp, value):
     """Does UniserverHealthPipelineDown fire after 5 minutes of uniserver_host_source_up{source="healthlog"}
     at VALUE?"""
-    return promtool_fires(tmp, "UniserverHealthPipelineDown", 'uniserver_host_source_up{source="healthlog",instance="h"}',
-                          value, "critical", 5)
+    return rule_fires("UniserverHealthPipelineDown", 'uniserver_host_source_up{source="healthlog",instance="h"}',
+                      f"{value}x10", "5m",
+                      want='alertname="UniserverHealthPipelineDown", instance="h", severity="critical"')
 
 
 def availability_alert_fires(tmp, value):
     """Does UniserverNodeAvailabilityLow fire on uniserver_host_availability_24h_ratio at VALUE?"""
-    return promtool_fires(tmp, "UniserverNodeAvailabilityLow", 'uniserver_host_availability_24h_ratio{instance="h"}',
-                          value, "warning", 2)
+    return rule_fires("UniserverNodeAvailabilityLow", 'uniserver_host_availability_24h_ratio{instance="h"}',
+                      f"{value}x10", "2m",
+                      want='alertname="UniserverNodeAvailabilityLow", instance="h", severity="warning"')
 
 
 def daemon_metrics():
@@ -77,6 +63,44 @@ def daemon_metrics():
         d.stop()
 
 
+def predictor_metrics():
+    """The reliability group on the health-x86 fixture with a HealthLog uni-healthd wrote once."""
+    tmp = tempfile.mkdtemp(prefix="uni-contrib-")
+    try:
+        root = os.path.join(tmp, "host")
+        shutil.copytree(os.path.join(SRC, "tests", "fixtures", "health-x86"), root, symlinks=True)
+        db = os.path.join(tmp, "healthlog.db")
+        subprocess.run([HEALTHD, "--once", "--db", db, "--procfs", root + "/proc", "--sysfs", root + "/sys",
+                        "--log-level", "error"], check=True, capture_output=True)
+        return subprocess.run([UNISH, "-c", f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys&healthlog={db}",
+                               "--prometheus", "nodestats", "--select", "reliability"], check=True,
+                              capture_output=True, text=True).stdout
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def rule_fires(alert, series, values, eval_time, want=None):
+    """Does ALERT fire at EVAL_TIME on SERIES (promtool test rules on the shipped rules, expecting no
+    alert: WANT, default its name, in what it got instead)?"""
+    tmp = tempfile.mkdtemp(prefix="uni-contrib-")
+    try:
+        test = os.path.join(tmp, "rule-test.yml")
+        with open(test, "w") as f:
+            f.write(f"rule_files: [{ALERTS}]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
+                    f"    input_series:\n      - series: '{series}'\n        values: '{values}'\n"
+                    f"    alert_rule_test:\n      - eval_time: {eval_time}\n        alertname: {alert}\n"
+                    f"        exp_alerts: []\n")
+        p = subprocess.run(["promtool", "test", "rules", test], capture_output=True, text=True)
+        if p.returncode == 0:
+            return False
+        got = (p.stdout + p.stderr).split("got:", 1)
+        if len(got) == 2 and (want or f'alertname="{alert}"') in got[1]:
+            return True
+        raise AssertionError("promtool test rules failed: " + p.stdout + p.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def exported_names():
     names = set()
     out = subprocess.run([UNISH, "-c", "test:///default", "--prometheus", "nodestats", "--window", "1"], check=True,
@@ -84,7 +108,7 @@ def exported_names():
     # This host's own record too: disk utilisation is statvfs of a real host's filesystems.
     real = subprocess.run([UNISH, "--prometheus", "nodestats", "--select", "disk"], check=True, capture_output=True,
                           text=True).stdout
-    texts = [out, real, daemon_metrics()] + [open(p).read() for p in glob.glob(os.path.join(SRC, "tests", "golden", "*.prom"))]
+    texts = [out, real, daemon_metrics(), predictor_metrics()] + [open(p).read() for p in glob.glob(os.path.join(SRC, "tests", "golden", "*.prom"))]
     for t in texts:
         for line in t.splitlines():
             if line and not line.startswith("#"):
@@ -162,10 +186,23 @@ class Contrib(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_predictor_alerts(self):
+        if not shutil.which("promtool"):
+            self.skipTest("promtool (Debian prometheus) is not installed")
+        unrel = 'uniserver_host_reliability_class_info{class="unreliable",instance="h"}'
+        self.assertTrue(rule_fires("UniserverNodeUnreliable", unrel, "1x10", "5m"))
+        self.assertFalse(rule_fires("UniserverNodeUnreliable", unrel, "0x10", "5m"))
+        p = 'uniserver_host_component_p_ue_24h_ratio{component="pmd2",instance="h"}'
+        # From the prior to 0.4 within the hour: rising. Steady at 0.4 for over an hour: not.
+        self.assertTrue(rule_fires("UniserverComponentRiskRising", p, "0.00006x30 0.4x30", "40m"))
+        self.assertFalse(rule_fires("UniserverComponentRiskRising", p, "0.4x90", "80m"))
+        self.assertFalse(rule_fires("UniserverComponentRiskRising", p, "0.00006x30 0.05x30", "40m"))
+
     def test_names_exist(self):
         names = exported_names()
         self.assertIn("uniserver_host_cpu_number", names)
         self.assertIn("uniserver_vm_errors_ue_total", names)
+        self.assertIn("uniserver_host_reliability_p_fail_24h_ratio", names)
         dash = json.load(open(os.path.join(SRC, "contrib", "grafana-dashboard.json")))
         exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
         exprs += re.findall(r"expr: (.*)", open(os.path.join(SRC, "contrib", "prometheus-alerts.yml")).read())

@@ -89,8 +89,9 @@ def expected(key, s):
     """True: must be present; False: must be absent."""
     if key in ("host.vms.count", "host.vms.active", "host.vms.mem_mb", "host.vms.mem_pct"):
         return True  # QEMU processes are found in the fixture's /proc (none: 0 VMs)
-    if key.startswith(("host.errors.", "host.vms.", "kvm.")) or key in ("host.mem.speed_mhz", "host.mem.refresh_ms"):
-        return False  # the HealthLog, taskstats and KVM (QMP) are not part of a fixture tree
+    if key.startswith(("host.errors.", "host.vms.", "kvm.", "host.reliability.", "host.component.")) or key in (
+            "host.mem.speed_mhz", "host.mem.refresh_ms"):
+        return False  # the HealthLog (and the predictor on it), taskstats and KVM (QMP) are not part of a fixture tree
     if key == "host.source.NAME.last_error":
         return True  # a fixture host has no uni-healthd: its HealthLog source is down, and says why
     if key == "host.cpu.N.freq_source":

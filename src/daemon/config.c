@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* uniserverd's settings: its table of keys, defaults and help (the engine that reads the file and
  * the flags through the table is src/util/settings.c). */
+#include <ctype.h>
+
 #include "daemon.h"
 #include "drivers/remote/remote.h"
 #include "rpc/wire.h"
@@ -37,6 +39,9 @@ static const key_def keys[] = {
     {"metrics_max_clients", K_LONG, OFF(metrics_max_clients), 1, 100000},
     {"state_dir", K_STR, OFF(state_dir), 0, 0},
     {"ledger_sync_ms", K_LONG, OFF(ledger_sync_ms), 0, 3600000},
+    {"reliability_threshold", K_STR, OFF(reliability_threshold), 0, 0},
+    {"predict_window_s", K_STR, OFF(predict_window_s), 0, 0},
+    {"margins", K_STR, OFF(margins), 0, 0},
 };
 
 const char *const config_keys_help =
@@ -69,7 +74,11 @@ const char *const config_keys_help =
     "  state_dir = DIR         the availability and energy ledger's directory (default " UNI_DEFAULT_STATE_DIR ";\n"
     "                          with --runtime-dir given and no state_dir, that directory)\n"
     "  ledger_sync_ms = MS     save the ledger at most this often, and at stop (default 1000; a crash\n"
-    "                          loses at most this much of the record of serving)\n";
+    "                          loses at most this much of the record of serving)\n"
+    "  reliability_threshold = P   the node is unreliable when its P(failure within 24 h) >= P (default 0.05)\n"
+    "  predict_window_s = S    the predictor's corrected-error window (default 3600)\n"
+    "  margins = FILE          uni-stresslog's margins file (default /var/lib/uniserver/margins.json)\n"
+    "                          (these three: docs/predictor.md; for a uniserver:/// source only)\n";
 
 void config_defaults(config *c) {
     memset(c, 0, sizeof(*c));
@@ -88,6 +97,40 @@ void config_defaults(config *c) {
 }
 
 const settings_def uniserverd_settings = {"uniserverd", keys, ELEMENTSOF(keys)};
+
+/* Append @key=@value to the URI being built in @b, percent-encoding what a URI's query cannot hold. */
+static int append_param(char **uri, const char *key, const char *value) {
+    size_t n = strlen(*uri), len = n + strlen(key) + 3 * strlen(value) + 3;
+    char *s = realloc(*uri, len), *p;
+    if (!s)
+        return -ENOMEM;
+    *uri = s;
+    p = s + n;
+    p += sprintf(p, "%c%s=", strchr(s, '?') ? '&' : '?', key);
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++)
+        p += isalnum(*v) || strchr("/._-~", *v) ? sprintf(p, "%c", *v) : sprintf(p, "%%%02X", *v);
+    return 0;
+}
+
+int config_source_uri(config *c) {
+    const struct {
+        const char *key, *value;
+    } p[] = {{"reliability_threshold", c->reliability_threshold},
+             {"predict_window_s", c->predict_window_s},
+             {"margins", c->margins}};
+    for (size_t i = 0; i < ELEMENTSOF(p); i++) {
+        if (!p[i].value)
+            continue;
+        if (strncmp(c->source_uri, "uniserver:///", 13) != 0) {
+            fprintf(stderr, "uniserverd: %s applies to a uniserver:/// source (this host), not %s\n", p[i].key,
+                    c->source_uri);
+            return -EINVAL;
+        }
+        if (append_param(&c->source_uri, p[i].key, p[i].value) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
 
 void config_free(config *c) {
     settings_free(&uniserverd_settings, c);

@@ -38,6 +38,9 @@ typedef struct {
     char *metrics_listen; /* ADDR:PORT of /metrics (default 127.0.0.1:9177), or "off" */
     char *metrics_tls_cert, *metrics_tls_key;
     char *metrics_basic_auth; /* user:password, or NULL */
+    /* The predictor's settings (docs/predictor.md), passed to a uniserver:/// source as its URI's
+     * parameters by config_source_uri; NULL: the library's default. */
+    char *reliability_threshold, *predict_window_s, *margins;
     long metrics_max_clients; /* HTTP clients at once; more are refused */
     char *state_dir;          /* the ledger's directory (ledger.c) */
     long ledger_sync_ms;      /* the ledger is saved at most this often (and at stop) */
@@ -51,6 +54,9 @@ extern const settings_def uniserverd_settings;
 
 void config_defaults(config *c);
 void config_free(config *c);
+/* The predictor's settings as parameters of the source URI (a uniserver:/// source only):
+ * -EINVAL (said on stderr) for another source. */
+int config_source_uri(config *c);
 /* The documented settings, for --help and the man page. */
 extern const char *const config_keys_help;
 

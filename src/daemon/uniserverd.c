@@ -28,6 +28,7 @@ static void usage(FILE *f) {
             "      --listen-tcp ADDR:PORT   plain TCP, loopback only, needs --insecure-tcp\n"
             "      --tls-allowed-dn PATTERN;...  DNs of the client certificates allowed (fnmatch)\n"
             "      --tls-readonly       TLS clients are read-only\n"
+            "      --reliability-threshold P  the node is unreliable at P(failure within 24 h) >= P (default 0.05)\n"
             "      --sock-group GROUP   group allowed on the read-write socket\n"
             "      --log-level LEVEL    error, warning, info (default), debug\n"
             "      --syslog             log to syslog\n"
@@ -104,6 +105,7 @@ int main(int argc, char **argv) {
         {"tls-allowed-dn", required_argument, NULL, 23},
         {"tls-readonly", no_argument, NULL, 24},
         {"state-dir", required_argument, NULL, 25},
+        {"reliability-threshold", required_argument, NULL, 26},
         {"help", no_argument, NULL, 'h'},
         {"list-procedures", no_argument, NULL, 15},
         {"version", no_argument, NULL, 'V'},
@@ -131,7 +133,8 @@ int main(int argc, char **argv) {
                                         [21] = "max_queued_bytes",
                                         [23] = "tls_allowed_dn_list",
                                         [24] = "tls_readonly",
-                                        [25] = "state_dir"};
+                                        [25] = "state_dir",
+                                        [26] = "reliability_threshold"};
     config cfg, flags;
     const char *config_path = NULL;
     char *set_keys[32], *set_vals[32];
@@ -161,7 +164,7 @@ int main(int argc, char **argv) {
                 return 2;
             break;
         default:
-            if (o >= 1 && o <= 25 && o != 15 && o != 22 && nset < 32) {
+            if (o >= 1 && o <= 26 && o != 15 && o != 22 && nset < 32) {
                 set_keys[nset] = (char *)keyof[o];
                 set_vals[nset++] = optarg ? optarg : (char *)"yes";
                 break;
@@ -184,6 +187,8 @@ int main(int argc, char **argv) {
         cfg.runtime_dir = strdup(UNI_DEFAULT_RUNTIME_DIR);
     if (!cfg.source_uri)
         cfg.source_uri = strdup("uniserver:///system");
+    if (config_source_uri(&cfg) < 0)
+        return 2;
     log_setup(cfg.level, cfg.syslog || !cfg.foreground);
     if (!cfg.foreground && daemonize() < 0) {
         fprintf(stderr, "uniserverd: cannot become a daemon: %s\n", strerror(errno));

@@ -206,6 +206,38 @@ void hd_trace_lost(void *u, int cpu) {
     log_warning("%s", p->r.message);
 }
 
+/* A reboot found at start (the boot time changed): an event with the downtime, from the daemon's
+ * last sign of life to the boot, for the node's MTBF and MTTR (docs/predictor.md). Planned when
+ * the daemon recorded its stop before it (a shutdown stops it); unplanned (severity fatal: a
+ * crash, a panic, a power cut) when it did not. Not counted as an error. */
+void hd_reboot_event(hd *h, int64_t last_seen_ms, int64_t stopped_ms) {
+    pending *p;
+    bool planned = stopped_ms > 0 && stopped_ms >= last_seen_ms;
+    int64_t alive = planned ? stopped_ms : last_seen_ms;
+    static const char unplanned[] = " (uni-healthd did not record its stop: a crash, a panic or a power cut)";
+    if (!h->rebooted || !h->boot_ms || !(p = pending_new(&h->pend, &h->npend)))
+        return;
+    p->r.ev.source = "healthd";
+    p->r.ev.class = "platform";
+    p->r.ev.severity = planned ? "info" : "fatal";
+    HL_SET(&p->r.ev, time_ms, h->boot_ms);
+    HL_SET(&p->r.ev, counted, 0);
+    if (alive > 0 && alive <= h->boot_ms)
+        HL_SET(&p->r.ev, downtime_ms, h->boot_ms - alive);
+    /* The predictor (docs/predictor.md) knows a reboot by its source and this detail. */
+    snprintf(p->r.detail, sizeof(p->r.detail), "reboot: boot %lld ms, last seen %lld ms, stop recorded %lld ms",
+             (long long)h->boot_ms, (long long)last_seen_ms, (long long)stopped_ms);
+    p->r.ev.detail = p->r.detail;
+    if (alive > 0 && alive <= h->boot_ms)
+        snprintf(p->r.message, sizeof(p->r.message), "%s reboot: down %.1f min before this boot%s",
+                 planned ? "planned" : "unplanned", (double)(h->boot_ms - alive) / 60e3, planned ? "" : unplanned);
+    else
+        snprintf(p->r.message, sizeof(p->r.message), "%s reboot: down for an unknown time before this boot%s",
+                 planned ? "planned" : "unplanned", planned ? "" : unplanned);
+    p->r.ev.message = p->r.message;
+    log_info("%s", p->r.message);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Sensors, SMBIOS
  * ------------------------------------------------------------------------------------------- */

@@ -98,6 +98,14 @@ static int hd_start(hd *h) {
         h->rebooted = true;
     if (hl_state_get(h->db, "healthd.last_seen_ms", &v) == 0)
         h->last_seen_ms = v;
+    {
+        int64_t stopped = 0;
+        (void)hl_state_get(h->db, "healthd.stopped_ms", &stopped);
+        hd_reboot_event(h, h->last_seen_ms, stopped);
+        /* Where the history begins, for the node's observed time (MTBF). */
+        if (hl_state_get(h->db, "history.start_ms", &v) < 0)
+            (void)hd_state_later(h, "history.start_ms", wall_ms());
+    }
     if (h->cfg->trace) {
         const char *dir = h->cfg->tracefs;
         if ((r = trace_src_open(&h->trace, dir, why, sizeof(why))) < 0) {

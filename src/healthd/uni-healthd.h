@@ -152,5 +152,6 @@ void hd_edac_cycle(hd *h, bool startup, int64_t now);
 /* trace_sink and on_lost of the RAS tracepoints: records, and lost pages, as pending events. */
 int hd_trace_sink(void *u, const trace_format *f, int event, const uint8_t *rec, size_t len, int cpu);
 void hd_trace_lost(void *u, int cpu);
+void hd_reboot_event(hd *h, int64_t last_seen_ms, int64_t stopped_ms);
 void hd_sample_sensors(hd *h, int64_t now);
 void hd_read_smbios(hd *h);

@@ -30,6 +30,9 @@ static const unit_rule unit_rules[] = {
     {"B/s", "_bytes_rate", 1, "bytes_per_second"},
     {"MB/s", "_mbps", 1048576.0, "bytes_per_second"},
     {"per_s", "_rate", 1, "per_second"},
+    {"per_h", "_per_h", 1.0 / 3600.0, "per_second"},
+    {"h", "_h", 3600, "seconds"},
+    {"min", "_min", 60, "seconds"},
 };
 
 static const char *label_of(char placeholder, const char *key) {

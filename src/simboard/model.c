@@ -336,6 +336,14 @@ static void tick(sb_model *m) {
     m->now_ms += SB_TICK_MS;
 }
 
+double sb_uniform(uint64_t *state) {
+    return uniform(state);
+}
+
+uint64_t sb_poisson(uint64_t *state, double mean) {
+    return poisson(state, mean);
+}
+
 void sb_advance(sb_model *m, uint64_t ms) {
     for (uint64_t t = 0; t + SB_TICK_MS <= ms; t += SB_TICK_MS)
         tick(m);

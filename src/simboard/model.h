@@ -128,3 +128,7 @@ double sb_pmd_sdc_rate(const sb_model *m, int pmd);
 double sb_pmd_crash_rate(const sb_model *m, int pmd);
 double sb_mc_sdc_rate(const sb_model *m, int mc);
 double sb_mc_crash_rate(const sb_model *m, int mc);
+/* The model's own draws on a caller's splitmix64 state (bench/predict-bench draws the board's
+ * rates per minute with them): uniform in [0, 1), Poisson events at @mean. */
+double sb_uniform(uint64_t *state);
+uint64_t sb_poisson(uint64_t *state, double mean);

@@ -56,6 +56,7 @@ static void local_close(uniConnectPtr conn) {
     free(s->buf);
     free(s->procfs);
     free(s->sysfs);
+    predict_close(s);
     hl_close(s->hl);
     closep(&s->hl_watch);
     hl_close(s->hl_wait);
@@ -81,7 +82,7 @@ static bool is_host_proc(int proc_fd) {
 }
 
 static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
-    static const char *const known[] = {"procfs", "sysfs", "healthlog", VMS_URI_PARAMS, NULL};
+    static const char *const known[] = {"procfs", "sysfs", "healthlog", VMS_URI_PARAMS, PREDICT_URI_PARAMS, NULL};
     const char *procfs, *sysfs, *healthlog;
     local_state *s;
     int r;
@@ -158,6 +159,8 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
         goto fail;
     }
     if (vms_open(&s->vms, s->proc_fd, s->procfs, s->host_proc, uri) < 0)
+        goto fail;
+    if (predict_open(s, uri) < 0)
         goto fail;
     return 0;
 fail:
@@ -296,9 +299,13 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
         RUN(SRC_SENSORS, 1u << UNI_GROUP_TEMP, (collect_temp(s, rec), 0));
     if (uni_select_group(sel, UNI_GROUP_POWER))
         RUN(SRC_POWER, 1u << UNI_GROUP_POWER, (collect_power(s, rec, now), 0));
-    if (uni_select_group(sel, UNI_GROUP_ERRORS) || uni_select_group(sel, UNI_GROUP_MEMHW)) {
-        uint32_t groups = (1u << UNI_GROUP_ERRORS) | (1u << UNI_GROUP_MEMHW);
-        RUN(SRC_HEALTHLOG, groups, collect_healthlog(s, rec));
+    if (uni_select_group(sel, UNI_GROUP_ERRORS) || uni_select_group(sel, UNI_GROUP_MEMHW) ||
+        uni_select_group(sel, UNI_GROUP_RELIABILITY)) {
+        uint32_t groups = (1u << UNI_GROUP_ERRORS) | (1u << UNI_GROUP_MEMHW) | (1u << UNI_GROUP_RELIABILITY);
+        bool errs = uni_select_group(sel, UNI_GROUP_ERRORS) || uni_select_group(sel, UNI_GROUP_MEMHW);
+        bool rel = uni_select_group(sel, UNI_GROUP_RELIABILITY);
+        RUN(SRC_HEALTHLOG, groups,
+            (errs ? collect_healthlog(s, rec) : 0) < 0 || (rel ? collect_reliability(s, rec) : 0) < 0 ? -1 : 0);
     }
     if (uni_select_group(sel, UNI_GROUP_MEMHW))
         rec_absent(rec, UNI_M_HOST_MEM_REFRESH_MS, "no Linux interface exposes the DRAM refresh period");

@@ -54,19 +54,9 @@ static void check_writer(local_state *s) {
                     s->hl_path, (long long)((now - seen) / 1000), (long long)(beat / 1000));
 }
 
-/* The error metrics and the memory speed, from the HealthLog. No HealthLog, or one whose writer
- * is not running, does not fail the call: the source is down (its alert fires), and the metrics
- * are absent and say how to get them (or, from a stale HealthLog, what it last knew). */
-int collect_healthlog(local_state *s, uniRecordPtr rec) {
-    char why[1024];
-    unsigned caps = 0;
-    int r = ensure_healthlog(s, why, sizeof(why));
-
+int healthlog_ready(local_state *s, char *why, size_t len) {
+    int r = ensure_healthlog(s, why, len);
     if (r == -ENOENT || r == -ENODATA) {
-        for (unsigned m = 0; m < UNI_NMETRICS; m++)
-            if (uni_catalog_group[m] == UNI_GROUP_ERRORS)
-                rec_absent(rec, m, "%s", why);
-        rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "%s", why);
         source_down(s, SRC_HEALTHLOG, "%s", why);
         return 0;
     }
@@ -75,6 +65,26 @@ int collect_healthlog(local_state *s, uniRecordPtr rec) {
         return -1;
     }
     check_writer(s);
+    return 1;
+}
+
+/* The error metrics and the memory speed, from the HealthLog. No HealthLog, or one whose writer
+ * is not running, does not fail the call: the source is down (its alert fires), and the metrics
+ * are absent and say how to get them (or, from a stale HealthLog, what it last knew). */
+int collect_healthlog(local_state *s, uniRecordPtr rec) {
+    char why[1024];
+    unsigned caps = 0;
+    int r = healthlog_ready(s, why, sizeof(why));
+
+    if (r == 0) {
+        for (unsigned m = 0; m < UNI_NMETRICS; m++)
+            if (uni_catalog_group[m] == UNI_GROUP_ERRORS)
+                rec_absent(rec, m, "%s", why);
+        rec_absent(rec, UNI_M_HOST_MEM_SPEED_MHZ, "%s", why);
+        return 0;
+    }
+    if (r < 0)
+        return -1;
     r = hl_collect(s->hl, rec, uni_clock_wall_ms(), s->online, s->ncpu, &caps);
     if (r < 0) {
         uni_error_errno(r, "HealthLog %s", hl_errmsg(s->hl));

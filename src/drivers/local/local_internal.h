@@ -117,6 +117,7 @@ typedef struct {
     pthread_mutex_t watch_lock;
     bool host_proc; /* procfs is this host's /proc (statvfs of its mounts means something) */
     int boot_id_fd; /* sys/kernel/random/boot_id, or -1 */
+    struct predict_state *pred; /* the predictor's history and settings (collect_reliability.c) */
 } local_state;
 
 /* ---- local_discover.c: the sources, found once at open ---- */
@@ -153,10 +154,22 @@ void collect_psi(local_state *s, uniRecordPtr rec);
 void collect_temp(local_state *s, uniRecordPtr rec);
 void collect_power(local_state *s, uniRecordPtr rec, uint64_t now);
 
+/* ---- collect_reliability.c: the predictor's metrics (src/predict/) ---- */
+typedef struct predict_state predict_state;
+/* The predictor's settings from the URI (margins, reliability_threshold, predict_window_s,
+ * predict_short_s, predict_horizons): -1 with UNI_ERR_INVALID_ARG naming a bad one. */
+int predict_open(local_state *s, const uni_uri *uri);
+void predict_close(local_state *s);
+int collect_reliability(local_state *s, uniRecordPtr rec);
+#define PREDICT_URI_PARAMS "margins", "reliability_threshold", "predict_window_s", "predict_short_s", "predict_horizons"
+
 /* ---- local_healthlog.c: uni-healthd's HealthLog ---- */
 /* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
  * when there is none (yet), with the reason in @why. */
 int ensure_healthlog(local_state *s, char *why, size_t len);
+/* The HealthLog for a collector, opened and its writer checked: 1 ready; 0 there is none (the
+ * source is down; the collector makes its metrics absent with @why); -1 failed (error set). */
+int healthlog_ready(local_state *s, char *why, size_t len);
 /* The error metrics and the memory speed, from the HealthLog. */
 int collect_healthlog(local_state *s, uniRecordPtr rec);
 int local_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
