@@ -115,8 +115,8 @@ typedef struct {
     int64_t wait_version;   /* PRAGMA data_version at the end of the previous wait */
     bool have_wait_version;
     pthread_mutex_t watch_lock;
-    bool host_proc; /* procfs is this host's /proc (statvfs of its mounts means something) */
-    int boot_id_fd; /* sys/kernel/random/boot_id, or -1 */
+    bool host_proc;             /* procfs is this host's /proc (statvfs of its mounts means something) */
+    int boot_id_fd;             /* sys/kernel/random/boot_id, or -1 */
     struct predict_state *pred; /* the predictor's history and settings (collect_reliability.c) */
 } local_state;
 
