@@ -23,10 +23,10 @@ def daemon():
 def test_view_in_process_says_where_the_ledger_is():
     c = uniserver.open("test:///default")
     v = c.getHostMetricsOfInterestUniserver()
-    # availability 1 h, 24 h, 30 d; CPU, memory, disk utilisation; energy 1 h, 24 h (the predictor's
-    # reliability elements are to follow, appended to the view's row)
-    assert len(v) >= 8
-    assert v[:3] == [None, None, None] and v[6:] == [None, None]
+    # availability 1 h, 24 h, 30 d; CPU, memory, disk utilisation; energy 1 h, 24 h; the predictor's
+    # class, P(failure within 24 h) and reason (the test driver has no predictor: absent)
+    assert len(v) == 11
+    assert v[:3] == [None, None, None] and v[6:8] == [None, None] and v[8:] == [None, None, None]
     assert v[3] == 45.0 and v[4] == 50.0 and v[5] is None  # the board has no disks
     assert "getHostMetricsOfInterestUniserver" in dir(c)
     assert "host.availability.1h_pct" in c.getHostMetricsOfInterestUniserver.__doc__
