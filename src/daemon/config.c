@@ -4,6 +4,7 @@
 #include "daemon.h"
 #include "drivers/remote/remote.h"
 #include "rpc/wire.h"
+#include "util/margins.h"
 
 #define OFF(f) offsetof(config, f)
 static const key_def keys[] = {
@@ -35,6 +36,7 @@ static const key_def keys[] = {
     {"metrics_tls_key", K_STR, OFF(metrics_tls_key), 0, 0},
     {"metrics_basic_auth", K_STR, OFF(metrics_basic_auth), 0, 0},
     {"metrics_max_clients", K_LONG, OFF(metrics_max_clients), 1, 100000},
+    {"margins_file", K_STR, OFF(margins_file), 0, 0},
 };
 
 const char *const config_keys_help =
@@ -63,7 +65,9 @@ const char *const config_keys_help =
     "  metrics_listen = ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
     "  metrics_tls_cert, metrics_tls_key = FILE   serve /metrics over HTTPS\n"
     "  metrics_basic_auth = USER:PASSWORD          require HTTP basic auth on /metrics\n"
-    "  metrics_max_clients = N                     HTTP clients at once (default 256)\n";
+    "  metrics_max_clients = N                     HTTP clients at once (default 256)\n"
+    "  margins_file = FILE     uni-stresslog's margins file, served as host.margin.* (default\n"
+    "                          " UNI_MARGINS_DEFAULT_PATH "; a local uri only; same as its ?margins=FILE)\n";
 
 void config_defaults(config *c) {
     memset(c, 0, sizeof(*c));

@@ -39,6 +39,7 @@ typedef struct {
     char *metrics_tls_cert, *metrics_tls_key;
     char *metrics_basic_auth; /* user:password, or NULL */
     long metrics_max_clients; /* HTTP clients at once; more are refused */
+    char *margins_file;       /* uni-stresslog's margins file for host.margin.* (local source), or NULL: the default */
 } config;
 
 /* uniserverd's settings table (config.c). */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include "drivers/local/local_driver.h"
 #include "drivers/remote/remote.h"
 #include "server_internal.h"
 
@@ -95,6 +96,11 @@ int server_run(const config *cfg) {
     srv->source = uniConnectOpen(cfg->source_uri, 0);
     if (!srv->source) {
         log_error("cannot open %s: %s", cfg->source_uri, uniGetLastError()->message);
+        goto out;
+    }
+    if (cfg->margins_file && uni_local_set_margins_path(srv->source, cfg->margins_file) < 0) {
+        log_error("margins_file = %s: the margins are read from a local source only (uri %s is not)", cfg->margins_file,
+                  cfg->source_uri);
         goto out;
     }
     dispatch_audit_setup();

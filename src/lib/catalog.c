@@ -17,6 +17,7 @@
 #define GS_DOM "dom"
 #define GS_KVM "kvm"
 #define GS_SOURCES "sources"
+#define GS_MARGINS "margins"
 
 const uniMetricDesc uni_catalog[UNI_NMETRICS] = {
 #define UNI_M_DESC_(e, id_, key_, kind_, unit_, group_, spec_, source_, help_)                                         \

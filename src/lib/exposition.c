@@ -30,6 +30,8 @@ static const unit_rule unit_rules[] = {
     {"B/s", "_bytes_rate", 1, "bytes_per_second"},
     {"MB/s", "_mbps", 1048576.0, "bytes_per_second"},
     {"per_s", "_rate", 1, "per_second"},
+    {"mV", "_mv", 1e-3, "volts"},
+    {"s", "_s", 1, "seconds"},
 };
 
 static const char *label_of(char placeholder, const char *key) {
@@ -46,7 +48,7 @@ static const char *label_of(char placeholder, const char *key) {
     case 'C':
         return "component";
     default:
-        return startswith(key, "host.source.") ? "source" : "name";
+        return startswith(key, "host.source.") ? "source" : startswith(key, "host.margin.") ? "margin" : "name";
     }
 }
 

@@ -9,3 +9,6 @@
 const char *uni_local_healthlog_path(uniConnectPtr conn);
 /* bench/: the fds one whole-record sample of a local connection reads. */
 size_t uni_local_sample_fds(uniConnectPtr conn, int *fds, size_t max);
+/* uniserverd's margins_file: the margins file a local connection reads (host.margin.*), in place
+ * of ?margins= or the default. -EINVAL for other drivers, -ENOMEM. */
+int uni_local_set_margins_path(uniConnectPtr conn, const char *path);

@@ -47,6 +47,7 @@ enum {
     SRC_POWER,
     SRC_HEALTHLOG,
     SRC_VMS,
+    SRC_MARGINS,
     SRC_MAX
 };
 
@@ -114,6 +115,7 @@ typedef struct {
     int64_t wait_version;   /* PRAGMA data_version at the end of the previous wait */
     bool have_wait_version;
     pthread_mutex_t watch_lock;
+    struct margins_state *margins; /* uni-stresslog's margins file (collect_margins.c) */
 } local_state;
 
 /* ---- local_discover.c: the sources, found once at open ---- */
@@ -145,6 +147,14 @@ int collect_contention(local_state *s, uniRecordPtr rec, const meminfo *m, uint6
 void collect_psi(local_state *s, uniRecordPtr rec);
 void collect_temp(local_state *s, uniRecordPtr rec);
 void collect_power(local_state *s, uniRecordPtr rec, uint64_t now);
+
+/* ---- collect_margins.c: uni-stresslog's margins file (?margins=PATH) ---- */
+int margins_open(local_state *s, const char *path);
+void margins_close(local_state *s);
+const char *margins_path(const local_state *s);
+/* Why the margins are absent (no margins file), or NULL when there is one. */
+const char *margins_absent(const local_state *s);
+int collect_margins(local_state *s, uniRecordPtr rec);
 
 /* ---- local_healthlog.c: uni-healthd's HealthLog ---- */
 /* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA
