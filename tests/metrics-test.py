@@ -432,6 +432,80 @@ class Https(unittest.TestCase):
             shutil.rmtree(pki, ignore_errors=True)
 
 
+class Margins(unittest.TestCase):
+    """uniserverd's margins_file: uni-stresslog's margins on /metrics, read again when the file
+    changes; a newer or malformed file puts the source down and exports no margin; no file makes
+    them absent; the setting is refused on a source that is not local."""
+
+    def wait_for(self, d, needle, present=True):
+        deadline = time.monotonic() + 10
+        while True:
+            body = d.get()[2].decode()
+            if (needle in body) == present or time.monotonic() > deadline:
+                return body
+            time.sleep(0.1)
+
+    def test_margins_file(self):
+        fix = os.path.join(SRC, "tests", "fixtures", "xgene2")
+        with open(os.path.join(fix, "margins.json")) as f:
+            good = f.read()
+        tmp = tempfile.mkdtemp(prefix="uni-margins-")
+        path = os.path.join(tmp, "margins.json")
+        with open(path, "w") as f:
+            f.write(good)
+        d = Daemon(f"uniserver:///system?procfs={fix}/proc&sysfs={fix}/sys", "--set", f"margins_file={path}")
+        try:
+            body = d.get()[2].decode()
+            for line in ('uniserver_host_margin_voltage_safe_volts{margin="pmd0:voltage@2400MHz"} 0.91',
+                         'uniserver_host_margin_voltage_safe_volts{margin="pmd0:voltage@1200MHz"} 0.875',
+                         'uniserver_host_margin_voltage_guard_volts{margin="pmd0:voltage@2400MHz"} 0.005',
+                         'uniserver_host_margin_voltage_nominal_volts{margin="pmd1:voltage@2400MHz"} 0.98',
+                         'uniserver_host_margin_refresh_safe_seconds{margin="mc0:refresh"} 0.931',
+                         'uniserver_host_margin_measured_timestamp_seconds{margin="mc0:refresh"} 1796612400',
+                         'uniserver_host_margin_status_info{margin="mc0:refresh",status="budget"} 1',
+                         'uniserver_host_margin_partial{margin="mc0:refresh"} 1',
+                         'uniserver_host_source_up{source="margins"} 1'):
+                self.assertIn(line + "\n", body)
+            self.assertNotIn('_safe_volts{margin="pmd1:', body)  # failed at nominal: no safe value
+            p = subprocess.run(["promtool", "check", "metrics"], input=body.encode(), capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            # A newer version: down, with the reason, and not one margin.
+            with open(path + ".tmp", "w") as f:
+                f.write(good.replace('"version": 1', '"version": 2'))
+            os.rename(path + ".tmp", path)
+            body = self.wait_for(d, 'uniserver_host_source_up{source="margins"} 0')
+            self.assertIn(f'uniserver_host_source_last_error_info{{source="margins",last_error="margins file {path}: '
+                          f'version 2 is newer than this reader\'s (1): update uniserver"}} 1', body)
+            self.assertNotIn("uniserver_host_margin_", body)
+            # A new run's file, written in place: its values, not the old ones.
+            with open(path, "w") as f:
+                f.write(good.replace('"safe": 910, "guard_band": 5', '"safe": 915, "guard_band": 10'))
+            body = self.wait_for(d, 'uniserver_host_margin_voltage_safe_volts{margin="pmd0:voltage@2400MHz"} 0.915')
+            self.assertIn('uniserver_host_margin_voltage_guard_volts{margin="pmd0:voltage@2400MHz"} 0.01\n', body)
+            self.assertIn('uniserver_host_source_up{source="margins"} 1', body)
+            # Gone: absent, which is neither up nor down.
+            os.unlink(path)
+            body = self.wait_for(d, 'uniserver_host_source_state_info{source="margins",state="absent"} 1')
+            self.assertIn('uniserver_host_source_state_info{source="margins",state="absent"} 1', body)
+            self.assertNotIn('uniserver_host_source_up{source="margins"}', body)
+            self.assertNotIn("uniserver_host_margin_", body)
+        finally:
+            d.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_margins_file_needs_a_local_source(self):
+        tmp = tempfile.mkdtemp(prefix="uni-margins-")
+        try:
+            p = subprocess.run([os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd"), "-f", "--runtime-dir",
+                                os.path.join(tmp, "run"), "--uri", "test:///default", "--metrics-listen", "off",
+                                "--set", "margins_file=/tmp/m.json"], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("margins_file = /tmp/m.json: the margins are read from a local source only "
+                          "(uri test:///default is not)", p.stdout + p.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class RealPrometheus(unittest.TestCase):
     def test_scrape_and_query(self):
         if not shutil.which("prometheus"):

@@ -45,7 +45,7 @@ static void fill(margin_row *r, const char *field, const uniSample *s) {
             } else if (strncmp(field + l, "safe_", 5) == 0) {
                 r->safe = v;
                 r->has_safe = true;
-            } else if (strncmp(field + l, "guard_band_", 11) == 0) {
+            } else if (strncmp(field + l, "guard_", 6) == 0) {
                 r->guard = v;
                 r->has_guard = true;
             }

@@ -346,8 +346,10 @@ int sl_write_report(const sl_options *o, const sl_target *t, int n) {
     fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (int k = 0; k < n; k++) {
         int lc = last_clean(&t[k]);
-        fprintf(f, "| %s | %s | %s%lld%s | %lld | ", t[k].domain, t[k].param, t[k].freq_mhz ? "" : "-",
-                t[k].freq_mhz ? t[k].freq_mhz : 0, t[k].freq_mhz ? " MHz" : "", t[k].nominal);
+        char at[32] = "-";
+        if (t[k].freq_mhz)
+            snprintf(at, sizeof(at), "%lld MHz", t[k].freq_mhz);
+        fprintf(f, "| %s | %s | %s | %lld | ", t[k].domain, t[k].param, at, t[k].nominal);
         if (lc >= 0)
             fprintf(f, "%lld | %lld |", t[k].steps[lc].value, sl_guard_value(o, &t[k], t[k].steps[lc].value));
         else

@@ -93,6 +93,7 @@ static int parse_entry(json_object *e, size_t i, const uni_margins *file, uni_ma
     static const char *const params[] = {"voltage_mv", "refresh_ms", "frequency_mhz", NULL};
     static const char *const statuses[] = {"failure", "limit", "budget", "stopped", "error", "not-run", NULL};
     char where[96], dir[8];
+    int64_t start;
     bool lc_null = false, safe_null = false, gb_null = false, f_null = false;
     json_object *v, *cond;
     int r;
@@ -137,13 +138,22 @@ static int parse_entry(json_object *e, size_t i, const uni_margins *file, uni_ma
     if (lc_null != safe_null || lc_null != gb_null)
         return bad(why, wl, "%s: last_clean, safe and guard_band must all be null or all be numbers", where);
     m->has_safe = !safe_null;
+    /* A search starts at its first step: nominal for a voltage or a refresh period, the lowest
+     * frequency of a cpufreq sweep (whose nominal is its top). */
+    start = m->nominal;
+    if ((v = field(e, "evidence", json_type_array, false, NULL)) && json_object_array_length(v) > 0) {
+        json_object *first = json_object_array_get_idx(v, 0);
+        if (!json_object_is_type(first, json_type_object) ||
+            (r = get_int(first, "value", where, &start, NULL, why, wl)) < 0)
+            return bad(why, wl, "%s: evidence[0] has no integer \"value\"", where);
+    }
     if (m->has_safe) {
-        if (!between(m->last_clean, m->nominal, m->limit))
-            return bad(why, wl, "%s: last_clean %lld is outside nominal %lld .. limit %lld", where,
-                       (long long)m->last_clean, (long long)m->nominal, (long long)m->limit);
-        if (!between(m->safe, m->nominal, m->last_clean))
-            return bad(why, wl, "%s: safe %lld is outside nominal %lld .. last_clean %lld", where, (long long)m->safe,
-                       (long long)m->nominal, (long long)m->last_clean);
+        if (!between(m->last_clean, start, m->limit))
+            return bad(why, wl, "%s: last_clean %lld is outside the search's first step %lld .. limit %lld", where,
+                       (long long)m->last_clean, (long long)start, (long long)m->limit);
+        if (!between(m->safe, start, m->last_clean))
+            return bad(why, wl, "%s: safe %lld is outside the search's first step %lld .. last_clean %lld", where,
+                       (long long)m->safe, (long long)start, (long long)m->last_clean);
         if (m->guard_band != (m->safe > m->last_clean ? m->safe - m->last_clean : m->last_clean - m->safe))
             return bad(why, wl, "%s: guard_band %lld is not the distance from last_clean %lld to safe %lld", where,
                        (long long)m->guard_band, (long long)m->last_clean, (long long)m->safe);
