@@ -64,7 +64,8 @@ const char *const config_keys_help =
     "  log_level = error|warning|info|debug (default info)   syslog = yes|no   pid_file = FILE\n"
     "  metrics_listen = ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
     "  metrics_tls_cert, metrics_tls_key = FILE   serve /metrics over HTTPS\n"
-    "  metrics_basic_auth = USER:PASSWORD          require HTTP basic auth on /metrics\n"
+    "  metrics_basic_auth = USER:HASH              require HTTP basic auth on /metrics; HASH is bcrypt or\n"
+    "                          yescrypt, never the password: mkpasswd -m bcrypt -R 12 (Debian package whois)\n"
     "  metrics_max_clients = N                     HTTP clients at once (default 256)\n"
     "  margins_file = FILE     uni-stresslog's margins file, served as host.margin.* (default\n"
     "                          " UNI_MARGINS_DEFAULT_PATH "; a local uri only; same as its ?margins=FILE)\n";
