@@ -8,6 +8,7 @@ start and --resume gives the same result; a guard band past the limits is refuse
 the x86-acpi fixture a short frequency sweep with stress-ng writes a raw log and a margins file
 and puts the governor back. On this host (no voltage, no cpufreq) it says what it cannot do.
 Bad input changes nothing. The board parts need /dev/fuse and root; they SKIP otherwise."""
+import glob
 import json
 import os
 import pty
@@ -395,6 +396,64 @@ class Elsewhere(unittest.TestCase):
                          [(12, "1", "2000", "0", "0"), (24, "2", "2600", "0", "0")], text)
         self.assertEqual((bars[-1][5], bars[-1][6]), ("0", "00"))  # nothing left after the last step
         self.assertNotIn("cpu0 frequency_mhz 2000 MHz: clean", text)  # no plain lines on a terminal
+
+    def test_microvirus(self):
+        """uni-microvirus, one per cache level: a buffer of 3/4 of the level's size on this host's
+        core 0, read back clean; a flipped bit is seen (exit 2, the word named); no such cache or a
+        bad argument says so."""
+        mv = os.path.join(BUILD, "bin", "uni-microvirus")
+        sizes = {}
+        for idx in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+            with open(f"{idx}/level") as f, open(f"{idx}/type") as g, open(f"{idx}/size") as h:
+                level, kind, size = int(f.read()), g.read().strip(), h.read().strip()
+            if kind != "Instruction" and size[-1] in "KM":
+                sizes[level] = int(size[:-1]) * (1024 if size[-1] == "M" else 1)
+        if not sizes:
+            self.skipTest("this host's sysfs describes no cache of core 0")
+        for level, kb in sorted(sizes.items()):
+            r = subprocess.run([mv, "--level", str(level), "--cpu", "0", "--seconds", "0.2"], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, rf"^level {level} cpu 0: {kb * 3 // 4} KiB of a {kb} KiB cache, [1-9]\d* passes, "
+                                       r"[1-9]\d* reads of every word, 0 errors\n$")
+        level = max(sizes)
+        r = subprocess.run([mv, "--level", str(level), "--cpu", "0", "--seconds", "0.2"], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, UNI_MICROVIRUS_INJECT_FAULT="0"))
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, rf"level {level} cpu 0: word \d+ of pass 0 read 0x[0-9a-f]{{16}}, wrote "
+                                   r"0x[0-9a-f]{16} \(bits 0x0000000000000001 differ\)")
+        r = subprocess.run([mv, "--level", "2", "--cpu", "0", "--sysfs", self.tmp], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(f"core 0 has no level 2 data or unified cache in {self.tmp}", r.stderr)
+        for args in (["--level", "4", "--cpu", "0"], ["--level", "1"], ["--level", "1", "--cpu", "0", "--seconds", "0"]):
+            self.assertEqual(subprocess.run([mv, *args], capture_output=True).returncode, 1, args)
+
+    def test_fixture_microvirus_sweep(self):
+        """--workload microvirus: each step runs levels 1 to 3 on the domain's cores; their clean
+        reads make a clean step, and a word read back wrong makes the step's verdict sdc."""
+        if not os.path.isdir("/sys/devices/system/cpu/cpu0/cache"):
+            self.skipTest("this host's sysfs describes no cache of core 0")
+        before = self.state()
+        base = ["-c", self.uri, "--domain", "cpu0", "--frequencies", "2600,2000", "--dwell", "0.6", "--repeats", "1",
+                "--settle", "0", "--workload", "microvirus", "--journal", self.out("j")]
+        r = stresslog(*base, "--margins", self.out("m.json"), "--log", self.out("raw.jsonl"))
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        with open(self.out("raw.jsonl")) as f:
+            steps = [json.loads(line) for line in f if '"type":"step"' in line]
+        self.assertEqual([(s["value"], s["verdict"], s["sdc"]) for s in steps], [(2000, "clean", 0), (2600, "clean", 0)])
+        with open(self.out("m.json")) as f:
+            e, = json.load(f)["margins"]
+        self.assertEqual((e["conditions"]["workload"], e["safe"], e["status"]), ("microvirus", 2000, "limit"))
+        env = dict(os.environ, UNI_MICROVIRUS_INJECT_FAULT="0")
+        r = subprocess.run([STRESSLOG, *base, "--margins", self.out("m2.json"), "--log", self.out("raw2.jsonl")],
+                           capture_output=True, text=True, timeout=300, env=env)
+        with open(self.out("raw2.jsonl")) as f:
+            steps = [json.loads(line) for line in f if '"type":"step"' in line]
+        self.assertEqual([(s["value"], s["verdict"], s["sdc"]) for s in steps], [(2000, "sdc", 1)], r.stderr)
+        with open(self.out("m2.json")) as f:
+            e, = json.load(f)["margins"]
+        self.assertEqual((e["status"], e["safe"], e["first_failure"]), ("failure", None, {"value": 2000, "verdict": "sdc"}))
+        self.assertEqual(self.state()["scaling_governor"], before["scaling_governor"])
 
     def test_vms_refused_unless_forced(self):
         """The simulated node runs vm-1 pinned to PMD 0's cores and vm-2 to PMD 1's: those domains, and
