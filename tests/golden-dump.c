@@ -106,9 +106,11 @@ int main(int argc, char **argv) {
     }
     uni_clock_ns = fake_clock;
     uni_clock_wall_ms = fake_wall;
-    /* The HealthLog of the fixture (none unless the fixture has one), never this machine's. */
-    snprintf(uri, sizeof(uri), "uniserver:///system?procfs=%s/proc&sysfs=%s/sys&healthlog=%s/healthlog.db", argv[1],
-             argv[1], argv[1]);
+    /* The HealthLog and the margins file of the fixture (none unless the fixture has one), never
+     * this machine's. */
+    snprintf(uri, sizeof(uri),
+             "uniserver:///system?procfs=%s/proc&sysfs=%s/sys&healthlog=%s/healthlog.db&margins=%s/margins.json",
+             argv[1], argv[1], argv[1], argv[1]);
     c = uniConnectOpen(uri, 0);
     if (!c) {
         fprintf(stderr, "open: %s: %s\n", uniErrorCodeName(uniGetLastError()->code), uniGetLastError()->message);

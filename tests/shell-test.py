@@ -271,6 +271,51 @@ class Shell(unittest.TestCase):
         self.assertEqual(rc, 0)
         self.assertRegex(out, r"host.cpu.reserved_pct\s+-\s+\(no cpufreq on this host")
 
+    def test_margins(self):
+        """unish margins: each search of uni-stresslog's margins file with its nominal, safe value,
+        guard band, when and which run (tests/fixtures/xgene2/margins.json); no file: the reason;
+        a malformed or newer file: exit 1 with the reason, the source down, no value."""
+        uri = fixture_uri("xgene2") + f"&margins={FIX}/xgene2/margins.json"
+        rc, out, err = unish("margins", uri=uri)
+        self.assertEqual(rc, 0, err)
+        run = "started 2026-12-07T02:40:00Z, raw log /var/lib/uniserver/stresslog.jsonl"
+        rows = [line.split(None, 10) for line in out.splitlines()[1:]]
+        self.assertEqual([r[:10] for r in rows], [
+            ["pmd0:voltage@2400MHz", "980", "mV", "910", "mV", "5", "mV", "2026-12-07", "02:45:10", "failure"],
+            ["pmd0:voltage@1200MHz", "980", "mV", "875", "mV", "5", "mV", "2026-12-07", "02:50:30", "failure"],
+            ["pmd1:voltage@2400MHz", "980", "mV", "-", "-", "2026-12-07", "02:51:00", "failure", "started",
+             "2026-12-07T02:40:00Z,"],
+            ["mc0:refresh", "64", "ms", "931", "ms", "93", "ms", "2026-12-07", "03:00:00", "budget"]])
+        self.assertTrue(all(line.endswith(run) for line in out.splitlines()[1:]), out)
+        self.assertIn("budget (partial)", out)
+        rec = self.json_of("nodestats", "--select", "margins", uri=uri)
+        self.assertEqual(rec["host.margin.pmd0:voltage@1200MHz.voltage_safe_mv"], 875)
+        self.assertEqual(rec["host.margin.mc0:refresh.refresh_guard_ms"], 93)
+        self.assertNotIn("host.margin.pmd1:voltage@2400MHz.voltage_safe_mv", rec)  # failed at nominal: none
+        # No margins file: nothing made up, the reason instead.
+        rc, out, err = unish("margins", uri=fixture_uri("xgene2") + "&margins=/nonexistent/margins.json")
+        self.assertEqual((rc, out), (0, "no margins: no margins file at /nonexistent/margins.json: uni-stresslog "
+                                        "writes it (docs/stresslog.md)\n"), err)
+        with open(f"{FIX}/xgene2/margins.json") as f:
+            good = f.read()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            for text, why in ((good.replace('"version": 1', '"version": 2'),
+                               "version 2 is newer than this reader's (1): update uniserver"),
+                              (good.replace('"safe": 931', '"safe": 1100'),
+                               "margins[3] (mc0): safe 1100 is outside the search's first step 64 .. last_clean 1024"),
+                              (good[:len(good) // 2], "not JSON")):
+                with open(path, "w") as f:
+                    f.write(text)
+                uri = fixture_uri("xgene2") + f"&margins={path}"
+                rc, out, err = unish("margins", uri=uri)
+                self.assertEqual((rc, out), (1, ""), why)
+                self.assertIn(f"unish: margins: margins file {path}: {why}", err)
+                rec = self.json_of("nodestats", "--select", "margins,host.source.margins.", uri=uri)
+                self.assertEqual(rec["host.source.margins.state"], "down")
+                self.assertFalse([k for k in rec if k.startswith("host.margin.")], rec)
+                self.assertIn(why, rec["absent"]["host.margin.NAME.voltage_safe_mv"])
+
     def test_metrics(self):
         j = self.json_of("metrics")
         keys = [d["key"] for d in j]

@@ -92,6 +92,21 @@ def test_absent_elements_are_none():
     assert c.getCorrectableErrorsUniserver() == [None] * 8
 
 
+def test_margins():
+    """uni-stresslog's margins are metrics of the host record: one key per search and field, with
+    the same values as the fixture's margins file; a search that failed at nominal has no safe
+    value (None), not a number."""
+    c = uniserver.openReadOnly(fixture_uri("xgene2") + f"&margins={FIX}/xgene2/margins.json")
+    s = c.getStats(["margins"])
+    assert s["host.margin.pmd0:voltage@2400MHz.voltage_safe_mv"] == 910
+    assert s["host.margin.pmd0:voltage@1200MHz.voltage_guard_mv"] == 5
+    assert s["host.margin.mc0:refresh.refresh_safe_ms"] == 931
+    assert s["host.margin.mc0:refresh.status"] == "budget"
+    assert s["host.margin.mc0:refresh.run"] == "started 2026-12-07T02:40:00Z, raw log /var/lib/uniserver/stresslog.jsonl"
+    assert s["host.margin.pmd1:voltage@2400MHz.measured_timestamp_s"] == 1796611860
+    assert "host.margin.pmd1:voltage@2400MHz.voltage_safe_mv" not in s
+
+
 def test_failures_return_none_with_last_error():
     assert uniserver.open("bogus:///x") is None
     assert uniserver.lastError()[0] == uniserver.ERR_NO_DRIVER
