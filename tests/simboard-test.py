@@ -128,7 +128,14 @@ class Simboard(unittest.TestCase):
         self.assertEqual(pmd1["params"]["voltage_mv"], {"value": 980, "unit": "mV", "nominal": 980, "min": 800, "max": 1000,
                                                         "step": 5, "readonly": False})
         self.assertEqual(pmd1["params"]["frequency_mhz"]["value"], 2400)
+        self.assertEqual(pmd1["params"]["frequency_mhz"]["step"], 300)  # cppc's 300 MHz steps, not 0
         self.assertEqual(j["domains"][5]["dimms"], ["DIMM1A", "DIMM1B"])
+        # One description of the board: the test driver's domains are the board's as it starts
+        # (DIMM labels, limits, steps, settings).
+        p = subprocess.run([UNISH, "-c", "test:///default", "--json", "oppoints"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout), j)
         self.assertEqual(j["domains"][5]["params"]["refresh_ms"]["max"], 4096)
         # Refusals, before anything is written.
         for args, code, needle in ((["pmd1", "voltage_mv=790"], "OUT_OF_RANGE", "800-1000 mV"),
