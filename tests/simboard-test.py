@@ -141,6 +141,7 @@ class Simboard(unittest.TestCase):
         for args, code, needle in ((["pmd1", "voltage_mv=790"], "OUT_OF_RANGE", "800-1000 mV"),
                                    (["pmd1", "voltage_mv=902"], "OUT_OF_RANGE", "5 mV steps"),
                                    (["mc0", "refresh_ms=8192"], "OUT_OF_RANGE", "32-4096 ms"),
+                                   (["pmd3", "frequency_mhz=2000"], "OUT_OF_RANGE", "300 MHz steps"),
                                    (["pmd7", "voltage_mv=900"], "INVALID_ARG", "no operating-point domain 'pmd7'")):
             rc, out, err = self.unish("setoppoint", *args, ok=False)
             self.assertEqual(rc, 1)
@@ -149,10 +150,13 @@ class Simboard(unittest.TestCase):
         rc, out, err = self.unish("setoppoint", "pmd1", "voltage_mv=900", ok=False, ro=True)
         self.assertIn("(ACCESS_DENIED)", err)
         self.assertEqual(self.read("sys/class/uniserver-opp/pmd1/voltage_mv"), "980")
-        # Voltage and frequency as one change: the frequency is not taken, so the voltage goes back.
-        rc, out, err = self.unish("setoppoint", "pmd3", "voltage_mv=950", "frequency_mhz=2000", ok=False)
+        # Voltage and frequency as one change: the frequency is not taken (the policy's
+        # scaling_max_freq caps it at 1.2 GHz), so the voltage goes back.
+        self.write("sys/devices/system/cpu/cpufreq/policy6/scaling_max_freq", "1200000")
+        rc, out, err = self.unish("setoppoint", "pmd3", "voltage_mv=950", "frequency_mhz=2100", ok=False)
         self.assertIn("(NOT_APPLIED)", err)
         self.assertEqual(self.read("sys/class/uniserver-opp/pmd3/voltage_mv"), "980")
+        self.write("sys/devices/system/cpu/cpufreq/policy6/scaling_max_freq", "2400000")
         self.assertEqual(self.read("sys/devices/system/cpu/cpufreq/policy6/scaling_cur_freq"), "1800000")
         # Lowering both: frequency first, then voltage.
         self.unish("setoppoint", "pmd3", "voltage_mv=950", "frequency_mhz=1500")

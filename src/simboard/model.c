@@ -167,17 +167,25 @@ double sb_io_power_w(const sb_model *m) {
     return 8.5;
 }
 
+/* The cores' mean utilisation (core_util's arithmetic, one frequency per PMD: it is called often). */
 static double avg_load(const sb_model *m) {
     double s = 0;
-    for (int c = 0; c < SB_NCPU; c++)
-        s += core_util(m, c);
+    for (int p = 0; p < SB_NPMD; p++) {
+        unsigned khz = sb_pmd_khz(m, p);
+        for (int c = 2 * p; c < 2 * p + 2; c++)
+            s += fmin(1.0, m->load[c] * SB_MAX_KHZ / khz);
+    }
     return s / SB_NCPU;
 }
 
-static double channel_power_w(const sb_model *m, int c) {
+static double channel_power_at(const sb_model *m, int c, double avg) {
     double v = m->dram_mv[c] / (double)SB_DRAM_MV_NOMINAL;
     /* Background, refresh (inversely proportional to the period) and access power. */
-    return v * v * (0.9 + 0.35 * SB_REFRESH_NOMINAL / m->refresh_ms[c]) + 0.6 * avg_load(m);
+    return v * v * (0.9 + 0.35 * SB_REFRESH_NOMINAL / m->refresh_ms[c]) + 0.6 * avg;
+}
+
+static double channel_power_w(const sb_model *m, int c) {
+    return channel_power_at(m, c, avg_load(m));
 }
 
 double sb_dram_power_w(const sb_model *m) {
@@ -188,7 +196,8 @@ double sb_dram_power_w(const sb_model *m) {
 }
 
 double sb_dimm_temp_c(const sb_model *m, int c) {
-    return 36.0 + m->dimm_offset_c[c] + 8.0 * avg_load(m) + 1.5 * channel_power_w(m, c);
+    double avg = avg_load(m);
+    return 36.0 + m->dimm_offset_c[c] + 8.0 * avg + 1.5 * channel_power_at(m, c, avg);
 }
 
 double sb_retention_ms(const sb_model *m, int c) {

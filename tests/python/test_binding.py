@@ -60,10 +60,13 @@ def test_spec_shapes_on_test_driver():
     mem = c.getHostMemoryStatisticsUniserver()
     assert mem == [16384.0, 50.0, 8192.0, 1600.0, 18.75, 3072.0, 1024.0]
     sysv = c.getHostSystemStatisticsUniserver()
-    assert len(sysv) == 6 and sysv[0] == 45.0 and sysv[4] == [10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]
+    # The host's utilisation is the mean of its cores' (the board's load moves: no fixed value).
+    assert len(sysv) == 6 and len(sysv[4]) == 8 and abs(sysv[0] - sum(sysv[4]) / 8) < 1e-9
+    assert all(0 < u <= 100 for u in sysv[4])
     assert len(c.getHostContentionStatistics()) == 4
     assert c.getHostGovernor() == "mixed"
-    assert c.getHostPowerConsumptionUniserver()[1] == 4.25
+    power = c.getHostPowerConsumptionUniserver()
+    assert 0 < power[1] < power[0]  # DRAM draws less than the CPUs
     temp = c.getHostTemperatureUniserver()
     assert isinstance(temp[0], float) and len(temp[1]) == 8
     ce, ue = c.getCorrectableErrorsUniserver(), c.getUncorrectableErrorsUniserver()
@@ -252,15 +255,16 @@ def test_healthlog_queries():
 def test_healthlog():
     """get_healthlog_memory / get_healthlog_cpu: the same events the C API gives unish."""
     c = uniserver.open("test:///default")
-    ev = c.get_healthlog_memory("DIMM1B")
-    assert ev and all(e["event.dimm"] == "DIMM1B" for e in ev)
-    out = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM1B"], check=True,
+    ev = c.get_healthlog_memory("DIMM0B")
+    assert ev and all(e["event.dimm"] == "DIMM0B" for e in ev)
+    out = subprocess.run([UNISH, "-c", "test:///default", "--json", "healthlog", "--dimm", "DIMM0B"], check=True,
                          capture_output=True, text=True).stdout
     assert [(e["event.severity"], e["event.count"]) for e in ev] == [(e["event.severity"], e["event.count"]) for e in json.loads(out)]
-    ue = c.get_healthlog_memory("DIMM1B", flags=uniserver.HEALTHLOG_UNCORRECTED)
+    ue = c.get_healthlog_memory("DIMM0B", flags=uniserver.HEALTHLOG_UNCORRECTED)
     assert ue and all(e["event.severity"] == "uncorrected" for e in ue)
+    assert len(ue) < len(ev)
     cpu = c.get_healthlog_cpu(3)
-    assert cpu and all(e["event.cpu"] == 3 and e["event.component"] == "l2" for e in cpu)
+    assert cpu and all(e["event.cpu"] == 3 and e["event.component"] in ("l1", "l2") for e in cpu)
     assert c.get_healthlog_cpu(-2) is None
     assert uniserver.lastError()[0] == uniserver.ERR_INVALID_ARG
     c.close()

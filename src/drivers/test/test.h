@@ -9,6 +9,7 @@
 
 #define TICK_MS 1000     /* virtual time a call advances */
 #define HISTORY_S 3600   /* the simulated HealthLog's history before the connection opened */
+#define RETENTION_S 7200 /* and how long it keeps an event (its counts keep every one) */
 #define TEST_NVMS 3      /* the simulated VMs (vms.c) */
 #define TEST_MAX_VCPUS 4 /* the most vCPUs one of them has */
 #define WHY_FIRST "first sample: rates need a second sample (a window)"
