@@ -53,6 +53,31 @@ def test_views_equal_c_api_on_fixtures(host):
     c.close()
 
 
+def test_views_against_the_kernel_files():
+    """The binding's values against the fixture's kernel files as this test reads them (not against
+    unish, which is the same library): memory from /proc/meminfo, the CPU view from /proc/stat and
+    each core's cpufreq files."""
+    root = os.path.join(FIX, "x86-acpi")
+    c = uniserver.open(fixture_uri("x86-acpi"))
+    kb = {l.split(":")[0]: int(l.split()[1]) for l in open(os.path.join(root, "proc", "meminfo"))}
+    mem = c.getHostMemoryStatisticsUniserver()
+    assert mem[0] == kb["MemTotal"] / 1024
+    assert abs(mem[1] - 100 * kb["MemAvailable"] / kb["MemTotal"]) < 1e-9
+    assert mem[2] == kb["MemAvailable"] / 1024
+    assert mem[3] is None  # no HealthLog: the speed is absent
+    assert abs(mem[4] - 100 * kb["Cached"] / kb["MemTotal"]) < 1e-9 and mem[5] == kb["Cached"] / 1024
+    assert mem[6] == kb["SwapTotal"] / 1024
+    cores = sorted(int(l.split()[0][3:]) for l in open(os.path.join(root, "proc", "stat"))
+                   if l.startswith("cpu") and l[3].isdigit())
+    freq = lambda n, f: int(open(os.path.join(root, "sys/devices/system/cpu", f"cpu{n}", "cpufreq", f)).read())
+    cur = [freq(n, "scaling_cur_freq") / 1000 for n in cores]
+    top = [freq(n, "cpuinfo_max_freq") / 1000 for n in cores]
+    cpu = c.getHostCPUStatisticsUniserver()
+    assert cpu[0] == len(cores) and cpu[2] == cur
+    assert abs(cpu[1] - sum(100 * (m - f) / m for f, m in zip(cur, top)) / len(cores)) < 1e-9
+    c.close()
+
+
 def test_spec_shapes_on_test_driver():
     c = uniserver.open("test:///default")
     cpu = c.getHostCPUStatisticsUniserver()
