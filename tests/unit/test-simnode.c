@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#define UNI_TESTUTIL_RECORDS
 #include "testutil.h"
 
 #include "uniserver/uniserver.h"
@@ -18,13 +19,6 @@ static uniConnectPtr open_uri(const char *uri) {
     return c;
 }
 
-static double num(uniRecordPtr r, const char *key) {
-    const uniSample *s = uniRecordLookup(r, key);
-    if (!s)
-        fail_msg("%s missing (%s)", key, uniRecordAbsentReason(r, key) ? uniRecordAbsentReason(r, key) : "no reason");
-    return s->type == UNI_VALUE_U64 ? (double)s->value.u : s->value.d;
-}
-
 static double numf(uniRecordPtr r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static double numf(uniRecordPtr r, const char *fmt, ...) {
     char key[160];
@@ -32,7 +26,7 @@ static double numf(uniRecordPtr r, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(key, sizeof(key), fmt, ap);
     va_end(ap);
-    return num(r, key);
+    return record_num(r, key);
 }
 
 static const char *str(uniRecordPtr r, const char *key) {
@@ -59,7 +53,7 @@ static double event_sum(uniRecordPtr *events, const char *sev, const char *dimm)
             continue;
         if (dimm && strcmp(str(*e, "event.dimm"), dimm))
             continue;
-        n += num(*e, "event.count");
+        n += record_num(*e, "event.count");
     }
     return n;
 }
@@ -97,21 +91,21 @@ static void test_views_agree(void **state) {
     /* Every DIMM an event names is one of the operating points' DIMMs. */
     assert_double_equal(event_sum(mem, NULL, NULL), dimm_ce + dimm_ue, 0);
     assert_true(dimm_ce > 0 && dimm_ue > 0);
-    assert_double_equal(num(r, "host.errors.dram.ce.count"), dimm_ce, 0);
-    assert_double_equal(num(r, "host.errors.dram.ue.count"), dimm_ue, 0);
-    assert_double_equal(num(r, "host.errors.mem.sbit.count"), dimm_ce, 0);
-    assert_double_equal(num(r, "host.errors.mem.mbit.count"), dimm_ue, 0);
+    assert_double_equal(record_num(r, "host.errors.dram.ce.count"), dimm_ce, 0);
+    assert_double_equal(record_num(r, "host.errors.dram.ue.count"), dimm_ue, 0);
+    assert_double_equal(record_num(r, "host.errors.mem.sbit.count"), dimm_ce, 0);
+    assert_double_equal(record_num(r, "host.errors.mem.mbit.count"), dimm_ue, 0);
     for (int k = 0; k < 8; k++) {
         core_ce += numf(r, "host.errors.core.%d.ce.count", k);
         core_ue += numf(r, "host.errors.core.%d.ue.count", k);
     }
     assert_true(core_ce > 0);
-    assert_double_equal(core_ce, num(r, "host.errors.l1.count") + num(r, "host.errors.l2.ce.count"), 0);
-    assert_double_equal(core_ue, num(r, "host.errors.l2.ue.count"), 0);
+    assert_double_equal(core_ce, record_num(r, "host.errors.l1.count") + record_num(r, "host.errors.l2.ce.count"), 0);
+    assert_double_equal(core_ue, record_num(r, "host.errors.l2.ue.count"), 0);
     assert_double_equal(event_sum(cpu, "corrected", NULL), core_ce, 0);
     assert_double_equal(event_sum(cpu, "uncorrected", NULL), core_ue, 0);
-    assert_double_equal(num(r, "host.errors.cpu.sbit.count") + num(r, "host.errors.cpu.mbit.count"), core_ce + core_ue,
-                        0);
+    assert_double_equal(record_num(r, "host.errors.cpu.sbit.count") + record_num(r, "host.errors.cpu.mbit.count"),
+                        core_ce + core_ue, 0);
     uniRecordListFree(mem);
     uniRecordListFree(cpu);
     uniOppListFree(opp);
@@ -190,32 +184,32 @@ static void test_moves(void **state) {
         x = stats(o, "cpu");
         double w = (double)uniRecordGetWindowMs(r);
         if (t == 1) {
-            assert_true(num(r, "host.cpu.idle_ms") > 0 && num(r, "host.cpu.system_ms") > 0);
-            assert_true(num(r, "host.psi.cpu.some_ms") > 0 && num(r, "host.psi.io.some_ms") > 0);
+            assert_true(record_num(r, "host.cpu.idle_ms") > 0 && record_num(r, "host.cpu.system_ms") > 0);
+            assert_true(record_num(r, "host.psi.cpu.some_ms") > 0 && record_num(r, "host.psi.io.some_ms") > 0);
         } else {
-            double u = num(r, "host.cpu.5.util_pct");
+            double u = record_num(r, "host.cpu.5.util_pct");
             assert_double_equal(w, t % 7 == 0 ? 2000 : 1000, 0);
-            assert_double_equal(num(r, "host.cpu.idle_pct"), (num(r, "host.cpu.idle_ms") - prev_idle) * 100 / (8 * w),
-                                1e-9);
-            assert_double_equal(num(r, "host.cpu.contention_pct"),
-                                (num(r, "host.cpu.contention_ms") - prev_cont) * 100 / w, 1e-9);
-            overloaded += num(r, "host.cpu.contention_pct") > 0;
+            assert_double_equal(record_num(r, "host.cpu.idle_pct"),
+                                (record_num(r, "host.cpu.idle_ms") - prev_idle) * 100 / (8 * w), 1e-9);
+            assert_double_equal(record_num(r, "host.cpu.contention_pct"),
+                                (record_num(r, "host.cpu.contention_ms") - prev_cont) * 100 / w, 1e-9);
+            overloaded += record_num(r, "host.cpu.contention_pct") > 0;
             util_changes += u != last_util;
             last_util = u;
-            assert_double_equal(u, num(s, "host.cpu.5.util_pct"), 0);
-            seeds_differ += u != num(x, "host.cpu.5.util_pct");
-            double step = num(r, "host.psi.cpu.some_ms") - prev_psi;
+            assert_double_equal(u, record_num(s, "host.cpu.5.util_pct"), 0);
+            seeds_differ += u != record_num(x, "host.cpu.5.util_pct");
+            double step = record_num(r, "host.psi.cpu.some_ms") - prev_psi;
             psi_uneven += psi_step >= 0 && step != psi_step;
             psi_step = step;
             /* The energy of a second is between the board's least and most power. */
-            double e = (num(r, "host.energy.total_kwh") - prev_e) * 3.6e6 / (w / 1000);
+            double e = (record_num(r, "host.energy.total_kwh") - prev_e) * 3.6e6 / (w / 1000);
             if (t > 2 && !(e > 10 && e < 60))
                 fail_msg("t = %d: %g J in a %g ms window", t, e, w);
         }
-        prev_idle = num(r, "host.cpu.idle_ms");
-        prev_cont = num(r, "host.cpu.contention_ms");
-        prev_psi = num(r, "host.psi.cpu.some_ms");
-        prev_e = t > 1 ? num(r, "host.energy.total_kwh") : 0;
+        prev_idle = record_num(r, "host.cpu.idle_ms");
+        prev_cont = record_num(r, "host.cpu.contention_ms");
+        prev_psi = record_num(r, "host.psi.cpu.some_ms");
+        prev_e = t > 1 ? record_num(r, "host.energy.total_kwh") : 0;
         uniRecordFree(r);
         uniRecordFree(s);
         uniRecordFree(x);
@@ -241,10 +235,10 @@ static void test_failing_sources(void **state) {
         assert_string_equal(str(r, "host.source.sensors.state"), "down");
         assert_string_equal(str(r, "host.source.healthlog.state"), "down");
         assert_string_equal(str(r, "host.source.stat.state"), "up");
-        assert_double_equal(num(r, "host.source.sensors.up"), 0, 0);
-        assert_double_equal(num(r, "host.source.stat.up"), 1, 0);
-        assert_double_equal(num(r, "host.source.sensors.errors"), i, 0);
-        assert_double_equal(num(r, "host.source.stat.errors"), 0, 0);
+        assert_double_equal(record_num(r, "host.source.sensors.up"), 0, 0);
+        assert_double_equal(record_num(r, "host.source.stat.up"), 1, 0);
+        assert_double_equal(record_num(r, "host.source.sensors.errors"), i, 0);
+        assert_double_equal(record_num(r, "host.source.stat.errors"), 0, 0);
         assert_non_null(strstr(str(r, "host.source.sensors.last_error"), "fail=sensors"));
         assert_null(uniRecordLookup(r, "host.cpu.0.temp_c"));
         assert_non_null(strstr(uniRecordAbsentReason(r, "host.cpu.0.temp_c"), "source sensors failed"));
@@ -275,18 +269,18 @@ static void test_undervolt_raises_errors(void **state) {
     double before, mid, after;
     (void)state;
     r = stats(c, "errors");
-    before = num(r, "host.errors.core.0.ce.count") + num(r, "host.errors.core.1.ce.count");
+    before = record_num(r, "host.errors.core.0.ce.count") + record_num(r, "host.errors.core.1.ce.count");
     uniRecordFree(r);
     for (int i = 0; i < 60; i++)
         uniRecordFree(stats(c, "errors"));
     r = stats(c, "errors");
-    mid = num(r, "host.errors.core.0.ce.count") + num(r, "host.errors.core.1.ce.count");
+    mid = record_num(r, "host.errors.core.0.ce.count") + record_num(r, "host.errors.core.1.ce.count");
     uniRecordFree(r);
     assert_int_equal(uniNodeSetOperatingPoint(c, "pmd0", &low, 1, 0), 0);
     for (int i = 0; i < 60; i++)
         uniRecordFree(stats(c, "errors"));
     r = stats(c, "errors");
-    after = num(r, "host.errors.core.0.ce.count") + num(r, "host.errors.core.1.ce.count");
+    after = record_num(r, "host.errors.core.0.ce.count") + record_num(r, "host.errors.core.1.ce.count");
     uniRecordFree(r);
     if (after - mid < 10 * (mid - before + 1))
         fail_msg("a minute at 860 mV: %g errors, a minute at 980 mV: %g", after - mid, mid - before);
