@@ -5,7 +5,6 @@
 /* One counter of the board and where its errors go in the HealthLog: logged[] is indexed as
  * PMD p's L1, L2 corrected and uncorrected (3p .. 3p + 2), then channel c slot k's corrected and
  * uncorrected (3 SB_NPMD + 2 (c SB_DIMMS + k) ..). */
-#define NCOUNTERS (SB_NPMD * 3 + SB_NMC * SB_DIMMS * 2)
 static uint64_t counter(const sb_model *m, size_t i) {
     if (i < SB_NPMD * 3)
         return i % 3 < 2 ? m->pmd_ce[i / 3][i % 3] : m->pmd_ue[i / 3];
@@ -53,7 +52,7 @@ fail:
 }
 
 int sim_log_errors(test_state *s, int64_t t) {
-    for (size_t i = 0; i < NCOUNTERS; i++) {
+    for (size_t i = 0; i < TEST_NCOUNTERS; i++) {
         uint64_t now = counter(&s->board, i), n = now - s->logged[i];
         char dimm[16], msg[96];
         hl_event e = {0};

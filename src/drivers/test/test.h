@@ -25,6 +25,10 @@
 enum { TEST_SOURCES(TEST_SRC_ENUM_) TEST_NSRC };
 extern const char *const test_source_names[TEST_NSRC];
 
+/* The board's error counters (sb_model): per PMD L1 and L2 corrected, uncorrected; per DIMM
+ * corrected, uncorrected. */
+#define TEST_NCOUNTERS (SB_NPMD * 3 + SB_NMC * SB_DIMMS * 2)
+
 /* The simulated PSI counters (host.psi.*), in ms. */
 enum { PSI_CPU_SOME, PSI_MEM_SOME, PSI_MEM_FULL, PSI_IO_SOME, PSI_IO_FULL, PSI_N };
 
@@ -40,11 +44,11 @@ typedef struct {
     sb_model board;
     uint64_t board_t; /* virtual seconds the board has been advanced to */
     /* Counters integrated with the board, per virtual second (host.c). */
-    uint64_t cont_ms;                                     /* seconds with more demand than cores */
-    max_util_state mu;                                    /* the spec's time at maximum utilisation */
-    double psi_ms[PSI_N];                                 /* pressure stall time */
-    double energy0_uj;                                    /* the board's energy when the connection opened */
-    uint64_t logged[SB_NPMD * 3 + SB_NMC * SB_DIMMS * 2]; /* error counters already in the HealthLog */
+    uint64_t cont_ms;                /* seconds with more demand than cores */
+    max_util_state mu;               /* the spec's time at maximum utilisation */
+    double psi_ms[PSI_N];            /* pressure stall time */
+    double energy0_uj;               /* the board's energy when the connection opened */
+    uint64_t logged[TEST_NCOUNTERS]; /* the board's error counters already in the HealthLog (errors.c) */
     /* The previous host sample (rates are over the window since): its tick and CPU times. */
     uint64_t prev_t;
     uint64_t prev_jiffies[SB_NCPU][4];
