@@ -150,13 +150,11 @@ class Simboard(unittest.TestCase):
         rc, out, err = self.unish("setoppoint", "pmd1", "voltage_mv=900", ok=False, ro=True)
         self.assertIn("(ACCESS_DENIED)", err)
         self.assertEqual(self.read("sys/class/uniserver-opp/pmd1/voltage_mv"), "980")
-        # Voltage and frequency as one change: the frequency is not taken (the policy's
-        # scaling_max_freq caps it at 1.2 GHz), so the voltage goes back.
-        self.write("sys/devices/system/cpu/cpufreq/policy6/scaling_max_freq", "1200000")
-        rc, out, err = self.unish("setoppoint", "pmd3", "voltage_mv=950", "frequency_mhz=2100", ok=False)
-        self.assertIn("(NOT_APPLIED)", err)
+        # Voltage and frequency as one change, the frequency off the board's 300 MHz steps (the
+        # board would run 2.1 GHz): refused before either is written.
+        rc, out, err = self.unish("setoppoint", "pmd3", "voltage_mv=950", "frequency_mhz=2000", ok=False)
+        self.assertIn("(OUT_OF_RANGE)", err)
         self.assertEqual(self.read("sys/class/uniserver-opp/pmd3/voltage_mv"), "980")
-        self.write("sys/devices/system/cpu/cpufreq/policy6/scaling_max_freq", "2400000")
         self.assertEqual(self.read("sys/devices/system/cpu/cpufreq/policy6/scaling_cur_freq"), "1800000")
         # Lowering both: frequency first, then voltage.
         self.unish("setoppoint", "pmd3", "voltage_mv=950", "frequency_mhz=1500")
