@@ -255,13 +255,39 @@ class Shell(unittest.TestCase):
         self.assertIn("host.cpu.util_pct", j["absent"])
         j = self.json_of("nodestats", "--window", "1")
         self.assertEqual(j["window_ms"], 1000)
-        self.assertEqual(j["host.cpu.7.util_pct"], 80)
-        self.assertEqual(j["host.errors.l2.ce.count"], 2)  # 60 per minute, t = 2 s
+        self.assertAlmostEqual(j["host.cpu.util_pct"], 100 - j["host.cpu.idle_pct"] - j["host.cpu.iowait_pct"], 9)
+        self.assertAlmostEqual(j["host.cpu.util_pct"], sum(j[f"host.cpu.{c}.util_pct"] for c in range(8)) / 8, 9)
+        self.assertEqual(j["host.errors.l2.count"], j["host.errors.l2.ce.count"] + j["host.errors.l2.ue.count"])
         j = self.json_of("nodestats", "--select", "mem,temp")
         self.assertTrue(all(k.startswith(("host.mem.", "host.swap.", "host.temp.", "host.cpu.")) for k in j
                             if k not in ("window_ms", "absent")))
         self.assertIn("host.cpu.0.temp_c", j)
         self.assertNotIn("host.cpu.count", j)
+
+    def test_one_error_model(self):
+        """The simulated node's error views are one set of counters: errors --correctable and
+        --uncorrectable, healthlog --summary and the events healthlog lists agree, DIMM by DIMM,
+        and name the DIMMs oppoints names; another seed is another board."""
+        for seed in (1, 4):
+            uri = f"test:///default?seed={seed}"
+            ce = self.json_of("errors", "--correctable", uri=uri)
+            ue = self.json_of("errors", "--uncorrectable", uri=uri)
+            summary = self.json_of("healthlog", "--summary", uri=uri)
+            labels = [d for dom in self.json_of("oppoints", uri=uri)["domains"] for d in dom.get("dimms", [])]
+            self.assertEqual(sorted(summary["dimms"]), sorted(labels))
+            self.assertEqual(sum(d["ce"] for d in summary["dimms"].values()), ce["host.errors.dram.ce.count"])
+            self.assertEqual(sum(d["ue"] for d in summary["dimms"].values()), ue["host.errors.dram.ue.count"])
+            self.assertEqual(sum(c["ce"] for c in summary["cores"].values()),
+                             ce["host.errors.l2.ce.count"] + self.json_of("nodestats", "--select", "host.errors.l1.count",
+                                                                          uri=uri)["host.errors.l1.count"])
+            self.assertGreater(ce["host.errors.dram.ce.count"], 0)
+            for label in labels[:3]:
+                ev = self.json_of("healthlog", "--dimm", label, uri=uri)
+                self.assertEqual(sum(e["event.count"] for e in ev if e["event.severity"] == "corrected"),
+                                 summary["dimms"][label]["ce"], label)
+            if seed == 1:
+                first = summary
+        self.assertNotEqual(first, summary)
 
     def test_human_output(self):
         rc, out, _ = unish("hostmemstats")
@@ -420,7 +446,7 @@ class Shell(unittest.TestCase):
         self.assertLess(abs((now - t1).total_seconds()), 60)  # the clock is the host's, not a made-up one
         self.assertLessEqual(t0, t1)
         self.assertIn("host: CPU", frames[1])
-        self.assertRegex(frames[1], r"contention [0-9.]+  power 2[0-9.]+ W  errors [0-9.]+ /min")
+        self.assertRegex(frames[1], r"contention [0-9.]+  power [1-9][0-9.]+ W  errors [0-9.]+ /min")
         # vm-1 (2 vCPUs) makes 24000 exits/s, vm-2 12000: sorted by exits/s.
         self.assertRegex(frames[1], r"(?m)^vm-1 +R +2 +50.0 +2048.0 +24000 +1600 +0.80$")
         self.assertRegex(frames[1], r"(?m)^vm-2 +R +1 +25.0 +1024.0 +12000 +800 +0.40$")
