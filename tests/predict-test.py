@@ -97,6 +97,19 @@ class OnBoard(unittest.TestCase):
                 unrel = step
         return first_ce, risk, unrel, first_ue, rec
 
+    def check_health_screen(self, b):
+        """unish health ends with the riskiest components, the undervolted PMD (or its L2) first,
+        each with its probability, risk and reason, in falling order."""
+        out = subprocess.run([UNISH, "-c", b.puri, "health"], check=True, capture_output=True, text=True).stdout
+        rows = out.split("riskiest components (P(uncorrected error within 24 h), risk, why):\n", 1)[1].splitlines()
+        rows = [r.split(None, 3) for r in rows if r.startswith("  ")]
+        self.assertEqual(len(rows), 3, out)
+        self.assertIn(rows[0][0], (f"pmd{PMD}", f"pmd{PMD}_l2"), out)
+        self.assertIn(rows[0][2], ("high", "critical"), out)
+        self.assertIn(f"pmd{PMD}", rows[0][3], out)
+        probs = [float(r[1]) for r in rows]
+        self.assertEqual(probs, sorted(probs, reverse=True), out)
+
     def test_1_risk_before_uncorrected(self):
         results = []
         for seed in SEEDS:
@@ -124,6 +137,7 @@ class OnBoard(unittest.TestCase):
             # Within seconds of the first corrected errors: 6 steps of 0.5 s.
             self.assertLessEqual(risk - first_ce, 6, f"seed {seed}")
             self.assertIsNotNone(unrel, f"seed {seed}: the node never turned unreliable")
+            self.check_health_screen(b)
             self.assertLessEqual(unrel - first_ce, 6, f"seed {seed}")
             results.append((seed, first_ue is None or risk < first_ue, b))
         before = sum(1 for _, ok, _ in results if ok)

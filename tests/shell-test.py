@@ -247,6 +247,9 @@ class Shell(unittest.TestCase):
         rc, out, _ = unish("health")
         self.assertEqual(rc, 0)
         self.assertRegex(out, r"(?m)^host.mem.util_pct +50 %$")
+        # Then the riskiest components, or why there are none (predict-e2e: a board's undervolted PMD).
+        self.assertIn("\nriskiest components (P(uncorrected error within 24 h), risk, why):\n  none: ", out)
+        self.assertNotIn("riskiest", unish("--json", "health")[1])
 
     def test_nodestats_json(self):
         j = self.json_of("nodestats")

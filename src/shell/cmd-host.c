@@ -75,6 +75,49 @@ fail:
     return 1;
 }
 
+/* unish health's last lines (text only: --json and --prometheus keep the view's keys): the
+ * components of the highest P(uncorrected error within 24 h), each with its risk class and the
+ * predictor's reason, or why there are none (docs/predictor.md). */
+#define RISKIEST 3
+static int print_riskiest(shell *sh) {
+    const char *list[] = {"host.component.", NULL};
+    const uniSample *top[RISKIEST] = {NULL};
+    uniRecordPtr rec = NULL;
+    const char *why;
+
+    if (uniNodeGetStats(sh->conn, list, &rec, 0) < 0)
+        return -1;
+    for (int i = 0; i < uniRecordNumSamples(rec); i++) {
+        const uniSample *x = uniRecordGetSample(rec, i);
+        const uniMetricDesc *d = uniRecordGetDescriptor(rec, x->metric);
+        if (!d || strcmp(d->key, "host.component.C.p_ue_24h") != 0)
+            continue;
+        for (int k = 0; k < RISKIEST; k++)
+            if (!top[k] || x->value.d > top[k]->value.d) {
+                memmove(&top[k + 1], &top[k], (RISKIEST - 1 - k) * sizeof(top[0]));
+                top[k] = x;
+                break;
+            }
+    }
+    printf("\nriskiest components (P(uncorrected error within 24 h), risk, why):\n");
+    if (!top[0]) {
+        why = uniRecordAbsentReason(rec, "host.component.C.p_ue_24h");
+        printf("  none: %s\n", why ? why : "the host record has no components");
+    }
+    for (int k = 0; k < RISKIEST && top[k]; k++) {
+        char key[160];
+        const uniSample *risk, *reason;
+        snprintf(key, sizeof(key), "host.component.%s.risk", top[k]->name);
+        risk = uniRecordLookup(rec, key);
+        snprintf(key, sizeof(key), "host.component.%s.risk_reason", top[k]->name);
+        reason = uniRecordLookup(rec, key);
+        printf("  %-12s %-9.3g %-9s %s\n", top[k]->name, top[k]->value.d, risk ? risk->value.s : "-",
+               reason ? reason->value.s : "-");
+    }
+    uniRecordFree(rec);
+    return 0;
+}
+
 static int show_view(shell *sh, const cmd_def *cmd, int view, long window) {
     uniRecordPtr rec = NULL;
 
@@ -91,6 +134,9 @@ static int show_view(shell *sh, const cmd_def *cmd, int view, long window) {
         goto fail;
     print_record(sh, rec);
     uniRecordFree(rec);
+    if (view == find_view("getHostMetricsOfInterestUniserver") && !sh->json && !sh->exposition &&
+        print_riskiest(sh) < 0)
+        goto fail;
     return 0;
 fail:
     print_error(cmd->name);
