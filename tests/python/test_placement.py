@@ -373,3 +373,80 @@ def test_the_service_keeps_running(placement):
         for p in procs:
             stop(p)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def nova_conf(tmp_path, url, cache_s=60):
+    """nova.conf as an operator writes it for the weigher; Nova's CONF parsed from it."""
+    import nova.conf
+    path = tmp_path / "nova.conf"
+    path.write_text(f"[placement]\nauth_type = admin_token\nendpoint = {url}\ntoken = admin\n"
+                    f"[filter_scheduler]\nweight_classes = nova.scheduler.weights.all_weighers,"
+                    f"uniserver_nova.weigher.UniserverReliabilityWeigher\n"
+                    f"uniserver_reliability_weight_multiplier = 10.0\nuniserver_traits_cache_seconds = {cache_s}\n")
+    nova.conf.CONF([], project="nova", default_config_files=[str(path)])
+    from nova.scheduler.client import report
+    from uniserver_nova import weigher
+    report.PLACEMENTCLIENT = None  # Nova's singleton, made again from this CONF
+    weigher.UniserverReliabilityWeigher._client = None
+    weigher.UniserverReliabilityWeigher._cache.clear()
+    return nova.conf.CONF
+
+
+def test_weigher_with_novas_scheduler_classes(placement, tmp_path, caplog):
+    """The weigher loaded the way Nova's HostManager loads weight_classes, weighing python3-nova's
+    HostState objects with its HostWeightHandler; the probabilities are the traits the real agent
+    published in Placement."""
+    url, _ = placement
+    from nova import objects
+    objects.register_all()
+    from nova.scheduler import host_manager, weights
+    conf = nova_conf(tmp_path, url)
+    p_of = {"w-safe": 0.00005, "w-mid": 0.002, "w-risky": 0.08, "w-unknown": None}
+    hosts = []
+    for name, p in p_of.items():
+        rp = make_rp(url, name)
+        a = agent_for(url, name)
+        a.node.read = lambda p=p: (p is not None and p < 0.05, False, p, "forced")
+        assert a.once()
+        h = host_manager.HostState(name, name, "00000000-0000-0000-0000-000000000001")
+        # As the HostManager fills it from the compute node's record; every other weigher ties.
+        h.update(compute=objects.ComputeNode(
+            uuid=rp, host=name, hypervisor_hostname=name, vcpus=8, vcpus_used=0, memory_mb=16384, free_ram_mb=16384,
+            local_gb=100, local_gb_used=0, free_disk_gb=100, disk_available_least=100, host_ip="192.0.2.1",
+            hypervisor_type="QEMU", hypervisor_version=7002000, cpu_info="{}", numa_topology=None,
+            pci_device_pools=objects.PciDevicePoolList(objects=[]), supported_hv_specs=[], updated_at=None,
+            cpu_allocation_ratio=1.0, ram_allocation_ratio=1.0, disk_allocation_ratio=1.0, stats={}, metrics="[]"),
+            service={"disabled": False}, aggregates=[], inst_dict={})
+        assert h.uuid == rp
+        hosts.append(h)
+    handler = weights.HostWeightHandler()
+    classes = handler.get_matching_classes(conf.filter_scheduler.weight_classes)
+    assert any(c.__name__ == "UniserverReliabilityWeigher" for c in classes)
+    assert len(classes) > 5  # Nova's own weighers too
+    weighers = [c() for c in classes]
+
+    def spec(cls):
+        specs = {"uniserver:reliability": cls} if cls else {}
+        return objects.RequestSpec(flavor=objects.Flavor(name="m1", extra_specs=specs), num_instances=1,
+                                   instance_group=None, scheduler_hints={}, requested_destination=None,
+                                   project_id="p", user_id="u", ignore_hosts=None, force_hosts=None, force_nodes=None)
+
+    ranked = handler.get_weighed_objects(weighers, list(hosts), spec("high"))
+    assert [w.obj.host for w in ranked] == ["w-safe", "w-mid", "w-risky", "w-unknown"], \
+        [(w.obj.host, w.weight) for w in ranked]
+    # 10 x normalised nines: 1e-4 (bucket 100 ppm) weighs 4, 3e-3 2.52, 0.1 1, unknown 0.
+    assert abs(ranked[0].weight - ranked[-1].weight - 10.0) < 1e-6
+    ours = [w for w in weighers if type(w).__name__ == "UniserverReliabilityWeigher"][0]
+    for cls in ("normal", "low", None):
+        assert ours.weigh_objects([weights.WeighedHost(h, 0.0) for h in hosts], spec(cls)) == [0.0] * 4
+    # The traits are cached: no more requests within uniserver_traits_cache_seconds.
+    calls = []
+    orig = ours._client.get_provider_traits
+    ours._client.get_provider_traits = lambda ctx, rp: calls.append(rp) or orig(ctx, rp)
+    handler.get_weighed_objects(weighers, list(hosts), spec("high"))
+    assert calls == []
+    # Placement away: every host is unknown (weighs as the worst), a warning, no exception.
+    nova_conf(tmp_path, f"http://127.0.0.1:{free_port()}", cache_s=0)
+    ranked = handler.get_weighed_objects([c() for c in classes], list(hosts), spec("high"))
+    assert len(ranked) == 4
+    assert "uniserver weigher: cannot read the traits of w-safe" in caplog.text
