@@ -450,3 +450,101 @@ def test_weigher_with_novas_scheduler_classes(placement, tmp_path, caplog):
     ranked = handler.get_weighed_objects([c() for c in classes], list(hosts), spec("high"))
     assert len(ranked) == 4
     assert "uniserver weigher: cannot read the traits of w-safe" in caplog.text
+
+
+API_PASTE = """[composite:osapi_compute]
+use = call:nova.api.openstack.urlmap:urlmap_factory
+/v2.1: openstack_compute_api_v21
+[composite:openstack_compute_api_v21]
+use = call:nova.api.auth:pipeline_factory_v21
+noauth2 = request_id faultwrap noauth2 osapi_compute_app_v21
+keystone = request_id faultwrap noauth2 osapi_compute_app_v21
+[filter:request_id]
+paste.filter_factory = oslo_middleware:RequestId.factory
+[filter:faultwrap]
+paste.filter_factory = nova.api.openstack:FaultWrapper.factory
+[filter:noauth2]
+paste.filter_factory = nova.api.openstack.auth:NoAuthMiddleware.factory
+[app:osapi_compute_app_v21]
+paste.app_factory = nova.api.openstack.compute:APIRouterV21.factory
+"""
+
+
+@pytest.fixture(scope="module")
+def nova_api():
+    """python3-nova's compute API (osapi_compute) under uwsgi with its own SQLite API and main
+    databases (nova-manage api_db sync, db sync), auth_strategy noauth2: Nova's flavor list."""
+    d = tempfile.mkdtemp(prefix="uni-nova-")
+    port = free_port()
+    with open(os.path.join(d, "api-paste.ini"), "w") as f:
+        f.write(API_PASTE)
+    with open(os.path.join(d, "nova.conf"), "w") as f:
+        f.write(f"[DEFAULT]\ndebug = false\ntransport_url = fake://\n[api]\nauth_strategy = noauth2\n"
+                f"[wsgi]\napi_paste_config = {d}/api-paste.ini\n[api_database]\nconnection = sqlite:///{d}/api.db\n"
+                f"[database]\nconnection = sqlite:///{d}/main.db\n")
+    with open(os.path.join(d, "app.py"), "w") as f:
+        f.write("from nova.api.openstack.compute import wsgi\napplication = wsgi.init_application()\n")
+    for sync in ("api_db", "db"):
+        subprocess.run([sys.executable, "-c", "import sys; from nova.cmd.manage import main; sys.exit(main())",
+                        "--config-file", f"{d}/nova.conf", sync, "sync"], check=True, capture_output=True, timeout=300)
+    log = open(os.path.join(d, "uwsgi.log"), "w")
+    p = subprocess.Popen(["uwsgi", "--plugin", "python3", "--http-socket", f"127.0.0.1:{port}", "--wsgi-file",
+                          f"{d}/app.py", "--processes", "1", "--threads", "2", "--master", "--die-on-term",
+                          "--lazy-apps"], stdout=log, stderr=subprocess.STDOUT, cwd=d,
+                         env=dict(os.environ, OS_NOVA_CONFIG_DIR=d))
+    url = f"http://127.0.0.1:{port}/v2.1"
+    try:
+        for _ in range(240):
+            try:
+                nreq("GET", url, "/flavors")
+                break
+            except Exception:
+                assert p.poll() is None, open(os.path.join(d, "uwsgi.log")).read()[-3000:]
+                time.sleep(0.25)
+        else:
+            raise AssertionError("nova-api did not come up: " + open(os.path.join(d, "uwsgi.log")).read()[-3000:])
+        yield url
+    finally:
+        p.terminate()
+        p.wait(timeout=20)
+        log.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def nreq(method, url, path, body=None):
+    r = urllib.request.Request(url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+                               headers={"X-Auth-Token": "admin:admin", "Content-Type": "application/json"})
+    with urllib.request.urlopen(r, timeout=60) as resp:
+        text = resp.read()
+        return json.loads(text) if text else None
+
+
+def test_flavor_table_from_novas_flavor_list(nova_api, placement, tmp_path):
+    """The agent reads Nova's flavor list (extra specs, microversion 2.61) from a real nova-api and
+    writes the table the libvirt driver reads (tests/libvirt-test.py reads what this writer writes)."""
+    url, _ = placement
+    from uniserver_placement import flavors
+    for name, cls in (("r1.gold", "high"), ("r1 bronze & spot", "low"), ("m1.tiny", None), ("r1.odd", "top")):
+        fid = nreq("POST", nova_api, "/flavors", {"flavor": {"name": name, "ram": 512, "vcpus": 1, "disk": 1}})["flavor"]["id"]
+        if cls:
+            nreq("POST", nova_api, f"/flavors/{fid}/os-extra_specs", {"extra_specs": {"uniserver:reliability": cls}})
+    table = tmp_path / "flavor-classes"
+    conf = tmp_path / "sync.conf"
+    conf.write_text(f"[DEFAULT]\nuri = test:///default\nresource_provider = node-flavors\nflavor_classes = {table}\n"
+                    f"[placement]\nauth_type = admin_token\nendpoint = {url}\ntoken = admin\n"
+                    f"[nova]\nauth_type = admin_token\nendpoint = {nova_api}\ntoken = admin:admin\n")
+    make_rp(url, "node-flavors")
+    r = subprocess.run(AGENT + ["--config", str(conf), "--once"], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert r.returncode == 0, r.stderr
+    assert "flavor 'r1.odd': uniserver:reliability='top' is not one of high/normal/low" in r.stderr
+    assert f"flavor table {table}: 2 flavors with a reliability class" in r.stderr
+    rows = [line for line in table.read_text().splitlines() if not line.startswith("#")]
+    assert rows == ["high\tr1.gold", "low\tr1 bronze & spot"]
+    # Nova away: the old table stays, a warning.
+    conf.write_text(conf.read_text().replace(nova_api, f"http://127.0.0.1:{free_port()}/v2.1"))
+    r = subprocess.run(AGENT + ["--config", str(conf), "--once"], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert f"flavor table {table} not refreshed" in r.stderr, r.stderr
+    assert [line for line in table.read_text().splitlines() if not line.startswith("#")] == rows
+    assert flavors.table_text([]) == flavors.HEADER
