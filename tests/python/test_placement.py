@@ -548,3 +548,43 @@ def test_flavor_table_from_novas_flavor_list(nova_api, placement, tmp_path):
     assert f"flavor table {table} not refreshed" in r.stderr, r.stderr
     assert [line for line in table.read_text().splitlines() if not line.startswith("#")] == rows
     assert flavors.table_text([]) == flavors.HEADER
+
+
+def test_margins_follow_the_operating_points(placement, tmp_path):
+    """On the simulated board (uni-simboard, FUSE): a PMD undervolted below its nominal, then DRAM
+    refreshed less often than nominal, sets CUSTOM_UNISERVER_EXTENDED_MARGINS; back at nominal, it goes."""
+    simboard, unish = os.path.join(BUILD, "bin", "uni-simboard"), os.path.join(BUILD, "bin", "unish")
+    if not os.path.exists(simboard) or not os.path.exists("/dev/fuse") or os.geteuid() != 0:
+        pytest.skip("the simulated board needs uni-simboard (libfuse3), /dev/fuse and root")
+    url, _ = placement
+    mnt = tmp_path / "board"
+    mnt.mkdir()
+    board = subprocess.Popen([simboard, "--seed", "42", "--manual-clock", str(mnt)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    agent = None
+    try:
+        wait_for(lambda: (mnt / "sys/devices/system/cpu/online").exists() or board.poll() is not None, "the board")
+        assert board.poll() is None, board.stderr.read()
+        uri = f"uniserver:///system?procfs={mnt}/proc&sysfs={mnt}/sys"
+        rp = make_rp(url, "node-board")
+        agent, log = start_agent(conf_file(str(tmp_path), "node-board", url, uri), str(tmp_path), "node-board")
+
+        def setopp(*args):
+            subprocess.run([unish, "-c", uri, "setoppoint", *args], check=True, capture_output=True, timeout=60)
+
+        wait_for(lambda: "traits of 'node-board'" in text(log), "the first pass")
+        assert X not in traits(url, rp), text(log)
+        for change, back in ((("pmd1", "voltage_mv=950"), ("pmd1", "voltage_mv=980")),
+                             (("mc1", "refresh_ms=256"), ("mc1", "refresh_ms=64"))):
+            setopp(*change)
+            wait_for(lambda: X in traits(url, rp), f"EXTENDED_MARGINS after {change}")
+            setopp(*back)
+            wait_for(lambda: X not in traits(url, rp), f"no EXTENDED_MARGINS after {back}")
+        assert "pmd1 at 950 mV, below its nominal 980 mV" in text(log)
+        assert "mc1 refreshes every 256 ms, nominal 64 ms" in text(log)
+    finally:
+        if agent:
+            stop(agent)
+        board.terminate()
+        board.wait(timeout=10)
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
