@@ -18,7 +18,7 @@ import urllib.request
 import uuid
 
 import pytest
-from testlib import free_port
+from testlib import free_port, wait_for
 
 import uniserver
 
@@ -42,27 +42,42 @@ def placement():
     with open(os.path.join(d, "placement.conf"), "w") as f:
         f.write(f"[DEFAULT]\ndebug = false\n[api]\nauth_strategy = noauth2\n[placement_database]\n"
                 f"connection = sqlite:///{d}/placement.db\nsync_on_startup = true\n")
-    log = open(os.path.join(d, "uwsgi.log"), "w")
-    p = subprocess.Popen(["uwsgi", "--plugin", "python3", "--http-socket", f"127.0.0.1:{port}", "--wsgi-file",
-                          "/usr/bin/placement-api", "--processes", "1", "--threads", "4", "--master", "--die-on-term",
-                          "--lazy-apps"], stdout=log, stderr=subprocess.STDOUT, cwd=d,
-                         env=dict(os.environ, OS_PLACEMENT_CONFIG_DIR=d))
     url = f"http://127.0.0.1:{port}"
+    p, log = uwsgi_app(d, port, "/usr/bin/placement-api", {"OS_PLACEMENT_CONFIG_DIR": d},
+                       lambda: req("GET", url, "/resource_providers"))
     try:
-        for _ in range(240):
-            try:
-                req("GET", url, "/resource_providers")
-                break
-            except Exception:
-                assert p.poll() is None, open(os.path.join(d, "uwsgi.log")).read()[-3000:]
-                time.sleep(0.25)
-        else:
-            raise AssertionError("placement did not come up: " + open(os.path.join(d, "uwsgi.log")).read()[-3000:])
         yield url, d
     finally:
-        p.terminate()
-        p.wait(timeout=20)
-        log.close()
+        uwsgi_stop(p, log, d)
+
+
+def uwsgi_app(d, port, wsgi_file, env, probe):
+    """A WSGI app under uwsgi on 127.0.0.1:PORT, its log in D/uwsgi.log; returns once probe() answers."""
+    log = open(os.path.join(d, "uwsgi.log"), "w")
+    p = subprocess.Popen(["uwsgi", "--plugin", "python3", "--http-socket", f"127.0.0.1:{port}", "--wsgi-file",
+                          wsgi_file, "--processes", "1", "--threads", "4", "--master", "--die-on-term", "--lazy-apps"],
+                         stdout=log, stderr=subprocess.STDOUT, cwd=d, env=dict(os.environ, **env))
+
+    def up():
+        try:
+            probe()
+            return True
+        except Exception:
+            assert p.poll() is None, open(os.path.join(d, "uwsgi.log")).read()[-3000:]
+            return False
+    try:
+        wait_for(up, f"{wsgi_file} under uwsgi", timeout=60)
+    except AssertionError:
+        uwsgi_stop(p, log, None)
+        raise AssertionError(f"{wsgi_file} did not come up: " + open(os.path.join(d, "uwsgi.log")).read()[-3000:])
+    return p, log
+
+
+def uwsgi_stop(p, log, d):
+    p.terminate()
+    p.wait(timeout=20)
+    log.close()
+    if d:
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -133,16 +148,6 @@ def text(log):
     log.flush()
     with open(log.name) as f:
         return f.read()
-
-
-def wait_for(pred, what, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def start_uniserverd(rundir, uri):
@@ -487,28 +492,12 @@ def nova_api():
     for sync in ("api_db", "db"):
         subprocess.run([sys.executable, "-c", "import sys; from nova.cmd.manage import main; sys.exit(main())",
                         "--config-file", f"{d}/nova.conf", sync, "sync"], check=True, capture_output=True, timeout=300)
-    log = open(os.path.join(d, "uwsgi.log"), "w")
-    p = subprocess.Popen(["uwsgi", "--plugin", "python3", "--http-socket", f"127.0.0.1:{port}", "--wsgi-file",
-                          f"{d}/app.py", "--processes", "1", "--threads", "2", "--master", "--die-on-term",
-                          "--lazy-apps"], stdout=log, stderr=subprocess.STDOUT, cwd=d,
-                         env=dict(os.environ, OS_NOVA_CONFIG_DIR=d))
     url = f"http://127.0.0.1:{port}/v2.1"
+    p, log = uwsgi_app(d, port, f"{d}/app.py", {"OS_NOVA_CONFIG_DIR": d}, lambda: nreq("GET", url, "/flavors"))
     try:
-        for _ in range(240):
-            try:
-                nreq("GET", url, "/flavors")
-                break
-            except Exception:
-                assert p.poll() is None, open(os.path.join(d, "uwsgi.log")).read()[-3000:]
-                time.sleep(0.25)
-        else:
-            raise AssertionError("nova-api did not come up: " + open(os.path.join(d, "uwsgi.log")).read()[-3000:])
         yield url
     finally:
-        p.terminate()
-        p.wait(timeout=20)
-        log.close()
-        shutil.rmtree(d, ignore_errors=True)
+        uwsgi_stop(p, log, d)
 
 
 def nreq(method, url, path, body=None):
