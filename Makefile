@@ -21,14 +21,15 @@
 # configures the unit tests with the build; curl for the README's tour of /metrics.
 DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python3 python3-dev libtirpc-dev \
         libgnutls28-dev libuv1-dev zlib1g-dev libfuse3-dev fuse3 libjson-c-dev libvirt-dev libncurses-dev \
-        libsqlite3-dev curl
+        libsqlite3-dev libcrypt-dev curl
 # What the tests, the benchmarks and the fuzzers start or check with (make deps-test; make check,
 # asan, bench and fuzz install these too): real peers and components, never mocks. stress-ng is
-# uni-stresslog's workload on real hosts, gnuplot draws its report.
+# uni-stresslog's workload on real hosts, gnuplot draws its report, whois has mkpasswd (the
+# /metrics password hashes).
 DEBS_TEST := gnutls-bin clang libclang-rt-14-dev clang-format bash-completion tmux prometheus \
         prometheus-node-exporter python3-prometheus-client collectd-core python3-pytest python3-ceilometer \
         python3-gnocchi gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql libvirt-clients libvirt-daemon \
-        libvirt-daemon-driver-qemu qemu-system-x86 stress-ng gnuplot-nox python3-placement python3-nova python3-keystoneauth1
+        libvirt-daemon-driver-qemu qemu-system-x86 stress-ng gnuplot-nox whois python3-placement python3-nova python3-keystoneauth1
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 

@@ -227,6 +227,29 @@ class Control(unittest.TestCase):
         self.assertRegex(out, r"(?m)^mc3 +memory +DIMM3A,DIMM3B +refresh_ms +64 +64 +32 +4096 +1  ms$")
 
 
+    def test_board_interface_on_a_fixture(self):
+        """A board's operating-point interface on a fixture tree (no FUSE): a cpu domain's frequency
+        comes from cpufreq, its step from the board's frequency_mhz_step (cpufreq does not say;
+        uni-simboard gives 300), and without that file the step is 0 (any value)."""
+        d = self.copy("xgene2")
+        opp = os.path.join(d, "sys", "class", "uniserver-opp", "pmd0")
+        os.makedirs(opp)
+        for name, text in (("kind", "cpu"), ("id", "0"), ("cpus", "0-1"), ("voltage_mv", "980"),
+                           ("voltage_mv_min", "800"), ("voltage_mv_max", "1000"), ("voltage_mv_step", "5"),
+                           ("frequency_mhz_step", "300")):
+            with open(os.path.join(opp, name), "w") as f:
+                f.write(text + "\n")
+        rc, out, err = self.unish(d, "--json", "oppoints")
+        self.assertEqual(rc, 0, err)
+        pmd0 = json.loads(out)["domains"][0]["params"]
+        self.assertEqual(pmd0["frequency_mhz"]["step"], 300)
+        self.assertEqual(pmd0["voltage_mv"]["step"], 5)
+        self.assertNotIn("frequency_mhz_step", pmd0)
+        os.unlink(os.path.join(opp, "frequency_mhz_step"))
+        rc, out, err = self.unish(d, "--json", "oppoints")
+        self.assertEqual(json.loads(out)["domains"][0]["params"]["frequency_mhz"]["step"], 0)
+
+
 class ThroughTheDaemon(unittest.TestCase):
     """The same calls through uniserverd's sockets: a read-write client changes the host, a
     read-only one cannot (refused by the client library and, for a client that pretends, by the

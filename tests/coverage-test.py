@@ -4,6 +4,7 @@
 golden output (the last sample); every one whose source is missing is absent with a reason.
 Sources are judged from the fixture tree itself, independently of the driver's code."""
 import glob
+import json
 import os
 import re
 import sys
@@ -40,7 +41,7 @@ def template_of(key):
             out.append("N")
         elif key.startswith("host.errors.") and i == 2 and p in ("l1", "l2", "l3", "dram", "mcu"):
             out.append("?")
-        elif key.startswith("host.source.") and i == 2:
+        elif key.startswith(("host.source.", "host.margin.")) and i == 2:
             out.append("NAME")
         else:
             out.append(p)
@@ -82,6 +83,12 @@ def sources(root):
     s["boot_id"] = os.path.exists(f"{proc}/sys/kernel/random/boot_id")
     for f, k in (("cpu", "psi_cpu"), ("memory", "psi_mem"), ("io", "psi_io")):
         s[k] = os.path.exists(f"{proc}/pressure/{f}")
+    # uni-stresslog's margins file, where the fixture has one: which parameters it has searches
+    # for, and margins (a search that failed at nominal has none).
+    s["margins"] = []
+    if os.path.exists(os.path.join(root, "margins.json")):
+        with open(os.path.join(root, "margins.json")) as f:
+            s["margins"] = json.load(f)["margins"]
     return s
 
 
@@ -122,6 +129,13 @@ def expected(key, s):
         return False  # uniserverd's ledger, not a fixture tree's (docs/node-metrics.md)
     if key == "host.disk.util_pct":
         return False  # statvfs(2) of this host's filesystems: a fixture tree has none
+    if key.startswith("host.margin."):
+        field = key.split(".")[3]
+        word = {"voltage": "voltage_mv", "refresh": "refresh_ms", "freq": "frequency_mhz"}.get(field.split("_")[0])
+        if word is None:
+            return bool(s["margins"])  # measured_timestamp_s, run, status, partial: one per search
+        searches = [m for m in s["margins"] if m["param"] == word]
+        return any(m["safe"] is not None for m in searches) if "_nominal_" not in field else bool(searches)
     if key.startswith("host.psi."):
         return s["psi_" + key.split(".")[2]]
     if key.endswith("_pct") and not s["two_samples"] and key not in (

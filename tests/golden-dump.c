@@ -89,11 +89,28 @@ static int dump(uniConnectPtr c, const char *title) {
     return 0;
 }
 
+/* Every series name the catalogue declares for /metrics (a counter's with _total, a text's with
+ * _info), by the exposition's own rules; not the KVM statistics, named by the kernel at run time. */
+static int catalogue_names(void) {
+    _cleanup_free_ prom_desc *pd = NULL;
+    if (prom_map_init(uni_catalog, UNI_NMETRICS, &pd) < 0)
+        return 1;
+    for (unsigned i = 0; i < UNI_NMETRICS; i++)
+        if (!pd[i].skip && !pd[i].kvm_name)
+            printf("%s%s\n", pd[i].name,
+                   pd[i].type == UNI_METRIC_COUNTER ? "_total"
+                   : pd[i].type == UNI_METRIC_TEXT  ? "_info"
+                                                    : "");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     char uri[8192], next[4096];
     struct stat st;
     uniConnectPtr c;
 
+    if (argc == 2 && streq(argv[1], "--catalogue-names"))
+        return catalogue_names();
     if (argc == 3 && streq(argv[2], "--json"))
         json = true; /* one JSON object per line and sample, full precision */
     else if (argc == 3 && streq(argv[2], "--prometheus"))
@@ -101,14 +118,17 @@ int main(int argc, char **argv) {
     else if (argc == 3 && streq(argv[2], "--openmetrics"))
         prom = 2;
     else if (argc != 2) {
-        fprintf(stderr, "usage: golden-dump FIXTURE_COPY_DIR [--json]\n");
+        fprintf(stderr, "usage: golden-dump FIXTURE_COPY_DIR [--json|--prometheus|--openmetrics]\n"
+                        "       golden-dump --catalogue-names\n");
         return 2;
     }
     uni_clock_ns = fake_clock;
     uni_clock_wall_ms = fake_wall;
-    /* The HealthLog of the fixture (none unless the fixture has one), never this machine's. */
-    snprintf(uri, sizeof(uri), "uniserver:///system?procfs=%s/proc&sysfs=%s/sys&healthlog=%s/healthlog.db", argv[1],
-             argv[1], argv[1]);
+    /* The HealthLog and the margins file of the fixture (none unless the fixture has one), never
+     * this machine's. */
+    snprintf(uri, sizeof(uri),
+             "uniserver:///system?procfs=%s/proc&sysfs=%s/sys&healthlog=%s/healthlog.db&margins=%s/margins.json",
+             argv[1], argv[1], argv[1], argv[1]);
     c = uniConnectOpen(uri, 0);
     if (!c) {
         fprintf(stderr, "open: %s: %s\n", uniErrorCodeName(uniGetLastError()->code), uniGetLastError()->message);

@@ -24,6 +24,8 @@ import threading
 from testlib import Uniserverd, free_port
 
 SRC = os.environ["SRCDIR"]
+# mkpasswd -m bcrypt s3cret (Debian package whois)
+S3CRET_BCRYPT = "$2b$05$y43kwnJcIzo3F.odrhoF1.xJwfAeZY8Tekdus/n53/glHqFwrKEyO"
 
 
 def Daemon(uri, *extra):
@@ -139,18 +141,97 @@ class Exposition(OnTestDriver):
         c.close()
 
     def test_basic_auth(self):
-        d, conf = daemon_with("metrics_basic_auth = scraper:s3cret\n")
+        """metrics_basic_auth = USER:HASH with the hash an operator makes with mkpasswd (bcrypt, and
+        yescrypt, Debian's default), checked by a real HTTP client (curl): the right password is
+        served, a wrong password or user is not, and a plain-text password stops the daemon."""
+        for method in ("bcrypt", "yescrypt"):
+            p = subprocess.run(["mkpasswd", "-m", method, "-R", "10" if method == "bcrypt" else "5", "s3cret"],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, "mkpasswd (Debian package whois) is needed: " + p.stderr)
+            hashed = p.stdout.strip()
+            self.assertTrue(hashed.startswith("$2b$10$" if method == "bcrypt" else "$y$"), hashed)
+            d, conf = daemon_with(f"metrics_basic_auth = scraper:{hashed}\n")
+            try:
+                url = f"http://127.0.0.1:{d.port}/metrics"
+
+                def curl(*args):
+                    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", *args, url],
+                                       capture_output=True, text=True, timeout=30)
+                    return r.stdout
+                self.assertEqual(curl(), "401")
+                self.assertEqual(curl("-u", "scraper:s3cret"), "200")
+                self.assertEqual(curl("-u", "scraper:wrong"), "401")
+                self.assertEqual(curl("-u", "scraper:s3cre"), "401")
+                self.assertEqual(curl("-u", "scrapers:s3cret"), "401")
+                self.assertEqual(curl("-u", f"scraper:{hashed}"), "401")  # the hash is not the password
+                # Served from the success kept: wrong passwords, however many, do not lock it out.
+                self.assertEqual(curl("-u", "scraper:s3cret"), "200")
+                r = subprocess.run(["curl", "-sS", "-u", "scraper:s3cret", url], capture_output=True, timeout=30)
+                self.assertIn(b"uniserver_host_cpu_number 8\n", r.stdout)
+                r = subprocess.run(["curl", "-sS", "-i", url], capture_output=True, timeout=30)
+                self.assertIn(b'WWW-Authenticate: Basic realm="uniserverd", charset="UTF-8"', r.stdout)
+                self.assertNotIn(b"s3cret", r.stdout)
+            finally:
+                d.stop()
+                os.unlink(conf)
+    def test_wrong_passwords_cannot_stall_the_daemon(self):
+        """Each wrong password costs a hash (bcrypt cost 12: about a quarter of a second): a flood of
+        them may take at most 250 ms of the daemon's loop per second, and the scraper whose
+        password was accepted before is still served."""
+        p = subprocess.run(["mkpasswd", "-m", "bcrypt", "-R", "12", "s3cret"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        d, conf = daemon_with(f"metrics_basic_auth = scraper:{p.stdout.strip()}\n")
+        good = {"Authorization": "Basic " + base64.b64encode(b"scraper:s3cret").decode()}
+        bad = {"Authorization": "Basic " + base64.b64encode(b"scraper:wrong").decode()}
+        stop = threading.Event()
+
+        def cpu_s():
+            with open(f"/proc/{d.proc.pid}/stat") as f:
+                w = f.read().rsplit(")", 1)[1].split()
+            return (int(w[11]) + int(w[12])) / os.sysconf("SC_CLK_TCK")
+
+        def flood():
+            while not stop.is_set():
+                d.get(headers=bad)
         try:
-            self.assertEqual(d.get()[0], 401)
-            bad = base64.b64encode(b"scraper:wrong").decode()
-            self.assertEqual(d.get(headers={"Authorization": "Basic " + bad})[0], 401)
-            good = base64.b64encode(b"scraper:s3cret").decode()
-            st, _, body = d.get(headers={"Authorization": "Basic " + good})
-            self.assertEqual(st, 200)
-            self.assertIn(b"uniserver_host_cpu_number", body)
+            self.assertEqual(d.get(headers=good)[0], 200)
+            threads = [threading.Thread(target=flood) for _ in range(4)]
+            c0, t0 = cpu_s(), time.monotonic()
+            for t in threads:
+                t.start()
+            served = []
+            while time.monotonic() - t0 < 4:
+                s0 = time.monotonic()
+                served.append((d.get(headers=good)[0], time.monotonic() - s0))
+                time.sleep(0.2)
+            stop.set()
+            for t in threads:
+                t.join()
+            share = (cpu_s() - c0) / (time.monotonic() - t0)
+            self.assertLess(share, 0.5, f"the daemon took {share:.0%} of a core hashing wrong passwords")
+            self.assertEqual({st for st, _ in served}, {200})
         finally:
+            stop.set()
             d.stop()
             os.unlink(conf)
+
+    def test_plain_password_refused(self):
+        # A password in plain text (or a hash cut short) stops the daemon, saying what to write.
+        tmp = tempfile.mkdtemp(prefix="uni-metrics-")
+        try:
+            for value, why in (("scraper:s3cret", "metrics_basic_auth: the password must be a bcrypt ($2b$) or "
+                                                  "yescrypt ($y$) hash, not plain text: make one with 'mkpasswd -m "
+                                                  "bcrypt -R 12' (Debian package whois) and write USER:HASH"),
+                               ("scraper:$2b$10$abc", "is not a whole bcrypt or yescrypt hash")):
+                p = subprocess.run([os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd"), "-f", "--runtime-dir",
+                                    os.path.join(tmp, "run"), "--uri", "test:///default", "--metrics-listen",
+                                    f"127.0.0.1:{free_port()}", "--set", f"metrics_basic_auth={value}"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn(why, p.stdout + p.stderr)
+                self.assertNotIn("s3cret", p.stdout + p.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_response(f, head=False):
@@ -403,7 +484,7 @@ class Https(unittest.TestCase):
                         p("cert.info"), "--outfile", p("cert.pem")], check=True, capture_output=True)
         with open(p("https.conf"), "w") as f:
             f.write(f"metrics_tls_cert = {p('cert.pem')}\nmetrics_tls_key = {p('key.pem')}\n"
-                    "metrics_basic_auth = scraper:s3cret\n")
+                    f"metrics_basic_auth = scraper:{S3CRET_BCRYPT}\n")
         plain = Daemon("test:///default", "--config", "/dev/null")
         d = Daemon("test:///default", "--config", p("https.conf"))
         port = d.port
@@ -430,6 +511,80 @@ class Https(unittest.TestCase):
             plain.stop()
             d.stop()
             shutil.rmtree(pki, ignore_errors=True)
+
+
+class Margins(unittest.TestCase):
+    """uniserverd's margins setting: uni-stresslog's margins on /metrics, read again when the file
+    changes; a newer or malformed file puts the source down and exports no margin; no file makes
+    them absent; the setting is refused on a source that is not local."""
+
+    def wait_for(self, d, needle, present=True):
+        deadline = time.monotonic() + 10
+        while True:
+            body = d.get()[2].decode()
+            if (needle in body) == present or time.monotonic() > deadline:
+                return body
+            time.sleep(0.1)
+
+    def test_margins_file(self):
+        fix = os.path.join(SRC, "tests", "fixtures", "xgene2")
+        with open(os.path.join(fix, "margins.json")) as f:
+            good = f.read()
+        tmp = tempfile.mkdtemp(prefix="uni-margins-")
+        path = os.path.join(tmp, "margins.json")
+        with open(path, "w") as f:
+            f.write(good)
+        d = Daemon(f"uniserver:///system?procfs={fix}/proc&sysfs={fix}/sys", "--set", f"margins={path}")
+        try:
+            body = d.get()[2].decode()
+            for line in ('uniserver_host_margin_voltage_safe_volts{margin="pmd0:voltage@2400MHz"} 0.91',
+                         'uniserver_host_margin_voltage_safe_volts{margin="pmd0:voltage@1200MHz"} 0.875',
+                         'uniserver_host_margin_voltage_guard_volts{margin="pmd0:voltage@2400MHz"} 0.005',
+                         'uniserver_host_margin_voltage_nominal_volts{margin="pmd1:voltage@2400MHz"} 0.98',
+                         'uniserver_host_margin_refresh_safe_seconds{margin="mc0:refresh"} 0.931',
+                         'uniserver_host_margin_measured_timestamp_seconds{margin="mc0:refresh"} 1796612400',
+                         'uniserver_host_margin_status_info{margin="mc0:refresh",status="budget"} 1',
+                         'uniserver_host_margin_partial{margin="mc0:refresh"} 1',
+                         'uniserver_host_source_up{source="margins"} 1'):
+                self.assertIn(line + "\n", body)
+            self.assertNotIn('_safe_volts{margin="pmd1:', body)  # failed at nominal: no safe value
+            p = subprocess.run(["promtool", "check", "metrics"], input=body.encode(), capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            # A newer version: down, with the reason, and not one margin.
+            with open(path + ".tmp", "w") as f:
+                f.write(good.replace('"version": 1', '"version": 2'))
+            os.rename(path + ".tmp", path)
+            body = self.wait_for(d, 'uniserver_host_source_up{source="margins"} 0')
+            self.assertIn(f'uniserver_host_source_last_error_info{{source="margins",last_error="margins file {path}: '
+                          f'version 2 is newer than this reader\'s (1): update uniserver"}} 1', body)
+            self.assertNotIn("uniserver_host_margin_", body)
+            # A new run's file, written in place: its values, not the old ones.
+            with open(path, "w") as f:
+                f.write(good.replace('"safe": 910, "guard_band": 5', '"safe": 915, "guard_band": 10'))
+            body = self.wait_for(d, 'uniserver_host_margin_voltage_safe_volts{margin="pmd0:voltage@2400MHz"} 0.915')
+            self.assertIn('uniserver_host_margin_voltage_guard_volts{margin="pmd0:voltage@2400MHz"} 0.01\n', body)
+            self.assertIn('uniserver_host_source_up{source="margins"} 1', body)
+            # Gone: absent, which is neither up nor down.
+            os.unlink(path)
+            body = self.wait_for(d, 'uniserver_host_source_state_info{source="margins",state="absent"} 1')
+            self.assertIn('uniserver_host_source_state_info{source="margins",state="absent"} 1', body)
+            self.assertNotIn('uniserver_host_source_up{source="margins"}', body)
+            self.assertNotIn("uniserver_host_margin_", body)
+        finally:
+            d.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_margins_file_needs_a_local_source(self):
+        tmp = tempfile.mkdtemp(prefix="uni-margins-")
+        try:
+            p = subprocess.run([os.path.join(os.environ["BUILDDIR"], "bin", "uniserverd"), "-f", "--runtime-dir",
+                                os.path.join(tmp, "run"), "--uri", "test:///default", "--metrics-listen", "off",
+                                "--set", "margins=/tmp/m.json"], capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn("margins applies to a uniserver:/// source (this host), not test:///default",
+                          p.stdout + p.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class RealPrometheus(unittest.TestCase):

@@ -157,9 +157,16 @@ class OnBoard(unittest.TestCase):
         vmin = b.vmin(PMD, 2400)
         safe = math.ceil(vmin / 5) * 5
         with open(os.path.join(self.tmp, "margins.json"), "w") as f:
-            json.dump({"schema": "uniserver-margins", "version": 1, "margins": [
-                {"domain": f"pmd{PMD}", "param": "voltage_mv", "direction": "down", "safe": safe,
-                 "conditions": {"frequency_mhz": 2400}}]}, f)
+            json.dump({"schema": "uniserver-margins", "version": 1, "generated": "2026-12-07T03:00:00Z",
+                       "run_started": "2026-12-07T02:40:00Z", "log": "stresslog.jsonl", "uri": b.uri,
+                       "complete": True, "margins": [
+                {"domain": f"pmd{PMD}", "kind": "cpu", "cores": [2 * PMD, 2 * PMD + 1], "dimms": [],
+                 "param": "voltage_mv", "unit": "mV", "nominal": 980, "limit": 800, "direction": "down",
+                 "status": "failure", "partial": False, "last_clean": safe - 5, "safe": safe, "guard_band": 5,
+                 "first_failure": {"value": safe - 10, "verdict": "ce"},
+                 "conditions": {"frequency_mhz": 2400, "workload": "stress-ng", "load_pct": 100, "dwell_s": 10,
+                                "repeats": 3, "ce_threshold": 0},
+                 "evidence": [], "measured": "2026-12-07T02:45:10Z"}]}, f)
         b.write(f"sys/devices/system/cpu/cpufreq/policy{2 * PMD}/scaling_setspeed", 2400000)
         b.write(f"sys/class/uniserver-opp/pmd{PMD}/voltage_mv", safe - 20)
         rec = record(b.puri)

@@ -255,13 +255,39 @@ class Shell(unittest.TestCase):
         self.assertIn("host.cpu.util_pct", j["absent"])
         j = self.json_of("nodestats", "--window", "1")
         self.assertEqual(j["window_ms"], 1000)
-        self.assertEqual(j["host.cpu.7.util_pct"], 80)
-        self.assertEqual(j["host.errors.l2.ce.count"], 2)  # 60 per minute, t = 2 s
+        self.assertAlmostEqual(j["host.cpu.util_pct"], 100 - j["host.cpu.idle_pct"] - j["host.cpu.iowait_pct"], 9)
+        self.assertAlmostEqual(j["host.cpu.util_pct"], sum(j[f"host.cpu.{c}.util_pct"] for c in range(8)) / 8, 9)
+        self.assertEqual(j["host.errors.l2.count"], j["host.errors.l2.ce.count"] + j["host.errors.l2.ue.count"])
         j = self.json_of("nodestats", "--select", "mem,temp")
         self.assertTrue(all(k.startswith(("host.mem.", "host.swap.", "host.temp.", "host.cpu.")) for k in j
                             if k not in ("window_ms", "absent")))
         self.assertIn("host.cpu.0.temp_c", j)
         self.assertNotIn("host.cpu.count", j)
+
+    def test_one_error_model(self):
+        """The simulated node's error views are one set of counters: errors --correctable and
+        --uncorrectable, healthlog --summary and the events healthlog lists agree, DIMM by DIMM,
+        and name the DIMMs oppoints names; another seed is another board."""
+        for seed in (1, 4):
+            uri = f"test:///default?seed={seed}"
+            ce = self.json_of("errors", "--correctable", uri=uri)
+            ue = self.json_of("errors", "--uncorrectable", uri=uri)
+            summary = self.json_of("healthlog", "--summary", uri=uri)
+            labels = [d for dom in self.json_of("oppoints", uri=uri)["domains"] for d in dom.get("dimms", [])]
+            self.assertEqual(sorted(summary["dimms"]), sorted(labels))
+            self.assertEqual(sum(d["ce"] for d in summary["dimms"].values()), ce["host.errors.dram.ce.count"])
+            self.assertEqual(sum(d["ue"] for d in summary["dimms"].values()), ue["host.errors.dram.ue.count"])
+            self.assertEqual(sum(c["ce"] for c in summary["cores"].values()),
+                             ce["host.errors.l2.ce.count"] + self.json_of("nodestats", "--select", "host.errors.l1.count",
+                                                                          uri=uri)["host.errors.l1.count"])
+            self.assertGreater(ce["host.errors.dram.ce.count"], 0)
+            for label in labels[:3]:
+                ev = self.json_of("healthlog", "--dimm", label, uri=uri)
+                self.assertEqual(sum(e["event.count"] for e in ev if e["event.severity"] == "corrected"),
+                                 summary["dimms"][label]["ce"], label)
+            if seed == 1:
+                first = summary
+        self.assertNotEqual(first, summary)
 
     def test_human_output(self):
         rc, out, _ = unish("hostmemstats")
@@ -270,6 +296,51 @@ class Shell(unittest.TestCase):
         rc, out, _ = unish("hostcpustats", uri=fixture_uri("bare"))
         self.assertEqual(rc, 0)
         self.assertRegex(out, r"host.cpu.reserved_pct\s+-\s+\(no cpufreq on this host")
+
+    def test_margins(self):
+        """unish margins: each search of uni-stresslog's margins file with its nominal, safe value,
+        guard band, when and which run (tests/fixtures/xgene2/margins.json); no file: the reason;
+        a malformed or newer file: exit 1 with the reason, the source down, no value."""
+        uri = fixture_uri("xgene2") + f"&margins={FIX}/xgene2/margins.json"
+        rc, out, err = unish("margins", uri=uri)
+        self.assertEqual(rc, 0, err)
+        run = "started 2026-12-07T02:40:00Z, raw log /var/lib/uniserver/stresslog.jsonl"
+        rows = [line.split(None, 10) for line in out.splitlines()[1:]]
+        self.assertEqual([r[:10] for r in rows], [
+            ["pmd0:voltage@2400MHz", "980", "mV", "910", "mV", "5", "mV", "2026-12-07", "02:45:10", "failure"],
+            ["pmd0:voltage@1200MHz", "980", "mV", "875", "mV", "5", "mV", "2026-12-07", "02:50:30", "failure"],
+            ["pmd1:voltage@2400MHz", "980", "mV", "-", "-", "2026-12-07", "02:51:00", "failure", "started",
+             "2026-12-07T02:40:00Z,"],
+            ["mc0:refresh", "64", "ms", "931", "ms", "93", "ms", "2026-12-07", "03:00:00", "budget"]])
+        self.assertTrue(all(line.endswith(run) for line in out.splitlines()[1:]), out)
+        self.assertIn("budget (partial)", out)
+        rec = self.json_of("nodestats", "--select", "margins", uri=uri)
+        self.assertEqual(rec["host.margin.pmd0:voltage@1200MHz.voltage_safe_mv"], 875)
+        self.assertEqual(rec["host.margin.mc0:refresh.refresh_guard_ms"], 93)
+        self.assertNotIn("host.margin.pmd1:voltage@2400MHz.voltage_safe_mv", rec)  # failed at nominal: none
+        # No margins file: nothing made up, the reason instead.
+        rc, out, err = unish("margins", uri=fixture_uri("xgene2") + "&margins=/nonexistent/margins.json")
+        self.assertEqual((rc, out), (0, "no margins: no margins file at /nonexistent/margins.json: uni-stresslog "
+                                        "writes it (docs/stresslog.md)\n"), err)
+        with open(f"{FIX}/xgene2/margins.json") as f:
+            good = f.read()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            for text, why in ((good.replace('"version": 1', '"version": 2'),
+                               "version 2 is newer than this reader's (1): update uniserver"),
+                              (good.replace('"safe": 931', '"safe": 1100'),
+                               "margins[3] (mc0): safe 1100 is outside the search's first step 64 .. last_clean 1024"),
+                              (good[:len(good) // 2], "not JSON")):
+                with open(path, "w") as f:
+                    f.write(text)
+                uri = fixture_uri("xgene2") + f"&margins={path}"
+                rc, out, err = unish("margins", uri=uri)
+                self.assertEqual((rc, out), (1, ""), why)
+                self.assertIn(f"unish: margins: margins file {path}: {why}", err)
+                rec = self.json_of("nodestats", "--select", "margins,host.source.margins.", uri=uri)
+                self.assertEqual(rec["host.source.margins.state"], "down")
+                self.assertFalse([k for k in rec if k.startswith("host.margin.")], rec)
+                self.assertIn(why, rec["absent"]["host.margin.NAME.voltage_safe_mv"])
 
     def test_metrics(self):
         j = self.json_of("metrics")
@@ -375,7 +446,7 @@ class Shell(unittest.TestCase):
         self.assertLess(abs((now - t1).total_seconds()), 60)  # the clock is the host's, not a made-up one
         self.assertLessEqual(t0, t1)
         self.assertIn("host: CPU", frames[1])
-        self.assertRegex(frames[1], r"contention [0-9.]+  power 2[0-9.]+ W  errors [0-9.]+ /min")
+        self.assertRegex(frames[1], r"contention [0-9.]+  power [1-9][0-9.]+ W  errors [0-9.]+ /min")
         # vm-1 (2 vCPUs) makes 24000 exits/s, vm-2 12000: sorted by exits/s.
         self.assertRegex(frames[1], r"(?m)^vm-1 +R +2 +50.0 +2048.0 +24000 +1600 +0.80$")
         self.assertRegex(frames[1], r"(?m)^vm-2 +R +1 +25.0 +1024.0 +12000 +800 +0.40$")

@@ -128,12 +128,20 @@ class Simboard(unittest.TestCase):
         self.assertEqual(pmd1["params"]["voltage_mv"], {"value": 980, "unit": "mV", "nominal": 980, "min": 800, "max": 1000,
                                                         "step": 5, "readonly": False})
         self.assertEqual(pmd1["params"]["frequency_mhz"]["value"], 2400)
+        self.assertEqual(pmd1["params"]["frequency_mhz"]["step"], 300)  # cppc's 300 MHz steps, not 0
         self.assertEqual(j["domains"][5]["dimms"], ["DIMM1A", "DIMM1B"])
+        # One description of the board: the test driver's domains are the board's as it starts
+        # (DIMM labels, limits, steps, settings).
+        p = subprocess.run([UNISH, "-c", "test:///default", "--json", "oppoints"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout), j)
         self.assertEqual(j["domains"][5]["params"]["refresh_ms"]["max"], 4096)
         # Refusals, before anything is written.
         for args, code, needle in ((["pmd1", "voltage_mv=790"], "OUT_OF_RANGE", "800-1000 mV"),
                                    (["pmd1", "voltage_mv=902"], "OUT_OF_RANGE", "5 mV steps"),
                                    (["mc0", "refresh_ms=8192"], "OUT_OF_RANGE", "32-4096 ms"),
+                                   (["pmd3", "frequency_mhz=2000"], "OUT_OF_RANGE", "300 MHz steps"),
                                    (["pmd7", "voltage_mv=900"], "INVALID_ARG", "no operating-point domain 'pmd7'")):
             rc, out, err = self.unish("setoppoint", *args, ok=False)
             self.assertEqual(rc, 1)
@@ -142,9 +150,10 @@ class Simboard(unittest.TestCase):
         rc, out, err = self.unish("setoppoint", "pmd1", "voltage_mv=900", ok=False, ro=True)
         self.assertIn("(ACCESS_DENIED)", err)
         self.assertEqual(self.read("sys/class/uniserver-opp/pmd1/voltage_mv"), "980")
-        # Voltage and frequency as one change: the frequency is not taken, so the voltage goes back.
+        # Voltage and frequency as one change, the frequency off the board's 300 MHz steps (the
+        # board would run 2.1 GHz): refused before either is written.
         rc, out, err = self.unish("setoppoint", "pmd3", "voltage_mv=950", "frequency_mhz=2000", ok=False)
-        self.assertIn("(NOT_APPLIED)", err)
+        self.assertIn("(OUT_OF_RANGE)", err)
         self.assertEqual(self.read("sys/class/uniserver-opp/pmd3/voltage_mv"), "980")
         self.assertEqual(self.read("sys/devices/system/cpu/cpufreq/policy6/scaling_cur_freq"), "1800000")
         # Lowering both: frequency first, then voltage.

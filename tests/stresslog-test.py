@@ -8,10 +8,14 @@ start and --resume gives the same result; a guard band past the limits is refuse
 the x86-acpi fixture a short frequency sweep with stress-ng writes a raw log and a margins file
 and puts the governor back. On this host (no voltage, no cpufreq) it says what it cannot do.
 Bad input changes nothing. The board parts need /dev/fuse and root; they SKIP otherwise."""
+import glob
 import json
 import os
+import pty
+import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -21,6 +25,7 @@ import unittest
 BUILD = os.environ["BUILDDIR"]
 SRC = os.path.dirname(os.path.abspath(__file__))
 STRESSLOG = os.path.join(BUILD, "bin", "uni-stresslog")
+UNISH = os.path.join(BUILD, "bin", "unish")
 SIMBOARD = os.path.join(BUILD, "bin", "uni-simboard")
 HEALTHD = os.path.join(BUILD, "bin", "uni-healthd")
 SEEDS = (3, 11, 42)
@@ -113,6 +118,14 @@ class Board:
     def at_nominal(self):
         return ([self.read(f"sys/class/uniserver-opp/pmd{p}/voltage_mv") for p in range(4)] == ["980"] * 4 and
                 [self.read(f"sys/class/uniserver-opp/mc{c}/refresh_ms") for c in range(4)] == ["64"] * 4)
+
+
+def png_size(path):
+    """The width and height in a PNG's header (its IHDR chunk)."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", head
+    return struct.unpack(">II", head[16:24])
 
 
 def stresslog(*args, timeout=900):
@@ -320,9 +333,151 @@ class Elsewhere(unittest.TestCase):
         self.assertFalse(os.path.exists(self.out("j")))
         with open(self.out("report/report.md")) as f:
             rep = f.read()
-        self.assertIn("| cpu0 | frequency_mhz |", rep)
+        self.assertIn("| cpu0 | frequency_mhz | - | 2600 | 2600 | 2000 | - | limit |", rep)
+        self.assertIn("![cpu0.frequency_mhz](cpu0-frequency_mhz.png)", rep)
+        # The plot's data is the measured steps, in order: value, ce, ue, sdc, crash.
+        with open(self.out("report/cpu0-frequency_mhz.dat")) as f:
+            self.assertEqual([line.split() for line in f if not line.startswith("#")],
+                             [["2000", "0", "0", "0", "0"], ["2600", "0", "0", "0", "0"]])
         if shutil.which("gnuplot"):
-            self.assertTrue(os.path.getsize(self.out("report/cpu0-frequency_mhz.png")) > 1000)
+            self.assertEqual(png_size(self.out("report/cpu0-frequency_mhz.png")), (800, 480))
+        # Not a terminal: one plain line per step, with the verdict and the steps done of the plan.
+        self.assertEqual([line.split("  [")[0] for line in r.stdout.splitlines() if line.startswith("cpu0 ")],
+                         ["cpu0 frequency_mhz 2000 MHz: clean (ce 0, ue 0, sdc 0, crash 0)",
+                          "cpu0 frequency_mhz 2600 MHz: clean (ce 0, ue 0, sdc 0, crash 0)"])
+        self.assertRegex(r.stdout, r"\[1/2 steps, \d+ s\]\n.*\[2/2 steps, \d+ s\]")
+        self.assertNotIn("\r", r.stdout)
+        # The margins file as metrics of the host record, and as unish margins prints them.
+        self.check_margins_in_record(m, e)
+
+    def check_margins_in_record(self, m, e):
+        uri = self.uri + "&margins=" + self.out("m.json")
+        p = subprocess.run([UNISH, "-c", uri, "--json", "nodestats", "--select", "margins"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        rec = json.loads(p.stdout)
+        name = "host.margin.cpu0:frequency."
+        measured = rec[name + "measured_timestamp_s"]
+        self.assertEqual((rec[name + "freq_nominal_mhz"], rec[name + "freq_safe_mhz"], rec[name + "freq_guard_mhz"],
+                          rec[name + "status"], rec[name + "partial"]), (e["nominal"], 2000, 600, "limit", 0))
+        self.assertLessEqual(abs(measured - time.time()), 120)
+        self.assertEqual(rec[name + "run"], f"started {m['run_started']}, raw log {self.out('raw.jsonl')}")
+        p = subprocess.run([UNISH, "-c", uri, "margins"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(measured))
+        self.assertRegex(p.stdout, rf"cpu0:frequency +{e['nominal']} MHz +2000 MHz +600 MHz +{when} +limit +"
+                                   rf"started {m['run_started']}, raw log {self.out('raw.jsonl')}\n")
+
+    def test_fixture_progress_on_a_terminal(self):
+        """On a terminal, one progress bar redrawn in place: the domain, the step, the time elapsed,
+        the bound on the time left and the errors so far."""
+        if not shutil.which("stress-ng"):
+            self.skipTest("stress-ng is not installed (Debian package stress-ng)")
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(STRESSLOG, [STRESSLOG, "-c", self.uri, "--domain", "cpu0", "--frequencies", "2600,2000",
+                                 "--dwell", "1", "--repeats", "1", "--settle", "0", "--margins", self.out("m.json"),
+                                 "--log", self.out("raw.jsonl"), "--journal", self.out("j")])
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0, out)
+        text = out.decode()
+        bars = re.findall(r"\r\x1b\[K\[([# ]{24})\] cpu0 frequency_mhz step (\d+) (\d+) MHz  "
+                          r"(\d+):(\d\d) elapsed, ETA <= (\d+):(\d\d)  ce (\d+) ue (\d+)", text)
+        self.assertEqual([(b[0].count("#"), b[1], b[2], b[7], b[8]) for b in bars],
+                         [(12, "1", "2000", "0", "0"), (24, "2", "2600", "0", "0")], text)
+        self.assertEqual((bars[-1][5], bars[-1][6]), ("0", "00"))  # nothing left after the last step
+        self.assertNotIn("cpu0 frequency_mhz 2000 MHz: clean", text)  # no plain lines on a terminal
+
+    def test_microvirus(self):
+        """uni-microvirus, one per cache level: a buffer of 3/4 of the level's size on this host's
+        core 0, read back clean; a flipped bit is seen (exit 2, the word named); no such cache or a
+        bad argument says so."""
+        mv = os.path.join(BUILD, "bin", "uni-microvirus")
+        sizes = {}
+        for idx in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+            with open(f"{idx}/level") as f, open(f"{idx}/type") as g, open(f"{idx}/size") as h:
+                level, kind, size = int(f.read()), g.read().strip(), h.read().strip()
+            if kind != "Instruction" and size[-1] in "KM":
+                sizes[level] = int(size[:-1]) * (1024 if size[-1] == "M" else 1)
+        if not sizes:
+            self.skipTest("this host's sysfs describes no cache of core 0")
+        for level, kb in sorted(sizes.items()):
+            r = subprocess.run([mv, "--level", str(level), "--cpu", "0", "--seconds", "0.2"], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, rf"^level {level} cpu 0: {kb * 3 // 4} KiB of a {kb} KiB cache, [1-9]\d* passes, "
+                                       r"[1-9]\d* reads of every word, 0 errors\n$")
+        level = max(sizes)
+        r = subprocess.run([mv, "--level", str(level), "--cpu", "0", "--seconds", "0.2"], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, UNI_MICROVIRUS_INJECT_FAULT="0"))
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, rf"level {level} cpu 0: word \d+ of pass 0 read 0x[0-9a-f]{{16}}, wrote "
+                                   r"0x[0-9a-f]{16} \(bits 0x0000000000000001 differ\)")
+        r = subprocess.run([mv, "--level", "2", "--cpu", "0", "--sysfs", self.tmp], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(f"core 0 has no level 2 data or unified cache in {self.tmp}", r.stderr)
+        for args in (["--level", "4", "--cpu", "0"], ["--level", "1"], ["--level", "1", "--cpu", "0", "--seconds", "0"]):
+            self.assertEqual(subprocess.run([mv, *args], capture_output=True).returncode, 1, args)
+
+    def test_fixture_microvirus_sweep(self):
+        """--workload microvirus: each step runs levels 1 to 3 on the domain's cores; their clean
+        reads make a clean step, and a word read back wrong makes the step's verdict sdc."""
+        if not os.path.isdir("/sys/devices/system/cpu/cpu0/cache"):
+            self.skipTest("this host's sysfs describes no cache of core 0")
+        before = self.state()
+        base = ["-c", self.uri, "--domain", "cpu0", "--frequencies", "2600,2000", "--dwell", "0.6", "--repeats", "1",
+                "--settle", "0", "--workload", "microvirus", "--journal", self.out("j")]
+        r = stresslog(*base, "--margins", self.out("m.json"), "--log", self.out("raw.jsonl"))
+        self.assertEqual(r.returncode, 0, r.stderr + r.stdout)
+        with open(self.out("raw.jsonl")) as f:
+            steps = [json.loads(line) for line in f if '"type":"step"' in line]
+        self.assertEqual([(s["value"], s["verdict"], s["sdc"]) for s in steps], [(2000, "clean", 0), (2600, "clean", 0)])
+        with open(self.out("m.json")) as f:
+            e, = json.load(f)["margins"]
+        self.assertEqual((e["conditions"]["workload"], e["safe"], e["status"]), ("microvirus", 2000, "limit"))
+        env = dict(os.environ, UNI_MICROVIRUS_INJECT_FAULT="0")
+        r = subprocess.run([STRESSLOG, *base, "--margins", self.out("m2.json"), "--log", self.out("raw2.jsonl")],
+                           capture_output=True, text=True, timeout=300, env=env)
+        with open(self.out("raw2.jsonl")) as f:
+            steps = [json.loads(line) for line in f if '"type":"step"' in line]
+        self.assertEqual([(s["value"], s["verdict"], s["sdc"]) for s in steps], [(2000, "sdc", 1)], r.stderr)
+        with open(self.out("m2.json")) as f:
+            e, = json.load(f)["margins"]
+        self.assertEqual((e["status"], e["safe"], e["first_failure"]), ("failure", None, {"value": 2000, "verdict": "sdc"}))
+        self.assertEqual(self.state()["scaling_governor"], before["scaling_governor"])
+
+    def test_vms_refused_unless_forced(self):
+        """The simulated node runs vm-1 pinned to PMD 0's cores and vm-2 to PMD 1's: those domains, and
+        every channel, are refused (nothing written, nothing set) unless --force; PMD 2 has none."""
+        files = ["--margins", self.out("v.json"), "--log", self.out("v.jsonl"), "--journal", self.out("v.j")]
+        r = stresslog("-c", "test:///default", "--workload", "none", "--settle", "0", *files)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        for dom, vm in (("pmd0", "vm-1"), ("pmd1", "vm-2"), ("mc0", "vm-1"), ("mc3", "vm-1")):
+            self.assertIn(f"uni-stresslog: {dom}: VM {vm} runs on it; --force tests it anyway", r.stderr)
+        self.assertNotIn("pmd2:", r.stderr)
+        self.assertEqual(r.stdout, "")
+        for f in ("v.json", "v.jsonl", "v.j"):
+            self.assertFalse(os.path.exists(self.out(f)), f)
+        r = stresslog("-c", "test:///default", "--workload", "none", "--domain", "pmd0", "--dry-run", *files)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        r = stresslog("-c", "test:///default", "--workload", "none", "--domain", "pmd2", "--dry-run", *files)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("pmd2   voltage_mv from 980 toward 800 mV", r.stdout)
+        r = stresslog("-c", "test:///default", "--workload", "none", "--domain", "pmd0,mc0", "--dry-run", "--force",
+                      *files)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("uni-stresslog: pmd0: VM vm-1 runs on it (--force: testing anyway)", r.stderr)
+        self.assertIn("pmd0   voltage_mv from 980 toward 800 mV", r.stdout)
+        self.assertIn("mc0    refresh_ms from 64 toward 4096 ms", r.stdout)
 
     def test_dry_run(self):
         before = self.state()

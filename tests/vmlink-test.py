@@ -132,6 +132,10 @@ def main():
             f["mc_event"].record(error_type=0, msg="memory read error", label="DIMM_VM", error_count=1, mc_index=0, top_layer=0,
                                  middle_layer=0, lower_layer=-1, address=addr, grain_bits=6, syndrome=0, driver_detail=""),
             f["mce_record"].record(mcgcap=0, mcgstatus=0, status=0x900000000000010a, cpu=1, socketid=0, bank=2, cpuvendor=0),
+            # A frame far beyond this machine's RAM (64 TiB): no guest maps it.
+            f["mc_event"].record(error_type=0, msg="memory read error", label="DIMM_NONE", error_count=1, mc_index=0,
+                                 top_layer=0, middle_layer=1, lower_layer=-1, address=1 << 46, grain_bits=6, syndrome=0,
+                                 driver_detail=""),
         ])
         with open(os.path.join(root, INST, "per_cpu", "cpu0", "trace_pipe_raw"), "ab") as t:
             t.write(page)
@@ -151,9 +155,14 @@ def main():
         # Other tests' guests may share the machine (the suite runs in parallel): only ours are judged.
         assert f"guest-2 (pid {p2}): ran_on vcpu 0" in vms or f"guest-2 (pid {p2}): pinned vcpu 0" in vms, cpu
         assert "guest-1" not in vms, cpu
-        # A frame no guest maps: no link.
+        # The text output names the VM; a frame no guest maps has no link, in JSON or in text.
         text = subprocess.run([UNISH, "-c", uri, "healthlog", "--dimm", "DIMM_VM"], capture_output=True, text=True).stdout
         assert "may have touched: guest-1" in text, text
+        none = json.loads(subprocess.run([UNISH, "-c", uri, "--json", "healthlog", "--dimm", "DIMM_NONE"],
+                                         capture_output=True, text=True, check=True).stdout)
+        assert len(none) == 1 and "event.vms" not in none[0], none
+        text = subprocess.run([UNISH, "-c", uri, "healthlog", "--dimm", "DIMM_NONE"], capture_output=True, text=True).stdout
+        assert "DIMM_NONE" in text and "may have touched" not in text, text
         # Each VM's record counts the errors linked to it (dom.errors.*).
         recs = json.loads(subprocess.run([UNISH, "-c", uri, "--json", "domstats", "--all", "--select", "dom.errors."],
                                          capture_output=True, text=True, check=True).stdout)

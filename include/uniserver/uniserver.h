@@ -251,7 +251,7 @@ void uniRecordFree(uniRecordPtr rec);
  * uniNodeGetStats:
  * @conn: a connection
  * @select: NULL-terminated list of group names ("cpu", "freq", "mem", "contention", "temp",
- *          "power", "psi", "errors", "vms", "kvm", "memhw") and/or dotted key prefixes ("host.mem.",
+ *          "power", "psi", "errors", "vms", "kvm", "memhw", "margins") and/or dotted key prefixes ("host.mem.",
  *          "host.cpu.3.freq_mhz"); NULL for the whole host record. Only the sources the selection
  *          needs are read.
  * @ret: set to a new record (free with uniRecordFree)

@@ -91,6 +91,18 @@ METERS = [
     ("uniserver.host.component.ce_rate", "host.component.C.ce_rate_per_h", "error/h", G),
 ]
 
+# The safe margins uni-stresslog found (docs/stresslog.md): NAME in a key is one search
+# (pmd2:voltage@2400MHz, mc1:refresh): one sample per search, on the resource
+# "<host>-margin-<search>", with the search's status and run in its metadata.
+MARGIN_METERS = [
+    (f"uniserver.host.margin.{word}.{what}", f"host.margin.NAME.{key}_{what}_{unit.lower()}", unit, G)
+    for word, key, unit in (("voltage", "voltage", "mV"), ("refresh", "refresh", "ms"), ("frequency", "freq", "MHz"))
+    for what in ("nominal", "safe", "guard")
+] + [
+    ("uniserver.host.margin.measured", "host.margin.NAME.measured_timestamp_s", "s", G),
+    ("uniserver.host.margin.partial", "host.margin.NAME.partial", "bool", G),
+]
+
 # Per-instance meters: one sample per running VM, on the resource of its UUID (Nova's instance
 # UUID is the libvirt domain's UUID, which QEMU gets with -uuid).
 INSTANCE_METERS = [
@@ -175,6 +187,14 @@ class UniserverHostPollster(plugin_base.PollsterBase):
             for c in comps:
                 yield self._sample(rec[f"{prefix}.{c}.{suffix}"], f"{host}-{c}", dict(meta, component=c))
             return
+        if ".NAME." in self.key:
+            prefix, suffix = self.key.split(".NAME.")
+            for k in sorted(rec):
+                if k.startswith(prefix + ".") and k.endswith("." + suffix):
+                    name = k[len(prefix) + 1:-len(suffix) - 1]
+                    extra = {f: rec[f"{prefix}.{name}.{f}"] for f in ("status", "run") if f"{prefix}.{name}.{f}" in rec}
+                    yield self._sample(rec[k], f"{host}-margin-{name}", dict(meta, margin=name, **extra))
+            return
         if ".N." in self.key:
             prefix, suffix = self.key.split(".N.")
             cores = sorted(int(k[len(prefix) + 1:].split(".")[0]) for k in rec
@@ -229,7 +249,7 @@ def _class_name(meter):
 
 # One class per meter, named after it (the entry points name these classes).
 POLLSTERS = {}
-for _meter, _key, _unit, _type in METERS + INSTANCE_METERS:
+for _meter, _key, _unit, _type in METERS + MARGIN_METERS + INSTANCE_METERS:
     _base = UniserverInstancePollster if _key.startswith("dom.") else UniserverHostPollster
     _cls = type(_class_name(_meter), (_base,),
                 {"meter": _meter, "key": _key, "unit": _unit, "sample_type": _type,
@@ -257,6 +277,8 @@ RESOURCE_TYPES = {
     # One per component of the predictor (a core, a DIMM, a memory controller ...).
     "uniserver_host_component": {"host": {"type": "string", "required": False, "max_length": 255},
                                  "component": {"type": "string", "required": False, "max_length": 255}},
+    "uniserver_host_margin": {"host": {"type": "string", "required": False, "max_length": 255},
+                              "margin": {"type": "string", "required": False, "max_length": 255}},
 }
 
 
@@ -278,5 +300,8 @@ def gnocchi_resources():
     out += ["    attributes:", "      host: resource_metadata.host", "      display_name: resource_metadata.display_name",
             "  - resource_type: uniserver_host_component", "    metrics:"]
     out += [f"      {m}:" for m in comp]
-    out += ["    attributes:", "      host: resource_metadata.host", "      component: resource_metadata.component"]
+    out += ["    attributes:", "      host: resource_metadata.host", "      component: resource_metadata.component",
+            "  - resource_type: uniserver_host_margin", "    metrics:"]
+    out += [f"      {m}:" for m, _, _, _ in MARGIN_METERS]
+    out += ["    attributes:", "      host: resource_metadata.host", "      margin: resource_metadata.margin"]
     return "\n".join(out) + "\n"

@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "drivers/remote/remote.h"
 #include "rpc/wire.h"
+#include "util/margins.h"
 
 #define OFF(f) offsetof(config, f)
 static const key_def keys[] = {
@@ -69,7 +70,8 @@ const char *const config_keys_help =
     "  log_level = error|warning|info|debug (default info)   syslog = yes|no   pid_file = FILE\n"
     "  metrics_listen = ADDR:PORT|off   Prometheus /metrics (default 127.0.0.1:9177)\n"
     "  metrics_tls_cert, metrics_tls_key = FILE   serve /metrics over HTTPS\n"
-    "  metrics_basic_auth = USER:PASSWORD          require HTTP basic auth on /metrics\n"
+    "  metrics_basic_auth = USER:HASH              require HTTP basic auth on /metrics; HASH is bcrypt or\n"
+    "                          yescrypt, never the password: mkpasswd -m bcrypt -R 12 (Debian package whois)\n"
     "  metrics_max_clients = N                     HTTP clients at once (default 256)\n"
     "  state_dir = DIR         the availability and energy ledger's directory (default " UNI_DEFAULT_STATE_DIR ";\n"
     "                          with --runtime-dir given and no state_dir, that directory)\n"
@@ -77,7 +79,8 @@ const char *const config_keys_help =
     "                          loses at most this much of the record of serving)\n"
     "  reliability_threshold = P   the node is unreliable when its P(failure within 24 h) >= P (default 0.05)\n"
     "  predict_window_s = S    the predictor's corrected-error window (default 3600)\n"
-    "  margins = FILE          uni-stresslog's margins file (default /var/lib/uniserver/margins.json)\n"
+    "  margins = FILE          uni-stresslog's margins file: host.margin.* and the predictor's margins\n"
+    "                          (default " UNI_MARGINS_DEFAULT_PATH ")\n"
     "                          (these three: docs/predictor.md; for a uniserver:/// source only)\n";
 
 void config_defaults(config *c) {

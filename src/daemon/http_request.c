@@ -66,31 +66,31 @@ static int b64_value(char ch) {
     return ch == '+' ? 62 : ch == '/' ? 63 : -1;
 }
 
-bool http_basic_auth_ok(const char *v, size_t len, const char *user_pass) {
-    size_t want = strlen(user_pass), n = 0, i = 5;
-    unsigned acc = 0, bits = 0, diff = 0;
-    if (!v || len < 6 || strncasecmp(v, "Basic", 5) || !is_ows(v[5]) || !strchr(user_pass, ':'))
-        return false;
+ssize_t http_basic_credentials(const char *v, size_t len, char *out, size_t out_len) {
+    size_t n = 0, i = 5;
+    unsigned acc = 0, bits = 0;
+    if (!v || len < 6 || strncasecmp(v, "Basic", 5) || !is_ows(v[5]) || out_len == 0)
+        return -1;
     while (i < len && is_ows(v[i]))
         i++;
-    /* Decode as we compare: the credentials are never copied. */
     for (; i < len && v[i] != '='; i++) {
         int d = b64_value(v[i]);
         if (d < 0)
-            return false;
+            return -1;
         acc = (acc << 6) | (unsigned)d;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            if (n < want)
-                diff |= (unsigned)(unsigned char)user_pass[n] ^ ((acc >> bits) & 0xff);
-            n++;
+            if (n + 1 >= out_len)
+                return -1;
+            out[n++] = (char)((acc >> bits) & 0xff);
         }
     }
     for (; i < len; i++)
         if (v[i] != '=')
-            return false;
-    return n == want && diff == 0;
+            return -1;
+    out[n] = 0;
+    return (ssize_t)n;
 }
 
 /* The target: origin-form (/metrics?x) or absolute-form (http://host/metrics), whose path is

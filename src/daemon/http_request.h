@@ -32,6 +32,7 @@ ssize_t http_parse_request(const char *buf, size_t len, http_request *ret);
  * @token (case-insensitive, parameters ignored) without q=0. */
 bool http_list_has(const char *v, size_t len, const char *token);
 
-/* Whether the Authorization value @v (@len bytes) is "Basic" with the base64 of @user_pass
- * ("user:password"), compared in time independent of where they differ. */
-bool http_basic_auth_ok(const char *v, size_t len, const char *user_pass);
+/* The credentials of the Authorization value @v (@len bytes) when it is "Basic" with base64
+ * ("user:password"): decoded into @out (@out_len bytes, NUL-terminated). Returns their length, or
+ * -1 when @v is not Basic, not base64, or does not fit. http_auth.c checks them. */
+ssize_t http_basic_credentials(const char *v, size_t len, char *out, size_t out_len);

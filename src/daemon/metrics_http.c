@@ -12,6 +12,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "daemon/http_auth.h"
 #include "daemon/http_request.h"
 #include "lib/exposition.h"
 #include "server_internal.h"
@@ -31,6 +32,7 @@ typedef struct metrics_http {
     unsigned ndescs;
     gnutls_certificate_credentials_t cred; /* HTTPS, or NULL */
     gnutls_priority_t prio;
+    http_auth *auth; /* metrics_basic_auth's checker, or NULL: no auth */
     /* The last rendering per format (0 classic, 1 OpenMetrics) and per encoding (0 plain, 1 gzip). */
     http_body *body[2][2];
     uint64_t gen[2][2];
@@ -200,7 +202,6 @@ static int respond_error(client *c, unsigned status, const char *text, bool clos
 /* Answer a parsed request: GET or HEAD, then the credentials, then the path. */
 static int answer(client *c, const http_request *rq) {
     metrics_http *m = (metrics_http *)c->proto;
-    const config *cfg = c->srv->cfg;
     bool head;
     int om, gz;
 
@@ -213,8 +214,7 @@ static int answer(client *c, const http_request *rq) {
         return respond(c, 405, "Allow: GET, HEAD\r\nContent-Type: text/plain; charset=utf-8\r\n", "only GET /metrics\n",
                        NULL, false, !rq->keep_alive);
     }
-    if (cfg->metrics_basic_auth &&
-        !http_basic_auth_ok(rq->authorization, rq->authorization_len, cfg->metrics_basic_auth))
+    if (m->auth && !http_auth_ok(m->auth, rq->authorization, rq->authorization_len))
         return respond(c, 401,
                        "WWW-Authenticate: Basic realm=\"uniserverd\", charset=\"UTF-8\"\r\n"
                        "Content-Type: text/plain; charset=utf-8\r\n",
@@ -324,6 +324,7 @@ static void free_metrics(metrics_http *m) {
         gnutls_certificate_free_credentials(m->cred);
     if (m->prio)
         gnutls_priority_deinit(m->prio);
+    http_auth_free(m->auth);
     free(m->pd);
     free(m);
 }
@@ -370,8 +371,17 @@ protocol *metrics_start(server *srv) {
         log_error("the catalogue does not map onto Prometheus names");
         goto fail;
     }
-    if (cfg->metrics_basic_auth && !strchr(cfg->metrics_basic_auth, ':'))
-        log_warning("metrics_basic_auth is not USER:PASSWORD: every scrape will be refused");
+    if (cfg->metrics_basic_auth) {
+        char why[512];
+        if (!(m->auth = http_auth_new(cfg->metrics_basic_auth, why, sizeof(why)))) {
+            /* A password that would sit in the file in clear, or a hash that matches nothing: stop
+             * rather than serve /metrics open or closed to everyone. */
+            log_error("%s", why);
+            free_metrics(m);
+            freeaddrinfo(res);
+            return PROTOCOL_FAILED;
+        }
+    }
     if (cfg->metrics_tls_cert && setup_tls(m, cfg) < 0)
         goto fail;
     fd = listen_tcp_socket(res);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include "drivers/local/local_driver.h"
 #include "drivers/remote/remote.h"
 #include "server_internal.h"
 

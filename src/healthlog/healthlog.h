@@ -79,7 +79,8 @@ typedef struct {
 typedef struct hl_db hl_db;
 
 enum {
-    HL_OPEN_WRITE = 1 << 0, /* the one writer: create, migrate, take the writer lock */
+    HL_OPEN_WRITE = 1 << 0,  /* the one writer: create, migrate, take the writer lock */
+    HL_OPEN_MEMORY = 1 << 1, /* a writable HealthLog in memory (@path is only its name): the test driver's */
 };
 /* Open the HealthLog at @path. A reader gets -ENOENT when there is no file and -ENODATA when it
  * is not (yet) a HealthLog; a writer gets -EBUSY when another writer holds it and -EUCLEAN when

@@ -532,10 +532,16 @@ int hl_move_aside(const char *path, char *ret_new, size_t len) {
     return 0;
 }
 
-static int open_writer(hl_db *db) {
+static int open_writer(hl_db *db, bool memory) {
     _cleanup_free_ char *real = NULL;
     int one = 1, r;
 
+    /* In memory (the test driver's simulated HealthLog): no file, so no lock, WAL or fsync. */
+    if (memory) {
+        if (sqlite3_open_v2(":memory:", &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+            return hl_sql_fail(db, SQLITE_CANTOPEN, "open");
+        goto schema;
+    }
     if ((r = writer_lock(db, &real)) < 0)
         return r;
     if (sqlite3_open_v2(real, &db->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -548,7 +554,10 @@ static int open_writer(hl_db *db) {
     if ((r = check_integrity(db)) < 0)
         return r;
     if ((r = exec(db, "PRAGMA auto_vacuum = INCREMENTAL")) < 0 || (r = exec(db, "PRAGMA journal_mode = WAL")) < 0 ||
-        (r = exec(db, "PRAGMA synchronous = FULL")) < 0 || (r = migrate(db)) < 0)
+        (r = exec(db, "PRAGMA synchronous = FULL")) < 0)
+        return r;
+schema:
+    if ((r = migrate(db)) < 0)
         return r;
     for (int ti = 0; ti < NTABLES; ti++)
         if ((r = prepare_insert(db, ti)) < 0)
@@ -602,8 +611,8 @@ int hl_open(const char *path, unsigned flags, hl_db **ret, char *err, size_t err
         return -ENOMEM;
     }
     db->lock_fd = -1;
-    db->writer = flags & HL_OPEN_WRITE;
-    r = db->writer ? open_writer(db) : open_reader(db);
+    db->writer = flags & (HL_OPEN_WRITE | HL_OPEN_MEMORY);
+    r = db->writer ? open_writer(db, flags & HL_OPEN_MEMORY) : open_reader(db);
     if (r >= 0 && (r = hl_prepare(db, "SELECT value FROM state WHERE key = ?", &db->state_get)) < 0 && !db->writer &&
         !(db->present[TAB_STATE]))
         r = 0; /* a file without a state table reads as one without state */

@@ -19,6 +19,7 @@
 #define GS_SOURCES "sources"
 #define GS_DISK "disk"
 #define GS_RELIABILITY "reliability"
+#define GS_MARGINS "margins"
 
 const uniMetricDesc uni_catalog[UNI_NMETRICS] = {
 #define UNI_M_DESC_(e, id_, key_, kind_, unit_, group_, spec_, source_, help_)                                         \

@@ -34,7 +34,7 @@ enum {
 #define UNI_GROUPS(G) \
     G(CPU, "cpu") G(FREQ, "freq") G(CONTENTION, "contention") G(MEM, "mem") G(MEMHW, "memhw") \
     G(TEMP, "temp") G(POWER, "power") G(PSI, "psi") G(ERRORS, "errors") G(VMS, "vms") G(DOM, "dom") \
-    G(KVM, "kvm") G(SOURCES, "sources") G(DISK, "disk") G(RELIABILITY, "reliability")
+    G(KVM, "kvm") G(SOURCES, "sources") G(DISK, "disk") G(RELIABILITY, "reliability") G(MARGINS, "margins")
 /* clang-format on */
 typedef enum {
 #define UNI_G_ENUM_(e, s) UNI_GROUP_##e,

@@ -33,6 +33,8 @@ static const unit_rule unit_rules[] = {
     {"per_h", "_per_h", 1.0 / 3600.0, "per_second"},
     {"h", "_h", 3600, "seconds"},
     {"min", "_min", 60, "seconds"},
+    {"mV", "_mv", 1e-3, "volts"},
+    {"s", "_s", 1, "seconds"},
 };
 
 static const char *label_of(char placeholder, const char *key) {
@@ -49,7 +51,7 @@ static const char *label_of(char placeholder, const char *key) {
     case 'C':
         return "component";
     default:
-        return startswith(key, "host.source.") ? "source" : "name";
+        return startswith(key, "host.source.") ? "source" : startswith(key, "host.margin.") ? "margin" : "name";
     }
 }
 

@@ -471,3 +471,14 @@ int pr_component_p_ue(const pr_component *comps, const pr_result *res, size_t n,
              n ? comps[0].name : "", n > 1 ? " ..." : "");
     return -ENOENT;
 }
+
+const uni_margin *pr_margin_find(const uni_margins *m, const char *domain, const char *param, double freq_mhz) {
+    const uni_margin *best = NULL;
+    for (size_t i = 0; m && i < m->n; i++) {
+        const uni_margin *c = &m->m[i];
+        if (c->has_safe && strcmp(c->domain, domain) == 0 && strcmp(c->param, param) == 0 &&
+            (!best || fabs((double)c->freq_mhz - freq_mhz) < fabs((double)best->freq_mhz - freq_mhz)))
+            best = c;
+    }
+    return best;
+}

@@ -9,9 +9,8 @@
 #include <stdint.h>
 
 #include "healthlog/healthlog.h"
+#include "util/margins.h"
 
-/* Where uni-stresslog writes its margins file by default (docs/stresslog.md). */
-#define PR_DEFAULT_MARGINS "/var/lib/uniserver/margins.json"
 #define PR_MAX_HORIZONS 8
 #define PR_NAME_MAX 32
 #define PR_MAX_CPUS 64
@@ -138,15 +137,7 @@ int pr_component_p_ue(const pr_component *comps, const pr_result *res, size_t n,
                       double *ret, char *err, size_t errlen);
 double pr_p_within(double hazard_per_h, double horizon_s);
 
-/* ---- margins.c: the StressLog's margins file (docs/stresslog.md), parsed from its text ---- */
-typedef struct {
-    char domain[PR_NAME_MAX];
-    char param[PR_NAME_MAX];
-    bool up;              /* direction "up" */
-    double safe;          /* the safe value */
-    double frequency_mhz; /* the frequency it was searched at (0: none) */
-} pr_margin;
-/* -EINVAL (@err says why: not JSON, another schema, a version this code does not know). */
-int pr_margins_parse(const char *text, size_t len, pr_margin **ret, size_t *ret_n, char *err, size_t errlen);
-/* The margin of @domain's @param, the one searched at the frequency nearest @freq_mhz. */
-const pr_margin *pr_margin_find(const pr_margin *m, size_t n, const char *domain, const char *param, double freq_mhz);
+/* ---- the StressLog's margins, as util/margins.c (their one reader) parsed them ---- */
+/* The margin of @domain's @param that has a safe value, the one searched at the frequency nearest
+ * @freq_mhz; NULL when there is none (no search, or not even nominal was clean). */
+const uni_margin *pr_margin_find(const uni_margins *m, const char *domain, const char *param, double freq_mhz);

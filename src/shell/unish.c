@@ -113,6 +113,13 @@ static const cmd_def base_commands[] = {
      "events as uni-healthd commits them (this host only). Each event shows the VMs it may have\n"
      "touched. The HealthLog is ?healthlog=PATH of the URI (default /var/lib/uniserver/healthlog.db).",
      cmd_healthlog, NULL, 0},
+    {"margins", "",
+     "the safe margins uni-stresslog found: each search's nominal, safe value, guard band, when, from which run",
+     "From the record's host.margin.* metrics: uni-stresslog's margins file (uniserverd's margins setting, or\n"
+     "?margins=FILE on a local URI; default /var/lib/uniserver/margins.json). A search is DOMAIN:PARAM[@FREQ]:\n"
+     "pmd2:voltage@2400MHz is PMD 2's voltage at 2.4 GHz, mc1:refresh channel 1's refresh period. Exit 1\n"
+     "when the margins file is there but refused (malformed, a newer version); docs/stresslog.md.",
+     cmd_margins, NULL, 0},
     {"metrics", "", "the metric catalogue: key, kind, unit, group, help", NULL, cmd_metrics, NULL, 0},
     {"uri", "", "the connection's URI", NULL, cmd_uri, NULL, 0},
     {"help", "[COMMAND]", "list the commands, or describe one", NULL, cmd_help, NULL, 0},

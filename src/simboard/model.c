@@ -133,6 +133,10 @@ static double core_util(const sb_model *m, int c) {
     return fmin(1.0, m->load[c] * SB_MAX_KHZ / sb_pmd_khz(m, c / 2));
 }
 
+double sb_core_util(const sb_model *m, int c) {
+    return core_util(m, c);
+}
+
 double sb_pmd_util(const sb_model *m, int p) {
     return (core_util(m, 2 * p) + core_util(m, 2 * p + 1)) / 2;
 }
@@ -163,17 +167,25 @@ double sb_io_power_w(const sb_model *m) {
     return 8.5;
 }
 
+/* The cores' mean utilisation (core_util's arithmetic, one frequency per PMD: it is called often). */
 static double avg_load(const sb_model *m) {
     double s = 0;
-    for (int c = 0; c < SB_NCPU; c++)
-        s += core_util(m, c);
+    for (int p = 0; p < SB_NPMD; p++) {
+        unsigned khz = sb_pmd_khz(m, p);
+        for (int c = 2 * p; c < 2 * p + 2; c++)
+            s += fmin(1.0, m->load[c] * SB_MAX_KHZ / khz);
+    }
     return s / SB_NCPU;
 }
 
-static double channel_power_w(const sb_model *m, int c) {
+static double channel_power_at(const sb_model *m, int c, double avg) {
     double v = m->dram_mv[c] / (double)SB_DRAM_MV_NOMINAL;
     /* Background, refresh (inversely proportional to the period) and access power. */
-    return v * v * (0.9 + 0.35 * SB_REFRESH_NOMINAL / m->refresh_ms[c]) + 0.6 * avg_load(m);
+    return v * v * (0.9 + 0.35 * SB_REFRESH_NOMINAL / m->refresh_ms[c]) + 0.6 * avg;
+}
+
+static double channel_power_w(const sb_model *m, int c) {
+    return channel_power_at(m, c, avg_load(m));
 }
 
 double sb_dram_power_w(const sb_model *m) {
@@ -184,7 +196,8 @@ double sb_dram_power_w(const sb_model *m) {
 }
 
 double sb_dimm_temp_c(const sb_model *m, int c) {
-    return 36.0 + m->dimm_offset_c[c] + 8.0 * avg_load(m) + 1.5 * channel_power_w(m, c);
+    double avg = avg_load(m);
+    return 36.0 + m->dimm_offset_c[c] + 8.0 * avg + 1.5 * channel_power_at(m, c, avg);
 }
 
 double sb_retention_ms(const sb_model *m, int c) {
@@ -195,31 +208,41 @@ double sb_retention_ms(const sb_model *m, int c) {
     return r;
 }
 
+/* Background errors per second of PMD @p / channel @c at weight 1 (sb_set_background). */
+static double bg_pmd_rate(const sb_model *m, int p) {
+    return m->bg_scale * m->bg_pmd[p] * 0.02 * (0.2 + 0.8 * sb_pmd_util(m, p));
+}
+
+static double bg_mc_rate(const sb_model *m, int c) {
+    return m->bg_scale * m->bg_mc[c] * 0.03 * pow(2.0, (sb_dimm_temp_c(m, c) - 45.0) / 10.0) *
+           (0.3 + 0.7 * avg_load(m));
+}
+
 double sb_pmd_ce_rate(const sb_model *m, int p) {
-    double margin = m->pmd_mv[p] - sb_pmd_vmin_mv(m, p);
+    double margin = m->pmd_mv[p] - sb_pmd_vmin_mv(m, p), bg = bg_pmd_rate(m, p);
     if (margin >= 0)
-        return 0;
+        return bg;
     /* Corrected errors grow about e-fold every 6 mV below the safe voltage, on a busy PMD more. */
-    return 0.4 * (exp(-margin / 6.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
+    return bg + 0.4 * (exp(-margin / 6.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
 }
 
 double sb_pmd_ue_rate(const sb_model *m, int p) {
-    double margin = m->pmd_mv[p] - sb_pmd_vmin_mv(m, p);
+    double margin = m->pmd_mv[p] - sb_pmd_vmin_mv(m, p), bg = 0.01 * bg_pmd_rate(m, p);
     if (margin >= -15)
-        return 0;
-    return 0.01 * (exp((-margin - 15.0) / 6.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
+        return bg;
+    return bg + 0.01 * (exp((-margin - 15.0) / 6.0) - 1.0) * (0.2 + 0.8 * sb_pmd_util(m, p));
 }
 
 double sb_mc_ce_rate(const sb_model *m, int c) {
-    double x = m->refresh_ms[c] / sb_retention_ms(m, c);
+    double x = m->refresh_ms[c] / sb_retention_ms(m, c), bg = bg_mc_rate(m, c);
     /* Cells failing between refreshes grow steeply with the period beyond the weakest cell. */
-    return x <= 1 ? 0 : 0.02 * (x * x * x - 1.0);
+    return bg + (x <= 1 ? 0 : 0.02 * (x * x * x - 1.0));
 }
 
 double sb_mc_ue_rate(const sb_model *m, int c) {
-    double x = m->refresh_ms[c] / sb_retention_ms(m, c);
+    double x = m->refresh_ms[c] / sb_retention_ms(m, c), bg = 0.01 * bg_mc_rate(m, c);
     /* Two failing bits in one ECC word: only far beyond the weakest cell. */
-    return x <= 3 ? 0 : 0.0005 * (pow(x / 3.0, 4) - 1.0);
+    return bg + (x <= 3 ? 0 : 0.0005 * (pow(x / 3.0, 4) - 1.0));
 }
 
 /* The workload's own failures: silent data corruption 5 mV below the first uncorrected errors,
@@ -290,6 +313,33 @@ void sb_init(sb_model *m, uint64_t seed) {
     m->load1 = 0;
     for (int c = 0; c < SB_NCPU; c++)
         m->load1 += core_util(m, c);
+    /* The background weights, from a stream of their own: the draws above do not move. */
+    s = seed ^ 0xb6c0ffeeb6c0ffeeull;
+    for (int p = 0; p < SB_NPMD; p++)
+        m->bg_pmd[p] = exp(gaussian(&s) - 0.5);
+    for (int c = 0; c < SB_NMC; c++)
+        m->bg_mc[c] = exp(gaussian(&s) - 0.5);
+}
+
+void sb_set_background(sb_model *m, double scale) {
+    m->bg_scale = scale > 0 ? scale : 0;
+}
+
+/* A number in [0, 1) from (@seed, @a, @b): the workload's draws, a pure function of time. */
+static double hash01(uint64_t seed, uint64_t a, uint64_t b) {
+    uint64_t s = seed ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xc2b2ae3d27d4eb4full);
+    return uniform(&s);
+}
+
+double sb_workload_load(uint64_t seed, int core, uint64_t t_ms) {
+    uint64_t seg = t_ms / 10000, burst = t_ms / 15000;
+    double period = 60.0 + 240.0 * hash01(seed, 1000 + (uint64_t)core, 0),
+           phase = 2 * M_PI * hash01(seed, 2000 + (uint64_t)core, 0);
+    double v = 0.1 + 0.1 * core + 0.25 * sin(2 * M_PI * (double)t_ms / 1000.0 / period + phase) +
+               0.3 * (hash01(seed, (uint64_t)core, seg) - 0.5);
+    if (hash01(seed, 3000, burst) < 0.12) /* an overload: every core asked for more than it has */
+        v = 1.1 + 0.3 * hash01(seed, 4000 + (uint64_t)core, burst);
+    return clampd(v, 0.02, 1.4);
 }
 
 static void tick(sb_model *m) {
@@ -309,6 +359,13 @@ static void tick(sb_model *m) {
     m->load1 = m->load1 * exp(-dt / 60.0) + running * (1.0 - exp(-dt / 60.0));
     m->soc_c += (30.0 + 1.1 * sb_cpu_power_w(m) - m->soc_c) * (1.0 - exp(-dt / 8.0));
     m->dram_energy_uj += sb_dram_power_w(m) * dt * 1e6;
+    m->cpu_energy_uj += sb_cpu_power_w(m) * dt * 1e6;
+    m->io_energy_uj += sb_io_power_w(m) * dt * 1e6;
+    sb_draw_errors(m, dt);
+    m->now_ms += SB_TICK_MS;
+}
+
+void sb_draw_errors(sb_model *m, double dt) {
     for (int p = 0; p < SB_NPMD; p++) {
         uint64_t ce = poisson(&m->rng, sb_pmd_ce_rate(m, p) * dt);
         uint64_t l1 = (uint64_t)floor(ce * 0.3 + uniform(&m->rng) * 0.999);
@@ -333,7 +390,6 @@ static void tick(sb_model *m) {
         m->mc_sdc[c] += poisson(&m->fail_rng, sb_mc_sdc_rate(m, c) * dt);
         m->mc_crash[c] += poisson(&m->fail_rng, sb_mc_crash_rate(m, c) * dt);
     }
-    m->now_ms += SB_TICK_MS;
 }
 
 double sb_uniform(uint64_t *state) {

@@ -85,6 +85,8 @@ typedef struct {
     double load1;                 /* /proc/loadavg 1-minute average */
     double soc_c;                 /* SoC temperature (first-order lag) */
     double dram_energy_uj;        /* DRAM energy counter (powercap) */
+    double cpu_energy_uj;         /* CPU energy (the test driver's; no file of the board's) */
+    double io_energy_uj;          /* IO energy */
     uint64_t pmd_ce[SB_NPMD][2];  /* corrected errors in L1, L2 */
     uint64_t pmd_ue[SB_NPMD];     /* uncorrected */
     uint64_t dimm_ce[SB_NMC][SB_DIMMS], dimm_ue[SB_NMC][SB_DIMMS];
@@ -95,11 +97,30 @@ typedef struct {
     uint64_t fail_rng;
     uint64_t pmd_sdc[SB_NPMD], pmd_crash[SB_NPMD];
     uint64_t mc_sdc[SB_NMC], mc_crash[SB_NMC];
+
+    /* Background errors: what a board at its nominal settings still reports (weak cells, particle
+     * strikes), with a seeded weight per PMD and channel (lognormal: a few parts carry most of
+     * them), growing with the load and, for DRAM, doubling every 10 C. Off (scale 0) unless
+     * sb_set_background: uni-simboard's errors come from the margins alone; the test driver
+     * turns them on. */
+    double bg_scale;
+    double bg_pmd[SB_NPMD], bg_mc[SB_NMC];
 } sb_model;
 
 void sb_init(sb_model *m, uint64_t seed);
 /* Advance the board by @ms (whole ticks; a remainder is carried by the caller's clock). */
 void sb_advance(sb_model *m, uint64_t ms);
+/* Draw the error counters (and the workload's failures) of @dt_s seconds at the rates now,
+ * without advancing anything else: one tick's draws (sb_advance calls it with 0.1 s), or a
+ * history drawn in coarser steps. The same seed and calls give the same counts. */
+void sb_draw_errors(sb_model *m, double dt_s);
+/* Background errors at @scale (1: the rates of docs/simboard.md; 0: none, as sb_init leaves it). */
+void sb_set_background(sb_model *m, double scale);
+/* A varying workload for the board, deterministic for @seed: core @core's demand (0.02..1.4 of
+ * a core at full speed; above 1 tasks queue) at @t_ms. Each core has its own level and a slow
+ * swing of its own period; every 10 s the level jumps at random, and now and then (bursts of
+ * 10-20 s) every core is overloaded at once. */
+double sb_workload_load(uint64_t seed, int core, uint64_t t_ms);
 
 /* A setting of a domain's parameter (SB_PMD_* or SB_MC_*); NULL for SB_PMD_FREQ, which is
  * cpufreq's (the governor, setspeed_khz, the policy's limits: sb_pmd_khz). */
@@ -111,6 +132,7 @@ unsigned sb_pmd_khz(const sb_model *m, int pmd);
 /* V^2 x f of PMD @pmd relative to its nominal voltage at full speed: its dynamic power's scale. */
 double sb_pmd_v2f(const sb_model *m, int pmd);
 double sb_pmd_util(const sb_model *m, int pmd);
+double sb_core_util(const sb_model *m, int core);  /* 0..1: its demand stretched by a slower clock */
 double sb_pmd_vmin_mv(const sb_model *m, int pmd); /* safe voltage at the PMD's frequency now */
 double sb_cpu_power_w(const sb_model *m);
 double sb_io_power_w(const sb_model *m);

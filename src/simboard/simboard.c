@@ -328,7 +328,10 @@ static void build_tree(void) {
         TEXT(buf, "%s%d/id", d, p);
         fmtbuf(buf, sizeof(buf), "%d-%d\n", 2 * p, 2 * p + 1);
         TEXT(buf, "%s%d/cpus", d, p);
-        /* frequency_mhz is cpufreq's (the local driver reads the policy). */
+        /* frequency_mhz is cpufreq's (the local driver reads the policy); its step, which
+         * cppc_cpufreq does not publish, is the board's. */
+        fmtbuf(buf, sizeof(buf), "%d\n", sb_pmd_params[SB_PMD_FREQ].step);
+        TEXT(buf, "%s%d/frequency_mhz_step", d, p);
         RW(F_PMD_PARAM, p, SB_PMD_MV, "%s%d/%s", d, p, sb_pmd_params[SB_PMD_MV].name);
         param_limits(d, p, &sb_pmd_params[SB_PMD_MV]);
     }

@@ -41,7 +41,8 @@ static void usage(FILE *f) {
                "      --settle S           wait after a step for the HealthLog to record its errors (default 2.5)\n"
                "      --ce-threshold N     corrected errors per step tolerated (default 0)\n"
                "      --budget S           stop cleanly after S seconds of wall time, partial results marked\n"
-               "      --workload W         stress-ng (default), simboard:DIR (uni-simboard's load), none\n"
+               "      --workload W         stress-ng (default), microvirus (per cache level; channels: stress-ng),\n"
+               "                           simboard:DIR (uni-simboard's load), none\n"
                "      --margins FILE       the margins file (default /var/lib/uniserver/margins.json)\n"
                "      --log FILE           the raw StressLog (default /var/lib/uniserver/stresslog.jsonl)\n"
                "      --journal FILE       what was set, for recovery (default /var/lib/uniserver/stresslog.journal)\n"
@@ -277,8 +278,9 @@ int sl_parse_options(int argc, char **argv, sl_options *o) {
                 return -EINVAL;
             break;
         case O_WORKLOAD:
-            if (!streq(optarg, "stress-ng") && !streq(optarg, "none") && !startswith(optarg, "simboard:"))
-                return bad("--workload: '%s' is not stress-ng, simboard:DIR or none", optarg);
+            if (!streq(optarg, "stress-ng") && !streq(optarg, "none") && !streq(optarg, "microvirus") &&
+                !startswith(optarg, "simboard:"))
+                return bad("--workload: '%s' is not stress-ng, microvirus, simboard:DIR or none", optarg);
             o->workload = optarg;
             break;
         case O_MARGINS:

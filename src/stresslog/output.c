@@ -17,12 +17,16 @@
 #include "util/util.h"
 
 static FILE *raw;
+static char run_started[32]; /* when this run opened the raw log: the margins file's "run_started" */
 
-static void iso_now(char *buf, size_t len) {
-    time_t t = time(NULL);
+static void iso_time(time_t t, char *buf, size_t len) {
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void iso_now(char *buf, size_t len) {
+    iso_time(time(NULL), buf, len);
 }
 
 static const char *kind_name(int kind) {
@@ -53,6 +57,7 @@ int sl_check_writable(const char *path, char *why, size_t len) {
 }
 
 int sl_log_open(const sl_options *o) {
+    iso_now(run_started, sizeof(run_started));
     if (!(raw = fopen(o->log, o->resume ? "ae" : "we"))) {
         fprintf(stderr, "uni-stresslog: cannot write the raw log %s: %s\n", o->log, strerror(errno));
         return -errno;
@@ -144,6 +149,11 @@ int sl_resume(const sl_options *o, sl_target *t, int n) {
             s->sdc = (unsigned long long)jint(e, "sdc");
             s->crash = (unsigned long long)jint(e, "crash");
             s->hang = (unsigned long long)jint(e, "hang");
+            {
+                int64_t when;
+                if (uni_parse_iso_utc(jstr(e, "time"), &when) == 0)
+                    tg->measured = (long long)when;
+            }
             for (int k = 0; k < V_NVERDICT; k++)
                 if (streq(v, sl_verdict_names[k]))
                     s->verdict = (sl_verdict)k;
@@ -240,6 +250,11 @@ static json_object *entry(const sl_options *o, const sl_target *t) {
         json_object_array_add(ev, s);
     }
     json_object_object_add(e, "evidence", ev);
+    if (t->measured) {
+        char when[32];
+        iso_time((time_t)t->measured, when, sizeof(when));
+        json_object_object_add(e, "measured", json_object_new_string(when));
+    }
     return e;
 }
 
@@ -254,6 +269,9 @@ int sl_write_margins(const sl_options *o, const sl_target *t, int n, bool comple
     json_object_object_add(root, "version", json_object_new_int(SL_MARGINS_VERSION));
     json_object_object_add(root, "generated", json_object_new_string(when));
     json_object_object_add(root, "uri", json_object_new_string(o->uri));
+    if (run_started[0])
+        json_object_object_add(root, "run_started", json_object_new_string(run_started));
+    json_object_object_add(root, "log", json_object_new_string(o->log));
     json_object_object_add(root, "complete", json_object_new_boolean(complete));
     for (int k = 0; k < n; k++)
         json_object_array_add(arr, entry(o, &t[k]));
@@ -328,8 +346,10 @@ int sl_write_report(const sl_options *o, const sl_target *t, int n) {
     fprintf(f, "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for (int k = 0; k < n; k++) {
         int lc = last_clean(&t[k]);
-        fprintf(f, "| %s | %s | %s%lld%s | %lld | ", t[k].domain, t[k].param, t[k].freq_mhz ? "" : "-",
-                t[k].freq_mhz ? t[k].freq_mhz : 0, t[k].freq_mhz ? " MHz" : "", t[k].nominal);
+        char at[32] = "-";
+        if (t[k].freq_mhz)
+            snprintf(at, sizeof(at), "%lld MHz", t[k].freq_mhz);
+        fprintf(f, "| %s | %s | %s | %lld | ", t[k].domain, t[k].param, at, t[k].nominal);
         if (lc >= 0)
             fprintf(f, "%lld | %lld |", t[k].steps[lc].value, sl_guard_value(o, &t[k], t[k].steps[lc].value));
         else

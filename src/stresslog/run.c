@@ -343,6 +343,7 @@ int sl_run(uniConnectPtr conn, const sl_options *o, sl_target *t, int n) {
             if (sl_stop && s->verdict == V_CLEAN) /* an interrupted step proves nothing */
                 break;
             tg->nsteps++;
+            tg->measured = (long long)time(NULL);
             p.steps_done++;
             p.step_wall += now_s() - t0;
             p.ce += s->ce;

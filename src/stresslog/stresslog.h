@@ -68,6 +68,7 @@ typedef struct {
     bool partial;        /* stopped before done (budget, signal) */
     bool failed_nominal; /* the very first step failed */
     char status[32];     /* "failure", "limit", "budget", "stopped", "error" */
+    long long measured;  /* Unix time the last step ended (the raw log's, on --resume); 0: no step */
 } sl_target;
 
 typedef struct {

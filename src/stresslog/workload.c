@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* uni-stresslog's workloads: stress-ng pinned to the domain's cores (its exit status is the
  * verdict: 2 a stressor failed its verification = data corruption, 5 killed by a signal =
- * crash, 3 no resources = no verdict), or the simulated board's own load (uni-simboard's
- * sim/load, sim/advance_ms with its manual clock, and sim/failures for corruption and crashes). */
+ * crash, 3 no resources = no verdict), our micro-viruses (uni-microvirus: each cache level of each
+ * of the domain's cores in turn, the same exit statuses), or the simulated board's own load
+ * (uni-simboard's sim/load, sim/advance_ms with its manual clock, and sim/failures for corruption
+ * and crashes). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -49,6 +51,27 @@ static int board_write(const char *rel, const char *value) {
     return r;
 }
 
+static char microvirus[4200];
+
+/* uni-microvirus beside this program (the build tree, /usr/bin), else on PATH. */
+static int microvirus_path(char *why, size_t len) {
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = 0;
+        *strrchr(self, '/') = 0;
+        snprintf(microvirus, sizeof(microvirus), "%s/uni-microvirus", self);
+        if (access(microvirus, X_OK) == 0)
+            return 0;
+    }
+    if (system("command -v uni-microvirus >/dev/null 2>&1") == 0) {
+        snprintf(microvirus, sizeof(microvirus), "uni-microvirus");
+        return 0;
+    }
+    snprintf(why, len, "uni-microvirus is neither beside uni-stresslog nor on PATH");
+    return -ENOENT;
+}
+
 int sl_workload_check(const sl_options *o, char *why, size_t len) {
     if (streq(o->workload, "none"))
         return 0;
@@ -61,6 +84,8 @@ int sl_workload_check(const sl_options *o, char *why, size_t len) {
         }
         return 0;
     }
+    if (streq(o->workload, "microvirus") && microvirus_path(why, len) < 0)
+        return -ENOENT;
     if (system("command -v stress-ng >/dev/null 2>&1") != 0) {
         snprintf(why, len, "stress-ng is not installed (Debian package stress-ng)");
         return -ENOENT;
@@ -241,6 +266,89 @@ static int stress_ng_run(const sl_target *t, double seconds, sl_workload_result 
     return sl_stress_ng_verdict(status, r);
 }
 
+/* The micro-viruses: levels 1, 2 and 3 in turn, a third of the dwell each, one per core of the
+ * domain at once. Their exit statuses are stress-ng's (2 corruption, a signal a crash, 3 cannot
+ * run); the worst of a level's decides, and a failure ends the run. */
+static int microvirus_run(const sl_target *t, double seconds, sl_workload_result *r) {
+    char secs[32];
+    snprintf(secs, sizeof(secs), "%.3f", seconds / 3 > 0.01 ? seconds / 3 : 0.01);
+    for (int level = 1; level <= 3; level++) {
+        pid_t pids[SL_MAX_CORES];
+        int n = 0, worst = 0, worst_status = 0;
+        for (int i = 0; i < t->ncores; i++) {
+            char lv[8], cpu[16];
+            pid_t pid = fork();
+            if (pid < 0)
+                break;
+            if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                if (null >= 0)
+                    dup2(null, STDOUT_FILENO);
+                setpgid(0, 0);
+                snprintf(lv, sizeof(lv), "%d", level);
+                snprintf(cpu, sizeof(cpu), "%d", t->cores[i]);
+                execlp(microvirus, "uni-microvirus", "--level", lv, "--cpu", cpu, "--seconds", secs, (char *)NULL);
+                _exit(127);
+            }
+            pids[n++] = pid;
+        }
+        if (n < t->ncores) {
+            r->error = true;
+            snprintf(r->detail, sizeof(r->detail), "fork: %s", strerror(errno));
+        }
+        /* A micro-virus that outlives its time by 30 s has hung. */
+        for (double waited = 0; n > 0; waited += 0.05) {
+            for (int i = 0; i < n; i++) {
+                int status;
+                if (waitpid(pids[i], &status, WNOHANG) != pids[i])
+                    continue;
+                /* Severity: a signal (crash) over corruption (2) over cannot run (3, 127) over clean. */
+                int sev = WIFSIGNALED(status) ? 4 : WEXITSTATUS(status) == 2 ? 3 : WEXITSTATUS(status) ? 2 : 0;
+                if (sev > worst) {
+                    worst = sev;
+                    worst_status = status;
+                }
+                pids[i--] = pids[--n];
+            }
+            if (n && (sl_stop || waited > seconds / 3 + 30)) {
+                for (int i = 0; i < n; i++) {
+                    kill(-pids[i], SIGKILL);
+                    kill(pids[i], SIGKILL);
+                    waitpid(pids[i], NULL, 0);
+                }
+                if (sl_stop)
+                    return 0;
+                r->hang = 1;
+                snprintf(r->detail, sizeof(r->detail), "uni-microvirus (level %d) did not end 30 s past its time",
+                         level);
+                return 0;
+            }
+            if (n)
+                sleep_s(0.05);
+        }
+        if (r->error)
+            return 0;
+        if (worst == 4) {
+            r->crash = 1;
+            snprintf(r->detail, sizeof(r->detail), "uni-microvirus (level %d) killed by signal %d", level,
+                     WTERMSIG(worst_status));
+            return 0;
+        }
+        if (worst == 3) {
+            r->sdc = 1;
+            snprintf(r->detail, sizeof(r->detail), "uni-microvirus (level %d) read back a wrong word (exit 2)", level);
+            return 0;
+        }
+        if (worst == 2) {
+            r->error = true;
+            snprintf(r->detail, sizeof(r->detail), "uni-microvirus (level %d) could not run (exit %d)", level,
+                     WEXITSTATUS(worst_status));
+            return 0;
+        }
+    }
+    return 0;
+}
+
 int sl_workload_run(const sl_options *o, const sl_target *t, double seconds, sl_workload_result *r) {
     memset(r, 0, sizeof(*r));
     if (streq(o->workload, "none")) {
@@ -249,5 +357,8 @@ int sl_workload_run(const sl_options *o, const sl_target *t, double seconds, sl_
     }
     if (is_board(o))
         return board_run(t, seconds, r);
+    /* The micro-viruses are for the cores' caches; a channel's memory is stress-ng's --vm. */
+    if (streq(o->workload, "microvirus") && t->kind != UNI_OPP_MEMORY && t->ncores > 0)
+        return microvirus_run(t, seconds, r);
     return stress_ng_run(t, seconds, r);
 }

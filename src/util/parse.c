@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Strict number parsing: no atoi, no unchecked sscanf; a malformed or overflowing token is an error. */
+/* Strict number parsing: no atoi, no unchecked sscanf; a malformed or overflowing token is an error.
+ * Also CPU lists and ISO 8601 UTC times. */
 #include <ctype.h>
 #include <math.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -199,4 +201,21 @@ int format_cpu_list(const uint8_t *bitmap, unsigned nbits, char *buf, size_t len
         i = j + 1;
     }
     return (int)o;
+}
+
+int uni_parse_iso_utc(const char *s, int64_t *ret) {
+    struct tm tm = {0};
+    const char *end;
+    time_t t;
+
+    if (!s || strlen(s) != 20)
+        return -EINVAL;
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return -EINVAL;
+    t = timegm(&tm);
+    if (t == (time_t)-1)
+        return -EINVAL;
+    *ret = (int64_t)t;
+    return 0;
 }

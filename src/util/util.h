@@ -83,6 +83,9 @@ const char *next_token(const char *p, const char *end, size_t *ret_len);
 /* Parse a kernel CPU list ("0-3,8,10-11") into a bitmap of at most max bits; -EBADMSG on garbage,
  * -ERANGE for an index >= max. ret_count gets the number of set bits. */
 int parse_cpu_list(const char *s, size_t len, uint8_t *bitmap, unsigned max, unsigned *ret_count);
+/* The ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SSZ" (the margins file's, the raw StressLog's) as Unix
+ * time; -EINVAL when @s is not exactly one. */
+int uni_parse_iso_utc(const char *s, int64_t *ret);
 /* The same for cpufreq's blank-separated lists ("0 1 ", related_cpus), whose words may also be
  * ranges. An empty list is 0 CPUs. */
 int parse_cpu_words(const char *s, uint8_t *bitmap, unsigned max, unsigned *ret_count);

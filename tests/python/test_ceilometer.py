@@ -111,3 +111,24 @@ def test_section2_pollsters_through_uniserverd(agent, monkeypatch):
     avail = sorted((s["resource_metadata"]["instance_name"], s["counter_volume"])
                    for s in by["uniserver.instance.availability"])
     assert avail == [("vm-1", 100.0), ("vm-2", 100.0)]  # vm-3 is shut off: no instance sample
+def test_margin_pollsters(agent, monkeypatch):
+    """uni-stresslog's margins as meters: one sample per search, on its own resource, with the
+    search's status and run (the xgene2 fixture's margins file)."""
+    import uniserver_ceilometer.pollsters as p
+    fix = os.path.join(SRC, "tests", "fixtures", "xgene2")
+    monkeypatch.setenv("UNISERVER_URI", f"uniserver:///system?procfs={fix}/proc&sysfs={fix}/sys"
+                                        f"&margins={fix}/margins.json")
+    p._conn = None
+    got = []
+    agent.notifier.sample = lambda ctx, event, payload: got.extend(payload["samples"])
+    for task in agent.setup_polling_tasks().values():
+        task.poll_and_notify()
+    safe = sorted((s["resource_id"], s["counter_volume"], s["counter_unit"], s["resource_metadata"]["margin"])
+                  for s in got if s["counter_name"] == "uniserver.host.margin.voltage.safe")
+    assert safe == [("node-1-margin-pmd0:voltage@1200MHz", 875, "mV", "pmd0:voltage@1200MHz"),
+                    ("node-1-margin-pmd0:voltage@2400MHz", 910, "mV", "pmd0:voltage@2400MHz")]
+    refresh, = [s for s in got if s["counter_name"] == "uniserver.host.margin.refresh.guard"]
+    assert (refresh["counter_volume"], refresh["resource_metadata"]["status"]) == (93, "budget")
+    assert refresh["resource_metadata"]["run"].startswith("started 2026-12-07T02:40:00Z")
+    assert not [s for s in got if s["counter_name"] == "uniserver.host.margin.frequency.safe"]
+    p._conn = None

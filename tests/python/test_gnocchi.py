@@ -92,7 +92,7 @@ def test_publish_and_read_back(gnocchi, tmp_path, monkeypatch):
     assert open(os.path.join(SRC, "python", "uniserver_ceilometer", "gnocchi_resources.yaml")).read() == \
         pollsters.gnocchi_resources()
     assert set(gnocchi_setup.create_types(url)) == {"uniserver_host", "uniserver_host_cpu", "uniserver_instance",
-                                                     "uniserver_host_component"}
+                                                     "uniserver_host_component", "uniserver_host_margin"}
     assert gnocchi_setup.create_types(url) == []  # again: nothing to do
 
     from ceilometer import service
@@ -147,6 +147,26 @@ endpoint = {url}
     assert vm["display_name"] == "vm-1"
     meas = gget(url, "/v1/resource/uniserver_instance/7b3f8a2e-5d41-4c6e-9a0b-1c2d3e4f5a61/metric/uniserver.instance.memory/measures?refresh=true")
     assert meas[-1][2] == 2048.0
+    # uni-stresslog's margins (a fixture host's margins file): one resource per search.
+    fix = os.path.join(SRC, "tests", "fixtures", "xgene2")
+    monkeypatch.setenv("UNISERVER_URI", f"uniserver:///system?procfs={fix}/proc&sysfs={fix}/sys"
+                                        f"&margins={fix}/margins.json")
+    pollsters._conn = None
+    got.clear()
+    for task in m.setup_polling_tasks().values():
+        task.poll_and_notify()
+    pub.publish_samples([smp.Sample(name=s["counter_name"], type=s["counter_type"], unit=s["counter_unit"],
+                                    volume=s["counter_volume"], user_id=s["user_id"], project_id=s["project_id"],
+                                    resource_id=s["resource_id"], timestamp=s["timestamp"],
+                                    resource_metadata=s["resource_metadata"])
+                         for s in got if s["counter_name"].startswith("uniserver.host.margin.")])
+    pollsters._conn = None
+    margin = [r for r in gget(url, "/v1/resource/uniserver_host_margin")
+              if r["original_resource_id"] == "node-1-margin-pmd0:voltage@2400MHz"]
+    assert margin and margin[0]["margin"] == "pmd0:voltage@2400MHz" and margin[0]["host"] == "node-1"
+    meas = gget(url, f"/v1/resource/uniserver_host_margin/{margin[0]['id']}/metric/uniserver.host.margin.voltage.safe"
+                     "/measures?refresh=true")
+    assert meas[-1][2] == 910.0
 
     # Reliability (the predictor) from a node with a HealthLog: the health-x86 fixture, its HealthLog
     # written by uni-healthd with one uncorrected error on a DIMM.

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "daemon/http_auth.h"
 #include "daemon/http_request.h"
 
 static ssize_t parse(const char *s, http_request *r) {
@@ -101,25 +102,75 @@ static void test_lists(void **state) {
         http_list_has("text/plain, application/openmetrics-text; version=1.0.0", 56, "application/openmetrics-text"));
 }
 
-static void test_basic_auth(void **state) {
+static void test_basic_credentials(void **state) {
+    char out[64];
     (void)state;
     /* base64("scraper:s3cret") */
-    assert_true(http_basic_auth_ok("Basic c2NyYXBlcjpzM2NyZXQ=", 26, "scraper:s3cret"));
-    assert_true(http_basic_auth_ok("basic   c2NyYXBlcjpzM2NyZXQ=", 28, "scraper:s3cret"));
-    assert_false(http_basic_auth_ok("Basic c2NyYXBlcjpzM2NyZXQ=", 26, "scraper:s3cre"));
-    assert_false(http_basic_auth_ok("Basic c2NyYXBlcjpzM2NyZXQ=", 26, "scraper:s3crex"));
-    assert_false(http_basic_auth_ok("Basic c2NyYXBlcjpzM2NyZXQ=x", 27, "scraper:s3cret"));
-    assert_false(http_basic_auth_ok("Bearer c2NyYXBlcjpzM2NyZXQ=", 27, "scraper:s3cret"));
-    assert_false(http_basic_auth_ok("Basic c2NyYXBl*jpzM2NyZXQ=", 26, "scraper:s3cret"));
-    assert_false(http_basic_auth_ok(NULL, 0, "scraper:s3cret"));
-    /* A setting without a colon matches nothing, not even its own base64. */
-    assert_false(http_basic_auth_ok("Basic c2NyYXBlcg==", 18, "scraper"));
+    assert_int_equal(http_basic_credentials("Basic c2NyYXBlcjpzM2NyZXQ=", 26, out, sizeof(out)), 14);
+    assert_string_equal(out, "scraper:s3cret");
+    assert_int_equal(http_basic_credentials("basic   c2NyYXBlcjpzM2NyZXQ=", 28, out, sizeof(out)), 14);
+    assert_int_equal(http_basic_credentials("Basic c2NyYXBlcjpzM2NyZXQ=x", 27, out, sizeof(out)), -1);
+    assert_int_equal(http_basic_credentials("Bearer c2NyYXBlcjpzM2NyZXQ=", 27, out, sizeof(out)), -1);
+    assert_int_equal(http_basic_credentials("Basic c2NyYXBl*jpzM2NyZXQ=", 26, out, sizeof(out)), -1);
+    assert_int_equal(http_basic_credentials(NULL, 0, out, sizeof(out)), -1);
+    /* Credentials longer than the room are refused, not cut. */
+    assert_int_equal(http_basic_credentials("Basic c2NyYXBlcjpzM2NyZXQ=", 26, out, 14), -1);
+    assert_int_equal(http_basic_credentials("Basic c2NyYXBlcjpzM2NyZXQ=", 26, out, 15), 14);
+}
+
+/* Hashes of "s3cret": mkpasswd -m bcrypt / -m yescrypt (Debian package whois); $2y$ is what
+ * htpasswd -B writes, the same algorithm. */
+#define BCRYPT "$2b$05$y43kwnJcIzo3F.odrhoF1.xJwfAeZY8Tekdus/n53/glHqFwrKEyO"
+#define BCRYPT_2Y "$2y$05$y43kwnJcIzo3F.odrhoF1.xJwfAeZY8Tekdus/n53/glHqFwrKEyO"
+#define YESCRYPT "$y$j9T$.9NOlj1bhS3x0Y6F1xVxn/$RQGmuib8dNu76o8j/hxqh4FS08262yiO9mov0jyyiX6"
+
+static void test_hashed_auth(void **state) {
+    static const char *const hashes[] = {"scraper:" BCRYPT, "scraper:" BCRYPT_2Y, "scraper:" YESCRYPT};
+    char why[512];
+    (void)state;
+    for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+        http_auth *a = http_auth_new(hashes[i], why, sizeof(why));
+        assert_non_null(a);
+        assert_true(http_auth_ok(a, "Basic c2NyYXBlcjpzM2NyZXQ=", 26));  /* scraper:s3cret */
+        assert_true(http_auth_ok(a, "Basic c2NyYXBlcjpzM2NyZXQ=", 26));  /* again, from the cache */
+        assert_false(http_auth_ok(a, "Basic c2NyYXBlcjpzM2NyZXg=", 26)); /* scraper:s3crex */
+        assert_false(http_auth_ok(a, "Basic c2NyYXBlcjpzM2NyZQ==", 26)); /* scraper:s3cre */
+        assert_false(http_auth_ok(a, "Basic c2NyYXBlcnM6czNjcmV0", 26)); /* scrapers:s3cret */
+        assert_false(http_auth_ok(a, "Basic c2NyYXBlcg==", 18));         /* scraper, no colon */
+        assert_false(http_auth_ok(a, "Basic OnMzY3JldA==", 18));         /* :s3cret */
+        assert_false(http_auth_ok(a, NULL, 0));
+        assert_true(http_auth_ok(a, "Basic c2NyYXBlcjpzM2NyZXQ=", 26));
+        http_auth_free(a);
+    }
+}
+
+static void test_plain_or_broken_hash_refused(void **state) {
+    char why[512] = "";
+    (void)state;
+    assert_null(http_auth_new("scraper:s3cret", why, sizeof(why)));
+    assert_non_null(strstr(why, "must be a bcrypt ($2b$) or yescrypt ($y$) hash, not plain text"));
+    assert_non_null(strstr(why, "mkpasswd -m bcrypt -R 12"));
+    assert_null(http_auth_new("scraper:$6$salt$abc", why, sizeof(why))); /* sha512crypt: not accepted */
+    assert_non_null(strstr(why, "not plain text"));
+    assert_null(http_auth_new("$2b$05$y43kwnJcIzo3F.odrhoF1.xJwfAeZY8Tekdus/n53/glHqFwrKEyO", why, sizeof(why)));
+    assert_null(http_auth_new(":" BCRYPT, why, sizeof(why)));
+    assert_non_null(strstr(why, "USER:HASH"));
+    /* Cut short, or only the salt: would refuse every password. */
+    assert_null(http_auth_new("scraper:$2b$05$y43kwnJcIzo3F.odrhoF1.xJwfAeZY8Tekdus/n53/glHqFwrKE", why, sizeof(why)));
+    assert_non_null(strstr(why, "is not a whole bcrypt or yescrypt hash"));
+    assert_null(http_auth_new("scraper:$2b$05$y43kwnJcIzo3F.odrhoF1.", why, sizeof(why)));
+    assert_null(http_auth_new("scraper:$y$j9T$.9NOlj1bhS3x0Y6F1xVxn/", why, sizeof(why)));
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_complete), cmocka_unit_test(test_incomplete), cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_lists),    cmocka_unit_test(test_basic_auth),
+        cmocka_unit_test(test_complete),
+        cmocka_unit_test(test_incomplete),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_basic_credentials),
+        cmocka_unit_test(test_hashed_auth),
+        cmocka_unit_test(test_plain_or_broken_hash_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

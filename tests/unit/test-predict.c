@@ -326,37 +326,28 @@ static void test_bad_input(void **state) {
     free(h);
 }
 
+/* The margin the predictor compares a domain with: the search at the nearest frequency, one with a
+ * safe value only (the file itself is read by util/margins.c, tested in test-margins.c). */
 static void test_margins_file(void **state) {
-    static const char good[] = "{\"schema\":\"uniserver-margins\",\"version\":1,\"margins\":["
-                               "{\"domain\":\"pmd2\",\"param\":\"voltage_mv\",\"direction\":\"down\",\"safe\":910,"
-                               "\"conditions\":{\"frequency_mhz\":2400}},"
-                               "{\"domain\":\"pmd2\",\"param\":\"voltage_mv\",\"direction\":\"down\",\"safe\":880,"
-                               "\"conditions\":{\"frequency_mhz\":1200}},"
-                               "{\"domain\":\"pmd3\",\"param\":\"voltage_mv\",\"direction\":\"down\",\"safe\":null},"
-                               "{\"domain\":\"mc1\",\"param\":\"refresh_ms\",\"direction\":\"up\",\"safe\":1100}]}";
-    pr_margin *m = NULL;
-    size_t n = 0;
-    char err[200];
-    const pr_margin *f;
+    uni_margin m[4] = {
+        {.domain = "pmd2", .param = "voltage_mv", .dir = -1, .has_safe = true, .safe = 910, .freq_mhz = 2400},
+        {.domain = "pmd2", .param = "voltage_mv", .dir = -1, .has_safe = true, .safe = 880, .freq_mhz = 1200},
+        {.domain = "pmd3", .param = "voltage_mv", .dir = -1, .has_safe = false, .freq_mhz = 2400},
+        {.domain = "mc1", .param = "refresh_ms", .dir = 1, .has_safe = true, .safe = 1100},
+    };
+    uni_margins set = {.version = 1, .m = m, .n = 4};
+    const uni_margin *f;
     (void)state;
-    assert_int_equal(pr_margins_parse(good, strlen(good), &m, &n, err, sizeof(err)), 0);
-    assert_int_equal(n, 3); /* pmd3 found nothing safe: no margin */
-    f = pr_margin_find(m, n, "pmd2", "voltage_mv", 1500);
+    f = pr_margin_find(&set, "pmd2", "voltage_mv", 1500);
     assert_non_null(f);
     assert_true(f->safe == 880);
-    f = pr_margin_find(m, n, "pmd2", "voltage_mv", 2400);
-    assert_true(f->safe == 910 && !f->up);
-    f = pr_margin_find(m, n, "mc1", "refresh_ms", 0);
-    assert_true(f && f->up && f->safe == 1100);
-    assert_null(pr_margin_find(m, n, "pmd3", "voltage_mv", 2400));
-    free(m);
-    assert_int_equal(pr_margins_parse("{\"schema\":\"uniserver-margins\",\"version\":2,\"margins\":[]}", 55, &m, &n,
-                                      err, sizeof(err)),
-                     -EINVAL);
-    assert_string_equal(err, "version 2: this reader knows version 1");
-    assert_int_equal(pr_margins_parse("not json", 8, &m, &n, err, sizeof(err)), -EINVAL);
-    assert_int_equal(pr_margins_parse("{\"schema\":\"other\"}", 18, &m, &n, err, sizeof(err)), -EINVAL);
-    assert_null(m);
+    f = pr_margin_find(&set, "pmd2", "voltage_mv", 2400);
+    assert_true(f->safe == 910 && f->dir < 0);
+    f = pr_margin_find(&set, "mc1", "refresh_ms", 0);
+    assert_true(f && f->dir > 0 && f->safe == 1100);
+    assert_null(pr_margin_find(&set, "pmd3", "voltage_mv", 2400)); /* nothing safe: no margin */
+    assert_null(pr_margin_find(&set, "pmd2", "refresh_ms", 0));
+    assert_null(pr_margin_find(NULL, "pmd2", "voltage_mv", 2400));
 }
 
 static void test_from_healthlog(void **state) {

@@ -129,7 +129,9 @@ static void test_same_views(void **state) {
         uniRecordFree(a);
         usleep(20000);
     }
-    assert_int_equal(uniRecordGetWindowMs(a), 1000); /* the test driver's virtual second */
+    /* The test driver's virtual seconds since the daemon's previous sample: one per call, the
+     * daemon's collection of its VMs in between. */
+    assert_true(uniRecordGetWindowMs(a) >= 1000 && uniRecordGetWindowMs(a) % 1000 == 0);
     assert_non_null(uniRecordLookup(a, "host.cpu.util_pct"));
     assert_non_null(uniRecordLookup(a, "host.source.uniserverd.up"));
     uniRecordFree(a);

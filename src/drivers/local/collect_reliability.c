@@ -14,16 +14,10 @@
 
 struct predict_state {
     pr_config cfg;
-    char *margins_path;
     pr_event *ev;
     size_t nev, cap;
     int64_t last_id; /* the newest event read; 0: nothing read yet */
     hl_db *db;       /* the HealthLog the events came from (another after a reopen: read anew) */
-    pr_margin *margins;
-    size_t nmargins;
-    struct timespec margins_mtime;
-    bool margins_read;
-    char margins_err[160];
 };
 
 int predict_open(local_state *s, const uni_uri *uri) {
@@ -36,11 +30,6 @@ int predict_open(local_state *s, const uni_uri *uri) {
     }
     s->pred = p;
     pr_config_default(&p->cfg);
-    v = uni_uri_param(uri, "margins");
-    if (!(p->margins_path = strdup(v && *v ? v : PR_DEFAULT_MARGINS))) {
-        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
-        return -1;
-    }
     /* The settings of the model a user may change, each checked now: a bad one refuses the
      * connection, naming the value, rather than giving made-up probabilities later. */
     static const struct {
@@ -76,8 +65,6 @@ void predict_close(local_state *s) {
     if (!p)
         return;
     free(p->ev);
-    free(p->margins);
-    free(p->margins_path);
     free(p);
     s->pred = NULL;
 }
@@ -161,37 +148,6 @@ static int refresh_events(predict_state *p, hl_db *db, int64_t now_ms) {
     return 0;
 }
 
-/* The margins file, read again when it changes. A missing file is no margin (the StressLog has
- * not run); an unreadable or malformed one is no margin either, with its reason kept. */
-static void refresh_margins(predict_state *p) {
-    struct stat st;
-    char *text = NULL;
-    ssize_t n;
-    if (stat(p->margins_path, &st) < 0) {
-        free(p->margins);
-        p->margins = NULL;
-        p->nmargins = 0;
-        p->margins_read = false;
-        snprintf(p->margins_err, sizeof(p->margins_err), "no margins file %s", p->margins_path);
-        return;
-    }
-    if (p->margins_read && st.st_mtim.tv_sec == p->margins_mtime.tv_sec &&
-        st.st_mtim.tv_nsec == p->margins_mtime.tv_nsec)
-        return;
-    p->margins_read = true;
-    p->margins_mtime = st.st_mtim;
-    free(p->margins);
-    p->margins = NULL;
-    p->nmargins = 0;
-    p->margins_err[0] = 0;
-    n = read_file_at_alloc(AT_FDCWD, p->margins_path, &text);
-    if (n < 0)
-        snprintf(p->margins_err, sizeof(p->margins_err), "%s: %s", p->margins_path, strerror((int)-n));
-    else if (pr_margins_parse(text, (size_t)n, &p->margins, &p->nmargins, p->margins_err, sizeof(p->margins_err)) < 0)
-        p->margins_read = true;
-    free(text);
-}
-
 static const uniOppParam *opp_param(uniOppListPtr l, int d, const char *name) {
     const uniOppDomain *dom = uniOppListGetDomain(l, d);
     for (int i = 0; dom && i < dom->nparams; i++) {
@@ -202,15 +158,14 @@ static const uniOppParam *opp_param(uniOppListPtr l, int d, const char *name) {
     return NULL;
 }
 
-static void set_margin(predict_state *p, pr_component *c, uniOppListPtr l, int d, const char *param) {
+static void set_margin(const uni_margins *margins, pr_component *c, uniOppListPtr l, int d, const char *param) {
     const uniOppParam *q = opp_param(l, d, param), *f = opp_param(l, d, "frequency_mhz");
-    const pr_margin *m =
-        q ? pr_margin_find(p->margins, p->nmargins, uniOppListGetDomain(l, d)->name, param, f ? (double)f->current : 0)
-          : NULL;
+    const uni_margin *m =
+        q ? pr_margin_find(margins, uniOppListGetDomain(l, d)->name, param, f ? (double)f->current : 0) : NULL;
     if (m) {
         c->have_margin = true;
-        c->up = m->up;
-        c->safe = m->safe;
+        c->up = m->dir > 0;
+        c->safe = (double)m->safe;
         c->current = (double)q->current;
     }
 }
@@ -220,6 +175,7 @@ static void set_margin(predict_state *p, pr_component *c, uniOppListPtr l, int d
 static size_t components(local_state *s, predict_state *p, pr_component *c, size_t max) {
     sysfs_root root = {.conn = NULL, .sys_fd = s->sys_fd, .sysfs = s->sysfs};
     uniOppListPtr l = uni_opp_list_new();
+    const uni_margins *mg = margins_current(s);
     size_t n = 0;
     int nd;
 
@@ -234,7 +190,7 @@ static size_t components(local_state *s, predict_state *p, pr_component *c, size
                 for (int i = 0; i < dom->ncores && i < PR_MAX_CPUS; i++)
                     pmd->cpus[pmd->ncpus++] = dom->cores[i];
                 pmd->temp_c = NAN;
-                set_margin(p, pmd, l, d, "voltage_mv");
+                set_margin(mg, pmd, l, d, "voltage_mv");
                 *l2 = *pmd;
                 snprintf(l2->name, sizeof(l2->name), "%.24s_l2", dom->name);
                 l2->kind = PR_COMP_L2;
@@ -246,7 +202,7 @@ static size_t components(local_state *s, predict_state *p, pr_component *c, size
                 mc->temp_c = NAN;
                 for (int i = 0; i < dom->nmembers && i < PR_MAX_DIMMS; i++)
                     snprintf(mc->dimms[mc->ndimms++], PR_NAME_MAX, "%s", dom->members[i]);
-                set_margin(p, mc, l, d, "refresh_ms");
+                set_margin(mg, mc, l, d, "refresh_ms");
                 for (int i = 0; i < mc->ndimms; i++) {
                     pr_component *dimm = &c[n++];
                     *dimm = *mc;
@@ -358,7 +314,6 @@ int collect_reliability(local_state *s, uniRecordPtr rec) {
         s->hl = NULL;
         return -1;
     }
-    refresh_margins(p);
     (void)hl_state_get(s->hl, "cap.cpu", &cap_cpu);
     (void)hl_state_get(s->hl, "cap.memory", &cap_mem);
     /* Where the history begins: uni-healthd's first start, or the oldest event it kept. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The local driver (uniserver:///system): this host's /proc and /sys, or other trees given with
  * ?procfs=DIR&sysfs=DIR, and uni-healthd's HealthLog (?healthlog=PATH) for the error metrics and
- * the memory speed. Sources are discovered once at open; files read every sample stay open and
- * are read with pread(); /proc/cpuinfo is read once. Rates come from the previous sample kept on
+ * the memory speed, and uni-stresslog's margins file (?margins=PATH) for the margins. Sources are
+ * discovered once at open; files read every sample stay open and are read with pread();
+ * /proc/cpuinfo is read once. Rates come from the previous sample kept on
  * the connection. What the host lacks is marked absent with the reason.
  *
  * This file opens and closes a connection and runs a sample; local_discover.c finds the sources
@@ -62,6 +63,7 @@ static void local_close(uniConnectPtr conn) {
     hl_close(s->hl_wait);
     pthread_mutex_destroy(&s->watch_lock);
     free(s->hl_path);
+    margins_close(s);
     free(s);
     conn->priv = NULL;
 }
@@ -82,7 +84,8 @@ static bool is_host_proc(int proc_fd) {
 }
 
 static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
-    static const char *const known[] = {"procfs", "sysfs", "healthlog", VMS_URI_PARAMS, PREDICT_URI_PARAMS, NULL};
+    static const char *const known[] = {"procfs",           "sysfs", "healthlog", "margins", VMS_URI_PARAMS,
+                                        PREDICT_URI_PARAMS, NULL};
     const char *procfs, *sysfs, *healthlog;
     local_state *s;
     int r;
@@ -116,6 +119,10 @@ static int local_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
     s->sysfs = strdup(sysfs ? sysfs : "/sys");
     s->hl_path = strdup(healthlog && *healthlog ? healthlog : HL_DEFAULT_PATH);
     if (!s->procfs || !s->sysfs || !s->hl_path) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        goto fail;
+    }
+    if (margins_open(s, uni_uri_param(uri, "margins")) < 0) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         goto fail;
     }
@@ -182,8 +189,8 @@ ssize_t pread_buf(local_state *s, int fd) {
     }
 }
 
-static const char *const source_names[SRC_MAX] = {"stat",    "cpufreq", "meminfo",   "loadavg", "psi",
-                                                  "sensors", "power",   "healthlog", "vms",     "disk"};
+static const char *const source_names[SRC_MAX] = {"stat",  "cpufreq",   "meminfo", "loadavg", "psi",    "sensors",
+                                                  "power", "healthlog", "vms",     "disk",    "margins"};
 
 void source_down(local_state *s, int src, const char *fmt, ...) {
     va_list ap;
@@ -212,6 +219,8 @@ static const char *source_absent(const local_state *s, int src) {
         return s->nrapl || s->npowers ? NULL : "no power sensor (RAPL powercap zone, hwmon power*_input)";
     case SRC_DISK:
         return s->host_proc ? NULL : "statvfs(2) reads this host's filesystems, and procfs is another tree";
+    case SRC_MARGINS:
+        return margins_absent(s);
     default:
         return NULL;
     }
@@ -316,6 +325,8 @@ static int local_node_get_stats(uniConnectPtr conn, const uni_select *sel, uniRe
     }
     if (uni_select_group(sel, UNI_GROUP_DISK))
         RUN(SRC_DISK, 1u << UNI_GROUP_DISK, collect_disk(s, rec));
+    if (uni_select_group(sel, UNI_GROUP_MARGINS))
+        RUN(SRC_MARGINS, 1u << UNI_GROUP_MARGINS, collect_margins(s, rec));
     rec_absent_ledger(rec);
     rec_absent(rec, UNI_M_HOST_SOURCE_NAME_LAST_ERROR, "%s", "no source is failing");
     s->last_ns = now;

@@ -7,6 +7,7 @@
 #include "healthlog/healthlog.h"
 #include "lib/internal.h"
 #include "parsers.h"
+#include "util/margins.h"
 
 #define MAX_CPUS 8192
 
@@ -48,6 +49,7 @@ enum {
     SRC_HEALTHLOG,
     SRC_VMS,
     SRC_DISK,
+    SRC_MARGINS,
     SRC_MAX
 };
 
@@ -115,9 +117,10 @@ typedef struct {
     int64_t wait_version;   /* PRAGMA data_version at the end of the previous wait */
     bool have_wait_version;
     pthread_mutex_t watch_lock;
-    bool host_proc;             /* procfs is this host's /proc (statvfs of its mounts means something) */
-    int boot_id_fd;             /* sys/kernel/random/boot_id, or -1 */
-    struct predict_state *pred; /* the predictor's history and settings (collect_reliability.c) */
+    bool host_proc;                /* procfs is this host's /proc (statvfs of its mounts means something) */
+    int boot_id_fd;                /* sys/kernel/random/boot_id, or -1 */
+    struct predict_state *pred;    /* the predictor's history and settings (collect_reliability.c) */
+    struct margins_state *margins; /* uni-stresslog's margins file (collect_margins.c) */
 } local_state;
 
 /* ---- local_discover.c: the sources, found once at open ---- */
@@ -161,7 +164,17 @@ typedef struct predict_state predict_state;
 int predict_open(local_state *s, const uni_uri *uri);
 void predict_close(local_state *s);
 int collect_reliability(local_state *s, uniRecordPtr rec);
-#define PREDICT_URI_PARAMS "margins", "reliability_threshold", "predict_window_s", "predict_short_s", "predict_horizons"
+#define PREDICT_URI_PARAMS "reliability_threshold", "predict_window_s", "predict_short_s", "predict_horizons"
+/* ---- collect_margins.c: uni-stresslog's margins file (?margins=PATH) ---- */
+int margins_open(local_state *s, const char *path);
+void margins_close(local_state *s);
+const char *margins_path(const local_state *s);
+/* Why the margins are absent (no margins file), or NULL when there is one. */
+const char *margins_absent(const local_state *s);
+/* The margins file as now (read again if it changed), or NULL when there is none or it was refused:
+ * what the predictor compares each domain's operating point with. */
+const uni_margins *margins_current(local_state *s);
+int collect_margins(local_state *s, uniRecordPtr rec);
 
 /* ---- local_healthlog.c: uni-healthd's HealthLog ---- */
 /* Open the HealthLog read-only when first needed, and again until it exists. -ENOENT/-ENODATA

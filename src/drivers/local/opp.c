@@ -13,8 +13,9 @@
  *       PARAM_step            permission is reported read-only.
  *
  * The unit of a parameter is its name's suffix (_mv mV, _mhz MHz, _ms ms). A cpu domain also gets
- * frequency_mhz from cpufreq (its first core's policy) unless the board gives one itself; it is
- * set through the same path as uniNodeSetFrequency. uni-simboard provides this interface for a
+ * frequency_mhz from cpufreq (its first core's policy) unless the board gives one itself (with
+ * frequency_mhz_step, when there, as its step); it is set through the same path as
+ * uniNodeSetFrequency. uni-simboard provides this interface for a
  * simulated X-Gene2; a kernel driver for a real board can provide the same files. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -96,8 +97,9 @@ static int add_board_param(const sysfs_root *root, uniOppListPtr l, int di, int 
     return 0;
 }
 
-/* frequency_mhz of a cpu domain, from the cpufreq policy of its first core. */
-static int add_cpufreq_param(const sysfs_root *root, uniOppListPtr l, int di, int core) {
+/* frequency_mhz of a cpu domain, from the cpufreq policy of its first core; its step from the
+ * domain's frequency_mhz_step when the board gives one (cpufreq itself does not say). */
+static int add_cpufreq_param(const sysfs_root *root, uniOppListPtr l, int di, int dfd, int core) {
     char path[128];
     uint64_t cur, min, max;
     uniOppParam p = {.name = "frequency_mhz", .unit = "MHz"};
@@ -115,6 +117,7 @@ static int add_cpufreq_param(const sysfs_root *root, uniOppListPtr l, int di, in
     p.min = (long long)((min + 999) / 1000);
     p.max = (long long)(max / 1000);
     p.nominal = p.max;
+    (void)read_ll(dfd, "frequency_mhz_step", &p.step);
     if (uni_opp_add_param(l, di, &p) < 0) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
@@ -169,7 +172,7 @@ static int add_domain(const sysfs_root *root, uniOppListPtr l, int odfd, const c
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
         return -1;
     }
-    if (cpu && faccessat(dfd, "frequency_mhz", F_OK, 0) < 0 && add_cpufreq_param(root, l, di, cores[0]) < 0)
+    if (cpu && faccessat(dfd, "frequency_mhz", F_OK, 0) < 0 && add_cpufreq_param(root, l, di, dfd, cores[0]) < 0)
         return -1;
     n = scandirat(dfd, ".", &ents, NULL, versionsort);
     for (int i = 0; i < n; i++) {

@@ -37,7 +37,7 @@ static void set_governor(uniConnectPtr conn, int pmd, const char *governor) {
     if (g < 0 || (sb_governor)g == m->gov[pmd])
         return;
     audit_policy(conn, pmd, "scaling_governor", sb_governor_names[m->gov[pmd]], sb_governor_names[g]);
-    sim_energy_fold(s);
+    (void)sim_catch_up(s); /* the seconds before the change ran at the settings before it */
     if (g == SB_GOV_USERSPACE)
         m->setspeed_khz[pmd] = sb_pmd_khz(m, pmd);
     m->gov[pmd] = (sb_governor)g;
@@ -52,7 +52,7 @@ static void set_pmd_mhz(uniConnectPtr conn, int pmd, unsigned mhz) {
     snprintf(before, sizeof(before), "%u", s->board.setspeed_khz[pmd]);
     snprintf(after, sizeof(after), "%u", mhz * 1000);
     audit_policy(conn, pmd, "scaling_setspeed", before, after);
-    sim_energy_fold(s);
+    (void)sim_catch_up(s); /* the seconds before the change ran at the settings before it */
     s->board.setspeed_khz[pmd] = mhz * 1000;
 }
 
@@ -170,7 +170,7 @@ int test_node_set_operating_point(uniConnectPtr conn, uniOppListPtr l, int di, c
         snprintf(after, sizeof(after), "%lld", set[i].value);
         uni_audit(conn, d->name, path, before, after, 0, false);
         if (cpu)
-            sim_energy_fold(s);
+            (void)sim_catch_up(s); /* the seconds before the change ran at the settings before it */
         *v = (int)set[i].value;
     }
     return 0;
