@@ -29,7 +29,7 @@ DEBS := meson ninja-build pkg-config gcc binutils libc6-dev libcmocka-dev python
 DEBS_TEST := gnutls-bin clang libclang-rt-14-dev clang-format bash-completion tmux prometheus \
         prometheus-node-exporter python3-prometheus-client collectd-core python3-pytest python3-ceilometer \
         python3-gnocchi gnocchi-common uwsgi-core uwsgi-plugin-python3 postgresql libvirt-clients libvirt-daemon \
-        libvirt-daemon-driver-qemu qemu-system-x86 stress-ng gnuplot-nox whois
+        libvirt-daemon-driver-qemu qemu-system-x86 stress-ng gnuplot-nox whois python3-placement python3-nova python3-keystoneauth1
 BUILD ?= build
 MESON_OPTS ?= -Dwerror=true
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The spec's Table 4 and the reliability class in Python, under libvirt-python's names: on Domain
  * info, maxMemory, maxVcpus, XMLDesc, schedulerType, schedulerParameters, vcpus, pinVcpu,
- * getCPUStats, reliability, setReliability; on Connection listAllDomainsInfo. A failure returns
+ * getCPUStats, reliability, setReliability; on Connection listAllDomainsInfo and getOperatingPoints. A failure returns
  * None (or -1 for the calls libvirt-python gives an int) with uniserver.lastError() saying why. */
 #include "binding.h"
 
@@ -211,6 +211,55 @@ static PyObject *c_listAllDomainsInfo(ConnObject *self, PyObject *args) {
     return out;
 }
 
+/* The host's operating-point domains (uniNodeGetOperatingPoints) as plain values: a list of
+ * {'name', 'kind' ('cpu' or 'memory'), 'params': {name: {'current', 'nominal' (None when unknown),
+ * 'min', 'max', 'step', 'unit', 'readonly'}}}. */
+static PyObject *opp_domain(uniOppListPtr list, int i) {
+    const uniOppDomain *d = uniOppListGetDomain(list, i);
+    PyObject *params = PyDict_New(), *out;
+    for (int p = 0; params && p < d->nparams; p++) {
+        const uniOppParam *q = uniOppListGetParam(list, i, p);
+        PyObject *nominal = q->nominal < 0 ? (Py_INCREF(Py_None), Py_None) : PyLong_FromLongLong(q->nominal);
+        PyObject *v = nominal ? Py_BuildValue("{sLsOsLsLsLsssO}", "current", q->current, "nominal", nominal, "min",
+                                              q->min, "max", q->max, "step", q->step, "unit", q->unit, "readonly",
+                                              (q->flags & UNI_OPP_PARAM_READONLY) ? Py_True : Py_False)
+                              : NULL;
+        Py_XDECREF(nominal);
+        if (!v || PyDict_SetItemString(params, q->name, v) < 0)
+            Py_CLEAR(params);
+        Py_XDECREF(v);
+    }
+    if (!params)
+        return NULL;
+    out =
+        Py_BuildValue("{sssssO}", "name", d->name, "kind", d->kind == UNI_OPP_CPU ? "cpu" : "memory", "params", params);
+    Py_DECREF(params);
+    return out;
+}
+
+static PyObject *c_getOperatingPoints(ConnObject *self, PyObject *noargs) {
+    uniOppListPtr list = NULL;
+    PyObject *out;
+    int r, n;
+    (void)noargs;
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS r = uniNodeGetOperatingPoints(self->conn, &list, 0);
+    Py_END_ALLOW_THREADS conn_leave(self);
+    if (r < 0)
+        return uni_failed();
+    n = uniOppListNumDomains(list);
+    out = PyList_New(0);
+    for (int i = 0; out && i < n; i++) {
+        PyObject *d = opp_domain(list, i);
+        if (!d || PyList_Append(out, d) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(d);
+    }
+    uniOppListFree(list);
+    return out;
+}
+
 static PyMethodDef dom_ops[] = {
     {"info", (PyCFunction)d_info, METH_NOARGS, "info() -> [state, maxMem KiB, memory KiB, nrVirtCpu, cpuTime ns]"},
     {"maxMemory", (PyCFunction)d_maxMemory, METH_NOARGS, "maxMemory() -> KiB"},
@@ -232,6 +281,9 @@ static PyMethodDef dom_ops[] = {
 static PyMethodDef conn_ops[] = {
     {"listAllDomainsInfo", (PyCFunction)c_listAllDomainsInfo, METH_VARARGS,
      "listAllDomainsInfo(flags=0) -> [(Domain, info())]: get_domains_and_infos in one call"},
+    {"getOperatingPoints", (PyCFunction)c_getOperatingPoints, METH_NOARGS,
+     "getOperatingPoints() -> [{'name', 'kind', 'params': {name: {'current', 'nominal', 'min', 'max', 'step',\n"
+     "'unit', 'readonly'}}}]: the host's operating-point domains (uniNodeGetOperatingPoints); None on failure."},
     {NULL, NULL, 0, NULL},
 };
 

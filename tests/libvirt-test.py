@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 UNISH = os.path.join(os.environ["BUILDDIR"], "bin", "unish")
@@ -91,6 +92,47 @@ class LibvirtTestDriver(unittest.TestCase):
         self.assertNotIn("dom.openstack.project_id", r)
         self.assertIn("no Nova metadata", r["absent"]["dom.openstack.project_id"])
         self.assertIn("urn:uniserver:libvirt:1", r["absent"]["dom.reliability"])
+
+    def test_class_from_the_flavor(self):
+        """Nova 26 writes the flavor's name, not its extra specs, into the domain's metadata: a VM with no
+        class of its own gets its flavor's from the table uniserver-placement-sync writes (its own
+        writer here); an explicit class (uniDomainSetReliability's metadata) wins; a flavor the table
+        does not name leaves the class absent with the reason."""
+        sys.path.insert(0, os.path.join(os.environ["SRCDIR"], "python"))
+        from uniserver_placement import flavors
+        node = "test://" + os.path.join(os.environ["SRCDIR"], "tests", "fixtures", "libvirt", "nova-flavors.xml")
+        tmp = tempfile.mkdtemp(prefix="uni-flavors-")
+        try:
+            table = os.path.join(tmp, "flavor-classes")
+            nova_flavors = [{"name": "r1.gold", "extra_specs": {"uniserver:reliability": "high", "hw:cpu_policy": "x"}},
+                            {"name": "r1 bronze & spot", "extra_specs": {"uniserver:reliability": "low"}},
+                            {"name": "m1.tiny", "extra_specs": {}}, {"name": "bad", "extra_specs": {"uniserver:reliability": "top"}}]
+            self.assertTrue(flavors.write_table(table, flavors.table_text(nova_flavors)))
+            self.assertFalse(flavors.write_table(table, flavors.table_text(nova_flavors)))  # unchanged: not rewritten
+            uri = f"uniserver:///system?libvirt={node}&flavor_classes={table}"
+            recs = json.loads(run([UNISH, "-c", uri, "--json", "domstats", "--all"]))
+            self.assertEqual(recs["instance-0000002b"]["dom.openstack.flavor"], "r1.gold")
+            self.assertEqual(recs["instance-0000002b"]["dom.reliability"], "high")
+            self.assertEqual(recs["instance-0000002c"]["dom.reliability"], "normal")  # its own, not the flavor's low
+            self.assertNotIn("dom.reliability", recs["instance-0000002d"])
+            self.assertIn(f"flavor 'm1.tiny' has no class in {table}", recs["instance-0000002d"]["absent"]["dom.reliability"])
+            # uniDomainGetReliability (the allocator's input) says the same; the table read again once replaced.
+            out = run([UNISH, "-c", uri, "reliability", "instance-0000002b", ";", "reliability", "instance-0000002c", ";",
+                       "reliability", "instance-0000002d"]).split()
+            self.assertEqual(out, ["high", "normal", "normal"])
+            flavors.write_table(table, flavors.table_text(nova_flavors[:1] + [{"name": "m1.tiny", "extra_specs": {"uniserver:reliability": "low"}}]))
+            recs = json.loads(run([UNISH, "-c", uri, "--json", "domstats", "--all"]))
+            self.assertEqual(recs["instance-0000002d"]["dom.reliability"], "low")
+            # Without the table: as before, no class.
+            recs = json.loads(run([UNISH, "-c", f"uniserver:///system?libvirt={node}&flavor_classes={tmp}/none",
+                                   "--json", "domstats", "--all"]))
+            self.assertNotIn("dom.reliability", recs["instance-0000002b"])
+            r = subprocess.run([UNISH, "-c", f"uniserver:///system?libvirt={node}&flavor_classes=", "list"],
+                               capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("flavor_classes takes a file's path", r.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_table4(self):
         """The spec's Table 4 on libvirt's test driver through libvirt, against virsh. The test

@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import Uniserverd  # noqa: E402
+from testlib import Uniserverd, wait_for  # noqa: E402
 
 SRC = os.environ["SRCDIR"]
 BUILD = os.environ["BUILDDIR"]
@@ -59,16 +59,6 @@ def now_ms():
 def daemon(uri, state, *extra):
     return Uniserverd(uri, "--interval", str(INTERVAL_MS), "--state-dir", state, "--set", "ledger_sync_ms=0", *extra,
                       settle_s=0.5)
-
-
-def wait_for(pred, what, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class NodeAvailability(unittest.TestCase):

@@ -15,6 +15,17 @@ UNISERVERD = os.path.join(os.environ.get("BUILDDIR", os.path.join(os.path.dirnam
 PROG, VERS = 0x554E4953, 1
 
 
+def wait_for(pred, what, timeout=10):
+    """pred()'s first true value, polled every 50 ms; AssertionError naming WHAT after TIMEOUT s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Create uniserver's Gnocchi resource types (uniserver_host, uniserver_host_cpu).
+"""Create uniserver's Gnocchi resource types (uniserver_host, uniserver_host_cpu, uniserver_host_component).
 
     python3 -m uniserver_ceilometer.gnocchi_setup http://gnocchi:8041 [--user admin]
 

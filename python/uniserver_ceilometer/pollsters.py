@@ -75,6 +75,20 @@ METERS = [
     ("uniserver.host.disk.util", "host.disk.util_pct", "%", G),
     ("uniserver.host.energy.1h", "host.energy.1h_kwh", "kWh", G),
     ("uniserver.host.energy.24h", "host.energy.24h_kwh", "kWh", G),
+] + [
+    # Section 2's Reliability (the predictor, docs/predictor.md): the class as 1 (reliable) or 0 with
+    # the class and its reason in the sample's metadata, the node's probabilities of failure, MTBF,
+    # MTTR and failures; per component C (a core, a DIMM, a memory controller ...: one resource
+    # "<host>-<C>") the probability of an uncorrected error within 24 h and its corrected-error rate.
+    ("uniserver.host.reliability.reliable", "host.reliability.class", "bool", G),
+    ("uniserver.host.reliability.p_fail.1h", "host.reliability.p_fail_1h", "ratio", G),
+    ("uniserver.host.reliability.p_fail.24h", "host.reliability.p_fail_24h", "ratio", G),
+    ("uniserver.host.reliability.p_fail.7d", "host.reliability.p_fail_7d", "ratio", G),
+    ("uniserver.host.reliability.mtbf", "host.reliability.mtbf_h", "h", G),
+    ("uniserver.host.reliability.mttr", "host.reliability.mttr_min", "min", G),
+    ("uniserver.host.reliability.failures", "host.reliability.failures", "failure", G),
+    ("uniserver.host.component.p_ue.24h", "host.component.C.p_ue_24h", "ratio", G),
+    ("uniserver.host.component.ce_rate", "host.component.C.ce_rate_per_h", "error/h", G),
 ]
 
 # The safe margins uni-stresslog found (docs/stresslog.md): NAME in a key is one search
@@ -158,6 +172,20 @@ class UniserverHostPollster(plugin_base.PollsterBase):
             if gov is None:
                 return
             yield self._sample(1 if gov == "performance" else 0, host, dict(meta, governor=gov))
+            return
+        if self.key == "host.reliability.class":
+            cls = rec.get(self.key)
+            if cls is None:
+                return
+            yield self._sample(1 if cls == "reliable" else 0, host,
+                               dict(meta, reliability_class=cls, reason=rec.get("host.reliability.reason", "")))
+            return
+        if ".C." in self.key:
+            prefix, suffix = self.key.split(".C.")
+            comps = sorted(k[len(prefix) + 1:-len(suffix) - 1] for k in rec
+                           if k.startswith(prefix + ".") and k.endswith("." + suffix) and len(k) > len(prefix) + len(suffix) + 2)
+            for c in comps:
+                yield self._sample(rec[f"{prefix}.{c}.{suffix}"], f"{host}-{c}", dict(meta, component=c))
             return
         if ".NAME." in self.key:
             prefix, suffix = self.key.split(".NAME.")
@@ -246,6 +274,9 @@ RESOURCE_TYPES = {
                            "cpu": {"type": "number", "required": False, "min": 0, "max": 1048576}},
     "uniserver_instance": {"host": {"type": "string", "required": False, "max_length": 255},
                            "display_name": {"type": "string", "required": False, "max_length": 255}},
+    # One per component of the predictor (a core, a DIMM, a memory controller ...).
+    "uniserver_host_component": {"host": {"type": "string", "required": False, "max_length": 255},
+                                 "component": {"type": "string", "required": False, "max_length": 255}},
     "uniserver_host_margin": {"host": {"type": "string", "required": False, "max_length": 255},
                               "margin": {"type": "string", "required": False, "max_length": 255}},
 }
@@ -254,7 +285,8 @@ RESOURCE_TYPES = {
 def gnocchi_resources():
     """The text of gnocchi_resources.yaml for these meters (Ceilometer's GnocchiPublisher reads
     it through resources_definition_file; merge it into the deployment's own)."""
-    host = [m for m, k, _, _ in METERS if ".N." not in k]
+    host = [m for m, k, _, _ in METERS if ".N." not in k and ".C." not in k]
+    comp = [m for m, k, _, _ in METERS if ".C." in k]
     cpu = [m for m, k, _, _ in METERS if ".N." in k]
     out = ["---", "archive_policy_default: low", "resources:",
            "  - resource_type: uniserver_host", "    metrics:"]
@@ -266,6 +298,9 @@ def gnocchi_resources():
             "  - resource_type: uniserver_instance", "    metrics:"]
     out += [f"      {m}:" for m, _, _, _ in INSTANCE_METERS]
     out += ["    attributes:", "      host: resource_metadata.host", "      display_name: resource_metadata.display_name",
+            "  - resource_type: uniserver_host_component", "    metrics:"]
+    out += [f"      {m}:" for m in comp]
+    out += ["    attributes:", "      host: resource_metadata.host", "      component: resource_metadata.component",
             "  - resource_type: uniserver_host_margin", "    metrics:"]
     out += [f"      {m}:" for m, _, _, _ in MARGIN_METERS]
     out += ["    attributes:", "      host: resource_metadata.host", "      margin: resource_metadata.margin"]

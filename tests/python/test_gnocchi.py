@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 import pytest
+import uniserver
 from testlib import free_port
 
 pytest.importorskip("ceilometer", reason="python3-ceilometer is not installed")
@@ -91,7 +92,7 @@ def test_publish_and_read_back(gnocchi, tmp_path, monkeypatch):
     assert open(os.path.join(SRC, "python", "uniserver_ceilometer", "gnocchi_resources.yaml")).read() == \
         pollsters.gnocchi_resources()
     assert set(gnocchi_setup.create_types(url)) == {"uniserver_host", "uniserver_host_cpu", "uniserver_instance",
-                                                    "uniserver_host_margin"}
+                                                     "uniserver_host_component", "uniserver_host_margin"}
     assert gnocchi_setup.create_types(url) == []  # again: nothing to do
 
     from ceilometer import service
@@ -166,3 +167,37 @@ endpoint = {url}
     meas = gget(url, f"/v1/resource/uniserver_host_margin/{margin[0]['id']}/metric/uniserver.host.margin.voltage.safe"
                      "/measures?refresh=true")
     assert meas[-1][2] == 910.0
+
+    # Reliability (the predictor) from a node with a HealthLog: the health-x86 fixture, its HealthLog
+    # written by uni-healthd with one uncorrected error on a DIMM.
+    root = tmp_path / "host"
+    shutil.copytree(os.path.join(SRC, "tests", "fixtures", "health-x86"), root, symlinks=True)
+    db = tmp_path / "healthlog.db"
+    healthd = [os.path.join(os.environ["BUILDDIR"], "bin", "uni-healthd"), "--once", "--db", str(db), "--procfs",
+               f"{root}/proc", "--sysfs", f"{root}/sys", "--set", "trace=no", "--log-level", "error"]
+    subprocess.run(healthd, check=True)
+    (root / "sys/devices/system/edac/mc/mc1/dimm1/dimm_ue_count").write_text("1\n")
+    subprocess.run(healthd, check=True)
+    uri = f"uniserver:///system?procfs={root}/proc&sysfs={root}/sys&healthlog={db}"
+    want = uniserver.open(uri).getHostReliabilityUniserver()
+    monkeypatch.setenv("UNISERVER_URI", uri)
+    pollsters._conn = None
+    conf.set_override("host", "node-2")
+    got.clear()
+    for task in m.setup_polling_tasks().values():
+        task.poll_and_notify()
+    pub.publish_samples([smp.Sample(name=s["counter_name"], type=s["counter_type"], unit=s["counter_unit"],
+                                    volume=s["counter_volume"], user_id=s["user_id"], project_id=s["project_id"],
+                                    resource_id=s["resource_id"], timestamp=s["timestamp"],
+                                    resource_metadata=s["resource_metadata"]) for s in got])
+    meas = gget(url, "/v1/resource/uniserver_host/node-2/metric/uniserver.host.reliability.p_fail.24h/measures?refresh=true")
+    assert abs(meas[-1][2] - want[2]) < 1e-3 and want[2] > 0.005  # one failure in the history
+    meas = gget(url, "/v1/resource/uniserver_host/node-2/metric/uniserver.host.reliability.reliable/measures?refresh=true")
+    assert meas[-1][2] == (1 if want[0] == "reliable" else 0)
+    meas = gget(url, "/v1/resource/uniserver_host/node-2/metric/uniserver.host.reliability.failures/measures?refresh=true")
+    assert meas[-1][2] == 1
+    dimm = [r for r in gget(url, "/v1/resource/uniserver_host_component")
+            if r["original_resource_id"] == "node-2-CPU_SrcID#0_MC#1_Chan#1_DIMM#0"]
+    assert dimm and dimm[0]["component"] == "CPU_SrcID#0_MC#1_Chan#1_DIMM#0"
+    meas = gget(url, f"/v1/resource/uniserver_host_component/{dimm[0]['id']}/metric/uniserver.host.component.p_ue.24h/measures?refresh=true")
+    assert 0 < meas[-1][2] <= 1

@@ -45,7 +45,8 @@ static bool socket_listening(const char *path) {
 int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, const uni_uri *uri) {
     vms_state *s = calloc(1, sizeof(*s));
     const char *lv = uni_uri_param(uri, "libvirt"), *dl = uni_uri_param(uri, "vm_deadline_ms"),
-               *ks = uni_uri_param(uri, "kvmstats"), *rs = uni_uri_param(uri, "reliability_state");
+               *ks = uni_uri_param(uri, "kvmstats"), *rs = uni_uri_param(uri, "reliability_state"),
+               *fc = uni_uri_param(uri, "flavor_classes");
 
     if (!s) {
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
@@ -91,7 +92,14 @@ int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, c
         free(s);
         return -1;
     }
+    if (fc && (!*fc || !(s->flavor_classes = strdup(fc)))) {
+        uni_error_set(*fc ? UNI_ERR_NO_MEMORY : UNI_ERR_INVALID_URI, "flavor_classes takes a file's path");
+        free(s->rel_state);
+        free(s);
+        return -1;
+    }
     if (!(s->procfs = strdup(procfs))) {
+        free(s->flavor_classes);
         free(s->rel_state);
         free(s);
         uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
@@ -189,6 +197,8 @@ void vms_close(vms_state *s) {
     lv_close(s->lv);
     free(s->lv_uri);
     free(s->rel_state);
+    free(s->flavor_classes);
+    free(s->flavor_text);
     free(s->procfs);
     free(s->seen);
     free(s);

@@ -14,7 +14,8 @@ typedef struct vms_state vms_state;
 int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, const uni_uri *uri);
 void vms_close(vms_state *s);
 /* The URI parameters vms_open reads. */
-#define VMS_URI_PARAMS "libvirt", "vm_deadline_ms", "kvmstats", "reliability_state", "vm_availability_window_s"
+#define VMS_URI_PARAMS                                                                                                 \
+    "libvirt", "vm_deadline_ms", "kvmstats", "reliability_state", "vm_availability_window_s", "flavor_classes"
 int vms_list(vms_state *s, uni_domain_info **ret, size_t *ret_n);
 /* @mem_total_mb: the host's MemTotal (for dom.mem_pct), or NAN. */
 int vms_domain_stats(vms_state *s, const uni_select *sel, const uni_domain_info *only, size_t nonly,
@@ -24,7 +25,8 @@ int vms_node_stats(vms_state *s, const uni_select *sel, uniRecordPtr rec, double
 
 /* domains_ops.c: the spec's Table 4 and the reliability class (uni_driver's members). VMs found
  * from their QEMU process keep their class in a state file (?reliability_state=FILE, else
- * /var/lib/uniserver/reliability.state). */
+ * /var/lib/uniserver/reliability.state). A Nova domain with no class of its own gets its flavor's
+ * from uniserver-placement-sync's table (?flavor_classes=FILE, else /var/lib/uniserver/flavor-classes). */
 int vms_domain_get_info(vms_state *s, const uni_domain_info *dom, uniDomainInfo *ret);
 int vms_domain_get_xml(vms_state *s, const uni_domain_info *dom, char **ret);
 int vms_domain_get_sched(vms_state *s, const uni_domain_info *dom, char **ret_type, uniSchedParam **ret);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sched.h>
+#include <sys/stat.h>
 
 #include <json-c/json.h>
 
@@ -161,6 +162,9 @@ struct vms_state {
     bool lv_explicit;
     char *rel_state;         /* ?reliability_state=FILE, or NULL: the default */
     unsigned avail_window_s; /* ?vm_availability_window_s=: the window of dom.availability_pct */
+    char *flavor_classes;    /* ?flavor_classes=FILE, or NULL: the default */
+    char *flavor_text;       /* that file's text as last read, or NULL */
+    struct stat flavor_st;   /* and its stat then (read again when it changes) */
 };
 
 typedef struct {
@@ -185,6 +189,13 @@ typedef struct {
     unsigned nvcpu;
     bool stopped; /* the QEMU process is stopped (SIGSTOP, tracer) */
 } vm_ctx;
+
+/* ---- flavor_classes.c: a Nova VM's class from its flavor's name ---- */
+/* The class the table's text gives @flavor ("<class> TAB <name>" lines), or -ENOENT. */
+int flavor_class_parse(const char *text, size_t len, const char *flavor);
+/* The class uniserver-placement-sync's table gives @flavor (NULL: none), or -ENOENT. */
+int vms_flavor_class(vms_state *s, const char *flavor);
+const char *vms_flavor_classes_path(const vms_state *s);
 
 /* ---- domains.c: opening and closing ---- */
 void io_prev_free(io_prev *p, size_t n);

@@ -519,8 +519,14 @@ int vms_domain_get_reliability(vms_state *s, const uni_domain_info *dom) {
     int cls;
     if (!v)
         return -1;
-    if (LV(s, v))
-        return lv_dom_get_reliability(s->lv, v->uuid, v->name);
+    if (LV(s, v)) {
+        bool set = false;
+        int r = lv_dom_get_reliability(s->lv, v->uuid, v->name, &set);
+        if (r < 0 || set)
+            return r;
+        cls = vms_flavor_class(s, v->meta.flavor); /* none of its own: its flavor's, else normal */
+        return cls < 0 ? UNI_RELIABILITY_NORMAL : cls;
+    }
     cls = state_get(s, v);
     return cls < 0 ? UNI_RELIABILITY_NORMAL : cls;
 }

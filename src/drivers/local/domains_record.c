@@ -736,10 +736,18 @@ static void collect_meta(vm_ctx *c) {
             rec_absent(c->rec, nova[i].metric, "%s", why);
     }
     const char *cls = v->in_libvirt ? NULL : vms_reliability_of(c->s, v);
-    if (v->meta.reliability)
+    int fcls = v->in_libvirt && !v->meta.reliability ? vms_flavor_class(c->s, v->meta.flavor) : -ENOENT;
+    if (v->meta.reliability) /* uniDomainSetReliability's: it wins over the flavor's */
         rec_str(c->rec, UNI_M_DOM_RELIABILITY, -1, NULL, v->meta.reliability);
     else if (cls) /* uniDomainSetReliability's, in the state file */
         rec_str(c->rec, UNI_M_DOM_RELIABILITY, -1, NULL, cls);
+    else if (fcls >= 0) /* the flavor's extra spec uniserver:reliability, through the agent's table */
+        rec_str(c->rec, UNI_M_DOM_RELIABILITY, -1, NULL, uni_reliability_name(fcls));
+    else if (v->in_libvirt && v->meta.flavor)
+        rec_absent(c->rec, UNI_M_DOM_RELIABILITY,
+                   "no reliability requirement has been set for this VM (libvirt metadata element <reliability> of "
+                   "namespace " LV_UNISERVER_NS "), and flavor '%s' has no class in %s",
+                   v->meta.flavor, vms_flavor_classes_path(c->s));
     else if (v->in_libvirt)
         rec_absent(c->rec, UNI_M_DOM_RELIABILITY,
                    "no reliability requirement has been set for this VM (libvirt metadata element <reliability> of "

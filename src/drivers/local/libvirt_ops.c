@@ -539,13 +539,14 @@ static int class_of(lvd *h, char **ret) {
     return 1;
 }
 
-int lv_dom_get_reliability(lv_conn *c, const char *uuid, const char *name) {
+int lv_dom_get_reliability(lv_conn *c, const char *uuid, const char *name, bool *ret_set) {
     _cleanup_free_ char *cls = NULL;
     lvd h;
     if (lookup(c, uuid, name, &h) < 0)
         return -1;
     class_of(&h, &cls);
     lvd_done(&h);
+    *ret_set = cls && uni_reliability_parse(cls) >= 0;
     return cls && uni_reliability_parse(cls) >= 0 ? uni_reliability_parse(cls) : UNI_RELIABILITY_NORMAL;
 }
 

@@ -264,7 +264,7 @@ int lv_dom_get_vcpus(lv_conn *c, const char *uuid, const char *name, uniVcpuInfo
 int lv_dom_get_cpu_stats(lv_conn *c, const char *uuid, const char *name, unsigned long long **ret);
 int lv_dom_pin_vcpu(uniConnectPtr conn, lv_conn *c, const char *uuid, const char *name, unsigned vcpu,
                     const unsigned char *map, int maplen);
-int lv_dom_get_reliability(lv_conn *c, const char *uuid, const char *name);
+int lv_dom_get_reliability(lv_conn *c, const char *uuid, const char *name, bool *ret_set);
 int lv_dom_set_reliability(uniConnectPtr conn, lv_conn *c, const char *uuid, const char *name, int cls);
 
 /* Statistics of libvirt's domains for one collection (one virConnectGetAllDomainStats call,
