@@ -459,7 +459,9 @@ class Elsewhere(unittest.TestCase):
         """The simulated node runs vm-1 pinned to PMD 0's cores and vm-2 to PMD 1's: those domains, and
         every channel, are refused (nothing written, nothing set) unless --force; PMD 2 has none."""
         files = ["--margins", self.out("v.json"), "--log", self.out("v.jsonl"), "--journal", self.out("v.j")]
-        r = stresslog("-c", "test:///default", "--workload", "none", "--settle", "0", *files)
+        # The budget and the timeout bound a run that is not refused (it would search for minutes).
+        r = stresslog("-c", "test:///default", "--workload", "none", "--settle", "0", "--budget", "2", *files,
+                      timeout=60)
         self.assertEqual(r.returncode, 2, r.stderr)
         for dom, vm in (("pmd0", "vm-1"), ("pmd1", "vm-2"), ("mc0", "vm-1"), ("mc3", "vm-1")):
             self.assertIn(f"uni-stresslog: {dom}: VM {vm} runs on it; --force tests it anyway", r.stderr)

@@ -152,6 +152,8 @@ static void test_meminfo_bad(void **state) {
     assert_int_equal(PARSE(parse_meminfo, "garbage\n", &m), -EBADMSG);
     /* Truncated in the middle of a line: the unit is gone. */
     assert_int_equal(PARSE(parse_meminfo, "MemTotal: 100 kB\nMemFree: 5", &m), -EBADMSG);
+    /* A whole line without its unit: the kernel prints " kB" after every one of these values. */
+    assert_int_equal(PARSE(parse_meminfo, "MemTotal: 100 kB\nMemFree: 50\n", &m), -EBADMSG);
     assert_int_equal(PARSE(parse_meminfo, "MemTotal: 100 kB\nMemFree: 50 kB\nSwapTotal: 10 kB\n", &m), -EBADMSG);
 }
 
