@@ -16,13 +16,11 @@
 #define OBS_MS 60000LL         /* the HealthLog's view: one event per minute per component with errors */
 #define EVAL_MS (15 * 60000LL) /* a prediction every 15 minutes */
 #define DAY_MS (86400000LL)
-#define EXPOSURE_H ((double)EVAL_MS / 3600e3)
 
 typedef struct {
     double x[PR_NFEAT];
     int cls;
     int y;          /* an uncorrected error within 24 h */
-    int y_next;     /* one before the next prediction (15 min): what the hazard is fitted to */
     double p;       /* the model's P(UE within 24 h) */
     int64_t ce_24h; /* the rules' score */
     int comp;
@@ -207,11 +205,11 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
                 memcpy(s.x, res[i].x, sizeof(s.x));
                 push(out, &s);
             }
-            /* Keep a little more than a day of events. */
-            if (nev > 20000) {
+            /* Keep a little more than the two days the features read. */
+            if (nev > 40000) {
                 size_t k = 0;
                 for (size_t j = 0; j < nev; j++)
-                    if (ev[j].time_ms > t - DAY_MS - (int64_t)(cf->window_s * 1000))
+                    if (ev[j].time_ms > t - 2 * DAY_MS - (int64_t)(cf->window_s * 1000))
                         ev[k++] = ev[j];
                 nev = k;
             }
@@ -224,7 +222,6 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
             if (ue_t[s->comp][k] > s->t_ms) {
                 s->next_ue_ms = ue_t[s->comp][k];
                 s->y = ue_t[s->comp][k] <= s->t_ms + DAY_MS;
-                s->y_next = ue_t[s->comp][k] <= s->t_ms + EVAL_MS;
                 break;
             }
     }
@@ -233,79 +230,89 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
     free(ev);
 }
 
-/* ---- fitting: the hazard now, by maximum likelihood of an uncorrected error before the next
- * prediction, P = 1 - exp(-0.25 h x (prior + exp(b0 + b.x))); the 24 h probability is then the
- * same hazard held for 24 h, which the evaluation tests ---- */
+/* ---- fitting: the logistic model of "an uncorrected error within 24 h" (predict.h) by penalised
+ * maximum likelihood on the training seeds, coordinate by coordinate (Newton steps, bounded) ---- */
 
-static const bool fitted[PR_NFEAT] = {
-    [PR_F_RATE] = true, [PR_F_TREND] = true, [PR_F_MARGIN] = true, [PR_F_UE] = true, [PR_F_DAY] = true};
+/* What the fit may do with each coefficient: 0 keep it (the board cannot show it: no addresses, no
+ * DIMM temperature; an uncorrected error sends the component back to nominal), 1 fit it at or
+ * above 0 (more evidence never lowers the risk), 2 fit it with either sign (a change from a day
+ * before: falling is evidence too). */
+static const int fitted[PR_NFEAT] = {[PR_F_RATE] = 1, [PR_F_TREND] = 1,  [PR_F_STORM] = 1, [PR_F_MARGIN] = 1,
+                                     [PR_F_DAY] = 1,  [PR_F_PEAK] = 1,   [PR_F_HOURS] = 1, [PR_F_DOD] = 2,
+                                     [PR_F_GROWTH] = 2};
+#define RIDGE 1.0 /* the penalty on each fitted coefficient's square: memory has few uncorrected errors */
 
-static double loglik(const pr_coef *k, const samples *v, int cls, double *grad) {
+static double eta_of(const pr_coef *k, const double *x) {
+    double eta = k->b0;
+    for (int f = 0; f < PR_NFEAT; f++)
+        eta += k->b[f] * x[f];
+    return eta;
+}
+
+static double logistic(double z) {
+    return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
+
+/* The log-likelihood of the 24 h labels of @cls's samples under @k (the prior left out: it adds
+ * 5.5e-5 to every probability). */
+static double loglik(const pr_coef *k, const samples *v, int cls) {
     double ll = 0;
-    if (grad)
-        memset(grad, 0, (PR_NFEAT + 1) * sizeof(double));
     for (size_t i = 0; i < v->n; i++) {
-        const sample *s = &v->s[i];
-        double eta, e, lam, p;
-        if (s->cls != cls)
+        double p;
+        if (v->s[i].cls != cls)
             continue;
-        eta = k->b0;
-        for (int f = 0; f < PR_NFEAT; f++)
-            eta += k->b[f] * s->x[f];
-        e = exp(fmin(eta, 30));
-        lam = EXPOSURE_H * (k->prior_per_h + e);
-        p = -expm1(-lam);
-        p = fmax(p, 1e-300);
-        ll += s->y_next ? log(p) : -lam;
-        if (grad) {
-            /* d ll / d eta */
-            double g = s->y_next ? EXPOSURE_H * e * exp(-lam) / p : -EXPOSURE_H * e;
-            grad[0] += g;
-            for (int f = 0; f < PR_NFEAT; f++)
-                grad[f + 1] += g * s->x[f];
-        }
+        p = logistic(eta_of(k, v->s[i].x));
+        ll += log(fmax(v->s[i].y ? p : 1 - p, 1e-300));
     }
     return ll;
 }
 
-/* Coordinate ascent: a golden-section search of each fitted coefficient in turn (b0 in [-60, 10],
- * the others in [0, 20]: more evidence never lowers the risk), rounds until nothing moves. */
 static void fit(pr_coef *k, const samples *v, int cls) {
-    const double g = 0.6180339887;
-    for (int round = 0; round < 40; round++) {
+    double *eta = malloc(v->n * sizeof(double));
+    if (!eta)
+        exit(1);
+    for (size_t i = 0; i < v->n; i++)
+        eta[i] = eta_of(k, v->s[i].x);
+    for (int round = 0; round < 2000; round++) {
         double moved = 0;
-        for (int j = 0; j <= PR_NFEAT; j++) {
-            double *w = j ? &k->b[j - 1] : &k->b0, lo = j ? 0 : -60, hi = j ? 20 : 10, old = *w;
-            double a, b, fa, fb, f0 = loglik(k, v, cls, NULL);
-            if (j && !fitted[j - 1])
+        for (int j = -1; j < PR_NFEAT; j++) {
+            double g = 0, h = 0, *w = j < 0 ? &k->b0 : &k->b[j], old = *w, nw;
+            if (j >= 0 && !fitted[j])
                 continue;
-            a = hi - g * (hi - lo);
-            b = lo + g * (hi - lo);
-            *w = a;
-            fa = loglik(k, v, cls, NULL);
-            *w = b;
-            fb = loglik(k, v, cls, NULL);
-            for (int it = 0; it < 40; it++) {
-                if (fa > fb) {
-                    hi = b, b = a, fb = fa;
-                    a = hi - g * (hi - lo);
-                    *w = a;
-                    fa = loglik(k, v, cls, NULL);
-                } else {
-                    lo = a, a = b, fa = fb;
-                    b = lo + g * (hi - lo);
-                    *w = b;
-                    fb = loglik(k, v, cls, NULL);
-                }
+            for (size_t i = 0; i < v->n; i++) {
+                const sample *s = &v->s[i];
+                double x = j < 0 ? 1 : s->x[j], p;
+                if (s->cls != cls || x == 0)
+                    continue;
+                p = logistic(eta[i]);
+                g += (s->y - p) * x;
+                h += p * (1 - p) * x * x;
             }
-            *w = (lo + hi) / 2;
-            if (loglik(k, v, cls, NULL) < f0)
-                *w = old; /* the search fell into another local maximum: keep the better */
-            moved = fmax(moved, fabs(*w - old));
+            if (j >= 0) {
+                g -= RIDGE * old;
+                h += RIDGE;
+            }
+            if (!(h > 0))
+                continue;
+            nw = old + fmax(-2, fmin(2, g / h));
+            if (j >= 0 && fitted[j] == 1)
+                nw = fmax(0, nw);
+            *w = nw;
+            for (size_t i = 0; i < v->n; i++)
+                if (v->s[i].cls == cls)
+                    eta[i] += (nw - old) * (j < 0 ? 1 : v->s[i].x[j]);
+            moved = fmax(moved, fabs(nw - old));
         }
-        if (moved < 1e-3)
+        if (moved < 1e-5)
             break;
     }
+    free(eta);
+}
+
+/* Each sample's P(UE within 24 h) under @cf, the model as uniserver ships or as just fitted. */
+static void score_all(const pr_config *cf, samples *v) {
+    for (size_t i = 0; i < v->n; i++)
+        v->s[i].p = pr_p_within(pr_hazard(&cf->coef[v->s[i].cls], v->s[i].x), 86400);
 }
 
 /* ---- evaluation ---- */
@@ -477,80 +484,143 @@ static int calibration(const samples *v, const char *dir) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    int seeds = 20, first = 1;
-    double days = 3;
-    bool do_fit = false;
-    const char *dir = NULL;
-    pr_config cf;
-    samples v = {0};
-
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
-            seeds = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--days") && i + 1 < argc)
-            days = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--first-seed") && i + 1 < argc)
-            first = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--fit"))
-            do_fit = true;
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
-            dir = argv[++i];
-        else {
-            fprintf(stderr,
-                    "usage: predict-bench [--seeds N] [--days D] [--first-seed S] [--fit] [--out DIR]\n"
-                    "  the predictor against mcelog's and rasdaemon's rules on the simulated board's histories;\n"
-                    "  --fit fits the coefficients on seeds 1001.. instead; --out writes the calibration data\n");
-            return 2;
-        }
-    }
-    if (seeds < 1 || days < 1.5) {
-        fprintf(stderr, "predict-bench: give at least 1 seed and 1.5 days\n");
-        return 2;
-    }
-    pr_config_default(&cf);
-    if (do_fit)
-        first = 1001;
-    for (int s = first; s < first + seeds; s++)
-        run_seed(&cf, s, days, &v);
-    if (do_fit) {
-        for (int cls = 0; cls < PR_NCLASS; cls++) {
-            pr_coef k = cf.coef[cls];
-            double before = loglik(&k, &v, cls, NULL);
-            fit(&k, &v, cls);
-            printf("%s: log-likelihood %.1f -> %.1f\n  {%.3g, %.4g, {", cls ? "memory" : "cpu", before,
-                   loglik(&k, &v, cls, NULL), k.prior_per_h, k.b0);
-            for (int f = 0; f < PR_NFEAT; f++)
-                printf("%s%.4g", f ? ", " : "", k.b[f]);
-            printf("}}\n");
-        }
-        free(v.s);
-        return 0;
-    }
-    {
-        size_t pos = 0;
-        for (size_t i = 0; i < v.n; i++)
-            pos += (size_t)v.s[i].y;
-        printf("predict-bench: %d seeds x %.1f days of the simulated board, %zu predictions (every 15 min per PMD "
-               "and channel), %zu with an uncorrected error within 24 h\n",
-               seeds, days, v.n, pos);
-    }
+/* Every table of one set of seeds, under the coefficients its samples were scored with. */
+static void evaluate(const samples *v, const char *what, const char *dir) {
+    size_t pos = 0;
+    for (size_t i = 0; i < v->n; i++)
+        pos += (size_t)v->s[i].y;
+    printf("\n==== %s: %zu predictions (every 15 min per PMD and channel), %zu with an uncorrected error within "
+           "24 h\n",
+           what, v->n, pos);
     printf("\nCPU domains (PMDs): mcelog's 10 corrected errors per 24 h, rasdaemon's CPU_CE_THRESHOLD 18 per 24 h\n");
-    compare(&v, PR_CLASS_CPU, "pmd", 10, "mcelog 10/24h");
-    compare(&v, PR_CLASS_CPU, "pmd", 18, "rasdaemon CPU 18/24h");
-    compare_at(&v, PR_CLASS_CPU, 0.05);
-    compare_at(&v, PR_CLASS_CPU, 0.01);
+    compare(v, PR_CLASS_CPU, "pmd", 10, "mcelog 10/24h");
+    compare(v, PR_CLASS_CPU, "pmd", 18, "rasdaemon CPU 18/24h");
+    compare_at(v, PR_CLASS_CPU, 0.05);
+    compare_at(v, PR_CLASS_CPU, 0.01);
     for (g_margin = 0; g_margin <= 1; g_margin++) {
         printf("  the PMDs %s a margins file:\n", g_margin ? "with" : "without");
-        compare(&v, PR_CLASS_CPU, "pmd", 10, "mcelog 10/24h");
+        compare(v, PR_CLASS_CPU, "pmd", 10, "mcelog 10/24h");
     }
     g_margin = -1;
     printf(
         "\nmemory channels: mcelog's 10 per DIMM per 24 h (here per channel); rasdaemon's PAGE_CE_THRESHOLD 50 needs "
         "addresses, which the board's EDAC counters do not give: it never fires\n");
-    compare(&v, PR_CLASS_MEM, "channel", 10, "mcelog 10/24h");
-    compare_at(&v, PR_CLASS_MEM, 0.05);
-    calibration(&v, dir);
-    free(v.s);
+    compare(v, PR_CLASS_MEM, "channel", 10, "mcelog 10/24h");
+    compare_at(v, PR_CLASS_MEM, 0.05);
+    calibration(v, dir);
+}
+
+static int dump_samples(const char *path, const samples *a, const samples *b) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "seed,comp,cls,t_h,y,next_ue_h,margin,p,ce_24h");
+    for (int j = 0; j < PR_NFEAT; j++)
+        fprintf(f, ",x%d", j);
+    fprintf(f, "\n");
+    for (int h = 0; h < 2; h++) {
+        const samples *v = h ? b : a;
+        for (size_t i = 0; i < v->n; i++) {
+            const sample *s = &v->s[i];
+            fprintf(f, "%d,%d,%d,%.2f,%d,%.2f,%d,%.6g,%lld", s->seed, s->comp, s->cls, (double)s->t_ms / 3600e3, s->y,
+                    s->next_ue_ms < 0 ? -1.0 : (double)s->next_ue_ms / 3600e3, s->margin, s->p, (long long)s->ce_24h);
+            for (int j = 0; j < PR_NFEAT; j++)
+                fprintf(f, ",%.6g", s->x[j]);
+            fprintf(f, "\n");
+        }
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* "A-B" (seeds A to B) or "N" (seed N alone). */
+static int parse_range(const char *s, int *a, int *b) {
+    char *end;
+    long x = strtol(s, &end, 10), y = x;
+    if (end == s || x < 0 || x > 1000000)
+        return -1;
+    if (*end == '-') {
+        const char *t = end + 1;
+        y = strtol(t, &end, 10);
+        if (end == t || y < x || y > 1000000)
+            return -1;
+    }
+    if (*end)
+        return -1;
+    *a = (int)x;
+    *b = (int)y;
+    return 0;
+}
+
+static void print_coef(const char *name, const pr_coef *k) {
+    printf("  %s: {%.3g, %.4g, {", name, k->prior_per_h, k->b0);
+    for (int f = 0; f < PR_NFEAT; f++)
+        printf("%s%.4g", f ? ", " : "", k->b[f]);
+    printf("}}\n");
+}
+
+int main(int argc, char **argv) {
+    int tr_a = 1, tr_b = 20, te_a = 21, te_b = 40;
+    double days = 5;
+    bool do_fit = false;
+    const char *dir = NULL, *dump = NULL;
+    pr_config cf;
+    samples train = {0}, test = {0};
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--days") && i + 1 < argc)
+            days = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--train") && i + 1 < argc && parse_range(argv[i + 1], &tr_a, &tr_b) == 0)
+            i++;
+        else if (!strcmp(argv[i], "--test") && i + 1 < argc && parse_range(argv[i + 1], &te_a, &te_b) == 0)
+            i++;
+        else if (!strcmp(argv[i], "--fit"))
+            do_fit = true;
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc)
+            dump = argv[++i];
+        else {
+            fprintf(stderr,
+                    "usage: predict-bench [--train A-B] [--test C-D] [--days D] [--fit] [--out DIR] [--dump CSV]\n"
+                    "  the predictor against mcelog's and rasdaemon's rules on the simulated board's histories:\n"
+                    "  the training seeds (default 1-20: the shipped coefficients were fitted on them) and the\n"
+                    "  held-out seeds (default 21-40) are reported apart; --fit fits the coefficients on the\n"
+                    "  training seeds and reports with them instead; --out writes the held-out calibration data;\n"
+                    "  --dump writes every sample (seed, component, time, label, features) for analysis\n");
+            return 2;
+        }
+    }
+    if (days < 2.5 || (te_a <= tr_b && tr_a <= te_b)) {
+        fprintf(stderr, "predict-bench: give at least 2.5 days and training seeds apart from the held-out ones\n");
+        return 2;
+    }
+    pr_config_default(&cf);
+    for (int s = tr_a; s <= tr_b; s++)
+        run_seed(&cf, s, days, &train);
+    for (int s = te_a; s <= te_b; s++)
+        run_seed(&cf, s, days, &test);
+    printf("predict-bench: the simulated board over %.1f days; training seeds %d-%d, held-out seeds %d-%d\n", days, tr_a,
+           tr_b, te_a, te_b);
+    if (do_fit) {
+        printf("\nfitted on the training seeds %d-%d (paste into pr_config_default):\n", tr_a, tr_b);
+        for (int cls = 0; cls < PR_NCLASS; cls++) {
+            double before = loglik(&cf.coef[cls], &train, cls);
+            fit(&cf.coef[cls], &train, cls);
+            printf("  log-likelihood %.1f -> %.1f\n", before, loglik(&cf.coef[cls], &train, cls));
+            print_coef(cls ? "mem" : "cpu", &cf.coef[cls]);
+        }
+    }
+    score_all(&cf, &train);
+    score_all(&cf, &test);
+    if (dump && (dump_samples(dump, &train, &test) < 0))
+        return 1;
+    evaluate(&train, do_fit ? "training seeds (in sample: the fit saw them)"
+                            : "training seeds (in sample: the shipped coefficients were fitted on them)",
+             NULL);
+    evaluate(&test, "HELD-OUT seeds (the fit never saw them)", dir);
+    free(train.s);
+    free(test.s);
     return 0;
 }

@@ -17,7 +17,6 @@ const char *const pr_risk_names[4] = {"low", "elevated", "high", "critical"};
 #define MCELOG_CE_24H 10
 #define RASDAEMON_CPU_CE_24H 18
 #define RASDAEMON_PAGE_CE_24H 50
-#define DAY_MS (24 * 3600 * 1000LL)
 
 void pr_config_default(pr_config *c) {
     /* docs/predictor.md, "The coefficients". prior_per_h: about one uncorrected error per part
@@ -36,6 +35,7 @@ void pr_config_default(pr_config *c) {
     c->nhorizons = 3;
     c->window_s = 3600;
     c->short_s = 300;
+    c->day_s = 86400;
     c->storm_count = 10;
     c->threshold = 0.05;
     c->prior_mtbf_h = 8760;
@@ -56,6 +56,10 @@ int pr_config_check(const pr_config *c, char *err, size_t errlen) {
         }
     if (!(c->window_s >= 1) || !isfinite(c->window_s)) {
         snprintf(err, errlen, "window %g s: give at least 1 s", c->window_s);
+        return -EINVAL;
+    }
+    if (!(c->day_s >= c->window_s) || !isfinite(c->day_s)) {
+        snprintf(err, errlen, "day %g s: give the window (%g s) or more", c->day_s, c->window_s);
         return -EINVAL;
     }
     if (!(c->short_s >= 1) || c->short_s > c->window_s) {
@@ -163,7 +167,9 @@ double pr_hazard(const pr_coef *k, const double x[PR_NFEAT]) {
     double eta = k->b0;
     for (int f = 0; f < PR_NFEAT; f++)
         eta += k->b[f] * x[f];
-    return k->prior_per_h + exp(fmin(eta, 30.0));
+    /* -ln(1 - logistic(eta)) = ln(1 + e^eta), computed without overflow; over 24 h. */
+    eta = fmin(eta, 30.0);
+    return k->prior_per_h + (eta > 0 ? eta + log1p(exp(-eta)) : log1p(exp(eta))) / 24.0;
 }
 
 double pr_p_within(double hazard_per_h, double horizon_s) {
@@ -260,8 +266,9 @@ static void fmt_window(char *buf, size_t len, double s) {
 static void explain(const pr_config *cf, const pr_component *c, pr_result *r, const pr_coef *k) {
     double best = 0, term[PR_NFEAT];
     int which = -1;
-    char w[32], sw[32];
+    char w[32], sw[32], dw[32];
     fmt_window(w, sizeof(w), cf->window_s);
+    fmt_window(dw, sizeof(dw), cf->day_s);
     fmt_window(sw, sizeof(sw), cf->short_s);
     for (int f = 0; f < PR_NFEAT; f++)
         term[f] = k->b[f] * r->x[f];
@@ -271,8 +278,12 @@ static void explain(const pr_config *cf, const pr_component *c, pr_result *r, co
         term[PR_F_STORM] += term[PR_F_TREND];
         term[PR_F_TREND] = 0;
     }
-    term[PR_F_RATE] += term[PR_F_DAY];
-    term[PR_F_DAY] = 0;
+    /* The day's counts, peak, hours and their changes are the corrected errors' too. */
+    for (int f = PR_F_DAY; f < PR_NFEAT; f++)
+        if (f != PR_F_RATE) {
+            term[PR_F_RATE] += term[f];
+            term[f] = 0;
+        }
     for (int f = 0; f < PR_NFEAT; f++)
         if (term[f] > best) {
             best = term[f];
@@ -303,8 +314,8 @@ static void explain(const pr_config *cf, const pr_component *c, pr_result *r, co
         break;
     case PR_F_RATE:
     case PR_F_TREND:
-        snprintf(r->reason, sizeof(r->reason), "%lld corrected error%s in %s (%lld in 24 h) on %s%s",
-                 (long long)r->ce_window, r->ce_window == 1 ? "" : "s", w, (long long)r->ce_24h, c->name,
+        snprintf(r->reason, sizeof(r->reason), "%lld corrected error%s in %s (%lld in %s) on %s%s",
+                 (long long)r->ce_window, r->ce_window == 1 ? "" : "s", w, (long long)r->ce_24h, dw, c->name,
                  r->x[PR_F_TREND] > 0.7 ? ", rising" : "");
         break;
     default:
@@ -312,34 +323,65 @@ static void explain(const pr_config *cf, const pr_component *c, pr_result *r, co
     }
 }
 
+/* The counts of @c's errors the features are made of, over the two days before @now_ms. */
+typedef struct {
+    int64_t prev_day;    /* corrected errors in the day before the last */
+    int64_t yday_window; /* in the window a day ago */
+    int64_t bins[24];    /* in each 24th of the last day, the newest first */
+} day_counts;
+
+static void count_events(const pr_config *cf, const pr_component *c, const pr_event *ev, size_t nev, int64_t now_ms,
+                         pr_result *r, day_counts *d) {
+    int64_t day = (int64_t)(cf->day_s * 1000), win = (int64_t)(cf->window_s * 1000);
+    int64_t w_from = now_ms - win, s_from = now_ms - (int64_t)(cf->short_s * 1000);
+    for (size_t i = 0; i < nev; i++) {
+        const pr_event *e = &ev[i];
+        int64_t age = now_ms - e->time_ms;
+        if (age < 0 || age >= 2 * day || !owns(c, e))
+            continue;
+        if (e->kind != PR_EV_CE) {
+            if (e->time_ms > w_from)
+                r->ue_window += e->count;
+            continue;
+        }
+        if (age >= day) {
+            d->prev_day += e->count;
+            if (age < day + win)
+                d->yday_window += e->count;
+            continue;
+        }
+        r->ce_24h += e->count;
+        d->bins[age * 24 / day] += e->count;
+        if (e->time_ms > w_from)
+            r->ce_window += e->count;
+        if (e->time_ms > s_from)
+            r->ce_short += e->count;
+    }
+}
+
 static void rate_component(const pr_config *cf, const pr_component *c, const pr_event *ev, size_t nev, int64_t now_ms,
                            int64_t start_ms, pr_result *r) {
     const pr_coef *k = &cf->coef[is_memory(c->kind) ? PR_CLASS_MEM : PR_CLASS_CPU];
-    int64_t w_from = now_ms - (int64_t)(cf->window_s * 1000), s_from = now_ms - (int64_t)(cf->short_s * 1000);
+    int64_t w_from = now_ms - (int64_t)(cf->window_s * 1000);
     /* A history younger than the window: the rate is over what it covers (at least the short
      * window, so that the first errors of a new HealthLog are not a rate of a second). */
-    double cover_s = fmin(cf->window_s, fmax(cf->short_s, (double)(now_ms - start_ms) / 1000.0));
-    double short_rate;
-    int pages = 0;
+    double hist_s = (double)(now_ms - start_ms) / 1000.0;
+    double cover_s = fmin(cf->window_s, fmax(cf->short_s, hist_s));
+    double short_rate, peak, bin_h = cf->day_s / 24.0 / 3600.0;
+    int pages = 0, hours = 0;
     int64_t page_max = 0;
+    day_counts d = {0};
 
     memset(r, 0, sizeof(*r));
-    for (size_t i = 0; i < nev; i++) {
-        const pr_event *e = &ev[i];
-        if (e->time_ms > now_ms || e->time_ms <= now_ms - DAY_MS || !owns(c, e))
-            continue;
-        if (e->kind == PR_EV_CE) {
-            r->ce_24h += e->count;
-            if (e->time_ms > w_from)
-                r->ce_window += e->count;
-            if (e->time_ms > s_from)
-                r->ce_short += e->count;
-        } else if (e->time_ms > w_from)
-            r->ue_window += e->count;
-    }
+    count_events(cf, c, ev, nev, now_ms, r, &d);
     repeats(c, ev, nev, w_from, now_ms, &pages, &page_max);
     r->ce_rate_per_h = (double)r->ce_window * 3600.0 / cover_s;
     short_rate = (double)r->ce_short * 3600.0 / cf->short_s;
+    peak = r->ce_rate_per_h;
+    for (int b = 0; b < 24; b++) {
+        peak = fmax(peak, (double)d.bins[b] / bin_h);
+        hours += d.bins[b] > 0;
+    }
     r->x[PR_F_RATE] = log1p(r->ce_rate_per_h);
     r->x[PR_F_TREND] = fmax(0, log1p(short_rate) - log1p(r->ce_rate_per_h));
     r->x[PR_F_STORM] = r->ce_short >= cf->storm_count;
@@ -348,6 +390,14 @@ static void rate_component(const pr_config *cf, const pr_component *c, const pr_
     r->x[PR_F_TEMP] = isfinite(c->temp_c) ? fmax(0, (c->temp_c - 45.0) / 10.0) : 0;
     r->x[PR_F_UE] = r->ue_window > 0;
     r->x[PR_F_DAY] = log1p((double)r->ce_24h);
+    r->x[PR_F_PEAK] = log1p(peak);
+    r->x[PR_F_HOURS] = hours / 24.0;
+    /* The comparisons with a day earlier only where the history reaches back that far: a
+     * history younger than that is not a day without errors. */
+    if (hist_s >= cf->day_s + cf->window_s)
+        r->x[PR_F_DOD] = log1p((double)r->ce_window) - log1p((double)d.yday_window);
+    if (hist_s >= 2 * cf->day_s)
+        r->x[PR_F_GROWTH] = log1p((double)r->ce_24h) - log1p((double)d.prev_day);
     r->hazard_per_h = pr_hazard(k, r->x);
     for (int h = 0; h < cf->nhorizons; h++)
         r->p_ue[h] = pr_p_within(r->hazard_per_h, cf->horizons_s[h]);
