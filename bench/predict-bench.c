@@ -16,11 +16,13 @@
 #define OBS_MS 60000LL         /* the HealthLog's view: one event per minute per component with errors */
 #define EVAL_MS (15 * 60000LL) /* a prediction every 15 minutes */
 #define DAY_MS (86400000LL)
+#define EXPOSURE_H ((double)EVAL_MS / 3600e3)
 
 typedef struct {
     double x[PR_NFEAT];
     int cls;
     int y;          /* an uncorrected error within 24 h */
+    int y_next;     /* one before the next prediction (15 min): what the present's hazard is fitted to */
     double p;       /* the model's P(UE within 24 h) */
     int64_t ce_24h; /* the rules' score */
     int comp;
@@ -222,6 +224,7 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
             if (ue_t[s->comp][k] > s->t_ms) {
                 s->next_ue_ms = ue_t[s->comp][k];
                 s->y = ue_t[s->comp][k] <= s->t_ms + DAY_MS;
+                s->y_next = ue_t[s->comp][k] <= s->t_ms + EVAL_MS;
                 break;
             }
     }
@@ -230,83 +233,243 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
     free(ev);
 }
 
-/* ---- fitting: the logistic model of "an uncorrected error within 24 h" (predict.h) by penalised
- * maximum likelihood on the training seeds, coordinate by coordinate (Newton steps, bounded) ---- */
+/* ---- fitting, on the training seeds only (predict.h has the model):
+ * 1. the present: a hazard per hour, prior + exp(s0 + s.x), by maximum likelihood of an
+ *    uncorrected error before the next prediction (15 minutes later);
+ * 2. the day ahead: the logistic term, by maximum likelihood of one within 24 h given the prior and
+ *    the present's hazard held for hold_h hours; hold_h the best of a grid ---- */
 
 /* What the fit may do with each coefficient: 0 keep it (the board cannot show it: no addresses, no
  * DIMM temperature; an uncorrected error sends the component back to nominal), 1 fit it at or
  * above 0 (more evidence never lowers the risk), 2 fit it with either sign (a change from a day
- * before: falling is evidence too). */
-static const int fitted[PR_NFEAT] = {[PR_F_RATE] = 1, [PR_F_TREND] = 1,  [PR_F_STORM] = 1, [PR_F_MARGIN] = 1,
-                                     [PR_F_DAY] = 1,  [PR_F_PEAK] = 1,   [PR_F_HOURS] = 1, [PR_F_DOD] = 2,
-                                     [PR_F_GROWTH] = 2};
-#define RIDGE 1.0 /* the penalty on each fitted coefficient's square: memory has few uncorrected errors */
+ * before: both ways are evidence), 3 at or below 0 (two days known: the growth is then in
+ * x_next). A sample without evidence (pr_evidence) has the prior and the present alone: the day
+ * ahead's fit leaves it out. */
+static const int now_fitted[PR_NFEAT] = {[PR_F_RATE] = 1, [PR_F_TREND] = 1, [PR_F_MARGIN] = 1};
+static const int day_fitted[PR_NFEAT] = {
+    [PR_F_RATE] = 1,  [PR_F_TREND] = 1, [PR_F_MARGIN] = 1, [PR_F_STORM] = 1, [PR_F_DAY] = 1,  [PR_F_PEAK] = 1,
+    [PR_F_HOURS] = 1, [PR_F_DOD] = 2,   [PR_F_GROWTH] = 2, [PR_F_NEXT] = 1,  [PR_F_KNOWN] = 3};
+#define RIDGE 1.0 /* the penalty on each fitted day coefficient's square: memory has few uncorrected errors */
 
-static double eta_of(const pr_coef *k, const double *x) {
-    double eta = k->b0;
+static double dot(double c0, const double *c, const double *x) {
     for (int f = 0; f < PR_NFEAT; f++)
-        eta += k->b[f] * x[f];
-    return eta;
+        c0 += c[f] * x[f];
+    return c0;
 }
 
 static double logistic(double z) {
     return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
 }
 
-/* The log-likelihood of the 24 h labels of @cls's samples under @k (the prior left out: it adds
- * 5.5e-5 to every probability). */
-static double loglik(const pr_coef *k, const samples *v, int cls) {
+/* The present's hazard per hour, without the prior. */
+static double now_hazard(const pr_coef *k, const double *x) {
+    return exp(fmin(dot(k->s0, k->s, x), 30));
+}
+
+static double loglik_now(const pr_coef *k, const samples *v, int cls) {
     double ll = 0;
     for (size_t i = 0; i < v->n; i++) {
-        double p;
-        if (v->s[i].cls != cls)
+        const sample *s = &v->s[i];
+        double lam;
+        if (s->cls != cls)
             continue;
-        p = logistic(eta_of(k, v->s[i].x));
-        ll += log(fmax(v->s[i].y ? p : 1 - p, 1e-300));
+        lam = EXPOSURE_H * (k->prior_per_h + now_hazard(k, s->x));
+        ll += s->y_next ? log(fmax(-expm1(-lam), 1e-300)) : -lam;
     }
     return ll;
 }
 
-static void fit(pr_coef *k, const samples *v, int cls) {
-    double *eta = malloc(v->n * sizeof(double));
-    if (!eta)
-        exit(1);
-    for (size_t i = 0; i < v->n; i++)
-        eta[i] = eta_of(k, v->s[i].x);
-    for (int round = 0; round < 2000; round++) {
+/* Coordinate ascent: a golden-section search of each fitted coefficient in turn (s0 in [-60, 10],
+ * the others in [0, 20]), rounds until nothing moves. */
+static void fit_now(pr_coef *k, const samples *v, int cls) {
+    const double g = 0.6180339887;
+    for (int round = 0; round < 40; round++) {
         double moved = 0;
-        for (int j = -1; j < PR_NFEAT; j++) {
-            double g = 0, h = 0, *w = j < 0 ? &k->b0 : &k->b[j], old = *w, nw;
-            if (j >= 0 && !fitted[j])
+        for (int j = 0; j <= PR_NFEAT; j++) {
+            double *w = j ? &k->s[j - 1] : &k->s0, lo = j ? 0 : -60, hi = j ? 20 : 10, old = *w;
+            double a, b, fa, fb, f0;
+            if (j && !now_fitted[j - 1])
                 continue;
-            for (size_t i = 0; i < v->n; i++) {
-                const sample *s = &v->s[i];
-                double x = j < 0 ? 1 : s->x[j], p;
-                if (s->cls != cls || x == 0)
-                    continue;
-                p = logistic(eta[i]);
-                g += (s->y - p) * x;
-                h += p * (1 - p) * x * x;
+            f0 = loglik_now(k, v, cls);
+            a = hi - g * (hi - lo);
+            b = lo + g * (hi - lo);
+            *w = a;
+            fa = loglik_now(k, v, cls);
+            *w = b;
+            fb = loglik_now(k, v, cls);
+            for (int it = 0; it < 40; it++) {
+                if (fa > fb) {
+                    hi = b, b = a, fb = fa;
+                    a = hi - g * (hi - lo);
+                    *w = a;
+                    fa = loglik_now(k, v, cls);
+                } else {
+                    lo = a, a = b, fa = fb;
+                    b = lo + g * (hi - lo);
+                    *w = b;
+                    fb = loglik_now(k, v, cls);
+                }
             }
-            if (j >= 0) {
-                g -= RIDGE * old;
-                h += RIDGE;
-            }
-            if (!(h > 0))
-                continue;
-            nw = old + fmax(-2, fmin(2, g / h));
-            if (j >= 0 && fitted[j] == 1)
-                nw = fmax(0, nw);
-            *w = nw;
-            for (size_t i = 0; i < v->n; i++)
-                if (v->s[i].cls == cls)
-                    eta[i] += (nw - old) * (j < 0 ? 1 : v->s[i].x[j]);
-            moved = fmax(moved, fabs(nw - old));
+            *w = (lo + hi) / 2;
+            if (loglik_now(k, v, cls) < f0)
+                *w = old; /* the search fell into another local maximum: keep the better */
+            moved = fmax(moved, fabs(*w - old));
         }
-        if (moved < 1e-5)
+        if (moved < 1e-3)
             break;
     }
-    free(eta);
+}
+
+/* P(UE within 24 h) = 1 - q (1 - logistic(eta)), q what the prior and the present leave. */
+static double q_of(const pr_coef *k, const double *x) {
+    return exp(-24 * k->prior_per_h - k->hold_h * now_hazard(k, x));
+}
+
+/* The penalised log-likelihood of the 24 h labels. */
+static double loglik_day(const pr_coef *k, const samples *v, int cls) {
+    double ll = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const sample *s = &v->s[i];
+        double miss;
+        if (s->cls != cls || !pr_evidence(s->x))
+            continue;
+        miss = q_of(k, s->x) * (1 - logistic(dot(k->b0, k->b, s->x)));
+        ll += log(fmax(s->y ? 1 - miss : miss, 1e-300));
+    }
+    for (int f = 0; f < PR_NFEAT; f++)
+        ll -= 0.5 * RIDGE * k->b[f] * k->b[f];
+    return ll;
+}
+
+/* Solve @a x = @g (n x n, symmetric positive definite) in place by Cholesky; -1 when it is not. */
+static int solve(double *a, double *g, int n) {
+    for (int j = 0; j < n; j++) {
+        double d = a[j * n + j];
+        for (int k = 0; k < j; k++)
+            d -= a[j * n + k] * a[j * n + k];
+        if (!(d > 1e-12))
+            return -1;
+        a[j * n + j] = sqrt(d);
+        for (int i = j + 1; i < n; i++) {
+            double v = a[i * n + j];
+            for (int k = 0; k < j; k++)
+                v -= a[i * n + k] * a[j * n + k];
+            a[i * n + j] = v / a[j * n + j];
+        }
+    }
+    for (int i = 0; i < n; i++) { /* L y = g */
+        for (int k = 0; k < i; k++)
+            g[i] -= a[i * n + k] * g[k];
+        g[i] /= a[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) { /* L' x = y */
+        for (int k = i + 1; k < n; k++)
+            g[i] -= a[k * n + i] * g[k];
+        g[i] /= a[i * n + i];
+    }
+    return 0;
+}
+
+/* Fisher scoring on the free day coefficients (b0 and the fitted ones not held at their bound of
+ * 0), halving a step that does not raise the penalised likelihood; a coefficient a step takes
+ * below 0 is held there (an active set), and one held whose gradient pulls up is freed. */
+static void fit_day(pr_coef *k, const samples *v, int cls) {
+    enum { NP = PR_NFEAT + 1 };
+    bool held[PR_NFEAT] = {0};
+    for (int it = 0; it < 100; it++) {
+        int idx[NP], n = 0;
+        double a[NP * NP] = {0}, m[NP * NP], g[NP] = {0}, gfull[NP] = {0}, ll0 = loglik_day(k, v, cls), step = 1;
+        double moved;
+        pr_coef t = *k;
+        for (size_t i = 0; i < v->n; i++) {
+            const sample *s = &v->s[i];
+            double x[NP], sg, q, p, dp, wgt, res;
+            if (s->cls != cls || !pr_evidence(s->x))
+                continue;
+            x[0] = 1;
+            memcpy(x + 1, s->x, sizeof(s->x));
+            sg = logistic(dot(k->b0, k->b, s->x));
+            q = q_of(k, s->x);
+            p = fmin(fmax(1 - q * (1 - sg), 1e-12), 1 - 1e-12);
+            dp = q * sg * (1 - sg); /* dP / d eta */
+            res = (s->y - p) / (p * (1 - p)) * dp;
+            wgt = dp * dp / (p * (1 - p));
+            for (int j = 0; j < NP; j++)
+                gfull[j] += res * x[j];
+            for (int r = 0; r < NP; r++)
+                for (int c = 0; c <= r; c++)
+                    a[r * NP + c] += wgt * x[r] * x[c];
+        }
+        for (int f = 0; f < PR_NFEAT; f++) {
+            gfull[f + 1] -= RIDGE * k->b[f];
+            if (held[f] && (day_fitted[f] == 1 ? gfull[f + 1] > 1e-6 : gfull[f + 1] < -1e-6))
+                held[f] = false;
+        }
+        for (int j = 0; j < NP; j++)
+            if (j == 0 || (day_fitted[j - 1] && !held[j - 1]))
+                idx[n++] = j;
+        for (int r = 0; r < n; r++) {
+            g[r] = gfull[idx[r]];
+            for (int c = 0; c <= r; c++) {
+                int hi = idx[r] > idx[c] ? idx[r] : idx[c], lo = idx[r] > idx[c] ? idx[c] : idx[r];
+                m[r * n + c] = m[c * n + r] = a[hi * NP + lo] + (r == c && idx[r] ? RIDGE : 0);
+            }
+        }
+        if (solve(m, g, n) < 0)
+            break;
+        for (int half = 0; half < 30; half++, step /= 2) {
+            t = *k;
+            for (int r = 0; r < n; r++) {
+                double *c = idx[r] ? &t.b[idx[r] - 1] : &t.b0;
+                *c += step * g[r];
+                if (idx[r] && day_fitted[idx[r] - 1] == 1 && *c < 0)
+                    *c = 0;
+                if (idx[r] && day_fitted[idx[r] - 1] == 3 && *c > 0)
+                    *c = 0;
+            }
+            if (loglik_day(&t, v, cls) >= ll0)
+                break;
+        }
+        if (getenv("FITDEBUG")) {
+            fprintf(stderr, "it %d ll0 %.2f step %g n %d:", it, ll0, step, n);
+            for (int r = 0; r < n; r++)
+                fprintf(stderr, " %d:%.3g", idx[r] - 1, g[r]);
+            fprintf(stderr, "\n");
+        }
+        moved = fabs(t.b0 - k->b0);
+        for (int f = 0; f < PR_NFEAT; f++) {
+            moved = fmax(moved, fabs(t.b[f] - k->b[f]));
+            if ((day_fitted[f] == 1 || day_fitted[f] == 3) && t.b[f] == 0)
+                held[f] = true;
+        }
+        *k = t;
+        if (moved < 1e-6)
+            break;
+    }
+}
+
+/* Both parts, and how long the present's hazard is held: the grid's best on the training seeds. */
+static void fit(pr_coef *k, const samples *v, int cls) {
+    static const double holds[] = {0, 0.25, 0.5, 1, 2, 4, 8, 24};
+    pr_coef best = *k, start;
+    double best_ll = -INFINITY;
+    fit_now(k, v, cls);
+    start = *k;
+    for (size_t h = 0; h < sizeof(holds) / sizeof(holds[0]); h++) {
+        pr_coef t = start;
+        double ll;
+        t.hold_h = holds[h];
+        t.b0 = -5; /* where the likelihood has a slope */
+        fit_day(&t, v, cls);
+        ll = loglik_day(&t, v, cls);
+        printf("    hold the present's hazard %5.2f h: penalised log-likelihood of the 24 h labels %.1f\n", holds[h],
+               ll);
+        if (ll > best_ll) {
+            best_ll = ll;
+            best = t;
+        }
+    }
+    *k = best;
 }
 
 /* Each sample's P(UE within 24 h) under @cf, the model as uniserver ships or as just fitted. */
@@ -534,34 +697,65 @@ static int dump_samples(const char *path, const samples *a, const samples *b) {
     return fclose(f) == 0 ? 0 : -1;
 }
 
-/* "A-B" (seeds A to B) or "N" (seed N alone). */
-static int parse_range(const char *s, int *a, int *b) {
-    char *end;
-    long x = strtol(s, &end, 10), y = x;
-    if (end == s || x < 0 || x > 1000000)
-        return -1;
-    if (*end == '-') {
-        const char *t = end + 1;
-        y = strtol(t, &end, 10);
-        if (end == t || y < x || y > 1000000)
+/* Seeds as "A-B,C,D-E": up to 8 ranges. */
+typedef struct {
+    int a[8], b[8], n;
+} seed_set;
+
+static int parse_seeds(const char *s, seed_set *ret) {
+    seed_set r = {.n = 0};
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long x = strtol(p, &end, 10), y;
+        if (end == p || x < 0 || x > 1000000 || r.n == 8)
             return -1;
+        y = x;
+        if (*end == '-') {
+            const char *t = end + 1;
+            y = strtol(t, &end, 10);
+            if (end == t || y < x || y > 1000000)
+                return -1;
+        }
+        if (*end && *end != ',')
+            return -1;
+        r.a[r.n] = (int)x;
+        r.b[r.n++] = (int)y;
+        p = *end ? end + 1 : end;
     }
-    if (*end)
+    if (!r.n)
         return -1;
-    *a = (int)x;
-    *b = (int)y;
+    *ret = r;
     return 0;
 }
 
+static bool seed_in(const seed_set *s, int seed) {
+    for (int i = 0; i < s->n; i++)
+        if (seed >= s->a[i] && seed <= s->b[i])
+            return true;
+    return false;
+}
+
+static void seeds_text(const seed_set *s, char *buf, size_t len) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < s->n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, i ? ", %d-%d" : "%d-%d", s->a[i], s->b[i]);
+}
+
 static void print_coef(const char *name, const pr_coef *k) {
-    printf("  %s: {%.3g, %.4g, {", name, k->prior_per_h, k->b0);
+    printf("  static const pr_coef %s = {%.3g, %.4g, {", name, k->prior_per_h, k->b0);
     for (int f = 0; f < PR_NFEAT; f++)
         printf("%s%.4g", f ? ", " : "", k->b[f]);
-    printf("}}\n");
+    printf("}, %.4g, {", k->s0);
+    for (int f = 0; f < PR_NFEAT; f++)
+        printf("%s%.4g", f ? ", " : "", k->s[f]);
+    printf("}, %g};\n", k->hold_h);
 }
 
 int main(int argc, char **argv) {
-    int tr_a = 1, tr_b = 20, te_a = 21, te_b = 40;
+    seed_set tr = {{1, 41}, {20, 100}, 2}, te = {{21}, {40}, 1};
+    char trs[128], tes[128];
     double days = 5;
     bool do_fit = false;
     const char *dir = NULL, *dump = NULL;
@@ -571,9 +765,9 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--days") && i + 1 < argc)
             days = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--train") && i + 1 < argc && parse_range(argv[i + 1], &tr_a, &tr_b) == 0)
+        else if (!strcmp(argv[i], "--train") && i + 1 < argc && parse_seeds(argv[i + 1], &tr) == 0)
             i++;
-        else if (!strcmp(argv[i], "--test") && i + 1 < argc && parse_range(argv[i + 1], &te_a, &te_b) == 0)
+        else if (!strcmp(argv[i], "--test") && i + 1 < argc && parse_seeds(argv[i + 1], &te) == 0)
             i++;
         else if (!strcmp(argv[i], "--fit"))
             do_fit = true;
@@ -582,33 +776,45 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc)
             dump = argv[++i];
         else {
-            fprintf(stderr,
-                    "usage: predict-bench [--train A-B] [--test C-D] [--days D] [--fit] [--out DIR] [--dump CSV]\n"
-                    "  the predictor against mcelog's and rasdaemon's rules on the simulated board's histories:\n"
-                    "  the training seeds (default 1-20: the shipped coefficients were fitted on them) and the\n"
-                    "  held-out seeds (default 21-40) are reported apart; --fit fits the coefficients on the\n"
-                    "  training seeds and reports with them instead; --out writes the held-out calibration data;\n"
-                    "  --dump writes every sample (seed, component, time, label, features) for analysis\n");
+            fprintf(
+                stderr,
+                "usage: predict-bench [--train A-B,..] [--test C-D,..] [--days D] [--fit] [--out DIR] [--dump CSV]\n"
+                "  the predictor against mcelog's and rasdaemon's rules on the simulated board's histories:\n"
+                "  the training seeds (default 1-20,41-100: the shipped coefficients were fitted on them) and\n"
+                "  the held-out seeds (default 21-40) are reported apart; --fit fits the coefficients on the\n"
+                "  training seeds and reports with them instead; --out writes the held-out calibration data;\n"
+                "  --dump writes every sample (seed, component, time, label, features) for analysis\n");
             return 2;
         }
     }
-    if (days < 2.5 || (te_a <= tr_b && tr_a <= te_b)) {
-        fprintf(stderr, "predict-bench: give at least 2.5 days and training seeds apart from the held-out ones\n");
+    for (int i = 0; i < te.n; i++)
+        for (int s = te.a[i]; s <= te.b[i]; s++)
+            if (seed_in(&tr, s)) {
+                fprintf(stderr, "predict-bench: seed %d is both a training and a held-out seed\n", s);
+                return 2;
+            }
+    if (days < 2.5) {
+        fprintf(stderr, "predict-bench: give at least 2.5 days\n");
         return 2;
     }
     pr_config_default(&cf);
-    for (int s = tr_a; s <= tr_b; s++)
-        run_seed(&cf, s, days, &train);
-    for (int s = te_a; s <= te_b; s++)
-        run_seed(&cf, s, days, &test);
-    printf("predict-bench: the simulated board over %.1f days; training seeds %d-%d, held-out seeds %d-%d\n", days, tr_a,
-           tr_b, te_a, te_b);
+    for (int i = 0; i < tr.n; i++)
+        for (int s = tr.a[i]; s <= tr.b[i]; s++)
+            run_seed(&cf, s, days, &train);
+    for (int i = 0; i < te.n; i++)
+        for (int s = te.a[i]; s <= te.b[i]; s++)
+            run_seed(&cf, s, days, &test);
+    seeds_text(&tr, trs, sizeof(trs));
+    seeds_text(&te, tes, sizeof(tes));
+    printf("predict-bench: the simulated board over %.1f days; training seeds %s, held-out seeds %s\n", days, trs, tes);
     if (do_fit) {
-        printf("\nfitted on the training seeds %d-%d (paste into pr_config_default):\n", tr_a, tr_b);
+        printf("\nfitted on the training seeds %s (paste into pr_config_default):\n", trs);
         for (int cls = 0; cls < PR_NCLASS; cls++) {
-            double before = loglik(&cf.coef[cls], &train, cls);
+            double before = loglik_day(&cf.coef[cls], &train, cls);
+            printf("  %s:\n", cls ? "memory" : "cpu");
             fit(&cf.coef[cls], &train, cls);
-            printf("  log-likelihood %.1f -> %.1f\n", before, loglik(&cf.coef[cls], &train, cls));
+            printf("    penalised log-likelihood of the 24 h labels %.1f -> %.1f\n", before,
+                   loglik_day(&cf.coef[cls], &train, cls));
             print_coef(cls ? "mem" : "cpu", &cf.coef[cls]);
         }
     }
@@ -616,8 +822,9 @@ int main(int argc, char **argv) {
     score_all(&cf, &test);
     if (dump && (dump_samples(dump, &train, &test) < 0))
         return 1;
-    evaluate(&train, do_fit ? "training seeds (in sample: the fit saw them)"
-                            : "training seeds (in sample: the shipped coefficients were fitted on them)",
+    evaluate(&train,
+             do_fit ? "training seeds (in sample: the fit saw them)"
+                    : "training seeds (in sample: the shipped coefficients were fitted on them)",
              NULL);
     evaluate(&test, "HELD-OUT seeds (the fit never saw them)", dir);
     free(train.s);

@@ -34,22 +34,31 @@ enum {
     PR_F_HOURS,  /* the share of the day's 24 hours with corrected errors (0 to 1) */
     PR_F_DOD,    /* ln(1 + errors in the window) - ln(1 + in the same window a day earlier): signed */
     PR_F_GROWTH, /* ln(1 + errors in the last day) - ln(1 + in the day before): signed */
+    PR_F_NEXT,   /* two days of history: ln(1 + the peak hour's rate) + the growth: tomorrow's peak; else 0 */
+    PR_F_KNOWN,  /* 1 when the history covers two days (the growth and the next day's peak are known) */
     PR_NFEAT
 };
 
-/* The model: P(an uncorrected error within 24 h) = 1 - exp(-24 h x prior) x (1 - logistic(b0 + sum
- * b[i] x[i])), a logistic regression on the features fitted to that question (bench/predict-bench
- * --fit). As a hazard held over the day, per hour: prior + ln(1 + exp(b0 + sum b[i] x[i])) / 24 h.
- * The prior is the field rate of a part without errors; the logistic term what the errors and
- * margins add. */
+/* The model of a class (docs/predictor.md): P(an uncorrected error within 24 h) =
+ *     1 - exp(-24 h x prior) x exp(-hold_h x exp(s0 + sum s[i] x[i])) x (1 - logistic(b0 + sum b[i] x[i]))
+ * the prior (the field rate of a part without errors), the present (a hazard per hour fitted to the
+ * next 15 minutes, held for hold_h hours: a storm, a high rate now) and the day ahead (a logistic
+ * regression fitted to the 24 h question on the day's history, 0 without evidence: no error in
+ * the day, no margin crossed, no temperature above 45 C). As one hazard held over the day, per
+ * hour: prior + (hold_h x exp(s0 + s.x) + ln(1 + exp(b0 + b.x))) / 24 h. */
 typedef struct {
     double prior_per_h;
     double b0;
-    double b[PR_NFEAT];
+    double b[PR_NFEAT]; /* the day ahead (logistic) */
+    double s0;
+    double s[PR_NFEAT]; /* the present (log-hazard per hour) */
+    double hold_h;      /* how long the present's hazard is held, hours */
 } pr_coef;
 
 /* The hazard of @k at features @x, per hour (the 24 h probability as a constant hazard). */
 double pr_hazard(const pr_coef *k, const double x[PR_NFEAT]);
+/* Whether @x holds evidence the day ahead's term reads (else that term is 0). */
+bool pr_evidence(const double x[PR_NFEAT]);
 
 typedef struct {
     double horizons_s[PR_MAX_HORIZONS]; /* P(uncorrected error within each), > 0 */
@@ -102,9 +111,9 @@ extern const char *const pr_risk_names[4];
 
 typedef struct {
     double x[PR_NFEAT];
-    double hazard_per_h;          /* of an uncorrected error */
-    double p_ue[PR_MAX_HORIZONS]; /* within each horizon of the config */
-    double ce_rate_per_h;         /* corrected errors per hour over the window */
+    double hazard_per_h;                            /* of an uncorrected error */
+    double p_ue[PR_MAX_HORIZONS];                   /* within each horizon of the config */
+    double ce_rate_per_h;                           /* corrected errors per hour over the window */
     int64_t ce_window, ce_short, ce_24h, ue_window; /* ce_24h: over the day (day_s) */
     pr_risk risk;
     char reason[PR_REASON_MAX];
