@@ -28,16 +28,16 @@ void pr_config_default(pr_config *c) {
      * rests on few uncorrected errors (a dozen in the training seeds): its fit is a near step at a
      * few thousand corrected errors per hour, the board's, not a field value. */
     static const pr_coef cpu = {2.3e-6,
-                                -3.393,
-                                {0, 0.1902, 0, 1, 0.1152, 0, 0, 0, 0, 0.2152, 0.3205, -2.263, 2.937, -25.58},
-                                -17.09,
-                                {1.172, 2.77, 2.3, 0, 0.08175, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                -3.791,
+                                {0, 0.2174, 0, 1, 0.1574, 0, 0, 0, 0, 0.278, 0.2707, -0.02253, 3.72, -33.81},
+                                -21.88,
+                                {1.701, 3.828, 2.3, 0, 0.08152, 0, 0, 0, 0, 0, 0, 0, 0, 0},
                                 2};
     static const pr_coef mem = {2.3e-6,
                                 -142,
                                 {6.184, 0, 4.925, 1, 0, 0.69, 0, 0.6682, 11.63, 0, 1.543, 5.973, 0, -2.299},
-                                -27.21,
-                                {2.737, 0, 2.3, 0, 0.2969, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+                                -32.79,
+                                {3.52, 0, 2.3, 0, 0.2759, 0, 0, 0, 0, 0, 0, 0, 0, 0},
                                 0};
     memset(c, 0, sizeof(*c));
     c->horizons_s[0] = 3600;
@@ -291,34 +291,51 @@ static void fmt_window(char *buf, size_t len, double s) {
 }
 
 /* The human reason: the term that adds most to the hazard, in the field's words. */
+/* The reason's group of each feature: the corrected errors (their rate, trend, the day's count,
+ * peak, hours and changes) are one; a storm takes the trend that makes it; x_known is no evidence. */
+static int reason_group(int f, const double *x) {
+    switch (f) {
+    case PR_F_TREND:
+        return x[PR_F_STORM] > 0 ? PR_F_STORM : PR_F_RATE;
+    case PR_F_DAY:
+    case PR_F_PEAK:
+    case PR_F_HOURS:
+    case PR_F_DOD:
+    case PR_F_GROWTH:
+    case PR_F_NEXT:
+        return PR_F_RATE;
+    case PR_F_KNOWN:
+        return -1;
+    default:
+        return f;
+    }
+}
+
+/* The human reason: the group of features without which the hazard would fall most, in the
+ * field's words. */
 static void explain(const pr_config *cf, const pr_component *c, pr_result *r, const pr_coef *k) {
-    double best = 0, term[PR_NFEAT];
+    double best = 0, h = pr_hazard(k, r->x);
     int which = -1;
     char w[32], sw[32], dw[32];
     fmt_window(w, sizeof(w), cf->window_s);
     fmt_window(dw, sizeof(dw), cf->day_s);
     fmt_window(sw, sizeof(sw), cf->short_s);
-    /* The terms of the part that adds more: the present's hazard or the day ahead's. */
-    bool present = now_term(k, r->x) > day_term(k, r->x);
-    for (int f = 0; f < PR_NFEAT; f++)
-        term[f] = (present ? k->s[f] : k->b[f]) * r->x[f];
-    /* A storm is the rise that makes it: one reason. The rate over the window and the day's count
-     * are one too. */
-    if (r->x[PR_F_STORM] > 0) {
-        term[PR_F_STORM] += term[PR_F_TREND];
-        term[PR_F_TREND] = 0;
+    for (int g = 0; g < PR_NFEAT; g++) {
+        double x[PR_NFEAT], drop;
+        bool any = false;
+        for (int f = 0; f < PR_NFEAT; f++) {
+            bool in = reason_group(f, r->x) == g && r->x[f] != 0;
+            x[f] = in ? 0 : r->x[f];
+            any |= in;
+        }
+        if (!any)
+            continue;
+        drop = h - pr_hazard(k, x);
+        if (drop > best * (1 + 1e-9)) {
+            best = drop;
+            which = g;
+        }
     }
-    /* The day's counts, peak, hours and their changes are the corrected errors' too. */
-    for (int f = PR_F_DAY; f < PR_NFEAT; f++)
-        if (f != PR_F_RATE) {
-            term[PR_F_RATE] += term[f];
-            term[f] = 0;
-        }
-    for (int f = 0; f < PR_NFEAT; f++)
-        if (term[f] > best) {
-            best = term[f];
-            which = f;
-        }
     switch (which) {
     case PR_F_UE:
         snprintf(r->reason, sizeof(r->reason), "%lld uncorrected error%s in the last %s on %s", (long long)r->ue_window,
@@ -427,9 +444,13 @@ static void rate_component(const pr_config *cf, const pr_component *c, const pr_
     if (hist_s >= cf->day_s + cf->window_s)
         r->x[PR_F_DOD] = log1p((double)r->ce_window) - log1p((double)d.yday_window);
     if (hist_s >= 2 * cf->day_s) {
-        r->x[PR_F_GROWTH] = log1p((double)r->ce_24h) - log1p((double)d.prev_day);
-        r->x[PR_F_NEXT] = r->x[PR_F_PEAK] + r->x[PR_F_GROWTH];
-        r->x[PR_F_KNOWN] = 1;
+        /* Errors from nothing are no rate of growth: at most e^2 a day either way. */
+        r->x[PR_F_GROWTH] = fmax(-2, fmin(2, log1p((double)r->ce_24h) - log1p((double)d.prev_day)));
+        /* Tomorrow's peak, where the day had errors to project: x_known then moves the threshold. */
+        if (r->ce_24h > 0) {
+            r->x[PR_F_NEXT] = r->x[PR_F_PEAK] + r->x[PR_F_GROWTH];
+            r->x[PR_F_KNOWN] = 1;
+        }
     }
     r->hazard_per_h = pr_hazard(k, r->x);
     for (int h = 0; h < cf->nhorizons; h++)

@@ -33,9 +33,9 @@ enum {
     PR_F_PEAK,   /* ln(1 + the highest corrected errors per hour of the day's 24 hours, or of the window) */
     PR_F_HOURS,  /* the share of the day's 24 hours with corrected errors (0 to 1) */
     PR_F_DOD,    /* ln(1 + errors in the window) - ln(1 + in the same window a day earlier): signed */
-    PR_F_GROWTH, /* ln(1 + errors in the last day) - ln(1 + in the day before): signed */
-    PR_F_NEXT,   /* two days of history: ln(1 + the peak hour's rate) + the growth: tomorrow's peak; else 0 */
-    PR_F_KNOWN,  /* 1 when the history covers two days (the growth and the next day's peak are known) */
+    PR_F_GROWTH, /* ln(1 + errors in the last day) - ln(1 + in the day before), within -2 to 2: signed */
+    PR_F_NEXT,   /* two days of history, errors in the day: ln(1 + the peak hour's rate) + growth; else 0 */
+    PR_F_KNOWN,  /* 1 where x_next is known (two days of history, errors in the day), else 0 */
     PR_NFEAT
 };
 
