@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The predictor against mcelog's and rasdaemon's threshold rules on histories of the simulated
  * board (src/simboard/model.c) over days of simulated time and many seeds: precision, recall and
- * lead time of "an uncorrected error within 24 h" at equal false-alarm rates, a calibration
- * table (and plot), and --fit, which fits the model's coefficients on other seeds. */
+ * lead time of "an uncorrected error within 24 h" at equal false-alarm rates and a calibration
+ * table (and plot), on training seeds and on held-out seeds apart; --fit fits the model's
+ * coefficients on the training seeds only. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ typedef struct {
     double x[PR_NFEAT];
     int cls;
     int y;          /* an uncorrected error within 24 h */
-    int y_next;     /* one before the next prediction (15 min): what the hazard is fitted to */
+    int y_next;     /* one before the next prediction (15 min): what the present's hazard is fitted to */
     double p;       /* the model's P(UE within 24 h) */
     int64_t ce_24h; /* the rules' score */
     int comp;
@@ -207,11 +208,11 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
                 memcpy(s.x, res[i].x, sizeof(s.x));
                 push(out, &s);
             }
-            /* Keep a little more than a day of events. */
-            if (nev > 20000) {
+            /* Keep a little more than the two days the features read. */
+            if (nev > 40000) {
                 size_t k = 0;
                 for (size_t j = 0; j < nev; j++)
-                    if (ev[j].time_ms > t - DAY_MS - (int64_t)(cf->window_s * 1000))
+                    if (ev[j].time_ms > t - 2 * DAY_MS - (int64_t)(cf->window_s * 1000))
                         ev[k++] = ev[j];
                 nev = k;
             }
@@ -233,79 +234,243 @@ static void run_seed(const pr_config *cf, int seed, double days, samples *out) {
     free(ev);
 }
 
-/* ---- fitting: the hazard now, by maximum likelihood of an uncorrected error before the next
- * prediction, P = 1 - exp(-0.25 h x (prior + exp(b0 + b.x))); the 24 h probability is then the
- * same hazard held for 24 h, which the evaluation tests ---- */
+/* ---- fitting, on the training seeds only (predict.h has the model):
+ * 1. the present: a hazard per hour, prior + exp(s0 + s.x), by maximum likelihood of an
+ *    uncorrected error before the next prediction (15 minutes later);
+ * 2. the day ahead: the logistic term, by maximum likelihood of one within 24 h given the prior and
+ *    the present's hazard held for hold_h hours; hold_h the best of a grid ---- */
 
-static const bool fitted[PR_NFEAT] = {
-    [PR_F_RATE] = true, [PR_F_TREND] = true, [PR_F_MARGIN] = true, [PR_F_UE] = true, [PR_F_DAY] = true};
+/* What the fit may do with each coefficient: 0 keep it (the board cannot show it: no addresses, no
+ * DIMM temperature; an uncorrected error sends the component back to nominal), 1 fit it at or
+ * above 0 (more evidence never lowers the risk), 2 fit it with either sign (a change from a day
+ * before: both ways are evidence), 3 at or below 0 (two days known: the growth is then in
+ * x_next). A sample without evidence (pr_evidence) has the prior and the present alone: the day
+ * ahead's fit leaves it out. */
+static const int now_fitted[PR_NFEAT] = {[PR_F_RATE] = 1, [PR_F_TREND] = 1, [PR_F_MARGIN] = 1};
+static const int day_fitted[PR_NFEAT] = {
+    [PR_F_RATE] = 1,  [PR_F_TREND] = 1, [PR_F_MARGIN] = 1, [PR_F_STORM] = 1, [PR_F_DAY] = 1,  [PR_F_PEAK] = 1,
+    [PR_F_HOURS] = 1, [PR_F_DOD] = 2,   [PR_F_GROWTH] = 2, [PR_F_NEXT] = 1,  [PR_F_KNOWN] = 3};
+#define RIDGE 1.0 /* the penalty on each fitted day coefficient's square: memory has few uncorrected errors */
 
-static double loglik(const pr_coef *k, const samples *v, int cls, double *grad) {
+static double dot(double c0, const double *c, const double *x) {
+    for (int f = 0; f < PR_NFEAT; f++)
+        c0 += c[f] * x[f];
+    return c0;
+}
+
+static double logistic(double z) {
+    return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
+}
+
+/* The present's hazard per hour, without the prior. */
+static double now_hazard(const pr_coef *k, const double *x) {
+    return exp(fmin(dot(k->s0, k->s, x), 30));
+}
+
+static double loglik_now(const pr_coef *k, const samples *v, int cls) {
     double ll = 0;
-    if (grad)
-        memset(grad, 0, (PR_NFEAT + 1) * sizeof(double));
     for (size_t i = 0; i < v->n; i++) {
         const sample *s = &v->s[i];
-        double eta, e, lam, p;
+        double lam;
         if (s->cls != cls)
             continue;
-        eta = k->b0;
-        for (int f = 0; f < PR_NFEAT; f++)
-            eta += k->b[f] * s->x[f];
-        e = exp(fmin(eta, 30));
-        lam = EXPOSURE_H * (k->prior_per_h + e);
-        p = -expm1(-lam);
-        p = fmax(p, 1e-300);
-        ll += s->y_next ? log(p) : -lam;
-        if (grad) {
-            /* d ll / d eta */
-            double g = s->y_next ? EXPOSURE_H * e * exp(-lam) / p : -EXPOSURE_H * e;
-            grad[0] += g;
-            for (int f = 0; f < PR_NFEAT; f++)
-                grad[f + 1] += g * s->x[f];
-        }
+        lam = EXPOSURE_H * (k->prior_per_h + now_hazard(k, s->x));
+        ll += s->y_next ? log(fmax(-expm1(-lam), 1e-300)) : -lam;
     }
     return ll;
 }
 
-/* Coordinate ascent: a golden-section search of each fitted coefficient in turn (b0 in [-60, 10],
- * the others in [0, 20]: more evidence never lowers the risk), rounds until nothing moves. */
-static void fit(pr_coef *k, const samples *v, int cls) {
+/* Coordinate ascent: a golden-section search of each fitted coefficient in turn (s0 in [-60, 10],
+ * the others in [0, 20]), rounds until nothing moves. */
+static void fit_now(pr_coef *k, const samples *v, int cls) {
     const double g = 0.6180339887;
     for (int round = 0; round < 40; round++) {
         double moved = 0;
         for (int j = 0; j <= PR_NFEAT; j++) {
-            double *w = j ? &k->b[j - 1] : &k->b0, lo = j ? 0 : -60, hi = j ? 20 : 10, old = *w;
-            double a, b, fa, fb, f0 = loglik(k, v, cls, NULL);
-            if (j && !fitted[j - 1])
+            double *w = j ? &k->s[j - 1] : &k->s0, lo = j ? 0 : -60, hi = j ? 20 : 10, old = *w;
+            double a, b, fa, fb, f0;
+            if (j && !now_fitted[j - 1])
                 continue;
+            f0 = loglik_now(k, v, cls);
             a = hi - g * (hi - lo);
             b = lo + g * (hi - lo);
             *w = a;
-            fa = loglik(k, v, cls, NULL);
+            fa = loglik_now(k, v, cls);
             *w = b;
-            fb = loglik(k, v, cls, NULL);
+            fb = loglik_now(k, v, cls);
             for (int it = 0; it < 40; it++) {
                 if (fa > fb) {
                     hi = b, b = a, fb = fa;
                     a = hi - g * (hi - lo);
                     *w = a;
-                    fa = loglik(k, v, cls, NULL);
+                    fa = loglik_now(k, v, cls);
                 } else {
                     lo = a, a = b, fa = fb;
                     b = lo + g * (hi - lo);
                     *w = b;
-                    fb = loglik(k, v, cls, NULL);
+                    fb = loglik_now(k, v, cls);
                 }
             }
             *w = (lo + hi) / 2;
-            if (loglik(k, v, cls, NULL) < f0)
+            if (loglik_now(k, v, cls) < f0)
                 *w = old; /* the search fell into another local maximum: keep the better */
             moved = fmax(moved, fabs(*w - old));
         }
         if (moved < 1e-3)
             break;
     }
+}
+
+/* P(UE within 24 h) = 1 - q (1 - logistic(eta)), q what the prior and the present leave. */
+static double q_of(const pr_coef *k, const double *x) {
+    return exp(-24 * k->prior_per_h - k->hold_h * now_hazard(k, x));
+}
+
+/* The penalised log-likelihood of the 24 h labels. */
+static double loglik_day(const pr_coef *k, const samples *v, int cls) {
+    double ll = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const sample *s = &v->s[i];
+        double miss;
+        if (s->cls != cls || !pr_evidence(s->x))
+            continue;
+        miss = q_of(k, s->x) * (1 - logistic(dot(k->b0, k->b, s->x)));
+        ll += log(fmax(s->y ? 1 - miss : miss, 1e-300));
+    }
+    for (int f = 0; f < PR_NFEAT; f++)
+        ll -= 0.5 * RIDGE * k->b[f] * k->b[f];
+    return ll;
+}
+
+/* Solve @a x = @g (n x n, symmetric positive definite) in place by Cholesky; -1 when it is not. */
+static int solve(double *a, double *g, int n) {
+    for (int j = 0; j < n; j++) {
+        double d = a[j * n + j];
+        for (int k = 0; k < j; k++)
+            d -= a[j * n + k] * a[j * n + k];
+        if (!(d > 1e-12))
+            return -1;
+        a[j * n + j] = sqrt(d);
+        for (int i = j + 1; i < n; i++) {
+            double v = a[i * n + j];
+            for (int k = 0; k < j; k++)
+                v -= a[i * n + k] * a[j * n + k];
+            a[i * n + j] = v / a[j * n + j];
+        }
+    }
+    for (int i = 0; i < n; i++) { /* L y = g */
+        for (int k = 0; k < i; k++)
+            g[i] -= a[i * n + k] * g[k];
+        g[i] /= a[i * n + i];
+    }
+    for (int i = n - 1; i >= 0; i--) { /* L' x = y */
+        for (int k = i + 1; k < n; k++)
+            g[i] -= a[k * n + i] * g[k];
+        g[i] /= a[i * n + i];
+    }
+    return 0;
+}
+
+/* Fisher scoring on the free day coefficients (b0 and the fitted ones not held at their bound of
+ * 0), halving a step that does not raise the penalised likelihood; a coefficient a step takes
+ * below 0 is held there (an active set), and one held whose gradient pulls up is freed. */
+static void fit_day(pr_coef *k, const samples *v, int cls) {
+    enum { NP = PR_NFEAT + 1 };
+    bool held[PR_NFEAT] = {0};
+    for (int it = 0; it < 100; it++) {
+        int idx[NP], n = 0;
+        double a[NP * NP] = {0}, m[NP * NP], g[NP] = {0}, gfull[NP] = {0}, ll0 = loglik_day(k, v, cls), step = 1;
+        double moved;
+        pr_coef t = *k;
+        for (size_t i = 0; i < v->n; i++) {
+            const sample *s = &v->s[i];
+            double x[NP], sg, q, p, dp, wgt, res;
+            if (s->cls != cls || !pr_evidence(s->x))
+                continue;
+            x[0] = 1;
+            memcpy(x + 1, s->x, sizeof(s->x));
+            sg = logistic(dot(k->b0, k->b, s->x));
+            q = q_of(k, s->x);
+            p = fmin(fmax(1 - q * (1 - sg), 1e-12), 1 - 1e-12);
+            dp = q * sg * (1 - sg); /* dP / d eta */
+            res = (s->y - p) / (p * (1 - p)) * dp;
+            wgt = dp * dp / (p * (1 - p));
+            for (int j = 0; j < NP; j++)
+                gfull[j] += res * x[j];
+            for (int r = 0; r < NP; r++)
+                for (int c = 0; c <= r; c++)
+                    a[r * NP + c] += wgt * x[r] * x[c];
+        }
+        for (int f = 0; f < PR_NFEAT; f++) {
+            gfull[f + 1] -= RIDGE * k->b[f];
+            if (held[f] && (day_fitted[f] == 1 ? gfull[f + 1] > 1e-6 : gfull[f + 1] < -1e-6))
+                held[f] = false;
+        }
+        for (int j = 0; j < NP; j++)
+            if (j == 0 || (day_fitted[j - 1] && !held[j - 1]))
+                idx[n++] = j;
+        for (int r = 0; r < n; r++) {
+            g[r] = gfull[idx[r]];
+            for (int c = 0; c <= r; c++) {
+                int hi = idx[r] > idx[c] ? idx[r] : idx[c], lo = idx[r] > idx[c] ? idx[c] : idx[r];
+                m[r * n + c] = m[c * n + r] = a[hi * NP + lo] + (r == c && idx[r] ? RIDGE : 0);
+            }
+        }
+        if (solve(m, g, n) < 0)
+            break;
+        for (int half = 0; half < 30; half++, step /= 2) {
+            t = *k;
+            for (int r = 0; r < n; r++) {
+                double *c = idx[r] ? &t.b[idx[r] - 1] : &t.b0;
+                *c += step * g[r];
+                if (idx[r] && day_fitted[idx[r] - 1] == 1 && *c < 0)
+                    *c = 0;
+                if (idx[r] && day_fitted[idx[r] - 1] == 3 && *c > 0)
+                    *c = 0;
+            }
+            if (loglik_day(&t, v, cls) >= ll0)
+                break;
+        }
+        moved = fabs(t.b0 - k->b0);
+        for (int f = 0; f < PR_NFEAT; f++) {
+            moved = fmax(moved, fabs(t.b[f] - k->b[f]));
+            if ((day_fitted[f] == 1 || day_fitted[f] == 3) && t.b[f] == 0)
+                held[f] = true;
+        }
+        *k = t;
+        if (moved < 1e-6)
+            break;
+    }
+}
+
+/* Both parts, and how long the present's hazard is held: the grid's best on the training seeds. */
+static void fit(pr_coef *k, const samples *v, int cls) {
+    static const double holds[] = {0, 0.25, 0.5, 1, 2, 4, 8, 24};
+    pr_coef best = *k, start;
+    double best_ll = -INFINITY;
+    fit_now(k, v, cls);
+    start = *k;
+    for (size_t h = 0; h < sizeof(holds) / sizeof(holds[0]); h++) {
+        pr_coef t = start;
+        double ll;
+        t.hold_h = holds[h];
+        t.b0 = -5; /* where the likelihood has a slope */
+        fit_day(&t, v, cls);
+        ll = loglik_day(&t, v, cls);
+        printf("    hold the present's hazard %5.2f h: penalised log-likelihood of the 24 h labels %.1f\n", holds[h],
+               ll);
+        if (ll > best_ll) {
+            best_ll = ll;
+            best = t;
+        }
+    }
+    *k = best;
+}
+
+/* Each sample's P(UE within 24 h) under @cf, the model as uniserver ships or as just fitted. */
+static void score_all(const pr_config *cf, samples *v) {
+    for (size_t i = 0; i < v->n; i++)
+        v->s[i].p = pr_p_within(pr_hazard(&cf->coef[v->s[i].cls], v->s[i].x), 86400);
 }
 
 /* ---- evaluation ---- */
@@ -477,80 +642,188 @@ static int calibration(const samples *v, const char *dir) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    int seeds = 20, first = 1;
-    double days = 3;
-    bool do_fit = false;
-    const char *dir = NULL;
-    pr_config cf;
-    samples v = {0};
-
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
-            seeds = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--days") && i + 1 < argc)
-            days = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--first-seed") && i + 1 < argc)
-            first = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--fit"))
-            do_fit = true;
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
-            dir = argv[++i];
-        else {
-            fprintf(stderr,
-                    "usage: predict-bench [--seeds N] [--days D] [--first-seed S] [--fit] [--out DIR]\n"
-                    "  the predictor against mcelog's and rasdaemon's rules on the simulated board's histories;\n"
-                    "  --fit fits the coefficients on seeds 1001.. instead; --out writes the calibration data\n");
-            return 2;
-        }
-    }
-    if (seeds < 1 || days < 1.5) {
-        fprintf(stderr, "predict-bench: give at least 1 seed and 1.5 days\n");
-        return 2;
-    }
-    pr_config_default(&cf);
-    if (do_fit)
-        first = 1001;
-    for (int s = first; s < first + seeds; s++)
-        run_seed(&cf, s, days, &v);
-    if (do_fit) {
-        for (int cls = 0; cls < PR_NCLASS; cls++) {
-            pr_coef k = cf.coef[cls];
-            double before = loglik(&k, &v, cls, NULL);
-            fit(&k, &v, cls);
-            printf("%s: log-likelihood %.1f -> %.1f\n  {%.3g, %.4g, {", cls ? "memory" : "cpu", before,
-                   loglik(&k, &v, cls, NULL), k.prior_per_h, k.b0);
-            for (int f = 0; f < PR_NFEAT; f++)
-                printf("%s%.4g", f ? ", " : "", k.b[f]);
-            printf("}}\n");
-        }
-        free(v.s);
-        return 0;
-    }
-    {
-        size_t pos = 0;
-        for (size_t i = 0; i < v.n; i++)
-            pos += (size_t)v.s[i].y;
-        printf("predict-bench: %d seeds x %.1f days of the simulated board, %zu predictions (every 15 min per PMD "
-               "and channel), %zu with an uncorrected error within 24 h\n",
-               seeds, days, v.n, pos);
-    }
+/* Every table of one set of seeds, under the coefficients its samples were scored with. */
+static int evaluate(const samples *v, const char *what, const char *dir) {
+    size_t pos = 0;
+    for (size_t i = 0; i < v->n; i++)
+        pos += (size_t)v->s[i].y;
+    printf("\n==== %s: %zu predictions (every 15 min per PMD and channel), %zu with an uncorrected error within "
+           "24 h\n",
+           what, v->n, pos);
     printf("\nCPU domains (PMDs): mcelog's 10 corrected errors per 24 h, rasdaemon's CPU_CE_THRESHOLD 18 per 24 h\n");
-    compare(&v, PR_CLASS_CPU, "pmd", 10, "mcelog 10/24h");
-    compare(&v, PR_CLASS_CPU, "pmd", 18, "rasdaemon CPU 18/24h");
-    compare_at(&v, PR_CLASS_CPU, 0.05);
-    compare_at(&v, PR_CLASS_CPU, 0.01);
+    compare(v, PR_CLASS_CPU, "pmd", 10, "mcelog 10/24h");
+    compare(v, PR_CLASS_CPU, "pmd", 18, "rasdaemon CPU 18/24h");
+    compare_at(v, PR_CLASS_CPU, 0.05);
+    compare_at(v, PR_CLASS_CPU, 0.01);
     for (g_margin = 0; g_margin <= 1; g_margin++) {
         printf("  the PMDs %s a margins file:\n", g_margin ? "with" : "without");
-        compare(&v, PR_CLASS_CPU, "pmd", 10, "mcelog 10/24h");
+        compare(v, PR_CLASS_CPU, "pmd", 10, "mcelog 10/24h");
     }
     g_margin = -1;
     printf(
         "\nmemory channels: mcelog's 10 per DIMM per 24 h (here per channel); rasdaemon's PAGE_CE_THRESHOLD 50 needs "
         "addresses, which the board's EDAC counters do not give: it never fires\n");
-    compare(&v, PR_CLASS_MEM, "channel", 10, "mcelog 10/24h");
-    compare_at(&v, PR_CLASS_MEM, 0.05);
-    calibration(&v, dir);
-    free(v.s);
+    compare(v, PR_CLASS_MEM, "channel", 10, "mcelog 10/24h");
+    compare_at(v, PR_CLASS_MEM, 0.05);
+    return calibration(v, dir);
+}
+
+static int dump_samples(const char *path, const samples *a, const samples *b) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "seed,comp,cls,t_h,y,next_ue_h,margin,p,ce_24h");
+    for (int j = 0; j < PR_NFEAT; j++)
+        fprintf(f, ",x%d", j);
+    fprintf(f, "\n");
+    for (int h = 0; h < 2; h++) {
+        const samples *v = h ? b : a;
+        for (size_t i = 0; i < v->n; i++) {
+            const sample *s = &v->s[i];
+            fprintf(f, "%d,%d,%d,%.2f,%d,%.2f,%d,%.6g,%lld", s->seed, s->comp, s->cls, (double)s->t_ms / 3600e3, s->y,
+                    s->next_ue_ms < 0 ? -1.0 : (double)s->next_ue_ms / 3600e3, s->margin, s->p, (long long)s->ce_24h);
+            for (int j = 0; j < PR_NFEAT; j++)
+                fprintf(f, ",%.6g", s->x[j]);
+            fprintf(f, "\n");
+        }
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Seeds as "A-B,C,D-E": up to 8 ranges. */
+typedef struct {
+    int a[8], b[8], n;
+} seed_set;
+
+static int parse_seeds(const char *s, seed_set *ret) {
+    seed_set r = {.n = 0};
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long x = strtol(p, &end, 10), y;
+        if (end == p || x < 0 || x > 1000000 || r.n == 8)
+            return -1;
+        y = x;
+        if (*end == '-') {
+            const char *t = end + 1;
+            y = strtol(t, &end, 10);
+            if (end == t || y < x || y > 1000000)
+                return -1;
+        }
+        if (*end && *end != ',')
+            return -1;
+        r.a[r.n] = (int)x;
+        r.b[r.n++] = (int)y;
+        p = *end ? end + 1 : end;
+    }
+    if (!r.n)
+        return -1;
+    *ret = r;
     return 0;
+}
+
+static bool seed_in(const seed_set *s, int seed) {
+    for (int i = 0; i < s->n; i++)
+        if (seed >= s->a[i] && seed <= s->b[i])
+            return true;
+    return false;
+}
+
+static void seeds_text(const seed_set *s, char *buf, size_t len) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < s->n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, i ? ", %d-%d" : "%d-%d", s->a[i], s->b[i]);
+}
+
+static void print_coef(const char *name, const pr_coef *k) {
+    printf("  static const pr_coef %s = {%.3g, %.4g, {", name, k->prior_per_h, k->b0);
+    for (int f = 0; f < PR_NFEAT; f++)
+        printf("%s%.4g", f ? ", " : "", k->b[f]);
+    printf("}, %.4g, {", k->s0);
+    for (int f = 0; f < PR_NFEAT; f++)
+        printf("%s%.4g", f ? ", " : "", k->s[f]);
+    printf("}, %g};\n", k->hold_h);
+}
+
+int main(int argc, char **argv) {
+    seed_set tr = {{1, 41}, {20, 100}, 2}, te = {{21}, {40}, 1};
+    char trs[128], tes[128];
+    double days = 5;
+    bool do_fit = false;
+    const char *dir = NULL, *dump = NULL;
+    int r;
+    pr_config cf;
+    samples train = {0}, test = {0};
+
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--days") && i + 1 < argc)
+            days = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--train") && i + 1 < argc && parse_seeds(argv[i + 1], &tr) == 0)
+            i++;
+        else if (!strcmp(argv[i], "--test") && i + 1 < argc && parse_seeds(argv[i + 1], &te) == 0)
+            i++;
+        else if (!strcmp(argv[i], "--fit"))
+            do_fit = true;
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc)
+            dump = argv[++i];
+        else {
+            fprintf(
+                stderr,
+                "usage: predict-bench [--train A-B,..] [--test C-D,..] [--days D] [--fit] [--out DIR] [--dump CSV]\n"
+                "  the predictor against mcelog's and rasdaemon's rules on the simulated board's histories:\n"
+                "  the training seeds (default 1-20,41-100: the shipped coefficients were fitted on them) and\n"
+                "  the held-out seeds (default 21-40) are reported apart; --fit fits the coefficients on the\n"
+                "  training seeds and reports with them instead; --out writes the held-out calibration data;\n"
+                "  --dump writes every sample (seed, component, time, label, features) for analysis\n");
+            return 2;
+        }
+    }
+    for (int i = 0; i < te.n; i++)
+        for (int s = te.a[i]; s <= te.b[i]; s++)
+            if (seed_in(&tr, s)) {
+                fprintf(stderr, "predict-bench: seed %d is both a training and a held-out seed\n", s);
+                return 2;
+            }
+    if (days < 2.5) {
+        fprintf(stderr, "predict-bench: give at least 2.5 days\n");
+        return 2;
+    }
+    pr_config_default(&cf);
+    for (int i = 0; i < tr.n; i++)
+        for (int s = tr.a[i]; s <= tr.b[i]; s++)
+            run_seed(&cf, s, days, &train);
+    for (int i = 0; i < te.n; i++)
+        for (int s = te.a[i]; s <= te.b[i]; s++)
+            run_seed(&cf, s, days, &test);
+    seeds_text(&tr, trs, sizeof(trs));
+    seeds_text(&te, tes, sizeof(tes));
+    printf("predict-bench: the simulated board over %.1f days; training seeds %s, held-out seeds %s\n", days, trs, tes);
+    if (do_fit) {
+        printf("\nfitted on the training seeds %s (paste into pr_config_default):\n", trs);
+        for (int cls = 0; cls < PR_NCLASS; cls++) {
+            double before = loglik_day(&cf.coef[cls], &train, cls);
+            printf("  %s:\n", cls ? "memory" : "cpu");
+            fit(&cf.coef[cls], &train, cls);
+            printf("    penalised log-likelihood of the 24 h labels %.1f -> %.1f\n", before,
+                   loglik_day(&cf.coef[cls], &train, cls));
+            print_coef(cls ? "mem" : "cpu", &cf.coef[cls]);
+        }
+    }
+    score_all(&cf, &train);
+    score_all(&cf, &test);
+    if (dump && (dump_samples(dump, &train, &test) < 0))
+        return 1;
+    evaluate(&train,
+             do_fit ? "training seeds (in sample: the fit saw them)"
+                    : "training seeds (in sample: the shipped coefficients were fitted on them)",
+             NULL);
+    r = evaluate(&test, "HELD-OUT seeds (the fit never saw them)", dir);
+    free(train.s);
+    free(test.s);
+    return r < 0 ? 1 : 0;
 }

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The predictor's calibration plot from predict-bench --out DIR: gnuplot -e "dir='DIR'" this file.
+# The predictor's calibration plot (held-out seeds) from predict-bench --out DIR: gnuplot -e "dir='DIR'" this file.
 set terminal pngcairo size 720,560 font "sans,11" noenhanced
 set output dir . "/predictor-calibration.png"
-set title "Predictor calibration on the simulated board: P(uncorrected error within 24 h)"
+set title "Predictor calibration, held-out seeds of the simulated board: P(UE within 24 h)"
 set xlabel "predicted (mean of the bin)"
 set ylabel "observed frequency"
 set logscale xy

@@ -29,26 +29,43 @@ enum {
     PR_F_MARGIN, /* how far past the StressLog's safe value: mV below it (voltage), doublings (refresh) */
     PR_F_TEMP,   /* (temperature - 45 C) / 10 C */
     PR_F_UE,     /* 1 when an uncorrected error happened in the window */
-    PR_F_DAY,    /* ln(1 + corrected errors in the last 24 h): yesterday's peak remembered */
+    PR_F_DAY,    /* ln(1 + corrected errors in the last day (day_s, 24 h)): yesterday's peak remembered */
+    PR_F_PEAK,   /* ln(1 + the highest corrected errors per hour of the day's 24 hours, or of the window) */
+    PR_F_HOURS,  /* the share of the day's 24 hours with corrected errors (0 to 1) */
+    PR_F_DOD,    /* ln(1 + errors in the window) - ln(1 + in the same window a day earlier): signed */
+    PR_F_GROWTH, /* ln(1 + errors in the last day) - ln(1 + in the day before), within -2 to 2: signed */
+    PR_F_NEXT,   /* two days of history, errors in the day: ln(1 + the peak hour's rate) + growth; else 0 */
+    PR_F_KNOWN,  /* 1 where x_next is known (two days of history, errors in the day), else 0 */
     PR_NFEAT
 };
 
-/* Hazard of an uncorrected error, per hour: prior + exp(b0 + sum b[i] x[i]). The prior is the
- * field rate of a part without errors; the exponential term what the errors and margins add. */
+/* The model of a class (docs/predictor.md): P(an uncorrected error within 24 h) =
+ *     1 - exp(-24 h x prior) x exp(-hold_h x exp(s0 + sum s[i] x[i])) x (1 - logistic(b0 + sum b[i] x[i]))
+ * the prior (the field rate of a part without errors), the present (a hazard per hour fitted to the
+ * next 15 minutes, held for hold_h hours: a storm, a high rate now) and the day ahead (a logistic
+ * regression fitted to the 24 h question on the day's history, 0 without evidence: no error in
+ * the day, no margin crossed, no temperature above 45 C). As one hazard held over the day, per
+ * hour: prior + (hold_h x exp(s0 + s.x) + ln(1 + exp(b0 + b.x))) / 24 h. */
 typedef struct {
     double prior_per_h;
     double b0;
-    double b[PR_NFEAT];
+    double b[PR_NFEAT]; /* the day ahead (logistic) */
+    double s0;
+    double s[PR_NFEAT]; /* the present (log-hazard per hour) */
+    double hold_h;      /* how long the present's hazard is held, hours */
 } pr_coef;
 
-/* The hazard of @k at features @x, per hour. */
+/* The hazard of @k at features @x, per hour (the 24 h probability as a constant hazard). */
 double pr_hazard(const pr_coef *k, const double x[PR_NFEAT]);
+/* Whether @x holds evidence the day ahead's term reads (else that term is 0). */
+bool pr_evidence(const double x[PR_NFEAT]);
 
 typedef struct {
     double horizons_s[PR_MAX_HORIZONS]; /* P(uncorrected error within each), > 0 */
     int nhorizons;
     double window_s;      /* the rate's window (default 3600) */
     double short_s;       /* the storm and trend window (default 300), at most window_s */
+    double day_s;         /* the day of the 24 h features (default 86400), at least window_s */
     int64_t storm_count;  /* corrected errors in the short window that make a storm (default 10) */
     double threshold;     /* the node is unreliable when P(failure within 24 h) >= this (default 0.05) */
     double prior_mtbf_h;  /* the node's failure rate before its own history: one per this (default 8760) */
@@ -94,10 +111,10 @@ extern const char *const pr_risk_names[4];
 
 typedef struct {
     double x[PR_NFEAT];
-    double hazard_per_h;          /* of an uncorrected error */
-    double p_ue[PR_MAX_HORIZONS]; /* within each horizon of the config */
-    double ce_rate_per_h;         /* corrected errors per hour over the window */
-    int64_t ce_window, ce_short, ce_24h, ue_window;
+    double hazard_per_h;                            /* of an uncorrected error */
+    double p_ue[PR_MAX_HORIZONS];                   /* within each horizon of the config */
+    double ce_rate_per_h;                           /* corrected errors per hour over the window */
+    int64_t ce_window, ce_short, ce_24h, ue_window; /* ce_24h: over the day (day_s) */
     pr_risk risk;
     char reason[PR_REASON_MAX];
     bool mcelog, rasdaemon; /* the baseline rules' alarms */
@@ -125,8 +142,8 @@ int pr_parse_horizons(pr_config *c, const char *s, char *err, size_t errlen);
 /* An HealthLog event as the predictor reads it: 0, or -ENOENT for an event it does not use. */
 int pr_event_from_hl(const hl_event *e, pr_event *ret);
 
-/* Rate every component and the node at @now_ms from @ev (any order; the slice must cover the
- * window and 24 h where it can) over a history that began at @history_start_ms. @ret has @n
+/* Rate every component and the node at @now_ms from @ev (any order; the slice must cover two
+ * days and the window where it can) over a history that began at @history_start_ms. @ret has @n
  * entries. -EINVAL (a bad config, @err says why). */
 int pr_predict(const pr_config *c, const pr_component *comps, size_t n, const pr_event *ev, size_t nev, int64_t now_ms,
                int64_t history_start_ms, pr_result *ret, pr_node *node, char *err, size_t errlen);

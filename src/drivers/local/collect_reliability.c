@@ -100,10 +100,11 @@ static int query_add(predict_state *p, hl_db *db, const hl_filter *f, int64_t ke
     return r;
 }
 
-/* The history the model needs: corrected errors of the last day and window, every uncorrected
- * error and reboot. Read whole the first time, then only what was committed since. */
+/* The history the model needs: corrected errors of the last two days (the day-over-day features
+ * compare the last day with the one before) and the window, every uncorrected error and reboot.
+ * Read whole the first time, then only what was committed since. */
 static int refresh_events(predict_state *p, hl_db *db, int64_t now_ms) {
-    int64_t keep_from = now_ms - 86400000LL - (int64_t)(p->cfg.window_s * 1000);
+    int64_t keep_from = now_ms - (int64_t)(2 * p->cfg.day_s * 1000) - (int64_t)(p->cfg.window_s * 1000);
     hl_filter f;
     int r;
 
