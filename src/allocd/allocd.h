@@ -19,8 +19,9 @@ typedef struct {
     const char *journal; /* what it set (JSON lines) */
     double interval_s;
     double burst_window_s;
-    unsigned ce_burst; /* corrected errors within the window that make a burst */
-    int max_actions;   /* actions per round that are not safety actions */
+    unsigned ce_burst;      /* corrected errors within the window that make a burst */
+    int max_actions;        /* actions per round that are not safety actions */
+    unsigned step_delay_ms; /* a pause between a plan's actions (to watch the order; tests kill mid-plan) */
     ap_params p;
     bool dry_run, once, quiet;
 } ad_options;

@@ -100,6 +100,8 @@ int ad_apply(uniConnectPtr conn, const ad_options *o, ad_state *st, const ad_wor
         json_object_object_add(e, "reason", json_object_new_string(a->reason));
         if (journal_line(o, e, false) < 0)
             return -EIO;
+        if (o->step_delay_ms && i)
+            usleep(o->step_delay_ms * 1000);
         int r = do_action(conn, w, a);
         e = json_object_new_object();
         json_object_object_add(e, "plan", json_object_new_int64((int64_t)st->plan_seq));

@@ -41,6 +41,7 @@ static void usage(FILE *f) {
                "      --lower-after S     a domain goes down again only this long after it went up (60)\n"
                "      --vcpus-per-core N  a domain's capacity: vCPUs per core (2)\n"
                "      --max-actions N     lowering actions per round (8); raises and moves never wait\n"
+               "      --step-delay MS     pause between a plan's actions (to watch their order)\n"
                "  -q, --quiet             no line per action\n"
                "  -h, --help              this help\n"
                "\n"
@@ -125,7 +126,8 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
         case 8:
         case 11:
         case 12:
-            if ((r = safe_atou(optarg, &u)) < 0 || u > 1000 || ((c == 4 || c == 11) && u == 0))
+        case 13:
+            if ((r = safe_atou(optarg, &u)) < 0 || u > (c == 13 ? 60000 : 1000) || ((c == 4 || c == 11) && u == 0))
                 break;
             if (c == 4)
                 o->ce_burst = u;
@@ -137,6 +139,8 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
                 o->p.fault_backoff_mv = (int)u;
             else if (c == 11)
                 o->p.vcpus_per_core = (int)u;
+            else if (c == 13)
+                o->step_delay_ms = u;
             else
                 o->max_actions = (int)u;
             continue;

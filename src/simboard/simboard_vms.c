@@ -288,7 +288,7 @@ int sbv_store(sb_model *m, const char *path, const char *val) {
     return sb_vm_set_allowed(m, w.vm, w.vcpu, mask);
 }
 
-/* sim/vms: "add NAME CLASS VCPUS DEMAND%", "del NAME", "demand NAME DEMAND%". */
+/* sim/vms: "add NAME CLASS VCPUS DEMAND%", "del NAME", "demand NAME DEMAND%", "inject PART ce|ue N". */
 int sbv_control(sb_model *m, const char *cmd) {
     char op[16], name[64], cls[16];
     int nvcpu, pct, n;
@@ -301,7 +301,29 @@ int sbv_control(sb_model *m, const char *cmd) {
         return sb_vm_remove(m, name);
     if (sscanf(cmd, "demand %63s %d%n", name, &pct, &n) == 2 && !cmd[n])
         return pct < 0 || pct > 100 ? -EINVAL : sb_vm_set_demand(m, sb_vm_find(m, name), pct / 100.0);
-    (void)op;
+    /* An error injected as if the part had reported it (EDAC counts it; the truth attributes it). */
+    if (sscanf(cmd, "inject %15s %15s %d%n", op, cls, &pct, &n) == 3 && !cmd[n] && pct > 0 && pct <= 100000) {
+        sb_counts before;
+        long id;
+        bool ue = !strcmp(cls, "ue");
+        if (!ue && strcmp(cls, "ce"))
+            return -EINVAL;
+        sb_counts_of(m, &before);
+        if (!strncmp(op, "pmd", 3) && number(op + 3, NULL, &id) == 0 && id < SB_NPMD) {
+            if (ue)
+                m->pmd_ue[id] += (uint64_t)pct;
+            else
+                m->pmd_ce[id][1] += (uint64_t)pct;
+        } else if (!strncmp(op, "mc", 2) && number(op + 2, NULL, &id) == 0 && id < SB_NMC) {
+            if (ue)
+                m->dimm_ue[id][0] += (uint64_t)pct;
+            else
+                m->dimm_ce[id][0] += (uint64_t)pct;
+        } else
+            return -EINVAL;
+        sb_vms_attribute(m, &before, 0);
+        return 0;
+    }
     return -EINVAL;
 }
 

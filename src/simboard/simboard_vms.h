@@ -17,7 +17,8 @@ int sbv_readdir(const sb_model *m, const char *path, sbv_fill fill, void *ctx);
 int sbv_render(const sb_model *m, const char *path, char *buf, size_t len);
 /* A write of @val to a vCPU's cpuset.cpus: -EINVAL for a list the board cannot take, -EACCES. */
 int sbv_store(sb_model *m, const char *path, const char *val);
-/* sim/vms: "add NAME CLASS VCPUS DEMAND_PCT", "del NAME", "demand NAME DEMAND_PCT". */
+/* sim/vms: "add NAME CLASS VCPUS DEMAND_PCT", "del NAME", "demand NAME DEMAND_PCT", and
+ * "inject pmdP|mcC ce|ue N": N errors counted at once on that part, attributed as drawn ones are. */
 int sbv_control(sb_model *m, const char *cmd);
 /* The VMs' lines of sim/truth (their errors) and of sim/vms. */
 int sbv_truth(const sb_model *m, char *buf, size_t len);
