@@ -67,6 +67,7 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
         {"vcpus-per-core", required_argument, NULL, 11},
         {"max-actions", required_argument, NULL, 12},
         {"quiet", no_argument, NULL, 'q'},
+        {"step-delay", required_argument, NULL, 13},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
