@@ -6,9 +6,11 @@ vCPUs as planned (dom.vcpu.V.pinning and the kernel's affinity of each vCPU thre
 guest within one core: on a host without operating points every core is a placement domain of
 its own); then corrected errors on the high-class guest's core, written by uni-healthd into a
 fixture HealthLog from MCE trace records, and the high-class guest leaves that core within
-seconds. The test runs in a PID namespace of its own with its own /proc, so that uni-allocd sees
+seconds. The same again with the high-class guest under a libvirtd of the test's own (its class
+in the domain's metadata, pinned through libvirt: virsh vcpupin shows it). The test runs in a PID namespace of its own with its own /proc, so that uni-allocd sees
 and pins only this test's guests, never another QEMU of the machine. SKIP without root, /dev/kvm,
 QEMU, the guest or two CPUs."""
+import importlib.util
 import json
 import os
 import shutil
@@ -28,6 +30,13 @@ QEMU = shutil.which("qemu-system-x86_64")
 INST = "sys/kernel/tracing/instances/uni-healthd"
 sys.path.insert(0, os.path.join(SRC, "tests", "healthd"))
 import tracegen  # noqa: E402
+
+# The private libvirtd of tests/libvirtd-test.py (its configuration over /etc/libvirt in this
+# test's mount namespace), for the guest under libvirt.
+_spec = importlib.util.spec_from_file_location("libvirtd_test", os.path.join(SRC, "tests", "libvirtd-test.py"))
+lvd = importlib.util.module_from_spec(_spec)
+sys.path.insert(0, os.path.join(SRC, "tests"))
+_spec.loader.exec_module(lvd)
 
 
 def skip(why):
@@ -71,6 +80,30 @@ class Guest:
             if comm.startswith("CPU ") and comm.endswith("/KVM"):
                 out[int(comm.split()[1].split("/")[0])] = int(t)
         return out
+
+
+class LibvirtGuest(Guest):
+    def __init__(self, name):
+        self.name = name
+        with open(f"/run/libvirt/qemu/{name}.pid") as f:
+            self.pid = int(f.read())
+
+    def vcpu_tids(self):
+        try:
+            return super().vcpu_tids()
+        except FileNotFoundError:
+            return {}
+
+
+def libvirt_why_not():
+    if not shutil.which("virsh"):
+        return "no virsh (libvirt-clients)"
+    if not (shutil.which("libvirtd") or os.path.exists("/usr/sbin/libvirtd")) or not os.path.exists(
+            "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so"):
+        return "no libvirtd with its QEMU driver (libvirt-daemon, libvirt-daemon-driver-qemu)"
+    if not os.path.exists("/usr/share/qemu/qboot.rom"):
+        return "no /usr/share/qemu/qboot.rom (qemu-system-data)"
+    return None
 
 
 class AllocdRealHost(unittest.TestCase):
@@ -155,33 +188,37 @@ class AllocdRealHost(unittest.TestCase):
 
     def log_text(self):
         try:
-            with open(os.path.join(self.tmp, "allocd.log")) as f:
+            with open(getattr(self, "logname", "/nonexistent")) as f:
                 return f.read()[-3000:]
         except FileNotFoundError:
             return ""
 
-    def test_pins_then_moves_high_off_erring_core(self):
-        hi, lo = self.guests["hi"], self.guests["lo"]
+    def scenario(self, hi, lo, tag):
+        """uni-allocd pins @hi (high) and @lo (low) each within one core; corrected errors on @hi's
+        core move it off within seconds."""
+        state, journal = os.path.join(self.tmp, f"{tag}.json"), os.path.join(self.tmp, f"{tag}.journal")
         before = {g.name: self.kernel_affinity(g) for g in (hi, lo)}
         # --dry-run first: a plan with reasons, and no thread's affinity changed.
-        r = subprocess.run([ALLOCD, "-c", self.uri, "--dry-run", "--state", os.path.join(self.tmp, "dry.json"),
-                            "--journal", os.path.join(self.tmp, "dry.journal")], capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run([ALLOCD, "-c", self.uri, "--dry-run", "--state", state, "--journal", journal],
+                           capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, rf"{hi.name}\s+high\s+1 vCPUs\s+core\d")
+        self.assertRegex(r.stdout, rf"{hi.name}\s+high\s+{len(hi.vcpu_tids())} vCPUs\s+core\d")
         self.assertEqual({g.name: self.kernel_affinity(g) for g in (hi, lo)}, before)
-        log = open(os.path.join(self.tmp, "allocd.log"), "w")
-        p = subprocess.Popen([ALLOCD, "-c", self.uri, "--state", os.path.join(self.tmp, "allocation.json"), "--journal",
-                              os.path.join(self.tmp, "allocd.journal"), "--interval", "0.5", "--ce-burst", "5"],
-                             stdout=log, stderr=subprocess.STDOUT)
+        self.assertFalse(os.path.exists(state) or os.path.exists(journal))
+        self.logname = os.path.join(self.tmp, f"{tag}.log")
+        log = open(self.logname, "w")
+        p = subprocess.Popen([ALLOCD, "-c", self.uri, "--state", state, "--journal", journal, "--interval", "0.5",
+                              "--ce-burst", "5"], stdout=log, stderr=subprocess.STDOUT)
         try:
-            (core, t) = self.wait_for("the high-class guest pinned to one core", lambda: self.placed(hi), 15)
-            self.wait_for("the low-class guest pinned to one core", lambda: self.placed(lo), 15)
+            (core, t) = self.wait_for(f"{hi.name} pinned to one core", lambda: self.placed(hi), 15)
+            self.wait_for(f"{lo.name} pinned to one core", lambda: self.placed(lo), 15)
             print(f"{hi.name} pinned to core {core} {t:.1f} s after uni-allocd started; "
                   f"{lo.name} on core {self.placed(lo)}", file=sys.stderr)
-            a = self.unish("allocation", "--state", os.path.join(self.tmp, "allocation.json"))
-            self.assertRegex(a, rf"{hi.name}\s+high\s+1\s+core{core}\s")
+            a = self.unish("allocation", "--state", state)
+            self.assertRegex(a, rf"{hi.name}\s+high\s+{len(hi.vcpu_tids())}\s+core{core}\s")
             time.sleep(1.5)  # a few rounds: the daemon's baseline of the HealthLog's counts
+            counted = json.loads(self.unish("--json", "nodestats", "--select", f"host.errors.core.{core}.ce.count"))
+            n0 = counted.get(f"host.errors.core.{core}.ce.count", 0)
             # Six corrected machine checks reported by the high-class guest's core, as the kernel's
             # mce_record tracepoint delivers them, into the HealthLog by uni-healthd.
             f = tracegen.formats(os.path.join(self.root, INST))
@@ -191,9 +228,9 @@ class AllocdRealHost(unittest.TestCase):
                 fh.write(page)
             t0 = time.monotonic()
             self.healthd_once()
-            counts = json.loads(self.unish("--json", "nodestats", "--select", f"host.errors.core.{core}.ce.count"))
-            self.assertGreaterEqual(counts.get(f"host.errors.core.{core}.ce.count", 0), 6, counts)
-            (dest, _) = self.wait_for("the high-class guest off the erring core",
+            counted = json.loads(self.unish("--json", "nodestats", "--select", f"host.errors.core.{core}.ce.count"))
+            self.assertEqual(counted.get(f"host.errors.core.{core}.ce.count", 0), n0 + 6, counted)
+            (dest, _) = self.wait_for(f"{hi.name} off the erring core",
                                       lambda: (lambda c: c if c is not None and c != core else None)(self.placed(hi)),
                                       10)
             t = time.monotonic() - t0
@@ -207,9 +244,41 @@ class AllocdRealHost(unittest.TestCase):
             p.wait(10)
             log.close()
         self.assertEqual(p.returncode, 0)
-        with open(os.path.join(self.tmp, "allocd.log")) as fh:
+        with open(self.logname) as fh:
             text = fh.read()
         self.assertRegex(text, rf"\[fast path\] pin {hi.name} .*fault on its domain")
+        return dest
+
+    def test_1_process_guests(self):
+        self.scenario(self.guests["hi"], self.guests["lo"], "proc")
+
+    def test_2_libvirt_guest(self):
+        """The high-class guest is a libvirt domain (its own libvirtd in this namespace), its class
+        in the domain's metadata, pinned through libvirt (virsh vcpupin shows it)."""
+        why = libvirt_why_not()
+        if why:
+            self.skipTest(why)
+        os.kill(self.guests["hi"].pid, 9)  # one high-class guest: the libvirt one
+        lvd.private_libvirt(os.path.join(self.tmp, "libvirt"))
+        lvd.start_libvirtd(os.path.join(self.tmp, "libvirt"))
+        self.addCleanup(lvd.stop_libvirtd)
+        xml = os.path.join(self.tmp, "lv.xml")
+        with open(xml, "w") as f:
+            f.write(lvd.XML.replace(lvd.NAME, "allocd-lv").replace("<vcpu>2</vcpu>", "<vcpu>1</vcpu>"))
+        lvd.run("virsh", "-c", "qemu:///system", "create", xml)
+        self.addCleanup(lvd.run, "virsh", "-c", "qemu:///system", "destroy", "allocd-lv", check=False)
+        # libvirt's domains too (the default): the class goes to the domain's metadata.
+        uri = type(self).uri
+        type(self).uri = uri.replace("libvirt=&", "")
+        self.addCleanup(setattr, type(self), "uri", uri)
+        lv = LibvirtGuest("allocd-lv")
+        self.wait_for("the libvirt guest's vCPU thread", lambda: lv.vcpu_tids() or None, 20)
+        self.unish("setreliability", lv.name, "high")
+        meta = lvd.run("virsh", "-c", "qemu:///system", "metadata", lv.name, "urn:uniserver:libvirt:1").stdout
+        self.assertIn("<reliability>high</reliability>", meta)
+        dest = self.scenario(lv, self.guests["lo"], "libvirt")
+        pins = lvd.run("virsh", "-c", "qemu:///system", "vcpupin", lv.name).stdout
+        self.assertRegex(pins, rf"(?m)^ 0 +{dest}$")
 
 
 def main():
@@ -229,6 +298,16 @@ def main():
         os.environ["UNI_ALLOCD_NS"] = "1"
         os.execvp("unshare", ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--propagation", "private",
                               "--mount-proc", "--", sys.executable, os.path.abspath(__file__)])
+    if os.getpid() == 1:
+        # The namespace's init reaps every orphan (a daemonized QEMU, libvirt's probes: libvirt
+        # waits for a killed QEMU to be gone, and an unreaped one never is); the test runs in a
+        # child of it, whose own children stay its own.
+        child = os.fork()
+        if child:
+            while True:
+                pid, status = os.wait()
+                if pid == child:
+                    sys.exit(os.waitstatus_to_exitcode(status))
     prog = unittest.main(verbosity=2, exit=False)
     sys.exit(0 if prog.result.wasSuccessful() else 1)
 
