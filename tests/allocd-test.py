@@ -289,6 +289,10 @@ class AllocdBoard(unittest.TestCase):
             self.assertIn(msg, r.stderr)
         r = subprocess.run([ALLOCD, "-c", "nosuch:///x", "--once"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
+        # A clock file that holds no time: the round is refused, nothing applied.
+        r = self.allocd("--once", "--clock-file", os.path.join(self.board.mnt, "sim/seed") + ".nosuch", check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("clock file", r.stderr)
         self.assertEqual(self.snapshot(), before)
         self.assertFalse(os.path.exists(self.state))
         r = self.unish("allocation", "--state", self.state, check=False)

@@ -15,8 +15,9 @@
 
 typedef struct {
     const char *uri;
-    const char *state;   /* the published plan and the planner's memory (JSON) */
-    const char *journal; /* what it set (JSON lines) */
+    const char *state;      /* the published plan and the planner's memory (JSON) */
+    const char *journal;    /* what it set (JSON lines) */
+    const char *clock_file; /* the time in ms, read each round (a simulated clock); NULL: the system's */
     double interval_s;
     double burst_window_s;
     unsigned ce_burst;      /* corrected errors within the window that make a burst */

@@ -42,6 +42,8 @@ static void usage(FILE *f) {
                "      --vcpus-per-core N  a domain's capacity: vCPUs per core (2)\n"
                "      --max-actions N     lowering actions per round (8); raises and moves never wait\n"
                "      --step-delay MS     pause between a plan's actions (to watch their order)\n"
+               "      --clock-file FILE   read the time (ms) from FILE each round instead of the system clock\n"
+               "                          (the simulated board's sim/time_ms under --manual-clock)\n"
                "  -q, --quiet             no line per action\n"
                "  -h, --help              this help\n"
                "\n"
@@ -68,6 +70,7 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
         {"max-actions", required_argument, NULL, 12},
         {"quiet", no_argument, NULL, 'q'},
         {"step-delay", required_argument, NULL, 13},
+        {"clock-file", required_argument, NULL, 14},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -99,6 +102,9 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
             continue;
         case 3:
             o->journal = optarg;
+            continue;
+        case 14:
+            o->clock_file = optarg;
             continue;
         case 'q':
             o->quiet = true;
@@ -168,10 +174,26 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
     return 0;
 }
 
-static int64_t now_ms(void) {
+/* The time of a round: the system's, or a simulated clock's (--clock-file), so that windows,
+ * holds and hysteresis count the board's time when the evaluation runs a day in minutes. */
+static int now_ms(const ad_options *o, int64_t *ret) {
     struct timespec ts;
+    if (o->clock_file) {
+        _cleanup_fclose_ FILE *f = fopen(o->clock_file, "re");
+        char text[64] = "";
+        int64_t v = 0;
+        if (f && fgets(text, sizeof(text), f))
+            text[strcspn(text, "\n")] = 0;
+        if (!f || safe_atoi64(text, &v) < 0 || v < 0) {
+            fprintf(stderr, "uni-allocd: cannot read a time in ms from the clock file %s\n", o->clock_file);
+            return -EIO;
+        }
+        *ret = v;
+        return 0;
+    }
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    *ret = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return 0;
 }
 
 /* One round: read, plan, print or apply, publish. */
@@ -179,8 +201,9 @@ static int round_once(uniConnectPtr conn, const ad_options *o, ad_state *st) {
     static ad_world w;
     static ap_plan plan;
     ap_memory before = st->mem;
-    int r = ad_read_world(conn, o, st, &w, now_ms());
-    if (r < 0)
+    int64_t now = 0;
+    int r = now_ms(o, &now);
+    if (r < 0 || (r = ad_read_world(conn, o, st, &w, now)) < 0)
         return r;
     r = ap_plan_make(&w.in, &o->p, &st->mem, &plan);
     if (r == -EINVAL)
