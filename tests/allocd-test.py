@@ -33,15 +33,16 @@ stresslog_test = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(stresslog_test)
 
 
-def margins_file(board, path):
+def margins_file(board, path, offsets=None):
     """A margins file as uni-stresslog writes it: each PMD's safe voltage at 2.4 GHz 10 mV above
-    its truth (rounded up to the 5 mV grid), each channel's safe refresh at half its retention."""
+    its truth (or @offsets[pmd] mV: bench/allocd-evaluate's measurement errors), rounded up to the
+    5 mV grid, each channel's safe refresh at half its retention."""
     truth = board.truth()
     ms = []
     for p in range(4):
         # The truth's vmin is at the PMD's frequency now: ask for it at 2400 MHz.
         v = board.vmin(p, 2400)
-        safe = int(-(-(v + 10) // 5) * 5)
+        safe = int(-(-(v + (offsets[p] if offsets else 10)) // 5) * 5)
         ms.append({"domain": f"pmd{p}", "kind": "cpu", "cores": [2 * p, 2 * p + 1], "dimms": [],
                    "param": "voltage_mv", "unit": "mV", "nominal": 980, "limit": 800, "direction": "down",
                    "status": "failure", "partial": False, "last_clean": safe - 5, "safe": safe, "guard_band": 5,
