@@ -10,7 +10,7 @@
 #include "lib/control_util.h"
 #include "lib/errors.h"
 
-static int set_of_list(const char *list, cpu_set_t *set) {
+int cpu_set_of_list(const char *list, cpu_set_t *set) {
     uint8_t bits[CPU_SETSIZE / 8] = {0};
     unsigned count;
     int r = parse_cpu_list(list, strlen(list), bits, CPU_SETSIZE, &count);
@@ -36,7 +36,7 @@ int board_vcpu_affinity(vms_state *s, const vm *v, pid_t tid, cpu_set_t *set) {
     if (!(e = strchr(p, '\n')))
         return -EBADMSG;
     *e = 0;
-    return set_of_list(p, set);
+    return cpu_set_of_list(p, set);
 }
 
 int board_ncpus(vms_state *s) {
@@ -46,7 +46,7 @@ int board_ncpus(vms_state *s) {
     int n = 1;
     snprintf(dir, sizeof(dir), "%s/devices/system/cpu", s->sysfs);
     if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-        read_line_at(fd, "possible", list, sizeof(list)) < 0 || set_of_list(list, &set) < 0)
+        read_line_at(fd, "possible", list, sizeof(list)) < 0 || cpu_set_of_list(list, &set) < 0)
         return 1;
     for (int c = 0; c < CPU_SETSIZE; c++)
         if (CPU_ISSET(c, &set))
@@ -97,7 +97,7 @@ int board_pin_vcpu(uniConnectPtr conn, vms_state *s, const vm *v, unsigned vcpu,
     }
     snprintf(path, sizeof(path), "%s/devices/system/cpu", s->sysfs);
     if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-        read_line_at(fd, "online", online_list, sizeof(online_list)) < 0 || set_of_list(online_list, &online) < 0) {
+        read_line_at(fd, "online", online_list, sizeof(online_list)) < 0 || cpu_set_of_list(online_list, &online) < 0) {
         uni_error_set(UNI_ERR_SYSTEM_ERROR, "cannot read %s/online", path);
         return -1;
     }

@@ -241,6 +241,8 @@ void vm_availability(vm_ctx *c);
 int board_ncpus(vms_state *s);
 /* vCPU thread @tid's affinity from its /proc status (Cpus_allowed_list); -errno. */
 int board_vcpu_affinity(vms_state *s, const vm *v, pid_t tid, cpu_set_t *set);
+/* A CPU list ("0-3,8") as a set; -errno. */
+int cpu_set_of_list(const char *list, cpu_set_t *set);
 /* Pin through the VM's cgroup v2 vcpuN/cpuset.cpus under ?sysfs=, read back, audited; -1 with
  * the thread's error set. */
 int board_pin_vcpu(uniConnectPtr conn, vms_state *s, const vm *v, unsigned vcpu, pid_t tid, const unsigned char *map,

@@ -341,18 +341,8 @@ int vms_domain_get_vcpus(vms_state *s, const uni_domain_info *dom, uniVcpuInfo *
 /* A CPU list file ("0-3,8") as a set; -errno. */
 static int read_cpu_set(const char *dir, const char *name, cpu_set_t *set) {
     char buf[4096];
-    uint8_t bits[CPU_SETSIZE / 8] = {0};
-    unsigned count;
     int r = cg_read(dir, name, buf, sizeof(buf));
-    if (r < 0)
-        return r;
-    if ((r = parse_cpu_list(buf, strlen(buf), bits, CPU_SETSIZE, &count)) < 0)
-        return r;
-    CPU_ZERO(set);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if ((bits[c / 8] >> (c % 8)) & 1)
-            CPU_SET(c, set);
-    return 0;
+    return r < 0 ? r : cpu_set_of_list(buf, set);
 }
 
 static void set_format(const cpu_set_t *set, char *buf, size_t len) {
