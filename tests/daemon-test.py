@@ -50,14 +50,16 @@ class FixtureThroughDaemon(unittest.TestCase):
         # window of two samples as the daemon's (each rate over counters that did not move: the
         # same 0, or absent for the same reason). Only what depends on the clock or on how long
         # the connection has lived differs: the time at maximum utilisation, the sources' own
-        # metrics (durations, error counts, the daemon's own source).
+        # metrics (durations, error counts, the daemon's own source), and the daemon's ledger
+        # (availability, energy per hour and day: uniserverd's own record, absent in process).
         for cmd in ("nodestats", "hostcpustats", "hostmemstats", "hosttemp", "hostgovernor"):
             args = [cmd] + (["--window", "150"] if cmd != "hostgovernor" else [])
             rc1, out1, err1 = unish(self.local, "--json", *args)
             rc2, out2, err2 = unish(self.d.uri(), "--json", *args)
             self.assertEqual((rc1, rc2), (0, 0), err1 + err2)
             a, b = json.loads(out1), json.loads(out2)
-            skip = lambda k: k.startswith("host.source.") or k in ("window_ms", "absent", "host.cpu.max_util_ms")
+            skip = lambda k: k.startswith(("host.source.", "host.availability.")) or k in (
+                "window_ms", "absent", "host.cpu.max_util_ms", "host.energy.1h_kwh", "host.energy.24h_kwh")
             self.assertEqual({k: v for k, v in a.get("absent", {}).items() if not skip(k)},
                              {k: v for k, v in b.get("absent", {}).items() if not skip(k)}, cmd)
             ka = {k for k in a if not skip(k)} | {k for k in a.get("absent", {}) if not skip(k)}
