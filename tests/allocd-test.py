@@ -7,7 +7,7 @@ after); --once places every VM as planned (high-class on a nominal domain, low-c
 extended one, idle domains at their lowest frequency; dom.vcpu.V.pinning and unish allocation
 show it); the running daemon answers an injected uncorrected error on an extended domain with
 that domain back to nominal, and a burst of corrected errors under a high-class VM with the VM
-moved off, within seconds; killed with SIGKILL in the middle of a plan it converges on restart;
+moved off, within seconds, and a VM started, a class changed and a VM stopped too; killed with SIGKILL in the middle of a plan it converges on restart;
 bad options are refused and change nothing. The margins file is written by the test from the
 board's truth (as uni-stresslog would find it: tests/stresslog-test.py proves that part). Needs
 /dev/fuse and root; SKIPs otherwise."""
@@ -244,6 +244,40 @@ class AllocdBoard(unittest.TestCase):
         # The high VM's truth: the injected burst hit it, nothing uncorrected did.
         self.assertGreaterEqual(int(self.vms()["web1"]["pmd_ce"]), 20)
         self.assertEqual(int(self.vms()["web1"]["pmd_ue"]), 0)
+
+    def test_reacts_to_vm_and_class_changes(self):
+        self.allocd("--once")
+        p, logname = self.start_daemon()
+        time.sleep(1)
+        # A VM started: placed within seconds, a high-class one on a domain at nominal.
+        self.board.write("sim/vms", "add web2 high 1 30")
+        self.unish("setreliability", "web2", "high")
+
+        def web2_placed():
+            pmds = self.pmds_of(self.vms()["web2"]["cpus"])
+            return len(pmds) == 1 and self.opp(f"pmd{min(pmds)}", "voltage_mv") == 980
+        t = self.wait_for("the new high-class VM on a nominal domain", web2_placed, 10)
+        print(f"web2 placed {t:.1f} s after it started", file=sys.stderr)
+        # A class changed: the low-class VM made high runs at nominal within seconds.
+        low = self.pmds_of(self.vms()["batch1"]["cpus"]).pop()
+        self.assertLess(self.opp(f"pmd{low}", "voltage_mv"), 980)
+        self.unish("setreliability", "batch1", "high")
+
+        def batch1_nominal():
+            pmds = self.pmds_of(self.vms()["batch1"]["cpus"])
+            return len(pmds) == 1 and self.opp(f"pmd{min(pmds)}", "voltage_mv") == 980
+        t = self.wait_for("batch1 at nominal after its class went high", batch1_nominal, 10)
+        print(f"batch1 at nominal {t:.1f} s after its class went high", file=sys.stderr)
+        # A VM stopped: its domain, now empty, goes to its lowest-power point (after the hysteresis).
+        app = self.pmds_of(self.vms()["app1"]["cpus"]).pop()
+        self.board.write("sim/vms", "del app1")
+        pol = f"sys/devices/system/cpu/cpufreq/policy{2 * app}/scaling_cur_freq"
+        if not any(app in self.pmds_of(v["cpus"]) for v in self.vms().values()):
+            t = self.wait_for("the emptied domain idle", lambda: int(self.board.read(pol)) == 300000, 10)
+            print(f"pmd{app} idle {t:.1f} s after its only VM stopped", file=sys.stderr)
+        p.terminate()
+        p.wait(10)
+        self.assertEqual(p.returncode, 0)
 
     def journal_text(self):
         try:
