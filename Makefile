@@ -35,7 +35,7 @@ MESON_OPTS ?= -Dwerror=true
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build deps deps-test check run asan bench golden format deb deb-test fuzz demo mutate clean
+.PHONY: all build deps deps-test check run asan bench golden format deb deb-test fuzz demo mutate clean evaluate
 
 all: build
 
@@ -88,6 +88,11 @@ bench: deps-test
 	$(MAKE) build
 	bench/run $(CURDIR)/$(BUILD)
 	$(BUILD)/bench/bench-vms
+
+# uni-allocd against all-nominal, reliability-blind and an oracle on the simulated board, a day per
+# seed (a few minutes; docs/allocator-evaluation.md). Not part of the suite: it is a measurement.
+evaluate: build
+	bench/allocd-evaluate --build $(CURDIR)/$(BUILD) --out $(CURDIR)/docs
 
 golden: build
 	tests/regen-golden $(BUILD)

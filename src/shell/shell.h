@@ -58,6 +58,9 @@ int cmd_healthlog(shell *sh, const cmd_def *cmd, int argc, char **argv);
 /* cmd-margins.c */
 int cmd_margins(shell *sh, const cmd_def *cmd, int argc, char **argv);
 
+/* cmd-allocation.c */
+int cmd_allocation(shell *sh, const cmd_def *cmd, int argc, char **argv);
+
 /* cmd-control.c */
 int cmd_setfrequency(shell *sh, const cmd_def *cmd, int argc, char **argv);
 int cmd_setpolicy(shell *sh, const cmd_def *cmd, int argc, char **argv);

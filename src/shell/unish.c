@@ -120,6 +120,13 @@ static const cmd_def base_commands[] = {
      "pmd2:voltage@2400MHz is PMD 2's voltage at 2.4 GHz, mc1:refresh channel 1's refresh period. Exit 1\n"
      "when the margins file is there but refused (malformed, a newer version); docs/stresslog.md.",
      cmd_margins, NULL, 0},
+    {"allocation", "[--state FILE]", "the plan uni-allocd published: each VM's domain, each domain's point, and why",
+     "Reads uni-allocd's state file on this host (--state, default /run/uniserver/allocation.json): each VM's\n"
+     "class and CPU domain, each domain's mode (nominal, extended-normal, extended-low, idle), voltage and\n"
+     "frequency with the reason, the DRAM refresh rule's verdict, and the last round's actions ([fast path]:\n"
+     "after an uncorrected error or a burst of corrected ones). --json prints the file. Exit 1 when there is\n"
+     "no plan. docs/allocator.md.",
+     cmd_allocation, NULL, 0},
     {"metrics", "", "the metric catalogue: key, kind, unit, group, help", NULL, cmd_metrics, NULL, 0},
     {"uri", "", "the connection's URI", NULL, cmd_uri, NULL, 0},
     {"help", "[COMMAND]", "list the commands, or describe one", NULL, cmd_help, NULL, 0},

@@ -102,8 +102,13 @@ static unsigned step_down(unsigned khz) {
     return k < SB_MIN_KHZ ? SB_MIN_KHZ : k;
 }
 
+/* What core @c is asked for: the workload's load and the simulated VMs' vCPUs on it. */
+static double demand(const sb_model *m, int c) {
+    return m->load[c] + m->vm_load[c];
+}
+
 static double pmd_demand(const sb_model *m, int p) {
-    return fmax(m->load[2 * p], m->load[2 * p + 1]);
+    return fmax(demand(m, 2 * p), demand(m, 2 * p + 1));
 }
 
 unsigned sb_pmd_khz(const sb_model *m, int p) {
@@ -130,7 +135,7 @@ unsigned sb_pmd_khz(const sb_model *m, int p) {
 
 /* A core's utilisation: its demand (in full-speed cores) stretched by a slower clock. */
 static double core_util(const sb_model *m, int c) {
-    return fmin(1.0, m->load[c] * SB_MAX_KHZ / sb_pmd_khz(m, c / 2));
+    return fmin(1.0, demand(m, c) * SB_MAX_KHZ / sb_pmd_khz(m, c / 2));
 }
 
 double sb_core_util(const sb_model *m, int c) {
@@ -173,7 +178,7 @@ static double avg_load(const sb_model *m) {
     for (int p = 0; p < SB_NPMD; p++) {
         unsigned khz = sb_pmd_khz(m, p);
         for (int c = 2 * p; c < 2 * p + 2; c++)
-            s += fmin(1.0, m->load[c] * SB_MAX_KHZ / khz);
+            s += fmin(1.0, demand(m, c) * SB_MAX_KHZ / khz);
     }
     return s / SB_NCPU;
 }
@@ -361,7 +366,14 @@ static void tick(sb_model *m) {
     m->dram_energy_uj += sb_dram_power_w(m) * dt * 1e6;
     m->cpu_energy_uj += sb_cpu_power_w(m) * dt * 1e6;
     m->io_energy_uj += sb_io_power_w(m) * dt * 1e6;
-    sb_draw_errors(m, dt);
+    if (m->nvm) {
+        /* Each error of this tick to the VMs that ran where it happened (the hidden truth). */
+        sb_counts before;
+        sb_counts_of(m, &before);
+        sb_draw_errors(m, dt);
+        sb_vms_attribute(m, &before, dt);
+    } else
+        sb_draw_errors(m, dt);
     m->now_ms += SB_TICK_MS;
 }
 

@@ -61,6 +61,22 @@ extern const sb_param sb_pmd_params[SB_PMD_NPARAM], sb_mc_params[SB_MC_NPARAM];
 bool sb_param_accepts(const sb_param *p, long long v);
 void sb_dimm_label(int mc, int slot, char *buf, size_t len); /* "DIMM2A", as EDAC's dimm_label */
 
+/* A simulated VM (sim/vms; docs/simboard.md): what it asks of the board, where its vCPUs may run
+ * (what the allocator writes), and the errors that hit it (the hidden truth: tools never read it). */
+#define SB_MAX_VMS 16
+#define SB_VM_MAX_VCPUS 8
+typedef struct {
+    bool active;
+    char name[32];
+    int cls; /* the class the truth groups it under: 0 normal, 1 high, 2 low (tools read the API's) */
+    int nvcpu;
+    double demand;                    /* per vCPU, in cores at full speed */
+    uint8_t allowed[SB_VM_MAX_VCPUS]; /* each vCPU's cores, a bit per core */
+    uint64_t pmd_ce, pmd_ue;          /* errors of the PMDs its vCPUs ran on, while they ran there */
+    uint64_t mc_ce, mc_ue;            /* memory errors: every channel holds its memory (interleaved) */
+    double cpu_s;                     /* vCPU-seconds it ran */
+} sb_vm;
+
 typedef struct {
     /* Settings (what sysfs writes change). */
     sb_governor gov[SB_NPMD];
@@ -105,7 +121,28 @@ typedef struct {
      * turns them on. */
     double bg_scale;
     double bg_pmd[SB_NPMD], bg_mc[SB_NMC];
+
+    /* Simulated VMs (vms.c): their demand adds to load[] through vm_load[]. */
+    sb_vm vm[SB_MAX_VMS];
+    int nvm; /* active VMs */
+    double vm_load[SB_NCPU];
 } sb_model;
+
+/* Error counters at one moment, to attribute a tick's new errors. */
+typedef struct {
+    uint64_t pmd_ce[SB_NPMD], pmd_ue[SB_NPMD], mc_ce, mc_ue;
+} sb_counts;
+void sb_counts_of(const sb_model *m, sb_counts *c);
+/* Simulated VMs: add one (every vCPU allowed on every core), remove it, set a vCPU's cores (a
+ * mask of bits per core; 0 is refused as the kernel refuses an empty cpuset). -EINVAL, -ENOENT,
+ * -ENOSPC, -EEXIST; the index or 0. */
+int sb_vm_add(sb_model *m, const char *name, int cls, int nvcpu, double demand);
+int sb_vm_remove(sb_model *m, const char *name);
+int sb_vm_find(const sb_model *m, const char *name);
+int sb_vm_set_allowed(sb_model *m, int vm, int vcpu, unsigned mask);
+int sb_vm_set_demand(sb_model *m, int vm, double demand);
+/* The new errors since @before go to the VMs that ran on the erring PMD (every VM for memory). */
+void sb_vms_attribute(sb_model *m, const sb_counts *before, double dt);
 
 void sb_init(sb_model *m, uint64_t seed);
 /* Advance the board by @ms (whole ticks; a remainder is carried by the caller's clock). */

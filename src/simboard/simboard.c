@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "simboard_vms.h"
 
 /* ---------------------------------------------------------------------------------------------
  * The tree
@@ -54,6 +55,7 @@ typedef enum {
     F_SIM_TIME,
     F_SIM_ADVANCE,
     F_SIM_TRUTH,
+    F_SIM_VMS,
 } kind;
 
 typedef struct node {
@@ -360,6 +362,9 @@ static void build_tree(void) {
     RW(F_SIM_ADVANCE, 0, 0, "sim/advance_ms");
     LIVE(F_SIM_TRUTH, 0, 0, "sim/truth");
     LIVE(F_SIM_FAILURES, 0, 0, "sim/failures");
+    RW(F_SIM_VMS, 0, 0, "sim/vms");
+    /* The VMs' cgroups (simboard_vms.c serves what is below). */
+    add(N_DIR, 0, 0, false, NULL, "sys/fs/cgroup/machine.slice");
     fmtbuf(buf, sizeof(buf), "%llu\n", (unsigned long long)board.seed);
     TEXT(buf, "sim/seed");
 }
@@ -408,8 +413,8 @@ static int render(const node *n, char *buf, size_t len) {
         return (int)o;
     }
     case F_LOADAVG:
-        return snprintf(buf, len, "%.2f %.2f %.2f %d/412 9876\n", m->load1, m->load1, m->load1,
-                        (int)lround(m->load1) + 1);
+        return snprintf(buf, len, "%.2f %.2f %.2f %d/412 %ld\n", m->load1, m->load1, m->load1,
+                        (int)lround(m->load1) + 1, sbv_last_pid(m));
     case F_POL_CUR:
         return snprintf(buf, len, "%u\n", sb_pmd_khz(m, p));
     case F_POL_GOV:
@@ -471,7 +476,9 @@ static int render(const node *n, char *buf, size_t len) {
                                   sb_mc_ue_rate(m, c));
         o += (size_t)snprintf(buf + o, len - o, "power_w cpu %.3f io %.3f dram %.3f soc_c %.2f\n", sb_cpu_power_w(m),
                               sb_io_power_w(m), sb_dram_power_w(m), m->soc_c);
-        return (int)o;
+        return (int)o + sbv_truth(m, buf + o, len - o);
+    case F_SIM_VMS:
+        return sbv_truth(m, buf, len);
     case F_SIM_FAILURES:
         /* What a workload on each domain would report itself (stress-ng --verify, its exit status). */
         for (int q = 0; q < SB_NPMD; q++)
@@ -564,6 +571,8 @@ static int store(const node *n, const char *s) {
             m->load[c] = l[k == 1 ? 0 : c];
         return 0;
     }
+    case F_SIM_VMS:
+        return sbv_control(m, s);
     case F_SIM_ADVANCE:
         if (!manual_clock || parse_in(s, 0, 86400000, &v) < 0)
             return -EINVAL;
@@ -590,15 +599,25 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
     return NULL;
 }
 
+/* A path of the simulated VMs (simboard_vms.c), not in the fixed tree. */
+static sbv_type vm_path(const char *path) {
+    return sbv_lookup(&board, path + strspn(path, "/"));
+}
+
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
     node *n = lookup(path);
+    sbv_type t = n ? SBV_NONE : vm_path(path);
     (void)fi;
-    if (!n)
+    if (!n && t == SBV_NONE)
         return -ENOENT;
     memset(st, 0, sizeof(*st));
     st->st_uid = getuid();
     st->st_gid = getgid();
-    if (n->k == N_DIR) {
+    if (!n) {
+        st->st_mode = t == SBV_DIR ? S_IFDIR | 0555 : S_IFREG | (t == SBV_RWFILE ? 0644 : 0444);
+        st->st_nlink = t == SBV_DIR ? 2 : 1;
+        st->st_size = t == SBV_DIR ? 0 : 4096;
+    } else if (n->k == N_DIR) {
         st->st_mode = S_IFDIR | 0755;
         st->st_nlink = 2;
     } else if (n->k == N_LINK) {
@@ -621,25 +640,45 @@ static int fs_readlink(const char *path, char *buf, size_t len) {
     return 0;
 }
 
+typedef struct {
+    void *buf;
+    fuse_fill_dir_t fill;
+} fill_ctx;
+
+static void fill_one(void *ctx, const char *name) {
+    fill_ctx *c = ctx;
+    c->fill(c->buf, name, NULL, 0, 0);
+}
+
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
                       enum fuse_readdir_flags flags) {
     node *n = lookup(path);
     (void)off;
     (void)fi;
     (void)flags;
-    if (!n || n->k != N_DIR)
+    if (!n && vm_path(path) != SBV_DIR)
+        return vm_path(path) == SBV_NONE ? -ENOENT : -ENOTDIR;
+    if (n && n->k != N_DIR)
         return -ENOTDIR;
     fill(buf, ".", NULL, 0, 0);
     fill(buf, "..", NULL, 0, 0);
-    for (int i = 0; i < n->nkids; i++)
+    for (int i = 0; n && i < n->nkids; i++)
         fill(buf, n->kids[i]->name, NULL, 0, 0);
+    sbv_readdir(&board, path + strspn(path, "/"), fill_one, &(fill_ctx){buf, fill});
     return 0;
 }
 
 static int fs_open(const char *path, struct fuse_file_info *fi) {
     node *n = lookup(path);
-    if (!n)
-        return -ENOENT;
+    if (!n) {
+        sbv_type t = vm_path(path);
+        if (t == SBV_NONE || t == SBV_DIR)
+            return t == SBV_NONE ? -ENOENT : -EISDIR;
+        if ((fi->flags & O_ACCMODE) != O_RDONLY && t != SBV_RWFILE)
+            return -EACCES;
+        fi->direct_io = 1;
+        return 0;
+    }
     if (n->k == N_DIR)
         return -EISDIR;
     /* As kernfs: an attribute without a store method cannot be opened for writing, even by root. */
@@ -654,10 +693,10 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     char text[4096];
     int len;
     (void)fi;
-    if (!n)
+    if (!n && vm_path(path) == SBV_NONE)
         return -ENOENT;
     sync_clock();
-    len = render(n, text, sizeof(text));
+    len = n ? render(n, text, sizeof(text)) : sbv_render(&board, path + strspn(path, "/"), text, sizeof(text));
     if (len < 0)
         return len;
     if (len >= (int)sizeof(text))
@@ -676,7 +715,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off, s
     size_t len = size;
     int r;
     (void)fi;
-    if (!n || !n->writable)
+    if (n ? !n->writable : vm_path(path) != SBV_RWFILE)
         return -EACCES;
     /* sysfs takes a store in one write from the start of the file. */
     if (off != 0 || size >= sizeof(val))
@@ -686,7 +725,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off, s
     memcpy(val, buf, len);
     val[len] = 0;
     sync_clock();
-    r = store(n, val);
+    r = n ? store(n, val) : sbv_store(&board, path + strspn(path, "/"), val);
     return r < 0 ? r : (int)size;
 }
 
@@ -695,7 +734,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi) 
     (void)size;
     (void)fi;
     if (!n)
-        return -ENOENT;
+        return vm_path(path) == SBV_RWFILE ? 0 : vm_path(path) == SBV_NONE ? -ENOENT : -EACCES;
     return n->writable ? 0 : -EACCES;
 }
 

@@ -98,7 +98,15 @@ int vms_open(vms_state **ret, int proc_fd, const char *procfs, bool host_proc, c
         free(s);
         return -1;
     }
+    if (!host_proc && uni_uri_param(uri, "sysfs") && !(s->sysfs = strdup(uni_uri_param(uri, "sysfs")))) {
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        free(s->flavor_classes);
+        free(s->rel_state);
+        free(s);
+        return -1;
+    }
     if (!(s->procfs = strdup(procfs))) {
+        free(s->sysfs);
         free(s->flavor_classes);
         free(s->rel_state);
         free(s);
@@ -200,6 +208,7 @@ void vms_close(vms_state *s) {
     free(s->flavor_classes);
     free(s->flavor_text);
     free(s->procfs);
+    free(s->sysfs);
     free(s->seen);
     free(s);
 }

@@ -140,6 +140,7 @@ struct vms_state {
     int proc_fd;
     char *procfs;
     bool host_proc;
+    char *sysfs; /* ?sysfs=, where VMs of another /proc are pinned (domains_board.c); NULL: none */
     long hz, pagesize;
     unsigned deadline_ms;
     kvm_source ksrc;
@@ -245,3 +246,15 @@ void keep_summary(vms_state *s, const uni_select *sel, const uni_domain_stats *v
 int vm_availability_window_parse(const char *v, unsigned *ret);
 /* One probe of VM @c->v from the record collect_vm made, and its share of answered probes. */
 void vm_availability(vm_ctx *c);
+
+/* ---- domains_board.c: VMs of another /proc (the simulated board's) ---- */
+/* The CPUs of the tree's sysfs (devices/system/cpu/possible: the highest + 1), 1 when unreadable. */
+int board_ncpus(vms_state *s);
+/* vCPU thread @tid's affinity from its /proc status (Cpus_allowed_list); -errno. */
+int board_vcpu_affinity(vms_state *s, const vm *v, pid_t tid, cpu_set_t *set);
+/* A CPU list ("0-3,8") as a set; -errno. */
+int cpu_set_of_list(const char *list, cpu_set_t *set);
+/* Pin through the VM's cgroup v2 vcpuN/cpuset.cpus under ?sysfs=, read back, audited; -1 with
+ * the thread's error set. */
+int board_pin_vcpu(uniConnectPtr conn, vms_state *s, const vm *v, unsigned vcpu, pid_t tid, const unsigned char *map,
+                   int maplen);

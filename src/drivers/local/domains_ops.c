@@ -292,7 +292,7 @@ static int host_ncpus(void) {
 int vms_domain_get_vcpus(vms_state *s, const uni_domain_info *dom, uniVcpuInfo **ret_info, unsigned char **ret_maps,
                          int *ret_ncpus) {
     pid_t tids[MAX_VCPUS];
-    int n, ncpus = host_ncpus(), maplen = UNI_CPU_MAPLEN(ncpus);
+    int n, ncpus = s->host_proc || !s->sysfs ? host_ncpus() : board_ncpus(s), maplen = UNI_CPU_MAPLEN(ncpus);
     vm *v = find_vm(s, dom);
     if (v && LV(s, v))
         return lv_dom_get_vcpus(s->lv, v->uuid, v->name, ret_info, ret_maps, ret_ncpus);
@@ -328,7 +328,8 @@ int vms_domain_get_vcpus(vms_state *s, const uni_domain_info *dom, uniVcpuInfo *
         o->state = ps.state == 'R' ? UNI_VCPU_RUNNING : UNI_VCPU_BLOCKED;
         o->cpu = ps.processor;
         o->cpuTime = (ps.utime + ps.stime) * (1000000000ull / (uint64_t)s->hz);
-        if (sched_getaffinity(tids[i], sizeof(set), &set) == 0)
+        if ((s->host_proc ? sched_getaffinity(tids[i], sizeof(set), &set) : board_vcpu_affinity(s, v, tids[i], &set)) ==
+            0)
             for (int c = 0; c < ncpus && c < CPU_SETSIZE; c++)
                 if (CPU_ISSET(c, &set))
                     (*ret_maps)[(size_t)i * (size_t)maplen + (size_t)(c / 8)] |= (unsigned char)(1u << (c % 8));
@@ -340,18 +341,8 @@ int vms_domain_get_vcpus(vms_state *s, const uni_domain_info *dom, uniVcpuInfo *
 /* A CPU list file ("0-3,8") as a set; -errno. */
 static int read_cpu_set(const char *dir, const char *name, cpu_set_t *set) {
     char buf[4096];
-    uint8_t bits[CPU_SETSIZE / 8] = {0};
-    unsigned count;
     int r = cg_read(dir, name, buf, sizeof(buf));
-    if (r < 0)
-        return r;
-    if ((r = parse_cpu_list(buf, strlen(buf), bits, CPU_SETSIZE, &count)) < 0)
-        return r;
-    CPU_ZERO(set);
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if ((bits[c / 8] >> (c % 8)) & 1)
-            CPU_SET(c, set);
-    return 0;
+    return r < 0 ? r : cpu_set_of_list(buf, set);
 }
 
 static void set_format(const cpu_set_t *set, char *buf, size_t len) {
@@ -380,6 +371,8 @@ int vms_domain_pin_vcpu(uniConnectPtr conn, vms_state *s, const uni_domain_info 
                       n ? " from 0" : "");
         return -1;
     }
+    if (!s->host_proc)
+        return board_pin_vcpu(conn, s, v, vcpu, tids[vcpu], map, maplen);
     /* Every CPU of the map exists and is online, and lies within the VM's cpuset. */
     if (read_cpu_set("/sys/devices/system/cpu", "online", &online) < 0) {
         uni_error_set(UNI_ERR_SYSTEM_ERROR, "cannot read /sys/devices/system/cpu/online");

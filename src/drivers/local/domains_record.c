@@ -216,11 +216,12 @@ static void collect_vcpus(vm_ctx *c) {
             if (t->st.processor >= 0)
                 rec_u64(c->rec, UNI_M_DOM_VCPU_V_CPU, (int)i, NULL, (uint64_t)t->st.processor);
             rec_u64(c->rec, UNI_M_DOM_VCPU_V_TID, (int)i, NULL, (uint64_t)t->tid);
-            if (c->s->host_proc && wants(c, UNI_M_DOM_VCPU_V_PINNING)) {
+            if ((c->s->host_proc || c->s->sysfs) && wants(c, UNI_M_DOM_VCPU_V_PINNING)) {
                 cpu_set_t set;
                 char list[4096];
                 CPU_ZERO(&set);
-                if (sched_getaffinity(t->tid, sizeof(set), &set) < 0)
+                if ((c->s->host_proc ? sched_getaffinity(t->tid, sizeof(set), &set)
+                                     : board_vcpu_affinity(c->s, c->v, t->tid, &set)) < 0)
                     continue;
                 /* Pinning seldom changes: the text of the same mask is made once. */
                 if (t->kept && t->kept->pin_list && CPU_EQUAL(&set, &t->kept->pin))
@@ -237,7 +238,9 @@ static void collect_vcpus(vm_ctx *c) {
         }
         if (!c->s->host_proc)
             rec_absent(c->rec, UNI_M_DOM_VCPU_V_PINNING,
-                       "pinning is read with sched_getaffinity(), on this host's /proc only");
+                       "pinning is read with sched_getaffinity() on this host's /proc; in another tree from the vCPU "
+                       "threads' Cpus_allowed_list%s",
+                       c->s->sysfs ? ", which their status does not show" : " with its sysfs (?sysfs=)");
         else
             rec_absent(c->rec, UNI_M_DOM_VCPU_V_PINNING, "sched_getaffinity() failed for the vCPU threads");
         return;
