@@ -26,6 +26,7 @@ BUILD = os.environ["BUILDDIR"]
 SRC = os.path.dirname(os.path.abspath(__file__))
 ALLOCD = os.path.join(BUILD, "bin", "uni-allocd")
 UNISH = os.path.join(BUILD, "bin", "unish")
+UNISERVERD = os.path.join(BUILD, "bin", "uniserverd")
 
 # The board helper of the StressLog's test: uni-simboard --manual-clock and uni-healthd on it.
 _spec = importlib.util.spec_from_file_location("stresslog_test", os.path.join(SRC, "stresslog-test.py"))
@@ -314,6 +315,48 @@ class AllocdBoard(unittest.TestCase):
         vms = self.vms()
         self.assertEqual(len({min(self.pmds_of(vms[n]["cpus"])) for n in ("web1", "app1", "batch1")}), 3)
         self.assertEqual(self.opp(f"pmd{self.pmds_of(vms['web1']['cpus']).pop()}", "voltage_mv"), 980)
+
+    def test_through_uniserverd_read_only_refused(self):
+        """Through uniserverd: on the read-only socket every action is refused and nothing changes
+        (no pin, no operating point, no plan published); on the read-write socket the same round
+        places every VM."""
+        rundir = os.path.join(os.path.dirname(self.state), "run")
+        os.mkdir(rundir, 0o755)
+        ud = subprocess.Popen([UNISERVERD, "-f", "--runtime-dir", rundir, "--uri", self.uri, "--interval", "200",
+                               "--metrics-listen", "off", "--log-level", "error"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+
+        def stop():
+            ud.terminate()
+            ud.wait(20)
+        self.addCleanup(stop)
+        self.wait_for("uniserverd's sockets", lambda: os.path.exists(os.path.join(rundir, "uniserver-sock"))
+                      or ud.poll() is not None, 20)
+        self.assertIsNone(ud.poll(), "uniserverd exited")
+        before = self.snapshot()
+        ro = f"uniserver+unix:///ro?socket={rundir}/uniserver-sock-ro"
+        r = subprocess.run([ALLOCD, "-c", ro, "--state", self.state, "--journal", self.journal, "--once"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("read-only", r.stdout + r.stderr)
+        self.assertEqual(self.snapshot(), before)  # the VMs' cpusets and affinities, the operating points
+        # The plan is published as stopped at its first action: never as the host's state.
+        with open(self.state) as f:
+            st = json.load(f)
+        self.assertEqual((st["applied"], st["error"][:4]), (0, "pin "), st["error"])
+        self.assertIn("read-only", st["error"])
+        out = self.unish("allocation", "--state", self.state).stdout
+        self.assertRegex(out, r"STOPPED after 0 of \d+ actions, the rest not applied: pin \S+ .*read-only")
+        rw = f"uniserver+unix:///system?socket={rundir}/uniserver-sock"
+        r = subprocess.run([ALLOCD, "-c", rw, "--state", self.state, "--journal", self.journal, "--once"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("pin web1", r.stdout)
+        self.assertNotEqual(self.snapshot(), before)
+        with open(self.state) as f:
+            st = json.load(f)
+        self.assertEqual((st["applied"], st["error"]), (len(st["actions"]), None))
+        self.assertNotIn("STOPPED", self.unish("allocation", "--state", self.state).stdout)
 
     def test_bad_options_change_nothing(self):
         before = self.snapshot()

@@ -56,6 +56,10 @@ typedef struct {
     ad_history hist[AP_MAX_DOMS + AP_MAX_CHANNELS];
     int nhist;
     uint64_t plan_seq;
+    /* The last round's outcome (published, not kept across restarts): actions applied, deferred
+     * by the rate limit, and the failure that stopped the plan ("" when none did). */
+    int applied, deferred;
+    char error[320];
 } ad_state;
 
 extern volatile sig_atomic_t ad_stop;

@@ -73,6 +73,8 @@ int ad_apply(uniConnectPtr conn, const ad_options *o, ad_state *st, const ad_wor
     int lowered = 0, done = 0, rc = 0;
     char what[256];
 
+    st->applied = st->deferred = 0;
+    st->error[0] = '\0';
     if (!plan->nact)
         return 0;
     st->plan_seq++;
@@ -88,8 +90,10 @@ int ad_apply(uniConnectPtr conn, const ad_options *o, ad_state *st, const ad_wor
         /* Rate limit: going down (a voltage, a frequency, a refresh relaxed) waits for the next
          * round beyond --max-actions; raises and moves never wait. */
         bool down = a->kind == AP_ACT_LOWER || (a->kind == AP_ACT_REFRESH && !a->safety);
-        if (down && lowered >= o->max_actions)
+        if (down && lowered >= o->max_actions) {
+            st->deferred++;
             continue;
+        }
         lowered += down;
         describe(w, a, what, sizeof(what));
         e = json_object_new_object();
@@ -116,10 +120,11 @@ int ad_apply(uniConnectPtr conn, const ad_options *o, ad_state *st, const ad_wor
         if (r < 0) {
             /* The rest of the plan may rely on this step (a raise before a move, a move before a
              * lower): stop here; the next round plans again from what the host shows. */
+            snprintf(st->error, sizeof(st->error), "%s: %s", what, uniGetLastError()->message);
             rc = -EIO;
             break;
         }
-        done++;
+        st->applied = ++done;
     }
     e = json_object_new_object();
     json_object_object_add(e, "plan", json_object_new_int64((int64_t)st->plan_seq));
@@ -230,6 +235,9 @@ int ad_state_save(const ad_options *o, const ad_state *st, const ad_world *w, co
     json_object_object_add(root, "uri", jstr(o->uri));
     json_object_object_add(root, "time_ms", json_object_new_int64(w->in.now_ms));
     json_object_object_add(root, "plan_seq", json_object_new_int64((int64_t)st->plan_seq));
+    json_object_object_add(root, "applied", json_object_new_int(st->applied));
+    json_object_object_add(root, "deferred", json_object_new_int(st->deferred));
+    json_object_object_add(root, "error", st->error[0] ? jstr(st->error) : NULL);
     json_object_object_add(root, "mem_hold_until_ms", json_object_new_int64(st->mem.mem_hold_until_ms));
     json_object_object_add(root, "mem_backoff_pct", json_object_new_int(st->mem.mem_backoff_pct));
     for (int v = 0; v < w->in.nvm; v++) {

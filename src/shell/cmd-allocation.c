@@ -79,12 +79,17 @@ int cmd_allocation(shell *sh, const cmd_def *cmd, int argc, char **argv) {
         }
     }
     a = arr(root, "actions");
-    printf("\n Actions of the last round: %zu\n", a ? json_object_array_length(a) : (size_t)0);
+    printf("\n Actions of the last round: %zu, applied %lld, deferred by the rate limit %lld\n",
+           a ? json_object_array_length(a) : (size_t)0, i_of(root, "applied"), i_of(root, "deferred"));
     for (size_t i = 0; a && i < json_object_array_length(a); i++) {
         json_object *x = json_object_array_get_idx(a, i), *fp;
         bool fast = json_object_object_get_ex(x, "fast_path", &fp) && json_object_get_boolean(fp);
         printf("  %zu. %s%s: %s\n", i + 1, fast ? "[fast path] " : "", s_of(x, "action"), s_of(x, "reason"));
     }
+    /* A plan that stopped is not the host's state: say so last, where the eye ends. */
+    if (*s_of(root, "error"))
+        printf("\n STOPPED after %lld of %zu actions, the rest not applied: %s\n", i_of(root, "applied"),
+               a ? json_object_array_length(a) : (size_t)0, s_of(root, "error"));
     json_object_put(root);
     return 0;
 }
