@@ -246,6 +246,27 @@ class AllocdBoard(unittest.TestCase):
         self.assertGreaterEqual(int(self.vms()["web1"]["pmd_ce"]), 20)
         self.assertEqual(int(self.vms()["web1"]["pmd_ue"]), 0)
 
+    def test_risk_rise_moves_high_class(self):
+        """The predictor's risk, not the fast path: a few corrected errors on the high-class VM's
+        domain (below --ce-burst) raise that domain's risk above the others'; the running daemon
+        moves the VM to a domain of the lowest risk within seconds."""
+        self.allocd("--once")
+        p, logname = self.start_daemon("--ce-burst", "1000")
+        high = self.pmds_of(self.vms()["web1"]["cpus"]).pop()
+        time.sleep(1.5)  # the daemon's baseline of the error counts
+        self.board.write("sim/vms", f"inject pmd{high} ce 3")
+        t = self.wait_for("the high-class VM off the riskier domain",
+                          lambda: high not in self.pmds_of(self.vms()["web1"]["cpus"]), 15)
+        print(f"web1 left pmd{high} {t:.1f} s after 3 injected CEs (no burst)", file=sys.stderr)
+        p.terminate()
+        p.wait(10)
+        with open(logname) as f:
+            log = f.read()
+        # Moved for the risk, not as a fault (the raise of its new domain before it is a safety step).
+        self.assertNotIn("fault on its domain", log)
+        self.assertRegex(log, rf"(?m)^uni-allocd: pin web1 .*moves pmd{high} -> pmd\d: a high-class VM needs a domain "
+                              "of the lowest risk")
+
     def test_reacts_to_vm_and_class_changes(self):
         self.allocd("--once")
         p, logname = self.start_daemon()
