@@ -15,12 +15,13 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+import testlib
 
 BUILD = os.environ["BUILDDIR"]
 SRC = os.path.dirname(os.path.abspath(__file__))
@@ -215,6 +216,70 @@ class AllocdBoard(unittest.TestCase):
             time.sleep(0.1)
         self.fail(f"{what}: not within {timeout} s")
 
+    def control_events(self):
+        """The HealthLog's control actions (the board's uni-healthd imported them from the spool)."""
+        return testlib.healthlog_query(self.board.db, "SELECT action, message, reason, class, severity, counted, "
+                                       "count FROM events WHERE source = 'control' ORDER BY id")
+
+    def test_actions_are_healthlog_events(self):
+        """Every change uni-allocd makes is an action event in the HealthLog with the plan step's
+        reason (through the action spool beside it, which uni-healthd imports and removes)."""
+        # setUp's three setreliability calls: control events too, with no reason.
+        self.wait_for("setUp's three changes in the HealthLog", lambda: len(self.control_events()) >= 3, 10)
+        before = self.control_events()
+        self.assertEqual([(e[0], e[2]) for e in before], [("uniDomainSetReliability", None)] * 3, before)
+        r = self.allocd("--once")
+        steps = re.findall(r"(?m)^uni-allocd: (.*?): (\S.*)$", r.stdout)
+        self.assertGreaterEqual(len(steps), 3, r.stdout)
+        calls = {"pin": "uniDomainPinVcpu"}
+
+        def every_step():
+            rs = [e[2] for e in self.control_events()]
+            return not os.path.exists(self.board.db + "-actions") and all(
+                any(x and x.startswith(f"uni-allocd plan 1 step {k + 1}/") for x in rs) for k in range(len(steps)))
+
+        got = self.wait_for("the plan's changes in the HealthLog", every_step, 10)
+        print(f"{len(steps)} actions in the HealthLog {got:.1f} s after the plan", file=sys.stderr)
+        evs = self.control_events()[len(before):]
+        for k, (what, why) in enumerate(steps):
+            mine = [e for e in evs if e[2] and re.match(rf"uni-allocd plan 1 step {k + 1}/\d+: ", e[2])]
+            self.assertTrue(mine, f"step {k + 1} ({what}) has no event: {evs}")
+            for e in mine:
+                # The step's own reason, its own call, and an action that never counts as an error.
+                self.assertTrue(e[2].endswith(why.replace("[fast path] ", "")), (e[2], why))
+                self.assertEqual(e[0], calls.get(what.split()[0], "uniNodeSetOperatingPoint"), e)
+                self.assertEqual(e[3:], ("action", "info", 0, None), e)
+        # Every event belongs to a step; each pin names the VM it moved.
+        self.assertEqual(len(evs), sum(1 for e in evs if e[2] and e[2].startswith("uni-allocd plan 1 step ")), evs)
+        self.assertTrue(any(e[0] == "uniDomainPinVcpu" and "domain web1 vcpu" in e[1] for e in evs), evs)
+        self.assertFalse(os.path.exists(self.board.db + "-actions"), "the spool was left behind")
+        # The operator's view: unish shows them with their reasons.
+        out = self.unish("healthlog", "--cpu", "--actions").stdout
+        self.assertRegex(out, r"control .* uniDomainPinVcpu: domain web1 vcpu 0 .*\n    because: uni-allocd plan 1 step")
+        print(out, file=sys.stderr)
+
+    def test_concurrent_changes_none_lost(self):
+        """Three writers change VMs' classes at once while uni-healthd imports the spool every
+        10 ms: every change is one event, none lost, none doubled, each with its writer's reason
+        (and the reliability state file keeps every writer's change: it is changed under a lock)."""
+        self.wait_for("setUp's three changes in the HealthLog", lambda: len(self.control_events()) == 3, 10)
+        # Each writer owns a VM and alternates it between the two classes it did not have: every
+        # change is a write.
+        plan = {"web1": ("normal", "low"), "app1": ("low", "high"), "batch1": ("high", "normal")}
+        procs = []
+        for w, (vm, classes) in enumerate(plan.items()):
+            script = "; ".join(f"{UNISH} -c '{self.uri}' --reason 'writer {w} change {k}' setreliability {vm} "
+                               f"{classes[k % 2]} >/dev/null" for k in range(12))
+            procs.append(subprocess.Popen(["sh", "-ec", script]))
+        for p in procs:
+            self.assertEqual(p.wait(120), 0)
+        self.wait_for("the spool imported", lambda: not os.path.exists(self.board.db + "-actions"), 10)
+        time.sleep(0.2)
+        reasons = [e[2] for e in self.control_events()[3:]]
+        self.assertEqual(sorted(reasons), sorted(f"writer {w} change {k}" for w in range(3) for k in range(12)))
+        for vm, classes in plan.items():
+            self.assertEqual(self.unish("reliability", vm).stdout.split(), [classes[1]])
+
     def test_fast_path(self):
         self.allocd("--once")
         p, logname = self.start_daemon()
@@ -241,7 +306,7 @@ class AllocdBoard(unittest.TestCase):
         with open(logname) as f:
             log = f.read()
         self.assertRegex(log, rf"\[fast path\] pmd{low} voltage_mv=980.*uncorrected")
-        self.assertRegex(log, rf"\[fast path\] pin web1 .*fault on its domain")
+        self.assertRegex(log, r"\[fast path\] pin web1 .*fault on its domain")
         # The high VM's truth: the injected burst hit it, nothing uncorrected did.
         self.assertGreaterEqual(int(self.vms()["web1"]["pmd_ce"]), 20)
         self.assertEqual(int(self.vms()["web1"]["pmd_ue"]), 0)
@@ -361,6 +426,8 @@ class AllocdBoard(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("read-only", r.stdout + r.stderr)
         self.assertEqual(self.snapshot(), before)  # the VMs' cpusets and affinities, the operating points
+        self.wait_for("setUp's three changes in the HealthLog", lambda: len(self.control_events()) >= 3, 10)
+        nbefore = len(self.control_events())
         # The plan is published as stopped at its first action: never as the host's state.
         with open(self.state) as f:
             st = json.load(f)
@@ -378,6 +445,17 @@ class AllocdBoard(unittest.TestCase):
             st = json.load(f)
         self.assertEqual((st["applied"], st["error"]), (len(st["actions"]), None))
         self.assertNotIn("STOPPED", self.unish("allocation", "--state", self.state).stdout)
+        # uniserverd made the changes: each is a HealthLog event under the client's identity, with
+        # the reason the client sent (CONNECT_SET_AUDIT_REASON); the refused round left none.
+        n = len(st["actions"])
+        self.wait_for("the rw round's changes in the HealthLog", lambda: any(
+            (e[2] or "").startswith(f"uni-allocd plan {st['plan_seq']} step {n}/{n}:") for e in self.control_events()), 10)
+        evs = self.control_events()[nbefore:]
+        self.assertTrue(evs)
+        for e in evs:
+            self.assertRegex(e[2] or "", rf"^uni-allocd plan {st['plan_seq']} step \d+/{n}: \S", e)
+            self.assertNotIn("(in-process)", e[1])
+            self.assertRegex(e[1], r" by rw pid \d+ uid 0$")
 
     def test_bad_options_change_nothing(self):
         before = self.snapshot()

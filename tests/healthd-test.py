@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from testlib import Uniserverd
+from testlib import Uniserverd, healthlog_query
 
 SRC = os.environ["SRCDIR"]
 BUILD = os.environ["BUILDDIR"]
@@ -108,11 +108,7 @@ class Host:
         return None
 
     def q(self, sql, *args):
-        c = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)
-        try:
-            return c.execute(sql, args).fetchall()
-        finally:
-            c.close()
+        return healthlog_query(self.db, sql, *args)
 
     def uri(self):
         return f"uniserver:///system?procfs={self.path('proc')}&sysfs={self.path('sys')}&healthlog={self.db}"
@@ -522,6 +518,94 @@ class Actions(unittest.TestCase):
         r = subprocess.run(self.h.args("--once", "--set", "page_action=explode"), capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("page_action = 'explode': log or soft_offline", r.stderr)
+
+
+class ControlSpool(unittest.TestCase):
+    """The action spool beside the HealthLog (DB-actions): control calls' changes, imported as
+    action events that can never count as errors; refused when someone else could have written
+    it; neither lost nor doubled by a crash between the import's steps."""
+
+    def setUp(self):
+        self.h = Host("health-x86")
+        self.h.once()
+        self.spool = self.h.db + "-actions"
+
+    def tearDown(self):
+        self.h.close()
+
+    def put(self, path, text, mode=0o600):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.write(fd, text.encode())
+        os.close(fd)
+        os.chmod(path, mode)
+
+    def control(self):
+        return self.h.q("SELECT source, class, severity, counted, count, dimm, action, reason FROM events "
+                        "WHERE source = 'control' OR action LIKE 'uni%' ORDER BY id")
+
+    def test_lines_are_actions_whatever_they_say(self):
+        good = {"time_ms": 1764000000000, "source": "control", "class": "action", "action": "uniNodeSetFrequency",
+                "message": "core 1 scaling_setspeed: '2400000' -> '1200000' by rw pid 7 uid 0", "reason": "a test"}
+        # A line that claims to be an uncorrected DRAM error is still only an action, not counted.
+        forged = {"time_ms": 1764000000001, "source": "edac", "class": "memory", "severity": "uncorrected",
+                  "counted": 1, "count": 5, "dimm": D00, "action": "uniNodeSetGovernor"}
+        self.put(self.spool, json.dumps(good) + "\n" + "not json\n" + json.dumps({"count": "five"}) + "\n" +
+                 json.dumps(forged) + "\n" + '{"action": "torn')
+        log = self.h.once()
+        self.assertEqual(self.control(), [
+            ("control", "action", "info", 0, None, None, "uniNodeSetFrequency", "a test"),
+            ("control", "action", "info", 0, None, None, "uniNodeSetGovernor", None)])
+        self.assertIn("skipped 3 malformed lines", log)
+        self.assertFalse(os.path.exists(self.spool))
+        rec = self.h.json("nodestats", "--select", "errors")
+        self.assertEqual(rec.get("host.errors.dram.ue.count", 0), 0)
+        # Imported once: a second run adds nothing.
+        self.h.once()
+        self.assertEqual(len(self.control()), 2)
+
+    def test_untrusted_spool_is_left_alone(self):
+        line = json.dumps({"action": "uniNodeSetFrequency", "message": "m"}) + "\n"
+        for how in ("world-writable", "not ours", "symlink"):
+            if how == "world-writable":
+                self.put(self.spool, line, 0o666)
+            elif how == "not ours":
+                self.put(self.spool, line)
+                os.chown(self.spool, 65534, 65534)
+            else:
+                self.put(self.spool + ".real", line)
+                os.symlink(self.spool + ".real", self.spool)
+            log = self.h.once()
+            self.assertEqual(self.control(), [], how)
+            self.assertTrue(os.path.lexists(self.spool), how)
+            self.assertRegex(log, "control actions: .*(not imported|Too many levels of symbolic links)", how)
+            os.unlink(self.spool)
+
+    def identity(self, path):
+        """spool.c's identity of a file: its inode and change time."""
+        st, m = os.stat(path), (1 << 64) - 1
+        v = ((st.st_ino << 32) & m) ^ ((st.st_ctime_ns // 10**9 * 10**9) & m) ^ (st.st_ctime_ns % 10**9)
+        return v - (1 << 64) if v >= 1 << 63 else v
+
+    def test_crash_between_steps(self):
+        line = lambda a: json.dumps({"action": a, "message": "m"}) + "\n"  # noqa: E731
+        # Killed after the rename, before the commit: the renamed file is imported, then the next.
+        self.put(self.spool + ".importing", line("uniA"))
+        self.put(self.spool, line("uniB"))
+        self.h.once()
+        self.assertEqual([e[6] for e in self.control()], ["uniA"])
+        self.assertFalse(os.path.exists(self.spool + ".importing"))
+        self.h.once()
+        self.assertEqual([e[6] for e in self.control()], ["uniA", "uniB"])
+        # Killed after the commit, before the unlink: the file is only removed, not imported again.
+        self.put(self.spool + ".importing", line("uniC"))
+        c = sqlite3.connect(self.h.db)
+        c.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('spool.imported', ?)",
+                  (self.identity(self.spool + ".importing"),))
+        c.commit()
+        c.close()
+        self.h.once()
+        self.assertEqual([e[6] for e in self.control()], ["uniA", "uniB"])
+        self.assertFalse(os.path.exists(self.spool + ".importing"))
 
 
 class ShellAndApi(unittest.TestCase):

@@ -10,12 +10,13 @@ Needs /dev/fuse and root; SKIPs otherwise."""
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+import testlib
 
 BUILD = os.environ["BUILDDIR"]
 UNISH = os.path.join(BUILD, "bin", "unish")
@@ -227,12 +228,8 @@ class Simboard(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
 
         def l2c1_events():
-            c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
-                return c.execute("SELECT source, class, component, severity, count, cpu, location FROM events "
-                                 "WHERE detail LIKE 'EDAC counter dev/l2c1/%' ORDER BY id").fetchall()
-            finally:
-                c.close()
+            return testlib.healthlog_query(db, "SELECT source, class, component, severity, count, cpu, location FROM "
+                                           "events WHERE detail LIKE 'EDAC counter dev/l2c1/%' ORDER BY id")
         once()
         self.assertEqual((self.read(ce), self.read(ue)), ("0", "0"))
         # 10-15 mV below the safe point: corrected errors, no uncorrected ones yet.

@@ -6,6 +6,7 @@ import http.client
 import os
 import shutil
 import socket
+import sqlite3
 import struct
 import subprocess
 import tempfile
@@ -24,6 +25,15 @@ def wait_for(pred, what, timeout=10):
             return v
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def healthlog_query(db, sql, *args):
+    """Rows of @sql on the HealthLog @db, opened read-only (uni-healthd may be writing it)."""
+    c = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return c.execute(sql, args).fetchall()
+    finally:
+        c.close()
 
 
 def free_port():

@@ -125,6 +125,24 @@ int uniConnectClose(uniConnectPtr conn);
  */
 const char *uniConnectGetURI(uniConnectPtr conn);
 
+#define UNI_AUDIT_REASON_MAX 512 /* bytes of a reason, with its terminating NUL */
+
+/**
+ * uniConnectSetAuditReason:
+ * @conn: a connection
+ * @reason: why the control calls that follow on @conn are made ("plan 12 step 3: pmd2 back to
+ *          nominal: an uncorrected error"), or NULL / "" for none
+ * @flags: 0
+ * The reason goes with every change the following control calls make: into the audit
+ * (uniserverd's log) and into the HealthLog, where each change a control call makes on a host is
+ * an action event (source "control", its "reason" field; docs/healthlog.md, "Control actions").
+ * Over a remote connection it is sent to the daemon, which records it with the changes it makes
+ * for this client. It stays until set again. A reason is printable text of at most
+ * UNI_AUDIT_REASON_MAX - 1 bytes (else UNI_ERR_INVALID_ARG, and the one before stays).
+ * Returns: 0, or -1 with the last error set. Since: 0.4
+ */
+int uniConnectSetAuditReason(uniConnectPtr conn, const char *reason, unsigned int flags);
+
 /* ---------------------------------------------------------------------------------------------
  * The metric catalogue
  * ------------------------------------------------------------------------------------------- */

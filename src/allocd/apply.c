@@ -71,7 +71,7 @@ static int do_action(uniConnectPtr conn, const ad_world *w, const ap_action *a) 
 int ad_apply(uniConnectPtr conn, const ad_options *o, ad_state *st, const ad_world *w, const ap_plan *plan) {
     json_object *e;
     int lowered = 0, done = 0, rc = 0;
-    char what[256];
+    char what[256], why[UNI_AUDIT_REASON_MAX];
 
     st->applied = st->deferred = 0;
     st->error[0] = '\0';
@@ -106,7 +106,12 @@ int ad_apply(uniConnectPtr conn, const ad_options *o, ad_state *st, const ad_wor
             return -EIO;
         if (o->step_delay_ms && i)
             usleep(o->step_delay_ms * 1000);
-        int r = do_action(conn, w, a);
+        /* The reason goes with the change into the audit and the HealthLog's action event. */
+        snprintf(why, sizeof(why), "uni-allocd plan %llu step %d/%d: %s%s", (unsigned long long)st->plan_seq, i + 1,
+                 plan->nact, a->safety ? "[fast path] " : "", a->reason);
+        int r = uniConnectSetAuditReason(conn, why, 0);
+        if (r == 0)
+            r = do_action(conn, w, a);
         e = json_object_new_object();
         json_object_object_add(e, "plan", json_object_new_int64((int64_t)st->plan_seq));
         json_object_object_add(e, "step", json_object_new_int(i));
@@ -126,6 +131,7 @@ int ad_apply(uniConnectPtr conn, const ad_options *o, ad_state *st, const ad_wor
         }
         st->applied = ++done;
     }
+    (void)uniConnectSetAuditReason(conn, NULL, 0);
     e = json_object_new_object();
     json_object_object_add(e, "plan", json_object_new_int64((int64_t)st->plan_seq));
     json_object_object_add(e, "end", json_object_new_int(done));

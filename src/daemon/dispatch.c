@@ -9,6 +9,9 @@
 /* A wire-protocol client's own state (client_state). */
 typedef struct {
     bool opened; /* CONNECT_OPEN answered: the other calls are allowed */
+    /* The client's reason for its control calls (CONNECT_SET_AUDIT_REASON): recorded with every
+     * change they make (the audit in the log, the HealthLog's control events). */
+    char reason[UNI_AUDIT_REASON_MAX];
 } rpc_state;
 
 static rpc_state *rpc(client *c) {
@@ -307,11 +310,12 @@ static int h_node_set_operating_point(client *c, const uni_message_header *h, un
 /* The audit hook: every write a control call makes, in the daemon's log. */
 static void audit_to_log(const uni_audit_event *ev, void *userdata) {
     (void)userdata;
-    log_info("audit: %s by %s: %s %s: '%s' -> '%s'%s%s%s", ev->call, ev->caller, ev->object, ev->attribute, ev->before,
-             ev->after, ev->rollback ? " (rollback)" : "", ev->error ? ": " : "",
+    log_info("audit: %s by %s: %s %s: '%s' -> '%s'%s%s%s%s%s", ev->call, ev->caller, ev->object, ev->attribute,
+             ev->before, ev->after, ev->rollback ? " (rollback)" : "", ev->error ? ": " : "",
              ev->error == -EREMOTEIO ? "reads back different"
              : ev->error             ? strerror(-ev->error)
-                                     : "");
+                                     : "",
+             ev->reason ? ": because " : "", ev->reason ? ev->reason : "");
 }
 
 void dispatch_audit_setup(void) {
@@ -625,6 +629,17 @@ static int h_domain_set_reliability(client *c, const uni_message_header *h, uni_
     return reply_domain_set_reliability(c, h, NULL);
 }
 
+/* The reason is checked as a local caller's is (its length, one line of printable text), then
+ * kept per client. */
+static int h_set_audit_reason(client *c, const uni_message_header *h, uni_connect_set_audit_reason_args *a) {
+    if (a->flags)
+        return reply_error(c, h, UNI_ERR_INVALID_ARG, "uniConnectSetAuditReason: unsupported flags");
+    if (uni_audit_reason_check(a->reason) < 0)
+        return reply_last_error(c, h);
+    snprintf(rpc(c)->reason, sizeof(rpc(c)->reason), "%s", a->reason);
+    return reply_set_audit_reason(c, h, NULL);
+}
+
 /* ---- the procedure table, from procs.def and views.def ---- */
 
 typedef int (*handler_fn)(client *c, const uni_message_header *h, void *args);
@@ -732,10 +747,13 @@ static int dispatch(client *c, const char *msg, size_t len) {
         log_info("control call %s from %s (pid %d uid %d)", p->name, c->peer, (int)c->cred.pid, (int)c->cred.uid);
         /* Every change the call makes is logged under the client's identity (audit_to_log). */
         uni_audit_set_caller(c->peer);
+        uni_audit_set_reason(rpc(c)->reason);
     }
     r = p->fn(c, &h, args);
-    if (p->access == UNI_ACCESS_CONTROL)
+    if (p->access == UNI_ACCESS_CONTROL) {
         uni_audit_set_caller(NULL);
+        uni_audit_set_reason(NULL);
+    }
     xdr_free(p->args_proc, args);
     return r;
 }

@@ -14,6 +14,22 @@
  * The cycle and the loop
  * ------------------------------------------------------------------------------------------- */
 
+/* The changes control calls made, from the action spool their makers append to beside the
+ * HealthLog (src/healthlog/spool.c). A refusal (a spool file someone else could have written)
+ * is logged when it changes, not every cycle. */
+static void import_actions(hd *h) {
+    char why[600] = "";
+    int64_t bad, n = hl_spool_import(h->db, h->cfg->db, &bad, why, sizeof(why));
+    if (n < 0 && strcmp(why, h->spool_why))
+        log_error("control actions: %s", why);
+    else if (bad > 0)
+        log_warning("committed %lld control actions from %s" HL_SPOOL_SUFFIX ", skipped %lld malformed lines",
+                    (long long)n, h->cfg->db, (long long)bad);
+    else if (n > 0)
+        log_info("committed %lld control actions from %s" HL_SPOOL_SUFFIX, (long long)n, h->cfg->db);
+    snprintf(h->spool_why, sizeof(h->spool_why), "%s", n < 0 ? why : "");
+}
+
 static void cycle(hd *h, bool startup, bool final) {
     int64_t now = wall_ms();
     if (h->have_trace)
@@ -21,6 +37,7 @@ static void cycle(hd *h, bool startup, bool final) {
     if (h->cfg->edac)
         hd_edac_cycle(h, startup, now);
     hd_flush(h, now);
+    import_actions(h);
     if (h->cfg->sensor_interval_ms > 0 && now >= h->next_sensor_ms) {
         hd_sample_sensors(h, now);
         h->next_sensor_ms = now + h->cfg->sensor_interval_ms;

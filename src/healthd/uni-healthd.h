@@ -135,6 +135,7 @@ typedef struct {
     unsigned ncpu;
     uint64_t committed, malformed, commit_failures;
     size_t ndimms;
+    char spool_why[600]; /* the action spool's last refusal (logged once) */
 } hd;
 
 /* ---- commit.c: the HealthLog's side of a cycle ---- */

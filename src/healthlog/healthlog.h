@@ -163,6 +163,20 @@ int hl_query_records(hl_db *db, const uni_healthlog_query *q, uniRecordPtr **ret
 /* Notification: an inotify fd (non-blocking) that becomes readable when the HealthLog at @path
  * (or its -wal) is written or created. hl_watch_drain reads what is pending and returns 1 when
  * it concerned the HealthLog, 0 otherwise, -errno on failure. */
+/* The action spool (spool.c): the changes control calls make, appended beside the HealthLog by
+ * whoever makes them, imported by its writer (uni-healthd) as action events (source "control"). */
+#define HL_SPOOL_SUFFIX "-actions"
+/* Append @e to the spool of the HealthLog at @db: 0, or -errno (-ENOENT: no HealthLog there). */
+int hl_spool_append(const char *db, const hl_event *e);
+/* The writer: import what the spool holds; returns the events added (@ret_bad: lines skipped as
+ * malformed or torn), or -errno with @why (-EPERM: a spool file not owned by root or us, or
+ * writable by others, is left alone). */
+int64_t hl_spool_import(hl_db *db, const char *dbpath, int64_t *ret_bad, char *why, size_t wl);
+/* An event's stored fields as one line of JSON (malloc'd; NULL: out of memory), and back
+ * (strings owned: hl_event_clear; -EBADMSG when it is not an object of the right types). */
+char *hl_event_to_json(const hl_event *e);
+int hl_event_from_json(const char *line, hl_event *e);
+
 int hl_watch_open(const char *path);
 int hl_watch_drain(int fd, const char *path);
 

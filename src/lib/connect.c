@@ -67,6 +67,7 @@ int uni_conn_unref(uniConnectPtr conn) {
     if (conn->driver && conn->driver->close)
         conn->driver->close(conn);
     pthread_mutex_destroy(&conn->lock);
+    free(conn->audit_reason);
     free(conn->uri);
     free(conn);
     return 0;

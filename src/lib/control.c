@@ -210,6 +210,7 @@ static _Atomic(uni_audit_fn) audit_fn;
 static void *_Atomic audit_userdata;
 static __thread char *audit_caller;
 static __thread const char *audit_call;
+static __thread const char *audit_reason;
 
 void uni_set_audit_hook(uni_audit_fn fn, void *userdata) {
     atomic_store(&audit_userdata, userdata);
@@ -221,13 +222,17 @@ void uni_audit_set_caller(const char *identity) {
     audit_caller = identity ? strdup(identity) : NULL;
 }
 
+void uni_audit_set_reason(const char *reason) {
+    audit_reason = reason;
+}
+
 void uni_audit(uniConnectPtr conn, const char *object, const char *attribute, const char *before, const char *after,
                int error, bool rollback) {
     uni_audit_fn fn = atomic_load(&audit_fn);
     char self[64];
     uni_audit_event ev;
 
-    if (!fn)
+    if (!fn && !conn->driver->audit)
         return;
     snprintf(self, sizeof(self), "pid %ld uid %ld (in-process)", (long)getpid(), (long)getuid());
     ev = (uni_audit_event){
@@ -240,8 +245,56 @@ void uni_audit(uniConnectPtr conn, const char *object, const char *attribute, co
         .after = after,
         .error = error,
         .rollback = rollback,
+        .reason = audit_reason && *audit_reason ? audit_reason : conn->audit_reason,
     };
-    fn(&ev, atomic_load(&audit_userdata));
+    if (fn)
+        fn(&ev, atomic_load(&audit_userdata));
+    if (conn->driver->audit)
+        conn->driver->audit(conn, &ev);
+}
+
+/* A reason is one line of printable text: it lands in logs and in the HealthLog verbatim. */
+int uni_audit_reason_check(const char *reason) {
+    size_t n = strlen(reason);
+    if (n >= UNI_AUDIT_REASON_MAX) {
+        uni_error_set(UNI_ERR_INVALID_ARG, "uniConnectSetAuditReason: a reason of %zu bytes (at most %d)", n,
+                      UNI_AUDIT_REASON_MAX - 1);
+        return -1;
+    }
+    for (const unsigned char *p = (const unsigned char *)reason; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            uni_error_set(UNI_ERR_INVALID_ARG,
+                          "uniConnectSetAuditReason: control character 0x%02x at byte %td (one line of text)", *p,
+                          (const char *)p - reason);
+            return -1;
+        }
+    return 0;
+}
+
+int uniConnectSetAuditReason(uniConnectPtr conn, const char *reason, unsigned int flags) {
+    char *copy = NULL;
+    int r = 0;
+    uniResetLastError();
+    CHECK_CONN(conn, -1);
+    CHECK_FLAGS(flags, 0, -1);
+    if (reason && !*reason)
+        reason = NULL;
+    if (reason && (uni_audit_reason_check(reason) < 0 || !(copy = strdup(reason)))) {
+        if (!uniGetLastError())
+            uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    pthread_mutex_lock(&conn->lock);
+    if (conn->driver->set_audit_reason)
+        r = conn->driver->set_audit_reason(conn, reason);
+    if (r < 0)
+        free(copy);
+    else {
+        free(conn->audit_reason);
+        conn->audit_reason = copy;
+    }
+    pthread_mutex_unlock(&conn->lock);
+    return r < 0 ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------------------------------------

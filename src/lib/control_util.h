@@ -73,6 +73,7 @@ typedef struct {
     const char *after;     /* the value written */
     int error;             /* 0 written and read back; -errno failed; -EREMOTEIO read back different */
     bool rollback;         /* a write restoring @before after a later step failed */
+    const char *reason;    /* the caller's reason (uniConnectSetAuditReason), or NULL */
 } uni_audit_event;
 typedef void (*uni_audit_fn)(const uni_audit_event *ev, void *userdata);
 /* Install the hook (NULL removes it). Process-wide; set it before connections are used. */
@@ -80,6 +81,12 @@ void uni_set_audit_hook(uni_audit_fn fn, void *userdata);
 /* The identity of whoever this thread is serving now ("uid 1000 pid 4242 on the rw socket");
  * NULL resets to the in-process default. The string is copied. */
 void uni_audit_set_caller(const char *identity);
+/* The reason of the client this thread is serving now (uniserverd: what its client set with
+ * uniConnectSetAuditReason); it wins over the connection's own. NULL resets. Not copied: it must
+ * live until reset. */
+void uni_audit_set_reason(const char *reason);
+/* uniConnectSetAuditReason's check of a reason: 0, or -1 with UNI_ERR_INVALID_ARG set. */
+int uni_audit_reason_check(const char *reason);
 /* The entry points of control calls (control.c, domain_ops.c): uni_control_begin checks a
  * connection, @flags == 0, a read-write connection and @has_verb, and names @call for the audit
  * events; uni_control_end ends the call, returning -1 (with an error set) or @r. */

@@ -75,6 +75,13 @@ typedef struct uni_driver {
     int (*healthlog_query)(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
     /* Wait for the HealthLog to change: 1 changed, 0 timeout. */
     int (*healthlog_wait)(uniConnectPtr conn, int timeout_ms);
+
+    /* Optional: the caller's reason for the control calls that follow (@reason: checked, NULL
+     * for none); the remote driver sends it to the daemon. */
+    int (*set_audit_reason)(uniConnectPtr conn, const char *reason);
+    /* Optional: record one write a control call made (after the process-wide hook): the local
+     * driver appends it to its HealthLog's action spool (src/healthlog/spool.c). */
+    void (*audit)(uniConnectPtr conn, const uni_audit_event *ev);
 } uni_driver;
 
 struct _uniConnect {
@@ -86,6 +93,7 @@ struct _uniConnect {
     unsigned flags;
     int refs;             /* the caller's, plus one per live domain object */
     pthread_mutex_t lock; /* one call at a time per connection: drivers keep sample state */
+    char *audit_reason;   /* uniConnectSetAuditReason's, or NULL */
 };
 
 struct _uniDomain {

@@ -304,6 +304,8 @@ void fmt_events_text(FILE *f, uniRecordPtr *ev, int n) {
                 ev_str(r, "event.bits") ? ev_str(r, "event.bits") : "-", count, *where ? where : "-",
                 *addr ? addr : "-", action ? action : "", action ? ": " : "",
                 ev_str(r, "event.message") ? ev_str(r, "event.message") : "");
+        if (ev_str(r, "event.reason"))
+            fprintf(f, "    because: %s\n", ev_str(r, "event.reason"));
         if (vms)
             fprintf(f, "    may have touched: %s\n", vms);
     }

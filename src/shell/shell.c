@@ -39,6 +39,12 @@ int ensure_conn(shell *sh) {
         print_error(sh->uri ? sh->uri : "failed to connect");
         return -1;
     }
+    if (sh->reason && uniConnectSetAuditReason(sh->conn, sh->reason, 0) < 0) {
+        print_error("--reason");
+        uniConnectClose(sh->conn);
+        sh->conn = NULL;
+        return -1;
+    }
     return 0;
 }
 

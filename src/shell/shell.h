@@ -12,6 +12,7 @@
 
 typedef struct {
     const char *uri;
+    const char *reason; /* --reason: goes with the changes control commands make (uniConnectSetAuditReason) */
     bool json, readonly;
     int exposition; /* 0 none, 1 Prometheus text, 2 OpenMetrics */
     uniConnectPtr conn;

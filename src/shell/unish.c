@@ -178,7 +178,7 @@ static const cmd_def *find_cmd(const char *name) {
 static void print_usage(FILE *f) {
     fprintf(
         f,
-        "usage: unish [-c URI] [--json] [-r] COMMAND [ARGS] [\\; COMMAND [ARGS] ...]\n"
+        "usage: unish [-c URI] [--json] [-r] [--reason TEXT] COMMAND [ARGS] [\\; COMMAND [ARGS] ...]\n"
         "\n"
         "The uniserver shell: host health and load, as the spec's views and as whole records.\n"
         "\n"
@@ -193,6 +193,8 @@ static void print_usage(FILE *f) {
         "  --prometheus, --openmetrics   print records as uniserverd's /metrics does (e.g. for\n"
         "                     node_exporter's textfile collector)\n"
         "  -r, --readonly     open the connection read-only\n"
+        "  --reason TEXT      why: recorded with every change the control commands make (the audit,\n"
+        "                     the HealthLog's control actions: unish healthlog --cpu --actions)\n"
         "  -h, --help         this help;  -V, --version  the version\n"
         "Commands separated by a ';' argument run in turn on one connection, up to the first failure.\n"
         "\ncommands:\n");
@@ -243,6 +245,8 @@ int main(int argc, char **argv) {
             sh.uri = a + 10;
         else if (strcmp(a, "--json") == 0)
             sh.json = true;
+        else if (strcmp(a, "--reason") == 0 && i + 1 < argc)
+            sh.reason = argv[++i];
         else if (strcmp(a, "--prometheus") == 0)
             sh.exposition = 1;
         else if (strcmp(a, "--openmetrics") == 0)
@@ -257,6 +261,8 @@ int main(int argc, char **argv) {
             return 0;
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--connect") == 0))
             return usage_error(NULL, "option '%s' needs a URI", a);
+        else if (strcmp(a, "--reason") == 0)
+            return usage_error(NULL, "option '--reason' needs a text");
         else if (a[0] == '-')
             return usage_error(NULL, "unknown option '%s'", a);
         else

@@ -7,6 +7,7 @@
  * libvirt's domains go to libvirt (libvirt_ops.c), whether or not their QEMU runs here. */
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 
@@ -474,7 +475,8 @@ int vms_domain_get_cpu_stats(vms_state *s, const uni_domain_info *dom, unsigned 
 
 /* ---- the reliability class of VMs found from their process: the state file ----
  * One line per VM, "KEY CLASS", KEY its UUID or, for a QEMU started without -uuid, "name:NAME".
- * Written whole to a temporary file, synced and renamed over: a crash leaves the old or the new. */
+ * Written whole to a temporary file, synced and renamed over: a crash leaves the old or the new;
+ * changed under the lock of FILE.lock (flock), so that changes at once are all kept. */
 
 static const char *state_file(const vms_state *s) {
     return s->rel_state ? s->rel_state : DEFAULT_STATE_FILE;
@@ -525,7 +527,8 @@ int vms_domain_get_reliability(vms_state *s, const uni_domain_info *dom) {
 }
 
 int vms_domain_set_reliability(uniConnectPtr conn, vms_state *s, const uni_domain_info *dom, int cls) {
-    _cleanup_free_ char *text = NULL, *tmp = NULL;
+    _cleanup_free_ char *text = NULL, *tmp = NULL, *lock = NULL;
+    _cleanup_close_ int lock_fd = -1;
     char key[UUID_STRING_LEN + 300], obj[300], *save = NULL;
     const char *path;
     int before, r = 0;
@@ -543,6 +546,18 @@ int vms_domain_set_reliability(uniConnectPtr conn, vms_state *s, const uni_domai
         return 0;
     }
     path = state_file(s);
+    if (asprintf(&lock, "%s.lock", path) < 0) {
+        lock = NULL;
+        uni_error_set(UNI_ERR_NO_MEMORY, "out of memory");
+        return -1;
+    }
+    /* Read, change and rename under one lock: two callers at once (two shells, uni-allocd) each
+     * keep the other's change, and never share the temporary file. */
+    lock_fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
+        uni_error_errno(-errno, "%s (the lock of uniserver's state of the VMs' reliability classes)", lock);
+        return -1;
+    }
     before = state_get(s, v);
     state_key(v, key, sizeof(key));
     snprintf(obj, sizeof(obj), "domain %s", v->name);

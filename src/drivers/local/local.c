@@ -459,4 +459,5 @@ const uni_driver uni_local_driver = {
     .domain_set_reliability = local_domain_set_reliability,
     .healthlog_query = local_healthlog_query,
     .healthlog_wait = local_healthlog_wait,
+    .audit = local_audit,
 };

@@ -220,3 +220,38 @@ int local_healthlog_wait(uniConnectPtr conn, int timeout_ms) {
 const char *uni_local_healthlog_path(uniConnectPtr conn) {
     return conn->driver == &uni_local_driver ? ((local_state *)conn->priv)->hl_path : NULL;
 }
+
+/* A change a control call made: an action event in the HealthLog, through its spool (uni-healthd
+ * imports it; docs/healthlog.md, "Control actions"). No HealthLog on this host: nothing to record
+ * into (the audit hook, uniserverd's log, still has it). */
+void local_audit(uniConnectPtr conn, const uni_audit_event *ev) {
+    local_state *s = conn->priv;
+    char msg[1400], detail[1200];
+    const char *attr;
+    unsigned core;
+    hl_event e = {0};
+
+    if (!s || !s->hl_path)
+        return;
+    attr = ev->attribute ? strrchr(ev->attribute, '/') : NULL;
+    attr = attr ? attr + 1 : ev->attribute ? ev->attribute : "";
+    snprintf(msg, sizeof(msg), "%s %s: '%s' -> '%s'%s%s%s by %s", ev->object, attr, ev->before ? ev->before : "",
+             ev->after ? ev->after : "", ev->rollback ? " (a rollback)" : "", ev->error ? ": FAILED: " : "",
+             ev->error == -EREMOTEIO ? "reads back different"
+             : ev->error             ? strerror(-ev->error)
+                                     : "",
+             ev->caller);
+    snprintf(detail, sizeof(detail), "%s; %s", ev->attribute, ev->uri ? ev->uri : conn->uri);
+    HL_SET(&e, time_ms, uni_clock_wall_ms());
+    e.source = "control";
+    e.class = "action";
+    e.severity = "info";
+    e.action = ev->call;
+    e.message = msg;
+    e.detail = detail;
+    e.reason = ev->reason;
+    HL_SET(&e, counted, 0);
+    if (sscanf(ev->object, "core %u", &core) == 1)
+        HL_SET(&e, cpu, (int64_t)core);
+    (void)hl_spool_append(s->hl_path, &e);
+}

@@ -187,6 +187,7 @@ int healthlog_ready(local_state *s, char *why, size_t len);
 int collect_healthlog(local_state *s, uniRecordPtr rec);
 int local_healthlog_query(uniConnectPtr conn, const uni_healthlog_query *q, uniRecordPtr **ret);
 int local_healthlog_wait(uniConnectPtr conn, int timeout_ms);
+void local_audit(uniConnectPtr conn, const uni_audit_event *ev);
 
 /* ---- local_control.c: control, forwarded to control.c and opp.c on the connection's sysfs ---- */
 int local_node_set_frequency(uniConnectPtr conn, int core, uint64_t khz, const char *text, uni_core_set *ret);

@@ -350,6 +350,12 @@ const char *uni_default_runtime_dir(void) {
     return e && *e ? e : UNI_DEFAULT_RUNTIME_DIR;
 }
 
+/* The daemon records the reason with the changes it makes for this connection. */
+static int remote_set_audit_reason(uniConnectPtr conn, const char *reason) {
+    uni_connect_set_audit_reason_args a = {.reason = (char *)(reason ? reason : "")};
+    return call_set_audit_reason(conn->priv, &a, NULL);
+}
+
 static int remote_open(uniConnectPtr conn, const uni_uri *uri, unsigned flags) {
     static const char *const known[] = {"socket", "mode", "timeout", "pkipath", NULL};
     remote_state *s;
@@ -748,4 +754,5 @@ const uni_driver uni_remote_driver = {
     .domain_get_cpu_stats = remote_domain_get_cpu_stats,
     .domain_get_reliability = remote_domain_get_reliability,
     .domain_set_reliability = remote_domain_set_reliability,
+    .set_audit_reason = remote_set_audit_reason,
 };
