@@ -151,7 +151,7 @@ class AllocdBoard(unittest.TestCase):
         self.assertFalse(os.path.exists(self.journal))
         # The plan is printed with a reason per VM and per action.
         for vm in ("web1", "app1", "batch1"):
-            self.assertRegex(r.stdout, rf"{vm}\s+\S+\s+2 vCPUs\s+pmd\d\s+placed on pmd\d")
+            self.assertRegex(r.stdout, rf"{vm}\s+\S+\s+2 vCPUs\s+demand (\?|\d+\.\d\d)\s+pmd\d\s+placed on pmd\d")
         acts = re.findall(r"^  \d+\. (.*)$", r.stdout, re.M)
         self.assertGreaterEqual(len(acts), 3)
         for a in acts:

@@ -169,9 +169,13 @@ int ad_journal_recover(const ad_options *o) {
 void ad_print_plan(FILE *f, const ad_world *w, const ap_plan *plan) {
     char what[256];
     fprintf(f, "VMs:\n");
-    for (int v = 0; v < w->in.nvm; v++)
-        fprintf(f, "  %-20s %-6s %2d vCPUs  %-8s %s\n", w->vm[v].name, ap_class_name(w->vm[v].cls), w->vm[v].nvcpu,
-                plan->vm_dom[v] >= 0 ? w->dom[plan->vm_dom[v]].name : "-", plan->vm_why[v]);
+    for (int v = 0; v < w->in.nvm; v++) {
+        char demand[32] = "demand ?";
+        if (w->vm[v].demand >= 0)
+            snprintf(demand, sizeof(demand), "demand %.2f", w->vm[v].demand);
+        fprintf(f, "  %-20s %-6s %2d vCPUs  %-12s %-8s %s\n", w->vm[v].name, ap_class_name(w->vm[v].cls),
+                w->vm[v].nvcpu, demand, plan->vm_dom[v] >= 0 ? w->dom[plan->vm_dom[v]].name : "-", plan->vm_why[v]);
+    }
     fprintf(f, "domains:\n");
     for (int d = 0; d < w->in.ndom; d++)
         fprintf(f, "  %-8s %-15s %4d mV %4d MHz  risk %-8s %s\n", w->dom[d].name, ap_mode_name(plan->mode[d]),

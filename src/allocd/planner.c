@@ -23,7 +23,7 @@ void ap_params_default(ap_params *p) {
         .fault_backoff_mv = 10,
         .fault_hold_ms = 600000,
         .lower_after_ms = 60000,
-        .vcpus_per_core = 2,
+        .vcpus_per_core = 4,
         .target_util = 0.85,
         .pack_margin = 0.15,
         .refresh_normal_pct = 50,

@@ -39,7 +39,7 @@ static void usage(FILE *f) {
                "      --backoff MV        added to a domain's guard for each fault on it (10)\n"
                "      --hold S            a faulted domain stays at nominal this long (600)\n"
                "      --lower-after S     a domain goes down again only this long after it went up (60)\n"
-               "      --vcpus-per-core N  a domain's capacity: vCPUs per core (2)\n"
+               "      --vcpus-per-core N  a domain's capacity: vCPUs per core at most (4; the load decides within it)\n"
                "      --target-util F     ... and by load: VMs are placed while their demand (vCPU time + run-queue\n"
                "                          wait) stays within F of the domain's cores (0.85); one stays up to all of\n"
                "                          them, and moves off a domain whose demand is beyond its cores\n"
