@@ -7,7 +7,9 @@ after); --once places every VM as planned (high-class on a nominal domain, low-c
 extended one, idle domains at their lowest frequency; dom.vcpu.V.pinning and unish allocation
 show it); the running daemon answers an injected uncorrected error on an extended domain with
 that domain back to nominal, and a burst of corrected errors under a high-class VM with the VM
-moved off, within seconds, and a VM started, a class changed and a VM stopped too; killed with SIGKILL in the middle of a plan it converges on restart;
+moved off, within seconds, and a VM started, a class changed and a VM stopped too; a VM's
+demand (vCPU time + run-queue wait) rising beyond its PMD's cores moves a VM off, and one within
+the hysteresis band moves nothing; killed with SIGKILL in the middle of a plan it converges on restart;
 bad options are refused and change nothing. The margins file is written by the test from the
 board's truth (as uni-stresslog would find it: tests/stresslog-test.py proves that part). Needs
 /dev/fuse and root; SKIPs otherwise."""
@@ -150,7 +152,7 @@ class AllocdBoard(unittest.TestCase):
         self.assertFalse(os.path.exists(self.journal))
         # The plan is printed with a reason per VM and per action.
         for vm in ("web1", "app1", "batch1"):
-            self.assertRegex(r.stdout, rf"{vm}\s+\S+\s+2 vCPUs\s+pmd\d\s+placed on pmd\d")
+            self.assertRegex(r.stdout, rf"{vm}\s+\S+\s+2 vCPUs\s+demand (\?|\d+\.\d\d)\s+pmd\d\s+placed on pmd\d")
         acts = re.findall(r"^  \d+\. (.*)$", r.stdout, re.M)
         self.assertGreaterEqual(len(acts), 3)
         for a in acts:
@@ -365,6 +367,67 @@ class AllocdBoard(unittest.TestCase):
         p.terminate()
         p.wait(10)
         self.assertEqual(p.returncode, 0)
+
+    def load_round(self):
+        """One round on the board's clock: the board runs 30 s (the VMs run, and their vCPUs' time
+        and wait grow as the board's model gives them), then uni-allocd --once (its demand history
+        is in the state file, as across the daemon's rounds). Its output."""
+        self.board.write("sim/advance_ms", "30000")
+        return self.allocd("--once", "--clock-file", os.path.join(self.board.mnt, "sim/time_ms")).stdout
+
+    def load_setup(self):
+        """A second normal-class VM (1 vCPU, 30 %) beside app1 (2 vCPUs, 50 %): once their demand is
+        measured (two samples) they share one PMD (1.3 cores of 2, below the packing threshold
+        0.70 x 2)."""
+        self.board.write("sim/vms", "add app2 normal 1 30")
+        self.unish("setreliability", "app2", "normal")
+        for i in range(4):
+            self.load_round()
+            vms = self.vms()
+            a, b = self.pmds_of(vms["app1"]["cpus"]), self.pmds_of(vms["app2"]["cpus"])
+            if len(a) == 1 and a == b:
+                return a.pop()
+        self.fail(f"app1 and app2 not packed on one PMD in 4 rounds: {self.vms()}")
+
+    def test_demand_rise_moves_vm(self):
+        """app1's demand rises to 100 % (2 cores) beside app2 (0.3): the PMD is asked for 2.3 cores
+        of 2 (their vCPUs wait: schedstat's run_delay on the board); uni-allocd moves one of them off
+        within a few rounds, and the VMs then ask for no more than their cores give."""
+        pmd = self.load_setup()
+        self.board.write("sim/vms", "demand app1 100")
+        out = ""
+        for rounds in range(1, 4):
+            out += self.load_round()
+            vms = self.vms()
+            if self.pmds_of(vms["app1"]["cpus"]) != self.pmds_of(vms["app2"]["cpus"]):
+                break
+        else:
+            self.fail(f"no VM moved off pmd{pmd} in 3 rounds: {out}")
+        print(f"a VM left pmd{pmd} {rounds} round(s) after app1's demand rose", file=sys.stderr)
+        self.assertRegex(out, rf"pin app[12] .*moves pmd{pmd} -> pmd\d: its domain is overloaded \(its VMs ask for "
+                              r"2\.[0-9]+ cores of 2\)")
+        # Apart, the VMs wait no longer, and they stay apart while app1 asks for 2 cores.
+        w0 = {n: float(v["wait_s"]) for n, v in self.vms().items()}
+        where = {n: v["cpus"] for n, v in self.vms().items()}
+        for _ in range(3):
+            self.assertNotIn("pin ", self.load_round())
+        for n, v in self.vms().items():
+            self.assertLess(float(v["wait_s"]) - w0[n], 0.2, n)
+        self.assertEqual({n: v["cpus"] for n, v in self.vms().items()}, where)
+
+    def test_demand_in_band_nothing_moves(self):
+        """app1's demand rises to 80 % (1.6 + 0.3 = 1.9 cores of 2): above --target-util (1.7), within
+        the cores: the hysteresis band; over ten rounds nothing moves."""
+        self.load_setup()
+        where = {n: v["cpus"] for n, v in self.vms().items()}
+        self.board.write("sim/vms", "demand app1 80")
+        for _ in range(10):
+            self.assertNotIn("pin ", self.load_round())
+        self.assertEqual({n: v["cpus"] for n, v in self.vms().items()}, where)
+        with open(self.state) as f:
+            dem = {v["name"]: v["demand_cores"] for v in json.load(f)["vms"]}
+        self.assertAlmostEqual(dem["app1"], 1.6, delta=0.02)
+        self.assertAlmostEqual(dem["app2"], 0.3, delta=0.02)
 
     def journal_text(self):
         try:

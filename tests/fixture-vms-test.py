@@ -43,6 +43,11 @@ class FixtureVMs(unittest.TestCase):
         self.assertEqual(a["dom.cpu.count"], 2)
         self.assertEqual((a["dom.vcpu.0.tid"], a["dom.vcpu.0.time_ms"], a["dom.vcpu.0.cpu"]), (4245, 5200, 1))
         self.assertEqual((a["dom.vcpu.1.tid"], a["dom.vcpu.1.time_ms"], a["dom.vcpu.1.cpu"]), (4246, 4100, 0))
+        # Run-queue wait: schedstat's run_delay (ns) as ms; vCPU 1's reads 0 0 0 though it ran
+        # (sched_info off): absent with the reason, not a made-up 0.
+        self.assertEqual(a["dom.vcpu.0.wait_ms"], 1234)
+        self.assertNotIn("dom.vcpu.1.wait_ms", a)
+        self.assertIn("1 of 2 vCPUs: schedstat reads 0 0 0", a["absent"]["dom.vcpu.V.wait_ms"])
         # The tap's counters from the guest's side: the host's transmit is the guest's receive.
         self.assertEqual((a["dom.net.0.name"], a["dom.net.0.mac"]), ("tapfixa", "52:54:00:aa:00:01"))
         self.assertEqual((a["dom.net.0.rx_bytes"], a["dom.net.0.tx_bytes"]), (2000000, 500000))
@@ -56,6 +61,7 @@ class FixtureVMs(unittest.TestCase):
         self.assertIn("without -uuid", b["absent"]["dom.uuid"])
         self.assertEqual(b["dom.cpu.count"], 4)  # -smp cpus=4,maxcpus=8
         self.assertIn("not named", b["absent"]["dom.vcpu.V.time_ms"])
+        self.assertIn("not named", b["absent"]["dom.vcpu.V.wait_ms"])
         self.assertEqual((b["dom.state"], b["dom.stale"]), ("paused", 1))
         self.assertEqual(b["dom.interrupt_ms"], (3000 + 1000 - 2500) * 10)
         self.assertIn("no network interface", b["absent"]["dom.net.I.name"])

@@ -11,7 +11,8 @@
 #include "allocd/planner.h"
 #include "uniserver/uniserver.h"
 
-#define AD_RING 64 /* error-count snapshots kept per domain for the burst window */
+#define AD_RING 64        /* error-count snapshots kept per domain for the burst window */
+#define AD_DEMAND_SLOTS 8 /* the demand window's slices: the highest demand seen in each */
 
 typedef struct {
     const char *uri;
@@ -20,6 +21,7 @@ typedef struct {
     const char *clock_file; /* the time in ms, read each round (a simulated clock); NULL: the system's */
     double interval_s;
     double burst_window_s;
+    double demand_window_s; /* a VM's demand is the highest measured within this window */
     unsigned ce_burst;      /* corrected errors within the window that make a burst */
     int max_actions;        /* actions per round that are not safety actions */
     unsigned step_delay_ms; /* a pause between a plan's actions (to watch the order; tests kill mid-plan) */
@@ -50,11 +52,25 @@ typedef struct {
     ap_input in;
 } ad_world;
 
+/* A VM's demand history: its last sample of its vCPUs' running time + run-queue wait, and the
+ * highest demand (cores) measured in each slice of the window. */
+typedef struct {
+    char name[AP_NAME];
+    int nvcpu;
+    bool have;                       /* a last sample: */
+    int64_t t_ms;                    /* when it was read, */
+    uint64_t total_ms;               /* and its vCPUs' time_ms + wait_ms then, summed */
+    int64_t slot_t[AD_DEMAND_SLOTS]; /* each slice's start (0: empty) */
+    double slot_max[AD_DEMAND_SLOTS];
+} ad_demand;
+
 /* The allocator's state across rounds (and restarts: the state file keeps it). */
 typedef struct {
     ap_memory mem;
     ad_history hist[AP_MAX_DOMS + AP_MAX_CHANNELS];
     int nhist;
+    ad_demand dem[AP_MAX_VMS];
+    int ndem;
     uint64_t plan_seq;
     /* The last round's outcome (published, not kept across restarts): actions applied, deferred
      * by the rate limit, and the failure that stopped the plan ("" when none did). */

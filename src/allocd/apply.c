@@ -175,9 +175,13 @@ int ad_journal_recover(const ad_options *o) {
 void ad_print_plan(FILE *f, const ad_world *w, const ap_plan *plan) {
     char what[256];
     fprintf(f, "VMs:\n");
-    for (int v = 0; v < w->in.nvm; v++)
-        fprintf(f, "  %-20s %-6s %2d vCPUs  %-8s %s\n", w->vm[v].name, ap_class_name(w->vm[v].cls), w->vm[v].nvcpu,
-                plan->vm_dom[v] >= 0 ? w->dom[plan->vm_dom[v]].name : "-", plan->vm_why[v]);
+    for (int v = 0; v < w->in.nvm; v++) {
+        char demand[32] = "demand ?";
+        if (w->vm[v].demand >= 0)
+            snprintf(demand, sizeof(demand), "demand %.2f", w->vm[v].demand);
+        fprintf(f, "  %-20s %-6s %2d vCPUs  %-12s %-8s %s\n", w->vm[v].name, ap_class_name(w->vm[v].cls),
+                w->vm[v].nvcpu, demand, plan->vm_dom[v] >= 0 ? w->dom[plan->vm_dom[v]].name : "-", plan->vm_why[v]);
+    }
     fprintf(f, "domains:\n");
     for (int d = 0; d < w->in.ndom; d++)
         fprintf(f, "  %-8s %-15s %4d mV %4d MHz  risk %-8s %s\n", w->dom[d].name, ap_mode_name(plan->mode[d]),
@@ -223,6 +227,21 @@ int ad_state_load(const ad_options *o, ad_state *st) {
             a->ring[0] = (ad_count){jint(h, "time_ms"), (uint64_t)jint(h, "ce"), (uint64_t)jint(h, "ue")};
             a->n = 1, a->head = 1;
         }
+    if (json_object_object_get_ex(root, "demand", &hist))
+        for (size_t i = 0; i < json_object_array_length(hist) && st->ndem < AP_MAX_VMS; i++) {
+            json_object *h = json_object_array_get_idx(hist, i), *n, *slots;
+            ad_demand *a = &st->dem[st->ndem++];
+            if (json_object_object_get_ex(h, "name", &n))
+                snprintf(a->name, sizeof(a->name), "%s", json_object_get_string(n));
+            a->have = true;
+            a->nvcpu = (int)jint(h, "vcpus"), a->t_ms = jint(h, "time_ms"), a->total_ms = (uint64_t)jint(h, "total_ms");
+            if (json_object_object_get_ex(h, "slots", &slots))
+                for (size_t k = 0; k < json_object_array_length(slots) && k < AD_DEMAND_SLOTS; k++) {
+                    json_object *e = json_object_array_get_idx(slots, k);
+                    a->slot_t[k] = json_object_get_int64(json_object_array_get_idx(e, 0));
+                    a->slot_max[k] = json_object_get_double(json_object_array_get_idx(e, 1));
+                }
+        }
     json_object_put(root);
     return 0;
 }
@@ -251,6 +270,8 @@ int ad_state_save(const ad_options *o, const ad_state *st, const ad_world *w, co
         json_object_object_add(e, "name", jstr(w->vm[v].name));
         json_object_object_add(e, "class", jstr(ap_class_name(w->vm[v].cls)));
         json_object_object_add(e, "vcpus", json_object_new_int(w->vm[v].nvcpu));
+        json_object_object_add(e, "demand_cores",
+                               w->vm[v].demand >= 0 ? json_object_new_double(w->vm[v].demand) : NULL);
         json_object_object_add(e, "domain", jstr(plan->vm_dom[v] >= 0 ? w->dom[plan->vm_dom[v]].name : ""));
         json_object_object_add(e, "reason", jstr(plan->vm_why[v]));
         json_object_array_add(vms, e);
@@ -304,6 +325,29 @@ int ad_state_save(const ad_options *o, const ad_state *st, const ad_world *w, co
     json_object_object_add(root, "channels", chans);
     json_object_object_add(root, "actions", acts);
     json_object_object_add(root, "counts", counts);
+    {
+        json_object *dem = json_object_new_array();
+        for (int i = 0; i < st->ndem; i++) {
+            json_object *e, *slots;
+            if (!st->dem[i].have)
+                continue;
+            e = json_object_new_object(), slots = json_object_new_array();
+            json_object_object_add(e, "name", jstr(st->dem[i].name));
+            json_object_object_add(e, "vcpus", json_object_new_int(st->dem[i].nvcpu));
+            json_object_object_add(e, "time_ms", json_object_new_int64(st->dem[i].t_ms));
+            json_object_object_add(e, "total_ms", json_object_new_int64((int64_t)st->dem[i].total_ms));
+            for (int k = 0; k < AD_DEMAND_SLOTS; k++)
+                if (st->dem[i].slot_t[k]) {
+                    json_object *p = json_object_new_array();
+                    json_object_array_add(p, json_object_new_int64(st->dem[i].slot_t[k]));
+                    json_object_array_add(p, json_object_new_double(st->dem[i].slot_max[k]));
+                    json_object_array_add(slots, p);
+                }
+            json_object_object_add(e, "slots", slots);
+            json_object_array_add(dem, e);
+        }
+        json_object_object_add(root, "demand", dem);
+    }
     snprintf(tmp, sizeof(tmp), "%s.tmp", o->state);
     /* Written aside and renamed: a reader (unish allocation) never sees half a file. */
     if (json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PRETTY) < 0 || rename(tmp, o->state) < 0) {

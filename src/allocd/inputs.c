@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What uni-allocd reads each round, all through the public API: the VMs (class, vCPUs, where
- * they are pinned), the operating points, the margins and risks (host.margin.*,
+ * they are pinned, their demand: vCPU time + run-queue wait), the operating points, the margins and risks (host.margin.*,
  * host.component.*) and the HealthLog's error counts that drive the fast path. */
 #include <errno.h>
 #include <stdlib.h>
@@ -172,6 +172,88 @@ static int pinned_domain(const ad_world *w, const unsigned char *maps, int maple
     return found;
 }
 
+/* A VM's measured demand: the highest within the window of the rates (cores) between its
+ * samples; -1 while fewer than two samples are known. @total_ms < 0: no sample now (the wait
+ * signal is absent): the history starts again. */
+static double demand_update(ad_demand *h, const ad_options *o, int nvcpu, int64_t total_ms, int64_t now) {
+    int64_t slice = (int64_t)(o->demand_window_s * 1000 / AD_DEMAND_SLOTS);
+    double best = -1;
+    if (slice < 1)
+        slice = 1;
+    if (total_ms < 0 || !h->have || h->nvcpu != nvcpu || (uint64_t)total_ms < h->total_ms || now < h->t_ms) {
+        /* No sample, the first, another VM of the same name, or a clock that went back. */
+        memset(h->slot_t, 0, sizeof(h->slot_t));
+    } else if (now > h->t_ms) {
+        double rate = (double)((uint64_t)total_ms - h->total_ms) / (double)(now - h->t_ms);
+        int64_t start = now / slice * slice;
+        int last = 0;
+        for (int k = 1; k < AD_DEMAND_SLOTS; k++)
+            if (h->slot_t[k] > h->slot_t[last])
+                last = k;
+        if (h->slot_t[last] == start && h->slot_t[last])
+            h->slot_max[last] = rate > h->slot_max[last] ? rate : h->slot_max[last];
+        else {
+            int old = 0; /* a new slice replaces the oldest */
+            for (int k = 1; k < AD_DEMAND_SLOTS; k++)
+                if (h->slot_t[k] < h->slot_t[old])
+                    old = k;
+            h->slot_t[old] = start ? start : 1, h->slot_max[old] = rate;
+        }
+    }
+    h->nvcpu = nvcpu;
+    h->have = total_ms >= 0;
+    h->t_ms = now;
+    h->total_ms = total_ms < 0 ? 0 : (uint64_t)total_ms;
+    for (int k = 0; k < AD_DEMAND_SLOTS; k++)
+        if (h->slot_t[k] && h->slot_t[k] + (int64_t)(o->demand_window_s * 1000) > now && h->slot_max[k] > best)
+            best = h->slot_max[k];
+    return best;
+}
+
+/* Each VM's demand, read through the API: its vCPUs' time_ms + wait_ms (a packed VM's CPU time
+ * is what it got; with the run-queue wait it is what it asked for). The histories of VMs gone
+ * are dropped. */
+static void read_demand(const ad_options *o, ad_state *st, ad_world *w) {
+    static const char *const sel[] = {"dom.vcpu.V.time_ms", "dom.vcpu.V.wait_ms", NULL};
+    uniDomainPtr doms[AP_MAX_VMS + 1];
+    uniDomainStatsRecordPtr *stats = NULL;
+    ad_demand kept[AP_MAX_VMS];
+    int nstats = 0;
+    char key[64];
+
+    for (int i = 0; i < w->in.nvm; i++)
+        doms[i] = w->dom_ptr[i], w->vm[i].demand = -1;
+    doms[w->in.nvm] = NULL;
+    if (w->in.nvm && (nstats = uniDomainListGetStats(doms, sel, &stats, 0)) < 0)
+        nstats = 0; /* unknown: every vCPU counts as a full core */
+    for (int i = 0; i < w->in.nvm; i++) {
+        ap_vm *v = &w->vm[i];
+        ad_demand *h = NULL;
+        uniRecordPtr rec = NULL;
+        int64_t total = 0;
+        for (int k = 0; k < nstats; k++)
+            if (streq(uniDomainGetName(stats[k]->dom), v->name))
+                rec = stats[k]->record;
+        for (int c = 0; c < v->nvcpu && total >= 0; c++) {
+            long long t, q;
+            snprintf(key, sizeof(key), "dom.vcpu.%d.time_ms", c);
+            t = num(rec, key, -1);
+            snprintf(key, sizeof(key), "dom.vcpu.%d.wait_ms", c);
+            q = num(rec, key, -1);
+            total = t < 0 || q < 0 ? -1 : total + t + q;
+        }
+        for (int k = 0; k < st->ndem; k++)
+            if (streq(st->dem[k].name, v->name))
+                h = &st->dem[k];
+        kept[i] = h ? *h : (ad_demand){0};
+        snprintf(kept[i].name, sizeof(kept[i].name), "%s", v->name);
+        v->demand = demand_update(&kept[i], o, v->nvcpu, total, w->in.now_ms);
+    }
+    memcpy(st->dem, kept, sizeof(kept[0]) * (size_t)w->in.nvm);
+    st->ndem = w->in.nvm;
+    uniDomainStatsRecordListFree(stats);
+}
+
 static int read_vms(uniConnectPtr conn, ad_world *w) {
     uniDomainPtr *doms = NULL;
     int n = uniConnectListAllDomains(conn, &doms, UNI_CONNECT_LIST_DOMAINS_ACTIVE);
@@ -226,6 +308,7 @@ int ad_read_world(uniConnectPtr conn, const ad_options *o, ad_state *st, ad_worl
         fprintf(stderr, "uni-allocd: listing the VMs: %s\n", uniGetLastError()->message);
         return r;
     }
+    read_demand(o, st, w);
     w->in.dom = w->dom;
     return 0;
 }

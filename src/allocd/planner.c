@@ -23,7 +23,9 @@ void ap_params_default(ap_params *p) {
         .fault_backoff_mv = 10,
         .fault_hold_ms = 600000,
         .lower_after_ms = 60000,
-        .vcpus_per_core = 2,
+        .vcpus_per_core = 4,
+        .target_util = 0.85,
+        .pack_margin = 0.15,
         .refresh_normal_pct = 50,
     };
 }
@@ -74,8 +76,9 @@ typedef struct {
     ap_memory *mem;
     ap_plan *out;
     bool faulted[AP_MAX_DOMS];
-    ap_risk best_risk; /* the lowest risk of the domains not faulted */
-    int used[AP_MAX_DOMS];
+    ap_risk best_risk;        /* the lowest risk of the domains not faulted */
+    int used[AP_MAX_DOMS];    /* vCPUs placed on each domain */
+    double load[AP_MAX_DOMS]; /* their demand, in cores */
     int nclass[AP_MAX_DOMS][3];
 } ctx;
 
@@ -91,16 +94,46 @@ static int capacity(const ctx *c, int d) {
     return c->in->dom[d].ncores * c->p->vcpus_per_core;
 }
 
-static bool fits(const ctx *c, int v, int d) {
-    return c->used[d] + c->in->vm[v].nvcpu <= capacity(c, d);
+/* A VM's demand in cores; unknown: each vCPU a full core (the conservative choice). */
+static double demand_of(const ap_vm *v) {
+    return v->demand >= 0 ? v->demand : v->nvcpu;
+}
+
+/* Room on domain @d for VM @v: its vCPUs within --vcpus-per-core, and the domain's demand with
+ * it within @util of its cores (util <= 0: the vCPUs only). An empty domain takes any VM whose
+ * vCPUs fit: there is no better place for it. */
+static bool fits(const ctx *c, int v, int d, double util) {
+    if (c->used[d] + c->in->vm[v].nvcpu > capacity(c, d))
+        return false;
+    return util <= 0 || c->used[d] == 0 || c->load[d] + demand_of(&c->in->vm[v]) <= util * c->in->dom[d].ncores;
 }
 
 static void put(ctx *c, int v, int d) {
     c->out->vm_dom[v] = d;
     if (d >= 0) {
         c->used[d] += c->in->vm[v].nvcpu;
+        c->load[d] += demand_of(&c->in->vm[v]);
         c->nclass[d][c->in->vm[v].cls]++;
     }
+}
+
+static void take(ctx *c, int v) {
+    int d = c->out->vm_dom[v];
+    if (d >= 0) {
+        c->used[d] -= c->in->vm[v].nvcpu;
+        c->load[d] -= demand_of(&c->in->vm[v]);
+        c->nclass[d][c->in->vm[v].cls]--;
+    }
+    c->out->vm_dom[v] = -2;
+}
+
+/* The demand of the VMs on domain @d now (before the plan), in cores. */
+static double demand_now(const ap_input *in, int d) {
+    double s = 0;
+    for (int v = 0; v < in->nvm; v++)
+        if (in->vm[v].dom == d)
+            s += demand_of(&in->vm[v]);
+    return s;
 }
 
 /* Preference of domain @d for a VM of class @cls (lower is better): with VMs of its own class
@@ -119,12 +152,12 @@ static int preference(const ctx *c, ap_class cls, int d) {
     return n[AP_LOW] ? 2 : 3;
 }
 
-static int choose(const ctx *c, int v, bool strict) {
+static int choose(const ctx *c, int v, bool strict, double util) {
     int best = -1, bp = 0;
     ap_class cls = c->in->vm[v].cls;
     for (int d = 0; d < c->in->ndom; d++) {
         int pr;
-        if (!fits(c, v, d) || (strict ? !allowed(c, cls, d) : c->faulted[d]))
+        if (!fits(c, v, d, util) || (strict ? !allowed(c, cls, d) : c->faulted[d]))
             continue;
         /* Among equals: the lower risk, then the fuller (packing), then the lower index. */
         pr = preference(c, cls, d) * 1000 + (int)c->in->dom[d].risk * 100 + (capacity(c, d) - c->used[d]);
@@ -149,6 +182,57 @@ static void note_faults(ctx *c) {
     }
 }
 
+/* Packing back: a domain whose VMs (those staying on it) all fit on other domains that already
+ * run their class, with those domains' demand below --target-util minus --pack-margin, is
+ * emptied so that it idles; the least loaded first. The margin is the hysteresis: a VM that left
+ * an overloaded domain comes back only once the demand has fallen well below the target. */
+static void pack_back(ctx *c, const int *order, int n) {
+    const ap_input *in = c->in;
+    double limit = c->p->target_util - c->p->pack_margin;
+    bool tried[AP_MAX_DOMS] = {false};
+    for (;;) {
+        int d = -1;
+        for (int k = 0; k < in->ndom; k++)
+            if (!tried[k] && c->used[k] > 0 && (d < 0 || c->load[k] < c->load[d]))
+                d = k;
+        if (d < 0 || limit <= 0)
+            return;
+        tried[d] = true;
+        ctx t = *c;
+        ap_plan *o = c->out;
+        int dest[AP_MAX_VMS], moved = 0;
+        bool ok = true;
+        for (int i = 0; i < n && ok; i++) {
+            int v = order[i], best = -1;
+            if (o->vm_dom[v] != d)
+                continue;
+            for (int k = 0; k < in->ndom; k++)
+                if (k != d && t.nclass[k][in->vm[v].cls] && allowed(&t, in->vm[v].cls, k) && fits(&t, v, k, limit) &&
+                    (best < 0 || t.load[k] > t.load[best]))
+                    best = k;
+            if (best < 0)
+                ok = false;
+            else {
+                t.used[best] += in->vm[v].nvcpu;
+                t.load[best] += demand_of(&in->vm[v]);
+                dest[v] = best;
+                moved++;
+            }
+        }
+        if (!ok || !moved)
+            continue;
+        for (int i = 0; i < n; i++) {
+            int v = order[i];
+            if (o->vm_dom[v] != d)
+                continue;
+            take(c, v);
+            put(c, v, dest[v]);
+            say(o->vm_why[v], AP_REASON, "moves %s -> %s: packed back (demand %.2f cores; %s's below %.0f%% with it)",
+                in->dom[d].name, in->dom[dest[v]].name, demand_of(&in->vm[v]), in->dom[dest[v]].name, 100 * limit);
+        }
+    }
+}
+
 static int place_vms(ctx *c) {
     const ap_input *in = c->in;
     int order[AP_MAX_VMS], n = 0, rc = 0;
@@ -165,33 +249,45 @@ static int place_vms(ctx *c) {
                 }
                 order[i] = v;
             }
-    /* Hysteresis: a VM stays where it is while its domain allows its class and has room. */
+    /* Hysteresis: a VM stays where it is while its domain allows its class and has room: its
+     * vCPUs, and a demand up to the cores' whole time (placing stops at --target-util). */
     for (int i = 0; i < n; i++) {
         int v = order[i], d = in->vm[v].dom;
         c->out->vm_dom[v] = -2; /* not yet placed */
-        if (d >= 0 && d < in->ndom && allowed(c, in->vm[v].cls, d) && fits(c, v, d)) {
+        if (d >= 0 && d < in->ndom && allowed(c, in->vm[v].cls, d) && fits(c, v, d, 1.0)) {
             put(c, v, d);
             say(c->out->vm_why[v], AP_REASON, "stays on %s: it allows a %s-class VM", in->dom[d].name,
                 ap_class_name(in->vm[v].cls));
         }
     }
+    pack_back(c, order, n);
     for (int i = 0; i < n; i++) {
         int v = order[i], d, was = in->vm[v].dom;
         const char *cls = ap_class_name(in->vm[v].cls);
+        char why[AP_REASON];
         if (c->out->vm_dom[v] != -2)
             continue;
-        if ((d = choose(c, v, true)) >= 0) {
+        /* Within --target-util, its class's domains first; then where its vCPUs fit at all. */
+        if ((d = choose(c, v, true, c->p->target_util)) < 0)
+            d = choose(c, v, true, 0);
+        if (d >= 0) {
             put(c, v, d);
-            if (was >= 0 && was < in->ndom)
-                say(c->out->vm_why[v], AP_REASON, "moves %s -> %s: %s", in->dom[was].name, in->dom[d].name,
-                    c->faulted[was] ? "a fault on its domain (UE or CE burst)"
-                    : in->vm[v].cls == AP_HIGH && in->dom[was].risk > c->best_risk
-                        ? "a high-class VM needs a domain of the lowest risk"
-                        : "its domain has no room");
-            else
+            if (was >= 0 && was < in->ndom) {
+                double dn = demand_now(in, was);
+                if (c->faulted[was])
+                    say(why, sizeof(why), "a fault on its domain (UE or CE burst)");
+                else if (in->vm[v].cls == AP_HIGH && in->dom[was].risk > c->best_risk)
+                    say(why, sizeof(why), "a high-class VM needs a domain of the lowest risk");
+                else if (dn > in->dom[was].ncores)
+                    say(why, sizeof(why), "its domain is overloaded (its VMs ask for %.2f cores of %d)", dn,
+                        in->dom[was].ncores);
+                else
+                    say(why, sizeof(why), "its domain has no room");
+                say(c->out->vm_why[v], AP_REASON, "moves %s -> %s: %s", in->dom[was].name, in->dom[d].name, why);
+            } else
                 say(c->out->vm_why[v], AP_REASON, "placed on %s (%s risk): a %s-class VM", in->dom[d].name,
                     ap_risk_name(in->dom[d].risk), cls);
-        } else if ((d = choose(c, v, false)) >= 0) {
+        } else if ((d = choose(c, v, false, c->p->target_util)) >= 0 || (d = choose(c, v, false, 0)) >= 0) {
             put(c, v, d);
             say(c->out->vm_why[v], AP_REASON,
                 "placed on %s: no domain its class prefers has room (%s keeps it at nominal)", in->dom[d].name,

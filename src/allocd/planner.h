@@ -25,6 +25,10 @@ typedef struct {
     ap_class cls;
     int nvcpu;
     int dom; /* the CPU domain all its vCPUs are pinned to now; -1: none or spread over several */
+    /* What it asks of the CPU, in cores' worth: its vCPUs' running time plus their run-queue wait
+     * per second of wall time, summed (what it wanted, not what it got). < 0: unknown (fewer than
+     * two samples, or no wait signal): each vCPU then counts as a full core. */
+    double demand;
 } ap_vm;
 
 /* A CPU (voltage/frequency) domain. */
@@ -63,7 +67,11 @@ typedef struct {
     int64_t fault_hold_ms;             /* a faulted domain stays at nominal this long */
     int64_t lower_after_ms;            /* a domain goes down only this long after it last went up */
     int vcpus_per_core;                /* capacity: vCPUs a core takes */
-    int refresh_normal_pct;            /* share of the safe refresh relaxation a normal VM accepts */
+    /* Capacity by load: a VM is placed on a domain while its VMs' demand stays within
+     * target_util x its cores; it stays on its domain up to the cores' whole time (more: it
+     * moves); VMs are packed back onto fewer domains only below target_util - pack_margin. */
+    double target_util, pack_margin;
+    int refresh_normal_pct; /* share of the safe refresh relaxation a normal VM accepts */
 } ap_params;
 void ap_params_default(ap_params *p);
 

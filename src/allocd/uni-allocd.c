@@ -39,7 +39,12 @@ static void usage(FILE *f) {
                "      --backoff MV        added to a domain's guard for each fault on it (10)\n"
                "      --hold S            a faulted domain stays at nominal this long (600)\n"
                "      --lower-after S     a domain goes down again only this long after it went up (60)\n"
-               "      --vcpus-per-core N  a domain's capacity: vCPUs per core (2)\n"
+               "      --vcpus-per-core N  a domain's capacity: vCPUs per core at most (4; the load decides within it)\n"
+               "      --target-util F     ... and by load: VMs are placed while their demand (vCPU time + run-queue\n"
+               "                          wait) stays within F of the domain's cores (0.85); one stays up to all of\n"
+               "                          them, and moves off a domain whose demand is beyond its cores\n"
+               "      --pack-margin F     VMs are packed back onto fewer domains only below F under the target (0.15)\n"
+               "      --demand-window S   a VM's demand is the highest measured within S seconds (300)\n"
                "      --max-actions N     lowering actions per round (8); raises and moves never wait\n"
                "      --step-delay MS     pause between a plan's actions (to watch their order)\n"
                "      --clock-file FILE   read the time (ms) from FILE each round instead of the system clock\n"
@@ -71,6 +76,9 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
         {"quiet", no_argument, NULL, 'q'},
         {"step-delay", required_argument, NULL, 13},
         {"clock-file", required_argument, NULL, 14},
+        {"target-util", required_argument, NULL, 15},
+        {"pack-margin", required_argument, NULL, 16},
+        {"demand-window", required_argument, NULL, 17},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -80,6 +88,7 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
                       .journal = "/var/lib/uniserver/allocd.journal",
                       .interval_s = 2,
                       .burst_window_s = 60,
+                      .demand_window_s = 300,
                       .ce_burst = 5,
                       .max_actions = 8};
     ap_params_default(&o->p);
@@ -112,16 +121,28 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
         case 'h':
             usage(stdout);
             exit(0);
+        case 15:
+        case 16:
+            if ((r = safe_atod(optarg, &d)) < 0 || d < (c == 15 ? 0.05 : 0) || d > (c == 15 ? 1 : 0.95))
+                break;
+            if (c == 15)
+                o->p.target_util = d;
+            else
+                o->p.pack_margin = d;
+            continue;
         case 'i':
         case 5:
         case 9:
         case 10:
+        case 17:
             if ((r = safe_atod(optarg, &d)) < 0 || d <= 0 || d > 86400)
                 break;
             if (c == 'i')
                 o->interval_s = d;
             else if (c == 5)
                 o->burst_window_s = d;
+            else if (c == 17)
+                o->demand_window_s = d;
             else if (c == 9)
                 o->p.fault_hold_ms = (int64_t)(d * 1000);
             else
@@ -162,6 +183,13 @@ static int parse_opts(int argc, char **argv, ad_options *o) {
     }
     if (optind < argc) {
         fprintf(stderr, "uni-allocd: unexpected argument '%s' (INVALID_ARG)\n", argv[optind]);
+        return -EINVAL;
+    }
+    if (o->p.pack_margin >= o->p.target_util) {
+        fprintf(stderr,
+                "uni-allocd: --pack-margin %g is not below --target-util %g: VMs would never be packed back "
+                "(INVALID_ARG)\n",
+                o->p.pack_margin, o->p.target_util);
         return -EINVAL;
     }
     if (o->p.guard_low_mv > o->p.guard_normal_mv) {

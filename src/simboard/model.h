@@ -74,7 +74,11 @@ typedef struct {
     uint8_t allowed[SB_VM_MAX_VCPUS]; /* each vCPU's cores, a bit per core */
     uint64_t pmd_ce, pmd_ue;          /* errors of the PMDs its vCPUs ran on, while they ran there */
     uint64_t mc_ce, mc_ue;            /* memory errors: every channel holds its memory (interleaved) */
-    double cpu_s;                     /* vCPU-seconds it ran */
+    double cpu_s;                     /* vCPU-seconds it ran (what it got) */
+    /* Per vCPU (proc/PID/task/TID/schedstat): seconds it ran, seconds it waited for a core (the
+     * time it asked for beyond what its cores gave: run-queue wait), ticks in which it ran. */
+    double run_s[SB_VM_MAX_VCPUS], wait_s[SB_VM_MAX_VCPUS];
+    uint64_t slices[SB_VM_MAX_VCPUS];
 } sb_vm;
 
 typedef struct {
@@ -141,7 +145,10 @@ int sb_vm_remove(sb_model *m, const char *name);
 int sb_vm_find(const sb_model *m, const char *name);
 int sb_vm_set_allowed(sb_model *m, int vm, int vcpu, unsigned mask);
 int sb_vm_set_demand(sb_model *m, int vm, double demand);
-/* The new errors since @before go to the VMs that ran on the erring PMD (every VM for memory). */
+/* The new errors since @before go to the VMs that ran on the erring PMD (every VM for memory),
+ * and @dt seconds of CPU to each vCPU: on a core asked for more time than it has (its demand
+ * stretched by a slower clock), every vCPU on it gets the same share of what it asked, and the
+ * rest is its wait. */
 void sb_vms_attribute(sb_model *m, const sb_counts *before, double dt);
 
 void sb_init(sb_model *m, uint64_t seed);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* uni-simboard's VMs as files: each simulated VM as a QEMU process in proc/PID (command line,
- * stat, status with Cpus_allowed_list, named vCPU threads, its cgroup) and its cgroup v2 cpuset
+ * stat, status with Cpus_allowed_list, schedstat with each vCPU's run-queue wait, named vCPU
+ * threads, its cgroup) and its cgroup v2 cpuset
  * under sys/fs/cgroup/machine.slice/, one vcpuN child per vCPU as libvirt lays them out, whose
  * cpuset.cpus the allocator writes; sim/vms adds and removes them (docs/simboard.md). */
 #include <errno.h>
@@ -100,8 +101,8 @@ static int parse(const sb_model *m, const char *path, where *w) {
     return -1;
 }
 
-static const char *const proc_files[] = {"cmdline", "comm", "stat", "status", "cgroup", NULL};
-static const char *const task_files[] = {"comm", "stat", "status", NULL};
+static const char *const proc_files[] = {"cmdline", "comm", "stat", "status", "cgroup", "schedstat", NULL};
+static const char *const task_files[] = {"comm", "stat", "status", "schedstat", NULL};
 static const char *const cg_files[] = {"cpuset.cpus", "cpuset.cpus.effective", NULL};
 
 static bool in(const char *const *list, const char *f) {
@@ -195,7 +196,7 @@ static int stat_line(const sb_model *m, int v, int vcpu, char *buf, size_t len) 
     const sb_vm *x = &m->vm[v];
     int pid = PID0 + PID_STEP * v, tid = pid + 1 + vcpu;
     unsigned mask = mask_of(x, vcpu);
-    unsigned long long ticks = (unsigned long long)(x->cpu_s * 100 / (vcpu < 0 ? 1 : x->nvcpu));
+    unsigned long long ticks = (unsigned long long)((vcpu < 0 ? x->cpu_s : x->run_s[vcpu]) * 100);
     char comm[32];
     if (vcpu < 0)
         snprintf(comm, sizeof(comm), "qemu-system-aar");
@@ -237,6 +238,17 @@ int sbv_render(const sb_model *m, const char *path, char *buf, size_t len) {
     }
     if (!strcmp(w.file, "stat"))
         return stat_line(m, w.vm, w.vcpu, buf, len);
+    if (!strcmp(w.file, "schedstat")) {
+        /* As the kernel's: time on a CPU (ns), time runnable but waiting for one (run_delay, ns),
+         * timeslices; the process's (its main thread's here) sums its vCPUs'. */
+        double run = 0, wait = 0;
+        unsigned long long slices = 0;
+        for (int i = 0; i < x->nvcpu; i++)
+            if (w.vcpu < 0 || w.vcpu == i)
+                run += x->run_s[i], wait += x->wait_s[i], slices += x->slices[i];
+        return snprintf(buf, len, "%llu %llu %llu\n", (unsigned long long)(run * 1e9), (unsigned long long)(wait * 1e9),
+                        slices);
+    }
     if (!strcmp(w.file, "cgroup"))
         return snprintf(buf, len, "0::/machine.slice/sim-%s.scope\n", x->name);
     if (!strcmp(w.file, "status")) {
@@ -335,13 +347,16 @@ int sbv_truth(const sb_model *m, char *buf, size_t len) {
         char list[64];
         if (!x->active)
             continue;
+        double wait_s = 0;
+        for (int i = 0; i < x->nvcpu; i++)
+            wait_s += x->wait_s[i];
         cpu_list(mask_of(x, -1), list, sizeof(list));
         o += (size_t)snprintf(buf + o, len - o,
                               "vm %s pid %d class %s vcpus %d demand_pct %d cpus %s pmd_ce %llu pmd_ue %llu mc_ce %llu "
-                              "mc_ue %llu cpu_s %.1f\n",
+                              "mc_ue %llu cpu_s %.1f wait_s %.1f\n",
                               x->name, PID0 + PID_STEP * v, cls[x->cls], x->nvcpu, (int)(x->demand * 100 + 0.5), list,
                               (unsigned long long)x->pmd_ce, (unsigned long long)x->pmd_ue,
-                              (unsigned long long)x->mc_ce, (unsigned long long)x->mc_ue, x->cpu_s);
+                              (unsigned long long)x->mc_ce, (unsigned long long)x->mc_ue, x->cpu_s, wait_s);
     }
     return (int)(o < len ? o : len);
 }

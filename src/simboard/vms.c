@@ -108,6 +108,22 @@ void sb_vms_attribute(sb_model *m, const sb_counts *before, double dt) {
                 x->pmd_ce += now.pmd_ce[p] - before->pmd_ce[p], x->pmd_ue += now.pmd_ue[p] - before->pmd_ue[p];
         x->mc_ce += now.mc_ce - before->mc_ce;
         x->mc_ue += now.mc_ue - before->mc_ue;
-        x->cpu_s += x->demand * x->nvcpu * dt;
+        for (int i = 0; i < x->nvcpu && dt > 0; i++) {
+            int n = __builtin_popcount(x->allowed[i]);
+            double got = 0, asked = 0;
+            for (int c = 0; c < SB_NCPU && n; c++) {
+                /* The core's time asked for at its clock now, and the share of it served. */
+                double scale = (double)SB_MAX_KHZ / sb_pmd_khz(m, c / 2), all = (m->load[c] + m->vm_load[c]) * scale,
+                       ask = x->demand / n * scale;
+                if (!(x->allowed[i] >> c & 1))
+                    continue;
+                asked += ask;
+                got += all > 1 ? ask / all : ask;
+            }
+            x->run_s[i] += got * dt;
+            x->wait_s[i] += (asked - got) * dt;
+            x->cpu_s += got * dt;
+            x->slices[i] += got > 0;
+        }
     }
 }

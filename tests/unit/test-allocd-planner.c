@@ -256,6 +256,85 @@ static void test_bad_input(void **state) {
     assert_int_equal(ap_risk_of("bogus"), AP_RISK_UNKNOWN);
 }
 
+static int npins(const ap_plan *p) {
+    int n = 0;
+    for (int i = 0; i < p->nact; i++)
+        n += p->act[i].kind == AP_ACT_PIN;
+    return n;
+}
+
+/* Load: two normal VMs of 2 vCPUs share pmd0 (4 vCPUs: the vCPU cap is met). While their demand
+ * is within the cores (2.0), they stay; beyond it, one moves (the other stays). */
+static void test_demand_overload_moves(void **state) {
+    world w;
+    (void)state;
+    setup(&w, 2);
+    w.vm[0].dom = w.vm[1].dom = 0;
+    w.vm[0].demand = 0.9, w.vm[1].demand = 0.9; /* 1.8 cores: above the target (1.7), within the cores */
+    assert_int_equal(plan(&w), 0);
+    assert_int_equal(w.plan.vm_dom[0], 0);
+    assert_int_equal(w.plan.vm_dom[1], 0);
+    assert_int_equal(npins(&w.plan), 0);
+    w.vm[1].demand = 1.2; /* 2.1 cores on 2 */
+    assert_int_equal(plan(&w), 0);
+    assert_int_equal(w.plan.vm_dom[0], 0);
+    assert_int_not_equal(w.plan.vm_dom[1], 0);
+    assert_true(w.plan.vm_dom[1] >= 0);
+    assert_int_equal(npins(&w.plan), 1);
+    assert_non_null(strstr(w.plan.vm_why[1], "overloaded (its VMs ask for 2.10 cores of 2)"));
+}
+
+/* Hysteresis: after a move, the VMs are packed back onto one domain only when their demand
+ * together is below target - margin (0.70 x 2 cores = 1.4), not as soon as it is below the
+ * target (1.7). */
+static void test_demand_pack_back_band(void **state) {
+    world w;
+    (void)state;
+    setup(&w, 2);
+    w.vm[0].dom = 0, w.vm[1].dom = 1;
+    w.vm[0].demand = 0.8, w.vm[1].demand = 0.8; /* 1.6 together: within the target, above 1.4 */
+    assert_int_equal(plan(&w), 0);
+    assert_int_equal(w.plan.vm_dom[0], 0);
+    assert_int_equal(w.plan.vm_dom[1], 1);
+    assert_int_equal(npins(&w.plan), 0);
+    w.vm[1].demand = 0.5; /* 1.3 together: packed back, one domain left idle */
+    assert_int_equal(plan(&w), 0);
+    assert_int_equal(w.plan.vm_dom[0], w.plan.vm_dom[1]);
+    assert_int_equal(npins(&w.plan), 1);
+    assert_non_null(strstr(w.plan.vm_why[1], "packed back"));
+    apply(&w);
+    for (int d = 0; d < 4; d++)
+        if (d != w.plan.vm_dom[0])
+            assert_int_equal(w.plan.mode[d], AP_MODE_IDLE);
+    /* Then the demand rises into the band again (1.9 on 2 cores): nothing moves. */
+    w.vm[0].demand = w.vm[1].demand = 0.95;
+    assert_int_equal(plan(&w), 0);
+    assert_int_equal(npins(&w.plan), 0);
+}
+
+/* Unknown demand (fewer than two samples) counts each vCPU as a full core: two 1-vCPU VMs do
+ * not share a domain of 2 cores (2 > 1.7); known to be small, they do. */
+static void test_demand_unknown_is_full(void **state) {
+    world w;
+    (void)state;
+    setup(&w, 2);
+    w.vm[0].nvcpu = w.vm[1].nvcpu = 1;
+    w.vm[0].demand = w.vm[1].demand = -1;
+    assert_int_equal(plan(&w), 0);
+    assert_int_not_equal(w.plan.vm_dom[0], w.plan.vm_dom[1]);
+    w.vm[0].demand = w.vm[1].demand = 0.3;
+    assert_int_equal(plan(&w), 0);
+    assert_int_equal(w.plan.vm_dom[0], w.plan.vm_dom[1]);
+    /* Too many to place by demand (8 unknown 1-vCPU VMs on 4 domains of 2 cores): the vCPU cap
+     * still places every one rather than leave any unpinned. */
+    setup(&w, 8);
+    for (int v = 0; v < 8; v++)
+        w.vm[v].nvcpu = 1, w.vm[v].demand = -1;
+    assert_int_equal(plan(&w), 0);
+    for (int v = 0; v < 8; v++)
+        assert_true(w.plan.vm_dom[v] >= 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classes_and_modes),
@@ -265,6 +344,9 @@ int main(void) {
         cmocka_unit_test(test_refresh_rule),
         cmocka_unit_test(test_hysteresis),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_demand_overload_moves),
+        cmocka_unit_test(test_demand_pack_back_band),
+        cmocka_unit_test(test_demand_unknown_is_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

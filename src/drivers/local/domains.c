@@ -154,6 +154,7 @@ void io_prev_free(io_prev *p, size_t n) {
 void vcpu_cache_drop(vcpu_cache *c) {
     for (size_t i = 0; i < c->n; i++) {
         closep(&c->t[i].fd);
+        closep(&c->t[i].sfd);
         free(c->t[i].pin_list);
     }
     free(c->t);

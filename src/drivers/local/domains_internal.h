@@ -28,6 +28,7 @@ typedef struct {
     pid_t tid;
     int index;
     int fd;         /* /proc/PID/task/TID/stat */
+    int sfd;        /* /proc/PID/task/TID/schedstat (-1: not there) */
     cpu_set_t pin;  /* its affinity when last read, */
     char *pin_list; /* as text (NULL: not yet) */
 } vcpu_thread_fd;
@@ -232,7 +233,7 @@ void kstats_emit(kstats *k, uniRecordPtr rec);
 
 /* ---- domains_record.c: one VM's record ---- */
 /* The metrics of each source of a VM's record (the sizes are checked against the definitions). */
-extern const unsigned vcpu_metrics[5], perf_metrics[4], net_metrics[9], disk_metrics[15], kvm_metrics[3];
+extern const unsigned vcpu_metrics[6], perf_metrics[4], net_metrics[9], disk_metrics[15], kvm_metrics[3];
 /* The whole record of VM @c->v (with its QMP answers in c->job). */
 int collect_vm(vm_ctx *c);
 

@@ -33,7 +33,8 @@ static const unsigned proc_metrics[] = {
     UNI_M_DOM_PID,         UNI_M_DOM_SWAP_WAIT_MS,    UNI_M_DOM_SWAP_WAIT_PCT,
 };
 const unsigned vcpu_metrics[] = {
-    UNI_M_DOM_CPU_COUNT, UNI_M_DOM_VCPU_V_TIME_MS, UNI_M_DOM_VCPU_V_CPU, UNI_M_DOM_VCPU_V_PINNING, UNI_M_DOM_VCPU_V_TID,
+    UNI_M_DOM_CPU_COUNT,      UNI_M_DOM_VCPU_V_TIME_MS, UNI_M_DOM_VCPU_V_CPU,
+    UNI_M_DOM_VCPU_V_PINNING, UNI_M_DOM_VCPU_V_TID,     UNI_M_DOM_VCPU_V_WAIT_MS,
 };
 const unsigned perf_metrics[] = {
     UNI_M_DOM_PERF_CYCLES,
@@ -113,7 +114,11 @@ static void vcpus_to_cache(vm_ctx *c, const pid_stat *ps) {
             vcpu_cache_drop(vc);
             return;
         }
-        vc->t[vc->n++] = (vcpu_thread_fd){.tid = c->threads[i].tid, .index = (int)i, .fd = fd};
+        snprintf(rel, sizeof(rel), "%d/task/%d/schedstat", (int)c->v->pid, (int)c->threads[i].tid);
+        vc->t[vc->n++] = (vcpu_thread_fd){.tid = c->threads[i].tid,
+                                          .index = (int)i,
+                                          .fd = fd,
+                                          .sfd = openat(c->s->proc_fd, rel, O_RDONLY | O_CLOEXEC)};
     }
     vc->num_threads = vc->n ? ps->num_threads : 0;
 }
@@ -198,6 +203,56 @@ static int find_vcpus(vm_ctx *c, const pid_stat *ps) {
     return 0;
 }
 
+/* A vCPU thread's run-queue wait (schedstat's run_delay, ns, as ms): 0, or -ENOENT (no schedstat:
+ * a kernel without CONFIG_SCHED_INFO), -ENODATA (it reads 0 0 0 for a thread that has run: the
+ * kernel's sched_info is off) or another -errno. */
+static int vcpu_wait_ms(const vm_ctx *c, const thread_info *t, uint64_t *ret) {
+    char buf[128], rel[96];
+    unsigned long long run, wait, slices;
+    ssize_t n;
+    if (t->kept && t->kept->sfd >= 0)
+        n = pread_full(t->kept->sfd, buf, sizeof(buf));
+    else {
+        snprintf(rel, sizeof(rel), "%d/task/%d/schedstat", (int)c->v->pid, (int)t->tid);
+        n = read_file_at(c->s->proc_fd, rel, buf, sizeof(buf));
+    }
+    if (n < 0)
+        return (int)n;
+    if (sscanf(buf, "%llu %llu %llu", &run, &wait, &slices) != 3)
+        return -EBADMSG;
+    if (!run && !wait && !slices && t->st.utime + t->st.stime > 0)
+        return -ENODATA;
+    *ret = wait / 1000000;
+    return 0;
+}
+
+static void collect_vcpu_waits(vm_ctx *c) {
+    unsigned got = 0, failed = 0;
+    int err = 0;
+    for (unsigned i = 0; i < c->nvcpu; i++) {
+        uint64_t ms = 0;
+        int r;
+        if (c->threads[i].index < 0)
+            continue;
+        if ((r = vcpu_wait_ms(c, &c->threads[i], &ms)) < 0) {
+            failed++;
+            err = err ? err : r;
+            continue;
+        }
+        rec_u64(c->rec, UNI_M_DOM_VCPU_V_WAIT_MS, (int)i, NULL, ms);
+        got++;
+    }
+    const char *why = err == -ENOENT ? "no /proc/PID/task/TID/schedstat: a kernel without CONFIG_SCHED_INFO"
+                      : err == -ENODATA
+                          ? "schedstat reads 0 0 0 for a thread that ran: the kernel's sched_info is off (before "
+                            "5.14: CONFIG_SCHEDSTATS unset and delay accounting off)"
+                          : "the vCPU threads' schedstat could not be read";
+    if (failed && got)
+        rec_absent_partial(c->rec, UNI_M_DOM_VCPU_V_WAIT_MS, "%u of %u vCPUs: %s", failed, failed + got, why);
+    else if (failed)
+        rec_absent(c->rec, UNI_M_DOM_VCPU_V_WAIT_MS, "%s", why);
+}
+
 static void collect_vcpus(vm_ctx *c) {
     unsigned found = 0;
 
@@ -236,6 +291,8 @@ static void collect_vcpus(vm_ctx *c) {
                 }
             }
         }
+        if (wants(c, UNI_M_DOM_VCPU_V_WAIT_MS))
+            collect_vcpu_waits(c);
         if (!c->s->host_proc)
             rec_absent(c->rec, UNI_M_DOM_VCPU_V_PINNING,
                        "pinning is read with sched_getaffinity() on this host's /proc; in another tree from the vCPU "
