@@ -438,6 +438,9 @@ int uniOppListNumDomains(uniOppListPtr list);
 const uniOppDomain *uniOppListGetDomain(uniOppListPtr list, int i);
 /** uniOppListGetParam: Returns: parameter @p of domain @i (owned by @list), or NULL. Since: 0.2 */
 const uniOppParam *uniOppListGetParam(uniOppListPtr list, int i, int p);
+/** uniOppListFindParam: Returns: the parameter named @name ("voltage_mv") of domain @i (owned
+ * by @list), or NULL when the domain has none of that name. Since: 0.4 */
+const uniOppParam *uniOppListFindParam(uniOppListPtr list, int i, const char *name);
 /** uniOppListFree: frees @list (NULL is accepted). Since: 0.2 */
 void uniOppListFree(uniOppListPtr list);
 

@@ -9,16 +9,6 @@
 #include "allocd/allocd.h"
 #include "util/util.h"
 
-static const uniOppParam *param_of(uniOppListPtr l, int i, const char *name) {
-    const uniOppDomain *d = uniOppListGetDomain(l, i);
-    for (int p = 0; d && p < d->nparams; p++) {
-        const uniOppParam *q = uniOppListGetParam(l, i, p);
-        if (q && streq(q->name, name))
-            return q;
-    }
-    return NULL;
-}
-
 static long long num(uniRecordPtr rec, const char *key, long long dflt) {
     const uniSample *s = rec ? uniRecordLookup(rec, key) : NULL;
     if (!s)
@@ -82,8 +72,8 @@ static int read_domains(uniConnectPtr conn, const ad_options *o, ad_state *st, a
         return -EIO;
     for (int i = 0; i < n; i++) {
         const uniOppDomain *d = uniOppListGetDomain(l, i);
-        const uniOppParam *v = param_of(l, i, "voltage_mv"), *f = param_of(l, i, "frequency_mhz"),
-                          *r = param_of(l, i, "refresh_ms");
+        const uniOppParam *v = uniOppListFindParam(l, i, "voltage_mv"), *f = uniOppListFindParam(l, i, "frequency_mhz"),
+                          *r = uniOppListFindParam(l, i, "refresh_ms");
         uint64_t ce = 0, ue = 0;
         if (d->kind == UNI_OPP_CPU && v && w->in.ndom < AP_MAX_DOMS) {
             ap_cpu_dom *D = &w->dom[w->in.ndom];

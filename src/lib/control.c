@@ -385,6 +385,15 @@ const uniOppParam *uniOppListGetParam(uniOppListPtr list, int i, int p) {
     return &list->d[i].params[p];
 }
 
+const uniOppParam *uniOppListFindParam(uniOppListPtr list, int i, const char *name) {
+    if (!list || i < 0 || i >= list->n || !name)
+        return NULL;
+    for (int p = 0; p < list->d[i].pub.nparams; p++)
+        if (streq(list->d[i].params[p].name, name))
+            return &list->d[i].params[p];
+    return NULL;
+}
+
 void uniOppListFree(uniOppListPtr list) {
     if (!list)
         return;
@@ -411,13 +420,6 @@ const uniOppDomain *uni_opp_find(uniOppListPtr l, const char *name, int *ret_ind
             *ret_index = i;
             return &l->d[i].pub;
         }
-    return NULL;
-}
-
-const uniOppParam *uni_opp_find_param(uniOppListPtr l, int domain, const char *name) {
-    for (int i = 0; i < l->d[domain].pub.nparams; i++)
-        if (streq(l->d[domain].params[i].name, name))
-            return &l->d[domain].params[i];
     return NULL;
 }
 
@@ -645,7 +647,7 @@ int uniNodeSetOperatingPoint(uniConnectPtr conn, const char *domain, const uniOp
         goto out;
     }
     for (int i = 0; i < nsettings; i++) {
-        const uniOppParam *p = uni_opp_find_param(l, di, settings[i].name);
+        const uniOppParam *p = uniOppListFindParam(l, di, settings[i].name);
         if (!p) {
             opp_names(l, di, names, sizeof(names));
             uni_error_set(UNI_ERR_INVALID_ARG, "%s has no parameter '%s' (parameters: %s)", domain, settings[i].name,

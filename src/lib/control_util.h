@@ -52,9 +52,8 @@ int uni_opp_add_domain(uniOppListPtr l, int kind, int id, const char *name, cons
                        const char *const *members, int nmembers);
 int uni_opp_add_param(uniOppListPtr l, int domain, const uniOppParam *p);
 uniOppListPtr uni_opp_list_new(void);
-/* Find a domain by name, or NULL; and a parameter of it by name, or NULL. */
+/* Find a domain by name, or NULL (a parameter by name: the public uniOppListFindParam). */
 const uniOppDomain *uni_opp_find(uniOppListPtr l, const char *name, int *ret_index);
-const uniOppParam *uni_opp_find_param(uniOppListPtr l, int domain, const char *name);
 /* Check a value against a parameter: limits, step, read-only (sets the error: OUT_OF_RANGE,
  * NO_SUPPORT). */
 int uni_opp_check(const uniOppDomain *d, const uniOppParam *p, long long value);

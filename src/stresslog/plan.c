@@ -42,22 +42,12 @@ static int grow(sl_target **v, int *n, int *cap) {
     return 0;
 }
 
-static const uniOppParam *find_param(uniOppListPtr l, int d, const char *name) {
-    const uniOppDomain *dom = uniOppListGetDomain(l, d);
-    for (int p = 0; dom && p < dom->nparams; p++) {
-        const uniOppParam *q = uniOppListGetParam(l, d, p);
-        if (q && streq(q->name, name))
-            return q;
-    }
-    return NULL;
-}
-
 /* The operating-point domains: one target per domain, stepped parameter and frequency. */
 static int plan_opp(const sl_options *o, uniOppListPtr l, sl_target **v, int *n, int *cap) {
     int nd = uniOppListNumDomains(l);
     for (int d = 0; d < nd; d++) {
         const uniOppDomain *dom = uniOppListGetDomain(l, d);
-        const uniOppParam *freq = find_param(l, d, "frequency_mhz");
+        const uniOppParam *freq = uniOppListFindParam(l, d, "frequency_mhz");
         if (!wanted(o, dom->name))
             continue;
         for (int p = 0; p < dom->nparams; p++) {

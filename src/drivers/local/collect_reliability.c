@@ -149,18 +149,8 @@ static int refresh_events(predict_state *p, hl_db *db, int64_t now_ms) {
     return 0;
 }
 
-static const uniOppParam *opp_param(uniOppListPtr l, int d, const char *name) {
-    const uniOppDomain *dom = uniOppListGetDomain(l, d);
-    for (int i = 0; dom && i < dom->nparams; i++) {
-        const uniOppParam *q = uniOppListGetParam(l, d, i);
-        if (q && streq(q->name, name))
-            return q;
-    }
-    return NULL;
-}
-
 static void set_margin(const uni_margins *margins, pr_component *c, uniOppListPtr l, int d, const char *param) {
-    const uniOppParam *q = opp_param(l, d, param), *f = opp_param(l, d, "frequency_mhz");
+    const uniOppParam *q = uniOppListFindParam(l, d, param), *f = uniOppListFindParam(l, d, "frequency_mhz");
     const uni_margin *m =
         q ? pr_margin_find(margins, uniOppListGetDomain(l, d)->name, param, f ? (double)f->current : 0) : NULL;
     if (m) {

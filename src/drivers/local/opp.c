@@ -231,7 +231,7 @@ static int write_freq(journal *j, const uniOppDomain *d, long long mhz) {
 
 int local_set_operating_point(const sysfs_root *root, uniOppListPtr l, int di, const uniOppSetting *settings, int n) {
     const uniOppDomain *d = uniOppListGetDomain(l, di);
-    const uniOppParam *fp = uni_opp_find_param(l, di, "frequency_mhz");
+    const uniOppParam *fp = uniOppListFindParam(l, di, "frequency_mhz");
     const uniOppSetting *freq = NULL;
     journal j = {.root = root};
     bool freq_first;
