@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "allocd/allocd.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static const char *const kind_names[] = {"raise", "pin", "lower", "refresh"};
@@ -198,25 +199,20 @@ void ad_print_plan(FILE *f, const ad_world *w, const ap_plan *plan) {
     }
 }
 
-static int64_t jint(json_object *o, const char *k) {
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
 int ad_state_load(const ad_options *o, ad_state *st) {
     json_object *root = json_object_from_file(o->state), *doms, *hist;
     memset(st, 0, sizeof(*st));
     if (!root)
         return access(o->state, F_OK) == 0 ? -EBADMSG : 0;
-    st->plan_seq = (uint64_t)jint(root, "plan_seq");
-    st->mem.mem_hold_until_ms = jint(root, "mem_hold_until_ms");
-    st->mem.mem_backoff_pct = (int)jint(root, "mem_backoff_pct");
+    st->plan_seq = (uint64_t)uj_int(root, "plan_seq", 0);
+    st->mem.mem_hold_until_ms = uj_int(root, "mem_hold_until_ms", 0);
+    st->mem.mem_backoff_pct = (int)uj_int(root, "mem_backoff_pct", 0);
     if (json_object_object_get_ex(root, "domains", &doms))
         for (size_t i = 0; i < json_object_array_length(doms) && i < AP_MAX_DOMS; i++) {
             json_object *d = json_object_array_get_idx(doms, i);
-            st->mem.hold_until_ms[i] = jint(d, "hold_until_ms");
-            st->mem.backoff_mv[i] = (int)jint(d, "backoff_mv");
-            st->mem.raised_at_ms[i] = jint(d, "raised_at_ms");
+            st->mem.hold_until_ms[i] = uj_int(d, "hold_until_ms", 0);
+            st->mem.backoff_mv[i] = (int)uj_int(d, "backoff_mv", 0);
+            st->mem.raised_at_ms[i] = uj_int(d, "raised_at_ms", 0);
         }
     if (json_object_object_get_ex(root, "counts", &hist))
         for (size_t i = 0; i < json_object_array_length(hist) && st->nhist < (int)ELEMENTSOF(st->hist); i++) {
@@ -224,7 +220,8 @@ int ad_state_load(const ad_options *o, ad_state *st) {
             ad_history *a = &st->hist[st->nhist++];
             if (json_object_object_get_ex(h, "name", &n))
                 snprintf(a->name, sizeof(a->name), "%s", json_object_get_string(n));
-            a->ring[0] = (ad_count){jint(h, "time_ms"), (uint64_t)jint(h, "ce"), (uint64_t)jint(h, "ue")};
+            a->ring[0] =
+                (ad_count){uj_int(h, "time_ms", 0), (uint64_t)uj_int(h, "ce", 0), (uint64_t)uj_int(h, "ue", 0)};
             a->n = 1, a->head = 1;
         }
     if (json_object_object_get_ex(root, "demand", &hist))
@@ -234,7 +231,8 @@ int ad_state_load(const ad_options *o, ad_state *st) {
             if (json_object_object_get_ex(h, "name", &n))
                 snprintf(a->name, sizeof(a->name), "%s", json_object_get_string(n));
             a->have = true;
-            a->nvcpu = (int)jint(h, "vcpus"), a->t_ms = jint(h, "time_ms"), a->total_ms = (uint64_t)jint(h, "total_ms");
+            a->nvcpu = (int)uj_int(h, "vcpus", 0), a->t_ms = uj_int(h, "time_ms", 0),
+            a->total_ms = (uint64_t)uj_int(h, "total_ms", 0);
             if (json_object_object_get_ex(h, "slots", &slots))
                 for (size_t k = 0; k < json_object_array_length(slots) && k < AD_DEMAND_SLOTS; k++) {
                     json_object *e = json_object_array_get_idx(slots, k);

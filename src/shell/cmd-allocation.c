@@ -8,22 +8,7 @@
 #include <time.h>
 
 #include "shell.h"
-
-static const char *s_of(json_object *o, const char *k) {
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                                           : "";
-}
-
-static long long i_of(json_object *o, const char *k) {
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) ? (long long)json_object_get_int64(v) : 0;
-}
-
-static json_object *arr(json_object *o, const char *k) {
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_array) ? v : NULL;
-}
+#include "util/json.h"
 
 int cmd_allocation(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     const char *path = "/run/uniserver/allocation.json";
@@ -45,9 +30,9 @@ int cmd_allocation(shell *sh, const cmd_def *cmd, int argc, char **argv) {
                 f ? "not a plan uni-allocd wrote (not JSON)" : "no plan: uni-allocd has not published one here");
         return 1;
     }
-    if (i_of(root, "version") != 1) {
+    if (uj_int(root, "version", 0) != 1) {
         fprintf(stderr, "unish: %s: plan version %lld, this unish reads version 1 (NO_SUPPORT)\n", path,
-                i_of(root, "version"));
+                uj_int(root, "version", 0));
         json_object_put(root);
         return 1;
     }
@@ -56,40 +41,42 @@ int cmd_allocation(shell *sh, const cmd_def *cmd, int argc, char **argv) {
         json_object_put(root);
         return 0;
     }
-    t = (time_t)(i_of(root, "time_ms") / 1000);
+    t = (time_t)(uj_int(root, "time_ms", 0) / 1000);
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
-    printf("Plan %lld of %s, made %s\n\n", i_of(root, "plan_seq"), s_of(root, "uri"), when);
+    printf("Plan %lld of %s, made %s\n\n", uj_int(root, "plan_seq", 0), uj_str(root, "uri", ""), when);
     printf(" %-20s %-7s %5s  %-8s %s\n", "VM", "Class", "vCPUs", "Domain", "Why");
-    for (size_t i = 0; (a = arr(root, "vms")) && i < json_object_array_length(a); i++) {
+    for (size_t i = 0; (a = uj_array(root, "vms")) && i < json_object_array_length(a); i++) {
         json_object *v = json_object_array_get_idx(a, i);
-        printf(" %-20s %-7s %5lld  %-8s %s\n", s_of(v, "name"), s_of(v, "class"), i_of(v, "vcpus"),
-               *s_of(v, "domain") ? s_of(v, "domain") : "-", s_of(v, "reason"));
+        printf(" %-20s %-7s %5lld  %-8s %s\n", uj_str(v, "name", ""), uj_str(v, "class", ""), uj_int(v, "vcpus", 0),
+               *uj_str(v, "domain", "") ? uj_str(v, "domain", "") : "-", uj_str(v, "reason", ""));
     }
     printf("\n %-8s %-15s %7s %8s  %-8s %s\n", "Domain", "Mode", "mV", "MHz", "Risk", "Why");
-    for (size_t i = 0; (a = arr(root, "domains")) && i < json_object_array_length(a); i++) {
+    for (size_t i = 0; (a = uj_array(root, "domains")) && i < json_object_array_length(a); i++) {
         json_object *d = json_object_array_get_idx(a, i);
-        printf(" %-8s %-15s %7lld %8lld  %-8s %s\n", s_of(d, "name"), s_of(d, "mode"), i_of(d, "voltage_mv"),
-               i_of(d, "frequency_mhz"), s_of(d, "risk"), s_of(d, "reason"));
+        printf(" %-8s %-15s %7lld %8lld  %-8s %s\n", uj_str(d, "name", ""), uj_str(d, "mode", ""),
+               uj_int(d, "voltage_mv", 0), uj_int(d, "frequency_mhz", 0), uj_str(d, "risk", ""),
+               uj_str(d, "reason", ""));
     }
-    if ((a = arr(root, "channels")) && json_object_array_length(a)) {
-        printf("\n Memory: %s\n", s_of(root, "memory_reason"));
+    if ((a = uj_array(root, "channels")) && json_object_array_length(a)) {
+        printf("\n Memory: %s\n", uj_str(root, "memory_reason", ""));
         for (size_t i = 0; i < json_object_array_length(a); i++) {
             json_object *c = json_object_array_get_idx(a, i);
-            printf("  %-8s refresh %lld ms\n", s_of(c, "name"), i_of(c, "refresh_ms"));
+            printf("  %-8s refresh %lld ms\n", uj_str(c, "name", ""), uj_int(c, "refresh_ms", 0));
         }
     }
-    a = arr(root, "actions");
+    a = uj_array(root, "actions");
     printf("\n Actions of the last round: %zu, applied %lld, deferred by the rate limit %lld\n",
-           a ? json_object_array_length(a) : (size_t)0, i_of(root, "applied"), i_of(root, "deferred"));
+           a ? json_object_array_length(a) : (size_t)0, uj_int(root, "applied", 0), uj_int(root, "deferred", 0));
     for (size_t i = 0; a && i < json_object_array_length(a); i++) {
         json_object *x = json_object_array_get_idx(a, i), *fp;
         bool fast = json_object_object_get_ex(x, "fast_path", &fp) && json_object_get_boolean(fp);
-        printf("  %zu. %s%s: %s\n", i + 1, fast ? "[fast path] " : "", s_of(x, "action"), s_of(x, "reason"));
+        printf("  %zu. %s%s: %s\n", i + 1, fast ? "[fast path] " : "", uj_str(x, "action", ""),
+               uj_str(x, "reason", ""));
     }
     /* A plan that stopped is not the host's state: say so last, where the eye ends. */
-    if (*s_of(root, "error"))
-        printf("\n STOPPED after %lld of %zu actions, the rest not applied: %s\n", i_of(root, "applied"),
-               a ? json_object_array_length(a) : (size_t)0, s_of(root, "error"));
+    if (*uj_str(root, "error", ""))
+        printf("\n STOPPED after %lld of %zu actions, the rest not applied: %s\n", uj_int(root, "applied", 0),
+               a ? json_object_array_length(a) : (size_t)0, uj_str(root, "error", ""));
     json_object_put(root);
     return 0;
 }

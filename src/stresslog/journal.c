@@ -12,25 +12,15 @@
 #include <unistd.h>
 
 #include "stresslog/stresslog.h"
+#include "util/json.h"
 #include "util/util.h"
-
-static const char *jstr(json_object *o, const char *k) {
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                                           : NULL;
-}
-
-static long long jint(json_object *o, const char *k, long long dflt) {
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) && !json_object_is_type(v, json_type_null) ? json_object_get_int64(v)
-                                                                                          : dflt;
-}
 
 /* Puts one journalled domain back: its parameter at nominal, its clock as it was. */
 static int restore_one(uniConnectPtr conn, json_object *e) {
-    const char *domain = jstr(e, "domain"), *param = jstr(e, "param"), *gov = jstr(e, "governor");
-    long long kind = jint(e, "kind", 0), nominal = jint(e, "nominal", -1), freq = jint(e, "frequency_mhz", 0);
-    int core = (int)jint(e, "core", -1), rc = 0;
+    const char *domain = uj_str(e, "domain", NULL), *param = uj_str(e, "param", NULL),
+               *gov = uj_str(e, "governor", NULL);
+    long long kind = uj_int(e, "kind", 0), nominal = uj_int(e, "nominal", -1), freq = uj_int(e, "frequency_mhz", 0);
+    int core = (int)uj_int(e, "core", -1), rc = 0;
     bool userspace = gov && streq(gov, "userspace");
     char f[32];
 
@@ -72,8 +62,8 @@ static int restore_file(uniConnectPtr conn, const char *path, bool say) {
         if (restore_one(conn, e) < 0)
             rc = -EIO;
         else if (say)
-            printf("uni-stresslog: restored %s %s to %lld (journal %s)\n", jstr(e, "domain"), jstr(e, "param"),
-                   jint(e, "nominal", -1), path);
+            printf("uni-stresslog: restored %s %s to %lld (journal %s)\n", uj_str(e, "domain", NULL),
+                   uj_str(e, "param", NULL), uj_int(e, "nominal", -1), path);
         json_object_put(e);
     }
     if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
@@ -96,8 +86,8 @@ int sl_journal_recover(const sl_options *o) {
         return 0;
     while (!uri[0] && fgets(line, sizeof(line), f)) {
         json_object *e = json_tokener_parse(line);
-        if (e && jstr(e, "uri"))
-            snprintf(uri, sizeof(uri), "%s", jstr(e, "uri"));
+        if (e && uj_str(e, "uri", NULL))
+            snprintf(uri, sizeof(uri), "%s", uj_str(e, "uri", NULL));
         json_object_put(e);
     }
     fclose(f);

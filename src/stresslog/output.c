@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "stresslog/stresslog.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static FILE *raw;
@@ -107,21 +108,10 @@ void sl_log_result(const sl_options *o, const sl_target *t) {
 
 /* ---- --resume ---- */
 
-static const char *jstr(json_object *o, const char *k) {
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-                                                                                           : "";
-}
-
-static long long jint(json_object *o, const char *k) {
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
 static sl_target *match(sl_target *t, int n, json_object *e) {
     for (int k = 0; k < n; k++)
-        if (streq(t[k].domain, jstr(e, "domain")) && streq(t[k].param, jstr(e, "param")) &&
-            t[k].freq_mhz == jint(e, "frequency_mhz"))
+        if (streq(t[k].domain, uj_str(e, "domain", "")) && streq(t[k].param, uj_str(e, "param", "")) &&
+            t[k].freq_mhz == uj_int(e, "frequency_mhz", 0))
             return &t[k];
     return NULL;
 }
@@ -140,18 +130,18 @@ int sl_resume(const sl_options *o, sl_target *t, int n) {
         sl_target *tg;
         if (!e)
             continue; /* a line cut by a kill */
-        if ((tg = match(t, n, e)) && streq(jstr(e, "type"), "step") && !tg->done && tg->nsteps < SL_MAX_STEPS) {
+        if ((tg = match(t, n, e)) && streq(uj_str(e, "type", ""), "step") && !tg->done && tg->nsteps < SL_MAX_STEPS) {
             sl_step *s = &tg->steps[tg->nsteps++];
-            const char *v = jstr(e, "verdict");
-            s->value = jint(e, "value");
-            s->ce = (unsigned long long)jint(e, "ce");
-            s->ue = (unsigned long long)jint(e, "ue");
-            s->sdc = (unsigned long long)jint(e, "sdc");
-            s->crash = (unsigned long long)jint(e, "crash");
-            s->hang = (unsigned long long)jint(e, "hang");
+            const char *v = uj_str(e, "verdict", "");
+            s->value = uj_int(e, "value", 0);
+            s->ce = (unsigned long long)uj_int(e, "ce", 0);
+            s->ue = (unsigned long long)uj_int(e, "ue", 0);
+            s->sdc = (unsigned long long)uj_int(e, "sdc", 0);
+            s->crash = (unsigned long long)uj_int(e, "crash", 0);
+            s->hang = (unsigned long long)uj_int(e, "hang", 0);
             {
                 int64_t when;
-                if (uni_parse_iso_utc(jstr(e, "time"), &when) == 0)
+                if (uni_parse_iso_utc(uj_str(e, "time", ""), &when) == 0)
                     tg->measured = (long long)when;
             }
             for (int k = 0; k < V_NVERDICT; k++)
@@ -165,7 +155,7 @@ int sl_resume(const sl_options *o, sl_target *t, int n) {
             } else if (s->verdict == V_ERROR) {
                 tg->nsteps--; /* the workload could not run: try that step again */
             }
-        } else if (tg && streq(jstr(e, "type"), "result") && streq(jstr(e, "status"), "limit")) {
+        } else if (tg && streq(uj_str(e, "type", ""), "result") && streq(uj_str(e, "status", ""), "limit")) {
             tg->done = true;
             snprintf(tg->status, sizeof(tg->status), "limit");
         }
