@@ -202,7 +202,7 @@ class AllocdRealHost(unittest.TestCase):
         r = subprocess.run([ALLOCD, "-c", self.uri, "--dry-run", "--state", state, "--journal", journal],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, rf"{hi.name}\s+high\s+{len(hi.vcpu_tids())} vCPUs\s+core\d")
+        self.assertRegex(r.stdout, rf"{hi.name}\s+high\s+{len(hi.vcpu_tids())} vCPUs\s+demand (\?|\d+\.\d\d)\s+core\d")
         self.assertEqual({g.name: self.kernel_affinity(g) for g in (hi, lo)}, before)
         self.assertFalse(os.path.exists(state) or os.path.exists(journal))
         self.logname = os.path.join(self.tmp, f"{tag}.log")

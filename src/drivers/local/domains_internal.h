@@ -232,6 +232,27 @@ void kstats_begin(kstats *k, unsigned n);
 void kstats_emit(kstats *k, uniRecordPtr rec);
 
 /* ---- domains_record.c: one VM's record ---- */
+/* Does the collection's selection want metric @m (any of @ms)? */
+static inline bool wants(const vm_ctx *c, unsigned m) {
+    return uni_select_has(c->sel, m);
+}
+
+static inline bool wants_any(const vm_ctx *c, const unsigned *ms, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (wants(c, ms[i]))
+            return true;
+    return false;
+}
+
+static inline uint64_t ticks_ms(const vm_ctx *c, uint64_t ticks) {
+    return jiffies_to_ms(ticks, c->s->hz);
+}
+
+/* Its vCPU threads (domains_vcpus.c): c->threads and c->nvcpu, from the cache while it holds;
+ * -1 when they cannot be told. */
+int vm_find_vcpus(vm_ctx *c, const pid_stat *ps);
+/* dom.cpu.count and dom.vcpu.V.{time_ms,cpu,pinning,tid,wait_ms}. */
+void vm_collect_vcpus(vm_ctx *c);
 /* The metrics of each source of a VM's record (the sizes are checked against the definitions). */
 extern const unsigned vcpu_metrics[6], perf_metrics[4], net_metrics[9], disk_metrics[15], kvm_metrics[3];
 /* The whole record of VM @c->v (with its QMP answers in c->job). */
