@@ -29,7 +29,6 @@ BUILD = os.environ["BUILDDIR"]
 SRC = os.path.dirname(os.path.abspath(__file__))
 ALLOCD = os.path.join(BUILD, "bin", "uni-allocd")
 UNISH = os.path.join(BUILD, "bin", "unish")
-UNISERVERD = os.path.join(BUILD, "bin", "uniserverd")
 
 # The board helper of the StressLog's test: uni-simboard --manual-clock and uni-healthd on it.
 _spec = importlib.util.spec_from_file_location("stresslog_test", os.path.join(SRC, "stresslog-test.py"))
@@ -469,21 +468,11 @@ class AllocdBoard(unittest.TestCase):
         """Through uniserverd: on the read-only socket every action is refused and nothing changes
         (no pin, no operating point, no plan published); on the read-write socket the same round
         places every VM."""
-        rundir = os.path.join(os.path.dirname(self.state), "run")
-        os.mkdir(rundir, 0o755)
-        ud = subprocess.Popen([UNISERVERD, "-f", "--runtime-dir", rundir, "--uri", self.uri, "--interval", "200",
-                               "--metrics-listen", "off", "--log-level", "error"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-
-        def stop():
-            ud.terminate()
-            ud.wait(20)
-        self.addCleanup(stop)
-        self.wait_for("uniserverd's sockets", lambda: os.path.exists(os.path.join(rundir, "uniserver-sock"))
-                      or ud.poll() is not None, 20)
-        self.assertIsNone(ud.poll(), "uniserverd exited")
+        ud = testlib.Uniserverd(self.uri, "--interval", "200", "--metrics-listen", "off", "--log-level", "error",
+                                tmp=os.path.dirname(self.state))
+        self.addCleanup(ud.stop)
         before = self.snapshot()
-        ro = f"uniserver+unix:///ro?socket={rundir}/uniserver-sock-ro"
+        ro = ud.uri(ro=True)
         r = subprocess.run([ALLOCD, "-c", ro, "--state", self.state, "--journal", self.journal, "--once"],
                            capture_output=True, text=True, timeout=120)
         self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -498,7 +487,7 @@ class AllocdBoard(unittest.TestCase):
         self.assertIn("read-only", st["error"])
         out = self.unish("allocation", "--state", self.state).stdout
         self.assertRegex(out, r"STOPPED after 0 of \d+ actions, the rest not applied: pin \S+ .*read-only")
-        rw = f"uniserver+unix:///system?socket={rundir}/uniserver-sock"
+        rw = ud.uri()
         r = subprocess.run([ALLOCD, "-c", rw, "--state", self.state, "--journal", self.journal, "--once"],
                            capture_output=True, text=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
