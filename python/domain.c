@@ -180,6 +180,18 @@ static PyObject *d_setReliability(DomObject *self, PyObject *args) {
     return PyLong_FromLong(CALL(self, uniDomainSetReliability(self->dom, cls, 0)));
 }
 
+static PyObject *c_setAuditReason(ConnObject *self, PyObject *args) {
+    const char *reason = NULL;
+    int r;
+    if (!PyArg_ParseTuple(args, "z", &reason))
+        return NULL;
+    if (conn_enter(self) < 0)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS r = uniConnectSetAuditReason(self->conn, reason, 0);
+    Py_END_ALLOW_THREADS conn_leave(self);
+    return PyLong_FromLong(r);
+}
+
 static PyObject *c_listAllDomainsInfo(ConnObject *self, PyObject *args) {
     unsigned flags = 0;
     uniDomainPtr *doms = NULL;
@@ -279,6 +291,9 @@ static PyMethodDef dom_ops[] = {
     {NULL, NULL, 0, NULL},
 };
 static PyMethodDef conn_ops[] = {
+    {"setAuditReason", (PyCFunction)c_setAuditReason, METH_VARARGS,
+     "setAuditReason(reason or None) -> 0, or -1: why the control calls that follow are made; recorded with each\n"
+     "change they make (uniserverd's audit, the HealthLog's control actions). One line, under 512 bytes."},
     {"listAllDomainsInfo", (PyCFunction)c_listAllDomainsInfo, METH_VARARGS,
      "listAllDomainsInfo(flags=0) -> [(Domain, info())]: get_domains_and_infos in one call"},
     {"getOperatingPoints", (PyCFunction)c_getOperatingPoints, METH_NOARGS,

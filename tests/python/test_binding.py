@@ -350,6 +350,11 @@ def test_table4_and_reliability_under_libvirt_python_names():
     assert d.reliability() == "normal"
     assert d.setReliability("gold") == -1 and "gold" in uniserver.lastError()[1]
     assert d.setReliability("high") == 0 and d.reliability() == "high"
+    # The reason that goes with the changes: one line of text under 512 bytes, or refused.
+    assert c.setAuditReason("x" * 512) == -1 and "at most 511" in uniserver.lastError()[1]
+    assert c.setAuditReason("two\nlines") == -1
+    assert uniserver.errorCodeName(uniserver.lastError()[0]) == "INVALID_ARG"
+    assert c.setAuditReason("ticket 42: rebalance") == 0 and c.setAuditReason(None) == 0
     assert d.getStats(["dom.reliability"])["dom.reliability"] == "high"
     listed = c.listAllDomainsInfo()
     assert [(x.name(), i[0]) for x, i in listed] == [("vm-1", 1), ("vm-2", 1), ("vm-3", 5)]
