@@ -14,6 +14,7 @@ bad options are refused and change nothing. The margins file is written by the t
 board's truth (as uni-stresslog would find it: tests/stresslog-test.py proves that part). Needs
 /dev/fuse and root; SKIPs otherwise."""
 import importlib.util
+import fcntl
 import json
 import os
 import re
@@ -280,6 +281,36 @@ class AllocdBoard(unittest.TestCase):
         self.assertEqual(sorted(reasons), sorted(f"writer {w} change {k}" for w in range(3) for k in range(12)))
         for vm, classes in plan.items():
             self.assertEqual(self.unish("reliability", vm).stdout.split(), [classes[1]])
+
+    def test_writer_never_appends_to_a_taken_spool(self):
+        """A writer that opened the spool just before an import took it (renamed it under the
+        lock) writes its line into a new spool, never into the taken file, which the import has
+        read or is reading (it would be lost). Deterministic: the test plays the import."""
+        self.board.healthd.terminate()  # no importer of its own
+        self.board.healthd.wait(10)
+        spool = self.board.db + "-actions"
+        self.unish("setreliability", "web1", "low")  # the spool exists
+        with open(spool, "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            w = subprocess.Popen([UNISH, "-c", self.uri, "--reason", "the late writer", "setreliability", "web1",
+                                  "normal"], stdout=subprocess.DEVNULL)
+
+            def waiting_on_spool():
+                try:
+                    fds = [os.readlink(f"/proc/{w.pid}/fd/{f}") for f in os.listdir(f"/proc/{w.pid}/fd")]
+                except OSError:
+                    return False
+                return spool in fds
+            self.wait_for("the writer holding the spool open", waiting_on_spool, 20)
+            time.sleep(0.2)  # it waits for the lock
+            os.rename(spool, spool + ".importing")
+            # ... and another writer has started the next spool meanwhile.
+            os.close(os.open(spool, os.O_WRONLY | os.O_CREAT, 0o600))
+        self.assertEqual(w.wait(20), 0)
+        with open(spool + ".importing") as f:
+            self.assertNotIn("the late writer", f.read())
+        with open(spool) as f:
+            self.assertIn('"reason":"the late writer"', f.read())
 
     def test_fast_path(self):
         self.allocd("--once")
