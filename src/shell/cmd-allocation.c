@@ -44,11 +44,14 @@ int cmd_allocation(shell *sh, const cmd_def *cmd, int argc, char **argv) {
     t = (time_t)(uj_int(root, "time_ms", 0) / 1000);
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
     printf("Plan %lld of %s, made %s\n\n", uj_int(root, "plan_seq", 0), uj_str(root, "uri", ""), when);
-    printf(" %-20s %-7s %5s  %-8s %s\n", "VM", "Class", "vCPUs", "Domain", "Why");
+    printf(" %-20s %-7s %5s %7s  %-8s %s\n", "VM", "Class", "vCPUs", "Demand", "Domain", "Why");
     for (size_t i = 0; (a = uj_array(root, "vms")) && i < json_object_array_length(a); i++) {
-        json_object *v = json_object_array_get_idx(a, i);
-        printf(" %-20s %-7s %5lld  %-8s %s\n", uj_str(v, "name", ""), uj_str(v, "class", ""), uj_int(v, "vcpus", 0),
-               *uj_str(v, "domain", "") ? uj_str(v, "domain", "") : "-", uj_str(v, "reason", ""));
+        json_object *v = json_object_array_get_idx(a, i), *d;
+        char demand[16] = "?"; /* cores' worth; unknown before two samples */
+        if (json_object_object_get_ex(v, "demand_cores", &d) && json_object_is_type(d, json_type_double))
+            snprintf(demand, sizeof(demand), "%.2f", json_object_get_double(d));
+        printf(" %-20s %-7s %5lld %7s  %-8s %s\n", uj_str(v, "name", ""), uj_str(v, "class", ""), uj_int(v, "vcpus", 0),
+               demand, *uj_str(v, "domain", "") ? uj_str(v, "domain", "") : "-", uj_str(v, "reason", ""));
     }
     printf("\n %-8s %-15s %7s %8s  %-8s %s\n", "Domain", "Mode", "mV", "MHz", "Risk", "Why");
     for (size_t i = 0; (a = uj_array(root, "domains")) && i < json_object_array_length(a); i++) {

@@ -122,7 +122,8 @@ static const cmd_def base_commands[] = {
      cmd_margins, NULL, 0},
     {"allocation", "[--state FILE]", "the plan uni-allocd published: each VM's domain, each domain's point, and why",
      "Reads uni-allocd's state file on this host (--state, default /run/uniserver/allocation.json): each VM's\n"
-     "class and CPU domain, each domain's mode (nominal, extended-normal, extended-low, idle), voltage and\n"
+     "class, demand (cores' worth: vCPU time + run-queue wait; ? before two samples) and CPU domain, each domain's "
+     "mode (nominal, extended-normal, extended-low, idle), voltage and\n"
      "frequency with the reason, the DRAM refresh rule's verdict, and the last round's actions ([fast path]:\n"
      "after an uncorrected error or a burst of corrected ones). --json prints the file. Exit 1 when there is\n"
      "no plan. docs/allocator.md.",
