@@ -122,11 +122,10 @@ static const cmd_def base_commands[] = {
      cmd_margins, NULL, 0},
     {"allocation", "[--state FILE]", "the plan uni-allocd published: each VM's domain, each domain's point, and why",
      "Reads uni-allocd's state file on this host (--state, default /run/uniserver/allocation.json): each VM's\n"
-     "class, demand (cores' worth: vCPU time + run-queue wait; ? before two samples) and CPU domain, each domain's "
-     "mode (nominal, extended-normal, extended-low, idle), voltage and\n"
-     "frequency with the reason, the DRAM refresh rule's verdict, and the last round's actions ([fast path]:\n"
-     "after an uncorrected error or a burst of corrected ones). --json prints the file. Exit 1 when there is\n"
-     "no plan. docs/allocator.md.",
+     "class, demand (cores' worth: vCPU time + run-queue wait; ? before two samples) and CPU domain, each\n"
+     "domain's mode (nominal, extended-normal, extended-low, idle), voltage and frequency with the reason, the\n"
+     "DRAM refresh rule's verdict, and the last round's actions ([fast path]: after an uncorrected error or a\n"
+     "burst of corrected ones). --json prints the file. Exit 1 when there is no plan. docs/allocator.md.",
      cmd_allocation, NULL, 0},
     {"metrics", "", "the metric catalogue: key, kind, unit, group, help", NULL, cmd_metrics, NULL, 0},
     {"uri", "", "the connection's URI", NULL, cmd_uri, NULL, 0},
