@@ -312,6 +312,26 @@ class AllocdBoard(unittest.TestCase):
         with open(spool) as f:
             self.assertIn('"reason":"the late writer"', f.read())
 
+    def test_writer_refuses_a_foreign_spool(self):
+        """A spool file another user made (or one writable by others) gets no line: uni-healthd
+        would not import it, and the line would be theirs to read or change. The change itself
+        is made."""
+        self.board.healthd.terminate()  # no importer: the file stays as the writer left it
+        self.board.healthd.wait(10)
+        spool = self.board.db + "-actions"
+        for how in ("not ours", "writable by others"):
+            if os.path.exists(spool):
+                os.unlink(spool)
+            os.close(os.open(spool, os.O_WRONLY | os.O_CREAT, 0o600))
+            if how == "not ours":
+                os.chown(spool, 65534, 65534)
+            else:
+                os.chmod(spool, 0o622)
+            cls = "low" if how == "not ours" else "normal"
+            self.unish("--reason", how, "setreliability", "web1", cls)
+            self.assertEqual(os.path.getsize(spool), 0, how)
+            self.assertEqual(self.unish("reliability", "web1").stdout.split(), [cls])
+
     def test_fast_path(self):
         self.allocd("--once")
         p, logname = self.start_daemon()

@@ -115,6 +115,10 @@ int hl_spool_append(const char *db, const hl_event *e) {
         /* An import renamed it between our open and our lock: it is closed for writing. */
         if (fstat(fd, &held) < 0)
             return -errno;
+        /* A spool someone else made (a directory others may write): uni-healthd would not import
+         * it, and what we write there is theirs to read and change. */
+        if ((held.st_uid != 0 && held.st_uid != geteuid()) || (held.st_mode & 022))
+            return -EPERM;
         if (stat(path, &named) < 0 || named.st_ino != held.st_ino || named.st_dev != held.st_dev)
             continue;
         if (write(fd, line, len) != (ssize_t)len)
