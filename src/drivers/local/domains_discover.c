@@ -175,7 +175,6 @@ static bool scan_skippable(vms_state *s, long pid_now) {
 static int scan_procs(vms_state *s) {
     long pid_now = last_pid(s);
     uint64_t now = uni_clock_ns();
-    int dfd;
     proc_entry *old = s->seen;
     size_t nold = s->nseen, cap = nold + 64, cursor = 0;
     _cleanup_closedir_ DIR *d = NULL;
@@ -188,14 +187,8 @@ static int scan_procs(vms_state *s) {
     s->last_pid = pid_now;
     s->scan_ns = now;
     s->young = false;
-    dfd = openat(s->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
+    if (!(d = opendir_at(s->proc_fd, ".")))
         return -errno;
-    d = fdopendir(dfd);
-    if (!d) {
-        close(dfd);
-        return -errno;
-    }
     s->seen = malloc(cap * sizeof(*s->seen));
     s->nseen = 0;
     if (!s->seen) {

@@ -54,9 +54,7 @@ static int vcpu_tids(vms_state *s, vm *v, pid_t *tids, int max) {
     for (int i = 0; i < max; i++)
         tids[i] = 0;
     snprintf(dir, sizeof(dir), "%d/task", (int)v->pid);
-    int fd = openat(s->proc_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0 && !(d = fdopendir(fd)))
-        close(fd);
+    d = opendir_at(s->proc_fd, dir);
     while (d && (e = readdir(d))) {
         char rel[320], comm[64];
         unsigned idx, tid;

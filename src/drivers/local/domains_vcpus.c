@@ -70,7 +70,6 @@ static void vcpus_to_cache(vm_ctx *c, const pid_stat *ps) {
 int vm_find_vcpus(vm_ctx *c, const pid_stat *ps) {
     vms_state *s = c->s;
     char rel[64];
-    int dfd;
     _cleanup_closedir_ DIR *d = NULL;
     struct dirent *de;
     thread_info *all = NULL;
@@ -82,14 +81,8 @@ int vm_find_vcpus(vm_ctx *c, const pid_stat *ps) {
         return 0;
 
     snprintf(rel, sizeof(rel), "%d/task", (int)c->v->pid);
-    dfd = openat(s->proc_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
+    if (!(d = opendir_at(s->proc_fd, rel)))
         return -errno;
-    d = fdopendir(dfd);
-    if (!d) {
-        close(dfd);
-        return -ENOMEM;
-    }
     while ((de = readdir(d))) {
         unsigned tid, idx;
         char trel[96];
