@@ -312,10 +312,7 @@ static void audit_to_log(const uni_audit_event *ev, void *userdata) {
     (void)userdata;
     log_info("audit: %s by %s: %s %s: '%s' -> '%s'%s%s%s%s%s", ev->call, ev->caller, ev->object, ev->attribute,
              ev->before, ev->after, ev->rollback ? " (rollback)" : "", ev->error ? ": " : "",
-             ev->error == -EREMOTEIO ? "reads back different"
-             : ev->error             ? strerror(-ev->error)
-                                     : "",
-             ev->reason ? ": because " : "", ev->reason ? ev->reason : "");
+             uni_audit_error_text(ev->error), ev->reason ? ": because " : "", ev->reason ? ev->reason : "");
 }
 
 void dispatch_audit_setup(void) {

@@ -253,6 +253,10 @@ void uni_audit(uniConnectPtr conn, const char *object, const char *attribute, co
         conn->driver->audit(conn, &ev);
 }
 
+const char *uni_audit_error_text(int error) {
+    return error == -EREMOTEIO ? "reads back different" : error ? strerror(-error) : "";
+}
+
 /* A reason is one line of printable text: it lands in logs and in the HealthLog verbatim. */
 int uni_audit_reason_check(const char *reason) {
     size_t n = strlen(reason);

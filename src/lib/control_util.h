@@ -84,6 +84,8 @@ void uni_audit_set_caller(const char *identity);
  * uniConnectSetAuditReason); it wins over the connection's own. NULL resets. Not copied: it must
  * live until reset. */
 void uni_audit_set_reason(const char *reason);
+/* What an audit event's @error says ("" for 0). */
+const char *uni_audit_error_text(int error);
 /* uniConnectSetAuditReason's check of a reason: 0, or -1 with UNI_ERR_INVALID_ARG set. */
 int uni_audit_reason_check(const char *reason);
 /* The entry points of control calls (control.c, domain_ops.c): uni_control_begin checks a

@@ -237,10 +237,7 @@ void local_audit(uniConnectPtr conn, const uni_audit_event *ev) {
     attr = attr ? attr + 1 : ev->attribute ? ev->attribute : "";
     snprintf(msg, sizeof(msg), "%s %s: '%s' -> '%s'%s%s%s by %s", ev->object, attr, ev->before ? ev->before : "",
              ev->after ? ev->after : "", ev->rollback ? " (a rollback)" : "", ev->error ? ": FAILED: " : "",
-             ev->error == -EREMOTEIO ? "reads back different"
-             : ev->error             ? strerror(-ev->error)
-                                     : "",
-             ev->caller);
+             uni_audit_error_text(ev->error), ev->caller);
     snprintf(detail, sizeof(detail), "%s; %s", ev->attribute, ev->uri ? ev->uri : conn->uri);
     HL_SET(&e, time_ms, uni_clock_wall_ms());
     e.source = "control";
