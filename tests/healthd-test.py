@@ -579,6 +579,12 @@ class ControlSpool(unittest.TestCase):
             self.assertTrue(os.path.lexists(self.spool), how)
             self.assertRegex(log, "control actions: .*(not imported|Too many levels of symbolic links)", how)
             os.unlink(self.spool)
+        # A crash leftover that is a symlink (to a file root owns, with a good line) is not read.
+        self.put(self.spool + ".real", line)
+        os.symlink(self.spool + ".real", self.spool + ".importing")
+        log = self.h.once()
+        self.assertEqual(self.control(), [])
+        self.assertRegex(log, r"control actions: .*\.importing: Too many levels of symbolic links")
 
     def identity(self, path):
         """spool.c's identity of a file: its inode and change time."""

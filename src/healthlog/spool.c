@@ -88,6 +88,12 @@ int hl_event_from_json(const char *line, hl_event *e) {
     return r;
 }
 
+/* Owned by root or by us, and writable by its owner only: the one rule for the spool's writers
+ * and its reader. */
+static bool ours(const struct stat *st) {
+    return (st->st_uid == 0 || st->st_uid == geteuid()) && !(st->st_mode & 022);
+}
+
 int hl_spool_append(const char *db, const hl_event *e) {
     char path[4096];
     _cleanup_free_ char *line = NULL;
@@ -117,7 +123,7 @@ int hl_spool_append(const char *db, const hl_event *e) {
             return -errno;
         /* A spool someone else made (a directory others may write): uni-healthd would not import
          * it, and what we write there is theirs to read and change. */
-        if ((held.st_uid != 0 && held.st_uid != geteuid()) || (held.st_mode & 022))
+        if (!ours(&held))
             return -EPERM;
         if (stat(path, &named) < 0 || named.st_ino != held.st_ino || named.st_dev != held.st_dev)
             continue;
@@ -128,9 +134,9 @@ int hl_spool_append(const char *db, const hl_event *e) {
     return -EAGAIN;
 }
 
-/* Is @st a file only root or we could have written? */
+/* Is @st a file only root or we could have written? (For the reader, also a regular file.) */
 static int trusted(const struct stat *st, const char *path, char *why, size_t wl) {
-    if (!S_ISREG(st->st_mode) || (st->st_uid != 0 && st->st_uid != geteuid()) || (st->st_mode & 022)) {
+    if (!S_ISREG(st->st_mode) || !ours(st)) {
         snprintf(why, wl,
                  "%s is not a regular file owned by root or uid %u and writable only by its owner (uid %u, mode "
                  "%04o): not imported",
@@ -190,7 +196,7 @@ int64_t hl_spool_import(hl_db *db, const char *dbpath, int64_t *ret_bad, char *w
     _cleanup_fclose_ FILE *f = NULL;
     struct stat st;
     int64_t done = -1, n = 0, bad = 0;
-    int r;
+    int r, fd;
 
     *ret_bad = 0;
     if (spool_name(dbpath, "", path, sizeof(path)) < 0 ||
@@ -199,9 +205,14 @@ int64_t hl_spool_import(hl_db *db, const char *dbpath, int64_t *ret_bad, char *w
     /* A file left by a crash goes first; only then is the next one taken. */
     if (access(importing, F_OK) < 0 && (r = take(path, importing, why, wl)) <= 0)
         return r;
-    if (!(f = fopen(importing, "re"))) {
+    /* Never through a symlink: a file left here is read only when it is the spool itself. */
+    fd = open(importing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || !(f = fdopen(fd, "re"))) {
+        r = -errno;
         snprintf(why, wl, "%s: %s", importing, strerror(errno));
-        return -errno;
+        if (fd >= 0)
+            close(fd);
+        return r;
     }
     if (fstat(fileno(f), &st) < 0 || trusted(&st, importing, why, wl) < 0)
         return -EPERM;
